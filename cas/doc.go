@@ -1,0 +1,29 @@
+// Package cas stores blobs by the SHA-256 of their bytes: put and get,
+// compressed with zstd, large blobs split into content-defined chunks, every
+// read verified against its digest.
+//
+// # Values
+//
+// A value in blobs/ or chunks/ is one byte of format, the blob's logical
+// (uncompressed) size as a uvarint, then the payload:
+//
+//	0x00 raw      the bytes themselves
+//	0x01 zstd     one zstd frame that decodes to exactly the logical size
+//	0x02 chunks   (blobs/ only) repeated {32-byte chunk digest, uvarint size};
+//	              the chunks live in chunks/ and are raw or zstd values
+//
+// Blobs up to InlineMax bytes are one value. Larger ones are cut by a
+// Rabin fingerprint (github.com/restic/chunker) into chunks of 512 KiB to
+// 8 MiB, so an edit inside a large blob stores only the chunks around it
+// again, and a get or put streams one chunk at a time.
+//
+// # Leases
+//
+// Writes go through a Lease: what it puts is staged in memory and written
+// in the transaction that commits it, so a snapshot costs one commit. A
+// lease that stages more than SpillBytes writes the excess early, marked in
+// provisional/; those values become permanent only when the lease commits.
+// A lease that is aborted deletes what it alone wrote, and a store opened
+// after a crash deletes every provisional value. While a lease holds a
+// digest (it put it, or found it already stored), nothing deletes it.
+package cas

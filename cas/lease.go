@@ -1,0 +1,398 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/manifest"
+	"github.com/restic/chunker"
+	bolt "go.etcd.io/bbolt"
+)
+
+// chunkerPol is the Rabin polynomial of every pf store. It must never
+// change: chunk boundaries, and so dedupe across stores, depend on it.
+const chunkerPol = chunker.Pol(0x2a6e3f9c957425)
+
+// ErrLeaseDone is returned by a lease used after Commit or Abort.
+var ErrLeaseDone = errors.New("lease already committed or aborted")
+
+// holds counts, per digest, the live leases that hold it. A held digest is
+// never deleted: not by another lease's abort, nor by garbage collection.
+type holds struct {
+	mu sync.Mutex
+	n  map[manifest.Digest]int
+}
+
+// Held reports whether any live lease holds d. Callers that delete values
+// call it under LockHolds, so no lease can take d in between.
+func (s *Bolt) Held(d manifest.Digest) bool { return s.holds.n[d] > 0 }
+
+// LockHolds stops leases from taking new digests until UnlockHolds. A
+// deleter keeps it across the whole transaction, commit included.
+func (s *Bolt) LockHolds()   { s.holds.mu.Lock() }
+func (s *Bolt) UnlockHolds() { s.holds.mu.Unlock() }
+
+type stagedValue struct {
+	bucket []byte
+	digest manifest.Digest
+	value  []byte
+}
+
+// A Lease groups the writes of one snapshot (or one put): they become
+// permanent together when it commits, and disappear if it is aborted.
+// A Lease is safe for concurrent use.
+type Lease struct {
+	s *Bolt
+
+	mu          sync.Mutex
+	held        map[manifest.Digest]struct{}
+	staged      []stagedValue
+	stagedBytes int
+	done        bool
+}
+
+// NewLease starts a lease. It holds nothing until something is put.
+func (s *Bolt) NewLease() *Lease {
+	return &Lease{s: s, held: map[manifest.Digest]struct{}{}}
+}
+
+// PutBytes stages b under the lease and returns its digest.
+func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
+	d := manifest.Sum(b)
+	if len(b) > InlineMax {
+		return l.putChunked(ctx, bytes.NewReader(b))
+	}
+	err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return encodeValue(l.s.level, b) })
+	return d, err
+}
+
+// Put stages what r yields. A blob over InlineMax is chunked as it is
+// read, so memory stays bounded whatever its size.
+func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	head, err := io.ReadAll(io.LimitReader(r, InlineMax+1))
+	if err != nil {
+		return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
+	}
+	if len(head) <= InlineMax {
+		return l.PutBytes(ctx, head)
+	}
+	return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r))
+}
+
+func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
+	buf := make([]byte, chunkMax)
+	whole := sha256.New()
+	var refs []chunkRef
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return manifest.Digest{}, err
+		}
+		c, err := ch.Next(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
+		}
+		whole.Write(c.Data)
+		cd := manifest.Sum(c.Data)
+		if err := l.putValue(ctx, db.BucketChunks, cd, func() []byte { return encodeValue(l.s.level, c.Data) }); err != nil {
+			return manifest.Digest{}, err
+		}
+		refs = append(refs, chunkRef{cd, int64(len(c.Data))})
+		total += int64(len(c.Data))
+	}
+	var d manifest.Digest
+	whole.Sum(d[:0])
+	list := encodeChunkList(total, refs)
+	return d, l.putValue(ctx, db.BucketBlobs, d, func() []byte { return list })
+}
+
+// putValue holds d, then stages encode() unless the store already has d.
+// The hold comes first, so a value seen as stored stays stored.
+func (l *Lease) putValue(ctx context.Context, bucket []byte, d manifest.Digest, encode func() []byte) error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return ErrLeaseDone
+	}
+	if _, ok := l.held[d]; ok {
+		l.mu.Unlock()
+		return nil
+	}
+	l.held[d] = struct{}{}
+	l.mu.Unlock()
+
+	l.s.holds.mu.Lock()
+	l.s.holds.n[d]++
+	l.s.holds.mu.Unlock()
+
+	var stored bool
+	if err := l.s.db.View(func(tx *bolt.Tx) error {
+		b, err := db.Bucket(tx, bucket)
+		stored = err == nil && b.Get(d[:]) != nil
+		return err
+	}); err != nil {
+		return err
+	}
+	if stored {
+		return nil
+	}
+	v := encode()
+	l.mu.Lock()
+	l.staged = append(l.staged, stagedValue{bucket, d, v})
+	l.stagedBytes += len(v)
+	spill := l.stagedBytes >= l.s.spillBytes
+	var batch []stagedValue
+	if spill {
+		batch, l.staged, l.stagedBytes = l.staged, nil, 0
+	}
+	l.mu.Unlock()
+	if !spill {
+		return nil
+	}
+	return l.s.db.Update(ctx, func(tx *bolt.Tx) error { return writeValues(tx, batch, true) })
+}
+
+// Commit writes what the lease staged, makes everything it holds
+// permanent, and runs fn, all in one transaction: either all of it is
+// durable when Commit returns nil, or none of it is kept and what only this
+// lease wrote is deleted.
+func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return ErrLeaseDone
+	}
+	l.done = true
+	batch, held := l.staged, l.heldList()
+	l.staged = nil
+	l.mu.Unlock()
+
+	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
+		if err := writeValues(tx, batch, false); err != nil {
+			return err
+		}
+		if err := Settle(tx, held...); err != nil {
+			return err
+		}
+		if fn != nil {
+			return fn(tx)
+		}
+		return nil
+	})
+	if rerr := l.s.release(held, err != nil); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// Abort drops the lease: what it staged is forgotten, and what it wrote
+// early that no other lease or image holds is deleted.
+func (l *Lease) Abort() error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return nil
+	}
+	l.done = true
+	held := l.heldList()
+	l.staged = nil
+	l.mu.Unlock()
+	return l.s.release(held, true)
+}
+
+func (l *Lease) heldList() []manifest.Digest {
+	out := make([]manifest.Digest, 0, len(l.held))
+	for d := range l.held {
+		out = append(out, d)
+	}
+	return out
+}
+
+// release lets go of a lease's digests; with reclaim, it deletes those
+// that are still provisional and that no other lease holds.
+func (s *Bolt) release(held []manifest.Digest, reclaim bool) error {
+	s.holds.mu.Lock()
+	defer s.holds.mu.Unlock()
+	var free []manifest.Digest
+	for _, d := range held {
+		if s.holds.n[d]--; s.holds.n[d] <= 0 {
+			delete(s.holds.n, d)
+			free = append(free, d)
+		}
+	}
+	if !reclaim || len(free) == 0 {
+		return nil
+	}
+	// Not the caller's context: cleaning up must not be cancelled with
+	// the work it cleans up after.
+	return s.db.Update(context.Background(), func(tx *bolt.Tx) error {
+		return deleteProvisional(tx, free)
+	})
+}
+
+// writeValues puts staged values that are not stored yet, each marked
+// provisional when the lease that staged them has not committed.
+func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
+	for _, sv := range batch {
+		b, err := db.Bucket(tx, sv.bucket)
+		if err != nil {
+			return err
+		}
+		if b.Get(sv.digest[:]) != nil {
+			continue
+		}
+		if err := b.Put(sv.digest[:], sv.value); err != nil {
+			return err
+		}
+		if provisional {
+			if err := prov.Put(sv.digest[:], nil); err != nil {
+				return err
+			}
+		}
+		if err := count(tx, sv.bucket, sv.digest, sv.value, +1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count keeps the stats counters in step with a value added (sign +1) or
+// deleted (-1).
+func count(tx *bolt.Tx, bucket []byte, d manifest.Digest, v []byte, sign int64) error {
+	if err := db.AddCounter(tx, db.CounterStored, sign*int64(len(v))); err != nil {
+		return err
+	}
+	if bytes.Equal(bucket, db.BucketChunks) {
+		return db.AddCounter(tx, db.CounterChunks, sign)
+	}
+	h, err := parseValue(d, v)
+	if err != nil {
+		return err
+	}
+	if err := db.AddCounter(tx, db.CounterBlobs, sign); err != nil {
+		return err
+	}
+	return db.AddCounter(tx, db.CounterLogical, sign*h.size)
+}
+
+// Settle makes the values named permanent: whatever an image or a
+// committed lease reaches must no longer be reclaimed with the lease that
+// wrote it. It is cheap for digests that were never provisional.
+func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if prov.Get(d[:]) == nil {
+			continue
+		}
+		if err := prov.Delete(d[:]); err != nil {
+			return err
+		}
+		// A chunked blob another lease wrote early brings its chunks.
+		chunks, err := ChunksTx(tx, d)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+		if err := Settle(tx, chunks...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteProvisional deletes the values of those digests that are still
+// provisional, from blobs/ or chunks/, and their marks.
+func deleteProvisional(tx *bolt.Tx, ds []manifest.Digest) error {
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if prov.Get(d[:]) == nil {
+			continue
+		}
+		if err := prov.Delete(d[:]); err != nil {
+			return err
+		}
+		if err := DeleteValue(tx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteValue removes d from blobs/ and chunks/, keeping the counters
+// right. Callers make sure nothing reaches it and no lease holds it.
+func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
+	for _, name := range [][]byte{db.BucketBlobs, db.BucketChunks} {
+		b, err := db.Bucket(tx, name)
+		if err != nil {
+			return err
+		}
+		v := b.Get(d[:])
+		if v == nil {
+			continue
+		}
+		if err := count(tx, name, d, v, -1); err != nil {
+			return err
+		}
+		if err := b.Delete(d[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReclaimAbandoned deletes every provisional value: run on a read-write
+// open, when no lease can be live (the file lock keeps other processes
+// out), it removes what snapshots cut short by a crash wrote early. It
+// works in transactions of bounded size and returns how many it deleted.
+func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
+	const batch = 1024
+	total := 0
+	for {
+		var ds []manifest.Digest
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			prov, err := db.Bucket(tx, db.BucketProvisional)
+			if err != nil {
+				return err
+			}
+			c := prov.Cursor()
+			for k, _ := c.First(); k != nil && len(ds) < batch; k, _ = c.Next() {
+				ds = append(ds, manifest.Digest(k))
+			}
+			return nil
+		}); err != nil || len(ds) == 0 {
+			return total, err
+		}
+		s.holds.mu.Lock()
+		var free []manifest.Digest
+		for _, d := range ds {
+			if s.holds.n[d] == 0 {
+				free = append(free, d)
+			}
+		}
+		err := s.db.Update(ctx, func(tx *bolt.Tx) error { return deleteProvisional(tx, free) })
+		s.holds.mu.Unlock()
+		if err != nil || len(free) < batch {
+			return total + len(free), err
+		}
+		total += len(free)
+	}
+}

@@ -1,0 +1,272 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+var ctx = context.Background()
+
+func openStore(t *testing.T, path string, opts Options) (*db.DB, *Bolt) {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "store.pf")
+	}
+	d, err := db.Open(path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, New(d, opts)
+}
+
+func provisionalCount(t *testing.T, d *db.DB) int {
+	t.Helper()
+	n := 0
+	if err := d.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(db.BucketProvisional).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func has(t *testing.T, s *Bolt, d manifest.Digest) bool {
+	t.Helper()
+	ok, err := s.Has(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func TestLease_AbortDeletesWhatItSpilled(t *testing.T) {
+	d, s := openStore(t, "", Options{SpillBytes: 1}) // every put spills
+	l := s.NewLease()
+	var ds []manifest.Digest
+	for i := 0; i < 5; i++ {
+		dg, err := l.PutBytes(ctx, payload(uint64(i+1), 10000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, dg)
+	}
+	if !has(t, s, ds[0]) || provisionalCount(t, d) != 5 {
+		t.Fatalf("spilled values not written provisionally (%d marks)", provisionalCount(t, d))
+	}
+	if err := l.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dg := range ds {
+		if has(t, s, dg) {
+			t.Fatalf("blob %s survived its lease's abort", dg.Short())
+		}
+	}
+	if n := provisionalCount(t, d); n != 0 {
+		t.Fatalf("%d provisional marks left", n)
+	}
+}
+
+func TestLease_CommitKeepsWhatItSpilled(t *testing.T) {
+	d, s := openStore(t, "", Options{SpillBytes: 1})
+	l := s.NewLease()
+	dg, err := l.PutBytes(ctx, payload(7, 10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !has(t, s, dg) || provisionalCount(t, d) != 0 {
+		t.Fatal("committed lease's blob missing or still provisional")
+	}
+}
+
+func TestLease_CommitFailureIsAbort(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	l := s.NewLease()
+	spilled, _ := l.PutBytes(ctx, payload(8, 10000))
+	staged, _ := l.PutBytes(ctx, []byte("staged"))
+	boom := errors.New("boom")
+	if err := l.Commit(ctx, func(*bolt.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Commit: %v", err)
+	}
+	if has(t, s, spilled) || has(t, s, staged) {
+		t.Fatal("a failed commit left its blobs behind")
+	}
+}
+
+// Another lease that found a blob stored keeps it alive across the
+// abort of the lease that wrote it.
+func TestLease_AbortSparesHeldByOthers(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	b := payload(9, 10000)
+	a, other := s.NewLease(), s.NewLease()
+	dg, _ := a.PutBytes(ctx, b)
+	if _, err := other.PutBytes(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	a.Abort()
+	if !has(t, s, dg) {
+		t.Fatal("abort deleted a blob another lease holds")
+	}
+	if err := other.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !has(t, s, dg) {
+		t.Fatal("blob lost after the holder committed")
+	}
+}
+
+// A committed blob is never deleted by an abort, even one whose lease
+// also put it.
+func TestLease_AbortSparesCommitted(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	b := payload(10, 10000)
+	dg, err := s.PutBytes(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.NewLease()
+	l.PutBytes(ctx, b)
+	l.Abort()
+	if !has(t, s, dg) {
+		t.Fatal("abort deleted a committed blob")
+	}
+}
+
+func TestLease_UseAfterDone(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	l := s.NewLease()
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutBytes(ctx, []byte("late")); !errors.Is(err, ErrLeaseDone) {
+		t.Fatalf("put after commit: %v", err)
+	}
+	if err := l.Commit(ctx, nil); !errors.Is(err, ErrLeaseDone) {
+		t.Fatalf("second commit: %v", err)
+	}
+}
+
+// Aborts racing with puts of the same bytes in other leases: whatever a
+// committed lease put must be readable afterwards.
+func TestLease_AbortRacesDedupe(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	shared := payload(11, 8000)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				l := s.NewLease()
+				dg, err := l.PutBytes(ctx, shared)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if (w+i)%2 == 0 {
+					l.Abort()
+					continue
+				}
+				if err := l.Commit(ctx, nil); err != nil {
+					errs <- err
+					return
+				}
+				if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, shared) {
+					errs <- errors.New("committed blob unreadable after racing aborts")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestBolt_ReclaimAbandoned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.pf")
+	d, s := openStore(t, path, Options{SpillBytes: 1})
+	kept, _ := s.PutBytes(ctx, []byte("kept"))
+	l := s.NewLease()
+	lost, _ := l.PutBytes(ctx, payload(12, 9000))
+	// The process "dies" here: the lease is never committed or aborted.
+	d.Close()
+	_, s = openStore(t, path, Options{})
+	n, err := s.ReclaimAbandoned(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("reclaimed %d, %v; want 1", n, err)
+	}
+	if has(t, s, lost) || !has(t, s, kept) {
+		t.Fatal("reclaim removed the wrong blobs")
+	}
+}
+
+// An edit in the middle of a large blob stores only the chunks around it
+// again.
+func TestBolt_ChunkDedupe(t *testing.T) {
+	d, s := openStore(t, "", Options{})
+	b := payload(13, 24<<20)
+	if _, err := s.Put(ctx, bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() int64 {
+		var n int64
+		d.View(func(tx *bolt.Tx) error { n = db.Counter(tx, db.CounterStored); return nil })
+		return n
+	}
+	before := stored()
+	edited := bytes.Clone(b)
+	copy(edited[12<<20:], []byte("an edit in the middle of the blob"))
+	dg, err := s.Put(ctx, bytes.NewReader(edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := stored() - before
+	if added > 3*chunkMax {
+		t.Fatalf("a 33-byte edit added %d bytes to a %d-byte blob", added, len(b))
+	}
+	got, err := s.Get(ctx, dg)
+	if err != nil || !bytes.Equal(got, edited) {
+		t.Fatalf("edited blob read back wrong: %v", err)
+	}
+	t.Logf("edit added %d bytes (%.1f%% of the blob)", added, 100*float64(added)/float64(len(b)))
+}
+
+func TestBolt_CorruptChunkNamed(t *testing.T) {
+	d, s := openStore(t, "", Options{})
+	b := payload(14, 10<<20)
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage one byte of one chunk.
+	err = d.Update(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(db.BucketChunks).Cursor()
+		k, v := c.First()
+		bad := bytes.Clone(v)
+		bad[len(bad)-1] ^= 0xff
+		return tx.Bucket(db.BucketChunks).Put(bytes.Clone(k), bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(ctx, dg)
+	if !errors.Is(err, db.ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(dg.Hex())) {
+		t.Fatalf("reading a damaged chunk: %v", err)
+	}
+}

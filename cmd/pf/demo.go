@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/bench"
+	"github.com/urfave/cli/v2"
+)
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "snapshot the synthetic fixture as a root and a few forks, and show what the store holds",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "forks", Value: 3, Usage: "how many forks of the root to snapshot"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's seed"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := storePath(c)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return err
+			}
+			s, err := pf.Open(path, nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := c.App.Writer
+			fmt.Fprintf(out, "store  %s\n", path)
+
+			start := time.Now()
+			root, err := s.Snapshot(c.Context, bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed")}).Snapshot())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "root   %s  (%v)\n", root, time.Since(start).Round(time.Microsecond))
+			for k := 1; k <= c.Int("forks"); k++ {
+				start := time.Now()
+				fx := bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed"), Fork: k, Differ: 1.0 / 8})
+				id, err := s.Snapshot(c.Context, fx.Snapshot(root))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "fork %d %s  (%v, 1 page and file in 8 differ)\n", k, id, time.Since(start).Round(time.Microsecond))
+			}
+			st, err := s.Stats(c.Context)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nimages         %d\n", st.Images)
+			fmt.Fprintf(out, "logical bytes  %s  (what the images hold, each counted whole)\n", humanBytes(st.ImageLogical))
+			fmt.Fprintf(out, "stored bytes   %s  (after dedupe and compression)\n", humanBytes(st.Stored))
+			fmt.Fprintf(out, "dedupe ratio   %.2fx\n", st.DedupeRatio())
+			fmt.Fprintf(out, "file size      %s\n", humanBytes(st.FileSize))
+			return nil
+		},
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

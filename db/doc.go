@@ -1,0 +1,37 @@
+// Package db owns the store's one bbolt file: opening it (locking, refusing
+// files that are not stores, upgrading old schemas), the bucket layout, and
+// the group commit that lets many writers share one fsync.
+//
+// The layout, schema version 2 (every key that names content is the raw
+// 32-byte SHA-256 of the uncompressed bytes; every value that holds content
+// is in the cas value format, see package cas):
+//
+//	meta/
+//	    format          = "processfork.store"
+//	    schema_version  = uint64 big-endian
+//	stats/
+//	    <counter name>  = int64 big-endian (blobs, chunks, logical, stored, images, image_logical)
+//	blobs/
+//	    <digest>        = value: raw, zstd, or a chunk list
+//	chunks/
+//	    <digest>        = value: raw or zstd (never a chunk list)
+//	provisional/
+//	    <digest>        = "" (written for a snapshot still in progress: a
+//	                      blob or chunk that no image holds yet; reclaimed
+//	                      when that snapshot fails, or on the next open)
+//	manifests/
+//	    <image id>      = value holding the manifest's exact bytes
+//	index/
+//	    time/
+//	        <created_at, 8 bytes> <image id>  = ""   (created_at as Unix
+//	                      nanoseconds, sign bit flipped, big-endian: sorts in
+//	                      time order; the id breaks ties)
+//	    parent/
+//	        <parent id> <child id>            = ""   (a root is filed under
+//	                      the all-zero parent)
+//	tags/               (since schema 2)
+//	    <name>          = <image id>
+//
+// The file is locked by one read-write process at a time; read-only opens
+// share the lock with each other but not with a writer.
+package db

@@ -1,0 +1,120 @@
+// Package migrations holds the store's schema history: an ordered list of
+// steps, each taking a store from one schema version to the next. It is a
+// package of its own so that each step can be read and tested as the
+// history it is; a step names its buckets as they were when it was written
+// and is never edited after it ships.
+package migrations
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A Step upgrades a store from schema Version-1 to Version.
+type Step struct {
+	Version int
+	Name    string
+	Apply   func(tx *bolt.Tx) error
+}
+
+// Steps is the schema history, oldest first. Version N is Steps[N-1].
+var Steps = []Step{
+	{1, "initial layout: meta, stats, blobs, chunks, provisional, manifests, time and parent indexes", initialLayout},
+	{2, "tags bucket", addTags},
+}
+
+// Latest is the schema version a store has after every step.
+func Latest() int { return Steps[len(Steps)-1].Version }
+
+var (
+	metaBucket       = []byte("meta")
+	formatKey        = []byte("format")
+	schemaVersionKey = []byte("schema_version")
+	formatMarker     = []byte("processfork.store")
+)
+
+// ErrUnknownFormat is returned by Version for a file whose meta bucket does
+// not carry the pf marker.
+var ErrUnknownFormat = errors.New("meta/format is not a pf store marker")
+
+// Version reads the schema version of the store in tx. A file with no
+// buckets at all is version 0: a new file, which the steps initialise.
+func Version(tx *bolt.Tx) (int, error) {
+	meta := tx.Bucket(metaBucket)
+	if meta == nil {
+		empty := true
+		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		if empty {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%w: no meta bucket", ErrUnknownFormat)
+	}
+	if string(meta.Get(formatKey)) != string(formatMarker) {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownFormat, meta.Get(formatKey))
+	}
+	v := meta.Get(schemaVersionKey)
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: schema_version is %d bytes", ErrUnknownFormat, len(v))
+	}
+	return int(binary.BigEndian.Uint64(v)), nil
+}
+
+// Upgrade applies, inside tx, every step after the store's version. The
+// caller commits tx, so an upgrade is all or nothing.
+func Upgrade(tx *bolt.Tx) (from, to int, err error) {
+	from, err = Version(tx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if from > Latest() {
+		return from, from, fmt.Errorf("schema version %d is newer than %d", from, Latest())
+	}
+	for _, s := range Steps[from:] {
+		if err := s.Apply(tx); err != nil {
+			return from, 0, fmt.Errorf("migration %d (%s): %w", s.Version, s.Name, err)
+		}
+		if err := setVersion(tx, s.Version); err != nil {
+			return from, 0, err
+		}
+	}
+	return from, Latest(), nil
+}
+
+func setVersion(tx *bolt.Tx, v int) error {
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(v))
+	return tx.Bucket(metaBucket).Put(schemaVersionKey, buf[:])
+}
+
+func initialLayout(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(formatKey, formatMarker); err != nil {
+		return err
+	}
+	for _, name := range []string{"stats", "blobs", "chunks", "provisional", "manifests"} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	index, err := tx.CreateBucketIfNotExists([]byte("index"))
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"time", "parent"} {
+		if _, err := index.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addTags(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("tags"))
+	return err
+}

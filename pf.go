@@ -1,0 +1,118 @@
+// Package pf is the store of ProcessFork images that a program embeds: one
+// bbolt file holding every blob and manifest of an agent's history, with
+// snapshots that are all or nothing.
+//
+//	s, err := pf.Open(path, nil)
+//	...
+//	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: world, ...})
+//
+// A Store is safe for concurrent use by many goroutines; concurrent
+// snapshots share commits. One process at a time opens a store read-write.
+package pf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/processfork/pf/cas"
+	"github.com/processfork/pf/db"
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	ErrNotFound     = db.ErrNotFound
+	ErrCorrupt      = db.ErrCorrupt
+	ErrBusy         = db.ErrBusy
+	ErrNotStore     = db.ErrNotStore
+	ErrSchemaTooNew = db.ErrSchemaTooNew
+	ErrReadOnly     = db.ErrReadOnly
+)
+
+// Options configure Open; nil means all defaults.
+type Options struct {
+	// Timeout bounds the wait for another process that holds the store
+	// (default 1s). When it runs out, Open fails with ErrBusy.
+	Timeout time.Duration
+	// ReadOnly opens for inspection, beside other readers.
+	ReadOnly bool
+	// NoCreate fails with ErrNotFound instead of creating a new store.
+	NoCreate bool
+	// Level is the zstd level of new blobs (default cas.DefaultLevel).
+	Level zstd.EncoderLevel
+}
+
+// Store is an open pf store.
+type Store struct {
+	db    *db.DB
+	blobs *cas.Bolt
+}
+
+// Open opens the store file at path, creating it if needed. Opening
+// read-write also upgrades an older schema and reclaims what snapshots
+// cut short by a crash left behind.
+func Open(path string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	d, err := db.Open(path, db.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoCreate: opts.NoCreate})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level})}
+	if !opts.ReadOnly {
+		if _, err := s.blobs.ReclaimAbandoned(context.Background()); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("open store %s: reclaim abandoned writes: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// Close closes the store; it waits for commits under way.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Blobs is the store's blob store.
+func (s *Store) Blobs() *cas.Bolt { return s.blobs }
+
+// DefaultPath is where the store lives when none is named: $PF_STORE, else
+// store.pf in pf's folder of the user's data directory
+// ($XDG_DATA_HOME or ~/.local/share on Linux, ~/Library/Application
+// Support on macOS, %LocalAppData% on Windows).
+func DefaultPath() (string, error) {
+	if p := os.Getenv("PF_STORE"); p != "" {
+		return p, nil
+	}
+	dir, err := userDataDir()
+	if err != nil {
+		return "", fmt.Errorf("no store named and no data directory: %w (set PF_STORE)", err)
+	}
+	return filepath.Join(dir, "pf", "store.pf"), nil
+}
+
+func userDataDir() (string, error) {
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return d, nil
+		}
+		return "", errors.New("%LocalAppData% is not set")
+	case "darwin", "ios":
+		home, err := os.UserHomeDir()
+		return filepath.Join(home, "Library", "Application Support"), err
+	default:
+		if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+			return d, nil
+		}
+		home, err := os.UserHomeDir()
+		return filepath.Join(home, ".local", "share"), err
+	}
+}

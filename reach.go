@@ -1,0 +1,54 @@
+package pf
+
+import (
+	"fmt"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// reach visits every digest an image reaches, each once, in a fixed order:
+// its layers, then what the layers that name further blobs name (fs.tree.v1
+// entries, cache pages, the ledgers a merged ledger points at). visit sees
+// a digest before read is asked for its bytes, so a missing blob is reported
+// as missing, not as unreadable. where says how the digest was reached.
+func reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
+	seen := map[manifest.Digest]bool{}
+	expanded := map[string]bool{}
+	var walk func(d manifest.Digest, layer, where string) error
+	walk = func(d manifest.Digest, layer, where string) error {
+		if !seen[d] {
+			seen[d] = true
+			if err := visit(d, where); err != nil {
+				return err
+			}
+		}
+		if layer == "" || !manifest.NeedsContent(layer) || expanded[layer+d.Hex()] {
+			return nil
+		}
+		expanded[layer+d.Hex()] = true
+		b, err := read(d)
+		if err != nil {
+			return fmt.Errorf("read %s %s: %w", layer, d, err)
+		}
+		refs, err := manifest.Refs(layer, b)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", layer, d, err)
+		}
+		next := ""
+		if layer == "effects.ledger" {
+			next = layer // a merged ledger's parents are ledgers too
+		}
+		for _, r := range refs {
+			if err := walk(r, next, "named by "+layer+" "+d.Short()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, l := range m.Layers() {
+		if err := walk(l.Digest, l.Name, l.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

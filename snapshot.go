@@ -1,0 +1,144 @@
+package pf
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// BlobWriter is where a capture puts the blobs of its layer. What it puts
+// becomes permanent only if the whole snapshot commits.
+type BlobWriter interface {
+	Put(ctx context.Context, r io.Reader) (manifest.Digest, error)
+	PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
+}
+
+// One capture interface per layer: each writes its layer's blobs and
+// returns the layer's part of the manifest. Captures of one snapshot run
+// concurrently.
+type (
+	ModelCapture interface {
+		CaptureModel(ctx context.Context, w BlobWriter) (manifest.Model, error)
+	}
+	CacheCapture interface {
+		CaptureCache(ctx context.Context, w BlobWriter) (manifest.Cache, error)
+	}
+	WorldCapture interface {
+		CaptureWorld(ctx context.Context, w BlobWriter) (manifest.World, error)
+	}
+	EffectsCapture interface {
+		CaptureEffects(ctx context.Context, w BlobWriter) (manifest.Effects, error)
+	}
+	TraceCapture interface {
+		CaptureTrace(ctx context.Context, w BlobWriter) (manifest.Trace, error)
+	}
+)
+
+// Snapshot describes an image to capture. A nil capture leaves its layer's
+// digests pointing at the empty blob.
+type Snapshot struct {
+	Agent     manifest.Agent
+	Parents   []manifest.Digest
+	CreatedAt time.Time // zero means now
+
+	Model   ModelCapture
+	Cache   CacheCapture
+	World   WorldCapture
+	Effects EffectsCapture
+	Trace   TraceCapture
+}
+
+// Snapshot runs the captures concurrently, then commits the image in one
+// transaction with every blob they wrote. If a capture fails or panics, or
+// ctx is cancelled, no image appears and what the captures wrote that
+// nothing else holds is deleted.
+func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, error) {
+	created := spec.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	m := manifest.New(spec.Agent, created.UTC(), spec.Parents...)
+	lease := s.blobs.NewLease()
+	if err := capture(ctx, lease, m, spec); err != nil {
+		lease.Abort()
+		return manifest.Digest{}, err
+	}
+	raw, err := m.Encode()
+	if err != nil {
+		lease.Abort()
+		return manifest.Digest{}, err
+	}
+	id := manifest.Sum(raw)
+	if err := lease.Commit(ctx, commitFn(id, raw, m)); err != nil {
+		return manifest.Digest{}, err
+	}
+	return id, nil
+}
+
+func capture(ctx context.Context, w BlobWriter, m *manifest.Manifest, spec Snapshot) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	empty, err := w.PutBytes(ctx, nil)
+	if err != nil {
+		return err
+	}
+	m.Model = manifest.Model{Base: empty, Diff: empty}
+	m.Cache.Manifest = empty
+	m.World = manifest.World{FS: empty, Env: empty, Procs: empty}
+	m.Effects.Ledger = empty
+	m.Trace.Messages = empty
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	run := func(layer string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := func() (err error) {
+				defer func() {
+					if r := recover(); r != nil {
+						err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+					}
+				}()
+				return fn()
+			}()
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("capture %s: %w", layer, err)
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	// Each capture fills its own fields of m; none reads another's.
+	if spec.Model != nil {
+		run("model", func() (err error) { m.Model, err = spec.Model.CaptureModel(ctx, w); return })
+	}
+	if spec.Cache != nil {
+		run("cache", func() (err error) { m.Cache, err = spec.Cache.CaptureCache(ctx, w); return })
+	}
+	if spec.World != nil {
+		run("world", func() (err error) { m.World, err = spec.World.CaptureWorld(ctx, w); return })
+	}
+	if spec.Effects != nil {
+		run("effects", func() (err error) { m.Effects, err = spec.Effects.CaptureEffects(ctx, w); return })
+	}
+	if spec.Trace != nil {
+		run("trace", func() (err error) { m.Trace, err = spec.Trace.CaptureTrace(ctx, w); return })
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
