@@ -12,9 +12,9 @@
 //	0x02 chunks   (blobs/ only) repeated {32-byte chunk digest, uvarint size};
 //	              the chunks live in chunks/ and are raw or zstd values
 //
-// Blobs up to InlineMax bytes are one value. Larger ones are cut by a
+// Blobs up to InlineMax (1 MiB) are one value. Larger ones are cut by a
 // Rabin fingerprint (github.com/restic/chunker) into chunks of 512 KiB to
-// 8 MiB, so an edit inside a large blob stores only the chunks around it
+// 4 MiB, so an edit inside a large blob stores only the chunks around it
 // again, and a get or put streams one chunk at a time.
 //
 // # Leases

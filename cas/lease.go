@@ -75,19 +75,31 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 // Put stages what r yields. A blob over InlineMax is chunked as it is
 // read, so memory stays bounded whatever its size.
 func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
-	head, err := io.ReadAll(io.LimitReader(r, InlineMax+1))
-	if err != nil {
-		return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
+	bufp := headBuffers.Get().(*[]byte)
+	defer headBuffers.Put(bufp)
+	head := *bufp
+	n, err := io.ReadFull(r, head)
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF:
+		return l.PutBytes(ctx, head[:n])
+	case nil:
+		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r))
 	}
-	if len(head) <= InlineMax {
-		return l.PutBytes(ctx, head)
-	}
-	return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r))
+	return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 }
+
+// headBuffers hold the first InlineMax+1 bytes of a streamed put: enough
+// to tell an inline blob from a chunked one. Pooled, because snapshots of
+// many small files would otherwise allocate one per file.
+var headBuffers = sync.Pool{New: func() any { b := make([]byte, InlineMax+1); return &b }}
+
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); return &b }}
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
-	buf := make([]byte, chunkMax)
+	bufp := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(bufp)
+	buf := *bufp
 	whole := sha256.New()
 	var refs []chunkRef
 	var total int64
@@ -138,7 +150,7 @@ func (l *Lease) putValue(ctx context.Context, bucket []byte, d manifest.Digest, 
 	var stored bool
 	if err := l.s.db.View(func(tx *bolt.Tx) error {
 		b, err := db.Bucket(tx, bucket)
-		stored = err == nil && b.Get(d[:]) != nil
+		stored = err == nil && hasValue(b, d)
 		return err
 	}); err != nil {
 		return err
@@ -252,10 +264,10 @@ func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
 		if err != nil {
 			return err
 		}
-		if b.Get(sv.digest[:]) != nil {
+		if hasValue(b, sv.digest) {
 			continue
 		}
-		if err := b.Put(sv.digest[:], sv.value); err != nil {
+		if err := putValue(b, sv.digest, sv.value); err != nil {
 			return err
 		}
 		if provisional {
@@ -345,14 +357,14 @@ func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
 		if err != nil {
 			return err
 		}
-		v := b.Get(d[:])
+		v := getValue(b, d)
 		if v == nil {
 			continue
 		}
 		if err := count(tx, name, d, v, -1); err != nil {
 			return err
 		}
-		if err := b.Delete(d[:]); err != nil {
+		if err := deleteValue(b, d); err != nil {
 			return err
 		}
 	}

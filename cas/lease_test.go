@@ -256,11 +256,11 @@ func TestBolt_CorruptChunkNamed(t *testing.T) {
 	}
 	// Damage one byte of one chunk.
 	err = d.Update(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(db.BucketChunks).Cursor()
-		k, v := c.First()
-		bad := bytes.Clone(v)
+		k, _ := tx.Bucket(db.BucketChunks).Cursor().First()
+		vb := tx.Bucket(db.BucketChunks).Bucket(k)
+		bad := bytes.Clone(vb.Get(valueKey))
 		bad[len(bad)-1] ^= 0xff
-		return tx.Bucket(db.BucketChunks).Put(bytes.Clone(k), bad)
+		return vb.Put(valueKey, bad)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func (s *Bolt) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, erro
 		}
 		// Values are only valid inside the transaction.
 		value = bytes.Clone(h.payload)
+		dropMapped(h.payload, s.mapBase(), uintptr(tx.Size()))
 		return nil
 	})
 	if err != nil {
@@ -93,14 +94,16 @@ func (r *chunkReader) load() error {
 		if err != nil {
 			return err
 		}
-		v := chunks.Get(ref.digest[:])
+		v := getValue(chunks, ref.digest)
 		if v == nil {
 			return corrupt(r.digest, "chunk %d (%s) is missing", r.next, ref.digest)
 		}
 		if h, err = parseValue(ref.digest, v); err != nil {
 			return err
 		}
-		h.payload = bytes.Clone(h.payload)
+		mapped := h.payload
+		h.payload = bytes.Clone(mapped)
+		dropMapped(mapped, r.s.mapBase(), uintptr(tx.Size()))
 		return nil
 	})
 	if err != nil {
@@ -124,3 +127,8 @@ func (r *chunkReader) Close() error {
 	r.cur = nil
 	return nil
 }
+
+// mapBase is where the store file is mapped; it moves only when a write
+// grows the map, which waits for every read transaction to end, so it is
+// stable inside one.
+func (s *Bolt) mapBase() uintptr { return s.db.Bolt().Info().Data }

@@ -50,8 +50,9 @@ type Options struct {
 }
 
 // DefaultSpillBytes keeps a lease's staged values, plus the copy bbolt makes
-// when it commits them, well inside the 128 MiB a 2 GiB put may use.
-const DefaultSpillBytes = 16 << 20
+// when it commits them, well inside the 128 MiB a 2 GiB put may use, while
+// each early write is still large enough to cost little per byte.
+const DefaultSpillBytes = 8 << 20
 
 // Bolt is the blob store inside a pf store file.
 type Bolt struct {
@@ -104,7 +105,7 @@ func (s *Bolt) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 		if err != nil {
 			return err
 		}
-		ok = b.Get(d[:]) != nil
+		ok = hasValue(b, d)
 		return nil
 	})
 	return ok, err
@@ -132,7 +133,7 @@ func (s *Bolt) Stat(ctx context.Context, d manifest.Digest) (Info, error) {
 		}
 		info.Chunks = len(refs)
 		for _, r := range refs {
-			info.Stored += int64(len(chunks.Get(r.digest[:])))
+			info.Stored += int64(len(getValue(chunks, r.digest)))
 		}
 		return nil
 	})
@@ -156,7 +157,7 @@ func lookup(tx *bolt.Tx, d manifest.Digest) (header, int64, error) {
 	if err != nil {
 		return header{}, 0, err
 	}
-	v := b.Get(d[:])
+	v := getValue(b, d)
 	if v == nil {
 		return header{}, 0, fmt.Errorf("blob %s: %w", d, db.ErrNotFound)
 	}

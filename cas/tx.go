@@ -39,7 +39,7 @@ func ReadTx(tx *bolt.Tx, d manifest.Digest) ([]byte, error) {
 	}
 	out := make([]byte, 0, h.size)
 	for i, r := range refs {
-		v := chunks.Get(r.digest[:])
+		v := getValue(chunks, r.digest)
 		if v == nil {
 			return nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
 		}

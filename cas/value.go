@@ -17,13 +17,13 @@ const (
 
 const (
 	// InlineMax is the largest blob stored as one value; larger blobs are
-	// chunked. It is well under the chunker's minimum, so every chunked blob
-	// has at least a few chunks.
-	InlineMax = 4 << 20
-	// chunkMin and chunkMax bound the chunker's cuts; chunkMax also bounds
-	// what one decode may allocate.
+	// chunked. Together with chunkMax it sets what one streamed put or get
+	// holds in memory at a time.
+	InlineMax = 1 << 20
+	// chunkMin and chunkMax bound the chunker's cuts (1 MiB on average);
+	// chunkMax also bounds what one decode may allocate.
 	chunkMin = 512 << 10
-	chunkMax = 8 << 20
+	chunkMax = 4 << 20
 	// chunkRefSize is a chunk list entry's upper bound: digest plus uvarint.
 	chunkRefSize = 32 + binary.MaxVarintLen64
 )

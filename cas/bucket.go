@@ -1,0 +1,41 @@
+package cas
+
+import (
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Each value in blobs/ and chunks/ sits alone in a bucket of its own, under
+// valueKey. bbolt rewrites a leaf whole whenever one of its keys changes,
+// and a leaf of large values holds up to four of them: stored side by side
+// under random digests, every insert would copy its neighbours again (we
+// measured several times the bytes written on a chunked ingest). A bucket
+// per value keeps the value's pages untouched after they are first written;
+// only the small bucket headers share leaves. bbolt stores a bucket whose
+// content is under a quarter page inline in its parent, so small values
+// cost no page of their own.
+var valueKey = []byte{0}
+
+func getValue(b *bolt.Bucket, d manifest.Digest) []byte {
+	vb := b.Bucket(d[:])
+	if vb == nil {
+		return nil
+	}
+	return vb.Get(valueKey)
+}
+
+func hasValue(b *bolt.Bucket, d manifest.Digest) bool {
+	return b.Bucket(d[:]) != nil
+}
+
+func putValue(b *bolt.Bucket, d manifest.Digest, v []byte) error {
+	vb, err := b.CreateBucket(d[:])
+	if err != nil {
+		return err
+	}
+	return vb.Put(valueKey, v)
+}
+
+func deleteValue(b *bolt.Bucket, d manifest.Digest) error {
+	return b.DeleteBucket(d[:])
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package cas
+
+func dropMapped(v []byte, base, mapped uintptr) {}

@@ -1,0 +1,75 @@
+package manifest
+
+// NeedsContent reports whether Refs may return anything for the named
+// layer, so that a store walking reachability reads only the blobs it
+// must: world.fs, cache.manifest and effects.ledger.
+func NeedsContent(layer string) bool {
+	switch layer {
+	case LayerWorldFS, LayerCacheManifest, LayerEffectsLedger:
+		return true
+	}
+	return false
+}
+
+// Refs returns the digests that the blob b, found at the named layer (a
+// LayerRef.Name), names directly, each once, in the order first named.
+// Gc, verify, export and push must follow them.
+//
+//   - world.fs: when IsTree(b), the blob of every file and symlink. A blob
+//     that is not an fs.tree.v1 object (empty, a tarball, ...) is opaque.
+//   - cache.manifest: when b is a JSON object with a "pages" key, the K and
+//     V blob of every page. Anything else is opaque.
+//   - effects.ledger: for a merged ledger, its parent_a, parent_b and
+//     ancestor ledgers, which the caller follows in turn as effects.ledger
+//     blobs. A JSON-lines ledger names nothing.
+//   - any other layer: nothing.
+//
+// A blob that claims to be one of these kinds but does not decode is an
+// error (wrapping ErrInvalidTree, ErrInvalidCache or ErrInvalidEffects):
+// silently treating it as opaque would let gc drop what it names.
+func Refs(layer string, b []byte) ([]Digest, error) {
+	var refs []Digest
+	seen := make(map[Digest]bool)
+	add := func(d Digest) {
+		if !seen[d] {
+			seen[d] = true
+			refs = append(refs, d)
+		}
+	}
+	switch layer {
+	case LayerWorldFS:
+		if !IsTree(b) {
+			return nil, nil
+		}
+		t, err := DecodeTree(b)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range t.Entries {
+			if e.Kind != KindDir {
+				add(e.Blob)
+			}
+		}
+	case LayerCacheManifest:
+		if !hasKey(b, "pages") {
+			return nil, nil
+		}
+		c, err := DecodeCachePages(b)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range c.Pages {
+			add(p.K)
+			add(p.V)
+		}
+	case LayerEffectsLedger:
+		e, ok, err := DecodeMergedEffects(b)
+		if !ok || err != nil {
+			return nil, err
+		}
+		add(e.ParentA)
+		add(e.ParentB)
+		add(e.Ancestor)
+	}
+	return refs, nil
+}

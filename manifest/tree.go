@@ -1,0 +1,321 @@
+package manifest
+
+import (
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// TreeKind is the "kind" of the world.fs blob that the store looks inside.
+const TreeKind = "fs.tree.v1"
+
+// EntryKind is the type of a file-system tree entry.
+type EntryKind string
+
+// The entry kinds of fs.tree.v1.
+const (
+	KindFile    EntryKind = "file"
+	KindDir     EntryKind = "dir"
+	KindSymlink EntryKind = "symlink"
+)
+
+// ModeMask is the part of an fs.FileMode that a tree entry records: the
+// permission bits and setuid, setgid and sticky, which the four octal
+// digits of "mode" hold. The entry's kind records the file type, so
+// Tree.Encode refuses modes with other bits (such as fs.ModeDir) set;
+// mask a mode from fs.FileInfo with ModeMask first.
+const ModeMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// An Entry is one file, directory or symbolic link of a tree.
+type Entry struct {
+	Path       string      // relative and '/'-separated, without "." or ".." segments
+	Mode       fs.FileMode // only the bits in ModeMask
+	Size       int64
+	Kind       EntryKind
+	Blob       Digest // the file's bytes, or a symlink's target text; zero for a directory
+	LinkTarget string // symlinks only
+}
+
+// A Tree is the world.fs layer: every entry of a file system, by path.
+type Tree struct {
+	Entries []Entry
+}
+
+// Encode validates t and returns its canonical encoding, entries sorted by
+// path in byte order:
+//
+//	{"kind":"fs.tree.v1","entries":[{"path":..,"mode":"0644","size":N,"kind":"file","blob":"sha256:.."},...]}
+//
+// A directory has no blob, and only a symlink has a link_target. t is not
+// modified. Errors wrap ErrInvalidTree and name the entry's path.
+func (t *Tree) Encode() ([]byte, error) {
+	entries := slices.Clone(t.Entries)
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	for i := range entries {
+		e := &entries[i]
+		if err := e.check(); err != nil {
+			return nil, fmt.Errorf("%w: entry %s: %w", ErrInvalidTree, quote(e.Path), err)
+		}
+		if i > 0 && e.Path == entries[i-1].Path {
+			return nil, fmt.Errorf("%w: entry %s: duplicate path", ErrInvalidTree, quote(e.Path))
+		}
+	}
+	b := make([]byte, 0, 64+len(entries)*128)
+	b = append(b, `{"kind":"fs.tree.v1","entries":[`...)
+	for i := range entries {
+		e := &entries[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"path":`...)
+		b = appendString(b, e.Path)
+		b = append(b, `,"mode":"`...)
+		b = appendMode(b, e.Mode)
+		b = append(b, `","size":`...)
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, `,"kind":`...)
+		b = appendString(b, string(e.Kind))
+		if e.Kind != KindDir {
+			b = append(b, `,"blob":`...)
+			b = appendDigest(b, e.Blob)
+		}
+		if e.Kind == KindSymlink {
+			b = append(b, `,"link_target":`...)
+			b = appendString(b, e.LinkTarget)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), nil
+}
+
+// check reports what is wrong with e, if anything. A zero Blob stands for
+// an absent one: no file has the all-zero SHA-256.
+func (e *Entry) check() error {
+	if problem := pathProblem(e.Path); problem != "" {
+		return fmt.Errorf("path: %s", problem)
+	}
+	if e.Mode&^ModeMask != 0 {
+		return fmt.Errorf("mode %v has bits outside permissions, setuid, setgid and sticky", e.Mode)
+	}
+	if e.Size < 0 {
+		return fmt.Errorf("size: negative (%d)", e.Size)
+	}
+	switch e.Kind {
+	case KindFile, KindSymlink:
+		if e.Blob.IsZero() {
+			return fmt.Errorf("%s without blob", e.Kind)
+		}
+	case KindDir:
+		if !e.Blob.IsZero() {
+			return fmt.Errorf("dir with blob %s", e.Blob)
+		}
+	default:
+		return fmt.Errorf("kind: unknown kind %s", quote(string(e.Kind)))
+	}
+	if e.Kind == KindSymlink {
+		switch {
+		case e.LinkTarget == "":
+			return fmt.Errorf("symlink without link_target")
+		case strings.IndexByte(e.LinkTarget, 0) >= 0:
+			return fmt.Errorf("link_target: %s contains NUL", quote(e.LinkTarget))
+		case !utf8.ValidString(e.LinkTarget):
+			return fmt.Errorf("link_target: %s is not valid UTF-8", quote(e.LinkTarget))
+		}
+	} else if e.LinkTarget != "" {
+		return fmt.Errorf("%s with link_target %s", e.Kind, quote(e.LinkTarget))
+	}
+	return nil
+}
+
+// pathProblem says what is wrong with a tree path, or "" when nothing is.
+// A path that climbs out of the tree or names the same file two ways would
+// let a restore write outside its root or make sorting meaningless.
+func pathProblem(p string) string {
+	switch {
+	case p == "":
+		return "empty"
+	case p[0] == '/':
+		return "absolute"
+	case strings.IndexByte(p, 0) >= 0:
+		return "contains NUL"
+	case !utf8.ValidString(p):
+		return "not valid UTF-8"
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "":
+			return "empty segment"
+		case ".", "..":
+			return fmt.Sprintf("%q segment", seg)
+		}
+	}
+	return ""
+}
+
+// appendMode appends the four octal digits of a mode: setuid (4), setgid
+// (2) and sticky (1) first, then the permission bits.
+func appendMode(b []byte, m fs.FileMode) []byte {
+	special := byte(0)
+	if m&fs.ModeSetuid != 0 {
+		special |= 4
+	}
+	if m&fs.ModeSetgid != 0 {
+		special |= 2
+	}
+	if m&fs.ModeSticky != 0 {
+		special |= 1
+	}
+	perm := m & fs.ModePerm
+	return append(b, '0'+special, '0'+byte(perm>>6&7), '0'+byte(perm>>3&7), '0'+byte(perm&7))
+}
+
+// parseMode is the inverse of appendMode; it takes exactly four octal
+// digits.
+func parseMode(s string) (fs.FileMode, bool) {
+	if len(s) != 4 {
+		return 0, false
+	}
+	var n uint32
+	for i := 0; i < 4; i++ {
+		c := s[i]
+		if c < '0' || c > '7' {
+			return 0, false
+		}
+		n = n<<3 | uint32(c-'0')
+	}
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m, true
+}
+
+// DecodeTree reads an fs.tree.v1 blob strictly: kind fs.tree.v1, entries
+// sorted strictly by path in byte order (so no duplicates), every path
+// relative and clean, mode four octal digits, size not negative, a known
+// kind, a blob exactly for files and symlinks and a link_target exactly for
+// symlinks. Unknown keys are ignored. There is no size limit beyond the
+// input's, but nesting is bounded. Errors wrap ErrInvalidTree and name the
+// entry by index and, once known, path.
+func DecodeTree(b []byte) (*Tree, error) {
+	t, err := decodeTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidTree, err)
+	}
+	return t, nil
+}
+
+func decodeTree(b []byte) (*Tree, error) {
+	r, err := newReader(b)
+	if err != nil {
+		return nil, err
+	}
+	t := new(Tree)
+	err = r.object("", []string{"kind", "entries"}, func(key string) error {
+		switch key {
+		case "kind":
+			s, err := r.string(key)
+			if err == nil && s != TreeKind {
+				err = fmt.Errorf("kind: %s, want %q", quote(s), TreeKind)
+			}
+			return err
+		case "entries":
+			return r.array(key, func(i int) error {
+				e, err := r.entry(fmt.Sprintf("entries[%d]", i))
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					prev := t.Entries[i-1].Path
+					switch {
+					case e.Path == prev:
+						return fmt.Errorf("entries[%d] %s: duplicate path", i, quote(e.Path))
+					case e.Path < prev:
+						return fmt.Errorf("entries[%d] %s: not sorted: comes after %s", i, quote(e.Path), quote(prev))
+					}
+				}
+				t.Entries = append(t.Entries, e)
+				return nil
+			})
+		}
+		return r.skip(key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// entry reads one tree entry at path.
+func (r *reader) entry(path string) (Entry, error) {
+	var (
+		e                  Entry
+		mode               string
+		hasBlob, hasTarget bool
+	)
+	err := r.object(path, []string{"path", "mode", "size", "kind"}, func(key string) (err error) {
+		p := join(path, key)
+		switch key {
+		case "path":
+			e.Path, err = r.string(p)
+		case "mode":
+			mode, err = r.string(p)
+		case "size":
+			e.Size, err = r.nonNegative(p)
+		case "kind":
+			var s string
+			s, err = r.string(p)
+			e.Kind = EntryKind(s)
+		case "blob":
+			hasBlob = true
+			e.Blob, err = r.digest(p)
+		case "link_target":
+			hasTarget = true
+			e.LinkTarget, err = r.string(p)
+		default:
+			err = r.skip(p)
+		}
+		return err
+	})
+	if err != nil {
+		return e, err
+	}
+	where := path + " " + quote(e.Path)
+	m, ok := parseMode(mode)
+	if !ok {
+		return e, fmt.Errorf("%s: mode %s: want 4 octal digits", where, quote(mode))
+	}
+	e.Mode = m
+	if err := e.check(); err != nil {
+		return e, fmt.Errorf("%s: %w", where, err)
+	}
+	// Presence, not only value: "blob":"sha256:000..." on a dir, or
+	// "link_target":"" on a file, is still a key that does not belong.
+	switch {
+	case hasBlob && e.Kind == KindDir:
+		return e, fmt.Errorf("%s: dir with blob", where)
+	case hasTarget && e.Kind != KindSymlink:
+		return e, fmt.Errorf("%s: %s with link_target", where, e.Kind)
+	}
+	return e, nil
+}
+
+// IsTree reports whether b looks like an fs.tree.v1 blob: a JSON object
+// whose "kind" is "fs.tree.v1". It reads only as far as the kind, so it is
+// cheap on large trees and says nothing about whether the rest is valid.
+func IsTree(b []byte) bool {
+	kind, ok := peekKind(b)
+	return ok && kind == TreeKind
+}

@@ -1,0 +1,231 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+// goldenTree is the tree of testdata/tree.json, deliberately out of order.
+func goldenTree() *Tree {
+	return &Tree{Entries: []Entry{
+		{Path: "src/naïve \"q\".txt", Mode: 0o600, Size: 3, Kind: KindFile, Blob: Sum([]byte("abc"))},
+		{Path: "src", Mode: 0o777 | fs.ModeSticky, Kind: KindDir},
+		{Path: "bin/run", Mode: 0o755 | fs.ModeSetuid, Size: 10, Kind: KindFile, Blob: Sum([]byte("#!/bin/sh\n"))},
+		{Path: "README.md", Mode: 0o644, Size: 6, Kind: KindFile, Blob: Sum([]byte("hello\n"))},
+		{Path: "src/link", Mode: 0o777, Size: 4, Kind: KindSymlink, Blob: Sum([]byte("a.rs")), LinkTarget: "a.rs"},
+		{Path: "bin", Mode: 0o755, Kind: KindDir},
+		{Path: "src/a.rs", Mode: 0o644, Kind: KindFile, Blob: EmptyDigest},
+	}}
+}
+
+func TestTreeGolden(t *testing.T) {
+	golden := readGolden(t, "tree.json")
+	tree := goldenTree()
+	first := tree.Entries[0]
+	got, err := tree.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, golden) {
+		t.Fatalf("Encode:\n got %s\nwant %s", got, golden)
+	}
+	if tree.Entries[0] != first {
+		t.Error("Encode reordered the caller's entries")
+	}
+	if !IsTree(golden) {
+		t.Error("IsTree(golden) = false")
+	}
+
+	back, err := DecodeTree(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Entries) != len(tree.Entries) {
+		t.Fatalf("%d entries", len(back.Entries))
+	}
+	for _, e := range back.Entries {
+		found := false
+		for _, w := range tree.Entries {
+			found = found || e == w
+		}
+		if !found {
+			t.Errorf("decoded entry %+v not in the tree", e)
+		}
+	}
+	again, err := back.Encode()
+	if err != nil || !bytes.Equal(again, golden) {
+		t.Errorf("re-encoded: %s, %v", again, err)
+	}
+}
+
+func TestTreeEmpty(t *testing.T) {
+	b, err := (&Tree{}).Encode()
+	if err != nil || string(b) != `{"kind":"fs.tree.v1","entries":[]}` {
+		t.Fatalf("Encode = %s, %v", b, err)
+	}
+	tree, err := DecodeTree(b)
+	if err != nil || len(tree.Entries) != 0 {
+		t.Errorf("DecodeTree = %+v, %v", tree, err)
+	}
+}
+
+func TestModeDigits(t *testing.T) {
+	tests := []struct {
+		mode fs.FileMode
+		s    string
+	}{
+		{0, "0000"},
+		{0o644, "0644"},
+		{0o755 | fs.ModeSetuid, "4755"},
+		{0o755 | fs.ModeSetgid, "2755"},
+		{0o777 | fs.ModeSticky, "1777"},
+		{ModeMask, "7777"},
+	}
+	for _, tt := range tests {
+		if got := string(appendMode(nil, tt.mode)); got != tt.s {
+			t.Errorf("appendMode(%v) = %s, want %s", tt.mode, got, tt.s)
+		}
+		if got, ok := parseMode(tt.s); !ok || got != tt.mode {
+			t.Errorf("parseMode(%s) = %v, %v", tt.s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "644", "00644", "0648", "0x44", "-644", " 644"} {
+		if _, ok := parseMode(s); ok {
+			t.Errorf("parseMode(%q) ok", s)
+		}
+	}
+}
+
+func TestDecodeTreeErrors(t *testing.T) {
+	E := `"` + EmptyDigest.String() + `"`
+	file := func(path string) string {
+		return `{"path":"` + path + `","mode":"0644","size":0,"kind":"file","blob":` + E + `}`
+	}
+	tree := func(entries ...string) string {
+		return `{"kind":"fs.tree.v1","entries":[` + strings.Join(entries, ",") + `]}`
+	}
+	tests := []struct{ name, in, want string }{
+		{"empty", ``, "empty input"},
+		{"not an object", `[]`, "not a JSON object"},
+		{"kind missing", `{"entries":[]}`, "kind: missing"},
+		{"other kind", `{"kind":"fs.tree.v2","entries":[]}`, `kind: "fs.tree.v2", want "fs.tree.v1"`},
+		{"entries missing", `{"kind":"fs.tree.v1"}`, "entries: missing"},
+		{"entries null", `{"kind":"fs.tree.v1","entries":null}`, "entries: want an array, got null"},
+		{"trailing", tree() + "]", "trailing data"},
+		{"unsorted", tree(file("b"), file("a")), `entries[1] "a": not sorted: comes after "b"`},
+		{"byte order", tree(file("a/b"), file("a.b")), `entries[1] "a.b": not sorted: comes after "a/b"`},
+		{"duplicate", tree(file("a"), file("a")), `entries[1] "a": duplicate path`},
+		{"absolute", tree(file("/etc/passwd")), `entries[0] "/etc/passwd": path: absolute`},
+		{"dot dot", tree(file("a/../b")), `entries[0] "a/../b": path: ".." segment`},
+		{"leading dot dot", tree(file("../b")), `".." segment`},
+		{"dot slash", tree(file("./x")), `entries[0] "./x": path: "." segment`},
+		{"dot", tree(file(".")), `"." segment`},
+		{"double slash", tree(file("a//b")), `entries[0] "a//b": path: empty segment`},
+		{"trailing slash", tree(file("a/")), `path: empty segment`},
+		{"empty path", tree(file("")), `entries[0] "": path: empty`},
+		{"NUL", tree(file(`a\u0000b`)), `path: contains NUL`},
+		{"path number", tree(`{"path":1,"mode":"0644","size":0,"kind":"file","blob":` + E + `}`), "entries[0].path: want a string, got a number"},
+		{"bad mode", tree(`{"path":"a","mode":"644","size":0,"kind":"file","blob":` + E + `}`), `entries[0] "a": mode "644": want 4 octal digits`},
+		{"mode 8", tree(`{"path":"a","mode":"0648","size":0,"kind":"file","blob":` + E + `}`), `mode "0648"`},
+		{"mode number", tree(`{"path":"a","mode":644,"size":0,"kind":"file","blob":` + E + `}`), `entries[0].mode: want a string, got a number`},
+		{"negative size", tree(`{"path":"a","mode":"0644","size":-1,"kind":"file","blob":` + E + `}`), `entries[0].size: negative`},
+		{"float size", tree(`{"path":"a","mode":"0644","size":1.5,"kind":"file","blob":` + E + `}`), `entries[0].size: want an integer`},
+		{"size missing", tree(`{"path":"a","mode":"0644","kind":"file","blob":` + E + `}`), `entries[0].size: missing`},
+		{"unknown kind", tree(`{"path":"a","mode":"0644","size":0,"kind":"fifo"}`), `entries[0] "a": kind: unknown kind "fifo"`},
+		{"dir with blob", tree(`{"path":"a","mode":"0755","size":0,"kind":"dir","blob":` + E + `}`), `entries[0] "a": dir with blob`},
+		{"dir with zero blob", tree(`{"path":"a","mode":"0755","size":0,"kind":"dir","blob":"sha256:` + strings.Repeat("0", 64) + `"}`), `entries[0] "a": dir with blob`},
+		{"file without blob", tree(`{"path":"a","mode":"0644","size":0,"kind":"file"}`), `entries[0] "a": file without blob`},
+		{"file with bad blob", tree(`{"path":"a","mode":"0644","size":0,"kind":"file","blob":"sha256:00"}`), `entries[0].blob: invalid digest "sha256:00"`},
+		{"file with link_target", tree(`{"path":"a","mode":"0644","size":0,"kind":"file","blob":` + E + `,"link_target":""}`), `entries[0] "a": file with link_target`},
+		{"symlink without target", tree(`{"path":"a","mode":"0777","size":0,"kind":"symlink","blob":` + E + `}`), `entries[0] "a": symlink without link_target`},
+		{"symlink without blob", tree(`{"path":"a","mode":"0777","size":1,"kind":"symlink","link_target":"b"}`), `entries[0] "a": symlink without blob`},
+		{"duplicate key", tree(`{"path":"a","path":"b","mode":"0644","size":0,"kind":"file","blob":` + E + `}`), `entries[0].path: duplicate key`},
+		{"entry not an object", tree(`"a"`), `entries[0]: want an object, got a string`},
+		{"invalid UTF-8", tree(file("a\xff")), "not valid UTF-8"},
+		{"too deep", `{"kind":"fs.tree.v1","entries":[],"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, "nested deeper than 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree, err := DecodeTree([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("DecodeTree succeeded: %+v", tree)
+			}
+			if !errors.Is(err, ErrInvalidTree) || !strings.HasPrefix(err.Error(), "invalid fs.tree.v1: ") {
+				t.Errorf("error %v does not wrap ErrInvalidTree", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n  %v\nwant it to contain\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeTreeAccepts(t *testing.T) {
+	E := `"` + EmptyDigest.String() + `"`
+	in := `{"entries":[{"extra":{"a":[1]},"kind":"file","blob":` + E + `,"size":1,"mode":"0644","path":"a\\b c"}],"kind":"fs.tree.v1","extra":1}`
+	tree, err := DecodeTree([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Entry{Path: `a\b c`, Mode: 0o644, Size: 1, Kind: KindFile, Blob: EmptyDigest}
+	if len(tree.Entries) != 1 || tree.Entries[0] != want {
+		t.Errorf("DecodeTree = %+v", tree)
+	}
+}
+
+func TestTreeEncodeErrors(t *testing.T) {
+	B := Sum([]byte("b"))
+	tests := []struct {
+		name string
+		e    []Entry
+		want string
+	}{
+		{"duplicate", []Entry{{Path: "a", Kind: KindDir}, {Path: "a", Kind: KindDir}}, `entry "a": duplicate path`},
+		{"absolute", []Entry{{Path: "/a", Kind: KindDir}}, `entry "/a": path: absolute`},
+		{"dot dot", []Entry{{Path: "a/..", Kind: KindDir}}, `".." segment`},
+		{"type bits in mode", []Entry{{Path: "a", Mode: fs.ModeDir | 0o755, Kind: KindDir}}, "bits outside permissions"},
+		{"negative size", []Entry{{Path: "a", Size: -1, Kind: KindFile, Blob: B}}, "size: negative"},
+		{"no kind", []Entry{{Path: "a"}}, `unknown kind ""`},
+		{"dir with blob", []Entry{{Path: "a", Kind: KindDir, Blob: B}}, "dir with blob"},
+		{"file without blob", []Entry{{Path: "a", Kind: KindFile}}, "file without blob"},
+		{"file with target", []Entry{{Path: "a", Kind: KindFile, Blob: B, LinkTarget: "x"}}, `file with link_target "x"`},
+		{"symlink without target", []Entry{{Path: "a", Kind: KindSymlink, Blob: B}}, "symlink without link_target"},
+		{"invalid UTF-8 path", []Entry{{Path: "a\xff", Kind: KindDir}}, "not valid UTF-8"},
+		{"invalid UTF-8 target", []Entry{{Path: "a", Kind: KindSymlink, Blob: B, LinkTarget: "\xff"}}, "link_target"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := (&Tree{Entries: tt.e}).Encode()
+			if !errors.Is(err, ErrInvalidTree) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Encode error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsTree(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{`{"kind":"fs.tree.v1","entries":[]}`, true},
+		{` {"entries":[],"kind":"fs.tree.v1"}`, true},
+		{`{"kind":"fs.tree.v1"`, true}, // claims to be a tree; DecodeTree says what is wrong
+		{`{"kind":"fs.tree.v2","entries":[]}`, false},
+		{`{"kind":1}`, false},
+		{`{"Kind":"fs.tree.v1"}`, false},
+		{`{"x":{"kind":"fs.tree.v1"}}`, false},
+		{`["fs.tree.v1"]`, false},
+		{`"fs.tree.v1"`, false},
+		{``, false},
+		{"\x1f\x8b\x08\x00", false},
+	}
+	for _, tt := range tests {
+		if got := IsTree([]byte(tt.in)); got != tt.want {
+			t.Errorf("IsTree(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
