@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(largeChildEnv); spec != "" {
 		os.Exit(largeChild(spec))
 	}
+	if path := os.Getenv(crashChildEnv); path != "" {
+		os.Exit(crashChild(path))
+	}
 	os.Exit(m.Run())
 }
 

@@ -63,7 +63,7 @@ func (w world) CaptureWorld(ctx context.Context, bw pf.BlobWriter) (manifest.Wor
 func files(seed uint64, n int) world {
 	w := world{files: map[string][]byte{}}
 	for i := 0; i < n; i++ {
-		w.files[fmt.Sprintf("src/f%03d", i)] = castest.Payload(seed*1000+uint64(i), 5000)
+		w.files[fmt.Sprintf("src/f%04d", i)] = castest.Payload(seed*10000+uint64(i), 6000)
 	}
 	return w
 }
@@ -290,5 +290,27 @@ func TestStore_Snapshot_Concurrent(t *testing.T) {
 	}
 	if st, _ := s.Stats(ctx); st.Images != int64(n+1) {
 		t.Fatalf("%d images, want %d", st.Images, n+1)
+	}
+}
+
+// A snapshot large enough that its lease writes early, then fails: what it
+// wrote early is deleted too.
+func TestStore_Snapshot_AtomicAfterSpill(t *testing.T) {
+	s := openStore(t)
+	before, _ := s.Stats(ctx)
+	w := files(9, 2000) // 12 MB: more than a lease stages in memory
+	_, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: w, Trace: trace{lines: []byte("x"), fail: errors.New("late failure")}})
+	if err == nil {
+		t.Fatal("snapshot with a failing capture succeeded")
+	}
+	after, _ := s.Stats(ctx)
+	after.FileSize = before.FileSize // bbolt may grow the file; the content must not change
+	if after != before {
+		t.Fatalf("store changed: %+v -> %+v", before, after)
+	}
+	for _, b := range w.files {
+		if ok, _ := s.Blobs().Has(ctx, manifest.Sum(b)); ok {
+			t.Fatal("a blob written early stayed behind")
+		}
 	}
 }
