@@ -31,12 +31,14 @@ func (s *Store) Commit(ctx context.Context, raw []byte) (manifest.Digest, error)
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	return id, s.db.Update(ctx, commitFn(id, raw, m))
+	return id, s.db.Update(ctx, s.commitFn(id, raw, m, nil))
 }
 
 // commitFn is the part of a commit that runs in the store's transaction.
-// It must be repeatable: a group commit may run it twice.
-func commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest) func(tx *bolt.Tx) error {
+// It must be repeatable: a group commit may run it twice. lease, when not
+// nil, is the lease that put the image's blobs: what it put needs no
+// lookup.
+func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease) func(tx *bolt.Tx) error {
 	value := cas.EncodeManifest(raw)
 	return func(tx *bolt.Tx) error {
 		manifests, err := db.Bucket(tx, db.BucketManifests)
@@ -53,10 +55,17 @@ func commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest) func(tx *bol
 		}
 		var logical int64
 		var reached []manifest.Digest
-		err = reach(m,
+		err = reach(m, s.refs,
 			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
 			func(d manifest.Digest, where string) error {
-				size, err := cas.SizeTx(tx, d)
+				size, ok := int64(0), false
+				if lease != nil {
+					size, ok = lease.Size(d)
+				}
+				var err error
+				if !ok {
+					size, err = cas.SizeTx(tx, d)
+				}
 				if err != nil {
 					return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
 				}

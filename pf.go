@@ -51,6 +51,7 @@ type Options struct {
 type Store struct {
 	db    *db.DB
 	blobs *cas.Bolt
+	refs  *refCache
 }
 
 // Open opens the store file at path, creating it if needed. Opening
@@ -64,7 +65,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level})}
+	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level}), refs: newRefCache(1 << 20)}
 	if !opts.ReadOnly {
 		if _, err := s.blobs.ReclaimAbandoned(context.Background()); err != nil {
 			d.Close()

@@ -11,7 +11,8 @@ import (
 // entries, cache pages, the ledgers a merged ledger points at). visit sees
 // a digest before read is asked for its bytes, so a missing blob is reported
 // as missing, not as unreadable. where says how the digest was reached.
-func reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
+// refs, when not nil, remembers what blobs name across calls.
+func reach(m *manifest.Manifest, refs *refCache, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
 	seen := map[manifest.Digest]bool{}
 	expanded := map[string]bool{}
 	var walk func(d manifest.Digest, layer, where string) error
@@ -26,19 +27,32 @@ func reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), vis
 			return nil
 		}
 		expanded[layer+d.Hex()] = true
-		b, err := read(d)
-		if err != nil {
-			return fmt.Errorf("read %s %s: %w", layer, d, err)
+		parse := func() ([]manifest.Digest, error) {
+			b, err := read(d)
+			if err != nil {
+				return nil, fmt.Errorf("read %s %s: %w", layer, d, err)
+			}
+			named, err := manifest.Refs(layer, b)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", layer, d, err)
+			}
+			return named, nil
 		}
-		refs, err := manifest.Refs(layer, b)
+		var named []manifest.Digest
+		var err error
+		if refs != nil {
+			named, err = refs.get(layer, d, parse)
+		} else {
+			named, err = parse()
+		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", layer, d, err)
+			return err
 		}
 		next := ""
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
-		for _, r := range refs {
+		for _, r := range named {
 			if err := walk(r, next, "named by "+layer+" "+d.Short()); err != nil {
 				return err
 			}

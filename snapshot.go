@@ -74,7 +74,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	if err := lease.Commit(ctx, commitFn(id, raw, m)); err != nil {
+	if err := lease.Commit(ctx, s.commitFn(id, raw, m, lease)); err != nil {
 		return manifest.Digest{}, err
 	}
 	return id, nil
@@ -141,4 +141,24 @@ func capture(ctx context.Context, w BlobWriter, m *manifest.Manifest, spec Snaps
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// PutAll puts many blobs through w at once and returns their digests in
+// order. A capture with many independent blobs (KV-cache pages, files)
+// uses it instead of a loop of PutBytes: the store's writer hashes and
+// compresses them on every core and looks each up in one read.
+func PutAll(ctx context.Context, w BlobWriter, blobs [][]byte) ([]manifest.Digest, error) {
+	if b, ok := w.(interface {
+		PutBatch(context.Context, [][]byte) ([]manifest.Digest, error)
+	}); ok {
+		return b.PutBatch(ctx, blobs)
+	}
+	digests := make([]manifest.Digest, len(blobs))
+	for i, b := range blobs {
+		var err error
+		if digests[i], err = w.PutBytes(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	return digests, nil
 }

@@ -1,6 +1,8 @@
 package cas
 
 import (
+	"bytes"
+
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,8 +26,11 @@ func getValue(b *bolt.Bucket, d manifest.Digest) []byte {
 	return vb.Get(valueKey)
 }
 
+// hasValue seeks instead of opening the value's bucket: an existence check
+// then allocates nothing.
 func hasValue(b *bolt.Bucket, d manifest.Digest) bool {
-	return b.Bucket(d[:]) != nil
+	k, _ := b.Cursor().Seek(d[:])
+	return bytes.Equal(k, d[:])
 }
 
 func putValue(b *bolt.Bucket, d manifest.Digest, v []byte) error {

@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bytes"
+	"math"
 	"runtime"
 
 	"github.com/processfork/pf/manifest"
@@ -66,7 +67,7 @@ func sharedDecoder() *zstd.Decoder {
 // one part in 16, raw otherwise.
 func encodeValue(level zstd.EncoderLevel, b []byte) []byte {
 	h := appendHeader(make([]byte, 0, 12+len(b)), formatZstd, len(b))
-	if len(b) >= 64 {
+	if len(b) >= 64 && !looksRandom(b) {
 		v := encoderFor(level).EncodeAll(b, h)
 		if len(v)-len(h) < len(b)-len(b)/16 {
 			return v
@@ -120,4 +121,48 @@ func DecodeManifest(id manifest.Digest, v []byte) ([]byte, error) {
 	}
 	h.payload = bytes.Clone(h.payload)
 	return decodeValue(id, h)
+}
+
+// Sampling for looksRandom: 16 runs of 256 bytes spread over the value.
+const (
+	sampleRuns   = 16
+	sampleRunLen = 256
+	sampleLen    = sampleRuns * sampleRunLen
+	// randomBits is the order-0 entropy, in bits per byte, above which a
+	// sample counts as random: uniform random bytes measure about 7.95 on
+	// a sample this size, JSON about 5, fp16 tensors about 7 or less.
+	randomBits = 7.9
+)
+
+// nlog2n[c] is c*log2(c), for the entropy of a sample's byte counts.
+var nlog2n = func() (t [sampleLen + 1]float64) {
+	for c := 1; c <= sampleLen; c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
+
+// looksRandom reports whether b's bytes are spread so evenly that zstd
+// would store it raw anyway. KV-cache pages and weight deltas are mostly
+// such data, and trying to compress them cost more CPU than hashing them;
+// the check reads a few KiB. A value that is one random block repeated
+// would compress but is judged random: that is rare in agent state, and
+// it is then only stored larger, never wrongly.
+func looksRandom(b []byte) bool {
+	if len(b) < sampleLen {
+		return false
+	}
+	var counts [256]int
+	step := (len(b) - sampleRunLen) / (sampleRuns - 1)
+	for r := 0; r < sampleRuns; r++ {
+		for _, c := range b[r*step : r*step+sampleRunLen] {
+			counts[c]++
+		}
+	}
+	sum := 0.0
+	for _, c := range counts {
+		sum += nlog2n[c]
+	}
+	bits := math.Log2(sampleLen) - sum/sampleLen
+	return bits > randomBits
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
@@ -52,24 +54,34 @@ type Lease struct {
 
 	mu          sync.Mutex
 	held        map[manifest.Digest]struct{}
+	sizes       map[manifest.Digest]int64 // blobs put and found stored or staged
 	staged      []stagedValue
 	stagedBytes int
 	done        bool
+
+	// One early write at a time runs in the background while puts go
+	// on hashing and compressing; a second waits for it. spillErr is the
+	// first early write's failure, reported by the next put or Commit.
+	spilling chan struct{}
+	spillErr error
 }
 
 // NewLease starts a lease. It holds nothing until something is put.
 func (s *Bolt) NewLease() *Lease {
-	return &Lease{s: s, held: map[manifest.Digest]struct{}{}}
+	return &Lease{s: s, held: map[manifest.Digest]struct{}{}, sizes: map[manifest.Digest]int64{}, spilling: make(chan struct{}, 1)}
 }
 
 // PutBytes stages b under the lease and returns its digest.
 func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
-	d := manifest.Sum(b)
 	if len(b) > InlineMax {
 		return l.putChunked(ctx, bytes.NewReader(b))
 	}
-	err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return encodeValue(l.s.level, b) })
-	return d, err
+	d := manifest.Sum(b)
+	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return encodeValue(l.s.level, b) }); err != nil {
+		return d, err
+	}
+	l.known(d, int64(len(b)))
+	return d, nil
 }
 
 // Put stages what r yields. A blob over InlineMax is chunked as it is
@@ -125,53 +137,190 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 	var d manifest.Digest
 	whole.Sum(d[:0])
 	list := encodeChunkList(total, refs)
-	return d, l.putValue(ctx, db.BucketBlobs, d, func() []byte { return list })
+	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return list }); err != nil {
+		return d, err
+	}
+	l.known(d, total)
+	return d, nil
+}
+
+func (l *Lease) known(d manifest.Digest, size int64) {
+	l.mu.Lock()
+	l.sizes[d] = size
+	l.mu.Unlock()
+}
+
+// Size reports the logical size of blob d if this lease put it
+// successfully. Such a blob needs no second look before Commit: it was
+// found stored or is staged, and the lease's hold keeps it.
+func (l *Lease) Size(d manifest.Digest) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	size, ok := l.sizes[d]
+	return size, ok
 }
 
 // putValue holds d, then stages encode() unless the store already has d.
 // The hold comes first, so a value seen as stored stays stored.
 func (l *Lease) putValue(ctx context.Context, bucket []byte, d manifest.Digest, encode func() []byte) error {
+	return l.putValues(ctx, bucket, []pendingValue{{d, encode}})
+}
+
+type pendingValue struct {
+	digest manifest.Digest
+	encode func() []byte
+}
+
+// putValues is putValue for many values at once: one look at the store
+// for all of them, and the encoding of the missing ones spread over the
+// cores.
+func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingValue) error {
 	l.mu.Lock()
 	if l.done {
 		l.mu.Unlock()
 		return ErrLeaseDone
 	}
-	if _, ok := l.held[d]; ok {
+	if l.spillErr != nil {
 		l.mu.Unlock()
+		return l.spillErr
+	}
+	var fresh []pendingValue
+	for _, it := range items {
+		if _, ok := l.held[it.digest]; !ok {
+			l.held[it.digest] = struct{}{}
+			fresh = append(fresh, it)
+		}
+	}
+	l.mu.Unlock()
+	if len(fresh) == 0 {
 		return nil
 	}
-	l.held[d] = struct{}{}
-	l.mu.Unlock()
 
 	l.s.holds.mu.Lock()
-	l.s.holds.n[d]++
+	for _, it := range fresh {
+		l.s.holds.n[it.digest]++
+	}
 	l.s.holds.mu.Unlock()
 
-	var stored bool
+	var missing []pendingValue
 	if err := l.s.db.View(func(tx *bolt.Tx) error {
 		b, err := db.Bucket(tx, bucket)
-		stored = err == nil && hasValue(b, d)
-		return err
+		if err != nil {
+			return err
+		}
+		for _, it := range fresh {
+			if !hasValue(b, it.digest) {
+				missing = append(missing, it)
+			}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
-	if stored {
-		return nil
+	values := make([][]byte, len(missing))
+	parallel(len(missing), func(i int) { values[i] = missing[i].encode() })
+	for i, it := range missing {
+		l.stage(ctx, stagedValue{bucket, it.digest, values[i]})
 	}
-	v := encode()
+	return nil
+}
+
+// stage keeps v for the commit, writing early once enough is staged.
+func (l *Lease) stage(ctx context.Context, v stagedValue) {
 	l.mu.Lock()
-	l.staged = append(l.staged, stagedValue{bucket, d, v})
-	l.stagedBytes += len(v)
-	spill := l.stagedBytes >= l.s.spillBytes
+	l.staged = append(l.staged, v)
+	l.stagedBytes += len(v.value)
 	var batch []stagedValue
-	if spill {
+	if l.stagedBytes >= l.s.spillBytes {
 		batch, l.staged, l.stagedBytes = l.staged, nil, 0
 	}
 	l.mu.Unlock()
-	if !spill {
-		return nil
+	if batch != nil {
+		l.spill(ctx, batch)
 	}
-	return l.s.db.Update(ctx, func(tx *bolt.Tx) error { return writeValues(tx, batch, true) })
+}
+
+// PutBatch puts many blobs at once and returns their digests in order: it
+// hashes and compresses on every core and looks at the store once, where a
+// loop of PutBytes would do each blob in turn.
+func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest, error) {
+	digests := make([]manifest.Digest, len(blobs))
+	var small []pendingValue
+	var smallIdx []int
+	parallel(len(blobs), func(i int) {
+		if len(blobs[i]) <= InlineMax {
+			digests[i] = manifest.Sum(blobs[i])
+		}
+	})
+	for i, b := range blobs {
+		if len(b) > InlineMax {
+			d, err := l.putChunked(ctx, bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			digests[i] = d
+			continue
+		}
+		small = append(small, pendingValue{digests[i], func() []byte { return encodeValue(l.s.level, b) }})
+		smallIdx = append(smallIdx, i)
+	}
+	if err := l.putValues(ctx, db.BucketBlobs, small); err != nil {
+		return nil, err
+	}
+	for _, i := range smallIdx {
+		l.known(digests[i], int64(len(blobs[i])))
+	}
+	return digests, nil
+}
+
+// parallel runs fn(0..n-1) on every core and waits.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// spill writes batch, marked provisional, in the background; it waits
+// first for the write before it, so at most two batches are in memory.
+func (l *Lease) spill(ctx context.Context, batch []stagedValue) {
+	l.spilling <- struct{}{}
+	go func() {
+		defer func() { <-l.spilling }()
+		err := l.s.db.Update(ctx, func(tx *bolt.Tx) error { return writeValues(tx, batch, true) })
+		if err != nil {
+			l.mu.Lock()
+			if l.spillErr == nil {
+				l.spillErr = fmt.Errorf("write blobs early: %w", err)
+			}
+			l.mu.Unlock()
+		}
+	}()
+}
+
+// waitSpill waits for the background write, if one runs, and returns the
+// first early write's error.
+func (l *Lease) waitSpill() error {
+	l.spilling <- struct{}{}
+	<-l.spilling
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.spillErr
 }
 
 // Commit writes what the lease staged, makes everything it holds
@@ -189,6 +338,10 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	l.staged = nil
 	l.mu.Unlock()
 
+	if err := l.waitSpill(); err != nil {
+		l.s.release(held, true)
+		return err
+	}
 	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
 		if err := writeValues(tx, batch, false); err != nil {
 			return err
@@ -219,6 +372,7 @@ func (l *Lease) Abort() error {
 	held := l.heldList()
 	l.staged = nil
 	l.mu.Unlock()
+	l.waitSpill() // what it writes is reclaimed below with the rest
 	return l.s.release(held, true)
 }
 
@@ -259,6 +413,7 @@ func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
 	if err != nil {
 		return err
 	}
+	var t tally
 	for _, sv := range batch {
 		b, err := db.Bucket(tx, sv.bucket)
 		if err != nil {
@@ -275,30 +430,42 @@ func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
 				return err
 			}
 		}
-		if err := count(tx, sv.bucket, sv.digest, sv.value, +1); err != nil {
+		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
 			return err
 		}
 	}
-	return nil
+	return t.flush(tx)
 }
 
-// count keeps the stats counters in step with a value added (sign +1) or
-// deleted (-1).
-func count(tx *bolt.Tx, bucket []byte, d manifest.Digest, v []byte, sign int64) error {
-	if err := db.AddCounter(tx, db.CounterStored, sign*int64(len(v))); err != nil {
-		return err
-	}
+// tally sums what a transaction adds to (sign +1) or deletes from (-1)
+// the stats counters, so it writes each counter once.
+type tally struct{ blobs, chunks, logical, stored int64 }
+
+func (t *tally) add(bucket []byte, d manifest.Digest, v []byte, sign int64) error {
+	t.stored += sign * int64(len(v))
 	if bytes.Equal(bucket, db.BucketChunks) {
-		return db.AddCounter(tx, db.CounterChunks, sign)
+		t.chunks += sign
+		return nil
 	}
 	h, err := parseValue(d, v)
 	if err != nil {
 		return err
 	}
-	if err := db.AddCounter(tx, db.CounterBlobs, sign); err != nil {
-		return err
+	t.blobs += sign
+	t.logical += sign * h.size
+	return nil
+}
+
+func (t *tally) flush(tx *bolt.Tx) error {
+	for name, delta := range map[string]int64{
+		db.CounterBlobs: t.blobs, db.CounterChunks: t.chunks,
+		db.CounterLogical: t.logical, db.CounterStored: t.stored,
+	} {
+		if err := db.AddCounter(tx, name, delta); err != nil {
+			return err
+		}
 	}
-	return db.AddCounter(tx, db.CounterLogical, sign*h.size)
+	return nil
 }
 
 // Settle makes the values named permanent: whatever an image or a
@@ -352,6 +519,7 @@ func deleteProvisional(tx *bolt.Tx, ds []manifest.Digest) error {
 // DeleteValue removes d from blobs/ and chunks/, keeping the counters
 // right. Callers make sure nothing reaches it and no lease holds it.
 func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
+	var t tally
 	for _, name := range [][]byte{db.BucketBlobs, db.BucketChunks} {
 		b, err := db.Bucket(tx, name)
 		if err != nil {
@@ -361,14 +529,14 @@ func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
 		if v == nil {
 			continue
 		}
-		if err := count(tx, name, d, v, -1); err != nil {
+		if err := t.add(name, d, v, -1); err != nil {
 			return err
 		}
 		if err := deleteValue(b, d); err != nil {
 			return err
 		}
 	}
-	return nil
+	return t.flush(tx)
 }
 
 // ReclaimAbandoned deletes every provisional value: run on a read-write

@@ -60,6 +60,7 @@ func TestLease_AbortDeletesWhatItSpilled(t *testing.T) {
 		}
 		ds = append(ds, dg)
 	}
+	l.waitSpill()
 	if !has(t, s, ds[0]) || provisionalCount(t, d) != 5 {
 		t.Fatalf("spilled values not written provisionally (%d marks)", provisionalCount(t, d))
 	}
@@ -204,6 +205,7 @@ func TestBolt_ReclaimAbandoned(t *testing.T) {
 	kept, _ := s.PutBytes(ctx, []byte("kept"))
 	l := s.NewLease()
 	lost, _ := l.PutBytes(ctx, payload(12, 9000))
+	l.waitSpill()
 	// The process "dies" here: the lease is never committed or aborted.
 	d.Close()
 	_, s = openStore(t, path, Options{})

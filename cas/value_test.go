@@ -136,3 +136,29 @@ func payload(seed uint64, n int) []byte {
 	}
 	return b
 }
+
+func TestLooksRandom(t *testing.T) {
+	jsonl := bytes.Repeat([]byte(`{"role":"tool","content":"ls -la returned 14 entries"}`+"\n"), 400)
+	fp16 := make([]byte, 16<<10)
+	for i := 0; i+1 < len(fp16); i += 2 {
+		// Small-magnitude halves: a sign bit, a narrow exponent, noise.
+		r := payload(uint64(i), 1)[0]
+		fp16[i], fp16[i+1] = r, 0x30|r&0x83
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"random", payload(21, 64<<10), true},
+		{"json lines", jsonl, false},
+		{"zeros", make([]byte, 64<<10), false},
+		{"fp16-like", fp16, false},
+		{"short random", payload(22, 1000), false}, // too short to sample: zstd decides
+	}
+	for _, tt := range tests {
+		if got := looksRandom(tt.data); got != tt.want {
+			t.Errorf("%s: looksRandom = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

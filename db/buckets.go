@@ -19,6 +19,7 @@ var (
 	BucketTime        = []byte("time")
 	BucketParent      = []byte("parent")
 	BucketTags        = []byte("tags")
+	BucketStatCache   = []byte("statcache")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

@@ -45,6 +45,10 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// closing guards commits: senders hold it shared, Close exclusively,
+	// so nothing is sent on a closed channel.
+	closing sync.RWMutex
+	closed  bool
 }
 
 // Open opens the store at path, creating it unless it exists or
@@ -193,7 +197,10 @@ func (d *DB) Bolt() *bolt.DB { return d.bolt }
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
 		if d.commits != nil {
+			d.closing.Lock()
+			d.closed = true
 			close(d.commits)
+			d.closing.Unlock()
 			<-d.done
 		}
 		d.closeErr = d.bolt.Close()
@@ -244,12 +251,12 @@ func (d *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return <-c.done
 }
 
-func (d *DB) enqueue(c *call) (err error) {
-	defer func() {
-		if recover() != nil {
-			err = ErrClosed
-		}
-	}()
+func (d *DB) enqueue(c *call) error {
+	d.closing.RLock()
+	defer d.closing.RUnlock()
+	if d.closed {
+		return ErrClosed
+	}
 	d.commits <- c
 	return nil
 }

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 2 (every key that names content is the raw
+// The layout, schema version 3 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -31,6 +31,18 @@
 //	                      the all-zero parent)
 //	tags/               (since schema 2)
 //	    <name>          = <image id>
+//	statcache/          (since schema 3; package worktree's stat cache)
+//	    <root id, 16 bytes> <relative path>  = <entry, 81 bytes>
+//	                      root id: the first 16 bytes of the SHA-256 of the
+//	                      captured directory's absolute path with symlinks
+//	                      resolved, so one cursor seek lists a directory's
+//	                      files; relative path: '/'-separated, as in the
+//	                      fs.tree.v1 entry. Entry: format byte 1, then
+//	                      big-endian size, mtime (Unix ns), ctime (Unix ns),
+//	                      inode, device, when the stat was taken (Unix ns),
+//	                      then the 32-byte digest of the file's bytes. A
+//	                      cache, never a reference: an entry's digest may
+//	                      be gone from blobs/, and gc need not look here.
 //
 // The file is locked by one read-write process at a time; read-only opens
 // share the lock with each other but not with a writer.
