@@ -81,6 +81,11 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		if err := cas.Settle(tx, reached...); err != nil {
 			return err
 		}
+		if s.blobs.Tracking() {
+			if err := s.touchReached(tx, reached); err != nil {
+				return err
+			}
+		}
 		if err := manifests.Put(id[:], value); err != nil {
 			return err
 		}

@@ -354,6 +354,11 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		}
 		return nil
 	})
+	if err == nil {
+		// Recorded before the holds go, so a collection running now
+		// never sees these unheld and unrecorded.
+		l.s.Touch(held...)
+	}
 	if rerr := l.s.release(held, err != nil); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -519,24 +524,12 @@ func deleteProvisional(tx *bolt.Tx, ds []manifest.Digest) error {
 // DeleteValue removes d from blobs/ and chunks/, keeping the counters
 // right. Callers make sure nothing reaches it and no lease holds it.
 func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
-	var t tally
 	for _, name := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		b, err := db.Bucket(tx, name)
-		if err != nil {
-			return err
-		}
-		v := getValue(b, d)
-		if v == nil {
-			continue
-		}
-		if err := t.add(name, d, v, -1); err != nil {
-			return err
-		}
-		if err := deleteValue(b, d); err != nil {
+		if err := DeleteValueIn(tx, name, d); err != nil {
 			return err
 		}
 	}
-	return t.flush(tx)
+	return nil
 }
 
 // ReclaimAbandoned deletes every provisional value: run on a read-write

@@ -60,6 +60,7 @@ type Bolt struct {
 	level      zstd.EncoderLevel
 	spillBytes int
 	holds      holds
+	track      tracker
 }
 
 // New returns the blob store of an open store file.

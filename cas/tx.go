@@ -76,3 +76,39 @@ func ChunksTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
 	}
 	return out, err
 }
+
+// StoredTx returns the stored size of d's value in bucket (blobs/ or
+// chunks/), 0 if it is not there.
+func StoredTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (int64, error) {
+	b, err := db.Bucket(tx, bucket)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(getValue(b, d))), nil
+}
+
+// DeleteValueIn removes d from one bucket, blobs/ or chunks/, keeping the
+// counters right; a provisional mark for it goes too.
+func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
+	b, err := db.Bucket(tx, bucket)
+	if err != nil {
+		return err
+	}
+	v := getValue(b, d)
+	if v == nil {
+		return nil
+	}
+	var t tally
+	if err := t.add(bucket, d, v, -1); err != nil {
+		return err
+	}
+	if err := deleteValue(b, d); err != nil {
+		return err
+	}
+	if prov := tx.Bucket(db.BucketProvisional); prov != nil {
+		if err := prov.Delete(d[:]); err != nil {
+			return err
+		}
+	}
+	return t.flush(tx)
+}
