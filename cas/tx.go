@@ -2,6 +2,8 @@ package cas
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 
 	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
@@ -39,19 +41,7 @@ func ReadTx(tx *bolt.Tx, d manifest.Digest) ([]byte, error) {
 	}
 	out := make([]byte, 0, h.size)
 	for i, r := range refs {
-		v := getValue(chunks, r.digest)
-		if v == nil {
-			return nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
-		}
-		ch, err := parseValue(r.digest, v)
-		if err != nil {
-			return nil, err
-		}
-		if ch.format == formatChunks || ch.size != r.size {
-			return nil, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
-		}
-		ch.payload = bytes.Clone(ch.payload)
-		b, err := decodeValue(r.digest, ch)
+		b, err := readChunk(chunks, d, i, r)
 		if err != nil {
 			return nil, err
 		}
@@ -111,4 +101,93 @@ func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
 		}
 	}
 	return t.flush(tx)
+}
+
+// VerifyTx re-reads blob d and checks it against its digest, a chunk at
+// a time, so memory stays bounded whatever its size.
+func VerifyTx(tx *bolt.Tx, d manifest.Digest) error {
+	h, _, err := lookup(tx, d)
+	if err != nil {
+		return err
+	}
+	if h.format != formatChunks {
+		h.payload = bytes.Clone(h.payload)
+		_, err := decodeValue(d, h)
+		return err
+	}
+	refs, err := parseChunkList(d, h)
+	if err != nil {
+		return err
+	}
+	chunks, err := db.Bucket(tx, db.BucketChunks)
+	if err != nil {
+		return err
+	}
+	whole := sha256.New()
+	for i, r := range refs {
+		b, err := readChunk(chunks, d, i, r)
+		if err != nil {
+			return err
+		}
+		whole.Write(b)
+	}
+	var got manifest.Digest
+	whole.Sum(got[:0])
+	if got != d {
+		return corrupt(d, "chunks hash to %s", got)
+	}
+	return nil
+}
+
+// VerifyChunkTx checks one chunk value against its digest.
+func VerifyChunkTx(tx *bolt.Tx, c manifest.Digest) error {
+	chunks, err := db.Bucket(tx, db.BucketChunks)
+	if err != nil {
+		return err
+	}
+	v := getValue(chunks, c)
+	if v == nil {
+		return fmt.Errorf("chunk %s: %w", c, db.ErrNotFound)
+	}
+	h, err := parseValue(c, v)
+	if err != nil {
+		return err
+	}
+	if h.format == formatChunks {
+		return corrupt(c, "a chunk that is itself a chunk list")
+	}
+	h.payload = bytes.Clone(h.payload)
+	_, err = decodeValue(c, h)
+	return err
+}
+
+// ValueHeaderTx returns the logical size and stored bytes of d's value in
+// bucket, for recounting the stats counters.
+func ValueHeaderTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (size, stored int64, err error) {
+	b, err := db.Bucket(tx, bucket)
+	if err != nil {
+		return 0, 0, err
+	}
+	v := getValue(b, d)
+	if v == nil {
+		return 0, 0, fmt.Errorf("value %s in %s: %w", d, bucket, db.ErrNotFound)
+	}
+	h, err := parseValue(d, v)
+	return h.size, int64(len(v)), err
+}
+
+func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byte, error) {
+	v := getValue(chunks, r.digest)
+	if v == nil {
+		return nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
+	}
+	ch, err := parseValue(r.digest, v)
+	if err != nil {
+		return nil, err
+	}
+	if ch.format == formatChunks || ch.size != r.size {
+		return nil, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
+	}
+	ch.payload = bytes.Clone(ch.payload)
+	return decodeValue(r.digest, ch)
 }

@@ -1,0 +1,220 @@
+package pf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/processfork/pf/cas"
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/index"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// PruneOptions is a retention policy. An image is kept if it is among the
+// KeepLast newest, or was created within KeepWithin of Now, or is tagged,
+// or is an ancestor of a kept image: lineage stays whole.
+type PruneOptions struct {
+	KeepLast   int
+	KeepWithin time.Duration
+	Now        time.Time // zero means time.Now()
+	DryRun     bool
+	// BatchSize bounds the images removed per transaction (default 500).
+	BatchSize int
+}
+
+// PruneReport lists what Prune removed (or, dry, would remove).
+type PruneReport struct {
+	Kept    int
+	Removed []manifest.Digest
+}
+
+// ErrNoPolicy is returned by Prune given neither KeepLast nor KeepWithin:
+// it would remove every untagged image.
+var ErrNoPolicy = errors.New("prune needs --keep-last or --keep-within")
+
+// Prune removes the images outside the policy, with their index entries,
+// in transactions of bounded size. Blobs stay until GC. An image that
+// another image names as its parent when its transaction runs is never
+// removed, even one committed after Prune chose what to remove.
+func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
+	if opts.KeepLast <= 0 && opts.KeepWithin <= 0 {
+		return PruneReport{}, ErrNoPolicy
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	var doomed []manifest.Digest
+	var rep PruneReport
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		doomed, rep.Kept, err = pruneCandidates(ctx, tx, opts)
+		return err
+	})
+	if err != nil || opts.DryRun {
+		rep.Removed = doomed
+		return rep, err
+	}
+	for len(doomed) > 0 {
+		batch := doomed[:min(opts.BatchSize, len(doomed))]
+		doomed = doomed[len(batch):]
+		var removed []manifest.Digest
+		err := s.db.Update(ctx, func(tx *bolt.Tx) error {
+			removed = removed[:0]
+			for _, id := range batch {
+				gone, err := s.removeImage(tx, id)
+				if err != nil {
+					return err
+				}
+				if gone {
+					removed = append(removed, id)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+		rep.Removed = append(rep.Removed, removed...)
+	}
+	return rep, nil
+}
+
+// pruneCandidates returns the images outside the policy, each before its
+// parents, and how many are kept.
+func pruneCandidates(ctx context.Context, tx *bolt.Tx, opts PruneOptions) ([]manifest.Digest, int, error) {
+	keep := map[manifest.Digest]bool{}
+	var all []manifest.Digest // newest first
+	cutoff := opts.Now.Add(-opts.KeepWithin)
+	err := index.ScanTime(tx, index.TimeRange{}, func(key []byte, id manifest.Digest) (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		created, _, _ := index.ParseTimeKey(key)
+		if len(all) < opts.KeepLast || opts.KeepWithin > 0 && !created.Before(cutoff) {
+			keep[id] = true
+		}
+		all = append(all, id)
+		return true, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	tags, err := db.Bucket(tx, db.BucketTags)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := tags.ForEach(func(name, v []byte) error {
+		id, err := tagValue(string(name), v)
+		keep[id] = true
+		return err
+	}); err != nil {
+		return nil, 0, err
+	}
+	// Ancestors of kept images are kept.
+	var stack []manifest.Digest
+	for id := range keep {
+		stack = append(stack, id)
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		img, err := imageTx(tx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			continue // a tag naming a removed image keeps nothing more
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, p := range img.Manifest.Parents {
+			if !keep[p] {
+				keep[p] = true
+				stack = append(stack, p)
+			}
+		}
+	}
+	// Children before parents, so each removal leaves its parent a leaf.
+	var doomed []manifest.Digest
+	visited := map[manifest.Digest]bool{}
+	var visit func(id manifest.Digest) error
+	visit = func(id manifest.Digest) error {
+		if visited[id] || keep[id] {
+			return nil
+		}
+		visited[id] = true
+		children, err := index.Children(tx, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := visit(c); err != nil {
+				return err
+			}
+		}
+		doomed = append(doomed, id)
+		return nil
+	}
+	for _, id := range all {
+		if err := visit(id); err != nil {
+			return nil, 0, err
+		}
+	}
+	return doomed, len(all) - len(doomed), nil
+}
+
+// removeImage deletes an image's manifest and index entries, unless an
+// image names it as a parent now; it reports whether it did.
+func (s *Store) removeImage(tx *bolt.Tx, id manifest.Digest) (bool, error) {
+	children, err := index.Children(tx, id)
+	if err != nil || len(children) > 0 {
+		return false, err
+	}
+	img, err := imageTx(tx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var logical int64
+	err = reach(img.Manifest, s.refs,
+		func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
+		func(d manifest.Digest, where string) error {
+			size, err := cas.SizeTx(tx, d)
+			logical += size
+			if err != nil {
+				return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
+			}
+			return nil
+		})
+	if err != nil {
+		return false, err
+	}
+	manifests, err := db.Bucket(tx, db.BucketManifests)
+	if err != nil {
+		return false, err
+	}
+	stored := int64(len(manifests.Get(id[:])))
+	if err := manifests.Delete(id[:]); err != nil {
+		return false, err
+	}
+	if err := index.Remove(tx, id, img.Manifest.CreatedAt, img.Manifest.Parents); err != nil {
+		return false, err
+	}
+	for name, delta := range map[string]int64{
+		db.CounterImages:       -1,
+		db.CounterImageLogical: -(logical + int64(len(img.Raw))),
+		db.CounterLogical:      -int64(len(img.Raw)),
+		db.CounterStored:       -stored,
+	} {
+		if err := db.AddCounter(tx, name, delta); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,103 @@
+package pf_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/cas/castest"
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/index"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestStore_Verify_Clean(t *testing.T) {
+	s := openStore(t)
+	root, _ := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: files(1, 10)})
+	s.Snapshot(ctx, pf.Snapshot{Agent: agent, Parents: []manifest.Digest{root}, World: files(2, 10)})
+	s.Blobs().Put(ctx, bytes.NewReader(castest.Payload(5, 3<<20))) // chunked
+	s.Tag(ctx, "main", root)
+	for _, deep := range []bool{false, true} {
+		rep, err := s.Verify(ctx, pf.VerifyOptions{Deep: deep})
+		if err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("deep=%v: %v, problems %v", deep, err, rep.Problems)
+		}
+		if rep.Images != 2 || rep.Chunks == 0 {
+			t.Fatalf("report %+v", rep)
+		}
+	}
+}
+
+// Each kind of damage is found, and named.
+func TestStore_Verify_FindsDamage(t *testing.T) {
+	tests := []struct {
+		name   string
+		deep   bool
+		damage func(t *testing.T, s *pf.Store, img *pf.Image) error
+		want   string
+	}{
+		{"flipped byte in a blob", true, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			corruptBlob(t, s, img.Manifest.Trace.Messages)
+			return nil
+		}, "blob " + manifest.Sum([]byte(damagedTrace)).String() + ": blob"},
+		{"missing file blob", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			raw, _ := s.Blobs().Get(ctx, img.Manifest.World.FS)
+			tree, _ := manifest.DecodeTree(raw)
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				return deleteBlob(tx, tree.Entries[3].Blob)
+			})
+		}, "named by world.fs"},
+		{"missing time index entry", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Delete(index.TimeKey(img.Manifest.CreatedAt, img.ID))
+			})
+		}, "no index/time entry"},
+		{"stray time index entry", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Put(index.TimeKey(img.Manifest.CreatedAt, manifest.Sum([]byte("x"))), nil)
+			})
+		}, "index/time"},
+		{"tag naming no image", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				missing := manifest.Sum([]byte("gone"))
+				return tx.Bucket(db.BucketTags).Put([]byte("dangling"), missing[:])
+			})
+		}, "tag dangling"},
+		{"counter off", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error { return db.AddCounter(tx, db.CounterBlobs, 7) })
+		}, "counter blobs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: files(3, 10), Trace: trace{lines: []byte(damagedTrace)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, _ := s.Image(ctx, id)
+			if err := tt.damage(t, s, img); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := s.Verify(ctx, pf.VerifyOptions{Deep: tt.deep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for _, p := range rep.Problems {
+				all = append(all, p.String())
+			}
+			if len(all) == 0 || !strings.Contains(strings.Join(all, "\n"), tt.want) {
+				t.Fatalf("problems %q, want one mentioning %q", all, tt.want)
+			}
+		})
+	}
+}
+
+// deleteBlob removes a blob behind the store's back, as damage would.
+func deleteBlob(tx *bolt.Tx, d manifest.Digest) error {
+	return tx.Bucket(db.BucketBlobs).DeleteBucket(d[:])
+}
+
+const damagedTrace = "trace of the damaged image, long enough to matter"
