@@ -260,3 +260,67 @@ func TestDB_Update_AfterClose(t *testing.T) {
 		t.Fatalf("update after close: %v", err)
 	}
 }
+
+func TestDB_Compact_Shrinks(t *testing.T) {
+	path, d := newStore(t)
+	big := make([]byte, 64<<10)
+	err := d.Update(ctx, func(tx *bolt.Tx) error {
+		for i := 0; i < 400; i++ {
+			if err := tx.Bucket(db.BucketTags).Put([]byte(fmt.Sprint(i)), big); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Update(ctx, func(tx *bolt.Tx) error {
+		for i := 1; i < 400; i++ {
+			if err := tx.Bucket(db.BucketTags).Delete([]byte(fmt.Sprint(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	before, after, err := db.Compact(path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= before/2 {
+		t.Fatalf("compact: %d -> %d bytes", before, after)
+	}
+	d2, err := db.Open(path, db.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	d2.View(func(tx *bolt.Tx) error {
+		if got := tx.Bucket(db.BucketTags).Get([]byte("0")); len(got) != len(big) {
+			t.Error("the kept value did not survive compaction")
+		}
+		if tx.Bucket(db.BucketTags).Get([]byte("1")) != nil {
+			t.Error("a deleted value came back")
+		}
+		return nil
+	})
+	if leftovers, _ := filepath.Glob(path + ".compact-*"); len(leftovers) != 0 {
+		t.Fatalf("left behind %v", leftovers)
+	}
+}
+
+func TestDB_Compact_RefusesWhileHeld(t *testing.T) {
+	path, _ := newStore(t)
+	before, _ := os.ReadFile(path)
+	if _, _, err := db.Compact(path, db.Options{Timeout: 100 * time.Millisecond}); !errors.Is(err, db.ErrBusy) {
+		t.Fatalf("compact of a held store: %v", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a refused compaction changed the store")
+	}
+}
