@@ -5,6 +5,7 @@ package index
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/processfork/pf/db"
@@ -37,13 +38,20 @@ func putTime(k []byte, t time.Time) {
 	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
 }
 
-func parseTimeKey(k []byte) (time.Time, manifest.Digest, bool) {
+// ParseTimeKey splits a key of index/time into the creation time and the
+// image id; ok is false for a key of the wrong length.
+func ParseTimeKey(k []byte) (created time.Time, id manifest.Digest, ok bool) {
 	if len(k) != timeKeyLen {
 		return time.Time{}, manifest.Digest{}, false
 	}
 	sec := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
 	nsec := int64(binary.BigEndian.Uint32(k[8:]))
 	return time.Unix(sec, nsec).UTC(), manifest.Digest(k[timeLen:]), true
+}
+
+// corruptKey reports a key of the wrong shape in an index bucket.
+func corruptKey(bucket string, k []byte) error {
+	return fmt.Errorf("index/%s: key of %d bytes (%x): %w", bucket, len(k), k, db.ErrCorrupt)
 }
 
 func edgeKey(parent, child manifest.Digest) []byte {
@@ -61,20 +69,32 @@ func buckets(tx *bolt.Tx) (byTime, byParent *bolt.Bucket, err error) {
 	return byTime, byParent, err
 }
 
+// Keys returns the keys Add files image id under: its key in index/time
+// and one key in index/parent per parent (under the all-zero parent for a
+// root). Bulk loaders use it to write the keys in sorted order.
+func Keys(id manifest.Digest, created time.Time, parents []manifest.Digest) (timeKey []byte, parentKeys [][]byte) {
+	if len(parents) == 0 {
+		parents = []manifest.Digest{rootParent}
+	}
+	parentKeys = make([][]byte, len(parents))
+	for i, p := range parents {
+		parentKeys[i] = edgeKey(p, id)
+	}
+	return TimeKey(created, id), parentKeys
+}
+
 // Add files image id, created at created with the given parents.
 func Add(tx *bolt.Tx, id manifest.Digest, created time.Time, parents []manifest.Digest) error {
 	byTime, byParent, err := buckets(tx)
 	if err != nil {
 		return err
 	}
-	if err := byTime.Put(TimeKey(created, id), nil); err != nil {
+	timeKey, parentKeys := Keys(id, created, parents)
+	if err := byTime.Put(timeKey, nil); err != nil {
 		return err
 	}
-	if len(parents) == 0 {
-		return byParent.Put(edgeKey(rootParent, id), nil)
-	}
-	for _, p := range parents {
-		if err := byParent.Put(edgeKey(p, id), nil); err != nil {
+	for _, k := range parentKeys {
+		if err := byParent.Put(k, nil); err != nil {
 			return err
 		}
 	}
@@ -87,14 +107,12 @@ func Remove(tx *bolt.Tx, id manifest.Digest, created time.Time, parents []manife
 	if err != nil {
 		return err
 	}
-	if err := byTime.Delete(TimeKey(created, id)); err != nil {
+	timeKey, parentKeys := Keys(id, created, parents)
+	if err := byTime.Delete(timeKey); err != nil {
 		return err
 	}
-	if len(parents) == 0 {
-		parents = []manifest.Digest{rootParent}
-	}
-	for _, p := range parents {
-		if err := byParent.Delete(edgeKey(p, id)); err != nil {
+	for _, k := range parentKeys {
+		if err := byParent.Delete(k); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/bench"
+	"github.com/processfork/pf/manifest"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,6 +16,8 @@ func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "snapshot the synthetic fixture as a root and a few forks, and show what the store holds",
+		Description: "Creates the store if needed, snapshots the fixture and forks of it, then shows the\n" +
+			"store's figures and what it made as pf log --graph draws it.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "forks", Value: 3, Usage: "how many forks of the root to snapshot"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's seed"},
@@ -27,7 +30,7 @@ func demoCommand() *cli.Command {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return err
 			}
-			s, err := pf.Open(path, nil)
+			s, err := pf.Open(path, &pf.Options{Timeout: c.Duration("timeout")})
 			if err != nil {
 				return err
 			}
@@ -35,6 +38,7 @@ func demoCommand() *cli.Command {
 			out := c.App.Writer
 			fmt.Fprintf(out, "store  %s\n", path)
 
+			began := time.Now()
 			start := time.Now()
 			root, err := s.Snapshot(c.Context, bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed")}).Snapshot())
 			if err != nil {
@@ -59,20 +63,12 @@ func demoCommand() *cli.Command {
 			fmt.Fprintf(out, "stored bytes   %s  (after dedupe and compression)\n", humanBytes(st.Stored))
 			fmt.Fprintf(out, "dedupe ratio   %.2fx\n", st.DedupeRatio())
 			fmt.Fprintf(out, "file size      %s\n", humanBytes(st.FileSize))
-			return nil
+
+			// What this demo made: in a store with a long history, the
+			// whole graph would bury it.
+			since := manifest.FormatTime(began)
+			fmt.Fprintf(out, "\n$ pf log --graph --since %s\n", since)
+			return writeLog(c.Context, out, s, logOptions{graph: true, query: pf.LogQuery{Since: began}})
 		},
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

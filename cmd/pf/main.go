@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/processfork/pf"
 	"github.com/urfave/cli/v2"
@@ -32,41 +33,76 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	var unknown string
+	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
+	err := app.RunContext(ctx, interspersed(app, args))
+	if err == nil && unknown != "" {
+		err = usagef("unknown command %q (see pf --help)", unknown)
+	}
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "pf: %v\n", oneLine(err))
+	if !errors.As(err, new(quietError)) {
+		fmt.Fprintf(stderr, "pf: %v\n", oneLine(err))
+	}
 	return exitCode(err)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
-		Name:                 "pf",
-		Usage:                "snapshot, browse and restore AI agents, all in one store file",
+	app := &cli.App{
+		Name:  "pf",
+		Usage: "snapshot, browse and restore AI agents, all in one store file",
+		Description: "Wherever an image is taken, a tag, a full id (sha256:...) or a unique prefix of at least\n" +
+			"6 hex digits works; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +
+			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input); 2 usage (unknown command\n" +
+			"or flag, malformed argument); 4 integrity (corrupt or missing data); 5 the store is held\n" +
+			"by another process past --timeout.",
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
-				Name:    "store",
-				Usage:   "the store file (default: $PF_STORE, else store.pf in pf's folder of your data directory)",
-				EnvVars: []string{"PF_STORE"},
+				Name:      "store",
+				TakesFile: true,
+				Usage:     "the store `FILE` (default: $PF_STORE, else store.pf in pf's folder of your data directory)",
+				EnvVars:   []string{"PF_STORE"},
+			},
+			&cli.DurationFlag{
+				Name:  "timeout",
+				Value: time.Second,
+				Usage: "how long to wait for another process that holds the store (then exit 5): a `DURATION` such as 500ms or 5s",
 			},
 		},
 		Commands: []*cli.Command{
+			initCommand(),
+			putCommand(),
+			getCommand(),
+			hasCommand(),
+			snapshotCommand(),
+			forkCommand(),
+			logCommand(),
+			showCommand(),
+			diffCommand(),
+			tagCommand(),
+			tagsCommand(),
+			statsCommand(),
 			demoCommand(),
+			completionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "pf: unknown command %q (see pf --help)\n", name)
-			os.Exit(exitUsage)
+			return usagef("%v (see pf --help)", err)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 	}
+	for _, cmd := range app.Commands {
+		// Without this, urfave/cli prints the command's help on stdout
+		// and fails with exit 1.
+		cmd.OnUsageError = func(c *cli.Context, err error, isSubcommand bool) error {
+			return usagef("%s: %v (see pf %s --help)", cmd.Name, err, cmd.Name)
+		}
+	}
+	return app
 }
 
 // storePath is the store the command works on.
@@ -82,6 +118,12 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// quietError fails without a message (pf has -q): the exit status says it.
+type quietError struct{ err error }
+
+func (e quietError) Error() string { return e.err.Error() }
+func (e quietError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 

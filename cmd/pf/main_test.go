@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/manifest"
+	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"pf": func() int { return run(os.Args, os.Stdout, os.Stderr) },
+	}))
+}
+
+// TestScripts runs testdata/script/*.txtar, one per command. Each script
+// starts in an empty $WORK with PF_STORE=$WORK/store.pf and TZ=UTC, and
+// has these commands beside testscript's own:
+//
+//	exits N prog args...  run prog and check that it exits with status N
+//	                      (stdout and stderr are kept for what follows)
+//	capture NAME [RE]     set $NAME to the last command's standard output,
+//	                      trimmed, and when that is a digest, $NAME_SHORT
+//	                      to its first 12 hex digits (as pf shows ids); with
+//	                      RE, to the first group RE matches in it
+//	corruptblob FILE D    flip a byte of blob D in the store FILE
+//	holdstore FILE        open the store FILE read-write in the test
+//	                      process until the script ends, as another pf
+//	                      process would
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PF_STORE", filepath.Join(env.WorkDir, "store.pf"))
+			env.Setenv("TZ", "UTC")
+			env.Setenv("HOME", env.WorkDir)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":       cmdExits,
+			"capture":     cmdCapture,
+			"holdstore":   cmdHoldStore,
+			"corruptblob": cmdCorruptBlob,
+		},
+	})
+}
+
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N prog args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = exit.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: capture NAME [REGEXP]")
+	}
+	out := strings.TrimSpace(ts.ReadFile("stdout"))
+	if len(args) == 2 {
+		m := regexp.MustCompile(args[1]).FindStringSubmatch(out)
+		if len(m) < 2 {
+			ts.Fatalf("capture: no group of %q matches in stdout", args[1])
+		}
+		out = m[1]
+	}
+	ts.Setenv(args[0], out)
+	if d, err := manifest.ParseDigest(out); err == nil {
+		ts.Setenv(args[0]+"_SHORT", d.Short())
+	}
+}
+
+func cmdCorruptBlob(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: corruptblob FILE DIGEST")
+	}
+	d, err := manifest.ParseDigest(args[1])
+	ts.Check(err)
+	b, err := bolt.Open(ts.MkAbs(args[0]), 0o600, nil)
+	ts.Check(err)
+	defer b.Close()
+	ts.Check(b.Update(func(tx *bolt.Tx) error {
+		// A value sits in a bucket of its own under the key 0x00 (see
+		// package cas), or, in older layouts, directly under its digest.
+		holder, key := tx.Bucket(db.BucketBlobs), d[:]
+		if inner := holder.Bucket(key); inner != nil {
+			holder, key = inner, []byte{0}
+		}
+		v := bytes.Clone(holder.Get(key))
+		if len(v) == 0 {
+			return fmt.Errorf("no blob %s", d)
+		}
+		v[len(v)-1] ^= 0xff
+		return holder.Put(key, v)
+	}))
+}
+
+func cmdHoldStore(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdstore FILE")
+	}
+	s, err := pf.Open(ts.MkAbs(args[0]), nil)
+	ts.Check(err)
+	ts.Defer(func() { s.Close() })
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// writeTable writes rows with their columns aligned, two spaces apart.
+// The last cell of a row is not padded, and trailing blanks are cut.
+func writeTable(w io.Writer, rows [][]string) error {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		line := make([]byte, 0, 128)
+		for i, cell := range row {
+			line = append(line, cell...)
+			if i < len(row)-1 {
+				line = append(line, strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2)...)
+			}
+		}
+		b.WriteString(strings.TrimRight(string(line), " "))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeJSON writes v as one line of JSON, without escaping <, > and &
+// (fingerprints and paths are shown as they are).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// localTime is how a time is shown to people: local, to the second, in
+// the form --since and --until accept back.
+func localTime(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// rawCreatedAt returns created_at exactly as the manifest's bytes spell
+// it (a manifest made elsewhere may spell it otherwise than pf would).
+func rawCreatedAt(img *pf.Image) string {
+	var v struct {
+		CreatedAt string `json:"created_at"`
+	}
+	if json.Unmarshal(img.Raw, &v) != nil || v.CreatedAt == "" {
+		return manifest.FormatTime(img.Manifest.CreatedAt)
+	}
+	return v.CreatedAt
+}
+
+// agentJSON is a manifest's agent as pf's JSON output writes it.
+type agentJSON struct {
+	Kind        string `json:"kind"`
+	Version     string `json:"version"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+func agentOf(m *manifest.Manifest) agentJSON {
+	return agentJSON{m.Agent.Kind, m.Agent.Version, m.Agent.Fingerprint}
+}
+
+// parentsOf returns the parents for JSON: [] rather than null for a root.
+func parentsOf(m *manifest.Manifest) []manifest.Digest {
+	if m.Parents == nil {
+		return []manifest.Digest{}
+	}
+	return m.Parents
+}
+
+// tagsByImage maps each tagged image to its tag names, in name order.
+func tagsByImage(ctx context.Context, s *pf.Store) (map[manifest.Digest][]string, error) {
+	tags, err := s.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := map[manifest.Digest][]string{}
+	for _, t := range tags {
+		m[t.ID] = append(m[t.ID], t.Name)
+	}
+	return m, nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/processfork/pf"
+	"github.com/urfave/cli/v2"
+)
+
+func putCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "put",
+		Usage:     "store a blob and print its digest",
+		ArgsUsage: "[FILE|-]",
+		Description: "Stores the bytes of FILE, or of standard input when FILE is - or missing, as one blob,\n" +
+			"streamed (any size), and prints its digest. A blob the store holds is not stored again.",
+		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
+			if err := wantArgs(c, 0, 1); err != nil {
+				return err
+			}
+			var r io.Reader = os.Stdin
+			if name := c.Args().First(); name != "" && name != "-" {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			d, err := s.Blobs().Put(c.Context, r)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.App.Writer, d)
+			return err
+		}),
+	}
+}

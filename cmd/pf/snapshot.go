@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/bench"
+	"github.com/processfork/pf/manifest"
+	"github.com/urfave/cli/v2"
+)
+
+func snapshotCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "snapshot",
+		Usage: "commit an image: of the synthetic fixture, or a manifest file as it is",
+		Description: "--fixture snapshots the reference's synthetic fixture (about 1.4 MB of blobs; --seed and\n" +
+			"--fork choose the variant). --manifest commits a manifest file's exact bytes, under the\n" +
+			"digest of those bytes, once it parses and every blob it reaches and every parent is in\n" +
+			"the store; FILE - reads standard input. Prints the new image's id alone.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "fixture", Usage: "snapshot the synthetic fixture"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's `SEED`"},
+			&cli.IntFlag{Name: "fork", Usage: "the fixture variant `K`: 0 the base, K > 0 a fork whose first 1/8 of pages and files differ"},
+			&cli.StringFlag{Name: "created-at", Usage: "the fixture image's creation time `T` (default now; as pf log --since)"},
+			&cli.StringFlag{Name: "manifest", TakesFile: true, Usage: "commit the manifest in `FILE`"},
+			&cli.StringSliceFlag{Name: "parent", Usage: "a parent `IMAGE` (repeat for a merge); with --manifest, the parents it must name"},
+		},
+		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
+			if err := wantArgs(c, 0, 0); err != nil {
+				return err
+			}
+			fixture, file := c.Bool("fixture"), c.String("manifest")
+			switch {
+			case fixture == (file != ""):
+				return usagef("snapshot needs one of --fixture and --manifest FILE")
+			case !fixture && (c.IsSet("seed") || c.IsSet("fork") || c.IsSet("created-at")):
+				return usagef("--seed, --fork and --created-at are for --fixture: a manifest file says it all")
+			}
+			var parents []manifest.Digest
+			for _, ref := range c.StringSlice("parent") {
+				id, err := resolveImage(c, s, ref)
+				if err != nil {
+					return err
+				}
+				parents = append(parents, id)
+			}
+			var id manifest.Digest
+			var err error
+			if fixture {
+				id, err = snapshotFixture(c, s, parents)
+			} else {
+				id, err = commitManifestFile(c, s, file, parents)
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.App.Writer, id)
+			return err
+		}),
+	}
+}
+
+func snapshotFixture(c *cli.Context, s *pf.Store, parents []manifest.Digest) (manifest.Digest, error) {
+	created := time.Now()
+	if c.IsSet("created-at") {
+		t, err := parseWhen(c.String("created-at"), created, time.Local)
+		if err != nil {
+			return manifest.Digest{}, usagef("--created-at: %v", err)
+		}
+		created = t
+	}
+	fork := c.Int("fork")
+	if fork < 0 {
+		return manifest.Digest{}, usagef("--fork: %d is negative", fork)
+	}
+	differ := 0.0
+	if fork > 0 {
+		differ = 1.0 / 8
+	}
+	spec := bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed"), Fork: fork, Differ: differ}).Snapshot(parents...)
+	spec.CreatedAt = created
+	return s.Snapshot(c.Context, spec)
+}
+
+func commitManifestFile(c *cli.Context, s *pf.Store, file string, parents []manifest.Digest) (manifest.Digest, error) {
+	var raw []byte
+	var err error
+	if file == "-" {
+		raw, err = io.ReadAll(io.LimitReader(os.Stdin, manifest.MaxManifestSize+1))
+	} else {
+		raw, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	if c.IsSet("parent") {
+		// The bytes are the image: --parent can only check them.
+		m, err := manifest.Decode(raw)
+		if err != nil {
+			return manifest.Digest{}, fmt.Errorf("%s: %w", file, err)
+		}
+		if !slices.Equal(m.Parents, parents) {
+			return manifest.Digest{}, fmt.Errorf("%s names parents %v, not the --parent images %v", file, m.Parents, parents)
+		}
+	}
+	id, err := s.Commit(c.Context, raw)
+	if err != nil {
+		return manifest.Digest{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return id, nil
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+	"github.com/urfave/cli/v2"
+)
+
+// access says how a command opens the store.
+type access int
+
+const (
+	// readOnly shares the store with other readers; a missing store is
+	// an error.
+	readOnly access = iota
+	// readWrite holds the store alone; a missing store is an error (only
+	// pf init and pf demo create one).
+	readWrite
+)
+
+// openStore opens the store the command works on.
+func openStore(c *cli.Context, mode access) (*pf.Store, error) {
+	path, err := storePath(c)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pf.Open(path, &pf.Options{ReadOnly: mode == readOnly, NoCreate: true, Timeout: c.Duration("timeout")})
+	if errors.Is(err, pf.ErrNotFound) {
+		if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
+			return nil, fmt.Errorf("no store at %s: create one with pf init, or name another with --store or $PF_STORE", path)
+		}
+	}
+	return s, err
+}
+
+// resolveImage reads an image argument: a tag, an id or an id prefix.
+func resolveImage(c *cli.Context, s *pf.Store, ref string) (manifest.Digest, error) {
+	id, err := s.ResolveImage(c.Context, ref)
+	return id, argError(err)
+}
+
+// resolveBlob reads a blob argument: a digest, a prefix of one, or an
+// image's id or tag (which names its manifest's bytes).
+func resolveBlob(c *cli.Context, s *pf.Store, ref string) (manifest.Digest, error) {
+	id, err := s.ResolveBlob(c.Context, ref)
+	return id, argError(err)
+}
+
+// argError marks a malformed argument (not a tag, and not an id either)
+// as a usage error.
+func argError(err error) error {
+	if errors.Is(err, manifest.ErrInvalidDigest) || errors.Is(err, pf.ErrInvalidTagName) {
+		return usageError{err}
+	}
+	return err
+}
+
+// wantArgs checks the number of arguments: between min and max (max < 0
+// for no limit).
+func wantArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n >= min && (max < 0 || n <= max) {
+		return nil
+	}
+	what := "too many arguments"
+	if n < min {
+		what = "missing arguments"
+	}
+	return usagef("%s: usage: pf %s %s", what, c.Command.Name, c.Command.ArgsUsage)
+}
+
+// withStore runs fn on the store opened as mode and closes it after.
+func withStore(mode access, fn func(c *cli.Context, s *pf.Store) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		s, err := openStore(c, mode)
+		if err != nil {
+			return err
+		}
+		err = fn(c, s)
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}

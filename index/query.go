@@ -1,0 +1,140 @@
+package index
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TimeRange selects a stretch of index/time.
+type TimeRange struct {
+	// Since and Until bound created_at to [Since, Until); a zero time
+	// leaves that side open.
+	Since, Until time.Time
+	// Reverse scans oldest first; the default is newest first.
+	Reverse bool
+	// After resumes a scan strictly after this key, in the scan's own
+	// order (a key ScanTime passed to its callback). Nil starts at the
+	// edge of the range.
+	After []byte
+}
+
+// bounds returns the range as keys of index/time: every key k of an image
+// inside [Since, Until) has lo <= k < hi. A nil bound is open. After is not
+// included.
+func (r TimeRange) bounds() (lo, hi []byte) {
+	if !r.Since.IsZero() {
+		lo = TimeKey(r.Since, manifest.Digest{})
+	}
+	if !r.Until.IsZero() {
+		hi = TimeKey(r.Until, manifest.Digest{})
+	}
+	return lo, hi
+}
+
+// Contains reports whether key lies inside the range and, when After is
+// set, strictly beyond After in the scan's order.
+func (r TimeRange) Contains(key []byte) bool {
+	lo, hi := r.bounds()
+	if lo != nil && bytes.Compare(key, lo) < 0 || hi != nil && bytes.Compare(key, hi) >= 0 {
+		return false
+	}
+	if r.After == nil {
+		return true
+	}
+	if r.Reverse {
+		return bytes.Compare(key, r.After) > 0
+	}
+	return bytes.Compare(key, r.After) < 0
+}
+
+// ScanTime calls fn with each image of r, newest first (oldest first when
+// r.Reverse), until fn returns false or an error. The key passed is valid
+// only during the call. It seeks to the edge of the range and walks from
+// there, so its cost grows with the number of keys fn sees, not with the
+// size of the index.
+func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) (more bool, err error)) error {
+	byTime, _, err := buckets(tx)
+	if err != nil {
+		return err
+	}
+	lo, hi := r.bounds()
+	c := byTime.Cursor()
+	var k []byte
+	if r.Reverse {
+		// Oldest first: start at the first key >= lo, or just after
+		// After, whichever is later. After+0x00 is the least key above
+		// After, since all keys have the same length.
+		start := lo
+		if r.After != nil && bytes.Compare(r.After, lo) >= 0 {
+			start = append(bytes.Clone(r.After), 0)
+		}
+		if start == nil {
+			k, _ = c.First()
+		} else {
+			k, _ = c.Seek(start)
+		}
+	} else {
+		// Newest first: start at the last key < hi, or < After,
+		// whichever is earlier.
+		end := hi
+		if r.After != nil && (end == nil || bytes.Compare(r.After, end) < 0) {
+			end = r.After
+		}
+		if end == nil {
+			k, _ = c.Last()
+		} else if k, _ = c.Seek(end); k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+	}
+	for ; k != nil; k = step(c, r.Reverse) {
+		if r.Reverse && hi != nil && bytes.Compare(k, hi) >= 0 || !r.Reverse && lo != nil && bytes.Compare(k, lo) < 0 {
+			return nil
+		}
+		_, id, ok := ParseTimeKey(k)
+		if !ok {
+			return corruptKey("time", k)
+		}
+		more, err := fn(k, id)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func step(c *bolt.Cursor, forward bool) []byte {
+	if forward {
+		k, _ := c.Next()
+		return k
+	}
+	k, _ := c.Prev()
+	return k
+}
+
+// Children lists the images that name parent among their parents, in the
+// order of their ids. It is one prefix scan of index/parent.
+func Children(tx *bolt.Tx, parent manifest.Digest) ([]manifest.Digest, error) {
+	_, byParent, err := buckets(tx)
+	if err != nil {
+		return nil, err
+	}
+	var out []manifest.Digest
+	c := byParent.Cursor()
+	for k, _ := c.Seek(parent[:]); k != nil && bytes.HasPrefix(k, parent[:]); k, _ = c.Next() {
+		if len(k) != edgeKeyLen {
+			return nil, corruptKey("parent", k)
+		}
+		out = append(out, manifest.Digest(k[32:]))
+	}
+	return out, nil
+}
+
+// Roots lists the images without parents, in the order of their ids.
+func Roots(tx *bolt.Tx) ([]manifest.Digest, error) {
+	return Children(tx, rootParent)
+}

@@ -1,0 +1,145 @@
+package pf
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// MinPrefix is the fewest hex digits an id prefix may have.
+const MinPrefix = 6
+
+// maxCandidates bounds how many ids an ambiguous prefix's error lists.
+const maxCandidates = 8
+
+// ErrAmbiguous: an id prefix that more than one image or blob starts with.
+var ErrAmbiguous = errors.New("ambiguous id prefix")
+
+// ResolveImage finds the image ref names: a tag, a full id
+// ("sha256:" and 64 hex digits), or a prefix of an id of at least MinPrefix
+// lower-case hex digits, with or without "sha256:". A tag wins over an id
+// prefix it happens to spell. Errors wrap ErrNotFound when nothing matches,
+// ErrAmbiguous (listing the candidates) when a prefix matches several
+// images, and manifest.ErrInvalidDigest when ref is a malformed id.
+func (s *Store) ResolveImage(ctx context.Context, ref string) (manifest.Digest, error) {
+	return s.resolve(ref, "image", db.BucketManifests)
+}
+
+// ResolveBlob is ResolveImage for anything the store holds by digest:
+// blobs, and manifests too (an image id names the manifest's bytes), so
+// that one can fetch either by its digest. A tag resolves to its image.
+func (s *Store) ResolveBlob(ctx context.Context, ref string) (manifest.Digest, error) {
+	return s.resolve(ref, "blob", db.BucketBlobs, db.BucketManifests)
+}
+
+func (s *Store) resolve(ref, what string, buckets ...[]byte) (manifest.Digest, error) {
+	var id manifest.Digest
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		id, err = resolveTx(tx, ref, what, buckets)
+		return err
+	})
+	return id, err
+}
+
+func resolveTx(tx *bolt.Tx, ref, what string, names [][]byte) (manifest.Digest, error) {
+	if id, ok, err := lookupTag(tx, ref); err != nil || ok {
+		if err == nil {
+			err = checkTagTarget(tx, ref, id)
+		}
+		return id, err
+	}
+	digits, prefixed := strings.CutPrefix(ref, "sha256:")
+	switch {
+	case prefixed && isHex(digits) && len(digits) < MinPrefix:
+		return manifest.Digest{}, fmt.Errorf("%w %s: %d hex digits, an id prefix needs at least %d", manifest.ErrInvalidDigest, strconv.Quote(ref), len(digits), MinPrefix)
+	case prefixed || strings.Contains(ref, ":"):
+		if !isHex(digits) || len(digits) > 2*len(manifest.Digest{}) {
+			_, err := manifest.ParseDigest(ref)
+			return manifest.Digest{}, err
+		}
+	case !isHex(ref):
+		hint := ""
+		if isHex(strings.ToLower(ref)) && len(ref) >= MinPrefix {
+			hint = " (ids are lower-case hex)"
+		}
+		return manifest.Digest{}, fmt.Errorf("no tag or %s %s%s: %w", what, strconv.Quote(ref), hint, ErrNotFound)
+	case len(ref) < MinPrefix:
+		return manifest.Digest{}, fmt.Errorf("no tag %s, and %d hex digits are too few for an id prefix (at least %d): %w", strconv.Quote(ref), len(ref), MinPrefix, ErrNotFound)
+	case len(ref) > 2*len(manifest.Digest{}):
+		return manifest.Digest{}, fmt.Errorf("no tag or %s %s: %w", what, strconv.Quote(ref), ErrNotFound)
+	}
+
+	var found []manifest.Digest
+	for _, name := range names {
+		b, err := db.Bucket(tx, name)
+		if err != nil {
+			return manifest.Digest{}, err
+		}
+		found = appendPrefixMatches(found, b, digits, maxCandidates+1)
+	}
+	switch len(found) {
+	case 0:
+		if len(digits) == 2*len(manifest.Digest{}) {
+			return manifest.Digest{}, fmt.Errorf("%s sha256:%s: %w", what, digits, ErrNotFound)
+		}
+		return manifest.Digest{}, fmt.Errorf("no %s with an id starting %s: %w", what, strconv.Quote(ref), ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	count := strconv.Itoa(len(found))
+	if len(found) > maxCandidates {
+		found, count = found[:maxCandidates], "more than "+strconv.Itoa(maxCandidates)
+	}
+	list := make([]string, len(found))
+	for i, d := range found {
+		list[i] = d.String()
+	}
+	return manifest.Digest{}, fmt.Errorf("%w %s: %s %ss match: %s", ErrAmbiguous, strconv.Quote(ref), count, what, strings.Join(list, ", "))
+}
+
+// appendPrefixMatches appends the keys of b that start with the hex digits
+// (each once), stopping once found holds limit ids. It seeks to the first
+// possible key, so it reads only keys that match, plus one.
+func appendPrefixMatches(found []manifest.Digest, b *bolt.Bucket, digits string, limit int) []manifest.Digest {
+	seek, _ := hex.DecodeString(digits[:len(digits)&^1])
+	whole := len(seek)
+	if len(digits)%2 == 1 {
+		hi, _ := hex.DecodeString(digits[len(digits)-1:] + "0")
+		seek = append(seek, hi[0])
+	}
+	c := b.Cursor()
+	for k, _ := c.Seek(seek); k != nil && len(found) < limit; k, _ = c.Next() {
+		if !bytes.HasPrefix(k, seek[:whole]) || whole < len(seek) && (len(k) <= whole || k[whole]>>4 != seek[whole]>>4) {
+			break
+		}
+		if len(k) != len(manifest.Digest{}) {
+			continue
+		}
+		if d := manifest.Digest(k); !slices.Contains(found, d) {
+			found = append(found, d)
+		}
+	}
+	return found
+}
+
+// checkTagTarget refuses a tag whose image is gone: tags are checked when
+// made and keep their images from collection, so this is damage.
+func checkTagTarget(tx *bolt.Tx, name string, id manifest.Digest) error {
+	manifests, err := db.Bucket(tx, db.BucketManifests)
+	if err != nil {
+		return err
+	}
+	if manifests.Get(id[:]) == nil {
+		return fmt.Errorf("tag %s names image %s, which is missing: %w", strconv.Quote(name), id, ErrCorrupt)
+	}
+	return nil
+}
