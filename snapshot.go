@@ -83,15 +83,19 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 func capture(ctx context.Context, w BlobWriter, m *manifest.Manifest, spec Snapshot) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	empty, err := w.PutBytes(ctx, nil)
-	if err != nil {
-		return err
+	// A layer without a capture points at the empty blob, stored only
+	// when some layer needs it.
+	if spec.Model == nil || spec.Cache == nil || spec.World == nil || spec.Effects == nil || spec.Trace == nil {
+		empty, err := w.PutBytes(ctx, nil)
+		if err != nil {
+			return err
+		}
+		m.Model = manifest.Model{Base: empty, Diff: empty}
+		m.Cache.Manifest = empty
+		m.World = manifest.World{FS: empty, Env: empty, Procs: empty}
+		m.Effects.Ledger = empty
+		m.Trace.Messages = empty
 	}
-	m.Model = manifest.Model{Base: empty, Diff: empty}
-	m.Cache.Manifest = empty
-	m.World = manifest.World{FS: empty, Env: empty, Procs: empty}
-	m.Effects.Ledger = empty
-	m.Trace.Messages = empty
 
 	var (
 		wg       sync.WaitGroup

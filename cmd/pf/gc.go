@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/processfork/pf"
+	"github.com/urfave/cli/v2"
+)
+
+func gcCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "gc",
+		Usage: "delete the blobs and chunks that no image reaches",
+		Description: "Marks from every image (tags name images, and pf prune removes images), then\n" +
+			"deletes the rest in small transactions. If a manifest or tree on the way\n" +
+			"cannot be read it deletes nothing and says why (exit 4).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted; delete nothing"},
+			&cli.BoolFlag{Name: "json", Usage: "the report as JSON"},
+		},
+		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
+			if err := wantArgs(c, 0, 0); err != nil {
+				return err
+			}
+			dry := c.Bool("dry-run")
+			rep, err := s.GC(c.Context, pf.GCOptions{DryRun: dry})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, map[string]any{"dry_run": dry, "images": rep.Images, "live": rep.Live,
+					"blobs": rep.Blobs, "chunks": rep.Chunks, "bytes": rep.Bytes})
+			}
+			verb := "removed"
+			if dry {
+				verb = "would remove"
+			}
+			_, err = fmt.Fprintf(c.App.Writer, "%s %s and %s, %s stored (%s reached from %s kept)\n", verb,
+				plural(rep.Blobs, "blob", "blobs"), plural(rep.Chunks, "chunk", "chunks"), humanBytes(rep.Bytes),
+				plural(rep.Live, "blob or chunk", "blobs and chunks"), plural(rep.Images, "image", "images"))
+			return err
+		}),
+	}
+}
