@@ -66,6 +66,10 @@ func resolveTx(tx *bolt.Tx, ref, what string, names [][]byte) (manifest.Digest, 
 			_, err := manifest.ParseDigest(ref)
 			return manifest.Digest{}, err
 		}
+	case !isHex(ref) && len(ref) == 2*len(manifest.Digest{}) && isHex(strings.ToLower(ref)):
+		// 64 hex digits cannot be a tag: this is an id, spelt wrongly.
+		_, err := manifest.ParseHex(ref)
+		return manifest.Digest{}, err
 	case !isHex(ref):
 		hint := ""
 		if isHex(strings.ToLower(ref)) && len(ref) >= MinPrefix {

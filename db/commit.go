@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -23,6 +24,7 @@ type call struct {
 // fsyncs for all of them.
 func (d *DB) commitLoop() {
 	defer close(d.done)
+	debug.SetPanicOnFault(true) // see safeView
 	for first := range d.commits {
 		group := []*call{first}
 	drain:

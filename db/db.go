@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -114,6 +115,7 @@ func Open(path string, opts Options) (*DB, error) {
 }
 
 func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("open store %s: %w: %v", path, ErrCorrupt, r)
@@ -164,7 +166,21 @@ func check(bdb *bolt.DB, path string, size int64, readOnly bool) error {
 	})
 }
 
+// upgrade brings the store to the latest schema. A store already there is
+// only read: an open that changes nothing must leave the file's bytes as
+// they were.
 func upgrade(bdb *bolt.DB, path string) error {
+	current := false
+	if err := safeView(bdb, func(tx *bolt.Tx) error {
+		v, err := migrations.Version(tx)
+		current = err == nil && v == migrations.Latest()
+		return nil
+	}); err != nil {
+		return err
+	}
+	if current {
+		return nil
+	}
 	return safeUpdate(bdb, func(tx *bolt.Tx) error {
 		v, err := migrations.Version(tx)
 		if err != nil {
@@ -214,7 +230,11 @@ func (d *DB) View(fn func(*bolt.Tx) error) error {
 	return safeView(d.bolt, fn)
 }
 
+// A page damaged on disk can send bbolt to an address outside its map; a
+// fault there becomes a panic (instead of killing the process) in a
+// goroutine that asked for it, and then ErrCorrupt.
 func safeView(bdb *bolt.DB, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: reading the store: %v", ErrCorrupt, r)
@@ -224,6 +244,7 @@ func safeView(bdb *bolt.DB, fn func(*bolt.Tx) error) (err error) {
 }
 
 func safeUpdate(bdb *bolt.DB, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: writing the store: %v", ErrCorrupt, r)
