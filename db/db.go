@@ -84,7 +84,7 @@ func Open(path string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = check(probe, path, info.Size(), opts.ReadOnly)
+		err = check(probe, path, opts.ReadOnly)
 		if opts.ReadOnly {
 			if err != nil {
 				probe.Close()
@@ -144,7 +144,14 @@ func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *
 
 // check refuses a file that is not a store, is shorter than its own meta
 // page says, or has a schema this pf cannot read.
-func check(bdb *bolt.DB, path string, size int64, readOnly bool) error {
+func check(bdb *bolt.DB, path string, readOnly bool) error {
+	// The size is read under the lock: a writer may have grown the file
+	// while this open waited for it.
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	size := info.Size()
 	return safeView(bdb, func(tx *bolt.Tx) error {
 		if need := tx.Size(); need > size {
 			return fmt.Errorf("open store %s: %w: truncated: the file is %d bytes, its pages reach %d", path, ErrCorrupt, size, need)

@@ -49,7 +49,7 @@ var (
 
 // buildPF builds the pf command once per test process, always to the same
 // place in the temporary directory, so that runs leave one binary behind.
-func buildPF(b *testing.B) string {
+func buildPF(b testing.TB) string {
 	buildOnce.Do(func() {
 		dir := filepath.Join(os.TempDir(), "pf-bench-bin")
 		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
