@@ -94,23 +94,13 @@ func (r *chunkReader) load() error {
 		if err != nil {
 			return err
 		}
-		v := getValue(chunks, ref.digest)
-		if v == nil {
-			return corrupt(r.digest, "chunk %d (%s) is missing", r.next, ref.digest)
-		}
-		if h, err = parseValue(ref.digest, v); err != nil {
-			return err
-		}
-		mapped := h.payload
-		h.payload = bytes.Clone(mapped)
+		var mapped []byte
+		h, mapped, err = copyChunk(chunks, r.digest, r.next, ref)
 		dropMapped(mapped, r.s.mapBase(), uintptr(tx.Size()))
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
-	}
-	if h.format == formatChunks || h.size != ref.size {
-		return corrupt(r.digest, "chunk %d (%s) is not the %d-byte value the list names", r.next, ref.digest, ref.size)
 	}
 	b, err := decodeValue(ref.digest, h)
 	if err != nil {

@@ -177,17 +177,28 @@ func ValueHeaderTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (size, stored 
 }
 
 func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byte, error) {
-	v := getValue(chunks, r.digest)
-	if v == nil {
-		return nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
-	}
-	ch, err := parseValue(r.digest, v)
+	h, _, err := copyChunk(chunks, d, i, r)
 	if err != nil {
 		return nil, err
 	}
-	if ch.format == formatChunks || ch.size != r.size {
-		return nil, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
+	return decodeValue(r.digest, h)
+}
+
+// copyChunk finds chunk i of blob d, checks it is the value the list
+// names, and copies its payload out of the transaction; mapped is the
+// payload as it lies in the store's map.
+func copyChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h header, mapped []byte, err error) {
+	v := getValue(chunks, r.digest)
+	if v == nil {
+		return header{}, nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
 	}
-	ch.payload = bytes.Clone(ch.payload)
-	return decodeValue(r.digest, ch)
+	if h, err = parseValue(r.digest, v); err != nil {
+		return header{}, nil, err
+	}
+	if h.format == formatChunks || h.size != r.size {
+		return header{}, nil, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
+	}
+	mapped = h.payload
+	h.payload = bytes.Clone(mapped)
+	return h, mapped, nil
 }
