@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Baselines measured beside the store's benchmarks, so that a figure can
+// be quoted as a ratio from one run on a noisy machine: what hashing
+// alone, and bbolt alone, cost for the same bytes.
+
+// BenchmarkSnapshot_Baseline_SHA256 hashes the fixture's blobs: the part
+// of any snapshot no store can skip.
+func BenchmarkSnapshot_Baseline_SHA256(b *testing.B) {
+	f := NewFixture(FixtureOptions{Seed: 1})
+	b.SetBytes(f.Bytes())
+	for b.Loop() {
+		for _, blob := range f.Blobs() {
+			sha256.Sum256(blob.Data)
+		}
+	}
+}
+
+// BenchmarkSnapshot_Baseline_Bolt writes the fixture's blobs, keyed by
+// their digests and each in a bucket of its own as pf stores them, into a
+// fresh bbolt file in one transaction: bbolt's own cost of a cold
+// snapshot, fsyncs included, without hashing or compressing.
+func BenchmarkSnapshot_Baseline_Bolt(b *testing.B) {
+	f := NewFixture(FixtureOptions{Seed: 1})
+	blobs := f.Blobs()
+	dir := b.TempDir()
+	b.SetBytes(f.Bytes())
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		db := openBolt(b, filepath.Join(dir, fmt.Sprintf("cold-%d.db", i)))
+		b.StartTimer()
+		err := db.Update(func(tx *bolt.Tx) error {
+			root := tx.Bucket([]byte("blobs"))
+			for _, blob := range blobs {
+				vb, err := root.CreateBucketIfNotExists(blob.Digest[:])
+				if err != nil {
+					return err
+				}
+				if err := vb.Put([]byte{0}, blob.Data); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkIngest_Baseline_Bolt writes the ingest's 10,000 blobs of
+// 16 KiB as plain values of one bucket in one transaction: the
+// measurement machine-limits.md quotes for bbolt alone.
+func BenchmarkIngest_Baseline_Bolt(b *testing.B) {
+	data := corpusOf(kindRandom).data[:ingestBytes]
+	keys := make([][32]byte, ingestBlobs)
+	for i := range keys {
+		keys[i] = sha256.Sum256(data[i*ingestBlobSize : (i+1)*ingestBlobSize])
+	}
+	dir := b.TempDir()
+	b.SetBytes(ingestBytes)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		db := openBolt(b, filepath.Join(dir, fmt.Sprintf("ingest-%d.db", i)))
+		b.StartTimer()
+		err := db.Update(func(tx *bolt.Tx) error {
+			root := tx.Bucket([]byte("blobs"))
+			for i, k := range keys {
+				if err := root.Put(k[:], data[i*ingestBlobSize:(i+1)*ingestBlobSize]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// openBolt opens a bbolt file with the options pf uses.
+func openBolt(b *testing.B, path string) *bolt.DB {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{InitialMmapSize: 1 << 30, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("blobs")); return err }); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
