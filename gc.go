@@ -1,6 +1,7 @@
 package pf
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -22,7 +23,6 @@ type GCOptions struct {
 // GCReport says what a collection deleted (or, dry, would delete).
 type GCReport struct {
 	Images int   // images marked from
-	Live   int   // blobs and chunks they reach
 	Blobs  int   // blobs deleted
 	Chunks int   // chunks deleted
 	Bytes  int64 // stored bytes of what was deleted
@@ -34,6 +34,11 @@ type GCReport struct {
 // then sweeps in transactions of bounded size; snapshots may commit
 // meanwhile, and what they commit is kept. If any manifest or tree on the
 // way cannot be read, it deletes nothing and says why.
+//
+// Memory: the marks are a Bloom filter of fixed size (at most 256 MiB, 10
+// bits per blob up to that), so a rare unreached blob survives until a
+// later collection, and a reached one never goes; plus one entry per
+// distinct tree, cache page list and ledger, each expanded once.
 func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
@@ -48,14 +53,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		}
 	}
 	var rep GCReport
-	live := map[manifest.Digest]struct{}{}
+	var live *marks
 	err := s.db.View(func(tx *bolt.Tx) error {
+		live = newMarks(db.Counter(tx, db.CounterBlobs) + db.Counter(tx, db.CounterChunks))
 		return s.mark(ctx, tx, live, &rep)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("gc: nothing deleted: %w", err)
 	}
-	rep.Live = len(live)
 	for _, bucket := range [][]byte{db.BucketBlobs, db.BucketChunks} {
 		if err := s.sweep(ctx, bucket, live, opts, &rep); err != nil {
 			return rep, fmt.Errorf("gc: %w", err)
@@ -64,12 +69,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	return rep, nil
 }
 
-// mark adds to live every blob and chunk the images in tx reach.
-func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live map[manifest.Digest]struct{}, rep *GCReport) error {
+// mark adds to live every blob the images in tx reach. Chunks are marked
+// by the sweep of blobs/, from the chunked blobs it keeps.
+func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live *marks, rep *GCReport) error {
 	manifests, err := db.Bucket(tx, db.BucketManifests)
 	if err != nil {
 		return err
 	}
+	walker := &reacher{refs: s.refs}
 	return manifests.ForEach(func(k, _ []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -79,20 +86,10 @@ func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live map[manifest.Digest]
 			return err
 		}
 		rep.Images++
-		return reach(img.Manifest, s.refs,
+		return walker.reach(img.Manifest,
 			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
 			func(d manifest.Digest, where string) error {
-				if _, ok := live[d]; ok {
-					return nil
-				}
-				live[d] = struct{}{}
-				chunks, err := cas.ChunksTx(tx, d)
-				if err != nil {
-					return fmt.Errorf("image %s: %s: %w", img.ID.Short(), where, err)
-				}
-				for _, c := range chunks {
-					live[c] = struct{}{}
-				}
+				live.add(d)
 				return nil
 			})
 	})
@@ -100,8 +97,11 @@ func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live map[manifest.Digest]
 
 // sweep deletes the unmarked values of one bucket, a batch per
 // transaction. Each batch looks again, under the lease lock, at what
-// snapshots hold or have committed since the mark.
-func (s *Store) sweep(ctx context.Context, bucket []byte, live map[manifest.Digest]struct{}, opts GCOptions, rep *GCReport) error {
+// snapshots hold or have committed since the mark. Sweeping blobs/ marks
+// the chunks of every chunked blob it keeps, for the sweep of chunks/
+// that follows.
+func (s *Store) sweep(ctx context.Context, bucket []byte, live *marks, opts GCOptions, rep *GCReport) error {
+	chunked := bytes.Equal(bucket, db.BucketBlobs)
 	var after []byte
 	for {
 		var batch []manifest.Digest
@@ -114,7 +114,7 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, live map[manifest.Dige
 			k, _ := c.First()
 			if after != nil {
 				k, _ = c.Seek(after)
-				if k != nil && string(k) == string(after) {
+				if bytes.Equal(k, after) {
 					k, _ = c.Next()
 				}
 			}
@@ -122,10 +122,21 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, live map[manifest.Dige
 				if len(k) != len(manifest.Digest{}) {
 					return fmt.Errorf("%w: key of %d bytes in %s", db.ErrCorrupt, len(k), bucket)
 				}
-				if _, ok := live[manifest.Digest(k)]; !ok {
-					batch = append(batch, manifest.Digest(k))
-				}
+				d := manifest.Digest(k)
 				after = append(after[:0], k...)
+				if !live.has(d) {
+					batch = append(batch, d)
+					continue
+				}
+				if chunked {
+					chunks, err := cas.ChunksTx(tx, d)
+					if err != nil {
+						return err
+					}
+					for _, c := range chunks {
+						live.add(c)
+					}
+				}
 			}
 			if k == nil {
 				after = nil
@@ -140,6 +151,9 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, live map[manifest.Dige
 		}
 		if after == nil {
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
@@ -187,7 +201,7 @@ func (s *Store) deleteBatch(ctx context.Context, bucket []byte, batch []manifest
 	if err != nil {
 		return err
 	}
-	if string(bucket) == string(db.BucketBlobs) {
+	if bytes.Equal(bucket, db.BucketBlobs) {
 		rep.Blobs += len(doomed)
 	} else {
 		rep.Chunks += len(doomed)

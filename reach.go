@@ -13,8 +13,23 @@ import (
 // as missing, not as unreadable. where says how the digest was reached.
 // refs, when not nil, remembers what blobs name across calls.
 func reach(m *manifest.Manifest, refs *refCache, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
+	return (&reacher{refs: refs}).reach(m, read, visit)
+}
+
+// A reacher walks many images. Each structured blob (a tree, a cache page
+// list, a ledger) it expands once for all of them: what it names was
+// visited then, so an image that shares it visits only the blob itself.
+type reacher struct {
+	refs     *refCache
+	expanded map[refKey]bool
+}
+
+func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
 	seen := map[manifest.Digest]bool{}
-	expanded := map[string]bool{}
+	if r.expanded == nil {
+		r.expanded = map[refKey]bool{}
+	}
+	refs, expanded := r.refs, r.expanded
 	var walk func(d manifest.Digest, layer, where string) error
 	walk = func(d manifest.Digest, layer, where string) error {
 		if !seen[d] {
@@ -23,10 +38,10 @@ func reach(m *manifest.Manifest, refs *refCache, read func(manifest.Digest) ([]b
 				return err
 			}
 		}
-		if layer == "" || !manifest.NeedsContent(layer) || expanded[layer+d.Hex()] {
+		if layer == "" || !manifest.NeedsContent(layer) || expanded[refKey{layer, d}] {
 			return nil
 		}
-		expanded[layer+d.Hex()] = true
+		expanded[refKey{layer, d}] = true
 		parse := func() ([]manifest.Digest, error) {
 			b, err := read(d)
 			if err != nil {

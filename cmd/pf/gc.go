@@ -28,16 +28,16 @@ func gcCommand() *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
-				return writeJSON(c.App.Writer, map[string]any{"dry_run": dry, "images": rep.Images, "live": rep.Live,
+				return writeJSON(c.App.Writer, map[string]any{"dry_run": dry, "images": rep.Images,
 					"blobs": rep.Blobs, "chunks": rep.Chunks, "bytes": rep.Bytes})
 			}
 			verb := "removed"
 			if dry {
 				verb = "would remove"
 			}
-			_, err = fmt.Fprintf(c.App.Writer, "%s %s and %s, %s stored (%s reached from %s kept)\n", verb,
+			_, err = fmt.Fprintf(c.App.Writer, "%s %s and %s, %s stored; %s kept whole\n", verb,
 				plural(rep.Blobs, "blob", "blobs"), plural(rep.Chunks, "chunk", "chunks"), humanBytes(rep.Bytes),
-				plural(rep.Live, "blob or chunk", "blobs and chunks"), plural(rep.Images, "image", "images"))
+				plural(rep.Images, "image", "images"))
 			return err
 		}),
 	}
