@@ -53,7 +53,7 @@ type Lease struct {
 	s *Bolt
 
 	mu          sync.Mutex
-	held        map[manifest.Digest]struct{}
+	held        map[valueRef]struct{}
 	sizes       map[manifest.Digest]int64 // blobs put and found stored or staged
 	staged      []stagedValue
 	stagedBytes int
@@ -68,7 +68,7 @@ type Lease struct {
 
 // NewLease starts a lease. It holds nothing until something is put.
 func (s *Bolt) NewLease() *Lease {
-	return &Lease{s: s, held: map[manifest.Digest]struct{}{}, sizes: map[manifest.Digest]int64{}, spilling: make(chan struct{}, 1)}
+	return &Lease{s: s, held: map[valueRef]struct{}{}, sizes: map[manifest.Digest]int64{}, spilling: make(chan struct{}, 1)}
 }
 
 // PutBytes stages b under the lease and returns its digest.
@@ -115,6 +115,10 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 	whole := sha256.New()
 	var refs []chunkRef
 	var total int64
+	// The first chunk waits until a second one shows: a blob the chunker
+	// leaves whole is stored as one value, not as a list naming a chunk
+	// with the blob's own digest.
+	var first []byte
 	for {
 		if err := ctx.Err(); err != nil {
 			return manifest.Digest{}, err
@@ -128,16 +132,29 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 		}
 		whole.Write(c.Data)
 		cd := manifest.Sum(c.Data)
+		refs = append(refs, chunkRef{cd, int64(len(c.Data))})
+		total += int64(len(c.Data))
+		if len(refs) == 1 {
+			first = encodeValue(l.s.level, c.Data) // a copy: buf is reused
+			continue
+		}
+		if len(refs) == 2 {
+			if err := l.putValue(ctx, db.BucketChunks, refs[0].digest, func() []byte { return first }); err != nil {
+				return manifest.Digest{}, err
+			}
+			first = nil
+		}
 		if err := l.putValue(ctx, db.BucketChunks, cd, func() []byte { return encodeValue(l.s.level, c.Data) }); err != nil {
 			return manifest.Digest{}, err
 		}
-		refs = append(refs, chunkRef{cd, int64(len(c.Data))})
-		total += int64(len(c.Data))
 	}
 	var d manifest.Digest
 	whole.Sum(d[:0])
-	list := encodeChunkList(total, refs)
-	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return list }); err != nil {
+	value := first
+	if len(refs) != 1 {
+		value = encodeChunkList(total, refs)
+	}
+	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return value }); err != nil {
 		return d, err
 	}
 	l.known(d, total)
@@ -186,8 +203,9 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 	}
 	var fresh []pendingValue
 	for _, it := range items {
-		if _, ok := l.held[it.digest]; !ok {
-			l.held[it.digest] = struct{}{}
+		ref := refIn(bucket, it.digest)
+		if _, ok := l.held[ref]; !ok {
+			l.held[ref] = struct{}{}
 			fresh = append(fresh, it)
 		}
 	}
@@ -300,6 +318,9 @@ func parallel(n int, fn func(i int)) {
 // first for the write before it, so at most two batches are in memory.
 func (l *Lease) spill(ctx context.Context, batch []stagedValue) {
 	l.spilling <- struct{}{}
+	// The put that started it may return, and its context end, before the
+	// write does; Commit and Abort wait for it either way.
+	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer func() { <-l.spilling }()
 		err := l.s.db.Update(ctx, func(tx *bolt.Tx) error { return writeValues(tx, batch, true) })
@@ -346,7 +367,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		if err := writeValues(tx, batch, false); err != nil {
 			return err
 		}
-		if err := Settle(tx, held...); err != nil {
+		if err := settleRefs(tx, held); err != nil {
 			return err
 		}
 		if fn != nil {
@@ -357,7 +378,9 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err == nil {
 		// Recorded before the holds go, so a collection running now
 		// never sees these unheld and unrecorded.
-		l.s.Touch(held...)
+		for _, ref := range held {
+			l.s.Touch(ref.digest)
+		}
 	}
 	if rerr := l.s.release(held, err != nil); rerr != nil && err == nil {
 		err = rerr
@@ -381,27 +404,34 @@ func (l *Lease) Abort() error {
 	return l.s.release(held, true)
 }
 
-func (l *Lease) heldList() []manifest.Digest {
-	out := make([]manifest.Digest, 0, len(l.held))
-	for d := range l.held {
-		out = append(out, d)
+func (l *Lease) heldList() []valueRef {
+	out := make([]valueRef, 0, len(l.held))
+	for ref := range l.held {
+		out = append(out, ref)
 	}
 	return out
 }
 
-// release lets go of a lease's digests; with reclaim, it deletes those
-// that are still provisional and that no other lease holds.
-func (s *Bolt) release(held []manifest.Digest, reclaim bool) error {
+// release lets go of a lease's values; with reclaim, it deletes those
+// that are still provisional and whose digest no other lease holds.
+func (s *Bolt) release(held []valueRef, reclaim bool) error {
 	s.holds.mu.Lock()
 	defer s.holds.mu.Unlock()
-	var free []manifest.Digest
-	for _, d := range held {
-		if s.holds.n[d]--; s.holds.n[d] <= 0 {
-			delete(s.holds.n, d)
-			free = append(free, d)
+	for _, ref := range held {
+		if s.holds.n[ref.digest]--; s.holds.n[ref.digest] <= 0 {
+			delete(s.holds.n, ref.digest)
 		}
 	}
-	if !reclaim || len(free) == 0 {
+	if !reclaim {
+		return nil
+	}
+	var free []valueRef
+	for _, ref := range held {
+		if s.holds.n[ref.digest] == 0 {
+			free = append(free, ref)
+		}
+	}
+	if len(free) == 0 {
 		return nil
 	}
 	// Not the caller's context: cleaning up must not be cancelled with
@@ -409,163 +439,4 @@ func (s *Bolt) release(held []manifest.Digest, reclaim bool) error {
 	return s.db.Update(context.Background(), func(tx *bolt.Tx) error {
 		return deleteProvisional(tx, free)
 	})
-}
-
-// writeValues puts staged values that are not stored yet, each marked
-// provisional when the lease that staged them has not committed.
-func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	var t tally
-	for _, sv := range batch {
-		b, err := db.Bucket(tx, sv.bucket)
-		if err != nil {
-			return err
-		}
-		if hasValue(b, sv.digest) {
-			continue
-		}
-		if err := putValue(b, sv.digest, sv.value); err != nil {
-			return err
-		}
-		if provisional {
-			if err := prov.Put(sv.digest[:], nil); err != nil {
-				return err
-			}
-		}
-		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
-			return err
-		}
-	}
-	return t.flush(tx)
-}
-
-// tally sums what a transaction adds to (sign +1) or deletes from (-1)
-// the stats counters, so it writes each counter once.
-type tally struct{ blobs, chunks, logical, stored int64 }
-
-func (t *tally) add(bucket []byte, d manifest.Digest, v []byte, sign int64) error {
-	t.stored += sign * int64(len(v))
-	if bytes.Equal(bucket, db.BucketChunks) {
-		t.chunks += sign
-		return nil
-	}
-	h, err := parseValue(d, v)
-	if err != nil {
-		return err
-	}
-	t.blobs += sign
-	t.logical += sign * h.size
-	return nil
-}
-
-func (t *tally) flush(tx *bolt.Tx) error {
-	for name, delta := range map[string]int64{
-		db.CounterBlobs: t.blobs, db.CounterChunks: t.chunks,
-		db.CounterLogical: t.logical, db.CounterStored: t.stored,
-	} {
-		if err := db.AddCounter(tx, name, delta); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Settle makes the values named permanent: whatever an image or a
-// committed lease reaches must no longer be reclaimed with the lease that
-// wrote it. It is cheap for digests that were never provisional.
-func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		if prov.Get(d[:]) == nil {
-			continue
-		}
-		if err := prov.Delete(d[:]); err != nil {
-			return err
-		}
-		// A chunked blob another lease wrote early brings its chunks.
-		chunks, err := ChunksTx(tx, d)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return err
-		}
-		if err := Settle(tx, chunks...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// deleteProvisional deletes the values of those digests that are still
-// provisional, from blobs/ or chunks/, and their marks.
-func deleteProvisional(tx *bolt.Tx, ds []manifest.Digest) error {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		if prov.Get(d[:]) == nil {
-			continue
-		}
-		if err := prov.Delete(d[:]); err != nil {
-			return err
-		}
-		if err := DeleteValue(tx, d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// DeleteValue removes d from blobs/ and chunks/, keeping the counters
-// right. Callers make sure nothing reaches it and no lease holds it.
-func DeleteValue(tx *bolt.Tx, d manifest.Digest) error {
-	for _, name := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		if err := DeleteValueIn(tx, name, d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ReclaimAbandoned deletes every provisional value: run on a read-write
-// open, when no lease can be live (the file lock keeps other processes
-// out), it removes what snapshots cut short by a crash wrote early. It
-// works in transactions of bounded size and returns how many it deleted.
-func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
-	const batch = 1024
-	total := 0
-	for {
-		var ds []manifest.Digest
-		if err := s.db.View(func(tx *bolt.Tx) error {
-			prov, err := db.Bucket(tx, db.BucketProvisional)
-			if err != nil {
-				return err
-			}
-			c := prov.Cursor()
-			for k, _ := c.First(); k != nil && len(ds) < batch; k, _ = c.Next() {
-				ds = append(ds, manifest.Digest(k))
-			}
-			return nil
-		}); err != nil || len(ds) == 0 {
-			return total, err
-		}
-		s.holds.mu.Lock()
-		var free []manifest.Digest
-		for _, d := range ds {
-			if s.holds.n[d] == 0 {
-				free = append(free, d)
-			}
-		}
-		err := s.db.Update(ctx, func(tx *bolt.Tx) error { return deleteProvisional(tx, free) })
-		s.holds.mu.Unlock()
-		if err != nil || len(free) < batch {
-			return total + len(free), err
-		}
-		total += len(free)
-	}
 }

@@ -272,3 +272,96 @@ func TestBolt_CorruptChunkNamed(t *testing.T) {
 		t.Fatalf("reading a damaged chunk: %v", err)
 	}
 }
+
+// A blob just over InlineMax that the chunker leaves whole is stored as
+// one value and reads back (it was once held as its own chunk, and lost).
+func TestLease_BlobOfOneChunk(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	for seed := uint64(0); seed < 20; seed++ {
+		b := payload(100+seed, InlineMax+200<<10)
+		l := s.NewLease()
+		d, err := l.PutBytes(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size, ok := l.Size(d); !ok || size != int64(len(b)) {
+			t.Fatalf("lease size %d, %v", size, ok)
+		}
+		if err := l.Commit(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, d)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
+
+// A small blob whose bytes are also the last chunk of a large blob: the
+// two values share a digest and live apart.
+func TestLease_BlobThatIsAlsoAChunk(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	b := payload(31, 10000)
+	d := manifest.Sum(b)
+	encode := func() []byte { return encodeValue(DefaultLevel, b) }
+	asChunk := func(l *Lease) error { return l.putValue(ctx, db.BucketChunks, d, encode) }
+
+	// The blob committed on its own; a lease writes the same bytes early
+	// as a chunk, then aborts: the committed blob stays.
+	if _, err := s.PutBytes(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	l := s.NewLease()
+	if err := asChunk(l); err != nil {
+		t.Fatal(err)
+	}
+	l.waitSpill()
+	l.Abort()
+	if got, err := s.Get(ctx, d); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("the committed blob after an abort: %v", err)
+	}
+
+	// One lease puts both values of the digest: both are written.
+	_, s = openStore(t, "", Options{})
+	l = s.NewLease()
+	if err := asChunk(l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutBytes(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if !hasValue(tx.Bucket(db.BucketBlobs), d) || !hasValue(tx.Bucket(db.BucketChunks), d) {
+			t.Error("one of the two values of the digest was not written")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An early write started by a put whose context then ends still lands:
+// the snapshot's captures cancel their context once they return, before
+// Commit.
+func TestLease_SpillOutlivesPutContext(t *testing.T) {
+	_, s := openStore(t, "", Options{SpillBytes: 1})
+	for i := 0; i < 20; i++ {
+		c, cancel := context.WithCancel(ctx)
+		l := s.NewLease()
+		d, err := l.PutBytes(c, payload(uint64(200+i), 64<<10))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Commit(ctx, nil); err != nil {
+			t.Fatalf("commit after the put's context ended: %v", err)
+		}
+		if ok, _ := s.Has(ctx, d); !ok {
+			t.Fatal("blob missing")
+		}
+	}
+}

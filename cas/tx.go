@@ -77,32 +77,6 @@ func StoredTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (int64, error) {
 	return int64(len(getValue(b, d))), nil
 }
 
-// DeleteValueIn removes d from one bucket, blobs/ or chunks/, keeping the
-// counters right; a provisional mark for it goes too.
-func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
-	b, err := db.Bucket(tx, bucket)
-	if err != nil {
-		return err
-	}
-	v := getValue(b, d)
-	if v == nil {
-		return nil
-	}
-	var t tally
-	if err := t.add(bucket, d, v, -1); err != nil {
-		return err
-	}
-	if err := deleteValue(b, d); err != nil {
-		return err
-	}
-	if prov := tx.Bucket(db.BucketProvisional); prov != nil {
-		if err := prov.Delete(d[:]); err != nil {
-			return err
-		}
-	}
-	return t.flush(tx)
-}
-
 // VerifyTx re-reads blob d and checks it against its digest, a chunk at
 // a time, so memory stays bounded whatever its size.
 func VerifyTx(tx *bolt.Tx, d manifest.Digest) error {

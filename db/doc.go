@@ -12,20 +12,24 @@
 //	stats/
 //	    <counter name>  = int64 big-endian (blobs, chunks, logical, stored, images, image_logical)
 //	blobs/
-//	    <digest>        = value: raw, zstd, or a chunk list
+//	    <digest>/       a bucket holding one key (package cas says why)
+//	        0x00        = value: raw, zstd, or a chunk list
 //	chunks/
-//	    <digest>        = value: raw or zstd (never a chunk list)
+//	    <digest>/
+//	        0x00        = value: raw or zstd (never a chunk list)
 //	provisional/
-//	    <digest>        = "" (written for a snapshot still in progress: a
-//	                      blob or chunk that no image holds yet; reclaimed
-//	                      when that snapshot fails, or on the next open)
+//	    'b'|'c' <digest> = ""  (a blob or chunk written early for a snapshot
+//	                      still in progress, that no image holds yet;
+//	                      reclaimed when that snapshot fails, or on the
+//	                      next read-write open)
 //	manifests/
 //	    <image id>      = value holding the manifest's exact bytes
 //	index/
 //	    time/
-//	        <created_at, 8 bytes> <image id>  = ""   (created_at as Unix
-//	                      nanoseconds, sign bit flipped, big-endian: sorts in
-//	                      time order; the id breaks ties)
+//	        <created_at, 12 bytes> <image id>  = ""   (Unix seconds with
+//	                      the sign bit flipped, then nanoseconds, both
+//	                      big-endian: sorts in time order for any year;
+//	                      the id breaks ties)
 //	    parent/
 //	        <parent id> <child id>            = ""   (a root is filed under
 //	                      the all-zero parent)
