@@ -24,6 +24,7 @@ type Step struct {
 var Steps = []Step{
 	{1, "initial layout: meta, stats, blobs, chunks, provisional, manifests, time and parent indexes", initialLayout},
 	{2, "tags bucket", addTags},
+	{3, "statcache bucket", addStatCache},
 }
 
 // Latest is the schema version a store has after every step.
@@ -116,5 +117,15 @@ func initialLayout(tx *bolt.Tx) error {
 
 func addTags(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists([]byte("tags"))
+	return err
+}
+
+// addStatCache adds the bucket where package worktree remembers, per
+// captured directory, the stat data and digest of each file it hashed, so
+// that a snapshot of a workspace where few files changed reads only those.
+// It is a cache: an older pf ignores it, and deleting its entries only
+// costs the next snapshot a full read.
+func addStatCache(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("statcache"))
 	return err
 }

@@ -77,7 +77,7 @@ func TestStep2_Tags(t *testing.T) {
 	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("blobs")).Put([]byte("k"), []byte("v")) })
 	err := bdb.Update(func(tx *bolt.Tx) error {
 		from, to, err := migrations.Upgrade(tx)
-		if from != 1 || to != 2 {
+		if from != 1 || to != migrations.Latest() {
 			t.Errorf("upgrade %d -> %d", from, to)
 		}
 		return err
@@ -92,7 +92,35 @@ func TestStep2_Tags(t *testing.T) {
 		if string(tx.Bucket([]byte("blobs")).Get([]byte("k"))) != "v" {
 			t.Error("blob lost in upgrade")
 		}
-		if v, _ := migrations.Version(tx); v != 2 {
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
+func TestStep3_StatCache(t *testing.T) {
+	bdb := storeAt(t, 2)
+	// Data of a version-2 store survives the step.
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tags")).Put([]byte("main"), []byte("id")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 2 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("statcache")) == nil {
+			t.Error("statcache bucket missing")
+		}
+		if string(tx.Bucket([]byte("tags")).Get([]byte("main"))) != "id" {
+			t.Error("tag lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
 			t.Errorf("version %d after upgrade", v)
 		}
 		return nil

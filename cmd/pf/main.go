@@ -80,6 +80,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			getCommand(),
 			hasCommand(),
 			snapshotCommand(),
+			checkoutCommand(),
 			forkCommand(),
 			logCommand(),
 			showCommand(),

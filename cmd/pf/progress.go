@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/processfork/pf/worktree"
 	"golang.org/x/term"
 )
 
-// progress draws a one-line counter on stderr while long work runs, and
-// only when stderr is a terminal: scripts and logs see nothing of it.
+// progress draws one line on stderr while long work runs, and only when
+// stderr is a terminal: scripts and logs see nothing of it. A nil
+// *progress draws nothing, so callers need not check.
 type progress struct {
 	w     io.Writer
 	label string
@@ -27,8 +29,8 @@ func newProgress(w io.Writer, label string) *progress {
 	return &progress{w: w, label: label}
 }
 
-// update redraws at most ten times a second.
-func (p *progress) update(done, total int64) {
+// show redraws the line, at most ten times a second.
+func (p *progress) show(format string, args ...any) {
 	if p == nil {
 		return
 	}
@@ -38,18 +40,42 @@ func (p *progress) update(done, total int64) {
 		return
 	}
 	p.last = time.Now()
-	if total > 0 {
-		fmt.Fprintf(p.w, "\r%s: %d/%d (%d%%)\x1b[K", p.label, done, total, 100*done/max(total, 1))
-	} else {
-		fmt.Fprintf(p.w, "\r%s: %d\x1b[K", p.label, done)
-	}
+	fmt.Fprintf(p.w, "\r%s: %s\x1b[K", p.label, fmt.Sprintf(format, args...))
 	p.drawn = true
 }
 
-// done clears the line.
-func (p *progress) done() {
-	if p == nil || !p.drawn {
+// count shows done out of total.
+func (p *progress) count(done, total int64) {
+	if total > 0 {
+		p.show("%d/%d (%d%%)", done, total, 100*done/total)
+	} else {
+		p.show("%d", done)
+	}
+}
+
+// files is the callback of a workspace capture or checkout.
+func (p *progress) files() func(worktree.Progress) {
+	if p == nil {
+		return nil
+	}
+	return func(w worktree.Progress) {
+		if w.Done {
+			return
+		}
+		rate := float64(w.Bytes) / max(w.Elapsed.Seconds(), 1e-3)
+		p.show("%d files, %s, %s/s", w.Files, humanBytes(w.Bytes), humanBytes(int64(rate)))
+	}
+}
+
+// clear erases the line, before a warning or when the work is done.
+func (p *progress) clear() {
+	if p == nil {
 		return
 	}
-	fmt.Fprint(p.w, "\r\x1b[K")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+	}
 }

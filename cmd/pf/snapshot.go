@@ -16,29 +16,39 @@ import (
 func snapshotCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot",
-		Usage: "commit an image: of the synthetic fixture, or a manifest file as it is",
+		Usage: "commit an image: of a workspace, of the synthetic fixture, or a manifest file as it is",
 		Description: "--fixture snapshots the reference's synthetic fixture (about 1.4 MB of blobs; --seed and\n" +
 			"--fork choose the variant). --manifest commits a manifest file's exact bytes, under the\n" +
 			"digest of those bytes, once it parses and every blob it reaches and every parent is in\n" +
-			"the store; FILE - reads standard input. Prints the new image's id alone.",
-		Flags: []cli.Flag{
+			"the store; FILE - reads standard input. Prints the new image's id alone.\n\n" + fsRootDescription,
+		Flags: withFSRootFlags([]cli.Flag{
 			&cli.BoolFlag{Name: "fixture", Usage: "snapshot the synthetic fixture"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's `SEED`"},
 			&cli.IntFlag{Name: "fork", Usage: "the fixture variant `K`: 0 the base, K > 0 a fork whose first 1/8 of pages and files differ"},
 			&cli.StringFlag{Name: "created-at", Usage: "the fixture image's creation time `T` (default now; as pf log --since)"},
 			&cli.StringFlag{Name: "manifest", TakesFile: true, Usage: "commit the manifest in `FILE`"},
 			&cli.StringSliceFlag{Name: "parent", Usage: "a parent `IMAGE` (repeat for a merge); with --manifest, the parents it must name"},
-		},
+		}),
 		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
 			if err := wantArgs(c, 0, 0); err != nil {
 				return err
 			}
-			fixture, file := c.Bool("fixture"), c.String("manifest")
+			fixture, file, root := c.Bool("fixture"), c.String("manifest"), c.String("fs-root")
+			sources := 0
+			for _, given := range []bool{fixture, file != "", root != ""} {
+				if given {
+					sources++
+				}
+			}
 			switch {
-			case fixture == (file != ""):
-				return usagef("snapshot needs one of --fixture and --manifest FILE")
+			case sources != 1:
+				return usagef("snapshot needs one of --fs-root DIR, --fixture and --manifest FILE")
 			case !fixture && (c.IsSet("seed") || c.IsSet("fork") || c.IsSet("created-at")):
-				return usagef("--seed, --fork and --created-at are for --fixture: a manifest file says it all")
+				return usagef("--seed, --fork and --created-at are for --fixture")
+			case root == "":
+				if err := checkNoFSRootFlags(c); err != nil {
+					return err
+				}
 			}
 			var parents []manifest.Digest
 			for _, ref := range c.StringSlice("parent") {
@@ -50,9 +60,12 @@ func snapshotCommand() *cli.Command {
 			}
 			var id manifest.Digest
 			var err error
-			if fixture {
+			switch {
+			case root != "":
+				id, err = snapshotFSRoot(c, s, parents)
+			case fixture:
 				id, err = snapshotFixture(c, s, parents)
-			} else {
+			default:
 				id, err = commitManifestFile(c, s, file, parents)
 			}
 			if err != nil {

@@ -26,8 +26,8 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			bar := newProgress(c.App.ErrWriter, "verify")
-			rep, err := s.Verify(c.Context, pf.VerifyOptions{Deep: c.Bool("deep"), Progress: bar.update})
-			bar.done()
+			rep, err := s.Verify(c.Context, pf.VerifyOptions{Deep: c.Bool("deep"), Progress: bar.count})
+			bar.clear()
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+	"github.com/processfork/pf/worktree"
+	"github.com/urfave/cli/v2"
+)
+
+// fsRootDescription is the part of pf snapshot's help about --fs-root.
+const fsRootDescription = "--fs-root DIR snapshots an agent's workspace: the files, directories, symbolic links (their\n" +
+	"targets, never followed) and modes under DIR, with the ignore rules of .pfignore (else\n" +
+	".gitignore) in each directory, the default ignores (.git/, __pycache__/, node_modules/.cache/,\n" +
+	"...; --no-default-ignores keeps them) and --ignore PATTERN; the environment and working\n" +
+	"directory, values of secret-like names (*_TOKEN, *_KEY, *SECRET*, *PASSWORD*, ... and\n" +
+	"--scrub-env REGEX) recorded as <redacted>; the trace and effects ledger from JSON-lines files,\n" +
+	"each line checked. The parent is --parent, else the image DIR/.pfcid names, and DIR/.pfcid\n" +
+	"then names the new image, so repeated snapshots chain. Files unchanged since the last snapshot\n" +
+	"of DIR are not read again. Sockets, devices and unreadable files are skipped with a warning."
+
+// fsRootFlags are pf snapshot's flags for --fs-root.
+func fsRootFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "fs-root", TakesFile: true, Usage: "snapshot the workspace `DIR`"},
+		&cli.StringFlag{Name: "trace-from-jsonl", TakesFile: true, Usage: `with --fs-root, the trace: a JSON-lines FILE of {"role":..,"content":..} messages`},
+		&cli.StringFlag{Name: "effects-from-jsonl", TakesFile: true, Usage: "with --fs-root, the effects ledger: a JSON-lines `FILE` of tool calls, with or without its header line"},
+		&cli.StringFlag{Name: "agent-kind", Value: "workspace", Usage: "with --fs-root, the agent runtime's `KIND` (claude-code, langgraph, ...)"},
+		&cli.StringFlag{Name: "agent-version", Usage: "with --fs-root, the agent runtime's `VERSION`"},
+		&cli.StringFlag{Name: "name", Usage: "with --fs-root, tag the new image `NAME`"},
+		&cli.StringSliceFlag{Name: "ignore", Usage: "with --fs-root, also ignore gitignore `PATTERN`, over every ignore file (!PATTERN keeps; repeatable)"},
+		&cli.BoolFlag{Name: "no-default-ignores", Usage: "with --fs-root, capture .git/, __pycache__/ and the other default ignores too"},
+		&cli.StringSliceFlag{Name: "scrub-env", Usage: "with --fs-root, also redact variables whose names match `REGEX` (repeatable)"},
+		&cli.StringFlag{Name: "model-diff", TakesFile: true, Usage: `with --fs-root, the model diff: a JSON FILE {"layout":..,"diff":..}`},
+		&cli.StringFlag{Name: "cache-manifest", TakesFile: true, Usage: "with --fs-root, the KV-cache page manifest `FILE`, whose pages are in the store"},
+	}
+}
+
+// withFSRootFlags adds fsRootFlags to flags, except those flags already
+// has (--parent, say), so that one command can have both sets.
+func withFSRootFlags(flags []cli.Flag) []cli.Flag {
+	have := map[string]bool{}
+	for _, f := range flags {
+		for _, name := range f.Names() {
+			have[name] = true
+		}
+	}
+	for _, f := range fsRootFlags() {
+		if !have[f.Names()[0]] {
+			flags = append(flags, f)
+		}
+	}
+	return flags
+}
+
+// checkNoFSRootFlags refuses the --fs-root options on a snapshot of
+// something else (--fixture, --manifest), where they would be ignored.
+func checkNoFSRootFlags(c *cli.Context) error {
+	for _, f := range fsRootFlags() {
+		if name := f.Names()[0]; name != "fs-root" && c.IsSet(name) {
+			return usagef("--%s is for --fs-root", name)
+		}
+	}
+	return nil
+}
+
+// snapshotFSRoot is pf snapshot --fs-root DIR: it captures the workspace,
+// commits the image, tags it --name, and records its id in DIR/.pfcid.
+// parents are the --parent images; none means the image DIR/.pfcid names,
+// if any.
+func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (manifest.Digest, error) {
+	dir := c.String("fs-root")
+	name := c.String("name")
+	if name != "" {
+		if err := pf.ValidateTagName(name); err != nil {
+			return manifest.Digest{}, usagef("--name: %v", err)
+		}
+	}
+	var scrub []*regexp.Regexp
+	for _, expr := range c.StringSlice("scrub-env") {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return manifest.Digest{}, usagef("--scrub-env %q: %v", expr, err)
+		}
+		scrub = append(scrub, re)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return manifest.Digest{}, fmt.Errorf("--fs-root: %w", err)
+	} else if !fi.IsDir() {
+		return manifest.Digest{}, fmt.Errorf("--fs-root: %s is not a directory", dir)
+	}
+	if len(parents) == 0 && !c.IsSet("parent") {
+		id, ok, err := worktree.ReadCID(dir)
+		if err != nil {
+			return manifest.Digest{}, err
+		}
+		if ok {
+			has, err := s.HasImage(c.Context, id)
+			if err != nil {
+				return manifest.Digest{}, err
+			}
+			if !has {
+				return manifest.Digest{}, fmt.Errorf("%s names image %s, which this store does not have: name the parent with --parent, or remove the file", dirFile(dir, worktree.CIDFile), id.Short())
+			}
+			parents = []manifest.Digest{id}
+		}
+	}
+
+	stderr := c.App.ErrWriter
+	var warnMu sync.Mutex
+	draw := newProgress(stderr, "snapshot")
+	world := &worktree.Capture{
+		Root:             dir,
+		Ignore:           c.StringSlice("ignore"),
+		NoDefaultIgnores: c.Bool("no-default-ignores"),
+		Store:            s,
+		ScrubEnv:         scrub,
+		Warn: func(path string, err error) {
+			warnMu.Lock()
+			defer warnMu.Unlock()
+			draw.clear()
+			fmt.Fprintf(stderr, "pf: warning: %s: skipped: %v\n", quotePath(path), err)
+		},
+		Progress: draw.files(),
+	}
+	spec := pf.Snapshot{
+		Agent:   manifest.Agent{Kind: c.String("agent-kind"), Version: c.String("agent-version")},
+		Parents: parents,
+		World:   world,
+		Model:   worktree.ModelFile{Diff: c.String("model-diff")},
+		Cache:   worktree.CacheFile{Manifest: c.String("cache-manifest")},
+	}
+	if f := c.String("trace-from-jsonl"); f != "" {
+		spec.Trace = worktree.TraceFile{Path: f}
+	}
+	if f := c.String("effects-from-jsonl"); f != "" {
+		spec.Effects = worktree.EffectsFile{Path: f}
+	}
+	id, err := s.Snapshot(c.Context, spec)
+	draw.clear()
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	if draw != nil {
+		st := world.Stats()
+		fmt.Fprintf(stderr, "%d files, %s: %d read (%s), %d unchanged\n",
+			st.Files, humanBytes(st.Bytes), st.Hashed, humanBytes(st.HashedBytes), st.CacheHits)
+	}
+	if name != "" {
+		if _, err := s.Tag(c.Context, name, id); err != nil {
+			return id, fmt.Errorf("image %s committed, but tagging it %s failed: %w", id.Short(), name, err)
+		}
+	}
+	// The image is committed: a workspace that cannot take the file only
+	// loses the automatic parent of its next snapshot.
+	if err := worktree.WriteCID(dir, id); err != nil {
+		fmt.Fprintf(stderr, "pf: warning: %v\n", err)
+	}
+	return id, nil
+}
+
+// quotePath shows a path as it is, unless it holds characters that would
+// garble the line (a newline, a control character): then Go-quoted.
+func quotePath(p string) string {
+	if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Sprintf("%q", p)
+	}
+	return p
+}
+
+func dirFile(dir, name string) string {
+	return strings.TrimSuffix(dir, string(os.PathSeparator)) + string(os.PathSeparator) + name
+}

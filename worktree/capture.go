@@ -1,0 +1,622 @@
+package worktree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// Capture is the world layer of a snapshot of a directory: the tree of
+// Root, the environment and the process-state marker. Set the fields,
+// pass it as pf.Snapshot.World, and read Stats once the snapshot returns.
+// A Capture captures once at a time.
+type Capture struct {
+	// Root is the directory to capture. A symbolic link as Root is
+	// followed; none below it is.
+	Root string
+	// Ignore holds extra gitignore patterns, relative to Root, that win
+	// over every ignore file (a "!pattern" re-includes).
+	Ignore []string
+	// NoDefaultIgnores captures what DefaultIgnores would leave out.
+	NoDefaultIgnores bool
+	// Store is the store the snapshot goes into. It keeps the stat cache
+	// that spares re-reading unchanged files, and its file is never
+	// captured. Nil hashes every file.
+	Store *pf.Store
+
+	// Environ is the environment to record, as "NAME=value" strings; nil
+	// means os.Environ(). Values of secret-like names (see IsSecretName)
+	// and of names ScrubEnv matches are recorded as "<redacted>".
+	Environ  []string
+	ScrubEnv []*regexp.Regexp
+	// Cwd is the working directory to record; "" means os.Getwd().
+	Cwd string
+
+	// Workers bounds how many files are read at once; 0 means a default
+	// suited to the machine.
+	Workers int
+	// Warn, if set, hears of each entry the capture skips: sockets,
+	// devices, named pipes, unreadable files and directories, files that
+	// vanished during the walk, names that are not valid UTF-8. Calls are
+	// serialized.
+	Warn func(path string, err error)
+	// Progress, if set, is called about every ProgressInterval while the
+	// capture runs, and once at the end with Done set.
+	Progress func(Progress)
+
+	stats Stats
+	hooks *testHooks
+}
+
+// Stats sum up a capture.
+type Stats struct {
+	Files, Dirs, Symlinks int
+	Bytes                 int64 // the files' bytes in all
+	Hashed                int   // files read (the others came from the stat cache)
+	HashedBytes           int64
+	CacheHits             int
+	Racy                  int // files read again because they changed in the second the cache saw them
+	Reread                int // files read again because they changed while they were read
+	Ignored               int // entries left out by ignore rules
+	Skipped               int // entries Warn heard of
+}
+
+// Progress is how far a capture or checkout has come.
+type Progress struct {
+	Files   int   // files done so far
+	Bytes   int64 // bytes read (capture) or written (checkout) so far
+	Elapsed time.Duration
+	Done    bool
+}
+
+// ProgressInterval is how often Progress is reported.
+const ProgressInterval = 200 * time.Millisecond
+
+// CIDFile is the file at the root of a checkout that names the image it
+// came from, and that a capture never records.
+const CIDFile = ".pfcid"
+
+// procsUnsupported is the world.procs blob: this capture records no
+// process state.
+var procsUnsupported = []byte(`{"kind":"procs.unsupported.v1"}`)
+
+// Errors of the walk that skip an entry rather than fail the capture.
+var (
+	errVanished    = errors.New("vanished during the walk")
+	errUnreadable  = errors.New("unreadable: permission denied")
+	errSpecial     = errors.New("not a regular file, directory or symbolic link")
+	errBadName     = errors.New("name is not valid UTF-8, which fs.tree.v1 cannot hold")
+	errBadTarget   = errors.New("symbolic link target is not valid UTF-8 or contains NUL")
+	errChangedType = errors.New("changed type during the walk")
+	errStoreFile   = errors.New("is the store file itself")
+)
+
+// maxReads is how often a file that changes while it is read is read.
+const maxReads = 3
+
+// Stats returns the figures of the last capture.
+func (c *Capture) Stats() Stats { return c.stats }
+
+// CaptureWorld implements pf.WorldCapture.
+func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
+	tree, err := c.captureTree(ctx, w)
+	if err != nil {
+		return manifest.World{}, err
+	}
+	raw, err := tree.Encode()
+	if err != nil {
+		return manifest.World{}, err
+	}
+	var world manifest.World
+	if world.FS, err = w.PutBytes(ctx, raw); err != nil {
+		return manifest.World{}, err
+	}
+	env, err := c.envBlob()
+	if err != nil {
+		return manifest.World{}, err
+	}
+	if world.Env, err = w.PutBytes(ctx, env); err != nil {
+		return manifest.World{}, err
+	}
+	if world.Procs, err = w.PutBytes(ctx, procsUnsupported); err != nil {
+		return manifest.World{}, err
+	}
+	return world, nil
+}
+
+func (c *Capture) envBlob() ([]byte, error) {
+	environ := c.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	cwd := c.Cwd
+	if cwd == "" {
+		var err error
+		if cwd, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("env: working directory: %w", err)
+		}
+	}
+	return encodeEnv(cwd, environ, c.ScrubEnv), nil
+}
+
+// A walker is one capture under way.
+type walker struct {
+	c       *Capture
+	root    string
+	w       pf.BlobWriter
+	cache   *statCache // nil without a store
+	storeFi fs.FileInfo
+	started time.Time
+	hooks   *testHooks
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	entries []manifest.Entry
+	stats   Stats
+
+	warnMu sync.Mutex
+
+	// dirSlots bounds the extra goroutines walking directories; dirs
+	// waits for them.
+	dirSlots chan struct{}
+	dirs     sync.WaitGroup
+
+	// For Progress.
+	doneFiles atomic.Int64
+	doneBytes atomic.Int64
+}
+
+type fileJob struct {
+	rel, abs string
+}
+
+func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.Tree, error) {
+	c.stats = Stats{}
+	// The errors of these name the path already.
+	root, err := filepath.Abs(c.Root)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", c.Root)
+	}
+	wk := &walker{c: c, root: root, w: w, started: time.Now(), hooks: c.hooks}
+	if wk.hooks == nil {
+		wk.hooks = &testHooks{}
+	}
+	if c.Store != nil {
+		if wk.cache, err = loadStatCache(c.Store.DB(), root); err != nil {
+			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
+		}
+		wk.storeFi, _ = os.Stat(c.Store.Path())
+	}
+	// wk.ctx is cancelled on failure only: the blob writer may finish
+	// writing what a put staged in the background, under the put's
+	// context, after the capture returns.
+	wk.ctx, wk.cancel = context.WithCancelCause(ctx)
+
+	stopProgress := wk.reportProgress()
+	err = wk.run()
+	stopProgress()
+	c.stats = wk.stats
+	if err != nil {
+		return nil, err
+	}
+	if wk.cache != nil {
+		if err := wk.cache.save(ctx); err != nil {
+			return nil, fmt.Errorf("%s: save stat cache: %w", c.Root, err)
+		}
+	}
+	return &manifest.Tree{Entries: wk.entries}, nil
+}
+
+// run walks the tree, on this goroutine and up to GOMAXPROCS-1 more, and
+// reads files on a pool of workers; the first error stops them all.
+func (wk *walker) run() error {
+	workers := wk.c.Workers
+	if workers <= 0 {
+		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	jobs := make(chan fileJob, 4*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range jobs {
+				if wk.ctx.Err() != nil {
+					continue // drain
+				}
+				if err := wk.storeFile(job); err != nil {
+					wk.cancel(err)
+				}
+			}
+		}()
+	}
+	// Directories are listed, and their entries stat'ed, on up to
+	// GOMAXPROCS goroutines: on a re-snapshot that reads few files, the
+	// walk is most of the time.
+	wk.dirSlots = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
+	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs)
+	wk.dirs.Wait()
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		wk.cancel(err)
+	}
+	return context.Cause(wk.ctx)
+}
+
+func (wk *walker) add(e manifest.Entry, count func(*Stats)) {
+	wk.mu.Lock()
+	wk.entries = append(wk.entries, e)
+	count(&wk.stats)
+	wk.mu.Unlock()
+}
+
+func (wk *walker) warn(rel string, err error) {
+	wk.mu.Lock()
+	wk.stats.Skipped++
+	wk.mu.Unlock()
+	if wk.c.Warn != nil {
+		wk.warnMu.Lock()
+		defer wk.warnMu.Unlock()
+		wk.c.Warn(rel, err)
+	}
+}
+
+// walkDir walks the directory at rel (segs are its segments) and reports
+// whether it could be read; an unreadable directory below the root is
+// skipped with a warning, the root fails the capture.
+func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob) (bool, error) {
+	if err := wk.ctx.Err(); err != nil {
+		return false, err
+	}
+	abs := filepath.Join(wk.root, filepath.FromSlash(rel))
+	dirents, err := wk.hooks.readDir(abs)
+	if err != nil {
+		if rel == "" {
+			return false, err
+		}
+		if skip := skipReason(err); skip != nil {
+			wk.warn(rel, skip)
+			return false, nil
+		}
+		return false, fmt.Errorf("read directory %q: %w", rel, err)
+	}
+	for _, name := range ignoreFiles {
+		if !hasName(dirents, name) {
+			continue
+		}
+		lines, err := readIgnoreFile(filepath.Join(abs, name))
+		if err != nil {
+			wk.warn(join(rel, name), fmt.Errorf("ignore rules not read: %w", err))
+		} else {
+			rules = rules.with(lines, segs)
+		}
+		break
+	}
+	for _, de := range dirents {
+		name := de.Name()
+		if rel == "" && (name == CIDFile || isCIDTemp(name)) {
+			continue
+		}
+		childRel := join(rel, name)
+		if !utf8.ValidString(name) {
+			wk.warn(childRel, errBadName)
+			continue
+		}
+		typ := de.Type()
+		childSegs := append(segs[:len(segs):len(segs)], name)
+		if rules.ignored(childSegs, typ.IsDir()) {
+			wk.mu.Lock()
+			wk.stats.Ignored++
+			wk.mu.Unlock()
+			continue
+		}
+		childAbs := filepath.Join(abs, name)
+		switch {
+		case typ.IsDir():
+			fi, err := de.Info()
+			if err != nil {
+				if err := wk.skipOrFail(childRel, err); err != nil {
+					return false, err
+				}
+				continue
+			}
+			walk := func() error {
+				ok, err := wk.walkDir(childRel, childSegs, rules, jobs)
+				if ok {
+					wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Kind: manifest.KindDir},
+						func(s *Stats) { s.Dirs++ })
+				}
+				return err
+			}
+			select {
+			case wk.dirSlots <- struct{}{}:
+				wk.dirs.Add(1)
+				go func() {
+					defer wk.dirs.Done()
+					defer func() { <-wk.dirSlots }()
+					if err := walk(); err != nil {
+						wk.cancel(err)
+					}
+				}()
+			default:
+				if err := walk(); err != nil {
+					return false, err
+				}
+			}
+		case typ&fs.ModeSymlink != 0:
+			if err := wk.addSymlink(childRel, childAbs, de); err != nil {
+				return false, err
+			}
+		case typ.IsRegular():
+			fi, err := de.Info()
+			if err != nil {
+				if err := wk.skipOrFail(childRel, err); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if !fi.Mode().IsRegular() {
+				wk.warn(childRel, errChangedType)
+				continue
+			}
+			if wk.storeFi != nil && os.SameFile(fi, wk.storeFi) {
+				wk.warn(childRel, errStoreFile)
+				continue
+			}
+			if wk.cache != nil {
+				st := statOf(fi)
+				d, res := wk.cache.lookup(childRel, st)
+				if res == cacheHit {
+					wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d},
+						func(s *Stats) { s.Files++; s.Bytes += st.size; s.CacheHits++ })
+					wk.doneFiles.Add(1)
+					continue
+				}
+				if res == cacheRacy {
+					wk.mu.Lock()
+					wk.stats.Racy++
+					wk.mu.Unlock()
+				}
+			}
+			select {
+			case jobs <- fileJob{rel: childRel, abs: childAbs}:
+			case <-wk.ctx.Done():
+				return false, context.Cause(wk.ctx)
+			}
+		default:
+			wk.warn(childRel, fmt.Errorf("%w (%v)", errSpecial, typ))
+		}
+	}
+	return true, nil
+}
+
+func (wk *walker) addSymlink(rel, abs string, de fs.DirEntry) error {
+	fi, err := de.Info()
+	if err != nil {
+		return wk.skipOrFail(rel, err)
+	}
+	target, err := os.Readlink(abs)
+	if err != nil {
+		return wk.skipOrFail(rel, err)
+	}
+	if target == "" || !utf8.ValidString(target) || strings.IndexByte(target, 0) >= 0 {
+		wk.warn(rel, errBadTarget)
+		return nil
+	}
+	d, err := wk.w.PutBytes(wk.ctx, []byte(target))
+	if err != nil {
+		return err
+	}
+	wk.add(manifest.Entry{Path: rel, Mode: fi.Mode() & manifest.ModeMask, Size: int64(len(target)), Kind: manifest.KindSymlink, Blob: d, LinkTarget: target},
+		func(s *Stats) { s.Symlinks++ })
+	return nil
+}
+
+// skipOrFail warns about an entry that cannot be read for a reason that
+// skips it, and returns other errors.
+func (wk *walker) skipOrFail(rel string, err error) error {
+	if skip := skipReason(err); skip != nil {
+		wk.warn(rel, skip)
+		return nil
+	}
+	return fmt.Errorf("%q: %w", rel, err)
+}
+
+// skipReason maps an error that skips an entry to what Warn is told, and
+// any other error to nil.
+func skipReason(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errVanished
+	case errors.Is(err, fs.ErrPermission):
+		return errUnreadable
+	case errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
+		// Replaced by a symbolic link or a file since the walk saw it.
+		return errChangedType
+	}
+	return nil
+}
+
+// storeFile reads a file into the blob writer. It reads it again when
+// the file changed while it was read (its stat after is not its stat
+// before, or fewer or more bytes came than its size), and fails when it
+// keeps changing: a snapshot holds a version of each file that existed.
+func (wk *walker) storeFile(job fileJob) error {
+	for attempt := 1; ; attempt++ {
+		f, err := wk.hooks.open(job.abs)
+		if err != nil {
+			return wk.skipOrFail(job.rel, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("%q: %w", job.rel, err)
+		}
+		if !fi.Mode().IsRegular() {
+			f.Close()
+			wk.warn(job.rel, errChangedType)
+			return nil
+		}
+		before := statOf(fi)
+		counted := &countingReader{r: f, progress: &wk.doneBytes}
+		d, err := wk.w.Put(wk.ctx, counted)
+		if err != nil {
+			f.Close()
+			if ctxErr := wk.ctx.Err(); ctxErr != nil {
+				return context.Cause(wk.ctx)
+			}
+			if skip := skipReason(err); skip != nil {
+				wk.warn(job.rel, skip)
+				return nil
+			}
+			return fmt.Errorf("%q: %w", job.rel, err)
+		}
+		wk.hooks.afterRead(job.abs, attempt)
+		fiAfter, err := f.Stat()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%q: %w", job.rel, err)
+		}
+		if after := statOf(fiAfter); after == before && counted.n == before.size {
+			wk.add(manifest.Entry{Path: job.rel, Mode: fi.Mode() & manifest.ModeMask, Size: counted.n, Kind: manifest.KindFile, Blob: d},
+				func(s *Stats) { s.Files++; s.Bytes += counted.n; s.Hashed++; s.HashedBytes += counted.n })
+			if wk.cache != nil {
+				wk.cache.record(job.rel, cacheEntry{stat: before, recorded: wk.started.UnixNano(), digest: d})
+			}
+			wk.doneFiles.Add(1)
+			return nil
+		}
+		if attempt == maxReads {
+			return fmt.Errorf("%q changed while it was read, %d times in a row: snapshot it when it is quiet", job.rel, maxReads)
+		}
+		wk.mu.Lock()
+		wk.stats.Reread++
+		wk.mu.Unlock()
+	}
+}
+
+// reportProgress calls Capture.Progress every ProgressInterval until the
+// returned function is called, which reports once more, as done.
+func (wk *walker) reportProgress() (stop func()) {
+	return startProgress(wk.c.Progress, wk.started, &wk.doneFiles, &wk.doneBytes)
+}
+
+func startProgress(fn func(Progress), started time.Time, files, bytes *atomic.Int64) (stop func()) {
+	if fn == nil {
+		return func() {}
+	}
+	snapshot := func(done bool) Progress {
+		return Progress{Files: int(files.Load()), Bytes: bytes.Load(), Elapsed: time.Since(started), Done: done}
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn(snapshot(false))
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+		fn(snapshot(true))
+	}
+}
+
+// countingReader counts the bytes read through it, for the consistency
+// check and for progress.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress *atomic.Int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	r.progress.Add(int64(n))
+	return n, err
+}
+
+func join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func hasName(dirents []fs.DirEntry, name string) bool {
+	for _, de := range dirents {
+		if de.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// testHooks let tests step into the walk where a real file system cannot
+// be made to misbehave on cue (a root test process reads any file).
+type testHooks struct {
+	openFile    func(path string) (*os.File, error)
+	readDirFunc func(path string) ([]fs.DirEntry, error)
+	afterReadFn func(path string, attempt int)
+}
+
+func (h *testHooks) open(path string) (*os.File, error) {
+	if h.openFile != nil {
+		return h.openFile(path)
+	}
+	return openForRead(path)
+}
+
+func (h *testHooks) readDir(path string) ([]fs.DirEntry, error) {
+	if h.readDirFunc != nil {
+		return h.readDirFunc(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Unsorted: the tree is sorted once, at the end.
+	return f.ReadDir(-1)
+}
+
+func (h *testHooks) afterRead(path string, attempt int) {
+	if h.afterReadFn != nil {
+		h.afterReadFn(path, attempt)
+	}
+}

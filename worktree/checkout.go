@@ -1,0 +1,455 @@
+package worktree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// ErrUnsafeEntry marks a tree entry that Checkout refuses to restore
+// because it would land, or point, outside the target directory.
+var ErrUnsafeEntry = errors.New("unsafe tree entry")
+
+// CheckoutOptions tune Checkout.
+type CheckoutOptions struct {
+	// AllowOutsideSymlinks restores symbolic links whose targets are
+	// absolute or lead out of the tree (--allow-absolute-symlinks). Such
+	// a link is harmless to write, as nothing is ever written through
+	// it, but whoever uses the tree afterwards would follow it out.
+	AllowOutsideSymlinks bool
+	// Workers bounds how many files are written at once; 0 means a
+	// default suited to the machine.
+	Workers int
+	// Warn, if set, hears of entries left out: only a .pfcid entry at
+	// the root, whose name Checkout keeps for the image id.
+	Warn func(path string, err error)
+	// Progress, if set, is called about every ProgressInterval, and once
+	// at the end with Done set.
+	Progress func(Progress)
+}
+
+// blobSource is where Checkout reads blobs: the store's blob store, which
+// verifies every byte it returns.
+type blobSource interface {
+	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
+}
+
+// LoadTree returns the fs.tree.v1 tree of an image. An image whose world
+// layer is the empty blob (no world captured) has an empty tree. A tree
+// blob that is missing or does not parse is store damage: the error wraps
+// pf.ErrCorrupt.
+func LoadTree(ctx context.Context, s *pf.Store, image manifest.Digest) (*manifest.Tree, error) {
+	img, err := s.Image(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	d := img.Manifest.World.FS
+	if d == manifest.EmptyDigest {
+		return &manifest.Tree{}, nil
+	}
+	raw, err := s.Blobs().Get(ctx, d)
+	if errors.Is(err, pf.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: world.fs %s: %w", image.Short(), d.Short(), err)
+	}
+	tree, err := manifest.DecodeTree(raw)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: world.fs %s: %w: %w", image.Short(), d.Short(), pf.ErrCorrupt, err)
+	}
+	return tree, nil
+}
+
+// Checkout rebuilds the tree of image at into, which must not exist (its
+// parent must). It builds the tree in a staging directory beside into and
+// renames it into place, so that a failure, a refused entry or a corrupt
+// blob included, leaves nothing behind. Every entry is checked before
+// anything is written: see ErrUnsafeEntry. Files get their recorded
+// modes, symbolic links their targets (never followed), and into/.pfcid
+// the image id. Blobs are verified as they are written: a corrupt or
+// missing one fails with an error wrapping pf.ErrCorrupt.
+func Checkout(ctx context.Context, s *pf.Store, image manifest.Digest, into string, opts CheckoutOptions) error {
+	tree, err := LoadTree(ctx, s, image)
+	if err != nil {
+		return err
+	}
+	return checkoutTree(ctx, s.Blobs(), tree, image, into, opts)
+}
+
+// checkoutPlan is a tree checked for checkout, in the order of writing:
+// directories (parents first), files, then symbolic links, last so that
+// no write can pass through one even if a check above were wrong.
+type checkoutPlan struct {
+	dirs  []manifest.Entry // with the implicit parents of entries, mode 0755
+	files []manifest.Entry
+	links []manifest.Entry
+	bytes int64
+}
+
+// maxLinkHops bounds how many of the tree's own links a target is followed
+// through, as the kernel bounds symlink resolution (Linux's MAXSYMLINKS).
+const maxLinkHops = 40
+
+func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, error) {
+	entries := slices.Clone(tree.Entries)
+	slices.SortFunc(entries, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	kinds := make(map[string]manifest.EntryKind, len(entries))
+	links := map[string]string{}
+	kept := entries[:0]
+	for _, e := range entries {
+		if problem := unsafePath(e.Path); problem != "" {
+			return nil, unsafeEntry(e.Path, problem)
+		}
+		if e.Path == CIDFile || isCIDTemp(e.Path) {
+			if opts.Warn != nil {
+				opts.Warn(e.Path, errors.New("left out: the name is kept for the image id"))
+			}
+			continue
+		}
+		if _, dup := kinds[e.Path]; dup {
+			return nil, unsafeEntry(e.Path, "appears twice")
+		}
+		kinds[e.Path] = e.Kind
+		if e.Kind == manifest.KindSymlink {
+			links[e.Path] = e.LinkTarget
+		}
+		kept = append(kept, e)
+	}
+	plan := &checkoutPlan{}
+	implicit := map[string]bool{}
+	for _, e := range kept {
+		// Every parent must be a directory: one of the tree's, or one to
+		// make. A parent that is a link would carry the write elsewhere.
+		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
+			parent := e.Path[:i]
+			switch kind, ok := kinds[parent]; {
+			case !ok:
+				if !implicit[parent] {
+					implicit[parent] = true
+					plan.dirs = append(plan.dirs, manifest.Entry{Path: parent, Mode: 0o755, Kind: manifest.KindDir})
+				}
+			case kind == manifest.KindSymlink:
+				return nil, unsafeEntry(e.Path, fmt.Sprintf("goes through the symbolic link %q", parent))
+			case kind != manifest.KindDir:
+				return nil, unsafeEntry(e.Path, fmt.Sprintf("its parent %q is a %s", parent, kind))
+			}
+		}
+		switch e.Kind {
+		case manifest.KindDir:
+			plan.dirs = append(plan.dirs, e)
+		case manifest.KindFile:
+			plan.files = append(plan.files, e)
+			plan.bytes += e.Size
+		case manifest.KindSymlink:
+			if manifest.Sum([]byte(e.LinkTarget)) != e.Blob {
+				return nil, fmt.Errorf("entry %q: %w: link_target does not hash to its blob %s", e.Path, pf.ErrCorrupt, e.Blob.Short())
+			}
+			if !opts.AllowOutsideSymlinks {
+				if isAbsTarget(e.LinkTarget) {
+					return nil, unsafeEntry(e.Path, fmt.Sprintf("symbolic link to the absolute path %q (allowed with --allow-absolute-symlinks)", e.LinkTarget))
+				}
+				if linkEscapes(links, e.Path, e.LinkTarget) {
+					return nil, unsafeEntry(e.Path, fmt.Sprintf("symbolic link to %q, outside the tree (allowed with --allow-absolute-symlinks)", e.LinkTarget))
+				}
+			}
+			plan.links = append(plan.links, e)
+		default:
+			return nil, unsafeEntry(e.Path, fmt.Sprintf("unknown kind %q", e.Kind))
+		}
+	}
+	// Implicit parents were appended as met; parents sort before their
+	// children, which Mkdir needs.
+	slices.SortFunc(plan.dirs, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	return plan, nil
+}
+
+func nextSlash(p string, i int) int {
+	j := strings.IndexByte(p[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+func unsafeEntry(path, problem string) error {
+	return fmt.Errorf("entry %q: %w: %s", path, ErrUnsafeEntry, problem)
+}
+
+// unsafePath says why a tree path may not be written under the target
+// directory, or "" if it may. manifest.DecodeTree refuses such paths
+// already; Checkout checks again because it is the one place where a
+// wrong path writes outside, and for what the local file system treats
+// specially (a backslash or a drive letter on Windows).
+func unsafePath(p string) string {
+	switch {
+	case p == "":
+		return "empty path"
+	case strings.HasPrefix(p, "/"):
+		return "absolute path"
+	case strings.IndexByte(p, 0) >= 0:
+		return "path contains NUL"
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "":
+			return "empty path segment"
+		case ".", "..":
+			return fmt.Sprintf("%q segment", seg)
+		}
+	}
+	if !filepath.IsLocal(filepath.FromSlash(p)) || (filepath.Separator != '/' && strings.ContainsAny(p, `\:`)) {
+		return "not a local path on this system"
+	}
+	return ""
+}
+
+func isAbsTarget(t string) bool {
+	return strings.HasPrefix(t, "/") || filepath.IsAbs(t) || filepath.VolumeName(t) != "" ||
+		(filepath.Separator != '/' && strings.HasPrefix(t, `\`))
+}
+
+// linkEscapes reports whether the link at linkPath, pointing at target
+// (relative), resolves outside the tree. It resolves as the kernel would,
+// but within the tree: through the tree's own links (links maps their
+// paths to targets), ".." climbing from where the path has got to. A
+// cycle longer than maxLinkHops never resolves, so it does not escape.
+func linkEscapes(links map[string]string, linkPath, target string) bool {
+	var dir []string
+	if i := strings.LastIndexByte(linkPath, '/'); i >= 0 {
+		dir = strings.Split(linkPath[:i], "/")
+	}
+	pending := targetSegments(target)
+	for hops := 0; len(pending) > 0; {
+		seg := pending[0]
+		pending = pending[1:]
+		switch seg {
+		case "", ".":
+			continue
+		case "..":
+			if len(dir) == 0 {
+				return true
+			}
+			dir = dir[:len(dir)-1]
+			continue
+		}
+		next := append(dir[:len(dir):len(dir)], seg)
+		if t, ok := links[strings.Join(next, "/")]; ok {
+			if hops++; hops > maxLinkHops {
+				return false
+			}
+			if isAbsTarget(t) {
+				return true
+			}
+			// The link's target replaces it, from the link's directory.
+			pending = append(targetSegments(t), pending...)
+			continue
+		}
+		dir = next
+	}
+	return false
+}
+
+func targetSegments(t string) []string {
+	if filepath.Separator != '/' {
+		t = strings.ReplaceAll(t, `\`, "/")
+	}
+	return strings.Split(t, "/")
+}
+
+func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, image manifest.Digest, into string, opts CheckoutOptions) (err error) {
+	plan, err := planCheckout(tree, opts)
+	if err != nil {
+		return err
+	}
+	// Messages name into as given; the work uses its absolute form.
+	dest, err := filepath.Abs(into)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("checkout into %s: %w: checkout makes a new directory", into, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	parent := filepath.Dir(dest)
+	if fi, err := os.Stat(parent); err != nil {
+		return fmt.Errorf("checkout into %s: parent directory: %w", into, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("checkout into %s: parent %s is not a directory", into, parent)
+	}
+	staging, err := mkdirStaging(parent, filepath.Base(dest))
+	if err != nil {
+		return fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	defer func() {
+		if err != nil {
+			removeStaging(staging)
+		}
+	}()
+
+	for _, d := range plan.dirs {
+		// Owner-writable until the end, whatever the recorded mode.
+		if err := os.Mkdir(filepath.Join(staging, filepath.FromSlash(d.Path)), 0o700); err != nil {
+			return fmt.Errorf("checkout into %s: entry %q: %w", into, d.Path, err)
+		}
+	}
+	if err := writeFiles(ctx, blobs, staging, plan, opts); err != nil {
+		return fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	for _, l := range plan.links {
+		if err := os.Symlink(l.LinkTarget, filepath.Join(staging, filepath.FromSlash(l.Path))); err != nil {
+			return fmt.Errorf("checkout into %s: entry %q: %w", into, l.Path, err)
+		}
+	}
+	if err := WriteCID(staging, image); err != nil {
+		return fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	// Children before parents, so that a read-only directory is filled
+	// before it becomes read-only.
+	for _, d := range slices.Backward(plan.dirs) {
+		if err := os.Chmod(filepath.Join(staging, filepath.FromSlash(d.Path)), d.Mode); err != nil {
+			return fmt.Errorf("checkout into %s: entry %q: %w", into, d.Path, err)
+		}
+	}
+	if err := renameNoReplace(staging, dest); err != nil {
+		return fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	return nil
+}
+
+// writeFiles writes the plan's files on a pool of workers, each blob
+// verified by the blob store as it streams.
+func writeFiles(ctx context.Context, blobs blobSource, staging string, plan *checkoutPlan, opts CheckoutOptions) error {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var doneFiles, doneBytes atomic.Int64
+	stop := startProgress(opts.Progress, time.Now(), &doneFiles, &doneBytes)
+	defer stop()
+	jobs := make(chan manifest.Entry)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				n, err := writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e)
+				doneBytes.Add(n)
+				doneFiles.Add(1)
+				if err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	for _, e := range plan.files {
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.Entry) (n int64, err error) {
+	f, err := createExclusive(path)
+	if err != nil {
+		return 0, fmt.Errorf("entry %q: %w", e.Path, err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("entry %q: %w", e.Path, cerr)
+		}
+	}()
+	if e.Blob != manifest.EmptyDigest || e.Size != 0 {
+		r, err := blobs.Open(ctx, e.Blob)
+		if errors.Is(err, pf.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("entry %q: blob %s: %w", e.Path, e.Blob.Short(), err)
+		}
+		n, err = io.Copy(f, r)
+		r.Close()
+		if err != nil {
+			return n, fmt.Errorf("entry %q: %w", e.Path, err)
+		}
+		if n != e.Size {
+			return n, fmt.Errorf("entry %q: %w: the tree says %d bytes, blob %s has %d", e.Path, pf.ErrCorrupt, e.Size, e.Blob.Short(), n)
+		}
+	}
+	if err := f.Chmod(e.Mode); err != nil {
+		return n, fmt.Errorf("entry %q: %w", e.Path, err)
+	}
+	return n, nil
+}
+
+// mkdirStaging makes the staging directory beside the target, hidden,
+// with the mode a plain mkdir would give (the umask applies), since it
+// becomes the target.
+func mkdirStaging(parent, base string) (string, error) {
+	for range 100 {
+		dir := filepath.Join(parent, fmt.Sprintf(".%s.pf-checkout-%08x", base, rand.Uint32()))
+		err := os.Mkdir(dir, 0o777)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free staging directory name in %s", parent)
+}
+
+// removeStaging deletes a staging directory, first making each directory
+// in it writable again (a failure may come after modes were set).
+func removeStaging(dir string) {
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// renameIfAbsent renames oldpath to newpath unless newpath exists; there
+// is a window between the check and the rename, which renameNoReplace
+// closes where the system can.
+func renameIfAbsent(oldpath, newpath string) error {
+	if _, err := os.Lstat(newpath); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrExist}
+	}
+	return os.Rename(oldpath, newpath)
+}
+
+// isCIDTemp reports whether a root entry is a temporary file of WriteCID.
+func isCIDTemp(name string) bool {
+	return strings.HasPrefix(name, CIDFile+".tmp-") && !strings.Contains(name, "/")
+}

@@ -1,0 +1,104 @@
+package worktree
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// ChangeKind is how an entry differs between two trees.
+type ChangeKind int
+
+const (
+	Added       ChangeKind = iota + 1 // only in the second tree
+	Removed                           // only in the first tree
+	Changed                           // in both, with other content, kind or link target (the mode may differ too)
+	ModeChanged                       // in both, the same but for the mode
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case Added:
+		return "added"
+	case Removed:
+		return "removed"
+	case Changed:
+		return "changed"
+	case ModeChanged:
+		return "mode-changed"
+	}
+	return "unknown"
+}
+
+// A Change is one path that differs between two trees. Old is the entry
+// in the first tree and New in the second; the one that is absent is the
+// zero Entry.
+type Change struct {
+	Path     string
+	Kind     ChangeKind
+	Old, New manifest.Entry
+}
+
+// BytesAdded and BytesRemoved are a change's byte counts, for a --stat
+// listing: an added entry adds its size, a removed one removes its size,
+// and a changed one removes the old size and adds the new (content
+// changes are not diffed inside a file: a blob is a blob).
+func (c Change) BytesAdded() int64 {
+	if c.Kind == Added || c.Kind == Changed {
+		return c.New.Size
+	}
+	return 0
+}
+
+func (c Change) BytesRemoved() int64 {
+	if c.Kind == Removed || c.Kind == Changed {
+		return c.Old.Size
+	}
+	return 0
+}
+
+// DiffTrees lists the paths that differ from tree a to tree b, sorted by
+// path. Directories count like any entry: an added directory is listed,
+// and so are the entries under it.
+func DiffTrees(a, b *manifest.Tree) []Change {
+	ea, eb := sortedEntries(a), sortedEntries(b)
+	var changes []Change
+	i, j := 0, 0
+	for i < len(ea) || j < len(eb) {
+		switch {
+		case j == len(eb) || (i < len(ea) && ea[i].Path < eb[j].Path):
+			changes = append(changes, Change{Path: ea[i].Path, Kind: Removed, Old: ea[i]})
+			i++
+		case i == len(ea) || eb[j].Path < ea[i].Path:
+			changes = append(changes, Change{Path: eb[j].Path, Kind: Added, New: eb[j]})
+			j++
+		default:
+			old, cur := ea[i], eb[j]
+			switch {
+			case old.Kind != cur.Kind || old.Blob != cur.Blob || old.Size != cur.Size || old.LinkTarget != cur.LinkTarget:
+				changes = append(changes, Change{Path: old.Path, Kind: Changed, Old: old, New: cur})
+			case old.Mode != cur.Mode:
+				changes = append(changes, Change{Path: old.Path, Kind: ModeChanged, Old: old, New: cur})
+			}
+			i++
+			j++
+		}
+	}
+	return changes
+}
+
+// sortedEntries returns t's entries sorted by path, as DecodeTree returns
+// them; only a tree built in memory needs the copy.
+func sortedEntries(t *manifest.Tree) []manifest.Entry {
+	if t == nil {
+		return nil
+	}
+	cmp := func(x, y manifest.Entry) int { return strings.Compare(x.Path, y.Path) }
+	if slices.IsSortedFunc(t.Entries, cmp) {
+		return t.Entries
+	}
+	e := slices.Clone(t.Entries)
+	slices.SortFunc(e, cmp)
+	return e
+}
