@@ -8,6 +8,7 @@ import (
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
+	"github.com/processfork/pf/worktree"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,9 +18,11 @@ func diffCommand() *cli.Command {
 		Usage:     "show which layers differ between two images, and which files of the world",
 		ArgsUsage: "A B",
 		Description: "Compares the layer digests of images A and B (tags, ids or id prefixes) and, when both\n" +
-			"world.fs layers are fs.tree.v1 trees, lists the paths added (+), removed (-) and changed (~)\n" +
-			"from A to B. A path changes when its kind, mode, size, content or link target does.",
+			"world.fs layers are fs.tree.v1 trees, lists the paths added (+), removed (-), changed (~)\n" +
+			"and changed in mode only (m) from A to B. A path changes when its kind, size, content or\n" +
+			"link target does. --stat adds the bytes each path adds and removes.",
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "stat", Usage: "show the bytes each path adds and removes, and the totals"},
 			&cli.BoolFlag{Name: "json", Usage: "write the differences as one JSON object"},
 		},
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
@@ -43,7 +46,7 @@ func diffCommand() *cli.Command {
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, d)
 			}
-			return writeDiff(c.App.Writer, d)
+			return writeDiff(c.App.Writer, d, c.Bool("stat"))
 		}),
 	}
 }
@@ -67,9 +70,14 @@ type layerDiff struct {
 }
 
 type treeDiff struct {
-	Added   []string `json:"added"`
-	Removed []string `json:"removed"`
-	Changed []string `json:"changed"`
+	Added        []string `json:"added"`
+	Removed      []string `json:"removed"`
+	Changed      []string `json:"changed"`
+	ModeChanged  []string `json:"mode_changed"`
+	BytesAdded   int64    `json:"bytes_added"`
+	BytesRemoved int64    `json:"bytes_removed"`
+
+	changes []worktree.Change // in path order, for --stat
 }
 
 func diffImages(ctx context.Context, s *pf.Store, a, b *pf.Image) (*imageDiff, error) {
@@ -111,29 +119,28 @@ func readTree(ctx context.Context, s *pf.Store, d manifest.Digest) (*manifest.Tr
 	return t, nil
 }
 
-// diffTrees walks both trees' entries, sorted by path, side by side.
+// diffTrees sorts worktree.DiffTrees's changes by kind, for pf diff.
 func diffTrees(a, b *manifest.Tree) *treeDiff {
-	d := &treeDiff{Added: []string{}, Removed: []string{}, Changed: []string{}}
-	ea, eb := a.Entries, b.Entries
-	for len(ea) > 0 || len(eb) > 0 {
-		switch {
-		case len(eb) == 0 || len(ea) > 0 && ea[0].Path < eb[0].Path:
-			d.Removed = append(d.Removed, ea[0].Path)
-			ea = ea[1:]
-		case len(ea) == 0 || eb[0].Path < ea[0].Path:
-			d.Added = append(d.Added, eb[0].Path)
-			eb = eb[1:]
-		default:
-			if ea[0] != eb[0] {
-				d.Changed = append(d.Changed, ea[0].Path)
-			}
-			ea, eb = ea[1:], eb[1:]
+	d := &treeDiff{Added: []string{}, Removed: []string{}, Changed: []string{}, ModeChanged: []string{}}
+	d.changes = worktree.DiffTrees(a, b)
+	for _, c := range d.changes {
+		d.BytesAdded += c.BytesAdded()
+		d.BytesRemoved += c.BytesRemoved()
+		switch c.Kind {
+		case worktree.Added:
+			d.Added = append(d.Added, c.Path)
+		case worktree.Removed:
+			d.Removed = append(d.Removed, c.Path)
+		case worktree.Changed:
+			d.Changed = append(d.Changed, c.Path)
+		case worktree.ModeChanged:
+			d.ModeChanged = append(d.ModeChanged, c.Path)
 		}
 	}
 	return d
 }
 
-func writeDiff(w io.Writer, d *imageDiff) error {
+func writeDiff(w io.Writer, d *imageDiff, stat bool) error {
 	rows := [][]string{{"a", d.A.String()}, {"b", d.B.String()}}
 	if d.Agent != nil {
 		a, b := d.Agent[0], d.Agent[1]
@@ -159,15 +166,30 @@ func writeDiff(w io.Writer, d *imageDiff) error {
 	switch {
 	case d.World == nil:
 		fmt.Fprintln(w, "world.fs: not both fs.tree.v1 trees, no file list")
-	case len(d.World.Added)+len(d.World.Removed)+len(d.World.Changed) > 0:
-		fmt.Fprintf(w, "world.fs: %d added, %d removed, %d changed\n", len(d.World.Added), len(d.World.Removed), len(d.World.Changed))
+	case len(d.World.changes) > 0:
+		fmt.Fprintf(w, "world.fs: %d added, %d removed, %d changed", len(d.World.Added), len(d.World.Removed), len(d.World.Changed))
+		if len(d.World.ModeChanged) > 0 {
+			fmt.Fprintf(w, ", %d mode changed", len(d.World.ModeChanged))
+		}
+		if stat {
+			fmt.Fprintf(w, "; +%d -%d bytes", d.World.BytesAdded, d.World.BytesRemoved)
+		}
+		fmt.Fprintln(w)
+		marks := map[worktree.ChangeKind]string{worktree.Added: "+", worktree.Removed: "-", worktree.Changed: "~", worktree.ModeChanged: "m"}
 		var lines []string
-		for _, group := range []struct {
-			mark  string
-			paths []string
-		}{{"+", d.World.Added}, {"-", d.World.Removed}, {"~", d.World.Changed}} {
-			for _, p := range group.paths {
-				lines = append(lines, "  "+group.mark+" "+p)
+		for _, kind := range []worktree.ChangeKind{worktree.Added, worktree.Removed, worktree.Changed, worktree.ModeChanged} {
+			for _, c := range d.World.changes {
+				if c.Kind != kind {
+					continue
+				}
+				line := "  " + marks[kind] + " " + quotePath(c.Path)
+				switch {
+				case kind == worktree.ModeChanged:
+					line += fmt.Sprintf("  %04o -> %04o", uint32(c.Old.Mode), uint32(c.New.Mode))
+				case stat:
+					line += fmt.Sprintf("  +%d -%d", c.BytesAdded(), c.BytesRemoved())
+				}
+				lines = append(lines, line)
 			}
 		}
 		fmt.Fprintln(w, strings.Join(lines, "\n"))
