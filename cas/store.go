@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -141,14 +142,34 @@ func (s *Bolt) Stat(ctx context.Context, d manifest.Digest) (Info, error) {
 	return info, err
 }
 
-// Get reads a whole blob into memory, verified.
+// Get reads a whole blob into memory, verified. A blob stored as one value
+// is decoded straight into a buffer of its size.
 func (s *Bolt) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {
+	var h header
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if h, _, err = lookup(tx, d); err != nil || h.format == formatChunks {
+			return err
+		}
+		// For a raw value, this copy out of the transaction is the
+		// result itself.
+		h.payload = bytes.Clone(h.payload)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.format != formatChunks {
+		return decodeValue(d, h)
+	}
 	r, err := s.Open(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	out := bytes.NewBuffer(make([]byte, 0, h.size))
+	_, err = out.ReadFrom(r)
+	return out.Bytes(), err
 }
 
 // lookup finds d in blobs/ and parses its header; the header's payload
