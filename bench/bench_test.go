@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -165,27 +163,9 @@ func benchPut(b *testing.B, opts *pf.Options, c *corpus, size, total int) {
 	b.ReportMetric(stats(b, s).CompressionRatio(), "ratio")
 }
 
-// pipelineEncoder is an encoder set up as the store's (cas/compress.go):
-// one per process, one slot per core, no CRC.
-var pipelineEncoder = sync.OnceValue(func() *zstd.Encoder {
-	return newEncoder(cas.DefaultLevel)
-})
-
 // pipelineSink keeps the digests the pipeline computes from being
 // optimized away.
 var pipelineSink byte
-
-func newEncoder(level zstd.EncoderLevel) *zstd.Encoder {
-	e, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(level),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithEncoderCRC(false),
-		zstd.WithZeroFrames(true))
-	if err != nil {
-		panic(err)
-	}
-	return e
-}
 
 // BenchmarkPut_Pipeline is the limit under BenchmarkPut: the SHA-256 and
 // the zstd EncodeAll at cas.DefaultLevel of the same blobs, without a
