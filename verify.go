@@ -106,6 +106,10 @@ func (v *verifier) images() error {
 	if err != nil {
 		return err
 	}
+	// One walker for every image: a tree or page list that images share is
+	// read and checked once, so a store of many forks verifies in time
+	// proportional to what it holds, not to images times tree size.
+	walker := &reacher{}
 	return manifests.ForEach(func(k, _ []byte) error {
 		if err := v.tick(); err != nil {
 			return err
@@ -140,7 +144,7 @@ func (v *verifier) images() error {
 				v.problem(subject, "parent %s is missing", p)
 			}
 		}
-		err = reach(m, nil,
+		err = walker.reach(m,
 			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(v.tx, d) },
 			func(d manifest.Digest, where string) error {
 				if v.reached[d] {
