@@ -18,10 +18,16 @@
 //     (SHA-256 and zstd on the same bytes), so that a ratio can be quoted
 //     from one run on the noisy shared machines the project runs on (see
 //     machine-limits.md).
-//   - Later, the same workloads run against the peers (SQLite, git), so
-//     that pf's figures are compared with theirs on equal terms.
+//   - Users choose a store by what it costs them: Run (pf bench) puts the
+//     same workloads through pf and through what they would use instead —
+//     the reference's directory design written faithfully, git's object
+//     store, SQLite as a checkpointer uses it, and the machine's own limits
+//     — each in a process of its own, and reports medians, ratios and peak
+//     memory as a table, Markdown, JSON and an SVG plot (BENCHMARKS.md).
 //
-// Run the gates with go test ./bench and the benchmarks with
+// Run the gates with go test ./bench, the benchmarks with
 //
 //	go test ./bench -run '^$' -bench . -benchtime 3x
+//
+// and the comparison with go run ./cmd/pf bench [--quick].
 package bench
