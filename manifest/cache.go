@@ -115,62 +115,66 @@ func DecodeCachePages(b []byte) (*CachePages, error) {
 	return c, nil
 }
 
+var (
+	cachePagesKeys = keySet{
+		required: []string{"layout", "pages"},
+		optional: []string{"page_size_bytes", "page_size_tokens", "n_layers", "n_heads", "head_dim", "dtype"},
+	}
+	pageKeys = keySet{required: []string{"ix", "k", "v"}}
+)
+
 func decodeCachePages(b []byte) (*CachePages, error) {
-	r, err := newReader(b)
-	if err != nil {
-		return nil, err
-	}
+	r := newReader(b)
 	c := new(CachePages)
-	ints := map[string]*int{
-		"page_size_bytes":  &c.PageSizeBytes,
-		"page_size_tokens": &c.PageSizeTokens,
-		"n_layers":         &c.NLayers,
-		"n_heads":          &c.NHeads,
-		"head_dim":         &c.HeadDim,
-	}
-	err = r.object("", []string{"layout", "pages"}, func(key string) (err error) {
-		if p, ok := ints[key]; ok {
-			n, err := r.nonNegative(key)
-			*p = int(n)
-			return err
-		}
+	err := r.document(&cachePagesKeys, func(key string, at loc) (err error) {
 		switch key {
 		case "layout":
-			c.Layout, err = r.string(key)
+			var s rawString
+			s, err = r.rawString(at)
+			c.Layout = s.intern(DefaultCacheLayout)
 			if err == nil && c.Layout == "" {
-				err = fmt.Errorf("layout: empty")
+				err = fmt.Errorf("%s: empty", at)
 			}
 		case "dtype":
-			c.Dtype, err = r.string(key)
+			c.Dtype, err = r.string(at)
 		case "pages":
-			err = r.array(key, func(i int) error {
+			err = r.array(at, func(i int, at loc) error {
 				var p CachePage
-				err := r.fields(fmt.Sprintf("pages[%d]", i), []string{"ix", "k", "v"}, func(j int, path string) (err error) {
-					switch j {
-					case 0:
-						var n int64
-						n, err = r.nonNegative(path)
-						p.Ix = int(n)
-					case 1:
-						p.K, err = r.digest(path)
-					case 2:
-						p.V, err = r.digest(path)
+				err := r.object(at, &pageKeys, func(key string, at loc) (err error) {
+					switch key {
+					case "ix":
+						p.Ix, err = r.size(at)
+					case "k":
+						p.K, err = r.digest(at)
+					case "v":
+						p.V, err = r.digest(at)
 					}
 					return err
 				})
 				c.Pages = append(c.Pages, p)
 				return err
 			})
-		default:
-			err = r.skip(key)
+		case "page_size_bytes":
+			c.PageSizeBytes, err = r.size(at)
+		case "page_size_tokens":
+			c.PageSizeTokens, err = r.size(at)
+		case "n_layers":
+			c.NLayers, err = r.size(at)
+		case "n_heads":
+			c.NHeads, err = r.size(at)
+		case "head_dim":
+			c.HeadDim, err = r.size(at)
 		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
 	return c, nil
+}
+
+// size reads a non-negative integer into an int.
+func (r *reader) size(at loc) (int, error) {
+	n, err := r.nonNegative(at)
+	return int(n), err
 }

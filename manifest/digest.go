@@ -29,6 +29,9 @@ func Sum(b []byte) Digest {
 // hex included: accepting it would let one blob be stored under two names.
 // Errors wrap ErrInvalidDigest and quote the input.
 func ParseDigest(s string) (Digest, error) {
+	if d, ok := digestFromText(s); ok {
+		return d, nil
+	}
 	if s != "" && strings.TrimSpace(s) != s {
 		return Digest{}, digestError(s, "leading or trailing white space")
 	}
@@ -107,6 +110,41 @@ func parseHex(h string, offset int) (Digest, string) {
 	hex.Decode(d[:], []byte(h)) // cannot fail: checked above
 	return d, ""
 }
+
+// digestFromText decodes the text form of a digest, reporting whether s is
+// one. It is ParseDigest without the error, which the readers use on the
+// bytes of their input: it allocates nothing, and ParseDigest says what is
+// wrong when it fails.
+func digestFromText[T string | []byte](s T) (d Digest, ok bool) {
+	if len(s) != len(digestPrefix)+2*len(d) || string(s[:len(digestPrefix)]) != digestPrefix {
+		return d, false
+	}
+	h := s[len(digestPrefix):]
+	for i := range d {
+		hi, lo := lowerHex[h[2*i]], lowerHex[h[2*i+1]]
+		if hi|lo > 0xf {
+			return Digest{}, false
+		}
+		d[i] = hi<<4 | lo
+	}
+	return d, true
+}
+
+// lowerHex maps the lower-case hex digits to their values and every other
+// byte to 0xff.
+var lowerHex = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 // String returns the text form, "sha256:" and 64 lower-case hex digits.
 func (d Digest) String() string {

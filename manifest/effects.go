@@ -38,7 +38,7 @@ func (e *MergedEffects) Encode() []byte {
 // parent_a, parent_b and ancestor digests; otherwise the error wraps
 // ErrInvalidEffects.
 func DecodeMergedEffects(b []byte) (e *MergedEffects, ok bool, err error) {
-	if kind, _ := peekKind(b); kind != MergedEffectsKind {
+	if !hasKind(b, MergedEffectsKind) {
 		return nil, false, nil
 	}
 	e, err = decodeMergedEffects(b)
@@ -48,31 +48,26 @@ func DecodeMergedEffects(b []byte) (e *MergedEffects, ok bool, err error) {
 	return e, true, nil
 }
 
+var mergedEffectsKeys = keySet{required: []string{"kind", "parent_a", "parent_b", "ancestor"}}
+
 func decodeMergedEffects(b []byte) (*MergedEffects, error) {
-	r, err := newReader(b)
-	if err != nil {
-		return nil, err
-	}
+	r := newReader(b)
 	e := new(MergedEffects)
-	names := []string{"kind", "parent_a", "parent_b", "ancestor"}
-	err = r.fields("", names, func(i int, path string) (err error) {
-		switch i {
-		case 0:
-			// peekKind saw the first "kind"; duplicates are refused.
-			_, err = r.string(path)
-		case 1:
-			e.ParentA, err = r.digest(path)
-		case 2:
-			e.ParentB, err = r.digest(path)
-		case 3:
-			e.Ancestor, err = r.digest(path)
+	err := r.document(&mergedEffectsKeys, func(key string, at loc) (err error) {
+		switch key {
+		case "kind":
+			// hasKind saw the first "kind"; duplicates are refused.
+			_, err = r.rawString(at)
+		case "parent_a":
+			e.ParentA, err = r.digest(at)
+		case "parent_b":
+			e.ParentB, err = r.digest(at)
+		case "ancestor":
+			e.Ancestor, err = r.digest(at)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := r.end(); err != nil {
 		return nil, err
 	}
 	return e, nil

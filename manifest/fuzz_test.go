@@ -163,6 +163,39 @@ func FuzzDecodeCachePages(f *testing.F) {
 	})
 }
 
+func FuzzDecodeMergedEffects(f *testing.F) {
+	f.Add((&MergedEffects{ParentA: Sum([]byte("a")), ParentB: Sum([]byte("b")), Ancestor: EmptyDigest}).Encode())
+	f.Add([]byte("{\"kind\":\"effects.ledger.v1\",\"entries\":1}\n{\"ts\":1}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, ok, err := DecodeMergedEffects(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidEffects) || ok || e != nil {
+				t.Fatalf("DecodeMergedEffects = %v, %v, %v", e, ok, err)
+			}
+			return
+		}
+		refs, rerr := Refs(LayerEffectsLedger, b)
+		if rerr != nil {
+			t.Fatalf("Refs: %v", rerr)
+		}
+		if !ok {
+			if e != nil || refs != nil {
+				t.Fatalf("not merged, but %v and refs %v", e, refs)
+			}
+			return
+		}
+		for _, d := range []Digest{e.ParentA, e.ParentB, e.Ancestor} {
+			if !containsDigest(refs, d) {
+				t.Fatalf("Refs lacks %s", d)
+			}
+		}
+		e2, ok, err := DecodeMergedEffects(e.Encode())
+		if err != nil || !ok || *e2 != *e {
+			t.Fatalf("round trip: %v, %v, %v", e2, ok, err)
+		}
+	})
+}
+
 func containsDigest(ds []Digest, d Digest) bool {
 	for _, x := range ds {
 		if x == d {

@@ -28,14 +28,7 @@ func NeedsContent(layer string) bool {
 // error (wrapping ErrInvalidTree, ErrInvalidCache or ErrInvalidEffects):
 // silently treating it as opaque would let gc drop what it names.
 func Refs(layer string, b []byte) ([]Digest, error) {
-	var refs []Digest
-	seen := make(map[Digest]bool)
-	add := func(d Digest) {
-		if !seen[d] {
-			seen[d] = true
-			refs = append(refs, d)
-		}
-	}
+	var named []Digest
 	switch layer {
 	case LayerWorldFS:
 		if !IsTree(b) {
@@ -45,9 +38,12 @@ func Refs(layer string, b []byte) ([]Digest, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(t.Entries) > 0 {
+			named = make([]Digest, 0, len(t.Entries))
+		}
 		for _, e := range t.Entries {
 			if e.Kind != KindDir {
-				add(e.Blob)
+				named = append(named, e.Blob)
 			}
 		}
 	case LayerCacheManifest:
@@ -58,18 +54,35 @@ func Refs(layer string, b []byte) ([]Digest, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(c.Pages) > 0 {
+			named = make([]Digest, 0, 2*len(c.Pages))
+		}
 		for _, p := range c.Pages {
-			add(p.K)
-			add(p.V)
+			named = append(named, p.K, p.V)
 		}
 	case LayerEffectsLedger:
 		e, ok, err := DecodeMergedEffects(b)
 		if !ok || err != nil {
 			return nil, err
 		}
-		add(e.ParentA)
-		add(e.ParentB)
-		add(e.Ancestor)
+		named = []Digest{e.ParentA, e.ParentB, e.Ancestor}
 	}
-	return refs, nil
+	return dedupe(named), nil
+}
+
+// dedupe drops the repeats from ds, in place, keeping the first of each;
+// it returns nil when ds is empty.
+func dedupe(ds []Digest) []Digest {
+	if len(ds) == 0 {
+		return nil
+	}
+	seen := make(map[Digest]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }

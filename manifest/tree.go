@@ -214,23 +214,28 @@ func DecodeTree(b []byte) (*Tree, error) {
 	return t, nil
 }
 
-func decodeTree(b []byte) (*Tree, error) {
-	r, err := newReader(b)
-	if err != nil {
-		return nil, err
+var (
+	treeKeys  = keySet{required: []string{"kind", "entries"}}
+	entryKeys = keySet{
+		required: []string{"path", "mode", "size", "kind"},
+		optional: []string{"blob", "link_target"},
 	}
+)
+
+func decodeTree(b []byte) (*Tree, error) {
+	r := newReader(b)
 	t := new(Tree)
-	err = r.object("", []string{"kind", "entries"}, func(key string) error {
+	err := r.document(&treeKeys, func(key string, at loc) error {
 		switch key {
 		case "kind":
-			s, err := r.string(key)
-			if err == nil && s != TreeKind {
-				err = fmt.Errorf("kind: %s, want %q", quote(s), TreeKind)
+			s, err := r.rawString(at)
+			if err == nil && !s.is(TreeKind) {
+				err = fmt.Errorf("%s: %s, want %q", at, quote(s.String()), TreeKind)
 			}
 			return err
-		case "entries":
-			return r.array(key, func(i int) error {
-				e, err := r.entry(fmt.Sprintf("entries[%d]", i))
+		default: // "entries"
+			return r.array(at, func(i int, at loc) error {
+				e, err := r.entry(at)
 				if err != nil {
 					return err
 				}
@@ -238,76 +243,70 @@ func decodeTree(b []byte) (*Tree, error) {
 					prev := t.Entries[i-1].Path
 					switch {
 					case e.Path == prev:
-						return fmt.Errorf("entries[%d] %s: duplicate path", i, quote(e.Path))
+						return fmt.Errorf("%s %s: duplicate path", at, quote(e.Path))
 					case e.Path < prev:
-						return fmt.Errorf("entries[%d] %s: not sorted: comes after %s", i, quote(e.Path), quote(prev))
+						return fmt.Errorf("%s %s: not sorted: comes after %s", at, quote(e.Path), quote(prev))
 					}
 				}
 				t.Entries = append(t.Entries, e)
 				return nil
 			})
 		}
-		return r.skip(key)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := r.end(); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// entry reads one tree entry at path.
-func (r *reader) entry(path string) (Entry, error) {
+// entry reads one tree entry at at.
+func (r *reader) entry(at loc) (Entry, error) {
 	var (
 		e                  Entry
-		mode               string
+		mode               rawString
 		hasBlob, hasTarget bool
 	)
-	err := r.object(path, []string{"path", "mode", "size", "kind"}, func(key string) (err error) {
-		p := join(path, key)
+	err := r.object(at, &entryKeys, func(key string, at loc) (err error) {
 		switch key {
 		case "path":
-			e.Path, err = r.string(p)
+			e.Path, err = r.string(at)
 		case "mode":
-			mode, err = r.string(p)
+			mode, err = r.rawString(at)
 		case "size":
-			e.Size, err = r.nonNegative(p)
+			e.Size, err = r.nonNegative(at)
 		case "kind":
-			var s string
-			s, err = r.string(p)
-			e.Kind = EntryKind(s)
+			var s rawString
+			s, err = r.rawString(at)
+			e.Kind = EntryKind(s.intern(string(KindFile), string(KindDir), string(KindSymlink)))
 		case "blob":
 			hasBlob = true
-			e.Blob, err = r.digest(p)
+			e.Blob, err = r.digest(at)
 		case "link_target":
 			hasTarget = true
-			e.LinkTarget, err = r.string(p)
-		default:
-			err = r.skip(p)
+			e.LinkTarget, err = r.string(at)
 		}
 		return err
 	})
 	if err != nil {
 		return e, err
 	}
-	where := path + " " + quote(e.Path)
-	m, ok := parseMode(mode)
+	// where names the entry in errors about it as a whole.
+	where := func() string { return at.String() + " " + quote(e.Path) }
+	m, ok := parseMode(string(mode.unquoted()))
 	if !ok {
-		return e, fmt.Errorf("%s: mode %s: want 4 octal digits", where, quote(mode))
+		return e, fmt.Errorf("%s: mode %s: want 4 octal digits", where(), quote(mode.String()))
 	}
 	e.Mode = m
 	if err := e.check(); err != nil {
-		return e, fmt.Errorf("%s: %w", where, err)
+		return e, fmt.Errorf("%s: %w", where(), err)
 	}
 	// Presence, not only value: "blob":"sha256:000..." on a dir, or
 	// "link_target":"" on a file, is still a key that does not belong.
 	switch {
 	case hasBlob && e.Kind == KindDir:
-		return e, fmt.Errorf("%s: dir with blob", where)
+		return e, fmt.Errorf("%s: dir with blob", where())
 	case hasTarget && e.Kind != KindSymlink:
-		return e, fmt.Errorf("%s: %s with link_target", where, e.Kind)
+		return e, fmt.Errorf("%s: %s with link_target", where(), e.Kind)
 	}
 	return e, nil
 }
@@ -316,6 +315,5 @@ func (r *reader) entry(path string) (Entry, error) {
 // whose "kind" is "fs.tree.v1". It reads only as far as the kind, so it is
 // cheap on large trees and says nothing about whether the rest is valid.
 func IsTree(b []byte) bool {
-	kind, ok := peekKind(b)
-	return ok && kind == TreeKind
+	return hasKind(b, TreeKind)
 }
