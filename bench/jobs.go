@@ -324,15 +324,11 @@ type rssReporter interface{ peakRSS() int64 }
 func (j *job) ingest(sys system, ij ingestJob) ([]Row, error) {
 	in := Row{Workload: ingestWorkload(ij.name), System: sys.Name()}
 	rd := Row{Workload: readWorkload(ij.name), System: sys.Name()}
-	data, unmap, err := mapFile(j.Data[datasetOf(ij)])
+	blobs, unmap, err := j.ingestBlobs(ij)
 	if err != nil {
 		return nil, err
 	}
 	defer unmap()
-	blobs, err := blobsOf(data, ij.count, ij.size)
-	if err != nil {
-		return nil, err
-	}
 	var (
 		dir    string
 		keys   []string
@@ -627,4 +623,18 @@ func runJob(ctx context.Context, spec jobSpec, progress func(string)) ([]Row, er
 		rows[i].Load = load
 	}
 	return rows, err
+}
+
+// ingestBlobs maps an ingest job's data set and cuts it into its blobs;
+// unmap releases them.
+func (j *job) ingestBlobs(ij ingestJob) (blobs [][]byte, unmap func() error, err error) {
+	data, unmap, err := mapFile(j.Data[datasetOf(ij)])
+	if err != nil {
+		return nil, nil, err
+	}
+	if blobs, err = blobsOf(data, ij.count, ij.size); err != nil {
+		unmap()
+		return nil, nil, err
+	}
+	return blobs, unmap, nil
 }

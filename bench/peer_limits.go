@@ -178,15 +178,11 @@ func (j *job) limits() ([]Row, error) {
 			Note: "the bytes that changed: no store can add less and keep both versions"}), nil
 	}
 	if ij, ok := j.Sizes.ingest(j.Job); ok {
-		data, unmap, err := mapFile(j.Data[datasetOf(ij)])
+		blobs, unmap, err := j.ingestBlobs(ij)
 		if err != nil {
 			return nil, err
 		}
 		defer unmap()
-		blobs, err := blobsOf(data, ij.count, ij.size)
-		if err != nil {
-			return nil, err
-		}
 		rows, err := j.limitRows(ingestWorkload(ij.name), j.Policy.Ingest, blobs, all...)
 		if err != nil {
 			return nil, err

@@ -142,19 +142,20 @@ type LayerRef struct {
 	Digest Digest
 }
 
+// layerNames are the eight layers in manifest order.
+var layerNames = [...]string{
+	LayerModelBase, LayerModelDiff, LayerCacheManifest, LayerWorldFS,
+	LayerWorldEnv, LayerWorldProcs, LayerEffectsLedger, LayerTraceMessages,
+}
+
 // Layers returns the eight layer digests in manifest order. A zero digest
 // is included: it is the caller's business whether a layer may be unset.
 func (m *Manifest) Layers() []LayerRef {
-	return []LayerRef{
-		{LayerModelBase, m.Model.Base},
-		{LayerModelDiff, m.Model.Diff},
-		{LayerCacheManifest, m.Cache.Manifest},
-		{LayerWorldFS, m.World.FS},
-		{LayerWorldEnv, m.World.Env},
-		{LayerWorldProcs, m.World.Procs},
-		{LayerEffectsLedger, m.Effects.Ledger},
-		{LayerTraceMessages, m.Trace.Messages},
+	refs := make([]LayerRef, len(layerNames))
+	for i, name := range layerNames {
+		refs[i] = LayerRef{name, *m.layer(name)}
 	}
+	return refs
 }
 
 // layer returns a pointer to the named layer digest, or nil.
