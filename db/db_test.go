@@ -223,7 +223,6 @@ func TestDB_Update_FailureIsolated(t *testing.T) {
 	wg.Wait()
 	d.View(func(tx *bolt.Tx) error {
 		for i, err := range errs {
-			_, kept := tx.Bucket(db.BucketTags).Get([]byte(fmt.Sprint("good", i))), true
 			switch i % 4 {
 			case 0:
 				if !errors.Is(err, boom) || tx.Bucket(db.BucketTags).Get([]byte(fmt.Sprint("bad", i))) != nil {
@@ -235,7 +234,7 @@ func TestDB_Update_FailureIsolated(t *testing.T) {
 				}
 			default:
 				if err != nil || tx.Bucket(db.BucketTags).Get([]byte(fmt.Sprint("good", i))) == nil {
-					t.Errorf("good update %d: %v (kept %v)", i, err, kept)
+					t.Errorf("good update %d: %v, or its write was lost", i, err)
 				}
 			}
 		}
