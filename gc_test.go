@@ -147,12 +147,7 @@ func TestStore_GC_BesideWriters(t *testing.T) {
 // sector would.
 func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) {
 	t.Helper()
-	err := s.DB().Update(ctx, func(tx *bolt.Tx) error {
-		vb := tx.Bucket(db.BucketBlobs).Bucket(d[:])
-		v := bytes.Clone(vb.Get([]byte{0}))
-		v[len(v)-1] ^= 0xff
-		return vb.Put([]byte{0}, v)
-	})
+	err := s.DB().Update(ctx, func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func TestStore_Verify_FindsDamage(t *testing.T) {
 
 // deleteBlob removes a blob behind the store's back, as damage would.
 func deleteBlob(tx *bolt.Tx, d manifest.Digest) error {
-	return tx.Bucket(db.BucketBlobs).DeleteBucket(d[:])
+	return castest.Remove(tx, db.BucketBlobs, d)
 }
 
 const damagedTrace = "trace of the damaged image, long enough to matter"

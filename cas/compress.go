@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"runtime"
 
@@ -66,16 +67,29 @@ func sharedDecoder() *zstd.Decoder {
 // encodeValue builds the stored value for b: zstd when that saves at least
 // one part in 16, raw otherwise.
 func encodeValue(level zstd.EncoderLevel, b []byte) []byte {
-	h := appendHeader(make([]byte, 0, 12+len(b)), formatZstd, len(b))
-	if len(b) >= 64 && !looksRandom(b) {
-		v := encoderFor(level).EncodeAll(b, h)
-		if len(v)-len(h) < len(b)-len(b)/16 {
-			return v
-		}
+	if v := compressValue(level, b); v != nil {
+		return v
 	}
-	v := h[:0]
-	v = appendHeader(v, formatRaw, len(b))
-	return append(v, b...)
+	return appendRawValue(make([]byte, 0, binary.MaxVarintLen64+1+len(b)), b)
+}
+
+// compressValue returns b's value in zstd, or nil when it should be stored
+// raw: too short, random-looking, or saving less than one part in 16.
+func compressValue(level zstd.EncoderLevel, b []byte) []byte {
+	if len(b) < 64 || looksRandom(b) {
+		return nil
+	}
+	h := appendHeader(make([]byte, 0, 12+len(b)), formatZstd, len(b))
+	v := encoderFor(level).EncodeAll(b, h)
+	if len(v)-len(h) < len(b)-len(b)/16 {
+		return v
+	}
+	return nil
+}
+
+// appendRawValue appends b's value, stored raw, to dst.
+func appendRawValue(dst, b []byte) []byte {
+	return append(appendHeader(dst, formatRaw, len(b)), b...)
 }
 
 // decodeValue returns the logical bytes of a raw or zstd value and checks
@@ -152,16 +166,22 @@ func looksRandom(b []byte) bool {
 	if len(b) < sampleLen {
 		return false
 	}
-	var counts [256]int
+	// Four tables, so that runs of one byte value do not make each
+	// increment wait for the one before it.
+	var counts [4][256]uint16
 	step := (len(b) - sampleRunLen) / (sampleRuns - 1)
 	for r := 0; r < sampleRuns; r++ {
-		for _, c := range b[r*step : r*step+sampleRunLen] {
-			counts[c]++
+		run := b[r*step : r*step+sampleRunLen]
+		for i := 0; i+4 <= len(run); i += 4 {
+			counts[0][run[i]]++
+			counts[1][run[i+1]]++
+			counts[2][run[i+2]]++
+			counts[3][run[i+3]]++
 		}
 	}
 	sum := 0.0
-	for _, c := range counts {
-		sum += nlog2n[c]
+	for c := range 256 {
+		sum += nlog2n[int(counts[0][c])+int(counts[1][c])+int(counts[2][c])+int(counts[3][c])]
 	}
 	bits := math.Log2(sampleLen) - sum/sampleLen
 	return bits > randomBits

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -52,12 +53,17 @@ type stagedValue struct {
 type Lease struct {
 	s *Bolt
 
-	mu          sync.Mutex
-	held        map[valueRef]struct{}
-	sizes       map[manifest.Digest]int64 // blobs put and found stored or staged
-	staged      []stagedValue
-	stagedBytes int
-	done        bool
+	mu     sync.Mutex
+	held   map[valueRef]struct{}
+	sizes  map[manifest.Digest]int64 // blobs put and found stored or staged
+	pack   *pack                     // small values being gathered
+	staged spillBatch                // the rest of what is not written yet
+	done   bool
+
+	// What early writes stored, and the provisional marks they left,
+	// which the commit deletes.
+	wrote map[valueRef]struct{}
+	marks [][]byte
 
 	// One early write at a time runs in the background while puts go
 	// on hashing and compressing; a second waits for it. spillErr is the
@@ -68,7 +74,10 @@ type Lease struct {
 
 // NewLease starts a lease. It holds nothing until something is put.
 func (s *Bolt) NewLease() *Lease {
-	return &Lease{s: s, held: map[valueRef]struct{}{}, sizes: map[manifest.Digest]int64{}, spilling: make(chan struct{}, 1)}
+	return &Lease{
+		s: s, held: map[valueRef]struct{}{}, sizes: map[manifest.Digest]int64{},
+		wrote: map[valueRef]struct{}{}, spilling: make(chan struct{}, 1),
+	}
 }
 
 // PutBytes stages b under the lease and returns its digest.
@@ -77,7 +86,7 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 		return l.putChunked(ctx, bytes.NewReader(b))
 	}
 	d := manifest.Sum(b)
-	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return encodeValue(l.s.level, b) }); err != nil {
+	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, data: b}); err != nil {
 		return d, err
 	}
 	l.known(d, int64(len(b)))
@@ -139,12 +148,12 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 			continue
 		}
 		if len(refs) == 2 {
-			if err := l.putValue(ctx, db.BucketChunks, refs[0].digest, func() []byte { return first }); err != nil {
+			if err := l.putValue(ctx, db.BucketChunks, pendingValue{digest: refs[0].digest, encoded: first}); err != nil {
 				return manifest.Digest{}, err
 			}
 			first = nil
 		}
-		if err := l.putValue(ctx, db.BucketChunks, cd, func() []byte { return encodeValue(l.s.level, c.Data) }); err != nil {
+		if err := l.putValue(ctx, db.BucketChunks, pendingValue{digest: cd, data: c.Data}); err != nil {
 			return manifest.Digest{}, err
 		}
 	}
@@ -154,7 +163,7 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 	if len(refs) != 1 {
 		value = encodeChunkList(total, refs)
 	}
-	if err := l.putValue(ctx, db.BucketBlobs, d, func() []byte { return value }); err != nil {
+	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: value}); err != nil {
 		return d, err
 	}
 	l.known(d, total)
@@ -177,15 +186,20 @@ func (l *Lease) Size(d manifest.Digest) (int64, bool) {
 	return size, ok
 }
 
-// putValue holds d, then stages encode() unless the store already has d.
-// The hold comes first, so a value seen as stored stays stored.
-func (l *Lease) putValue(ctx context.Context, bucket []byte, d manifest.Digest, encode func() []byte) error {
-	return l.putValues(ctx, bucket, []pendingValue{{d, encode}})
+// putValue holds it.digest, then stages its value unless the store
+// already has it. The hold comes first, so a value seen as stored stays
+// stored.
+func (l *Lease) putValue(ctx context.Context, bucket []byte, it pendingValue) error {
+	return l.putValues(ctx, bucket, []pendingValue{it})
 }
 
+// A pendingValue is a value to put: its logical bytes, encoded only if
+// the store turns out not to have them (and not kept after the put), or
+// its value already encoded.
 type pendingValue struct {
-	digest manifest.Digest
-	encode func() []byte
+	digest  manifest.Digest
+	data    []byte
+	encoded []byte
 }
 
 // putValues is putValue for many values at once: one look at the store
@@ -235,27 +249,69 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 	}); err != nil {
 		return err
 	}
-	values := make([][]byte, len(missing))
-	parallel(len(missing), func(i int) { values[i] = missing[i].encode() })
-	for i, it := range missing {
-		l.stage(ctx, stagedValue{bucket, it.digest, values[i]})
-	}
+	parallel(len(missing), func(i int) { l.stage(ctx, bucket, missing[i]) })
 	return nil
 }
 
-// stage keeps v for the commit, writing early once enough is staged.
-func (l *Lease) stage(ctx context.Context, v stagedValue) {
+// maxRawPacked is the largest blob whose raw value fits in a pack.
+const maxRawPacked = packMax - 1 - binary.MaxVarintLen64
+
+// stage encodes it and keeps its value for the commit, writing early once
+// enough is staged. A small value goes straight into the pack being
+// filled; it is compressed first, outside the lock, so that puts on other
+// goroutines go on meanwhile.
+func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
+	v := it.encoded
+	if v == nil {
+		v = compressValue(l.s.level, it.data)
+	}
+	packed := len(v) <= packMax && (v != nil || len(it.data) <= maxRawPacked)
+	if !packed && v == nil {
+		v = encodeValue(l.s.level, it.data)
+	}
+	ref := refIn(bucket, it.digest)
+
 	l.mu.Lock()
-	l.staged = append(l.staged, v)
-	l.stagedBytes += len(v.value)
-	var batch []stagedValue
-	if l.stagedBytes >= l.s.spillBytes {
-		batch, l.staged, l.stagedBytes = l.staged, nil, 0
+	if !packed {
+		l.staged.values = append(l.staged.values, stagedValue{bucket, it.digest, v})
+		l.staged.bytes += len(v)
+	} else {
+		if l.pack == nil {
+			l.pack = newPack()
+		}
+		before := len(l.pack.data)
+		if v == nil {
+			l.pack.addRaw(ref, it.data)
+		} else {
+			l.pack.add(ref, v)
+		}
+		l.staged.bytes += len(l.pack.data) - before
+		if l.pack.full() {
+			l.staged.packs = append(l.staged.packs, l.pack)
+			l.pack = nil
+		}
+	}
+	var batch spillBatch
+	spill := l.staged.bytes >= l.s.spillBytes
+	if spill {
+		batch = l.takeStaged()
 	}
 	l.mu.Unlock()
-	if batch != nil {
+	if spill {
 		l.spill(ctx, batch)
 	}
+}
+
+// takeStaged hands over everything staged, the pack being filled with it.
+// The caller holds l.mu.
+func (l *Lease) takeStaged() spillBatch {
+	if l.pack != nil {
+		l.staged.packs = append(l.staged.packs, l.pack)
+		l.pack = nil
+	}
+	batch := l.staged
+	l.staged = spillBatch{}
+	return batch
 }
 
 // PutBatch puts many blobs at once and returns their digests in order: it
@@ -279,7 +335,7 @@ func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest
 			digests[i] = d
 			continue
 		}
-		small = append(small, pendingValue{digests[i], func() []byte { return encodeValue(l.s.level, b) }})
+		small = append(small, pendingValue{digest: digests[i], data: b})
 		smallIdx = append(smallIdx, i)
 	}
 	if err := l.putValues(ctx, db.BucketBlobs, small); err != nil {
@@ -316,21 +372,34 @@ func parallel(n int, fn func(i int)) {
 
 // spill writes batch, marked provisional, in the background; it waits
 // first for the write before it, so at most two batches are in memory.
-func (l *Lease) spill(ctx context.Context, batch []stagedValue) {
+func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 	l.spilling <- struct{}{}
 	// The put that started it may return, and its context end, before the
 	// write does; Commit and Abort wait for it either way.
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer func() { <-l.spilling }()
-		err := l.s.db.Update(ctx, func(tx *bolt.Tx) error { return writeValues(tx, batch, true) })
+		var (
+			stored []valueRef
+			marks  [][]byte
+		)
+		err := l.s.db.Update(ctx, func(tx *bolt.Tx) (err error) {
+			stored, marks, err = writeValues(tx, batch, true)
+			return err
+		})
+		batch.recycle()
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		if err != nil {
-			l.mu.Lock()
 			if l.spillErr == nil {
 				l.spillErr = fmt.Errorf("write blobs early: %w", err)
 			}
-			l.mu.Unlock()
+			return
 		}
+		for _, ref := range stored {
+			l.wrote[ref] = struct{}{}
+		}
+		l.marks = append(l.marks, marks...)
 	}()
 }
 
@@ -355,19 +424,46 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return ErrLeaseDone
 	}
 	l.done = true
-	batch, held := l.staged, l.heldList()
-	l.staged = nil
+	batch, held := l.takeStaged(), l.heldList()
 	l.mu.Unlock()
+	defer batch.recycle()
 
 	if err := l.waitSpill(); err != nil {
 		l.s.release(held, true)
 		return err
 	}
+	l.mu.Lock()
+	wrote, marks := l.wrote, l.marks
+	l.mu.Unlock()
 	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
-		if err := writeValues(tx, batch, false); err != nil {
+		stored, _, err := writeValues(tx, batch, false)
+		if err != nil {
 			return err
 		}
-		if err := settleRefs(tx, held); err != nil {
+		prov, err := db.Bucket(tx, db.BucketProvisional)
+		if err != nil {
+			return err
+		}
+		for _, k := range marks {
+			if err := prov.Delete(k); err != nil {
+				return err
+			}
+		}
+		// What the lease holds but did not write may be another lease's
+		// early write, which that lease's failure would take away.
+		final := make(map[valueRef]struct{}, len(stored))
+		for _, ref := range stored {
+			final[ref] = struct{}{}
+		}
+		var others []valueRef
+		for _, ref := range held {
+			_, early := wrote[ref]
+			_, now := final[ref]
+			if !early && !now {
+				others = append(others, ref)
+			}
+		}
+		if err := settleRefs(tx, others); err != nil {
 			return err
 		}
 		if fn != nil {
@@ -398,8 +494,9 @@ func (l *Lease) Abort() error {
 	}
 	l.done = true
 	held := l.heldList()
-	l.staged = nil
+	batch := l.takeStaged()
 	l.mu.Unlock()
+	batch.recycle()
 	l.waitSpill() // what it writes is reclaimed below with the rest
 	return l.s.release(held, true)
 }
@@ -437,6 +534,7 @@ func (s *Bolt) release(held []valueRef, reclaim bool) error {
 	// Not the caller's context: cleaning up must not be cancelled with
 	// the work it cleans up after.
 	return s.db.Update(context.Background(), func(tx *bolt.Tx) error {
-		return deleteProvisional(tx, free)
+		_, err := deleteProvisional(tx, free)
+		return err
 	})
 }

@@ -303,8 +303,7 @@ func TestLease_BlobThatIsAlsoAChunk(t *testing.T) {
 	_, s := openStore(t, "", Options{SpillBytes: 1})
 	b := payload(31, 10000)
 	d := manifest.Sum(b)
-	encode := func() []byte { return encodeValue(DefaultLevel, b) }
-	asChunk := func(l *Lease) error { return l.putValue(ctx, db.BucketChunks, d, encode) }
+	asChunk := func(l *Lease) error { return l.putValue(ctx, db.BucketChunks, pendingValue{digest: d, data: b}) }
 
 	// The blob committed on its own; a lease writes the same bytes early
 	// as a chunk, then aborts: the committed blob stays.

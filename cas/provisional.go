@@ -30,8 +30,12 @@ func (r valueRef) bucket() []byte {
 	return db.BucketBlobs
 }
 
-// The key of a provisional mark is the value's bucket, 'b' or 'c', then
-// its digest.
+// Marks in provisional/: 'b' or 'c' then the digest, for a value in a
+// bucket of its own (in blobs/ or chunks/); 'p' then the pack id, for a
+// pack, every value of which is provisional while it still lies there. A
+// pack takes one mark where its values would take hundreds: the marks of
+// an early write, and their deletion at the commit, were a tenth of a
+// bulk load's time.
 func (r valueRef) key() []byte {
 	kind := byte('b')
 	if r.chunk {
@@ -40,11 +44,44 @@ func (r valueRef) key() []byte {
 	return append([]byte{kind}, r.digest[:]...)
 }
 
-func parseProvisionalKey(k []byte) (valueRef, error) {
+func packMark(id uint64) []byte { return append([]byte{'p'}, packKey(id)...) }
+
+func parseValueRefKey(k []byte) (valueRef, bool) {
 	if len(k) != 33 || (k[0] != 'b' && k[0] != 'c') {
-		return valueRef{}, fmt.Errorf("%w: provisional key %x", db.ErrCorrupt, k)
+		return valueRef{}, false
 	}
-	return valueRef{chunk: k[0] == 'c', digest: manifest.Digest(k[1:])}, nil
+	return valueRef{chunk: k[0] == 'c', digest: manifest.Digest(k[1:])}, true
+}
+
+// provisionalRef reports whether ref's value is stored and provisional;
+// packed, whether it lies in a pack, whose reference is then returned.
+func provisionalRef(b, prov *bolt.Bucket, ref valueRef) (provisional bool, packed []byte, err error) {
+	if packed = b.Get(ref.digest[:]); packed != nil {
+		r, err := parsePackedRef(ref.digest, packed)
+		if err != nil {
+			return false, nil, err
+		}
+		return prov.Get(packMark(r.pack)) != nil, packed, nil
+	}
+	return prov.Get(ref.key()) != nil, nil, nil
+}
+
+// SettledTx reports whether blob d is stored for good: present, and not
+// written early by a snapshot that may still fail.
+func SettledTx(tx *bolt.Tx, d manifest.Digest) (bool, error) {
+	b, err := db.Bucket(tx, db.BucketBlobs)
+	if err != nil {
+		return false, err
+	}
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return false, err
+	}
+	if !hasValue(b, d) {
+		return false, nil
+	}
+	provisional, _, err := provisionalRef(b, prov, valueRef{digest: d})
+	return !provisional, err
 }
 
 // Settle makes the blobs named permanent: whatever an image reaches must
@@ -59,50 +96,95 @@ func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	return settleRefs(tx, refs)
 }
 
+// settleRefs makes refs permanent. A value in a bucket of its own loses
+// its mark; a value in a provisional pack, written by a lease that may
+// still fail, is moved to a new pack of this transaction, so that the
+// other values of that pack stay reclaimable with their lease.
 func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
 		return err
 	}
-	for _, ref := range refs {
-		if prov.Get(ref.key()) == nil {
-			continue
+	var moved *pack
+	defer func() {
+		if moved != nil {
+			moved.recycle()
 		}
-		if err := prov.Delete(ref.key()); err != nil {
+	}()
+	for len(refs) > 0 {
+		ref := refs[0]
+		refs = refs[1:]
+		b, err := db.Bucket(tx, ref.bucket())
+		if err != nil {
 			return err
 		}
-		if ref.chunk {
-			continue
-		}
-		chunks, err := ChunksTx(tx, ref.digest)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
+		provisional, packed, err := provisionalRef(b, prov, ref)
+		if err != nil {
 			return err
 		}
-		for _, c := range chunks {
-			if err := settleRefs(tx, []valueRef{{chunk: true, digest: c}}); err != nil {
+		if !provisional {
+			continue
+		}
+		if !ref.chunk {
+			chunks, err := ChunksTx(tx, ref.digest)
+			if err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}
+			for _, c := range chunks {
+				refs = append(refs, valueRef{chunk: true, digest: c})
+			}
+		}
+		if packed == nil {
+			if err := prov.Delete(ref.key()); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := unpack(tx, ref.digest, packed)
+		if err != nil {
+			return err
+		}
+		if moved == nil {
+			moved = newPack()
+		}
+		moved.add(ref, v)
+		if err := unpackDelete(b, ref.digest, packed); err != nil {
+			return err
 		}
 	}
-	return nil
+	if moved == nil {
+		return nil
+	}
+	var id uint64
+	_, err = writePack(tx, moved, func(*bolt.Bucket, packMember) bool { return true }, &id)
+	return err
 }
-
-// deleteProvisional deletes those values that are still provisional, and
-// their marks.
-func deleteProvisional(tx *bolt.Tx, refs []valueRef) error {
+// deleteProvisional deletes those of refs that are still provisional and
+// returns how many it deleted.
+func deleteProvisional(tx *bolt.Tx, refs []valueRef) (int, error) {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	n := 0
 	for _, ref := range refs {
-		if prov.Get(ref.key()) == nil {
+		b, err := db.Bucket(tx, ref.bucket())
+		if err != nil {
+			return n, err
+		}
+		provisional, _, err := provisionalRef(b, prov, ref)
+		if err != nil {
+			return n, err
+		}
+		if !provisional {
 			continue
 		}
 		if err := DeleteValueIn(tx, ref.bucket(), ref.digest); err != nil {
-			return err
+			return n, err
 		}
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 // ReclaimAbandoned deletes every provisional value: run on a read-write
@@ -110,26 +192,57 @@ func deleteProvisional(tx *bolt.Tx, refs []valueRef) error {
 // out), it removes what snapshots cut short by a crash wrote early. It
 // works in transactions of bounded size and returns how many it deleted.
 func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
-	const batch = 1024
+	const batch = 4096
 	total := 0
 	for {
-		var refs []valueRef
+		var (
+			refs  []valueRef
+			stale [][]byte // marks of packs that are gone
+			more  bool
+		)
 		if err := s.db.View(func(tx *bolt.Tx) error {
 			prov, err := db.Bucket(tx, db.BucketProvisional)
 			if err != nil {
 				return err
 			}
+			packs, err := db.Bucket(tx, db.BucketPacks)
+			if err != nil {
+				return err
+			}
 			c := prov.Cursor()
-			for k, _ := c.First(); k != nil && len(refs) < batch; k, _ = c.Next() {
-				ref, err := parseProvisionalKey(k)
-				if err != nil {
-					return err
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if len(refs) >= batch {
+					more = true
+					break
 				}
-				refs = append(refs, ref)
+				if ref, ok := parseValueRefKey(k); ok {
+					refs = append(refs, ref)
+					continue
+				}
+				if len(k) != 9 || k[0] != 'p' {
+					return fmt.Errorf("%w: provisional key %x", db.ErrCorrupt, k)
+				}
+				pb := packs.Bucket(k[1:])
+				if pb == nil {
+					stale = append(stale, bytes.Clone(k))
+					continue
+				}
+				members := pb.Get(packMembersKey)
+				for len(members) >= 33 {
+					ref, ok := parseValueRefKey(members[:33])
+					if !ok {
+						return fmt.Errorf("%w: members of pack %x", db.ErrCorrupt, k[1:])
+					}
+					refs = append(refs, ref)
+					members = members[33:]
+				}
 			}
 			return nil
-		}); err != nil || len(refs) == 0 {
+		}); err != nil {
 			return total, err
+		}
+		if len(refs) == 0 && len(stale) == 0 {
+			return total, nil
 		}
 		s.holds.mu.Lock()
 		var free []valueRef
@@ -138,11 +251,24 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 				free = append(free, ref)
 			}
 		}
-		err := s.db.Update(ctx, func(tx *bolt.Tx) error { return deleteProvisional(tx, free) })
+		var deleted int
+		err := s.db.Update(ctx, func(tx *bolt.Tx) error {
+			prov, err := db.Bucket(tx, db.BucketProvisional)
+			if err != nil {
+				return err
+			}
+			for _, k := range stale {
+				if err := prov.Delete(k); err != nil {
+					return err
+				}
+			}
+			deleted, err = deleteProvisional(tx, free)
+			return err
+		})
 		s.holds.mu.Unlock()
-		if err != nil || len(free) < batch {
-			return total + len(free), err
+		total += deleted
+		if err != nil || !more || deleted+len(stale) == 0 {
+			return total, err
 		}
-		total += len(free)
 	}
 }

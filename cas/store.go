@@ -135,7 +135,11 @@ func (s *Bolt) Stat(ctx context.Context, d manifest.Digest) (Info, error) {
 		}
 		info.Chunks = len(refs)
 		for _, r := range refs {
-			info.Stored += int64(len(getValue(chunks, r.digest)))
+			v, err := getValue(chunks, r.digest)
+			if err != nil {
+				return err
+			}
+			info.Stored += int64(len(v))
 		}
 		return nil
 	})
@@ -179,7 +183,10 @@ func lookup(tx *bolt.Tx, d manifest.Digest) (header, int64, error) {
 	if err != nil {
 		return header{}, 0, err
 	}
-	v := getValue(b, d)
+	v, err := getValue(b, d)
+	if err != nil {
+		return header{}, 0, err
+	}
 	if v == nil {
 		return header{}, 0, fmt.Errorf("blob %s: %w", d, db.ErrNotFound)
 	}

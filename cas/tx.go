@@ -74,7 +74,8 @@ func StoredTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int64(len(getValue(b, d))), nil
+	v, err := getValue(b, d)
+	return int64(len(v)), err
 }
 
 // VerifyTx re-reads blob d and checks it against its digest, a chunk at
@@ -119,7 +120,10 @@ func VerifyChunkTx(tx *bolt.Tx, c manifest.Digest) error {
 	if err != nil {
 		return err
 	}
-	v := getValue(chunks, c)
+	v, err := getValue(chunks, c)
+	if err != nil {
+		return err
+	}
 	if v == nil {
 		return fmt.Errorf("chunk %s: %w", c, db.ErrNotFound)
 	}
@@ -142,7 +146,10 @@ func ValueHeaderTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (size, stored 
 	if err != nil {
 		return 0, 0, err
 	}
-	v := getValue(b, d)
+	v, err := getValue(b, d)
+	if err != nil {
+		return 0, 0, err
+	}
 	if v == nil {
 		return 0, 0, fmt.Errorf("value %s in %s: %w", d, bucket, db.ErrNotFound)
 	}
@@ -162,7 +169,10 @@ func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byt
 // names, and copies its payload out of the transaction; mapped is the
 // payload as it lies in the store's map.
 func copyChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h header, mapped []byte, err error) {
-	v := getValue(chunks, r.digest)
+	v, err := getValue(chunks, r.digest)
+	if err != nil {
+		return header{}, nil, err
+	}
 	if v == nil {
 		return header{}, nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
 	}

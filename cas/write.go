@@ -8,35 +8,78 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// writeValues puts staged values that are not stored yet, each marked
-// provisional when the lease that staged them has not committed.
-func writeValues(tx *bolt.Tx, batch []stagedValue, provisional bool) error {
+// A spillBatch is what a lease has staged and not yet written: packs of
+// small values, and values too large to pack.
+type spillBatch struct {
+	packs  []*pack
+	values []stagedValue
+	bytes  int
+}
+
+// recycle returns the batch's pack buffers, once it is written or dropped.
+func (sb *spillBatch) recycle() {
+	for _, p := range sb.packs {
+		p.recycle()
+	}
+	sb.packs = nil
+}
+
+// writeValues puts staged values that are not stored yet, marked
+// provisional when the lease that staged them has not committed. It
+// returns what it stored and the marks it wrote.
+func writeValues(tx *bolt.Tx, batch spillBatch, provisional bool) (stored []valueRef, marks [][]byte, err error) {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return err
+		return nil, nil, err
+	}
+	mark := func(key []byte) error {
+		if !provisional {
+			return nil
+		}
+		marks = append(marks, key)
+		return prov.Put(key, nil)
 	}
 	var t tally
-	for _, sv := range batch {
+	for _, sv := range batch.values {
 		b, err := db.Bucket(tx, sv.bucket)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if hasValue(b, sv.digest) {
 			continue
 		}
 		if err := putValue(b, sv.digest, sv.value); err != nil {
-			return err
+			return nil, nil, err
 		}
-		if provisional {
-			if err := prov.Put(refIn(sv.bucket, sv.digest).key(), nil); err != nil {
-				return err
-			}
+		ref := refIn(sv.bucket, sv.digest)
+		if err := mark(ref.key()); err != nil {
+			return nil, nil, err
 		}
 		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
-			return err
+			return nil, nil, err
+		}
+		stored = append(stored, ref)
+	}
+	for _, p := range batch.packs {
+		var id uint64
+		kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) }, &id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		if err := mark(packMark(id)); err != nil {
+			return nil, nil, err
+		}
+		for _, m := range kept {
+			if err := t.add(m.ref.bucket(), m.ref.digest, p.data[m.offset:m.offset+m.length], +1); err != nil {
+				return nil, nil, err
+			}
+			stored = append(stored, m.ref)
 		}
 	}
-	return t.flush(tx)
+	return stored, marks, t.flush(tx)
 }
 
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
@@ -77,9 +120,9 @@ func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
 	if err != nil {
 		return err
 	}
-	v := getValue(b, d)
-	if v == nil {
-		return nil
+	v, err := getValue(b, d)
+	if v == nil || err != nil {
+		return err
 	}
 	var t tally
 	if err := t.add(bucket, d, v, -1); err != nil {

@@ -20,6 +20,8 @@ var (
 	BucketParent      = []byte("parent")
 	BucketTags        = []byte("tags")
 	BucketStatCache   = []byte("statcache")
+	BucketPacks       = []byte("packs")
+	BucketPackLive    = []byte("packlive")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 3 (every key that names content is the raw
+// The layout, schema version 4 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -12,11 +12,25 @@
 //	stats/
 //	    <counter name>  = int64 big-endian (blobs, chunks, logical, stored, images, image_logical)
 //	blobs/
-//	    <digest>/       a bucket holding one key (package cas says why)
+//	    <digest>        = packed reference (a value of up to 256 KiB):
+//	                      0x03, then uvarints pack id, offset, length of
+//	                      the value inside that pack
+//	    <digest>/       a bucket holding one key (a larger value; package
+//	                    cas says why)
 //	        0x00        = value: raw, zstd, or a chunk list
 //	chunks/
+//	    <digest>        = packed reference, as in blobs/
 //	    <digest>/
 //	        0x00        = value: raw or zstd (never a chunk list)
+//	packs/              (since schema 4)
+//	    <pack id, uint64 big-endian, from the bucket's sequence>/
+//	        0x00        = values side by side (about 4 MiB)
+//	        0x01        = members: 'b'|'c' <digest> per value, in order
+//	                      (whether each sits in blobs/ or chunks/)
+//	packlive/           (since schema 4; apart from packs/ so that a
+//	                    delete does not rewrite the pack's pages)
+//	    <pack id>       = uvarints: values still referenced, their bytes,
+//	                      the pack's length
 //	provisional/
 //	    'b'|'c' <digest> = ""  (a blob or chunk written early for a snapshot
 //	                      still in progress, that no image holds yet;

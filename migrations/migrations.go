@@ -25,6 +25,7 @@ var Steps = []Step{
 	{1, "initial layout: meta, stats, blobs, chunks, provisional, manifests, time and parent indexes", initialLayout},
 	{2, "tags bucket", addTags},
 	{3, "statcache bucket", addStatCache},
+	{4, "packs and packlive buckets", addPacks},
 }
 
 // Latest is the schema version a store has after every step.
@@ -128,4 +129,16 @@ func addTags(tx *bolt.Tx) error {
 func addStatCache(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists([]byte("statcache"))
 	return err
+}
+
+// addPacks adds the buckets where package cas packs small values together,
+// many to one bbolt value, and counts what is still live in each pack.
+// Values already stored stay where they are: a store reads both ways.
+func addPacks(tx *bolt.Tx) error {
+	for _, name := range []string{"packs", "packlive"} {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -127,6 +127,42 @@ func TestStep3_StatCache(t *testing.T) {
 	})
 }
 
+func TestStep4_Packs(t *testing.T) {
+	bdb := storeAt(t, 3)
+	// A value of a version-3 store, in a bucket of its own, survives.
+	bdb.Update(func(tx *bolt.Tx) error {
+		vb, err := tx.Bucket([]byte("blobs")).CreateBucket([]byte("digest"))
+		if err != nil {
+			return err
+		}
+		return vb.Put([]byte{0}, []byte("value"))
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 3 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		for _, name := range []string{"packs", "packlive"} {
+			if tx.Bucket([]byte(name)) == nil {
+				t.Errorf("%s bucket missing", name)
+			}
+		}
+		if string(tx.Bucket([]byte("blobs")).Bucket([]byte("digest")).Get([]byte{0})) != "value" {
+			t.Error("value lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
 func TestUpgrade_RefusesNewer(t *testing.T) {
 	bdb := storeAt(t, migrations.Latest())
 	bdb.Update(func(tx *bolt.Tx) error {

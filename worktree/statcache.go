@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/processfork/pf/cas"
 	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
@@ -112,23 +113,13 @@ func loadStatCache(d *db.DB, root string) (*statCache, error) {
 		if err != nil {
 			return err
 		}
-		blobs, err := db.Bucket(tx, db.BucketBlobs)
-		if err != nil {
-			return err
-		}
-		provisional, err := db.Bucket(tx, db.BucketProvisional)
-		if err != nil {
-			return err
-		}
-		// A seek finds a digest whether blobs/ keeps its value as a key
-		// or as a bucket.
-		stored := blobs.Cursor()
 		cur := cache.Cursor()
 		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
 			e, ok := decodeCacheEntry(v)
 			if ok {
-				found, _ := stored.Seek(e.digest[:])
-				ok = bytes.Equal(found, e.digest[:]) && provisional.Get(e.digest[:]) == nil
+				if ok, err = cas.SettledTx(tx, e.digest); err != nil {
+					return err
+				}
 			}
 			c.entries[string(k[len(c.prefix):])] = &loadedEntry{cacheEntry: e, usable: ok}
 		}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/processfork/pf/cas/castest"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/db"
@@ -104,20 +104,7 @@ func cmdCorruptBlob(ts *testscript.TestScript, neg bool, args []string) {
 	b, err := bolt.Open(ts.MkAbs(args[0]), 0o600, nil)
 	ts.Check(err)
 	defer b.Close()
-	ts.Check(b.Update(func(tx *bolt.Tx) error {
-		// A value sits in a bucket of its own under the key 0x00 (see
-		// package cas), or, in older layouts, directly under its digest.
-		holder, key := tx.Bucket(db.BucketBlobs), d[:]
-		if inner := holder.Bucket(key); inner != nil {
-			holder, key = inner, []byte{0}
-		}
-		v := bytes.Clone(holder.Get(key))
-		if len(v) == 0 {
-			return fmt.Errorf("no blob %s", d)
-		}
-		v[len(v)-1] ^= 0xff
-		return holder.Put(key, v)
-	}))
+	ts.Check(b.Update(func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) }))
 }
 
 func cmdHoldStore(ts *testscript.TestScript, neg bool, args []string) {

@@ -1,0 +1,269 @@
+package cas
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Small values are packed: the values of up to packMax bytes that one
+// transaction writes go side by side into packs of about packTarget bytes,
+// one bbolt value each, and blobs/ or chunks/ keeps for each digest only a
+// reference into its pack. bbolt spends a page allocation, a page header,
+// a write call and the rounding up to whole pages on every value: a 4 KiB
+// file took two pages, a 16 KiB cache page five, and a snapshot of many
+// small blobs spent more time in bbolt's bookkeeping than in writing bytes.
+// A pack is written once and never changed: what a delete changes is the
+// count in packlive/, and a pack goes when its last value does. Packs that
+// deletes leave mostly empty are rewritten by RepackSparse.
+const (
+	packMax    = 256 << 10
+	packTarget = 4 << 20
+)
+
+// formatPacked is the first byte of a packed reference, distinct from
+// every value format so that neither is ever taken for the other.
+const formatPacked byte = 0x03
+
+// Keys inside a pack's bucket.
+var (
+	packDataKey    = []byte{0}
+	packMembersKey = []byte{1}
+)
+
+type packedRef struct {
+	pack           uint64
+	offset, length int
+}
+
+func packKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
+
+func (r packedRef) encode() []byte {
+	b := make([]byte, 1, 1+3*binary.MaxVarintLen64)
+	b[0] = formatPacked
+	b = binary.AppendUvarint(b, r.pack)
+	b = binary.AppendUvarint(b, uint64(r.offset))
+	return binary.AppendUvarint(b, uint64(r.length))
+}
+
+func parsePackedRef(d manifest.Digest, b []byte) (packedRef, error) {
+	if len(b) == 0 || b[0] != formatPacked {
+		return packedRef{}, corrupt(d, "stored reference does not start with 0x%02x", formatPacked)
+	}
+	var fields [3]uint64
+	rest := b[1:]
+	for i := range fields {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return packedRef{}, corrupt(d, "bad packed reference")
+		}
+		fields[i], rest = v, rest[n:]
+	}
+	if len(rest) != 0 || fields[1] > 1<<40 || fields[2] > packMax {
+		return packedRef{}, corrupt(d, "bad packed reference")
+	}
+	return packedRef{pack: fields[0], offset: int(fields[1]), length: int(fields[2])}, nil
+}
+
+// unpack returns the value a packed reference names, as it lies in the
+// transaction's memory.
+func unpack(tx *bolt.Tx, d manifest.Digest, ref []byte) ([]byte, error) {
+	r, err := parsePackedRef(d, ref)
+	if err != nil {
+		return nil, err
+	}
+	data, err := packData(tx, r.pack)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	if r.offset+r.length > len(data) {
+		return nil, corrupt(d, "packed at %d+%d in pack %d of %d bytes", r.offset, r.length, r.pack, len(data))
+	}
+	return data[r.offset : r.offset+r.length : r.offset+r.length], nil
+}
+
+func packData(tx *bolt.Tx, id uint64) ([]byte, error) {
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return nil, err
+	}
+	pb := packs.Bucket(packKey(id))
+	if pb == nil {
+		return nil, fmt.Errorf("%w: pack %d is missing", db.ErrCorrupt, id)
+	}
+	return pb.Get(packDataKey), nil
+}
+
+// packLive is a pack's entry in packlive/.
+type packLive struct {
+	values, bytes, size int64
+}
+
+func (l packLive) encode() []byte {
+	b := binary.AppendUvarint(nil, uint64(l.values))
+	b = binary.AppendUvarint(b, uint64(l.bytes))
+	return binary.AppendUvarint(b, uint64(l.size))
+}
+
+func parsePackLive(id uint64, b []byte) (packLive, error) {
+	var fields [3]uint64
+	for i := range fields {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > 1<<50 {
+			return packLive{}, fmt.Errorf("%w: packlive entry of pack %d", db.ErrCorrupt, id)
+		}
+		fields[i], b = v, b[n:]
+	}
+	return packLive{int64(fields[0]), int64(fields[1]), int64(fields[2])}, nil
+}
+
+// sparse reports whether less than half of the pack is live.
+func (l packLive) sparse() bool { return 2*l.bytes < l.size }
+
+// A pack is built in memory, then written whole by writePack. Its buffer
+// has room for packTarget bytes and one more value, so appending never
+// moves it; buffers are pooled, because zeroing 4 MiB for a snapshot that
+// writes a few KiB would cost more than the snapshot.
+type pack struct {
+	data    []byte
+	members []packMember
+}
+
+type packMember struct {
+	ref            valueRef
+	offset, length int
+}
+
+var packBuffers = sync.Pool{New: func() any { return &pack{data: make([]byte, 0, packTarget+packMax)} }}
+
+func newPack() *pack { return packBuffers.Get().(*pack) }
+
+// recycle returns p's buffer to the pool. Only once no transaction can
+// still read it: bbolt keeps a value's slice until its commit.
+func (p *pack) recycle() {
+	p.data, p.members = p.data[:0], p.members[:0]
+	packBuffers.Put(p)
+}
+
+func (p *pack) full() bool { return len(p.data) >= packTarget }
+
+// add copies v into the pack as ref's value.
+func (p *pack) add(ref valueRef, v []byte) {
+	p.members = append(p.members, packMember{ref, len(p.data), len(v)})
+	p.data = append(p.data, v...)
+}
+
+// addRaw appends b, stored raw, as ref's value: one copy of b where
+// encoding to a buffer and then packing would take two.
+func (p *pack) addRaw(ref valueRef, b []byte) {
+	off := len(p.data)
+	p.data = appendRawValue(p.data, b)
+	p.members = append(p.members, packMember{ref, off, len(p.data) - off})
+}
+
+// writePack writes p and a reference to it for each member that keep
+// accepts, and returns those members and, in *id, the pack's id; nothing
+// when keep refuses all. What keep refuses stays in the pack as dead
+// bytes, counted as such in packlive/ for RepackSparse.
+func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) bool, id *uint64) ([]packMember, error) {
+	var (
+		kept    []packMember
+		members []byte
+		live    int64
+	)
+	*id = 0
+	for _, m := range p.members {
+		b, err := db.Bucket(tx, m.ref.bucket())
+		if err != nil {
+			return nil, err
+		}
+		if !keep(b, m) {
+			continue
+		}
+		if *id == 0 {
+			packs, err := db.Bucket(tx, db.BucketPacks)
+			if err != nil {
+				return nil, err
+			}
+			if *id, err = packs.NextSequence(); err != nil {
+				return nil, err
+			}
+		}
+		if err := b.Put(m.ref.digest[:], packedRef{*id, m.offset, m.length}.encode()); err != nil {
+			return nil, err
+		}
+		kept = append(kept, m)
+		members = append(members, m.ref.key()...)
+		live += int64(m.length)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := db.Bucket(tx, db.BucketPackLive)
+	if err != nil {
+		return nil, err
+	}
+	key := packKey(*id)
+	pb, err := packs.CreateBucket(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: new pack %d: %v", db.ErrCorrupt, *id, err)
+	}
+	if err := pb.Put(packDataKey, p.data); err != nil {
+		return nil, err
+	}
+	if err := pb.Put(packMembersKey, members); err != nil {
+		return nil, err
+	}
+	l := packLive{values: int64(len(kept)), bytes: live, size: int64(len(p.data))}
+	return kept, counts.Put(key, l.encode())
+}
+
+// unpackDelete removes a packed value's reference from b and takes it off
+// its pack's count; the pack goes with its last value.
+func unpackDelete(b *bolt.Bucket, d manifest.Digest, ref []byte) error {
+	r, err := parsePackedRef(d, ref)
+	if err != nil {
+		return err
+	}
+	if err := b.Delete(d[:]); err != nil {
+		return err
+	}
+	tx := b.Tx()
+	live, err := db.Bucket(tx, db.BucketPackLive)
+	if err != nil {
+		return err
+	}
+	key := packKey(r.pack)
+	l, err := parsePackLive(r.pack, live.Get(key))
+	if err != nil {
+		return err
+	}
+	l.values--
+	l.bytes -= int64(r.length)
+	if l.values > 0 {
+		return live.Put(key, l.encode())
+	}
+	if err := live.Delete(key); err != nil {
+		return err
+	}
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return err
+	}
+	if err := packs.DeleteBucket(key); err != nil {
+		return err
+	}
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
+	return prov.Delete(packMark(r.pack))
+}
