@@ -159,6 +159,7 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	_, err = writePack(tx, moved, func(*bolt.Bucket, packMember) bool { return true }, &id)
 	return err
 }
+
 // deleteProvisional deletes those of refs that are still provisional and
 // returns how many it deleted.
 func deleteProvisional(tx *bolt.Tx, refs []valueRef) (int, error) {
