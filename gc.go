@@ -26,6 +26,12 @@ type GCReport struct {
 	Blobs  int   // blobs deleted
 	Chunks int   // chunks deleted
 	Bytes  int64 // stored bytes of what was deleted
+
+	// Packs that the deletions, this time or before, left less than half
+	// live are rewritten, so that the space of what was deleted can be
+	// used again; RepackedBytes is that space.
+	Repacked      int
+	RepackedBytes int64
 }
 
 // GC deletes every blob and chunk that no image reaches and that no
@@ -33,7 +39,8 @@ type GCReport struct {
 // remove images with Prune first. It marks from a snapshot of the store,
 // then sweeps in transactions of bounded size; snapshots may commit
 // meanwhile, and what they commit is kept. If any manifest or tree on the
-// way cannot be read, it deletes nothing and says why.
+// way cannot be read, it deletes nothing and says why. Last, it rewrites
+// the packs of small values that deletes left less than half live.
 //
 // Memory: the marks are a Bloom filter of fixed size (at most 256 MiB, 10
 // bits per blob up to that), so a rare unreached blob survives until a
@@ -65,6 +72,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		if err := s.sweep(ctx, bucket, live, opts, &rep); err != nil {
 			return rep, fmt.Errorf("gc: %w", err)
 		}
+	}
+	if opts.DryRun {
+		return rep, nil
+	}
+	rp, err := s.blobs.RepackSparse(ctx)
+	rep.Repacked, rep.RepackedBytes = rp.Packs, rp.Bytes
+	if err != nil {
+		return rep, fmt.Errorf("gc: rewriting sparse packs: %w", err)
 	}
 	return rep, nil
 }

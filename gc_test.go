@@ -152,3 +152,41 @@ func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) {
 		t.Fatal(err)
 	}
 }
+
+// Deleting most of the values of a pack leaves it mostly dead bytes; the
+// collection rewrites what is left into a new pack, and frees the old.
+func TestStore_GC_RepacksSparse(t *testing.T) {
+	s := openStore(t)
+	kept := castest.Payload(10, 20000)
+	l := s.Blobs().NewLease()
+	for i := range 8 {
+		b := kept
+		if i > 0 {
+			b = castest.Payload(uint64(10+i), 20000)
+		}
+		if _, err := l.PutBytes(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: files(4, 3), Trace: trace{lines: kept}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.GC(ctx, pf.GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Blobs != 7 || rep.Repacked != 1 || rep.RepackedBytes < 7*20000 {
+		t.Fatalf("gc report %+v, want 7 blobs deleted and their pack rewritten", rep)
+	}
+	checkImage(t, s, id)
+	if vr, err := s.Verify(ctx, pf.VerifyOptions{Deep: true}); err != nil || len(vr.Problems) != 0 {
+		t.Fatalf("verify after repacking: %v, %v", err, vr.Problems)
+	}
+	if rep, err := s.GC(ctx, pf.GCOptions{}); err != nil || rep.Repacked != 0 || rep.Blobs != 0 {
+		t.Fatalf("second gc: %+v, %v", rep, err)
+	}
+}

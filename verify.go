@@ -42,7 +42,8 @@ const maxProblems = 10000
 // and hashes to its id; every parent exists; every blob an image reaches
 // exists, following fs.tree.v1 entries, cache pages, merged ledgers and
 // chunk lists; the time and parent indexes and the manifests agree both
-// ways; tags name images; the stats counters match what is stored. Deep
+// ways; tags name images; the stats counters match what is stored; the
+// packs of small values match the references to them. Deep
 // also re-hashes every blob and chunk. A store that Verify finds nothing
 // wrong with has an empty Problems.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
@@ -75,7 +76,7 @@ func (v *verifier) run() error {
 	if v.opts.Deep {
 		v.total += db.Counter(v.tx, db.CounterBlobs) + db.Counter(v.tx, db.CounterChunks)
 	}
-	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.values} {
+	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.values, v.packs} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -321,4 +322,9 @@ func (v *verifier) values() error {
 		}
 	}
 	return nil
+}
+
+// packs checks the packs of small values against the references to them.
+func (v *verifier) packs() error {
+	return cas.CheckPacksTx(v.tx, func(subject, msg string) { v.problem(subject, "%s", msg) })
 }

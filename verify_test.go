@@ -68,6 +68,21 @@ func TestStore_Verify_FindsDamage(t *testing.T) {
 		{"counter off", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
 			return s.DB().Update(ctx, func(tx *bolt.Tx) error { return db.AddCounter(tx, db.CounterBlobs, 7) })
 		}, "counter blobs"},
+		{"pack count off", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				live := tx.Bucket(db.BucketPackLive)
+				k, v := live.Cursor().First()
+				v = append([]byte{v[0] + 1}, v[1:]...) // one value more than refer to it
+				return live.Put(bytes.Clone(k), v)
+			})
+		}, "refer to it"},
+		{"pack missing", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+				packs := tx.Bucket(db.BucketPacks)
+				k, _ := packs.Cursor().First()
+				return packs.DeleteBucket(bytes.Clone(k))
+			})
+		}, "missing from packs/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

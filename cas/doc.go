@@ -17,12 +17,23 @@
 // 4 MiB, so an edit inside a large blob stores only the chunks around it
 // again, and a get or put streams one chunk at a time.
 //
+// # Packs
+//
+// A value of up to 256 KiB is packed: the small values one transaction
+// writes lie side by side in a pack of about 4 MiB, one bbolt value, and
+// blobs/ or chunks/ keeps a reference to where in which pack (pack.go says
+// why). A pack is never changed after it is written; packlive/ counts
+// what still refers to it, a pack goes with its last value, and gc
+// rewrites packs that deletes left less than half live (RepackSparse).
+// Larger values each have a bucket of their own (bucket.go).
+//
 // # Leases
 //
 // Writes go through a Lease: what it puts is staged in memory and written
 // in the transaction that commits it, so a snapshot costs one commit. A
 // lease that stages more than SpillBytes writes the excess early, marked in
-// provisional/; those values become permanent only when the lease commits.
+// provisional/ (one mark per pack, or per value too large to pack); those
+// values become permanent only when the lease commits.
 // A lease that is aborted deletes what it alone wrote, and a store opened
 // after a crash deletes every provisional value. While a lease holds a
 // digest (it put it, or found it already stored), nothing deletes it.

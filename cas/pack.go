@@ -267,3 +267,7 @@ func unpackDelete(b *bolt.Bucket, d manifest.Digest, ref []byte) error {
 	}
 	return prov.Delete(packMark(r.pack))
 }
+
+func corruptPack(key []byte, msg string) error {
+	return fmt.Errorf("%w: pack %x: %s", db.ErrCorrupt, key, msg)
+}

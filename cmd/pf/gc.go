@@ -29,7 +29,8 @@ func gcCommand() *cli.Command {
 			}
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, map[string]any{"dry_run": dry, "images": rep.Images,
-					"blobs": rep.Blobs, "chunks": rep.Chunks, "bytes": rep.Bytes})
+					"blobs": rep.Blobs, "chunks": rep.Chunks, "bytes": rep.Bytes,
+					"repacked": rep.Repacked, "repacked_bytes": rep.RepackedBytes})
 			}
 			verb := "removed"
 			if dry {
@@ -38,6 +39,10 @@ func gcCommand() *cli.Command {
 			_, err = fmt.Fprintf(c.App.Writer, "%s %s and %s, %s stored; %s kept whole\n", verb,
 				plural(rep.Blobs, "blob", "blobs"), plural(rep.Chunks, "chunk", "chunks"), humanBytes(rep.Bytes),
 				plural(rep.Images, "image", "images"))
+			if err == nil && rep.Repacked > 0 {
+				_, err = fmt.Fprintf(c.App.Writer, "rewrote %s that deletions left mostly empty, freeing %s\n",
+					plural(rep.Repacked, "pack", "packs"), humanBytes(rep.RepackedBytes))
+			}
 			return err
 		}),
 	}
