@@ -105,12 +105,12 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	if err != nil {
 		return err
 	}
+	if k, _ := prov.Cursor().First(); k == nil {
+		return nil // no early write in flight: the common case, one seek
+	}
+	// Not a pooled buffer: bbolt reads it until the commit, after this
+	// returns. Moves are rare and small.
 	var moved *pack
-	defer func() {
-		if moved != nil {
-			moved.recycle()
-		}
-	}()
 	for len(refs) > 0 {
 		ref := refs[0]
 		refs = refs[1:]
@@ -145,18 +145,28 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 			return err
 		}
 		if moved == nil {
-			moved = newPack()
+			moved = &pack{}
 		}
 		moved.add(ref, v)
 		if err := unpackDelete(b, ref.digest, packed); err != nil {
 			return err
 		}
+		if moved.full() {
+			if err := writeMoved(tx, moved); err != nil {
+				return err
+			}
+			moved = nil
+		}
 	}
 	if moved == nil {
 		return nil
 	}
+	return writeMoved(tx, moved)
+}
+
+func writeMoved(tx *bolt.Tx, p *pack) error {
 	var id uint64
-	_, err = writePack(tx, moved, func(*bolt.Bucket, packMember) bool { return true }, &id)
+	_, err := writePack(tx, p, func(*bolt.Bucket, packMember) bool { return true }, &id)
 	return err
 }
 
