@@ -205,6 +205,7 @@ func deleteProvisional(tx *bolt.Tx, refs []valueRef) (int, error) {
 func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 	const batch = 4096
 	total := 0
+	var after []byte // the last mark looked at: marks of held values stay
 	for {
 		var (
 			refs  []valueRef
@@ -221,11 +222,19 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 				return err
 			}
 			c := prov.Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			k, _ := c.First()
+			if after != nil {
+				k, _ = c.Seek(after)
+				if bytes.Equal(k, after) {
+					k, _ = c.Next()
+				}
+			}
+			for ; k != nil; k, _ = c.Next() {
 				if len(refs) >= batch {
 					more = true
 					break
 				}
+				after = append(after[:0], k...)
 				if ref, ok := parseValueRefKey(k); ok {
 					refs = append(refs, ref)
 					continue
@@ -252,15 +261,19 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 		}); err != nil {
 			return total, err
 		}
-		if len(refs) == 0 && len(stale) == 0 {
-			return total, nil
-		}
 		s.holds.mu.Lock()
 		var free []valueRef
 		for _, ref := range refs {
 			if s.holds.n[ref.digest] == 0 {
 				free = append(free, ref)
 			}
+		}
+		if len(free) == 0 && len(stale) == 0 {
+			s.holds.mu.Unlock()
+			if !more {
+				return total, nil
+			}
+			continue
 		}
 		var deleted int
 		err := s.db.Update(ctx, func(tx *bolt.Tx) error {
@@ -278,7 +291,7 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 		})
 		s.holds.mu.Unlock()
 		total += deleted
-		if err != nil || !more || deleted+len(stale) == 0 {
+		if err != nil || !more {
 			return total, err
 		}
 	}
