@@ -117,8 +117,8 @@ var putSizes = []struct {
 }
 
 // putBatch is how many bytes one iteration of a put benchmark puts: 16 MiB
-// of blobs, or one blob if it is larger. At 16 MiB a lease starts writing
-// early (cas.DefaultSpillBytes), so the batch sees that path too.
+// of blobs, or one blob if it is larger. Past cas.DefaultSpillBytes (8 MiB)
+// a lease starts writing early, so the batch sees that path too.
 func putBatch(size int) int { return max(size, 16<<20) }
 
 // BenchmarkPut puts a batch of new blobs of one kind and size through one

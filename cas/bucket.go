@@ -8,14 +8,12 @@ import (
 )
 
 // A value too large to pack (pack.go) sits alone in a bucket of its own,
-// under valueKey. bbolt rewrites a leaf whole whenever one of its keys changes,
-// and a leaf of large values holds up to four of them: stored side by side
-// under random digests, every insert would copy its neighbours again (we
-// measured several times the bytes written on a chunked ingest). A bucket
-// per value keeps the value's pages untouched after they are first written;
-// only the small bucket headers share leaves. bbolt stores a bucket whose
-// content is under a quarter page inline in its parent, so small values
-// cost no page of their own.
+// under valueKey. bbolt rewrites a leaf whole whenever one of its keys
+// changes, and a leaf of large values holds up to four of them: stored side
+// by side under random digests, every insert would copy its neighbours
+// again (we measured several times the bytes written on a chunked ingest).
+// A bucket per value keeps the value's pages untouched after they are first
+// written; only the small bucket headers share leaves.
 var valueKey = []byte{0}
 
 // getValue returns d's value in b (blobs/ or chunks/), from its pack or
