@@ -267,7 +267,7 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 	}
 	packed := len(v) <= packMax && (v != nil || len(it.data) <= maxRawPacked)
 	if !packed && v == nil {
-		v = encodeValue(l.s.level, it.data)
+		v = appendRawValue(make([]byte, 0, 1+binary.MaxVarintLen64+len(it.data)), it.data)
 	}
 	ref := refIn(bucket, it.digest)
 

@@ -166,65 +166,62 @@ func (p *pack) addRaw(ref valueRef, b []byte) {
 }
 
 // writePack writes p and a reference to it for each member that keep
-// accepts, and returns those members and, in *id, the pack's id; nothing
-// when keep refuses all. What keep refuses stays in the pack as dead
-// bytes, counted as such in packlive/ for RepackSparse.
-func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) bool, id *uint64) ([]packMember, error) {
+// accepts, and returns the pack's id and those members; nothing when keep
+// refuses all. What keep refuses stays in the pack as dead bytes, counted
+// as such in packlive/ for RepackSparse.
+func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) bool) (id uint64, kept []packMember, err error) {
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return 0, nil, err
+	}
 	var (
-		kept    []packMember
 		members []byte
 		live    int64
 	)
-	*id = 0
 	for _, m := range p.members {
 		b, err := db.Bucket(tx, m.ref.bucket())
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if !keep(b, m) {
 			continue
 		}
-		if *id == 0 {
-			packs, err := db.Bucket(tx, db.BucketPacks)
-			if err != nil {
-				return nil, err
-			}
-			if *id, err = packs.NextSequence(); err != nil {
-				return nil, err
+		if id == 0 {
+			if id, err = packs.NextSequence(); err != nil {
+				return 0, nil, err
 			}
 		}
-		if err := b.Put(m.ref.digest[:], packedRef{*id, m.offset, m.length}.encode()); err != nil {
-			return nil, err
+		if err := b.Put(m.ref.digest[:], packedRef{id, m.offset, m.length}.encode()); err != nil {
+			return 0, nil, err
 		}
 		kept = append(kept, m)
 		members = append(members, m.ref.key()...)
 		live += int64(m.length)
 	}
 	if len(kept) == 0 {
-		return nil, nil
-	}
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return nil, err
+		return 0, nil, nil
 	}
 	counts, err := db.Bucket(tx, db.BucketPackLive)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	key := packKey(*id)
+	key := packKey(id)
 	pb, err := packs.CreateBucket(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: new pack %d: %v", db.ErrCorrupt, *id, err)
+		return 0, nil, fmt.Errorf("%w: new pack %d: %v", db.ErrCorrupt, id, err)
 	}
 	if err := pb.Put(packDataKey, p.data); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if err := pb.Put(packMembersKey, members); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	l := packLive{values: int64(len(kept)), bytes: live, size: int64(len(p.data))}
-	return kept, counts.Put(key, l.encode())
+	return id, kept, counts.Put(key, l.encode())
 }
+
+// keepAll is writePack's keep for values that are moved, not new.
+func keepAll(*bolt.Bucket, packMember) bool { return true }
 
 // unpackDelete removes a packed value's reference from b and takes it off
 // its pack's count; the pack goes with its last value.

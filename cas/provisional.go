@@ -152,7 +152,7 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 			return err
 		}
 		if moved.full() {
-			if err := writeMoved(tx, moved); err != nil {
+			if _, _, err := writePack(tx, moved, keepAll); err != nil {
 				return err
 			}
 			moved = nil
@@ -161,12 +161,7 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	if moved == nil {
 		return nil
 	}
-	return writeMoved(tx, moved)
-}
-
-func writeMoved(tx *bolt.Tx, p *pack) error {
-	var id uint64
-	_, err := writePack(tx, p, func(*bolt.Bucket, packMember) bool { return true }, &id)
+	_, _, err = writePack(tx, moved, keepAll)
 	return err
 }
 

@@ -117,14 +117,12 @@ func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
 	if err != nil {
 		return err
 	}
-	all := func(*bolt.Bucket, packMember) bool { return true }
 	var p *pack
 	flush := func() error {
 		if p == nil {
 			return nil
 		}
-		var id uint64
-		_, err := writePack(tx, p, all, &id)
+		_, _, err := writePack(tx, p, keepAll)
 		p = nil
 		return err
 	}

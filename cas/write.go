@@ -61,8 +61,7 @@ func writeValues(tx *bolt.Tx, batch spillBatch, provisional bool) (stored []valu
 		stored = append(stored, ref)
 	}
 	for _, p := range batch.packs {
-		var id uint64
-		kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) }, &id)
+		id, kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
 		if err != nil {
 			return nil, nil, err
 		}

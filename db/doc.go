@@ -32,10 +32,12 @@
 //	    <pack id>       = uvarints: values still referenced, their bytes,
 //	                      the pack's length
 //	provisional/
-//	    'b'|'c' <digest> = ""  (a blob or chunk written early for a snapshot
-//	                      still in progress, that no image holds yet;
-//	                      reclaimed when that snapshot fails, or on the
-//	                      next read-write open)
+//	    'b'|'c' <digest> = ""  (a blob or chunk in a bucket of its own,
+//	                      written early for a snapshot still in progress,
+//	                      that no image holds yet; reclaimed when that
+//	                      snapshot fails, or on the next read-write open)
+//	    'p' <pack id>   = ""  (since schema 4: the same for every value
+//	                      that still lies in that pack)
 //	manifests/
 //	    <image id>      = value holding the manifest's exact bytes
 //	index/
