@@ -6,8 +6,9 @@ import (
 	"math"
 	"runtime"
 
-	"github.com/processfork/pf/manifest"
 	"sync"
+
+	"github.com/processfork/pf/manifest"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -97,29 +98,41 @@ func appendRawValue(dst, b []byte) []byte {
 // decoder's own limit stops a frame that would grow past it.
 func decodeValue(d manifest.Digest, h header) ([]byte, error) {
 	var out []byte
-	switch h.format {
-	case formatRaw:
+	if h.format == formatRaw {
 		out = h.payload
-	case formatZstd:
-		var fh zstd.Header
-		if err := fh.Decode(h.payload); err != nil || (fh.HasFCS && fh.FrameContentSize != uint64(h.size)) {
-			return nil, corrupt(d, "zstd frame header does not match the recorded size %d", h.size)
-		}
+	} else {
 		var err error
-		out, err = sharedDecoder().DecodeAll(h.payload, make([]byte, 0, h.size))
-		if err != nil {
-			return nil, corrupt(d, "zstd: %v", err)
+		if out, err = appendDecoded(make([]byte, 0, h.size), d, h); err != nil {
+			return nil, err
 		}
-		if int64(len(out)) != h.size {
-			return nil, corrupt(d, "decoded to %d bytes, header says %d", len(out), h.size)
-		}
-	default:
-		return nil, corrupt(d, "value format 0x%02x where raw or zstd was expected", h.format)
 	}
 	if manifest.Sum(out) != d {
 		return nil, corrupt(d, "content hashes to %s", manifest.Sum(out))
 	}
 	return out, nil
+}
+
+// appendDecoded appends the logical bytes of a raw or zstd value to dst,
+// unverified: the caller checks them, or the whole they are part of.
+func appendDecoded(dst []byte, d manifest.Digest, h header) ([]byte, error) {
+	switch h.format {
+	case formatRaw:
+		return append(dst, h.payload...), nil
+	case formatZstd:
+		var fh zstd.Header
+		if err := fh.Decode(h.payload); err != nil || (fh.HasFCS && fh.FrameContentSize != uint64(h.size)) {
+			return nil, corrupt(d, "zstd frame header does not match the recorded size %d", h.size)
+		}
+		out, err := sharedDecoder().DecodeAll(h.payload, dst)
+		if err != nil {
+			return nil, corrupt(d, "zstd: %v", err)
+		}
+		if n := int64(len(out) - len(dst)); n != h.size {
+			return nil, corrupt(d, "decoded to %d bytes, header says %d", n, h.size)
+		}
+		return out, nil
+	}
+	return nil, corrupt(d, "value format 0x%02x where raw or zstd was expected", h.format)
 }
 
 // EncodeManifest builds the manifests/ value of a manifest's bytes: the

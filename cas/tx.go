@@ -169,20 +169,29 @@ func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byt
 // names, and copies its payload out of the transaction; mapped is the
 // payload as it lies in the store's map.
 func copyChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h header, mapped []byte, err error) {
-	v, err := getValue(chunks, r.digest)
-	if err != nil {
+	if h, err = chunkValue(chunks, d, i, r); err != nil {
 		return header{}, nil, err
-	}
-	if v == nil {
-		return header{}, nil, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
-	}
-	if h, err = parseValue(r.digest, v); err != nil {
-		return header{}, nil, err
-	}
-	if h.format == formatChunks || h.size != r.size {
-		return header{}, nil, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
 	}
 	mapped = h.payload
 	h.payload = bytes.Clone(mapped)
 	return h, mapped, nil
+}
+
+// chunkValue finds chunk i of blob d and checks it is the value the list
+// names; its payload lies in the transaction's memory.
+func chunkValue(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h header, err error) {
+	v, err := getValue(chunks, r.digest)
+	if err != nil {
+		return header{}, err
+	}
+	if v == nil {
+		return header{}, corrupt(d, "chunk %d (%s) is missing", i, r.digest)
+	}
+	if h, err = parseValue(r.digest, v); err != nil {
+		return header{}, err
+	}
+	if h.format == formatChunks || h.size != r.size {
+		return header{}, corrupt(d, "chunk %d (%s) is not the %d-byte value the list names", i, r.digest, r.size)
+	}
+	return h, nil
 }
