@@ -123,14 +123,19 @@ func appendDecoded(dst []byte, d manifest.Digest, h header) ([]byte, error) {
 		if err := fh.Decode(h.payload); err != nil || (fh.HasFCS && fh.FrameContentSize != uint64(h.size)) {
 			return nil, corrupt(d, "zstd frame header does not match the recorded size %d", h.size)
 		}
-		out, err := sharedDecoder().DecodeAll(h.payload, dst)
+		// Into dst's spare room, not onto dst: the decoder's limit counts
+		// what dst already holds.
+		out, err := sharedDecoder().DecodeAll(h.payload, dst[len(dst):])
 		if err != nil {
 			return nil, corrupt(d, "zstd: %v", err)
 		}
-		if n := int64(len(out) - len(dst)); n != h.size {
-			return nil, corrupt(d, "decoded to %d bytes, header says %d", n, h.size)
+		if int64(len(out)) != h.size {
+			return nil, corrupt(d, "decoded to %d bytes, header says %d", len(out), h.size)
 		}
-		return out, nil
+		if len(out) > 0 && len(dst) < cap(dst) && &out[0] == &dst[:len(dst)+1][len(dst)] {
+			return dst[:len(dst)+len(out)], nil // decoded in place
+		}
+		return append(dst, out...), nil
 	}
 	return nil, corrupt(d, "value format 0x%02x where raw or zstd was expected", h.format)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -362,5 +363,28 @@ func TestLease_SpillOutlivesPutContext(t *testing.T) {
 		if ok, _ := s.Has(ctx, d); !ok {
 			t.Fatal("blob missing")
 		}
+	}
+}
+
+// A compressible blob of several chunks reads back whole: Get decodes the
+// chunks one after another into one buffer, past the decoder's per-frame
+// limit in all (it once refused at 4 MiB).
+func TestBolt_GetCompressibleChunked(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	var b []byte
+	for i := 0; len(b) < 12<<20; i++ {
+		b = fmt.Appendf(b, `{"turn":%d,"role":"assistant","tokens":%d,"text":"%x"}`+"\n", i, i*7%1000, i*2654435761)
+	}
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Stat(ctx, dg)
+	if err != nil || info.Chunks < 3 || info.Stored >= int64(len(b))/2 {
+		t.Fatalf("stat %+v, %v: want several chunks, compressed", info, err)
+	}
+	got, err := s.Get(ctx, dg)
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("get: %d bytes, %v", len(got), err)
 	}
 }
