@@ -12,8 +12,9 @@ func gcCommand() *cli.Command {
 		Name:  "gc",
 		Usage: "delete the blobs and chunks that no image reaches",
 		Description: "Marks from every image (tags name images, and pf prune removes images), then\n" +
-			"deletes the rest in small transactions. If a manifest or tree on the way\n" +
-			"cannot be read it deletes nothing and says why (exit 4).",
+			"deletes the rest in small transactions, then rewrites the packs of small\n" +
+			"blobs that deletions left less than half live. If a manifest or tree on the\n" +
+			"way cannot be read it deletes nothing and says why (exit 4).",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted; delete nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "the report as JSON"},
