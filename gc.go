@@ -126,13 +126,7 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, live *marks, opts GCOp
 				return err
 			}
 			c := b.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				k, _ = c.Seek(after)
-				if bytes.Equal(k, after) {
-					k, _ = c.Next()
-				}
-			}
+			k, _ := db.SeekAfter(c, after)
 			for ; k != nil && len(batch) < opts.BatchSize; k, _ = c.Next() {
 				if len(k) != len(manifest.Digest{}) {
 					return fmt.Errorf("%w: key of %d bytes in %s", db.ErrCorrupt, len(k), bucket)

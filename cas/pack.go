@@ -55,18 +55,23 @@ func parsePackedRef(d manifest.Digest, b []byte) (packedRef, error) {
 		return packedRef{}, corrupt(d, "stored reference does not start with 0x%02x", formatPacked)
 	}
 	var fields [3]uint64
-	rest := b[1:]
-	for i := range fields {
-		v, n := binary.Uvarint(rest)
-		if n <= 0 {
-			return packedRef{}, corrupt(d, "bad packed reference")
-		}
-		fields[i], rest = v, rest[n:]
-	}
-	if len(rest) != 0 || fields[1] > 1<<40 || fields[2] > packMax {
+	if !readUvarints(b[1:], fields[:]) || fields[1] > 1<<40 || fields[2] > packMax {
 		return packedRef{}, corrupt(d, "bad packed reference")
 	}
 	return packedRef{pack: fields[0], offset: int(fields[1]), length: int(fields[2])}, nil
+}
+
+// readUvarints fills fields from b, which must hold exactly that many
+// uvarints.
+func readUvarints(b []byte, fields []uint64) bool {
+	for i := range fields {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return false
+		}
+		fields[i], b = v, b[n:]
+	}
+	return len(b) == 0
 }
 
 // unpack returns the value a packed reference names, as it lies in the
@@ -80,10 +85,33 @@ func unpack(tx *bolt.Tx, d manifest.Digest, ref []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
+	return r.in(d, data)
+}
+
+// in returns d's value from data, the pack r names.
+func (r packedRef) in(d manifest.Digest, data []byte) ([]byte, error) {
 	if r.offset+r.length > len(data) {
 		return nil, corrupt(d, "packed at %d+%d in pack %d of %d bytes", r.offset, r.length, r.pack, len(data))
 	}
 	return data[r.offset : r.offset+r.length : r.offset+r.length], nil
+}
+
+// packMembers lists the values pack key was written with, from its
+// members list; some may have moved or gone since.
+func packMembers(key, list []byte) ([]valueRef, error) {
+	const size = 1 + len(manifest.Digest{})
+	if len(list)%size != 0 {
+		return nil, corruptPack(key, fmt.Sprintf("members list of %d bytes", len(list)))
+	}
+	refs := make([]valueRef, 0, len(list)/size)
+	for ; len(list) > 0; list = list[size:] {
+		ref, ok := parseValueRefKey(list[:size])
+		if !ok {
+			return nil, corruptPack(key, "bad members list")
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
 }
 
 func packData(tx *bolt.Tx, id uint64) ([]byte, error) {
@@ -111,12 +139,8 @@ func (l packLive) encode() []byte {
 
 func parsePackLive(id uint64, b []byte) (packLive, error) {
 	var fields [3]uint64
-	for i := range fields {
-		v, n := binary.Uvarint(b)
-		if n <= 0 || v > 1<<50 {
-			return packLive{}, fmt.Errorf("%w: packlive entry of pack %d", db.ErrCorrupt, id)
-		}
-		fields[i], b = v, b[n:]
+	if !readUvarints(b, fields[:]) || max(fields[0], fields[1], fields[2]) > 1<<50 {
+		return packLive{}, fmt.Errorf("%w: packlive entry of pack %d", db.ErrCorrupt, id)
 	}
 	return packLive{int64(fields[0]), int64(fields[1]), int64(fields[2])}, nil
 }

@@ -238,7 +238,15 @@ func entryOf(t *testing.T, d *db.DB, bucket []byte, dg manifest.Digest) (ref pac
 func settled(t *testing.T, d *db.DB, dg manifest.Digest) bool {
 	t.Helper()
 	var ok bool
-	if err := d.View(func(tx *bolt.Tx) (err error) { ok, err = SettledTx(tx, dg); return err }); err != nil {
+	err := d.View(func(tx *bolt.Tx) error {
+		isSettled, err := SettledTx(tx)
+		if err != nil {
+			return err
+		}
+		ok, err = isSettled(dg)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return ok

@@ -66,22 +66,29 @@ func provisionalRef(b, prov *bolt.Bucket, ref valueRef) (provisional bool, packe
 	return prov.Get(ref.key()) != nil, nil, nil
 }
 
-// SettledTx reports whether blob d is stored for good: present, and not
-// written early by a snapshot that may still fail.
-func SettledTx(tx *bolt.Tx, d manifest.Digest) (bool, error) {
+// SettledTx returns a check, good for the life of tx, of whether a blob is
+// stored for good: present, and not written early by a snapshot that may
+// still fail. Made once for many blobs, it looks up its buckets once.
+func SettledTx(tx *bolt.Tx) (func(manifest.Digest) (bool, error), error) {
 	b, err := db.Bucket(tx, db.BucketBlobs)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if !hasValue(b, d) {
-		return false, nil
-	}
-	provisional, _, err := provisionalRef(b, prov, valueRef{digest: d})
-	return !provisional, err
+	none, _ := prov.Cursor().First()
+	return func(d manifest.Digest) (bool, error) {
+		if !hasValue(b, d) {
+			return false, nil
+		}
+		if none == nil {
+			return true, nil
+		}
+		provisional, _, err := provisionalRef(b, prov, valueRef{digest: d})
+		return !provisional, err
+	}, nil
 }
 
 // Settle makes the blobs named permanent: whatever an image reaches must
@@ -217,14 +224,7 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 				return err
 			}
 			c := prov.Cursor()
-			k, _ := c.First()
-			if after != nil {
-				k, _ = c.Seek(after)
-				if bytes.Equal(k, after) {
-					k, _ = c.Next()
-				}
-			}
-			for ; k != nil; k, _ = c.Next() {
+			for k, _ := db.SeekAfter(c, after); k != nil; k, _ = c.Next() {
 				if len(refs) >= batch {
 					more = true
 					break
@@ -242,15 +242,11 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 					stale = append(stale, bytes.Clone(k))
 					continue
 				}
-				members := pb.Get(packMembersKey)
-				for len(members) >= 33 {
-					ref, ok := parseValueRefKey(members[:33])
-					if !ok {
-						return fmt.Errorf("%w: members of pack %x", db.ErrCorrupt, k[1:])
-					}
-					refs = append(refs, ref)
-					members = members[33:]
+				members, err := packMembers(k[1:], pb.Get(packMembersKey))
+				if err != nil {
+					return err
 				}
+				refs = append(refs, members...)
 			}
 			return nil
 		}); err != nil {

@@ -113,11 +113,15 @@ func loadStatCache(d *db.DB, root string) (*statCache, error) {
 		if err != nil {
 			return err
 		}
+		settled, err := cas.SettledTx(tx)
+		if err != nil {
+			return err
+		}
 		cur := cache.Cursor()
 		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
 			e, ok := decodeCacheEntry(v)
 			if ok {
-				if ok, err = cas.SettledTx(tx, e.digest); err != nil {
+				if ok, err = settled(e.digest); err != nil {
 					return err
 				}
 			}
