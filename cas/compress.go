@@ -155,20 +155,24 @@ func DecodeManifest(id manifest.Digest, v []byte) ([]byte, error) {
 	return decodeValue(id, h)
 }
 
-// Sampling for looksRandom: 16 runs of 256 bytes spread over the value.
+// Sampling for looksRandom: 16 runs spread over the value, a sixteenth of
+// it in all but at least 1 KiB and at most 4 KiB. A 16 KiB cache page is
+// judged from 1 KiB: the check then costs a tenth of hashing the page.
 const (
-	sampleRuns   = 16
-	sampleRunLen = 256
-	sampleLen    = sampleRuns * sampleRunLen
+	sampleRuns = 16
+	minSample  = 1 << 10
+	maxSample  = 4 << 10
 	// randomBits is the order-0 entropy, in bits per byte, above which a
-	// sample counts as random: uniform random bytes measure about 7.95 on
-	// a sample this size, JSON about 5, fp16 tensors about 7 or less.
+	// sample counts as random. The estimate is corrected for the sample's
+	// size (Miller-Madow), so that one threshold serves every size:
+	// uniform random bytes then measure about 8, JSON about 5, fp16
+	// tensors about 7 or less.
 	randomBits = 7.9
 )
 
 // nlog2n[c] is c*log2(c), for the entropy of a sample's byte counts.
-var nlog2n = func() (t [sampleLen + 1]float64) {
-	for c := 1; c <= sampleLen; c++ {
+var nlog2n = func() (t [maxSample + 1]float64) {
+	for c := 1; c <= maxSample; c++ {
 		t[c] = float64(c) * math.Log2(float64(c))
 	}
 	return t
@@ -177,19 +181,21 @@ var nlog2n = func() (t [sampleLen + 1]float64) {
 // looksRandom reports whether b's bytes are spread so evenly that zstd
 // would store it raw anyway. KV-cache pages and weight deltas are mostly
 // such data, and trying to compress them cost more CPU than hashing them;
-// the check reads a few KiB. A value that is one random block repeated
+// the check reads at most 4 KiB. A value that is one random block repeated
 // would compress but is judged random: that is rare in agent state, and
 // it is then only stored larger, never wrongly.
 func looksRandom(b []byte) bool {
-	if len(b) < sampleLen {
+	runLen := min(max(len(b)/16, minSample), maxSample) / sampleRuns &^ 3
+	n := runLen * sampleRuns
+	if len(b) < n {
 		return false
 	}
 	// Four tables, so that runs of one byte value do not make each
 	// increment wait for the one before it.
 	var counts [4][256]uint16
-	step := (len(b) - sampleRunLen) / (sampleRuns - 1)
+	step := (len(b) - runLen) / (sampleRuns - 1)
 	for r := 0; r < sampleRuns; r++ {
-		run := b[r*step : r*step+sampleRunLen]
+		run := b[r*step : r*step+runLen]
 		for i := 0; i+4 <= len(run); i += 4 {
 			counts[0][run[i]]++
 			counts[1][run[i+1]]++
@@ -197,10 +203,13 @@ func looksRandom(b []byte) bool {
 			counts[3][run[i+3]]++
 		}
 	}
-	sum := 0.0
+	sum, seen := 0.0, 0
 	for c := range 256 {
-		sum += nlog2n[int(counts[0][c])+int(counts[1][c])+int(counts[2][c])+int(counts[3][c])]
+		if k := int(counts[0][c]) + int(counts[1][c]) + int(counts[2][c]) + int(counts[3][c]); k > 0 {
+			sum += nlog2n[k]
+			seen++
+		}
 	}
-	bits := math.Log2(sampleLen) - sum/sampleLen
+	bits := math.Log2(float64(n)) - sum/float64(n) + float64(seen-1)/(2*float64(n)*math.Ln2)
 	return bits > randomBits
 }

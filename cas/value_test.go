@@ -3,6 +3,7 @@ package cas
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -145,20 +146,43 @@ func TestLooksRandom(t *testing.T) {
 		r := payload(uint64(i), 1)[0]
 		fp16[i], fp16[i+1] = r, 0x30|r&0x83
 	}
+	sevenBits := payload(25, 16<<10)
+	for i := range sevenBits {
+		sevenBits[i] &= 0x7f
+	}
 	tests := []struct {
 		name string
 		data []byte
 		want bool
 	}{
 		{"random", payload(21, 64<<10), true},
+		{"random cache page", payload(23, 16<<10), true}, // sampled: 1 KiB
+		{"random 1 KiB", payload(24, 1<<10), true},       // sampled whole
 		{"json lines", jsonl, false},
+		{"json lines, 1 KiB", jsonl[:1<<10], false},
 		{"zeros", make([]byte, 64<<10), false},
 		{"fp16-like", fp16, false},
 		{"short random", payload(22, 1000), false}, // too short to sample: zstd decides
+		// Half the byte values, evenly: 7 bits, which zstd's entropy stage
+		// would save one part in eight of.
+		{"seven bits", sevenBits, false},
 	}
 	for _, tt := range tests {
 		if got := looksRandom(tt.data); got != tt.want {
 			t.Errorf("%s: looksRandom = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkLooksRandom is the check's cost on the sizes of a file, a
+// cache page and a chunk.
+func BenchmarkLooksRandom(b *testing.B) {
+	for _, n := range []int{4 << 10, 16 << 10, 1 << 20} {
+		data := payload(5, n)
+		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
+			for range b.N {
+				looksRandom(data)
+			}
+		})
 	}
 }
