@@ -64,7 +64,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	}
 	m := manifest.New(spec.Agent, created.UTC(), spec.Parents...)
 	lease := s.blobs.NewLease()
-	if err := capture(ctx, lease, m, spec); err != nil {
+	if err := capture(ctx, lease, s.refs, m, spec); err != nil {
 		lease.Abort()
 		return manifest.Digest{}, err
 	}
@@ -80,7 +80,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	return id, nil
 }
 
-func capture(ctx context.Context, w BlobWriter, m *manifest.Manifest, spec Snapshot) error {
+func capture(ctx context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A layer without a capture points at the empty blob, stored only
@@ -129,13 +129,31 @@ func capture(ctx context.Context, w BlobWriter, m *manifest.Manifest, spec Snaps
 		run("model", func() (err error) { m.Model, err = spec.Model.CaptureModel(ctx, w); return })
 	}
 	if spec.Cache != nil {
-		run("cache", func() (err error) { m.Cache, err = spec.Cache.CaptureCache(ctx, w); return })
+		run("cache", func() (err error) {
+			k := newContentKeeper(w, manifest.LayerCacheManifest)
+			if m.Cache, err = spec.Cache.CaptureCache(ctx, k); err == nil {
+				k.parseInto(refs, m.Cache.Manifest)
+			}
+			return err
+		})
 	}
 	if spec.World != nil {
-		run("world", func() (err error) { m.World, err = spec.World.CaptureWorld(ctx, w); return })
+		run("world", func() (err error) {
+			k := newContentKeeper(w, manifest.LayerWorldFS)
+			if m.World, err = spec.World.CaptureWorld(ctx, k); err == nil {
+				k.parseInto(refs, m.World.FS)
+			}
+			return err
+		})
 	}
 	if spec.Effects != nil {
-		run("effects", func() (err error) { m.Effects, err = spec.Effects.CaptureEffects(ctx, w); return })
+		run("effects", func() (err error) {
+			k := newContentKeeper(w, manifest.LayerEffectsLedger)
+			if m.Effects, err = spec.Effects.CaptureEffects(ctx, k); err == nil {
+				k.parseInto(refs, m.Effects.Ledger)
+			}
+			return err
+		})
 	}
 	if spec.Trace != nil {
 		run("trace", func() (err error) { m.Trace, err = spec.Trace.CaptureTrace(ctx, w); return })

@@ -220,6 +220,55 @@ func TestStore_Commit_IntegrityNamesMissing(t *testing.T) {
 	_ = id
 }
 
+// reusedBuffer is a WorldCapture whose tree names a blob it never puts,
+// and which writes another tree, naming only what it put, into the same
+// buffer once the put returns.
+type reusedBuffer struct{ present, missing manifest.Digest }
+
+func (w reusedBuffer) CaptureWorld(ctx context.Context, bw pf.BlobWriter) (manifest.World, error) {
+	tree := func(d manifest.Digest) []byte {
+		raw, _ := (&manifest.Tree{Entries: []manifest.Entry{{Path: "a", Mode: 0o644, Kind: manifest.KindFile, Blob: d}}}).Encode()
+		return raw
+	}
+	buf := tree(w.missing)
+	fs, err := bw.PutBytes(ctx, buf)
+	copy(buf, tree(w.present))
+	return manifest.World{FS: fs, Env: fs, Procs: fs}, err
+}
+
+// pageList is a CacheCapture whose page list names a page it never puts.
+type pageList struct{ missing manifest.Digest }
+
+func (c pageList) CaptureCache(ctx context.Context, bw pf.BlobWriter) (manifest.Cache, error) {
+	k := []byte("k page")
+	pages, _ := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Pages: []manifest.CachePage{{Ix: 0, K: manifest.Sum(k), V: c.missing}}}).Encode()
+	ds, err := pf.PutAll(ctx, bw, [][]byte{k, pages})
+	if err != nil {
+		return manifest.Cache{}, err
+	}
+	return manifest.Cache{Manifest: ds[1]}, nil
+}
+
+// A snapshot checks what its tree and page list name as a commit does,
+// whatever the capture does with its buffers after putting them.
+func TestStore_Snapshot_IntegrityNamesMissing(t *testing.T) {
+	s := openStore(t)
+	present, _ := s.Blobs().PutBytes(ctx, []byte("present"))
+	missing := manifest.Sum([]byte("never stored"))
+	for _, spec := range []pf.Snapshot{
+		{Agent: agent, World: reusedBuffer{present: present, missing: missing}},
+		{Agent: agent, Cache: pageList{missing: missing}},
+	} {
+		_, err := s.Snapshot(ctx, spec)
+		if !errors.Is(err, pf.ErrNotFound) || !strings.Contains(err.Error(), missing.String()) {
+			t.Fatalf("snapshot: %v, want ErrNotFound naming %s", err, missing)
+		}
+	}
+	if st, _ := s.Stats(ctx); st.Images != 0 {
+		t.Fatal("an image was committed")
+	}
+}
+
 // A manifest that arrives as bytes is kept as those bytes, even when they
 // are not how pf would write them.
 func TestStore_Commit_KeepsExactBytes(t *testing.T) {

@@ -1,0 +1,124 @@
+package pf
+
+import (
+	"context"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// hashWriter is a BlobWriter that only hashes: what a keeper passes on.
+type hashWriter struct {
+	mu  sync.Mutex
+	put int
+}
+
+func (w *hashWriter) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	return w.PutBytes(ctx, b)
+}
+
+func (w *hashWriter) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
+	w.mu.Lock()
+	w.put++
+	w.mu.Unlock()
+	return manifest.Sum(b), nil
+}
+
+func encodeTree(t *testing.T, blobs ...manifest.Digest) []byte {
+	t.Helper()
+	var tree manifest.Tree
+	for i, d := range blobs {
+		tree.Entries = append(tree.Entries, manifest.Entry{Path: string(rune('a' + i)), Mode: 0o644, Kind: manifest.KindFile, Blob: d})
+	}
+	raw, err := tree.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func cached(refs *refCache, layer string, d manifest.Digest) ([]manifest.Digest, bool) {
+	r, ok := refs.refs[refKey{layer, d}]
+	return r, ok
+}
+
+func TestContentKeeper_KeepsTreeNotWhatFollows(t *testing.T) {
+	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
+	tree := encodeTree(t, a, b)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	fs, _ := k.PutBytes(context.Background(), tree)
+	// The env and procs blobs are JSON objects too, put after the tree.
+	k.PutBytes(context.Background(), []byte(`{"kind":"env.v1","cwd":"/","vars":{}}`))
+	k.PutBytes(context.Background(), []byte(`{"kind":"procs.unsupported.v1"}`))
+
+	refs := newRefCache(1 << 10)
+	k.parseInto(refs, fs)
+	got, ok := cached(refs, manifest.LayerWorldFS, fs)
+	if !ok || !slices.Equal(got, []manifest.Digest{a, b}) {
+		t.Fatalf("cached refs of the tree = %v (%v), want [a b]", got, ok)
+	}
+}
+
+func TestContentKeeper_ParsesWhatWasHashed(t *testing.T) {
+	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
+	buf := encodeTree(t, a)
+	other := encodeTree(t, b)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	fs, _ := k.PutBytes(context.Background(), buf)
+	// A caller that reuses its buffer after the put: the refs must still
+	// be those of the bytes that were hashed.
+	copy(buf, other)
+
+	refs := newRefCache(1 << 10)
+	k.parseInto(refs, fs)
+	if got, _ := cached(refs, manifest.LayerWorldFS, fs); !slices.Equal(got, []manifest.Digest{a}) {
+		t.Fatalf("cached refs = %v, want [a]", got)
+	}
+}
+
+func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
+	k, v := manifest.Sum([]byte("k")), manifest.Sum([]byte("v"))
+	pages, err := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Pages: []manifest.CachePage{{Ix: 0, K: k, V: v}}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &hashWriter{}
+	keeper := newContentKeeper(w, manifest.LayerCacheManifest)
+	batch := [][]byte{[]byte("page bytes"), []byte(`{"not":"the list"}`), pages, []byte("more page bytes")}
+	ds, err := PutAll(context.Background(), keeper, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.put != len(batch) {
+		t.Fatalf("%d blobs passed on, want %d", w.put, len(batch))
+	}
+	for i, b := range batch {
+		if ds[i] != manifest.Sum(b) {
+			t.Fatalf("digest %d is not that of blob %d", i, i)
+		}
+	}
+	refs := newRefCache(1 << 10)
+	keeper.parseInto(refs, ds[2])
+	if got, _ := cached(refs, manifest.LayerCacheManifest, ds[2]); !slices.Equal(got, []manifest.Digest{k, v}) {
+		t.Fatalf("cached refs of the page list = %v, want [k v]", got)
+	}
+}
+
+func TestContentKeeper_OtherDigestNotParsed(t *testing.T) {
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	k.PutBytes(context.Background(), encodeTree(t, manifest.Sum([]byte("a"))))
+	// The layer names a tree streamed through Put, which is not kept.
+	streamed := manifest.Sum(encodeTree(t))
+	refs := newRefCache(1 << 10)
+	k.parseInto(refs, streamed)
+	if len(refs.refs) != 0 {
+		t.Fatalf("cached %d entries for a blob that was not kept", len(refs.refs))
+	}
+}
