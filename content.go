@@ -24,21 +24,27 @@ type contentKeeper struct {
 	kept   []byte
 }
 
-// keepMax bounds the copy: a tree of 20,000 files is about 3 MB.
+// keepMax bounds the copy. A tree entry with a path of 30 bytes takes
+// about 160 bytes, so a tree of 20,000 files is about 3 MB.
 const keepMax = 8 << 20
 
 func newContentKeeper(w BlobWriter, layer string) *contentKeeper {
 	return &contentKeeper{w: w, layer: layer}
 }
 
-// candidate reports whether b may be the layer's content. Each content
-// blob is a JSON object (a ledger of JSON lines starts as one), and the
-// tree says so; an env or a file put after the tree must not displace it.
+// treePrefix starts every tree that Tree.Encode writes. A tree written
+// otherwise is not kept, only parsed in the commit as before.
+var treePrefix = []byte(`{"kind":"` + manifest.TreeKind + `"`)
+
+// candidate reports whether b may be the layer's content: a JSON object
+// (a ledger of JSON lines starts as one) and, for the world layer, a tree,
+// so that the env put after the tree does not displace it. Both checks
+// read a few bytes: a capture puts many blobs that are not the content.
 func (k *contentKeeper) candidate(b []byte) bool {
 	if len(b) == 0 || len(b) > keepMax || b[0] != '{' {
 		return false
 	}
-	return k.layer != manifest.LayerWorldFS || manifest.IsTree(b)
+	return k.layer != manifest.LayerWorldFS || bytes.HasPrefix(b, treePrefix)
 }
 
 func (k *contentKeeper) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
@@ -84,14 +90,18 @@ func (k *contentKeeper) keep(d manifest.Digest, b []byte) {
 	k.digest, k.kept = d, b
 }
 
-// parseInto records in refs what the layer's blob d names, when d is the
-// blob kept. A blob that does not parse is left for the commit, which
-// reports it.
-func (k *contentKeeper) parseInto(refs *refCache, d manifest.Digest) {
+// parsed records in refs what the layer's blob d names, when the capture
+// succeeded (err is nil) and d is the blob kept, and returns err. A blob
+// that does not parse is left for the commit, which reports it.
+func (k *contentKeeper) parsed(refs *refCache, d manifest.Digest, err error) error {
+	if err != nil {
+		return err
+	}
 	k.mu.Lock()
 	kept, ok := k.kept, k.digest == d
 	k.mu.Unlock()
 	if ok {
 		refs.get(k.layer, d, func() ([]manifest.Digest, error) { return manifest.Refs(k.layer, kept) })
 	}
+	return nil
 }

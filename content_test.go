@@ -59,7 +59,7 @@ func TestContentKeeper_KeepsTreeNotWhatFollows(t *testing.T) {
 	k.PutBytes(context.Background(), []byte(`{"kind":"procs.unsupported.v1"}`))
 
 	refs := newRefCache(1 << 10)
-	k.parseInto(refs, fs)
+	k.parsed(refs, fs, nil)
 	got, ok := cached(refs, manifest.LayerWorldFS, fs)
 	if !ok || !slices.Equal(got, []manifest.Digest{a, b}) {
 		t.Fatalf("cached refs of the tree = %v (%v), want [a b]", got, ok)
@@ -77,7 +77,7 @@ func TestContentKeeper_ParsesWhatWasHashed(t *testing.T) {
 	copy(buf, other)
 
 	refs := newRefCache(1 << 10)
-	k.parseInto(refs, fs)
+	k.parsed(refs, fs, nil)
 	if got, _ := cached(refs, manifest.LayerWorldFS, fs); !slices.Equal(got, []manifest.Digest{a}) {
 		t.Fatalf("cached refs = %v, want [a]", got)
 	}
@@ -105,7 +105,7 @@ func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 		}
 	}
 	refs := newRefCache(1 << 10)
-	keeper.parseInto(refs, ds[2])
+	keeper.parsed(refs, ds[2], nil)
 	if got, _ := cached(refs, manifest.LayerCacheManifest, ds[2]); !slices.Equal(got, []manifest.Digest{k, v}) {
 		t.Fatalf("cached refs of the page list = %v, want [k v]", got)
 	}
@@ -117,7 +117,7 @@ func TestContentKeeper_OtherDigestNotParsed(t *testing.T) {
 	// The layer names a tree streamed through Put, which is not kept.
 	streamed := manifest.Sum(encodeTree(t))
 	refs := newRefCache(1 << 10)
-	k.parseInto(refs, streamed)
+	k.parsed(refs, streamed, nil)
 	if len(refs.refs) != 0 {
 		t.Fatalf("cached %d entries for a blob that was not kept", len(refs.refs))
 	}

@@ -131,28 +131,22 @@ func capture(ctx context.Context, w BlobWriter, refs *refCache, m *manifest.Mani
 	if spec.Cache != nil {
 		run("cache", func() (err error) {
 			k := newContentKeeper(w, manifest.LayerCacheManifest)
-			if m.Cache, err = spec.Cache.CaptureCache(ctx, k); err == nil {
-				k.parseInto(refs, m.Cache.Manifest)
-			}
-			return err
+			m.Cache, err = spec.Cache.CaptureCache(ctx, k)
+			return k.parsed(refs, m.Cache.Manifest, err)
 		})
 	}
 	if spec.World != nil {
 		run("world", func() (err error) {
 			k := newContentKeeper(w, manifest.LayerWorldFS)
-			if m.World, err = spec.World.CaptureWorld(ctx, k); err == nil {
-				k.parseInto(refs, m.World.FS)
-			}
-			return err
+			m.World, err = spec.World.CaptureWorld(ctx, k)
+			return k.parsed(refs, m.World.FS, err)
 		})
 	}
 	if spec.Effects != nil {
 		run("effects", func() (err error) {
 			k := newContentKeeper(w, manifest.LayerEffectsLedger)
-			if m.Effects, err = spec.Effects.CaptureEffects(ctx, k); err == nil {
-				k.parseInto(refs, m.Effects.Ledger)
-			}
-			return err
+			m.Effects, err = spec.Effects.CaptureEffects(ctx, k)
+			return k.parsed(refs, m.Effects.Ledger, err)
 		})
 	}
 	if spec.Trace != nil {
