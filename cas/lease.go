@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -118,33 +119,38 @@ var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); retu
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
-	bufp := chunkBuffers.Get().(*[]byte)
-	defer chunkBuffers.Put(bufp)
-	buf := *bufp
-	whole := sha256.New()
+	// The chunker fills one buffer while the other is hashed into the
+	// whole blob's digest on another core: the whole's SHA-256 and each
+	// chunk's would otherwise run one after the other on this one.
+	bufs := [2]*[]byte{chunkBuffers.Get().(*[]byte), chunkBuffers.Get().(*[]byte)}
+	defer chunkBuffers.Put(bufs[1])
+	defer chunkBuffers.Put(bufs[0])
+	whole := newWholeHash()
+	defer whole.stop() // before the buffers go back to the pool
 	var refs []chunkRef
 	var total int64
 	// The first chunk waits until a second one shows: a blob the chunker
 	// leaves whole is stored as one value, not as a list naming a chunk
 	// with the blob's own digest.
 	var first []byte
-	for {
+	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
 			return manifest.Digest{}, err
 		}
-		c, err := ch.Next(buf)
+		whole.release(i - 1) // the buffer of chunk i-2, which chunk i reuses
+		c, err := ch.Next(*bufs[i%2])
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 		}
-		whole.Write(c.Data)
+		whole.add(c.Data)
 		cd := manifest.Sum(c.Data)
 		refs = append(refs, chunkRef{cd, int64(len(c.Data))})
 		total += int64(len(c.Data))
 		if len(refs) == 1 {
-			first = encodeValue(l.s.level, c.Data) // a copy: buf is reused
+			first = encodeValue(l.s.level, c.Data) // a copy: the buffer is reused
 			continue
 		}
 		if len(refs) == 2 {
@@ -157,8 +163,7 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 			return manifest.Digest{}, err
 		}
 	}
-	var d manifest.Digest
-	whole.Sum(d[:0])
+	d := whole.sum()
 	value := first
 	if len(refs) != 1 {
 		value = encodeChunkList(total, refs)
@@ -168,6 +173,56 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 	}
 	l.known(d, total)
 	return d, nil
+}
+
+// wholeHash hashes the chunks of one blob, in order, on a goroutine of
+// its own. At most two chunks are outstanding, one per buffer.
+type wholeHash struct {
+	h        hash.Hash
+	chunks   chan []byte
+	hashed   chan struct{} // one per chunk hashed
+	finished chan struct{} // closed when the goroutine is gone
+	released int           // chunks known to be hashed
+	closed   bool
+}
+
+func newWholeHash() *wholeHash {
+	w := &wholeHash{h: sha256.New(), chunks: make(chan []byte, 2), hashed: make(chan struct{}, 2), finished: make(chan struct{})}
+	go func() {
+		defer close(w.finished)
+		for c := range w.chunks {
+			w.h.Write(c)
+			w.hashed <- struct{}{}
+		}
+	}()
+	return w
+}
+
+func (w *wholeHash) add(c []byte) { w.chunks <- c }
+
+// release waits until the first n chunks are hashed.
+func (w *wholeHash) release(n int) {
+	for ; w.released < n; w.released++ {
+		<-w.hashed
+	}
+}
+
+// sum waits for every chunk and returns the blob's digest.
+func (w *wholeHash) sum() manifest.Digest {
+	w.stop()
+	var d manifest.Digest
+	w.h.Sum(d[:0])
+	return d
+}
+
+// stop ends the goroutine once it has hashed what it was given; the
+// buffers are free after it returns.
+func (w *wholeHash) stop() {
+	if !w.closed {
+		w.closed = true
+		close(w.chunks)
+	}
+	<-w.finished
 }
 
 func (l *Lease) known(d manifest.Digest, size int64) {
