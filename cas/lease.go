@@ -119,110 +119,150 @@ var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); retu
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
-	// The chunker fills one buffer while the other is hashed into the
-	// whole blob's digest on another core: the whole's SHA-256 and each
-	// chunk's would otherwise run one after the other on this one.
-	bufs := [2]*[]byte{chunkBuffers.Get().(*[]byte), chunkBuffers.Get().(*[]byte)}
-	defer chunkBuffers.Put(bufs[1])
-	defer chunkBuffers.Put(bufs[0])
-	whole := newWholeHash()
-	defer whole.stop() // before the buffers go back to the pool
-	var refs []chunkRef
-	var total int64
-	// The first chunk waits until a second one shows: a blob the chunker
-	// leaves whole is stored as one value, not as a list naming a chunk
-	// with the blob's own digest.
-	var first []byte
+	p := newChunkPipeline(ctx, l)
+	defer p.close()
 	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
 			return manifest.Digest{}, err
 		}
-		whole.release(i - 1) // the buffer of chunk i-2, which chunk i reuses
-		c, err := ch.Next(*bufs[i%2])
+		if p.failed.Load() {
+			break // close reports the store stage's error
+		}
+		c, err := ch.Next(p.buffer(i))
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 		}
-		whole.add(c.Data)
-		cd := manifest.Sum(c.Data)
-		refs = append(refs, chunkRef{cd, int64(len(c.Data))})
-		total += int64(len(c.Data))
-		if len(refs) == 1 {
-			first = encodeValue(l.s.level, c.Data) // a copy: the buffer is reused
-			continue
-		}
-		if len(refs) == 2 {
-			if err := l.putValue(ctx, db.BucketChunks, pendingValue{digest: refs[0].digest, encoded: first}); err != nil {
-				return manifest.Digest{}, err
-			}
-			first = nil
-		}
-		if err := l.putValue(ctx, db.BucketChunks, pendingValue{digest: cd, data: c.Data}); err != nil {
-			return manifest.Digest{}, err
-		}
+		p.add(c.Data)
 	}
-	d := whole.sum()
-	value := first
-	if len(refs) != 1 {
-		value = encodeChunkList(total, refs)
+	if err := p.close(); err != nil {
+		return manifest.Digest{}, err
+	}
+	var d manifest.Digest
+	p.whole.Sum(d[:0])
+	value := p.first
+	if len(p.refs) != 1 {
+		value = encodeChunkList(p.total, p.refs)
 	}
 	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: value}); err != nil {
 		return d, err
 	}
-	l.known(d, total)
+	l.known(d, p.total)
 	return d, nil
 }
 
-// wholeHash hashes the chunks of one blob, in order, on a goroutine of
-// its own. At most two chunks are outstanding, one per buffer.
-type wholeHash struct {
-	h        hash.Hash
-	chunks   chan []byte
-	hashed   chan struct{} // one per chunk hashed
-	finished chan struct{} // closed when the goroutine is gone
-	released int           // chunks known to be hashed
+// chunkPipeline runs a chunked put in three stages, each on a goroutine
+// of its own: the caller cuts chunks (restic's chunker, which reads a byte
+// at a time, is the slowest stage), one stage hashes and stages each
+// chunk, and one hashes the whole blob. Three buffers go round: the
+// chunker fills one while the stages read the others.
+type chunkPipeline struct {
+	ctx      context.Context
+	l        *Lease
+	bufs     [pipelineBuffers]*[]byte
+	toStore  chan []byte
+	toWhole  chan []byte
+	stored   chan struct{} // a token per chunk each stage is done with
+	hashed   chan struct{}
+	released int // chunks both stages are done with
+	stages   sync.WaitGroup
 	closed   bool
+	failed   atomic.Bool
+
+	// Owned by the stages until close returns.
+	whole hash.Hash
+	refs  []chunkRef
+	total int64
+	first []byte
+	err   error
 }
 
-func newWholeHash() *wholeHash {
-	w := &wholeHash{h: sha256.New(), chunks: make(chan []byte, 2), hashed: make(chan struct{}, 2), finished: make(chan struct{})}
+// pipelineBuffers is how many chunks are in the pipeline at most: one
+// being cut, and one or two being hashed or stored.
+const pipelineBuffers = 3
+
+func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
+	p := &chunkPipeline{
+		ctx: ctx, l: l, whole: sha256.New(),
+		toStore: make(chan []byte, pipelineBuffers), toWhole: make(chan []byte, pipelineBuffers),
+		stored: make(chan struct{}, pipelineBuffers), hashed: make(chan struct{}, pipelineBuffers),
+	}
+	for i := range p.bufs {
+		p.bufs[i] = chunkBuffers.Get().(*[]byte)
+	}
+	p.stages.Add(2)
 	go func() {
-		defer close(w.finished)
-		for c := range w.chunks {
-			w.h.Write(c)
-			w.hashed <- struct{}{}
+		defer p.stages.Done()
+		for c := range p.toWhole {
+			p.whole.Write(c)
+			p.hashed <- struct{}{}
 		}
 	}()
-	return w
+	go func() {
+		defer p.stages.Done()
+		for c := range p.toStore {
+			if p.err == nil {
+				if p.err = p.store(c); p.err != nil {
+					p.failed.Store(true)
+				}
+			}
+			p.stored <- struct{}{}
+		}
+	}()
+	return p
 }
 
-func (w *wholeHash) add(c []byte) { w.chunks <- c }
-
-// release waits until the first n chunks are hashed.
-func (w *wholeHash) release(n int) {
-	for ; w.released < n; w.released++ {
-		<-w.hashed
+// buffer returns the buffer for chunk i, once both stages are done with
+// the chunk that used it before.
+func (p *chunkPipeline) buffer(i int) []byte {
+	for ; p.released <= i-len(p.bufs); p.released++ {
+		<-p.stored
+		<-p.hashed
 	}
+	return *p.bufs[i%len(p.bufs)]
 }
 
-// sum waits for every chunk and returns the blob's digest.
-func (w *wholeHash) sum() manifest.Digest {
-	w.stop()
-	var d manifest.Digest
-	w.h.Sum(d[:0])
-	return d
+func (p *chunkPipeline) add(c []byte) {
+	p.toWhole <- c
+	p.toStore <- c
 }
 
-// stop ends the goroutine once it has hashed what it was given; the
-// buffers are free after it returns.
-func (w *wholeHash) stop() {
-	if !w.closed {
-		w.closed = true
-		close(w.chunks)
+// store hashes and stages one chunk. The first chunk waits until a
+// second one shows: a blob the chunker leaves whole is stored as one
+// value, not as a list naming a chunk with the blob's own digest.
+func (p *chunkPipeline) store(c []byte) error {
+	cd := manifest.Sum(c)
+	p.refs = append(p.refs, chunkRef{cd, int64(len(c))})
+	p.total += int64(len(c))
+	if len(p.refs) == 1 {
+		p.first = encodeValue(p.l.s.level, c) // a copy: the buffer is reused
+		return nil
 	}
-	<-w.finished
+	if len(p.refs) == 2 {
+		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: p.refs[0].digest, encoded: p.first}); err != nil {
+			return err
+		}
+		p.first = nil
+	}
+	return p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, data: c})
+}
+
+// close waits for both stages to finish what they were given, gives the
+// buffers back and returns the store stage's error. It may be called
+// again.
+func (p *chunkPipeline) close() error {
+	if !p.closed {
+		p.closed = true
+		close(p.toStore)
+		close(p.toWhole)
+		p.stages.Wait()
+		for _, b := range p.bufs {
+			chunkBuffers.Put(b)
+		}
+	}
+	return p.err
 }
 
 func (l *Lease) known(d manifest.Digest, size int64) {
