@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
@@ -386,5 +390,90 @@ func TestBolt_GetCompressibleChunked(t *testing.T) {
 	got, err := s.Get(ctx, dg)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("get: %d bytes, %v", len(got), err)
+	}
+}
+
+// failingReader yields a payload and calls fail once, when the reader
+// has read after bytes of it; a non-nil error from fail ends the read.
+type failingReader struct {
+	r      io.Reader
+	after  int
+	read   int
+	failed bool
+	fail   func() error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if !f.failed && f.read >= f.after {
+		f.failed = true
+		if err := f.fail(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := f.r.Read(p)
+	f.read += n
+	return n, err
+}
+
+// A chunked put that fails part way, whichever of its stages sees the
+// failure, returns the failure and leaves no stage running.
+func TestLease_PutChunked_StopsOnFailure(t *testing.T) {
+	errDisk := errors.New("disk gone")
+	tests := []struct {
+		name string
+		fail func(l *Lease, cancel context.CancelFunc) error
+		want error
+	}{
+		{"read error", func(*Lease, context.CancelFunc) error { return errDisk }, errDisk},
+		{"context cancelled", func(_ *Lease, cancel context.CancelFunc) error { cancel(); return nil }, context.Canceled},
+		{"lease aborted", func(l *Lease, _ context.CancelFunc) error { l.Abort(); return nil }, ErrLeaseDone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := openStore(t, "", Options{})
+			before := runtime.NumGoroutine()
+			l := s.NewLease()
+			c, cancel := context.WithCancel(ctx)
+			defer cancel()
+			r := &failingReader{r: bytes.NewReader(payload(31, 40<<20)), after: 12 << 20, fail: func() error { return tt.fail(l, cancel) }}
+			_, err := l.Put(c, r)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("put: %v, want %v", err, tt.want)
+			}
+			l.Abort()
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > before {
+				t.Fatalf("%d goroutines after the put, %d before", n, before)
+			}
+		})
+	}
+}
+
+// A chunked put gives the same digest and bytes however the reader cuts
+// what it yields: the stages see the chunks in order.
+func TestLease_PutChunked_Order(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	b := payload(37, 30<<20)
+	l := s.NewLease()
+	d, err := l.Put(ctx, iotest.OneByteReader(io.LimitReader(bytes.NewReader(b), 3<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != manifest.Sum(b[:3<<20]) {
+		t.Fatal("a blob read a byte at a time has another digest")
+	}
+	d, err = l.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, d)
+	if err != nil || !bytes.Equal(got, b) || d != manifest.Sum(b) {
+		t.Fatalf("a 30 MiB blob read back wrong: %v", err)
 	}
 }
