@@ -15,7 +15,9 @@
 // Blobs up to InlineMax (1 MiB) are one value. Larger ones are cut by a
 // Rabin fingerprint (github.com/restic/chunker) into chunks of 512 KiB to
 // 4 MiB, so an edit inside a large blob stores only the chunks around it
-// again, and a get or put streams one chunk at a time.
+// again. A get streams one chunk at a time; a put holds at most three,
+// as the chunker, the chunks' hashes and the whole blob's hash each run on
+// a goroutine of their own.
 //
 // # Packs
 //
