@@ -159,12 +159,14 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 // chunk, and one hashes the whole blob. Three buffers go round: the
 // chunker fills one while the stages read the others.
 type chunkPipeline struct {
-	ctx      context.Context
-	l        *Lease
-	bufs     [pipelineBuffers]*[]byte
-	toStore  chan []byte
-	toWhole  chan []byte
-	stored   chan struct{} // a token per chunk each stage is done with
+	ctx     context.Context
+	l       *Lease
+	bufs    [pipelineBuffers]*[]byte
+	toStore chan []byte
+	toWhole chan []byte
+	// Each stage hands back a token per chunk it is done with; the buffer
+	// of chunk i is free once both have handed back chunk i's.
+	stored   chan struct{}
 	hashed   chan struct{}
 	released int // chunks both stages are done with
 	stages   sync.WaitGroup
