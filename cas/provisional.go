@@ -44,7 +44,18 @@ func (r valueRef) key() []byte {
 	return append([]byte{kind}, r.digest[:]...)
 }
 
-func packMark(id uint64) []byte { return append([]byte{'p'}, packKey(id)...) }
+func packMark(id uint64) []byte { return packMarkOf(packKey(id)) }
+
+// packMarkOf is the mark of the pack whose key in packs/ is key.
+func packMarkOf(key []byte) []byte { return append([]byte{'p'}, key...) }
+
+// parsePackMark returns the packs/ key that a pack's mark names.
+func parsePackMark(k []byte) ([]byte, bool) {
+	if len(k) != 1+8 || k[0] != 'p' {
+		return nil, false
+	}
+	return k[1:], true
+}
 
 func parseValueRefKey(k []byte) (valueRef, bool) {
 	if len(k) != 33 || (k[0] != 'b' && k[0] != 'c') {
@@ -234,15 +245,16 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 					refs = append(refs, ref)
 					continue
 				}
-				if len(k) != 9 || k[0] != 'p' {
+				key, ok := parsePackMark(k)
+				if !ok {
 					return fmt.Errorf("%w: provisional key %x", db.ErrCorrupt, k)
 				}
-				pb := packs.Bucket(k[1:])
+				pb := packs.Bucket(key)
 				if pb == nil {
 					stale = append(stale, bytes.Clone(k))
 					continue
 				}
-				members, err := packMembers(k[1:], pb.Get(packMembersKey))
+				members, err := packMembers(key, pb.Get(packMembersKey))
 				if err != nil {
 					return err
 				}

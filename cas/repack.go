@@ -56,7 +56,7 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 				if err != nil {
 					return err
 				}
-				if !l.sparse() || prov.Get(append([]byte{'p'}, k...)) != nil {
+				if !l.sparse() || prov.Get(packMarkOf(k)) != nil {
 					continue
 				}
 				ids = append(ids, bytes.Clone(k))
@@ -118,7 +118,7 @@ func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
 	}
 	for _, key := range ids {
 		v := live.Get(key)
-		if v == nil || prov.Get(append([]byte{'p'}, key...)) != nil {
+		if v == nil || prov.Get(packMarkOf(key)) != nil {
 			continue
 		}
 		l, err := parsePackLive(0, v)
