@@ -118,6 +118,10 @@ func checkPacked(t *testing.T, d *db.DB) packedState {
 				return err
 			}
 		}
+		// verify's own check must agree that the store is whole.
+		if err := CheckPacksTx(tx, func(subject, msg string) { t.Errorf("CheckPacksTx: %s: %s", subject, msg) }); err != nil {
+			return err
+		}
 		st.blobs, st.chunks = db.Counter(tx, db.CounterBlobs), db.Counter(tx, db.CounterChunks)
 		st.logical, st.stored = db.Counter(tx, db.CounterLogical), db.Counter(tx, db.CounterStored)
 		if st.blobs != blobs || st.chunks != chunks || st.logical != logical || st.stored != stored {
