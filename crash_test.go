@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
 )
 
 const crashChildEnv = "PF_TEST_CRASH_CHILD"
@@ -48,8 +50,8 @@ func crashChild(path string) int {
 		switch op := rng.IntN(10); {
 		case op < 5: // snapshot on the main line
 			n := 10 + rng.IntN(40)
-			if rng.IntN(16) == 0 {
-				n = 1500 // 9 MB: written early
+			if rng.IntN(4) == 0 {
+				n = 4000 // 24 MB: three early writes
 			}
 			var id manifest.Digest
 			id, err = s.Snapshot(ctx, pf.Snapshot{Agent: agent, Parents: head, World: files(rng.Uint64(), n),
@@ -108,11 +110,22 @@ func TestStore_Crash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.pf")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var committed []manifest.Digest
+	early := 0 // kills that cut short a snapshot's early writes
 	for kill := 0; kill < kills; kill++ {
 		fresh := runAndKill(t, path, time.Duration(20+rng.IntN(300))*time.Millisecond)
 		committed = append(committed, fresh...)
+		if provisionalMarks(t, path, true) > 0 {
+			early++
+		}
 		s, err := pf.Open(path, nil)
 		if err != nil {
+			t.Fatalf("kill %d: open: %v", kill, err)
+		}
+		s.Close()
+		if n := provisionalMarks(t, path, false); n > 0 {
+			t.Fatalf("kill %d: %d provisional marks outlived the read-write open", kill, n)
+		}
+		if s, err = pf.Open(path, nil); err != nil {
 			t.Fatalf("kill %d: open: %v", kill, err)
 		}
 		// Deep verify reads and re-hashes everything every image
@@ -132,7 +145,29 @@ func TestStore_Crash(t *testing.T) {
 		}
 		s.Close()
 	}
-	t.Logf("%d kills; %d images reported committed, all whole", kills, len(committed))
+	t.Logf("%d kills, %d of them during early writes; %d images reported committed, all whole", kills, early, len(committed))
+}
+
+// provisionalMarks counts the marks in provisional/ of the store at path,
+// opened read-only.
+func provisionalMarks(t *testing.T, path string, mayBeMissing bool) int {
+	t.Helper()
+	s, err := pf.Open(path, &pf.Options{ReadOnly: true})
+	if errors.Is(err, pf.ErrNotFound) && mayBeMissing {
+		return 0 // killed before it made the file
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	if err := s.DB().View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(db.BucketProvisional).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // runAndKill runs crashChild on path, kills it after d, and returns the

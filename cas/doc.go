@@ -35,7 +35,11 @@
 // in the transaction that commits it, so a snapshot costs one commit. A
 // lease that stages more than SpillBytes writes the excess early, marked in
 // provisional/ (one mark per pack, or per value too large to pack); those
-// values become permanent only when the lease commits.
+// values become permanent only when the lease commits. An early pack is
+// found by no one before that: its references are written by the commit,
+// once, rather than at each early write (pack.go, earlyPack, says why), so
+// a lease that puts the same bytes meanwhile stores them again, and the
+// second of the two to commit keeps them only as dead bytes.
 // A lease that is aborted deletes what it alone wrote, and a store opened
 // after a crash deletes every provisional value. While a lease holds a
 // digest (it put it, or found it already stored), nothing deletes it.

@@ -62,9 +62,11 @@ type Lease struct {
 	done   bool
 
 	// What early writes stored, and the provisional marks they left,
-	// which the commit deletes.
+	// which the commit deletes; and the packs they wrote, to which the
+	// commit adds the references.
 	wrote map[valueRef]struct{}
 	marks [][]byte
+	early []earlyPack
 
 	// One early write at a time runs in the background while puts go
 	// on hashing and compressing; a second waits for it. spillErr is the
@@ -479,9 +481,10 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 		var (
 			stored []valueRef
 			marks  [][]byte
+			packs  []earlyPack
 		)
 		err := l.s.db.Update(ctx, func(tx *bolt.Tx) (err error) {
-			stored, marks, err = writeValues(tx, batch, true)
+			stored, marks, packs, err = writeValues(tx, batch, true)
 			return err
 		})
 		batch.recycle()
@@ -497,6 +500,7 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 			l.wrote[ref] = struct{}{}
 		}
 		l.marks = append(l.marks, marks...)
+		l.early = append(l.early, packs...)
 	}()
 }
 
@@ -525,18 +529,24 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	l.mu.Unlock()
 	defer batch.recycle()
 
-	if err := l.waitSpill(); err != nil {
-		l.s.release(held, true)
-		return err
-	}
+	spillErr := l.waitSpill()
 	l.mu.Lock()
-	wrote, marks := l.wrote, l.marks
+	wrote, marks, early := l.wrote, l.marks, l.early
 	l.mu.Unlock()
+	if spillErr != nil {
+		l.s.release(held, true, early)
+		return spillErr
+	}
 	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
-		stored, _, err := writeValues(tx, batch, false)
+		stored, _, _, err := writeValues(tx, batch, false)
 		if err != nil {
 			return err
 		}
+		packed, err := commitEarly(tx, early)
+		if err != nil {
+			return err
+		}
+		stored = append(stored, packed...)
 		prov, err := db.Bucket(tx, db.BucketProvisional)
 		if err != nil {
 			return err
@@ -575,7 +585,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 			l.s.Touch(ref.digest)
 		}
 	}
-	if rerr := l.s.release(held, err != nil); rerr != nil && err == nil {
+	if rerr := l.s.release(held, err != nil, early); rerr != nil && err == nil {
 		err = rerr
 	}
 	return err
@@ -595,7 +605,10 @@ func (l *Lease) Abort() error {
 	l.mu.Unlock()
 	batch.recycle()
 	l.waitSpill() // what it writes is reclaimed below with the rest
-	return l.s.release(held, true)
+	l.mu.Lock()
+	early := l.early
+	l.mu.Unlock()
+	return l.s.release(held, true, early)
 }
 
 func (l *Lease) heldList() []valueRef {
@@ -607,8 +620,9 @@ func (l *Lease) heldList() []valueRef {
 }
 
 // release lets go of a lease's values; with reclaim, it deletes those
-// that are still provisional and whose digest no other lease holds.
-func (s *Bolt) release(held []valueRef, reclaim bool) error {
+// that are still provisional and whose digest no other lease holds, and
+// the lease's early packs, which no one else can have found.
+func (s *Bolt) release(held []valueRef, reclaim bool, early []earlyPack) error {
 	s.holds.mu.Lock()
 	defer s.holds.mu.Unlock()
 	for _, ref := range held {
@@ -625,12 +639,17 @@ func (s *Bolt) release(held []valueRef, reclaim bool) error {
 			free = append(free, ref)
 		}
 	}
-	if len(free) == 0 {
+	if len(free) == 0 && len(early) == 0 {
 		return nil
 	}
 	// Not the caller's context: cleaning up must not be cancelled with
 	// the work it cleans up after.
 	return s.db.Update(context.Background(), func(tx *bolt.Tx) error {
+		for _, ep := range early {
+			if _, err := dropEarlyPack(tx, packKey(ep.id)); err != nil {
+				return err
+			}
+		}
 		_, err := deleteProvisional(tx, free)
 		return err
 	})

@@ -66,8 +66,10 @@ func TestLease_AbortDeletesWhatItSpilled(t *testing.T) {
 		ds = append(ds, dg)
 	}
 	l.waitSpill()
-	if !has(t, s, ds[0]) || provisionalCount(t, d) != 5 {
-		t.Fatalf("spilled values not written provisionally (%d marks)", provisionalCount(t, d))
+	// Written early, each in a pack that no one finds before the commit.
+	if st := checkPacked(t, d); len(st.early) != 5 || len(st.packMarks) != 5 || has(t, s, ds[0]) {
+		t.Fatalf("after the early writes: %d early packs, %d marks, first blob found %v; want 5, 5, false",
+			len(st.early), len(st.packMarks), has(t, s, ds[0]))
 	}
 	if err := l.Abort(); err != nil {
 		t.Fatal(err)
@@ -77,8 +79,8 @@ func TestLease_AbortDeletesWhatItSpilled(t *testing.T) {
 			t.Fatalf("blob %s survived its lease's abort", dg.Short())
 		}
 	}
-	if n := provisionalCount(t, d); n != 0 {
-		t.Fatalf("%d provisional marks left", n)
+	if st := checkPacked(t, d); st.marks() != 0 || len(st.early) != 0 || len(st.packs) != 0 {
+		t.Fatalf("after the abort: %d marks, %d early packs, %d packs left", st.marks(), len(st.early), len(st.packs))
 	}
 }
 
@@ -111,25 +113,45 @@ func TestLease_CommitFailureIsAbort(t *testing.T) {
 	}
 }
 
-// Another lease that found a blob stored keeps it alive across the
-// abort of the lease that wrote it.
+// A blob that two leases put survives the abort of the one that wrote it
+// first. A value too large to pack is written early where others find
+// it, and the other lease's hold keeps it; a packed one is found by no
+// one before its lease commits, so the other lease stores its own.
 func TestLease_AbortSparesHeldByOthers(t *testing.T) {
-	_, s := openStore(t, "", Options{SpillBytes: 1})
-	b := payload(9, 10000)
-	a, other := s.NewLease(), s.NewLease()
-	dg, _ := a.PutBytes(ctx, b)
-	if _, err := other.PutBytes(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	a.Abort()
-	if !has(t, s, dg) {
-		t.Fatal("abort deleted a blob another lease holds")
-	}
-	if err := other.Commit(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !has(t, s, dg) {
-		t.Fatal("blob lost after the holder committed")
+	for _, tt := range []struct {
+		name    string
+		size    int
+		visible bool // the other lease finds the early write
+	}{
+		{"packed", 10000, false},
+		{"alone", 300 << 10, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, s := openStore(t, "", Options{SpillBytes: 1})
+			b := payload(9, tt.size)
+			a, other := s.NewLease(), s.NewLease()
+			dg, _ := a.PutBytes(ctx, b)
+			a.waitSpill()
+			if has(t, s, dg) != tt.visible {
+				t.Fatalf("blob written early found %v, want %v", !tt.visible, tt.visible)
+			}
+			if _, err := other.PutBytes(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			if has(t, s, dg) != tt.visible {
+				t.Fatalf("after the abort, blob found %v, want %v", !tt.visible, tt.visible)
+			}
+			if err := other.Commit(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			readsBack(t, s, dg, b)
+			if st := checkPacked(t, d); st.marks() != 0 || st.blobs != 1 {
+				t.Fatalf("after the holder committed: %d marks, %d blobs", st.marks(), st.blobs)
+			}
+		})
 	}
 }
 

@@ -229,19 +229,163 @@ func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) boo
 	if err != nil {
 		return 0, nil, err
 	}
-	key := packKey(id)
-	pb, err := packs.CreateBucket(key)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: new pack %d: %v", db.ErrCorrupt, id, err)
-	}
-	if err := pb.Put(packDataKey, p.data); err != nil {
-		return 0, nil, err
-	}
-	if err := pb.Put(packMembersKey, members); err != nil {
+	if err := putPack(packs, id, p.data, members); err != nil {
 		return 0, nil, err
 	}
 	l := packLive{values: int64(len(kept)), bytes: live, size: int64(len(p.data))}
-	return id, kept, counts.Put(key, l.encode())
+	return id, kept, counts.Put(packKey(id), l.encode())
+}
+
+func putPack(packs *bolt.Bucket, id uint64, data, members []byte) error {
+	pb, err := packs.CreateBucket(packKey(id))
+	if err != nil {
+		return fmt.Errorf("%w: new pack %d: %v", db.ErrCorrupt, id, err)
+	}
+	if err := pb.Put(packDataKey, data); err != nil {
+		return err
+	}
+	return pb.Put(packMembersKey, members)
+}
+
+// An earlyPack is a pack that a lease wrote before its commit: it lies in
+// packs/ with its mark in provisional/, but nothing refers to it and it
+// has no packlive/ entry, so no one finds its values until the lease's
+// commit writes their references (commitEarlyPack); if the lease fails,
+// the pack goes whole (dropEarlyPack). Writing the references at each
+// early write instead rewrote most leaves of blobs/ every time, as new
+// digests fall all over it: a bulk load of 10,000 blobs of 16 KiB, in 20
+// early writes, made 2,208 page writes that way and makes 394 this way
+// (strace -c), and runs about 8% faster.
+type earlyPack struct {
+	id      uint64
+	size    int64
+	members []earlyMember
+}
+
+type earlyMember struct {
+	packMember
+	logical int64 // the blob's size, for the counters; none for a chunk
+}
+
+// writeEarlyPack writes p as an early pack, its mark included.
+func writeEarlyPack(tx *bolt.Tx, p *pack) (earlyPack, error) {
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return earlyPack{}, err
+	}
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return earlyPack{}, err
+	}
+	id, err := packs.NextSequence()
+	if err != nil {
+		return earlyPack{}, err
+	}
+	ep := earlyPack{id: id, size: int64(len(p.data)), members: make([]earlyMember, len(p.members))}
+	members := make([]byte, 0, len(p.members)*len(valueRef{}.key()))
+	for i, m := range p.members {
+		ep.members[i].packMember = m
+		if !m.ref.chunk {
+			h, err := parseValue(m.ref.digest, p.data[m.offset:m.offset+m.length])
+			if err != nil {
+				return earlyPack{}, err
+			}
+			ep.members[i].logical = h.size
+		}
+		members = append(members, m.ref.key()...)
+	}
+	if err := putPack(packs, id, p.data, members); err != nil {
+		return earlyPack{}, err
+	}
+	return ep, prov.Put(packMark(id), nil)
+}
+
+// commitEarlyPack makes ep permanent: a reference for each member that no
+// one stored meanwhile, whose bytes t counts, and its packlive/ entry in
+// place of its mark. The others are dead bytes in it, and a pack of
+// nothing but those goes. It returns the values it made permanent.
+func commitEarlyPack(tx *bolt.Tx, ep earlyPack, t *tally) ([]valueRef, error) {
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return nil, err
+	}
+	if err := prov.Delete(packMark(ep.id)); err != nil {
+		return nil, err
+	}
+	blobs, err := db.Bucket(tx, db.BucketBlobs)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := db.Bucket(tx, db.BucketChunks)
+	if err != nil {
+		return nil, err
+	}
+	var stored []valueRef
+	live := packLive{size: ep.size}
+	for _, m := range ep.members {
+		b := blobs
+		if m.ref.chunk {
+			b = chunks
+		}
+		if hasValue(b, m.ref.digest) {
+			continue
+		}
+		if err := b.Put(m.ref.digest[:], packedRef{ep.id, m.offset, m.length}.encode()); err != nil {
+			return nil, err
+		}
+		live.values++
+		live.bytes += int64(m.length)
+		t.count(m.ref, int64(m.length), m.logical, +1)
+		stored = append(stored, m.ref)
+	}
+	key := packKey(ep.id)
+	if live.values == 0 {
+		packs, err := db.Bucket(tx, db.BucketPacks)
+		if err != nil {
+			return nil, err
+		}
+		return nil, packs.DeleteBucket(key)
+	}
+	counts, err := db.Bucket(tx, db.BucketPackLive)
+	if err != nil {
+		return nil, err
+	}
+	return stored, counts.Put(key, live.encode())
+}
+
+// isEarlyPack reports whether the pack at key in packs/ is an early pack
+// not committed: marked, and without a packlive/ entry.
+func isEarlyPack(prov, live *bolt.Bucket, key []byte) bool {
+	return prov.Get(packMarkOf(key)) != nil && live.Get(key) == nil
+}
+
+// dropEarlyPack deletes the pack at key, and its mark, if it is still an
+// early pack (a commit that made it permanent deleted the mark), and
+// returns how many values it held.
+func dropEarlyPack(tx *bolt.Tx, key []byte) (int, error) {
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return 0, err
+	}
+	live, err := db.Bucket(tx, db.BucketPackLive)
+	if err != nil {
+		return 0, err
+	}
+	if !isEarlyPack(prov, live, key) {
+		return 0, nil
+	}
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if pb := packs.Bucket(key); pb != nil {
+		n = len(pb.Get(packMembersKey)) / len(valueRef{}.key())
+		if err := packs.DeleteBucket(key); err != nil {
+			return 0, err
+		}
+	}
+	return n, prov.Delete(packMarkOf(key))
 }
 
 // keepAll is writePack's keep for values that are moved, not new.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -25,7 +26,8 @@ import (
 
 // packedState is what checkPacked found.
 type packedState struct {
-	packs      map[uint64]packLive // every pack, with its packlive/ entry
+	packs      map[uint64]packLive // every pack but early ones, with its packlive/ entry
+	early      map[uint64]int      // early packs, with the number of values each holds
 	packMarks  map[uint64]bool     // 'p' marks in provisional/
 	valueMarks int                 // 'b' and 'c' marks in provisional/
 	packed     int                 // values held in packs
@@ -41,7 +43,7 @@ func (st packedState) marks() int { return len(st.packMarks) + st.valueMarks }
 // entries, the provisional marks and the counters.
 func checkPacked(t *testing.T, d *db.DB) packedState {
 	t.Helper()
-	st := packedState{packs: map[uint64]packLive{}, packMarks: map[uint64]bool{}}
+	st := packedState{packs: map[uint64]packLive{}, early: map[uint64]int{}, packMarks: map[uint64]bool{}}
 	err := d.View(func(tx *bolt.Tx) error {
 		packs := tx.Bucket(db.BucketPacks)
 		live := tx.Bucket(db.BucketPackLive)
@@ -143,6 +145,16 @@ func checkPacked(t *testing.T, d *db.DB) packedState {
 				t.Errorf("pack %d: members list of %d bytes", id, len(members))
 			}
 			v := live.Get(k)
+			if v == nil && prov.Get(append([]byte{'p'}, k...)) != nil {
+				// An early pack: nothing may refer to it before its
+				// lease commits.
+				st.early[id] = len(members) / 33
+				if c := refs[id]; c != nil {
+					t.Errorf("early pack %d: %d values refer to it", id, c.values)
+				}
+				delete(refs, id)
+				return nil
+			}
 			if v == nil {
 				t.Errorf("pack %d has no packlive entry", id)
 				return nil
@@ -511,9 +523,10 @@ func TestPack_DeleteMembers(t *testing.T) {
 	}
 }
 
-// A provisional pack whose values are all deleted goes with its mark, and
-// the lease that wrote it can still end either way.
-func TestPack_DeleteEmptiesProvisionalPack(t *testing.T) {
+// The values of an early pack are found by no one before their lease
+// commits: not by Has, nor by a delete (gc's), which leaves the pack as
+// it was. The lease then ends either way.
+func TestPack_EarlyPackUnseenUntilCommit(t *testing.T) {
 	for _, end := range []string{"abort", "commit"} {
 		t.Run(end, func(t *testing.T) {
 			d, s := openStore(t, "", Options{SpillBytes: 64 << 10})
@@ -526,9 +539,10 @@ func TestPack_DeleteEmptiesProvisionalPack(t *testing.T) {
 			if err := l.waitSpill(); err != nil {
 				t.Fatal(err)
 			}
-			st := checkPacked(t, d)
-			if len(st.packMarks) == 0 || len(st.packMarks) != len(st.packs) {
-				t.Fatalf("%d pack marks for %d packs written early", len(st.packMarks), len(st.packs))
+			before := checkPacked(t, d)
+			if len(before.early) == 0 || len(before.packMarks) != len(before.early) || len(before.packs) != 0 {
+				t.Fatalf("%d early packs, %d pack marks, %d packs; want early packs only, each marked",
+					len(before.early), len(before.packMarks), len(before.packs))
 			}
 			err = d.Update(ctx, func(tx *bolt.Tx) error {
 				for _, dg := range ds {
@@ -541,8 +555,13 @@ func TestPack_DeleteEmptiesProvisionalPack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := checkPacked(t, d); len(st.packs) != 0 || st.marks() != 0 {
-				t.Fatalf("%d packs, %d marks after deleting every value", len(st.packs), st.marks())
+			for i, dg := range ds {
+				if has(t, s, dg) {
+					t.Errorf("blob %d found before its lease committed", i)
+				}
+			}
+			if st := checkPacked(t, d); fmt.Sprint(st) != fmt.Sprint(before) {
+				t.Fatalf("the deletes changed the store:\n%+v\nwas\n%+v", st, before)
 			}
 			if end == "abort" {
 				err = l.Abort()
@@ -552,17 +571,26 @@ func TestPack_DeleteEmptiesProvisionalPack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st = checkPacked(t, d)
-			if end == "abort" && (st.blobs != 0 || len(st.packs) != 0) {
-				t.Errorf("after the abort: %d blobs, %d packs", st.blobs, len(st.packs))
+			st := checkPacked(t, d)
+			if st.marks() != 0 || len(st.early) != 0 {
+				t.Errorf("%d marks, %d early packs after the lease ended", st.marks(), len(st.early))
 			}
-			if st.marks() != 0 {
-				t.Errorf("%d marks after the lease ended", st.marks())
+			if end == "abort" {
+				if st.blobs != 0 || len(st.packs) != 0 {
+					t.Errorf("after the abort: %d blobs, %d packs", st.blobs, len(st.packs))
+				}
+				return
+			}
+			if st.blobs != int64(len(bs)) {
+				t.Errorf("after the commit: %d blobs, want %d", st.blobs, len(bs))
+			}
+			for id, n := range before.early {
+				if pl, ok := st.packs[id]; !ok || pl.values != int64(n) {
+					t.Errorf("early pack %d of %d values after the commit: %+v (present %v)", id, n, pl, ok)
+				}
 			}
 			for i, dg := range ds {
-				if ok := has(t, s, dg); ok {
-					readsBack(t, s, dg, bs[i]) // what the commit wrote must be whole
-				}
+				readsBack(t, s, dg, bs[i])
 			}
 		})
 	}
@@ -601,21 +629,20 @@ func TestPack_SpilledLeaseEnds(t *testing.T) {
 					t.Fatal(err)
 				}
 				mid := checkPacked(t, d)
-				if len(mid.packMarks) == 0 || mid.valueMarks > 1 {
-					t.Fatalf("%d pack marks, %d value marks while the lease runs", len(mid.packMarks), mid.valueMarks)
+				if len(mid.early) == 0 || len(mid.packMarks) != len(mid.early) || mid.valueMarks > 1 {
+					t.Fatalf("%d early packs, %d pack marks, %d value marks while the lease runs",
+						len(mid.early), len(mid.packMarks), mid.valueMarks)
 				}
-				for id := range mid.packs {
-					if _, ok := before.packs[id]; !ok && !mid.packMarks[id] {
-						t.Errorf("pack %d written early is not marked provisional", id)
-					}
+				if fmt.Sprint(mid.packs) != fmt.Sprint(before.packs) {
+					t.Errorf("early writes changed the committed packs: %v, were %v", mid.packs, before.packs)
 				}
 				for _, dg := range baseDs {
 					if !settled(t, d, dg) {
 						t.Errorf("committed blob %s became provisional", dg.Short())
 					}
 				}
-				if !has(t, s, ds[0]) || settled(t, d, ds[0]) {
-					t.Errorf("first blob: stored %v, settled %v; want written early, provisional", has(t, s, ds[0]), settled(t, d, ds[0]))
+				if has(t, s, ds[0]) {
+					t.Error("first blob found before its lease committed")
 				}
 
 				if end == "abort" {
@@ -638,7 +665,6 @@ func TestPack_SpilledLeaseEnds(t *testing.T) {
 							t.Errorf("blob %d survived the abort", i)
 						}
 					}
-					after.packMarks, before.packMarks = nil, nil
 					if fmt.Sprint(after) != fmt.Sprint(before) {
 						t.Errorf("after the abort:\n%+v\nbefore the lease:\n%+v", after, before)
 					}
@@ -659,20 +685,22 @@ func TestPack_SpilledLeaseEnds(t *testing.T) {
 }
 
 // Lease A writes x early in a pack with values of its own; lease B puts
-// the same bytes, finds them stored, and commits. x must outlive A's
-// abort, and A's other values must not.
-func TestPack_CrossLeaseSettle(t *testing.T) {
+// the same bytes, does not find them (no one finds an early pack's values)
+// and stores its own. Whichever of the two commits second keeps x's bytes
+// only as dead bytes in its pack; an abort or a failure of either leaves
+// x to the other.
+func TestPack_CrossLeaseEarlyPack(t *testing.T) {
 	tests := []struct {
-		name      string
-		bStages   bool // B puts x before A writes it, so B stages it too
-		bFails    bool // B's commit fails
-		aCommits  bool // A commits instead of aborting
-		xSurvives bool
+		name     string
+		aFirst   bool // A commits before B does
+		bFails   bool // B's commit fails
+		aCommits bool // A commits instead of aborting
 	}{
-		{"A aborts", false, false, false, true},
-		{"A commits", false, false, true, true},
-		{"B fails, A aborts", false, true, false, false},
-		{"both staged x, A aborts", true, false, false, true},
+		{"B commits, A aborts", false, false, false},
+		{"B commits, then A", false, false, true},
+		{"A commits, then B", true, false, true},
+		{"B fails, A aborts", false, true, false},
+		{"B fails, A commits", false, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -682,41 +710,46 @@ func TestPack_CrossLeaseSettle(t *testing.T) {
 			own := [][]byte{payload(51, 10000), payload(52, 10000), payload(53, 10000)}
 			y := payload(54, 3000) // B's own blob
 			a, b := s.NewLease(), s.NewLease()
-			xd, err := a.PutBytes(ctx, x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.bStages {
-				if _, err := b.PutBytes(ctx, x); err != nil {
-					t.Fatal(err)
-				}
-			}
 			var ownDs []manifest.Digest
-			for _, o := range own {
-				dg, err := a.PutBytes(ctx, o)
+			for _, blob := range append([][]byte{x}, own...) {
+				dg, err := a.PutBytes(ctx, blob)
 				if err != nil {
 					t.Fatal(err)
 				}
 				ownDs = append(ownDs, dg)
 			}
+			xd, ownDs := ownDs[0], ownDs[1:]
 			if err := a.waitSpill(); err != nil {
 				t.Fatal(err)
 			}
 			st := checkPacked(t, d)
-			ref, packed, _ := entryOf(t, d, db.BucketBlobs, xd)
-			if !packed || len(st.packs) != 1 || !st.packMarks[ref.pack] || settled(t, d, xd) {
-				t.Fatalf("after A's early write: x packed %v in pack %d, %d packs, marks %v, settled %v",
-					packed, ref.pack, len(st.packs), st.packMarks, settled(t, d, xd))
+			if len(st.early) != 1 || len(st.packs) != 0 || has(t, s, xd) {
+				t.Fatalf("after A's early write: %d early packs, %d packs, x found %v; want 1, 0, false",
+					len(st.early), len(st.packs), has(t, s, xd))
 			}
-			early := ref.pack
-			if !tt.bStages {
-				if _, err := b.PutBytes(ctx, x); err != nil {
-					t.Fatal(err)
-				}
+			var early uint64
+			for id := range st.early {
+				early = id
+			}
+			if _, err := b.PutBytes(ctx, x); err != nil {
+				t.Fatal(err)
 			}
 			yd, err := b.PutBytes(ctx, y)
 			if err != nil {
 				t.Fatal(err)
+			}
+			endA := func() {
+				if tt.aCommits {
+					err = a.Commit(ctx, nil)
+				} else {
+					err = a.Abort()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.aFirst {
+				endA()
 			}
 			var fn func(*bolt.Tx) error
 			boom := errors.New("boom")
@@ -726,40 +759,25 @@ func TestPack_CrossLeaseSettle(t *testing.T) {
 			if err := b.Commit(ctx, fn); tt.bFails != errors.Is(err, boom) || (!tt.bFails && err != nil) {
 				t.Fatalf("B's commit: %v", err)
 			}
-			st = checkPacked(t, d)
-			if tt.bFails {
-				if settled(t, d, xd) || has(t, s, yd) {
-					t.Fatal("a failed commit settled x or kept y")
-				}
-			} else {
-				ref, packed, _ = entryOf(t, d, db.BucketBlobs, xd)
-				if !packed || ref.pack == early || st.packMarks[ref.pack] || !settled(t, d, xd) {
-					t.Fatalf("after B's commit: x packed %v in pack %d (A's was %d), marks %v, settled %v",
-						packed, ref.pack, early, st.packMarks, settled(t, d, xd))
-				}
-				if pl := st.packs[early]; pl.values != int64(len(own)) || !st.packMarks[early] {
-					t.Errorf("A's pack after x moved out: %+v, marked %v; want %d values, still provisional", pl, st.packMarks[early], len(own))
-				}
-				for _, dg := range ownDs {
-					if settled(t, d, dg) {
-						t.Errorf("B's commit settled A's blob %s, which B does not hold", dg.Short())
+			if !tt.aFirst {
+				st = checkPacked(t, d)
+				if !tt.bFails {
+					if ref, packed, _ := entryOf(t, d, db.BucketBlobs, xd); !packed || ref.pack == early {
+						t.Errorf("after B's commit: x packed %v in pack %d, A's early pack is %d", packed, ref.pack, early)
 					}
 				}
+				if st.early[early] != 1+len(own) {
+					t.Errorf("B's commit changed A's early pack: %v", st.early)
+				}
+				endA()
 			}
 
-			if tt.aCommits {
-				err = a.Commit(ctx, nil)
-			} else {
-				err = a.Abort()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			st = checkPacked(t, d)
-			if st.marks() != 0 {
-				t.Errorf("%d provisional marks once both leases ended", st.marks())
+			if st.marks() != 0 || len(st.early) != 0 {
+				t.Errorf("%d provisional marks, %d early packs once both leases ended", st.marks(), len(st.early))
 			}
-			if tt.xSurvives {
+			xSurvives := tt.aCommits || !tt.bFails
+			if xSurvives {
 				readsBack(t, s, xd, x)
 				if !settled(t, d, xd) {
 					t.Error("x provisional after both leases ended")
@@ -775,11 +793,23 @@ func TestPack_CrossLeaseSettle(t *testing.T) {
 					t.Errorf("A's blob %d survived A's abort", i)
 				}
 			}
+			if tt.aCommits {
+				// x is A's unless B committed it first: then it is dead
+				// bytes in A's pack.
+				pl := st.packs[early]
+				wantValues := int64(len(own))
+				if tt.bFails || tt.aFirst {
+					wantValues++
+				}
+				if pl.values != wantValues || (pl.bytes == pl.size) != (wantValues == int64(1+len(own))) {
+					t.Errorf("A's pack after both commits: %+v; want %d values", pl, wantValues)
+				}
+			}
 			if !tt.bFails {
 				readsBack(t, s, yd, y)
 			}
 			want := int64(0)
-			if tt.xSurvives {
+			if xSurvives {
 				want++
 			}
 			if !tt.bFails {
@@ -796,21 +826,27 @@ func TestPack_CrossLeaseSettle(t *testing.T) {
 }
 
 // What a crashed lease wrote early, packed or alone, is deleted by
-// ReclaimAbandoned on the next open, and counted one per value.
+// ReclaimAbandoned on the next open, and counted one per value. Another
+// lease that put one of its blobs, x, before the crash or during the
+// reclaim keeps it: a value alone it found and holds, a packed one it
+// stored again.
 func TestPack_ReclaimAbandonedPacks(t *testing.T) {
 	tests := []struct {
 		name    string
 		spill   int
 		small   int  // small blobs the crashed lease puts
-		large   bool // and one too large to pack
-		settleX bool // another lease commits the first small blob before the crash
-		holdX   bool // a live lease holds it during the reclaim, then commits
+		large   bool // and one too large to pack, first
+		settleX bool // another lease commits x before the crash
+		holdX   bool // a live lease puts x before the reclaim, then commits
+		xLarge  bool // x is the large blob, else the first small one
 	}{
-		{"one pack of five", 5 * 8000, 5, false, false, false},
-		{"a pack per value", 1, 6, false, false, false},
-		{"packs and a large value", 3 * 8000, 7, true, false, false},
-		{"a member settled by another lease", 5 * 8000, 5, false, true, false},
-		{"a member held by a live lease", 5 * 8000, 5, false, false, true},
+		{"one pack of five", 5 * 8000, 5, false, false, false, false},
+		{"a pack per value", 1, 6, false, false, false, false},
+		{"packs and a large value", 3 * 8000, 7, true, false, false, false},
+		{"a packed value committed by another lease", 5 * 8000, 5, false, true, false, false},
+		{"a packed value put by a live lease", 5 * 8000, 5, false, false, true, false},
+		{"a large value settled by another lease", 5 * 8000, 5, true, true, false, true},
+		{"a large value held by a live lease", 5 * 8000, 5, true, false, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -843,20 +879,22 @@ func TestPack_ReclaimAbandonedPacks(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := checkPacked(t, d)
-			written := 0
-			for _, dg := range ds {
-				if has(t, s, dg) {
-					written++
-				}
+			written := st.alone
+			for _, n := range st.early {
+				written += n
 			}
-			if written < 5 || len(st.packMarks) == 0 {
-				t.Fatalf("%d of %d values written early, %d pack marks", written, len(ds), len(st.packMarks))
+			if written < 5 || len(st.early) == 0 || len(st.packMarks) != len(st.early) {
+				t.Fatalf("%d of %d values written early, %d early packs, %d pack marks", written, len(ds), len(st.early), len(st.packMarks))
 			}
 			want := written
 			var xd manifest.Digest
 			var x []byte
 			if tt.settleX || tt.holdX {
-				xd, x = ds[len(ds)-tt.small], bs[len(bs)-tt.small]
+				i := len(ds) - tt.small
+				if tt.xLarge {
+					i = 0
+				}
+				xd, x = ds[i], bs[i]
 			}
 			if tt.settleX {
 				o := s.NewLease()
@@ -866,7 +904,9 @@ func TestPack_ReclaimAbandonedPacks(t *testing.T) {
 				if err := o.Commit(ctx, nil); err != nil {
 					t.Fatal(err)
 				}
-				want--
+				if tt.xLarge {
+					want-- // settled where it lies
+				}
 			}
 			// The process "dies": the lease is never committed or aborted.
 			d.Close()
@@ -877,32 +917,39 @@ func TestPack_ReclaimAbandonedPacks(t *testing.T) {
 				if _, err := holder.PutBytes(ctx, x); err != nil {
 					t.Fatal(err)
 				}
-				want--
+				if tt.xLarge {
+					want-- // held where it lies
+				}
 			}
 			n, err := s.ReclaimAbandoned(ctx)
 			if err != nil || n != want {
 				t.Fatalf("reclaimed %d, %v; want %d", n, err, want)
 			}
 			if holder != nil {
-				if !has(t, s, xd) {
-					t.Fatal("reclaim deleted a value a live lease holds")
+				if has(t, s, xd) != tt.xLarge {
+					t.Fatalf("after the reclaim, x found %v, want %v", !tt.xLarge, tt.xLarge)
 				}
 				if err := holder.Commit(ctx, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
 			st = checkPacked(t, d)
-			wantBlobs, wantPacks := int64(1), 1
+			wantBlobs, wantPacks, wantAlone := int64(1), 1, 0
 			if tt.settleX || tt.holdX {
-				wantBlobs, wantPacks = 2, 2
+				wantBlobs++
+				if tt.xLarge {
+					wantAlone++
+				} else {
+					wantPacks++
+				}
 				readsBack(t, s, xd, x)
 				if !settled(t, d, xd) {
 					t.Error("the blob another lease committed is provisional")
 				}
 			}
-			if st.marks() != 0 || st.blobs != wantBlobs || len(st.packs) != wantPacks || st.alone != 0 {
-				t.Errorf("after reclaim: %d marks, %d blobs, %d packs, %d values alone; want 0, %d, %d, 0",
-					st.marks(), st.blobs, len(st.packs), st.alone, wantBlobs, wantPacks)
+			if st.marks() != 0 || len(st.early) != 0 || st.blobs != wantBlobs || len(st.packs) != wantPacks || st.alone != wantAlone {
+				t.Errorf("after reclaim: %d marks, %d early packs, %d blobs, %d packs, %d values alone; want 0, 0, %d, %d, %d",
+					st.marks(), len(st.early), st.blobs, len(st.packs), st.alone, wantBlobs, wantPacks, wantAlone)
 			}
 			readsBack(t, s, kept, []byte("kept"))
 			for i, dg := range ds {
@@ -994,10 +1041,10 @@ func TestPack_MixedSizes(t *testing.T) {
 	}
 }
 
-// Settle (what an image's commit calls) moves a chunked blob written early
-// by a lease still running, its chunk list and its chunks, out of that
-// lease's packs: the lease's abort then leaves it whole.
-func TestPack_SettleChunkedBlob(t *testing.T) {
+// A chunked blob written early, its chunks and its chunk list in early
+// packs: no one finds it, nor its chunks, before its lease commits; an
+// abort leaves nothing of it, a commit all of it.
+func TestPack_ChunkedBlobWrittenEarly(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		b    []byte
@@ -1005,48 +1052,92 @@ func TestPack_SettleChunkedBlob(t *testing.T) {
 		{"zeros: one chunk repeated", make([]byte, 3<<20)},
 		{"JSON", jsonLike(100, 3<<20)},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			d, s := openStore(t, "", Options{SpillBytes: 1})
-			l := s.NewLease()
-			other, err := l.PutBytes(ctx, []byte("not settled"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dg, err := l.PutBytes(ctx, tt.b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := l.waitSpill(); err != nil {
-				t.Fatal(err)
-			}
-			var chunks []manifest.Digest
-			if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksTx(tx, dg); return err }); err != nil {
-				t.Fatal(err)
-			}
-			st := checkPacked(t, d)
-			if len(chunks) < 2 || len(st.packMarks) < 2 || settled(t, d, dg) {
-				t.Fatalf("%d chunks, %d pack marks, settled %v: want a chunked blob written early", len(chunks), len(st.packMarks), settled(t, d, dg))
-			}
-			if err := d.Update(ctx, func(tx *bolt.Tx) error { return Settle(tx, dg) }); err != nil {
-				t.Fatal(err)
-			}
-			if !settled(t, d, dg) || settled(t, d, other) {
-				t.Fatalf("after Settle: blob settled %v, the other %v", settled(t, d, dg), settled(t, d, other))
-			}
-			if err := l.Abort(); err != nil {
-				t.Fatal(err)
-			}
-			readsBack(t, s, dg, tt.b)
-			st = checkPacked(t, d)
-			if has(t, s, other) || st.marks() != 0 || st.blobs != 1 {
-				t.Errorf("after the abort: other blob kept %v, %d marks, %d blobs", has(t, s, other), st.marks(), st.blobs)
-			}
-			for _, c := range chunks {
-				if _, packed, _ := entryOf(t, d, db.BucketChunks, c); !packed {
-					t.Errorf("chunk %s gone or not packed", c.Short())
+		for _, end := range []string{"abort", "commit"} {
+			t.Run(tt.name+" "+end, func(t *testing.T) {
+				d, s := openStore(t, "", Options{SpillBytes: 1})
+				l := s.NewLease()
+				dg, err := l.PutBytes(ctx, tt.b)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if err := l.waitSpill(); err != nil {
+					t.Fatal(err)
+				}
+				st := checkPacked(t, d)
+				if len(st.early) < 2 || len(st.packs) != 0 || st.alone != 0 || has(t, s, dg) {
+					t.Fatalf("%d early packs, %d packs, %d values alone, blob found %v: want a chunked blob in early packs only",
+						len(st.early), len(st.packs), st.alone, has(t, s, dg))
+				}
+				if end == "abort" {
+					if err := l.Abort(); err != nil {
+						t.Fatal(err)
+					}
+					if st := checkPacked(t, d); fmt.Sprint(st) != fmt.Sprint(packedState{packs: map[uint64]packLive{}, early: map[uint64]int{}, packMarks: map[uint64]bool{}}) {
+						t.Errorf("after the abort: %+v; want an empty store", st)
+					}
+					return
+				}
+				if err := l.Commit(ctx, nil); err != nil {
+					t.Fatal(err)
+				}
+				readsBack(t, s, dg, tt.b)
+				var chunks []manifest.Digest
+				if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksTx(tx, dg); return err }); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range chunks {
+					if _, packed, _ := entryOf(t, d, db.BucketChunks, c); !packed {
+						t.Errorf("chunk %s gone or not packed", c.Short())
+					}
+				}
+				if st := checkPacked(t, d); st.marks() != 0 || len(st.early) != 0 || st.blobs != 1 || !settled(t, d, dg) {
+					t.Errorf("after the commit: %d marks, %d early packs, %d blobs, settled %v", st.marks(), len(st.early), st.blobs, settled(t, d, dg))
+				}
+			})
+		}
+	}
+}
+
+// Settle refuses to make permanent a chunk list written early whose chunk
+// lies in another lease's early pack: the blob would not be whole, and
+// would lose the chunk with that lease's failure. (A chunk list large
+// enough to lie alone describes a blob of gigabytes, so the test writes
+// one by hand.)
+func TestPack_SettleRefusesUnseenChunk(t *testing.T) {
+	d, _ := openStore(t, "", Options{})
+	chunks := [][]byte{[]byte("a chunk in an early pack"), []byte("and another")}
+	var refs []chunkRef
+	p := &pack{}
+	for _, b := range chunks {
+		refs = append(refs, chunkRef{manifest.Sum(b), int64(len(b))})
+		p.add(valueRef{chunk: true, digest: manifest.Sum(b)}, appendRawValue(nil, b))
+	}
+	c := refs[0].digest
+	whole := bytes.Join(chunks, nil)
+	list := encodeChunkList(int64(len(whole)), refs)
+	blob := manifest.Sum(whole)
+	err := d.Update(ctx, func(tx *bolt.Tx) error {
+		if _, err := writeEarlyPack(tx, p); err != nil {
+			return err
+		}
+		blobs, err := db.Bucket(tx, db.BucketBlobs)
+		if err != nil {
+			return err
+		}
+		if err := putValue(blobs, blob, list); err != nil {
+			return err
+		}
+		return tx.Bucket(db.BucketProvisional).Put(valueRef{digest: blob}.key(), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Update(ctx, func(tx *bolt.Tx) error { return Settle(tx, blob) })
+	if !errors.Is(err, db.ErrNotFound) || !strings.Contains(err.Error(), c.String()) {
+		t.Fatalf("Settle: %v; want ErrNotFound naming chunk %s", err, c)
+	}
+	if settled(t, d, blob) {
+		t.Fatal("the failed settle left the chunk list settled")
 	}
 }
 

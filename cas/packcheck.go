@@ -13,8 +13,9 @@ import (
 // CheckPacksTx checks the packs against what refers to them: every
 // packed reference lies inside a pack that exists; each pack's packlive
 // entry counts exactly the values and bytes that refer to it and gives
-// its length; no pack is without an entry, nor an entry without its
-// pack. Each finding goes to problem, with the thing it is about.
+// its length; no pack is without an entry but an early pack (a lease's,
+// not committed yet), nor an entry without its pack. Each finding goes to
+// problem, with the thing it is about.
 func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 	type count struct{ values, bytes int64 }
 	refs := map[uint64]*count{}
@@ -101,8 +102,12 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 	for id, c := range refs {
 		problem(fmt.Sprintf("pack %016x", id), fmt.Sprintf("%d values refer to it, packlive/ has no entry", c.values))
 	}
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
 	return packs.ForEachBucket(func(k []byte) error {
-		if live.Get(k) == nil {
+		if live.Get(k) == nil && !isEarlyPack(prov, live, k) {
 			problem(fmt.Sprintf("pack %x", k), "in packs/ without a packlive/ entry")
 		}
 		return nil

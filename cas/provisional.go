@@ -114,10 +114,12 @@ func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	return settleRefs(tx, refs)
 }
 
-// settleRefs makes refs permanent. A value in a bucket of its own loses
-// its mark; a value in a provisional pack, written by a lease that may
-// still fail, is moved to a new pack of this transaction, so that the
-// other values of that pack stay reclaimable with their lease.
+// settleRefs makes refs permanent: a value in a bucket of its own that an
+// early write left marked loses its mark, and a chunked blob's chunks
+// theirs. A packed value needs nothing: its reference is written only by
+// the commit that makes its pack permanent (earlyPack). A chunk that no
+// one can find (it lies in another lease's early pack) fails the settle,
+// as a blob without it would not be whole.
 func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
@@ -126,61 +128,33 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 	if k, _ := prov.Cursor().First(); k == nil {
 		return nil // no early write in flight: the common case, one seek
 	}
-	// Not a pooled buffer: bbolt reads it until the commit, after this
-	// returns. Moves are rare and small.
-	var moved *pack
+	chunks, err := db.Bucket(tx, db.BucketChunks)
+	if err != nil {
+		return err
+	}
 	for len(refs) > 0 {
 		ref := refs[0]
 		refs = refs[1:]
-		b, err := db.Bucket(tx, ref.bucket())
-		if err != nil {
-			return err
-		}
-		provisional, packed, err := provisionalRef(b, prov, ref)
-		if err != nil {
-			return err
-		}
-		if !provisional {
+		if prov.Get(ref.key()) == nil {
 			continue
 		}
 		if !ref.chunk {
-			chunks, err := ChunksTx(tx, ref.digest)
+			cs, err := ChunksTx(tx, ref.digest)
 			if err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}
-			for _, c := range chunks {
+			for _, c := range cs {
+				if !hasValue(chunks, c) {
+					return fmt.Errorf("blob %s: chunk %s: %w", ref.digest, c, db.ErrNotFound)
+				}
 				refs = append(refs, valueRef{chunk: true, digest: c})
 			}
 		}
-		if packed == nil {
-			if err := prov.Delete(ref.key()); err != nil {
-				return err
-			}
-			continue
-		}
-		v, err := unpack(tx, ref.digest, packed)
-		if err != nil {
+		if err := prov.Delete(ref.key()); err != nil {
 			return err
 		}
-		if moved == nil {
-			moved = &pack{}
-		}
-		moved.add(ref, v)
-		if err := unpackDelete(b, ref.digest, packed); err != nil {
-			return err
-		}
-		if moved.full() {
-			if _, _, err := writePack(tx, moved, keepAll); err != nil {
-				return err
-			}
-			moved = nil
-		}
 	}
-	if moved == nil {
-		return nil
-	}
-	_, _, err = writePack(tx, moved, keepAll)
-	return err
+	return nil
 }
 
 // deleteProvisional deletes those of refs that are still provisional and
@@ -222,7 +196,7 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 	for {
 		var (
 			refs  []valueRef
-			stale [][]byte // marks of packs that are gone
+			early [][]byte // early packs, and marks of packs that are gone
 			more  bool
 		)
 		if err := s.db.View(func(tx *bolt.Tx) error {
@@ -234,9 +208,13 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
+			live, err := db.Bucket(tx, db.BucketPackLive)
+			if err != nil {
+				return err
+			}
 			c := prov.Cursor()
 			for k, _ := db.SeekAfter(c, after); k != nil; k, _ = c.Next() {
-				if len(refs) >= batch {
+				if len(refs)+len(early) >= batch {
 					more = true
 					break
 				}
@@ -250,10 +228,12 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 					return fmt.Errorf("%w: provisional key %x", db.ErrCorrupt, k)
 				}
 				pb := packs.Bucket(key)
-				if pb == nil {
-					stale = append(stale, bytes.Clone(k))
+				if pb == nil || live.Get(key) == nil {
+					early = append(early, bytes.Clone(key))
 					continue
 				}
+				// A pack that a store of an earlier version wrote early
+				// with its references.
 				members, err := packMembers(key, pb.Get(packMembersKey))
 				if err != nil {
 					return err
@@ -271,7 +251,7 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 				free = append(free, ref)
 			}
 		}
-		if len(free) == 0 && len(stale) == 0 {
+		if len(free) == 0 && len(early) == 0 {
 			s.holds.mu.Unlock()
 			if !more {
 				return total, nil
@@ -280,16 +260,16 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 		}
 		var deleted int
 		err := s.db.Update(ctx, func(tx *bolt.Tx) error {
-			prov, err := db.Bucket(tx, db.BucketProvisional)
-			if err != nil {
-				return err
-			}
-			for _, k := range stale {
-				if err := prov.Delete(k); err != nil {
+			deleted = 0
+			for _, key := range early {
+				n, err := dropEarlyPack(tx, key)
+				if err != nil {
 					return err
 				}
+				deleted += n
 			}
-			deleted, err = deleteProvisional(tx, free)
+			n, err := deleteProvisional(tx, free)
+			deleted += n
 			return err
 		})
 		s.holds.mu.Unlock()

@@ -1,8 +1,6 @@
 package cas
 
 import (
-	"bytes"
-
 	"github.com/processfork/pf/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
@@ -24,61 +22,78 @@ func (sb *spillBatch) recycle() {
 	sb.packs = nil
 }
 
-// writeValues puts staged values that are not stored yet, marked
-// provisional when the lease that staged them has not committed. It
-// returns what it stored and the marks it wrote.
-func writeValues(tx *bolt.Tx, batch spillBatch, provisional bool) (stored []valueRef, marks [][]byte, err error) {
+// writeValues puts staged values that are not stored yet. For a lease's
+// early write (early), each value is marked provisional, and packs are
+// written as early packs, which it returns: their references wait for the
+// lease's commit (commitEarly). It returns the values it made findable and
+// the marks it wrote for them.
+func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, marks [][]byte, packs []earlyPack, err error) {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return nil, nil, err
-	}
-	mark := func(key []byte) error {
-		if !provisional {
-			return nil
-		}
-		marks = append(marks, key)
-		return prov.Put(key, nil)
+		return nil, nil, nil, err
 	}
 	var t tally
 	for _, sv := range batch.values {
 		b, err := db.Bucket(tx, sv.bucket)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if hasValue(b, sv.digest) {
 			continue
 		}
 		if err := putValue(b, sv.digest, sv.value); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ref := refIn(sv.bucket, sv.digest)
-		if err := mark(ref.key()); err != nil {
-			return nil, nil, err
+		if early {
+			marks = append(marks, ref.key())
+			if err := prov.Put(ref.key(), nil); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		stored = append(stored, ref)
 	}
 	for _, p := range batch.packs {
-		id, kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(kept) == 0 {
+		if early {
+			ep, err := writeEarlyPack(tx, p)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			packs = append(packs, ep)
 			continue
 		}
-		if err := mark(packMark(id)); err != nil {
-			return nil, nil, err
+		_, kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
+		if err != nil {
+			return nil, nil, nil, err
 		}
 		for _, m := range kept {
 			if err := t.add(m.ref.bucket(), m.ref.digest, p.data[m.offset:m.offset+m.length], +1); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			stored = append(stored, m.ref)
 		}
 	}
-	return stored, marks, t.flush(tx)
+	return stored, marks, packs, t.flush(tx)
+}
+
+// commitEarly makes a lease's early packs permanent, in its commit, and
+// returns the values it made findable.
+func commitEarly(tx *bolt.Tx, packs []earlyPack) ([]valueRef, error) {
+	var (
+		t      tally
+		stored []valueRef
+	)
+	for _, ep := range packs {
+		refs, err := commitEarlyPack(tx, ep, &t)
+		if err != nil {
+			return nil, err
+		}
+		stored = append(stored, refs...)
+	}
+	return stored, t.flush(tx)
 }
 
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
@@ -86,18 +101,28 @@ func writeValues(tx *bolt.Tx, batch spillBatch, provisional bool) (stored []valu
 type tally struct{ blobs, chunks, logical, stored int64 }
 
 func (t *tally) add(bucket []byte, d manifest.Digest, v []byte, sign int64) error {
-	t.stored += sign * int64(len(v))
-	if bytes.Equal(bucket, db.BucketChunks) {
-		t.chunks += sign
+	ref := refIn(bucket, d)
+	if ref.chunk {
+		t.count(ref, int64(len(v)), 0, sign)
 		return nil
 	}
 	h, err := parseValue(d, v)
 	if err != nil {
 		return err
 	}
-	t.blobs += sign
-	t.logical += sign * h.size
+	t.count(ref, int64(len(v)), h.size, sign)
 	return nil
+}
+
+// count adds one value of stored bytes; logical counts for a blob only.
+func (t *tally) count(ref valueRef, stored, logical, sign int64) {
+	t.stored += sign * stored
+	if ref.chunk {
+		t.chunks += sign
+		return
+	}
+	t.blobs += sign
+	t.logical += sign * logical
 }
 
 func (t *tally) flush(tx *bolt.Tx) error {

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 4 (every key that names content is the raw
+// The layout, schema version 5 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -36,8 +36,10 @@
 //	                      written early for a snapshot still in progress,
 //	                      that no image holds yet; reclaimed when that
 //	                      snapshot fails, or on the next read-write open)
-//	    'p' <pack id>   = ""  (since schema 4: the same for every value
-//	                      that still lies in that pack)
+//	    'p' <pack id>   = ""  (since schema 4: a pack written early. Since
+//	                      schema 5 nothing refers to it and packlive/ does
+//	                      not count it until its snapshot commits; schema
+//	                      4 wrote its references early too)
 //	manifests/
 //	    <image id>      = value holding the manifest's exact bytes
 //	index/

@@ -163,6 +163,50 @@ func TestStep4_Packs(t *testing.T) {
 	})
 }
 
+func TestStep5_EarlyPacks(t *testing.T) {
+	bdb := storeAt(t, 4)
+	// A pack that a schema-4 pf wrote early, with its reference, its
+	// packlive entry and its mark: the step leaves it for the reclaim.
+	entries := map[string]map[string]string{
+		"blobs":       {"digest": "\x03\x01\x00\x05"},
+		"packlive":    {"\x00\x00\x00\x00\x00\x00\x00\x01": "\x01\x05\x05"},
+		"provisional": {"p\x00\x00\x00\x00\x00\x00\x00\x01": ""},
+	}
+	bdb.Update(func(tx *bolt.Tx) error {
+		for bucket, kv := range entries {
+			for k, v := range kv {
+				if err := tx.Bucket([]byte(bucket)).Put([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 4 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		for bucket, kv := range entries {
+			for k, v := range kv {
+				if got := tx.Bucket([]byte(bucket)).Get([]byte(k)); string(got) != v {
+					t.Errorf("%s/%q = %q after the upgrade, was %q", bucket, k, got, v)
+				}
+			}
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
 func TestUpgrade_RefusesNewer(t *testing.T) {
 	bdb := storeAt(t, migrations.Latest())
 	bdb.Update(func(tx *bolt.Tx) error {
