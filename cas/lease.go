@@ -542,8 +542,12 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		if err != nil {
 			return err
 		}
-		packed, err := commitEarly(tx, early)
+		var t tally
+		packed, err := commitEarly(tx, early, &t)
 		if err != nil {
+			return err
+		}
+		if err := t.flush(tx); err != nil {
 			return err
 		}
 		stored = append(stored, packed...)

@@ -1,8 +1,10 @@
 package cas
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/processfork/pf/db"
@@ -250,7 +252,7 @@ func putPack(packs *bolt.Bucket, id uint64, data, members []byte) error {
 // An earlyPack is a pack that a lease wrote before its commit: it lies in
 // packs/ with its mark in provisional/, but nothing refers to it and it
 // has no packlive/ entry, so no one finds its values until the lease's
-// commit writes their references (commitEarlyPack); if the lease fails,
+// commit writes their references (commitEarly); if the lease fails,
 // the pack goes whole (dropEarlyPack). Writing the references at each
 // early write instead rewrote most leaves of blobs/ every time, as new
 // digests fall all over it: a bulk load of 10,000 blobs of 16 KiB, in 20
@@ -300,16 +302,19 @@ func writeEarlyPack(tx *bolt.Tx, p *pack) (earlyPack, error) {
 	return ep, prov.Put(packMark(id), nil)
 }
 
-// commitEarlyPack makes ep permanent: a reference for each member that no
-// one stored meanwhile, whose bytes t counts, and its packlive/ entry in
-// place of its mark. The others are dead bytes in it, and a pack of
-// nothing but those goes. It returns the values it made permanent.
-func commitEarlyPack(tx *bolt.Tx, ep earlyPack, t *tally) ([]valueRef, error) {
+// commitEarly makes a lease's early packs permanent, in its commit: a
+// reference for each member that no one stored meanwhile, counted in t,
+// and a packlive/ entry in place of each mark. The members no one refers
+// to are dead bytes in their pack, and a pack of nothing but those goes.
+// It returns the values it made findable. The references go in in key
+// order: bbolt inserts into a node's sorted slice, so a bulk load into an
+// empty blobs/ in random order moved most of the node on every insert.
+func commitEarly(tx *bolt.Tx, early []earlyPack, t *tally) ([]valueRef, error) {
+	if len(early) == 0 {
+		return nil, nil
+	}
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return nil, err
-	}
-	if err := prov.Delete(packMark(ep.id)); err != nil {
 		return nil, err
 	}
 	blobs, err := db.Bucket(tx, db.BucketBlobs)
@@ -320,37 +325,60 @@ func commitEarlyPack(tx *bolt.Tx, ep earlyPack, t *tally) ([]valueRef, error) {
 	if err != nil {
 		return nil, err
 	}
+	type placed struct {
+		m    *earlyMember
+		pack int // index in early
+	}
+	var all []placed
+	live := make([]packLive, len(early))
+	for i := range early {
+		live[i].size = early[i].size
+		for j := range early[i].members {
+			all = append(all, placed{&early[i].members[j], i})
+		}
+	}
+	// By digest alone: what goes into each bucket is then in order too.
+	slices.SortFunc(all, func(a, b placed) int { return bytes.Compare(a.m.ref.digest[:], b.m.ref.digest[:]) })
 	var stored []valueRef
-	live := packLive{size: ep.size}
-	for _, m := range ep.members {
-		b := blobs
+	for _, p := range all {
+		m, b := p.m, blobs
 		if m.ref.chunk {
 			b = chunks
 		}
 		if hasValue(b, m.ref.digest) {
 			continue
 		}
-		if err := b.Put(m.ref.digest[:], packedRef{ep.id, m.offset, m.length}.encode()); err != nil {
+		if err := b.Put(m.ref.digest[:], packedRef{early[p.pack].id, m.offset, m.length}.encode()); err != nil {
 			return nil, err
 		}
-		live.values++
-		live.bytes += int64(m.length)
+		live[p.pack].values++
+		live[p.pack].bytes += int64(m.length)
 		t.count(m.ref, int64(m.length), m.logical, +1)
 		stored = append(stored, m.ref)
 	}
-	key := packKey(ep.id)
-	if live.values == 0 {
-		packs, err := db.Bucket(tx, db.BucketPacks)
-		if err != nil {
-			return nil, err
-		}
-		return nil, packs.DeleteBucket(key)
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return nil, err
 	}
 	counts, err := db.Bucket(tx, db.BucketPackLive)
 	if err != nil {
 		return nil, err
 	}
-	return stored, counts.Put(key, live.encode())
+	for i, ep := range early {
+		key := packKey(ep.id)
+		if err := prov.Delete(packMarkOf(key)); err != nil {
+			return nil, err
+		}
+		if live[i].values == 0 {
+			err = packs.DeleteBucket(key)
+		} else {
+			err = counts.Put(key, live[i].encode())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return stored, nil
 }
 
 // isEarlyPack reports whether the pack at key in packs/ is an early pack

@@ -79,23 +79,6 @@ func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, 
 	return stored, marks, packs, t.flush(tx)
 }
 
-// commitEarly makes a lease's early packs permanent, in its commit, and
-// returns the values it made findable.
-func commitEarly(tx *bolt.Tx, packs []earlyPack) ([]valueRef, error) {
-	var (
-		t      tally
-		stored []valueRef
-	)
-	for _, ep := range packs {
-		refs, err := commitEarlyPack(tx, ep, &t)
-		if err != nil {
-			return nil, err
-		}
-		stored = append(stored, refs...)
-	}
-	return stored, t.flush(tx)
-}
-
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
 // the stats counters, so it writes each counter once.
 type tally struct{ blobs, chunks, logical, stored int64 }
