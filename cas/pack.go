@@ -204,6 +204,8 @@ func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) boo
 		members []byte
 		live    int64
 	)
+	// In key order, as commitEarly says why; offsets are kept per member.
+	slices.SortFunc(p.members, func(a, b packMember) int { return bytes.Compare(a.ref.digest[:], b.ref.digest[:]) })
 	for _, m := range p.members {
 		b, err := db.Bucket(tx, m.ref.bucket())
 		if err != nil {

@@ -25,8 +25,9 @@
 //	packs/              (since schema 4)
 //	    <pack id, uint64 big-endian, from the bucket's sequence>/
 //	        0x00        = values side by side (about 4 MiB)
-//	        0x01        = members: 'b'|'c' <digest> per value, in order
-//	                      (whether each sits in blobs/ or chunks/)
+//	        0x01        = members: 'b'|'c' <digest> per value it was
+//	                      written with (whether each sits in blobs/ or
+//	                      chunks/); some may have moved or gone since
 //	packlive/           (since schema 4; apart from packs/ so that a
 //	                    delete does not rewrite the pack's pages)
 //	    <pack id>       = uvarints: values still referenced, their bytes,
