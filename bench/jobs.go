@@ -180,6 +180,7 @@ func (j *job) fixture(sys system) ([]Row, error) {
 		}
 		var d time.Duration
 		err = j.withStore(sys, dir, func(st store) error {
+			syncAll()
 			start := time.Now()
 			_, err := st.Snapshot(j.ctx, f, j.now(), nil)
 			d = time.Since(start)
@@ -232,6 +233,7 @@ func (j *job) fixtureWarm(sys system, f *Fixture) (Row, error) {
 	taken := 0
 	err = j.withStore(sys, dir, func(st store) error {
 		row.Seconds, err = j.rounds("warm snapshot", j.Policy.Snapshot, func() (time.Duration, error) {
+			syncAll()
 			start := time.Now()
 			id, err := st.Snapshot(j.ctx, f, j.now(), []manifest.Digest{prev})
 			d := time.Since(start)
@@ -279,6 +281,7 @@ func (j *job) fixtureForks(sys system, f *Fixture) (Row, error) {
 			if err != nil {
 				return err
 			}
+			syncAll()
 			start := time.Now()
 			for _, fk := range forks {
 				if _, err := st.Snapshot(j.ctx, fk, j.now(), []manifest.Digest{base}); err != nil {
@@ -350,6 +353,7 @@ func (j *job) ingest(sys system, ij ingestJob) ([]Row, error) {
 					return err
 				}
 			}
+			syncAll()
 			start := time.Now()
 			k, err := st.Ingest(j.ctx, blobs)
 			d, keys = time.Since(start), k
@@ -542,6 +546,7 @@ func (j *job) bigBlob(sys system) ([]Row, error) {
 					return err
 				}
 			}
+			syncAll()
 			start := time.Now()
 			err := st.PutLarge(j.ctx, blob)
 			d = time.Since(start)

@@ -63,6 +63,8 @@ func processPeakRSS(ps *os.ProcessState) int64 {
 	return int64(ru.Maxrss) * 1024 // KiB elsewhere
 }
 
-// syncAll flushes every file system's dirty pages: after building a
-// history store, so that queries are not timed against its writeback.
+// syncAll flushes every file system's dirty pages, outside the timer:
+// before each timed round that writes, and after building a history
+// store, so that no round is timed against the writeback of the work
+// before it (another system's, or the store a round before deleted).
 func syncAll() { syscall.Sync() }
