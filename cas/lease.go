@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -61,11 +62,10 @@ type Lease struct {
 	staged spillBatch                // the rest of what is not written yet
 	done   bool
 
-	// What early writes stored, and the provisional marks they left,
-	// which the commit deletes; and the packs they wrote, to which the
-	// commit adds the references.
-	wrote map[valueRef]struct{}
-	marks [][]byte
+	// What early writes stored, each marked provisional until the commit
+	// deletes its mark; and the packs they wrote, to which the commit adds
+	// the references.
+	wrote []valueRef
 	early []earlyPack
 
 	// One early write at a time runs in the background while puts go
@@ -79,7 +79,7 @@ type Lease struct {
 func (s *Bolt) NewLease() *Lease {
 	return &Lease{
 		s: s, held: map[valueRef]struct{}{}, sizes: map[manifest.Digest]int64{},
-		wrote: map[valueRef]struct{}{}, spilling: make(chan struct{}, 1),
+		spilling: make(chan struct{}, 1),
 	}
 }
 
@@ -480,11 +480,10 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 		defer func() { <-l.spilling }()
 		var (
 			stored []valueRef
-			marks  [][]byte
 			packs  []earlyPack
 		)
 		err := l.s.db.Update(ctx, func(tx *bolt.Tx) (err error) {
-			stored, marks, packs, err = writeValues(tx, batch, true)
+			stored, packs, err = writeValues(tx, batch, true)
 			return err
 		})
 		batch.recycle()
@@ -496,10 +495,7 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 			}
 			return
 		}
-		for _, ref := range stored {
-			l.wrote[ref] = struct{}{}
-		}
-		l.marks = append(l.marks, marks...)
+		l.wrote = append(l.wrote, stored...)
 		l.early = append(l.early, packs...)
 	}()
 }
@@ -531,14 +527,14 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 
 	spillErr := l.waitSpill()
 	l.mu.Lock()
-	wrote, marks, early := l.wrote, l.marks, l.early
+	wrote, early := l.wrote, l.early
 	l.mu.Unlock()
 	if spillErr != nil {
 		l.s.release(held, true, early)
 		return spillErr
 	}
 	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
-		stored, _, _, err := writeValues(tx, batch, false)
+		stored, _, err := writeValues(tx, batch, false)
 		if err != nil {
 			return err
 		}
@@ -555,22 +551,20 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range marks {
-			if err := prov.Delete(k); err != nil {
+		for _, ref := range wrote {
+			if err := prov.Delete(ref.key()); err != nil {
 				return err
 			}
 		}
 		// What the lease holds but did not write may be another lease's
 		// early write, which that lease's failure would take away.
-		final := make(map[valueRef]struct{}, len(stored))
-		for _, ref := range stored {
-			final[ref] = struct{}{}
+		written := make(map[valueRef]struct{}, len(stored)+len(wrote))
+		for _, ref := range slices.Concat(stored, wrote) {
+			written[ref] = struct{}{}
 		}
 		var others []valueRef
 		for _, ref := range held {
-			_, early := wrote[ref]
-			_, now := final[ref]
-			if !early && !now {
+			if _, ok := written[ref]; !ok {
 				others = append(others, ref)
 			}
 		}

@@ -22,37 +22,35 @@ func (sb *spillBatch) recycle() {
 	sb.packs = nil
 }
 
-// writeValues puts staged values that are not stored yet. For a lease's
-// early write (early), each value is marked provisional, and packs are
-// written as early packs, which it returns: their references wait for the
-// lease's commit (commitEarly). It returns the values it made findable and
-// the marks it wrote for them.
-func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, marks [][]byte, packs []earlyPack, err error) {
+// writeValues puts staged values that are not stored yet and returns
+// them. For a lease's early write (early), each is marked provisional
+// (its ref's key), and packs are written as early packs, which it also
+// returns: their references wait for the lease's commit (commitEarly).
+func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, packs []earlyPack, err error) {
 	prov, err := db.Bucket(tx, db.BucketProvisional)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	var t tally
 	for _, sv := range batch.values {
 		b, err := db.Bucket(tx, sv.bucket)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		if hasValue(b, sv.digest) {
 			continue
 		}
 		if err := putValue(b, sv.digest, sv.value); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		ref := refIn(sv.bucket, sv.digest)
 		if early {
-			marks = append(marks, ref.key())
 			if err := prov.Put(ref.key(), nil); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 		}
 		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		stored = append(stored, ref)
 	}
@@ -60,23 +58,23 @@ func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, 
 		if early {
 			ep, err := writeEarlyPack(tx, p)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			packs = append(packs, ep)
 			continue
 		}
 		_, kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		for _, m := range kept {
 			if err := t.add(m.ref.bucket(), m.ref.digest, p.data[m.offset:m.offset+m.length], +1); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			stored = append(stored, m.ref)
 		}
 	}
-	return stored, marks, packs, t.flush(tx)
+	return stored, packs, t.flush(tx)
 }
 
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
