@@ -67,8 +67,9 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
+		namedBy := "named by " + layer + " " + d.Short()
 		for _, r := range named {
-			if err := walk(r, next, "named by "+layer+" "+d.Short()); err != nil {
+			if err := walk(r, next, namedBy); err != nil {
 				return err
 			}
 		}
