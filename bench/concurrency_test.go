@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -52,17 +53,36 @@ func BenchmarkSnapshot_Agents(b *testing.B) {
 	}
 }
 
-func BenchmarkCommit_Baseline_Bolt(b *testing.B) {
+func BenchmarkCommit_Baseline_Bolt(b *testing.B) { benchBoltCommits(b, 0) }
+
+// BenchmarkCommit_Baseline_BoltAfterPause is one bbolt commit after the
+// process has been idle for 20 ms: the baseline under
+// BenchmarkSnapshot_WarmAfterPause, whose commit pays the same.
+func BenchmarkCommit_Baseline_BoltAfterPause(b *testing.B) {
+	benchBoltCommits(b, 20*time.Millisecond)
+}
+
+func benchBoltCommits(b *testing.B, pause time.Duration) {
 	db := openBolt(b, filepath.Join(b.TempDir(), "commits.db"))
 	defer db.Close()
+	took := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
+		if pause > 0 {
+			b.StopTimer()
+			time.Sleep(pause)
+			b.StartTimer()
+		}
+		start := time.Now()
 		err := db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte("blobs")).Put(fmt.Appendf(nil, "key %d", i), make([]byte, 128))
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
+		took = append(took, time.Since(start))
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	reportMedian(b, took)
 }
