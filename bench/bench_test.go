@@ -100,9 +100,9 @@ func BenchmarkSnapshot_Warm(b *testing.B) { benchWarm(b, 0) }
 
 // BenchmarkSnapshot_WarmAfterPause is BenchmarkSnapshot_Warm with the
 // process idle for 20 ms before each snapshot, as an agent that snapshots
-// between steps is: on a virtual machine an idle CPU can take a fraction of
-// a millisecond to wake, and a snapshot that starts then hashes on one core
-// until the other joins.
+// between steps is. On a virtual machine both halves pay for the pause: an
+// idle CPU is slow to wake, so the hashing starts on one core, and the
+// commit's fsyncs take longer (BenchmarkCommit_Baseline_BoltAfterPause).
 func BenchmarkSnapshot_WarmAfterPause(b *testing.B) { benchWarm(b, 20*time.Millisecond) }
 
 func benchWarm(b *testing.B, pause time.Duration) {
