@@ -172,7 +172,7 @@ func TestStep5_EarlyPacks(t *testing.T) {
 		"packlive":    {"\x00\x00\x00\x00\x00\x00\x00\x01": "\x01\x05\x05"},
 		"provisional": {"p\x00\x00\x00\x00\x00\x00\x00\x01": ""},
 	}
-	bdb.Update(func(tx *bolt.Tx) error {
+	err := bdb.Update(func(tx *bolt.Tx) error {
 		for bucket, kv := range entries {
 			for k, v := range kv {
 				if err := tx.Bucket([]byte(bucket)).Put([]byte(k), []byte(v)); err != nil {
@@ -182,7 +182,10 @@ func TestStep5_EarlyPacks(t *testing.T) {
 		}
 		return nil
 	})
-	err := bdb.Update(func(tx *bolt.Tx) error {
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
 		from, to, err := migrations.Upgrade(tx)
 		if from != 4 || to != migrations.Latest() {
 			t.Errorf("upgrade %d -> %d", from, to)
@@ -195,8 +198,10 @@ func TestStep5_EarlyPacks(t *testing.T) {
 	bdb.View(func(tx *bolt.Tx) error {
 		for bucket, kv := range entries {
 			for k, v := range kv {
-				if got := tx.Bucket([]byte(bucket)).Get([]byte(k)); string(got) != v {
-					t.Errorf("%s/%q = %q after the upgrade, was %q", bucket, k, got, v)
+				// Get gives nil for a missing key, which would read as the
+				// mark's empty value.
+				if got := tx.Bucket([]byte(bucket)).Get([]byte(k)); got == nil || string(got) != v {
+					t.Errorf("%s/%q = %q after the upgrade (missing: %v), was %q", bucket, k, got, got == nil, v)
 				}
 			}
 		}
