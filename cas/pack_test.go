@@ -148,7 +148,7 @@ func checkPacked(t *testing.T, d *db.DB) packedState {
 			if v == nil && prov.Get(append([]byte{'p'}, k...)) != nil {
 				// An early pack: nothing may refer to it before its
 				// lease commits.
-				st.early[id] = len(members) / 33
+				st.early[id] = len(members) / len(valueRef{}.key())
 				if c := refs[id]; c != nil {
 					t.Errorf("early pack %d: %d values refer to it", id, c.values)
 				}
