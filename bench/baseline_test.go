@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,6 +25,51 @@ func BenchmarkSnapshot_Baseline_SHA256(b *testing.B) {
 			sha256.Sum256(blob.Data)
 		}
 	}
+}
+
+// BenchmarkSnapshot_Baseline_WarmFloor is the least any store that names
+// blobs by SHA-256 and commits durably with bbolt can do for a warm
+// snapshot of the fixture: hash every blob on every core, then commit one
+// manifest-sized value. It reports the median, as BenchmarkSnapshot_Warm
+// does, so the two compare directly.
+func BenchmarkSnapshot_Baseline_WarmFloor(b *testing.B) { benchWarmFloor(b, 0) }
+
+// BenchmarkSnapshot_Baseline_WarmFloorAfterPause is the floor under
+// BenchmarkSnapshot_WarmAfterPause: the same work after 20 ms idle.
+func BenchmarkSnapshot_Baseline_WarmFloorAfterPause(b *testing.B) {
+	benchWarmFloor(b, 20*time.Millisecond)
+}
+
+func benchWarmFloor(b *testing.B, pause time.Duration) {
+	f := NewFixture(FixtureOptions{Seed: 1})
+	var blobs [][]byte
+	for _, blob := range f.Blobs() {
+		blobs = append(blobs, blob.Data)
+	}
+	db := openBolt(b, filepath.Join(b.TempDir(), "floor.db"))
+	defer closeAndRemoveBolt(b, db)
+	manifest := make([]byte, 1<<10)
+	took := make([]time.Duration, 0, b.N)
+	b.SetBytes(f.Bytes())
+	b.ResetTimer()
+	for i := range b.N {
+		if pause > 0 {
+			b.StopTimer()
+			time.Sleep(pause)
+			b.StartTimer()
+		}
+		start := time.Now()
+		hashAll(blobs)
+		err := db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("blobs")).Put(fmt.Appendf(nil, "image %d", i), manifest)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	reportMedian(b, took)
 }
 
 // BenchmarkSnapshot_Baseline_Bolt writes the fixture's blobs, keyed by
