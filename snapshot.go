@@ -21,6 +21,13 @@ type BlobWriter interface {
 // One capture interface per layer: each writes its layer's blobs and
 // returns the layer's part of the manifest. Captures of one snapshot run
 // concurrently.
+//
+// A capture that knows its layer has not changed since an earlier image
+// (pages it has not written, files it watched) may return that image's
+// part and put nothing: hashing the bytes again is most of what a
+// snapshot of unchanged state costs. The commit checks that every blob the
+// part names is stored, as it does for any part, so a wrong guess fails
+// with ErrNotFound instead of committing an image with holes.
 type (
 	ModelCapture interface {
 		CaptureModel(ctx context.Context, w BlobWriter) (manifest.Model, error)

@@ -363,3 +363,51 @@ func TestStore_Snapshot_AtomicAfterSpill(t *testing.T) {
 		}
 	}
 }
+
+// sameWorld is a WorldCapture that returns an earlier image's part and
+// puts nothing, as a capture that knows its layer is unchanged may.
+type sameWorld struct{ part manifest.World }
+
+func (w sameWorld) CaptureWorld(context.Context, pf.BlobWriter) (manifest.World, error) {
+	return w.part, nil
+}
+
+// An unchanged layer can be committed again by its digests alone; a part
+// naming what the store does not hold is refused like any other.
+func TestStore_Snapshot_UnchangedLayerPutsNothing(t *testing.T) {
+	s := openStore(t)
+	w := files(1, 5)
+	first, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Image(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Stats(ctx)
+	second, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, Parents: []manifest.Digest{first}, World: sameWorld{img.Manifest.World}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Stats(ctx)
+	if after.Blobs != before.Blobs {
+		t.Errorf("blobs: %d before, %d after a snapshot that put nothing", before.Blobs, after.Blobs)
+	}
+	next, err := s.Image(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Manifest.World != img.Manifest.World {
+		t.Fatalf("world %+v, want the first image's %+v", next.Manifest.World, img.Manifest.World)
+	}
+
+	other := openStore(t)
+	_, err = other.Snapshot(ctx, pf.Snapshot{Agent: agent, World: sameWorld{img.Manifest.World}})
+	if !errors.Is(err, pf.ErrNotFound) || !strings.Contains(err.Error(), img.Manifest.World.FS.String()) {
+		t.Fatalf("a part naming blobs another store holds: %v, want ErrNotFound naming %s", err, img.Manifest.World.FS)
+	}
+	if st, _ := other.Stats(ctx); st.Images != 0 {
+		t.Fatal("an image with holes was committed")
+	}
+}
