@@ -26,8 +26,8 @@ type BlobWriter interface {
 // (pages it has not written, files it watched) may return that image's
 // part and put nothing: hashing the bytes again is most of what a
 // snapshot of unchanged state costs. The commit checks that every blob the
-// part names is stored, as it does for any part, so a wrong guess fails
-// with ErrNotFound instead of committing an image with holes.
+// part names is stored, as it does for any part, so the image has no
+// holes; that the layer really is unchanged only the capture can know.
 type (
 	ModelCapture interface {
 		CaptureModel(ctx context.Context, w BlobWriter) (manifest.Model, error)
