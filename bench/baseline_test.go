@@ -49,16 +49,9 @@ func benchWarmFloor(b *testing.B, pause time.Duration) {
 	db := openBolt(b, filepath.Join(b.TempDir(), "floor.db"))
 	defer closeAndRemoveBolt(b, db)
 	manifest := make([]byte, 1<<10)
-	took := make([]time.Duration, 0, b.N)
 	b.SetBytes(f.Bytes())
 	b.ResetTimer()
-	for i := range b.N {
-		if pause > 0 {
-			b.StopTimer()
-			time.Sleep(pause)
-			b.StartTimer()
-		}
-		start := time.Now()
+	timeEach(b, pause, func(i int) {
 		hashAll(blobs)
 		err := db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte("blobs")).Put(fmt.Appendf(nil, "image %d", i), manifest)
@@ -66,10 +59,7 @@ func benchWarmFloor(b *testing.B, pause time.Duration) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		took = append(took, time.Since(start))
-	}
-	b.StopTimer()
-	reportMedian(b, took)
+	})
 }
 
 // BenchmarkSnapshot_Baseline_Bolt writes the fixture's blobs, keyed by

@@ -85,6 +85,24 @@ func BenchmarkSnapshot_Cold(b *testing.B) {
 	reportMedian(b, took)
 }
 
+// timeEach runs op b.N times, timing each run, and reports their median;
+// with a pause, the process idles that long, untimed, before each run.
+func timeEach(b *testing.B, pause time.Duration, op func(i int)) {
+	took := make([]time.Duration, 0, b.N)
+	for i := range b.N {
+		if pause > 0 {
+			b.StopTimer()
+			time.Sleep(pause)
+			b.StartTimer()
+		}
+		start := time.Now()
+		op(i)
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	reportMedian(b, took)
+}
+
 // reportMedian reports the median of one timing per iteration. The goals
 // for snapshots are medians; ns/op is a mean, which the rare fsync that
 // takes ten times as long on this shared disk pulls up.
@@ -108,31 +126,8 @@ func BenchmarkSnapshot_WarmAfterPause(b *testing.B) { benchWarm(b, 20*time.Milli
 
 func benchWarm(b *testing.B, pause time.Duration) {
 	f := NewFixture(FixtureOptions{Seed: 1})
-	s := openStore(b, nil)
-	prev := snapshot(b, s, f)
-	before := stats(b, s).Stored
-	took := make([]time.Duration, 0, b.N)
 	b.SetBytes(f.Bytes())
-	b.ResetTimer()
-	for range b.N {
-		if pause > 0 {
-			b.StopTimer()
-			time.Sleep(pause)
-			b.StartTimer()
-		}
-		spec := f.Snapshot(prev)
-		spec.CreatedAt = nextTime()
-		start := time.Now()
-		id, err := s.Snapshot(b.Context(), spec)
-		if err != nil {
-			b.Fatal(err)
-		}
-		took = append(took, time.Since(start))
-		prev = id
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(stats(b, s).Stored-before)/float64(b.N), "stored-B/op")
-	reportMedian(b, took)
+	benchWarmWith(b, f, pause, (*Fixture).Snapshot)
 }
 
 // BenchmarkSnapshot_WarmUnchanged is BenchmarkSnapshot_Warm with captures
@@ -141,25 +136,31 @@ func benchWarm(b *testing.B, pause time.Duration) {
 // files pays for a snapshot of unchanged state. The commit still checks
 // every blob the parts name.
 func BenchmarkSnapshot_WarmUnchanged(b *testing.B) {
-	f := NewFixture(FixtureOptions{Seed: 1})
+	benchWarmWith(b, NewFixture(FixtureOptions{Seed: 1}), 0, func(f *Fixture, parents ...manifest.Digest) pf.Snapshot {
+		spec := f.Snapshot(parents...)
+		c := unchangedCapture{f}
+		spec.Model, spec.Cache, spec.World, spec.Effects, spec.Trace = c, c, c, c, c
+		return spec
+	})
+}
+
+// benchWarmWith snapshots f, as spec describes it, into a store that
+// already holds it, each image the child of the one before.
+func benchWarmWith(b *testing.B, f *Fixture, pause time.Duration, spec func(f *Fixture, parents ...manifest.Digest) pf.Snapshot) {
 	s := openStore(b, nil)
 	prev := snapshot(b, s, f)
-	took := make([]time.Duration, 0, b.N)
+	before := stats(b, s).Stored
 	b.ResetTimer()
-	for range b.N {
-		c := unchangedCapture{f}
-		spec := pf.Snapshot{Agent: f.Agent(), Parents: []manifest.Digest{prev}, CreatedAt: nextTime(),
-			Model: c, Cache: c, World: c, Effects: c, Trace: c}
-		start := time.Now()
-		id, err := s.Snapshot(b.Context(), spec)
+	timeEach(b, pause, func(int) {
+		next := spec(f, prev)
+		next.CreatedAt = nextTime()
+		id, err := s.Snapshot(b.Context(), next)
 		if err != nil {
 			b.Fatal(err)
 		}
-		took = append(took, time.Since(start))
 		prev = id
-	}
-	b.StopTimer()
-	reportMedian(b, took)
+	})
+	b.ReportMetric(float64(stats(b, s).Stored-before)/float64(b.N), "stored-B/op")
 }
 
 // unchangedCapture returns a fixture's layer parts and puts nothing.

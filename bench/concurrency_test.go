@@ -65,24 +65,14 @@ func BenchmarkCommit_Baseline_BoltAfterPause(b *testing.B) {
 func benchBoltCommits(b *testing.B, pause time.Duration) {
 	db := openBolt(b, filepath.Join(b.TempDir(), "commits.db"))
 	defer db.Close()
-	took := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
-	for i := range b.N {
-		if pause > 0 {
-			b.StopTimer()
-			time.Sleep(pause)
-			b.StartTimer()
-		}
-		start := time.Now()
+	timeEach(b, pause, func(i int) {
 		err := db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte("blobs")).Put(fmt.Appendf(nil, "key %d", i), make([]byte, 128))
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		took = append(took, time.Since(start))
-	}
-	b.StopTimer()
+	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-	reportMedian(b, took)
 }
