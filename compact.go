@@ -3,7 +3,7 @@ package pf
 import (
 	"context"
 
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/db"
 )
 
 // Compact rewrites the store file at path to hold only what is in use,

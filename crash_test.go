@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

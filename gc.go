@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/processfork/pf/cas"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/cas/castest"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/cas/castest"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/processfork/pf/db"
-	"github.com/processfork/pf/index"
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

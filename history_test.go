@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/index/indextest"
+	"github.com/processfork/pf/internal/index/indextest"
 	"github.com/processfork/pf/manifest"
 )
 

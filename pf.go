@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/processfork/pf/cas"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/db"
 )
 
 // Sentinel errors; test with errors.Is.

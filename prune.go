@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/processfork/pf/cas"
-	"github.com/processfork/pf/db"
-	"github.com/processfork/pf/index"
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

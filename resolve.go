@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

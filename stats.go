@@ -4,8 +4,8 @@ import (
 	"context"
 	"os"
 
-	"github.com/processfork/pf/db"
-	"github.com/processfork/pf/migrations"
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/migrations"
 	bolt "go.etcd.io/bbolt"
 )
 

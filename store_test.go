@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/cas/castest"
+	"github.com/processfork/pf/internal/cas/castest"
 	"github.com/processfork/pf/manifest"
 )
 

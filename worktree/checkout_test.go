@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/cas"
-	"github.com/processfork/pf/cas/castest"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/cas/castest"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/processfork/pf/cas"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )

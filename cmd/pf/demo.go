@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/bench"
+	"github.com/processfork/pf/internal/fixture"
 	"github.com/processfork/pf/manifest"
 	"github.com/urfave/cli/v2"
 )
@@ -40,14 +40,14 @@ func demoCommand() *cli.Command {
 
 			began := time.Now()
 			start := time.Now()
-			root, err := s.Snapshot(c.Context, bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed")}).Snapshot())
+			root, err := s.Snapshot(c.Context, fixture.New(fixture.Options{Seed: c.Uint64("seed")}).Snapshot())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "root   %s  (%v)\n", root, time.Since(start).Round(time.Microsecond))
 			for k := 1; k <= c.Int("forks"); k++ {
 				start := time.Now()
-				fx := bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed"), Fork: k, Differ: 1.0 / 8})
+				fx := fixture.New(fixture.Options{Seed: c.Uint64("seed"), Fork: k, Differ: 1.0 / 8})
 				id, err := s.Snapshot(c.Context, fx.Snapshot(root))
 				if err != nil {
 					return err

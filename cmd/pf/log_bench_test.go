@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/processfork/pf/index/indextest"
+	"github.com/processfork/pf/internal/index/indextest"
 )
 
 // BenchmarkLogCommand_Newest100 times the whole `pf log -n 100` command on

@@ -93,7 +93,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			pruneCommand(),
 			compactCommand(),
 			demoCommand(),
-			benchCommand(),
 			completionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {

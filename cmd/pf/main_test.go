@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/processfork/pf/cas/castest"
+	"github.com/processfork/pf/internal/cas/castest"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/db"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	"github.com/rogpeppe/go-internal/testscript"
 	bolt "go.etcd.io/bbolt"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/bench"
+	"github.com/processfork/pf/internal/fixture"
 	"github.com/processfork/pf/manifest"
 	"github.com/urfave/cli/v2"
 )
@@ -94,7 +94,7 @@ func snapshotFixture(c *cli.Context, s *pf.Store, parents []manifest.Digest) (ma
 	if fork > 0 {
 		differ = 1.0 / 8
 	}
-	spec := bench.NewFixture(bench.FixtureOptions{Seed: c.Uint64("seed"), Fork: fork, Differ: differ}).Snapshot(parents...)
+	spec := fixture.New(fixture.Options{Seed: c.Uint64("seed"), Fork: fork, Differ: differ}).Snapshot(parents...)
 	spec.CreatedAt = created
 	return s.Snapshot(c.Context, spec)
 }

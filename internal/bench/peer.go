@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/processfork/pf/internal/fixture"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// A system is pf or one of its peers, as the workloads drive it: each
+// store lives in a directory of its own.
+type system interface {
+	Name() string
+	// Check says why the system cannot run on this machine, or nil.
+	Check() error
+	// Open opens the store in dir, creating it if dir is empty.
+	Open(ctx context.Context, dir string) (store, error)
+}
+
+// A store is one open store of a system. Each method stores durably, as
+// far as the system does by default; methods a system has no sensible
+// way to do return an unsupportedError.
+type store interface {
+	// Snapshot stores an image of f created at t with the given parents
+	// and returns its id: the digest of its manifest, which is the same
+	// bytes in every system.
+	Snapshot(ctx context.Context, f *fixture.Fixture, t time.Time, parents []manifest.Digest) (manifest.Digest, error)
+	// Ingest stores blobs and returns the keys to read them back by.
+	Ingest(ctx context.Context, blobs [][]byte) ([]string, error)
+	// Get reads a blob back by its key.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// PutLarge stores one large blob.
+	PutLarge(ctx context.Context, b []byte) error
+	Close() error
+}
+
+// A historian keeps images for history queries: the newest n created at
+// or after a time.
+type historian interface {
+	// BuildHistory makes a store in dir (empty) holding the images of h.
+	// It need not be as durable as the system's commits (a cache is
+	// rebuilt when incomplete), and it is not timed.
+	BuildHistory(ctx context.Context, dir string, h *history) error
+	OpenHistory(ctx context.Context, dir string) (historyStore, error)
+}
+
+type historyStore interface {
+	// Newest returns the manifests of the n newest images created at or
+	// after since, newest first.
+	Newest(ctx context.Context, since time.Time, n int) ([][]byte, error)
+	Close() error
+}
+
+// unsupportedError is a workload a system has no way to do.
+type unsupportedError struct{ why string }
+
+func (e unsupportedError) Error() string { return e.why }
+
+func unsupported(format string, args ...any) error {
+	return unsupportedError{fmt.Sprintf(format, args...)}
+}
+
+func isUnsupported(err error) bool { return errors.As(err, new(unsupportedError)) }
+
+// systemNamed returns the system of that name.
+func systemNamed(name string) (system, error) {
+	switch name {
+	case sysPF:
+		return pfSystem{}, nil
+	case sysReference:
+		return refSystem{}, nil
+	case sysGit:
+		return gitSystem{loose: false}, nil
+	case sysGitLoose:
+		return gitSystem{loose: true}, nil
+	case sysSQLite:
+		return sqliteSystem{}, nil
+	}
+	return nil, fmt.Errorf("no system %q", name)
+}
+
+// fixtureManifest returns the manifest of an image of f: the bytes pf's
+// Snapshot writes for it, which the reference design and the other peers
+// store too.
+func fixtureManifest(f *fixture.Fixture, t time.Time, parents []manifest.Digest) ([]byte, manifest.Digest, error) {
+	m := f.Manifest(t, parents...)
+	raw, err := m.Encode()
+	if err != nil {
+		return nil, manifest.Digest{}, err
+	}
+	return raw, manifest.Sum(raw), nil
+}
+
+// diskUsage is the space the files under path take on disk, as du counts
+// it (allocated blocks where the system says, else apparent sizes), and
+// their apparent size.
+func diskUsage(path string) (disk, apparent int64, err error) {
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a temporary file that went away
+			}
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		disk += allocated(info)
+		if !d.IsDir() {
+			apparent += info.Size()
+		}
+		return nil
+	})
+	return disk, apparent, err
+}
+
+// mkdirEmpty makes dir, removing whatever was there.
+func mkdirEmpty(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// decodeAll parses manifests as a program listing images would, to use
+// them: pf's Log and the reference's listing return them parsed, so the
+// peers that return bytes parse them too.
+func decodeAll(raws [][]byte) error {
+	for _, raw := range raws {
+		if _, err := manifest.Decode(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,479 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Report is the outcome of a run: what ran where, and every row.
+type Report struct {
+	Command   string     `json:"command"`
+	Started   time.Time  `json:"started"`
+	Seconds   float64    `json:"seconds"`
+	Quick     bool       `json:"quick"`
+	Machine   Machine    `json:"machine"`
+	Sizes     Sizes      `json:"sizes"`
+	Systems   []string   `json:"systems"`
+	Workloads []Workload `json:"workloads"`
+	Rows      []Row      `json:"rows"`
+	// Failures are the jobs that failed: the harness's errors, not a
+	// system's refusal of a workload (which is a row's Error).
+	Failures []string `json:"failures,omitempty"`
+}
+
+// median is the median of the measured rounds, or NaN without any.
+func (r Row) median() float64 {
+	if len(r.Seconds) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(r.Seconds)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+func (r Row) ok() bool { return r.Error == "" && r.Skipped == "" }
+
+// row finds the row of a workload and system.
+func (rep *Report) row(workload, system string) (Row, bool) {
+	for _, r := range rep.Rows {
+		if r.Workload == workload && r.System == system {
+			return r, true
+		}
+	}
+	return Row{}, false
+}
+
+func (rep *Report) workload(id string) (Workload, bool) {
+	for _, w := range rep.Workloads {
+		if w.ID == id {
+			return w, true
+		}
+	}
+	return Workload{}, false
+}
+
+// rowsOf lists a workload's rows in the order they ran.
+func (rep *Report) rowsOf(id string) []Row {
+	var out []Row
+	for _, r := range rep.Rows {
+		if r.Workload == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// systemName is how a system is shown.
+func systemName(id string) string {
+	switch id {
+	case sysReference:
+		return "reference design"
+	case sysGit:
+		return "git fast-import"
+	case sysGitLoose:
+		return "git hash-object"
+	case sysSQLite:
+		return "SQLite"
+	}
+	return id
+}
+
+// speedRatio is pf's speed over r's on the same work: above 1, pf is
+// faster.
+func speedRatio(pf, r Row) float64 {
+	a, b := pf.median(), r.median()
+	if !pf.ok() || !r.ok() || math.IsNaN(a) || math.IsNaN(b) || a <= 0 {
+		return math.NaN()
+	}
+	return b / a
+}
+
+// bytesRatio is pf's stored bytes over r's: below 1, pf stores less.
+func bytesRatio(pf, r Row) float64 {
+	if !pf.ok() || !r.ok() || pf.Stored == nil || r.Stored == nil || *r.Stored <= 0 {
+		return math.NaN()
+	}
+	return float64(*pf.Stored) / float64(*r.Stored)
+}
+
+// rate is a row's second figure: its throughput, or its time per
+// operation for latency workloads of more than one operation.
+func rate(w Workload, r Row) string {
+	m := r.median()
+	if math.IsNaN(m) || m <= 0 {
+		return ""
+	}
+	switch w.Metric {
+	case metricTime, metricThroughput:
+		if w.Bytes > 0 {
+			return fmtRate(float64(w.Bytes) / m)
+		}
+	case metricLatency:
+		if w.Ops > 1 {
+			return fmtDuration(m/float64(w.Ops)) + "/op"
+		}
+	}
+	return ""
+}
+
+func optBytes(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return fmtBytes(*p)
+}
+
+// rssCell is the peak resident size and, when it differs much, the
+// anonymous part of it.
+func rssCell(r Row) string {
+	if r.PeakRSS == nil {
+		return ""
+	}
+	s := fmtBytes(*r.PeakRSS)
+	if r.PeakAnon != nil && *r.PeakAnon < *r.PeakRSS*9/10 {
+		s += " (" + fmtBytes(*r.PeakAnon) + " anon)"
+	}
+	return s
+}
+
+func optRatio(r float64) string {
+	if math.IsNaN(r) {
+		return ""
+	}
+	return fmtRatio(r)
+}
+
+// cells are the columns of one row, from the system on.
+func (rep *Report) cells(w Workload, r Row) []string {
+	pf, _ := rep.row(w.ID, sysPF)
+	c := []string{systemName(r.System), "", "", optBytes(r.Stored), rssCell(r), "", "", r.Note}
+	switch {
+	case r.Skipped != "":
+		c[7] = "skipped: " + r.Skipped
+		return c
+	case r.Error != "":
+		c[7] = "failed: " + oneLine(r.Error)
+		return c
+	}
+	if m := r.median(); !math.IsNaN(m) {
+		c[1] = fmtDuration(m)
+	}
+	c[2] = rate(w, r)
+	if r.System != sysPF {
+		c[5], c[6] = optRatio(speedRatio(pf, r)), optRatio(bytesRatio(pf, r))
+	}
+	return c
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if utf8.RuneCountInString(s) > 160 {
+		s = string([]rune(s)[:157]) + "..."
+	}
+	return s
+}
+
+var tableHeader = []string{"system", "median", "rate", "stored", "peak RSS", "speed pf/x", "bytes pf/x", "note"}
+
+// WriteText writes the report for a terminal: a table of every row,
+// grouped by workload, then the goals.
+func (rep *Report) WriteText(w io.Writer) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\n\n", rep.summary())
+	var rows [][]string
+	var groups []int // index in rows where each workload's title goes
+	var titles []string
+	for _, wl := range rep.Workloads {
+		rs := rep.rowsOf(wl.ID)
+		if len(rs) == 0 {
+			continue
+		}
+		groups = append(groups, len(rows))
+		titles = append(titles, wl.Title)
+		for _, r := range rs {
+			rows = append(rows, rep.cells(wl, r))
+		}
+	}
+	widths := make([]int, len(tableHeader))
+	for _, row := range append([][]string{tableHeader}, rows...) {
+		for i, c := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(cells []string) {
+		var l strings.Builder
+		l.WriteString("  ")
+		for i, c := range cells {
+			l.WriteString(c)
+			if i < len(cells)-1 {
+				pad := widths[i] - utf8.RuneCountInString(c) + 2
+				l.WriteString(strings.Repeat(" ", pad))
+			}
+		}
+		b.WriteString(strings.TrimRight(l.String(), " "))
+		b.WriteByte('\n')
+	}
+	line(tableHeader)
+	for i, row := range rows {
+		if k := slices.Index(groups, i); k >= 0 {
+			fmt.Fprintf(&b, "%s\n", titles[k])
+		}
+		line(row)
+	}
+	b.WriteString("\nspeed pf/x: pf's speed over the row's on the same work (above 1: pf is faster); bytes pf/x: pf's bytes over the row's (below 1: pf stores less).\n")
+	if goals := rep.goals(); len(goals) > 0 {
+		b.WriteString("\nGoals:\n")
+		for _, g := range goals {
+			fmt.Fprintf(&b, "  %-7s %s: %s\n", g.verdict, g.goal, g.measured)
+			if g.why != "" {
+				fmt.Fprintf(&b, "          %s\n", g.why)
+			}
+		}
+	}
+	if slow := rep.slower(); len(slow) > 0 {
+		b.WriteString("\nAnother system was faster than pf on:\n")
+		for _, s := range slow {
+			fmt.Fprintf(&b, "  %s\n", s)
+		}
+	}
+	for _, f := range rep.Failures {
+		fmt.Fprintf(&b, "\nfailed: %s\n", f)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// summary is the report's first line.
+func (rep *Report) summary() string {
+	m := rep.Machine
+	s := fmt.Sprintf("%s: %d rows in %s on %d cores", rep.commandOrDefault(), len(rep.Rows), fmtDuration(rep.Seconds), m.Cores)
+	if m.CPU != "" {
+		s += " (" + m.CPU + ")"
+	}
+	if m.Load != "" {
+		s += ", load " + m.Load + " at the start"
+	}
+	return s
+}
+
+func (rep *Report) commandOrDefault() string {
+	if rep.Command != "" {
+		return rep.Command
+	}
+	return "pf-bench"
+}
+
+// loadRange is the lowest and highest 1-minute load average the jobs
+// started under.
+func (rep *Report) loadRange() (lo, hi float64, ok bool) {
+	for _, r := range rep.Rows {
+		f := strings.Fields(r.Load)
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		if !ok {
+			lo, hi, ok = v, v, true
+		}
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return lo, hi, ok
+}
+
+// JSON is the report as indented JSON.
+func (rep *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	return append(b, '\n'), err
+}
+
+// writeFiles writes base.md, base.json and plot.svg into dir.
+func (rep *Report) writeFiles(dir, base string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	for name, content := range map[string][]byte{
+		base + ".md":   rep.Markdown("plot.svg"),
+		base + ".json": js,
+		"plot.svg":     rep.SVG(),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMarkdownFile writes the Markdown report to path and its plot
+// beside it, named after it.
+func (rep *Report) writeMarkdownFile(path string) error {
+	svg := strings.TrimSuffix(path, filepath.Ext(path)) + ".svg"
+	if err := os.WriteFile(svg, rep.SVG(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(path, rep.Markdown(filepath.Base(svg)), 0o644)
+}
+
+// mdEscape keeps a cell's | from ending it.
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func mdRow(b *bytes.Buffer, cells ...string) {
+	b.WriteString("|")
+	for _, c := range cells {
+		b.WriteString(" " + mdEscape(c) + " |")
+	}
+	b.WriteString("\n")
+}
+
+func mdRule(b *bytes.Buffer, n int) {
+	b.WriteString("|" + strings.Repeat("---|", n) + "\n")
+}
+
+// Markdown is the report as a Markdown page; plot is the address of the
+// SVG plot from the page.
+func (rep *Report) Markdown(plot string) []byte {
+	var b bytes.Buffer
+	m := rep.Machine
+	b.WriteString("# pf-bench: pf beside the reference design, git, SQLite and the machine's limits\n\n")
+	fmt.Fprintf(&b, "Generated by `%s` on %s; the run took %s.", rep.commandOrDefault(), rep.Started.Format("2006-01-02 at 15:04 UTC"), fmtDuration(rep.Seconds))
+	if rep.Quick {
+		b.WriteString(" This was a `--quick` run: smaller stores, fewer rounds; its figures are a smoke test, not a measurement.")
+	}
+	b.WriteString("\n\n")
+	fmt.Fprintf(&b, "- **Machine:** %d cores", m.Cores)
+	if m.CPU != "" {
+		fmt.Fprintf(&b, ", %s", m.CPU)
+	}
+	if m.Memory > 0 {
+		fmt.Fprintf(&b, ", %s of memory", fmtBytes(m.Memory))
+	}
+	fmt.Fprintf(&b, ", %s/%s", m.OS, m.Arch)
+	if m.Kernel != "" {
+		fmt.Fprintf(&b, " %s", m.Kernel)
+	}
+	b.WriteString("\n")
+	if m.Disk != "" {
+		fmt.Fprintf(&b, "- **Disk** (df): %s\n", m.Disk)
+	}
+	if m.Load != "" {
+		fmt.Fprintf(&b, "- **Load average** (1, 5, 15 minutes) at the start: %s", m.Load)
+		if lo, hi, ok := rep.loadRange(); ok {
+			fmt.Fprintf(&b, "; the 1-minute average at the start of each job ranged from %.2f to %.2f", lo, hi)
+		}
+		fmt.Fprintf(&b, ". The machine is shared: other work running at the same time slows the rows measured then.\n")
+	}
+	fmt.Fprintf(&b, "- **Software:** %s", m.Go)
+	if m.Git != "" {
+		fmt.Fprintf(&b, ", git %s", m.Git)
+	}
+	if m.SQLite != "" {
+		fmt.Fprintf(&b, ", SQLite %s (modernc.org/sqlite)", m.SQLite)
+	}
+	b.WriteString("\n\n")
+	b.WriteString("Each figure is the median of the rounds run after a warm-up (n in the table of every row; a round long enough not to need one counts without it), in this one run: " +
+		"the machines are shared and noisy, so compare the ratios, not absolutes across runs. " +
+		"*speed pf/x* is pf's speed over the other row's on the same work (above 1: pf is faster); " +
+		"*bytes pf/x* is pf's stored bytes over the other's (below 1: pf stores less). " +
+		"Stored bytes are space on disk, allocated blocks as `du` counts them, after the store is closed.\n\n")
+
+	if hl := rep.headline(); len(hl) > 1 {
+		b.WriteString("## Headline\n\n")
+		mdRow(&b, hl[0]...)
+		mdRule(&b, len(hl[0]))
+		for _, r := range hl[1:] {
+			mdRow(&b, r...)
+		}
+		b.WriteString("\n")
+	}
+	if goals := rep.goals(); len(goals) > 0 {
+		b.WriteString("## Goals\n\n")
+		mdRow(&b, "goal", "measured", "verdict")
+		mdRule(&b, 3)
+		for _, g := range goals {
+			mdRow(&b, g.goal, g.measured, g.verdict)
+		}
+		var short []goal
+		for _, g := range goals {
+			if g.verdict == verdictMissed && g.why != "" {
+				short = append(short, g)
+			}
+		}
+		if len(short) > 0 {
+			b.WriteString("\nWhere pf falls short, from the figures of this run:\n\n")
+			for _, g := range short {
+				fmt.Fprintf(&b, "- *%s*: %s\n", g.goal, g.why)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if slow := rep.slower(); len(slow) > 0 {
+		b.WriteString("Beyond the goals, the workloads where another system was faster than pf in this run:\n\n")
+		for _, s := range slow {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+		b.WriteString("\n")
+	}
+	if plot != "" {
+		fmt.Fprintf(&b, "## Plot\n\n![Throughput by blob size, and history latency by store size](%s)\n\n", plot)
+	}
+	b.WriteString("## Every row\n\n")
+	head := append([]string{"workload"}, tableHeader...)
+	head[2] = "median (n)"
+	mdRow(&b, head...)
+	mdRule(&b, len(head))
+	for _, wl := range rep.Workloads {
+		for i, r := range rep.rowsOf(wl.ID) {
+			c := rep.cells(wl, r)
+			if len(r.Seconds) > 0 && c[1] != "" {
+				c[1] += fmt.Sprintf(" (%d)", len(r.Seconds))
+			}
+			title := ""
+			if i == 0 {
+				title = wl.Title
+				if wl.StoredMeans != "" {
+					title += " — stored: " + wl.StoredMeans
+				}
+			}
+			mdRow(&b, append([]string{title}, c...)...)
+		}
+	}
+	for _, f := range rep.Failures {
+		fmt.Fprintf(&b, "\n**Failed:** %s\n", f)
+	}
+	b.WriteString("\n" + methodNotes)
+	return b.Bytes()
+}
+
+// methodNotes say how each system is run; the figures above are all
+// generated.
+const methodNotes = `## How each system runs
+
+- **pf**: the public API of package pf, as a program embedding it calls it: ` + "`Store.Snapshot`" + ` for the fixture, one lease with ` + "`PutBatch`" + ` (4 MiB of blobs at a time) and one commit for an ingest, ` + "`Blobs().Get`" + ` (which verifies every read) for reads, ` + "`Blobs().Put`" + ` streaming for the large blob, ` + "`Store.Log`" + ` for history. History stores are built with ` + "`Store.Commit`" + ` from 256 goroutines, one per agent, so that group commit batches them.
+- **reference design**: pf-core 1.0.x's directory store as pfimg-v1.md lays it out, written in Go in bench/peer_reference.go: one zstd frame per blob at the strongest level Go's zstd has (standing in for level 19, which is far slower on incompressible data, so the reference's speed is flattered), written to a temporary file, fsynced and renamed; a plain copy of each manifest in images/; history by reading and parsing every file there. A snapshot's five captures run concurrently, each putting its blobs in turn; an ingest puts blobs one after another; reads do not re-hash.
+- **git**: a fresh bare repository, git's default configuration. *git fast-import* takes a snapshot as one commit under refs/images/<id> (the blobs in its tree, the manifest as its message, the creation time as its date, the parents' refs as parents) and an ingest as one stream of blobs; it fsyncs its pack. *git hash-object* (` + "`-w`" + `) ingests files written beforehand, outside the timer (` + "`--stdin-paths`" + `), and stores the large blob from a file as ` + "`git add`" + ` would: loose objects, which git's defaults do not fsync, so it is measured less durable than the others. Reads through one ` + "`git cat-file --batch`" + `; history through ` + "`git log --branches --since`" + `, one branch per agent. Object ids are SHA-1.
+- **SQLite**: modernc.org/sqlite (SQLite in pure Go), WAL mode, ` + "`synchronous=FULL`" + `, a table of blobs keyed by hex digest and a table of manifests with an index on their creation time, each snapshot or ingest one transaction; blobs stored as they come. SQLite refuses a value over 10^9 bytes, so it cannot hold the 1 GiB blob in one row.
+- **limits**: on the same bytes, SHA-256 on every core, zstd at pf's level on every core, and one sequential write of all the bytes with one fsync; for the changed blob, the changed bytes themselves.
+- **Peak RSS** (ingest and reads): each system's job runs in a process of its own; the figure is how far its resident size rose above where it stood after loading the input (mapped from a file, outside the Go heap), plus the peak of any git process it ran.
+- **History stores** hold the same manifests in every system (256 agents, images a second apart, each the child of its agent's previous one, all naming the same dozen small blobs); the query asks for the newest 100 since the middle image, and every answer is checked byte for byte. The stores are built once and kept under ` + "`--out`" + `'s cache/ between runs; the reference design's is its images/ directory only, which is all its history reads.
+`

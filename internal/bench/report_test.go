@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// sampleReport is a report with made-up figures of every kind: rows that
+// meet and miss goals, a skipped and a failed row, peak memory.
+func sampleReport() *Report {
+	sz := FullSizes
+	rep := &Report{
+		Command: "pf-bench --out bench/out --markdown BENCHMARKS.md",
+		Started: time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC),
+		Seconds: 731.5,
+		Machine: Machine{OS: "linux", Arch: "amd64", Cores: 2, CPU: "AMD EPYC (SHA-NI)", Memory: 24 << 30,
+			Kernel: "6.1.0", Disk: "/dev/vda ext4, 252G (79G free), mounted on /", Load: "0.52 0.41 0.30",
+			Go: "go1.26.8", Git: "2.39.5", SQLite: "3.49.1"},
+		Sizes:     sz,
+		Systems:   AllSystems,
+		Workloads: sz.Workloads(),
+	}
+	row := func(wl, sys string, secs []float64, stored int64, rss int64) Row {
+		r := Row{Workload: wl, System: sys, Seconds: secs}
+		if stored >= 0 {
+			r.Stored, r.StoredApparent = int64p(stored), int64p(stored-stored/10)
+		}
+		if rss > 0 {
+			r.PeakRSS, r.PeakAnon = int64p(rss), int64p(rss/4)
+		}
+		return r
+	}
+	ms := func(v ...float64) []float64 {
+		for i := range v {
+			v[i] /= 1000
+		}
+		return v
+	}
+	rep.Rows = []Row{
+		row(wlFixtureCold, sysPF, ms(4.1, 4.3, 3.9), 1_900_000, 0),
+		row(wlFixtureCold, sysReference, ms(61, 64, 59), 2_400_000, 0),
+		row(wlFixtureCold, sysGit, ms(105, 99, 120), 1_500_000, 0),
+		row(wlFixtureCold, sysSQLite, ms(9.2, 9.4, 9.0), 1_440_000, 0),
+		row(wlFixtureCold, limitSHA256, ms(0.8, 0.8), -1, 0),
+		row(wlFixtureCold, limitWrite, ms(2.5, 2.6), -1, 0),
+		row(wlFixtureWarm, sysPF, ms(2.1, 2.0), 3400, 0),
+		row(wlFixtureWarm, sysReference, ms(6.0, 6.2), 11_000, 0),
+		row(wlFixtureWarm, sysSQLite, ms(1.5, 1.6), 2_000, 0),
+		row(wlFixtureForks, sysPF, ms(60, 62), 2_900_000, 0),
+		row(wlFixtureForks, sysReference, ms(700, 720), 3_300_000, 0),
+		row(ingestWorkload(jobIngestRandom), sysPF, []float64{0.9, 0.95, 0.92}, 207_000_000, 260<<20),
+		row(ingestWorkload(jobIngestRandom), sysReference, []float64{37.2}, 205_000_000, 160<<20),
+		row(ingestWorkload(jobIngestRandom), sysGit, []float64{13.0}, 165_000_000, 170<<20),
+		row(ingestWorkload(jobIngestRandom), sysGitLoose, []float64{11.0}, 205_000_000, 170<<20),
+		row(ingestWorkload(jobIngestRandom), sysSQLite, []float64{1.7, 1.6}, 170_000_000, 13<<20),
+		row(ingestWorkload(jobIngestRandom), limitSHA256, []float64{0.28}, -1, 0),
+		row(ingestWorkload(jobIngestRandom), limitWrite, []float64{0.26}, -1, 0),
+		row(readWorkload(jobIngestRandom), sysPF, []float64{0.7, 0.72}, -1, 190<<20),
+		row(readWorkload(jobIngestRandom), sysSQLite, []float64{0.78}, -1, 12<<20),
+		row(historyWorkload(1_000), sysPF, ms(3.1, 3.0), 1_700_000, 0),
+		row(historyWorkload(1_000), sysReference, ms(62), 4_000_000, 0),
+		row(historyWorkload(100_000), sysPF, ms(3.4, 3.3), 150_000_000, 0),
+		row(historyWorkload(100_000), sysReference, ms(9800), 400_000_000, 0),
+		row(historyWorkload(1_000_000), sysPF, ms(3.6, 3.9), 1_500_000_000, 0),
+		row(historyWorkload(1_000_000), sysReference, []float64{98}, 4_000_000_000, 0),
+		row(wlBigPut, sysPF, []float64{5.1}, 1_075_000_000, 0),
+		row(wlBigPut, sysReference, []float64{9.8}, 1_073_800_000, 0),
+		row(wlBigChanged, sysPF, []float64{3.2}, 13_500_000, 0),
+		row(wlBigChanged, sysReference, []float64{9.7}, 1_073_800_000, 0),
+		{Workload: wlBigChanged, System: limitChanged, Stored: int64p(10_737_418), StoredApparent: int64p(10_737_418)},
+	}
+	rep.Rows[22].Note = "store built in 5m41s by an earlier run"
+	for i := range rep.Rows {
+		rep.Rows[i].Load = []string{"0.52 0.41 0.30", "1.95 0.80 0.41", "3.10 1.20 0.60"}[i%3]
+	}
+	rep.Rows = append(rep.Rows,
+		Row{Workload: wlBigPut, System: sysSQLite, Error: "sqlite: string or blob too big (18)"},
+		Row{Workload: wlBigChanged, System: sysSQLite, Skipped: "the first put failed"},
+	)
+	return rep
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/bench -run %s -update to write it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; got:\n%s", name, got)
+	}
+}
+
+func TestReport_Text(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "report.txt", b.Bytes())
+}
+
+func TestReport_Markdown(t *testing.T) {
+	md := sampleReport().Markdown("plot.svg")
+	checkGolden(t, "report.md", md)
+	// Every table row has as many cells as its header.
+	var cols int
+	for _, line := range strings.Split(string(md), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			cols = 0
+			continue
+		}
+		n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") - 1
+		if cols == 0 {
+			cols = n
+		} else if n != cols {
+			t.Errorf("a row of %d cells under a header of %d: %s", n, cols, line)
+		}
+	}
+}
+
+func TestReport_SVG(t *testing.T) {
+	svg := sampleReport().SVG()
+	checkGolden(t, "plot.svg", svg)
+	if !bytes.HasPrefix(svg, []byte("<svg ")) || !bytes.HasSuffix(svg, []byte("</svg>\n")) {
+		t.Error("not one svg element")
+	}
+	if bytes.Contains(svg, []byte("NaN")) || bytes.Contains(svg, []byte("Inf")) {
+		t.Error("the plot has a NaN or Inf coordinate")
+	}
+}
+
+func TestReport_JSONRoundTrip(t *testing.T) {
+	rep := sampleReport()
+	b, err := rep.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "report.json", b)
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Rows) != len(rep.Rows) || back.Rows[0].median() != rep.Rows[0].median() {
+		t.Error("the JSON does not read back as the report")
+	}
+}
+
+// The goals are judged from the rows: each verdict follows the figures.
+func TestReport_Goals(t *testing.T) {
+	verdicts := map[string]string{}
+	for _, g := range sampleReport().goals() {
+		verdicts[g.goal] = g.verdict
+	}
+	for goal, want := range map[string]string{
+		"cold fixture snapshot ≥ 10× faster than the reference design":              verdictMet,    // 61/4.1
+		"blob ingest ≥ 2.00× SQLite":                                                verdictMissed, // 1.65/0.92
+		"blob ingest ≥ 5.00× git":                                                   verdictMet,    // 11/0.92
+		"blob ingest ≥ half the SHA-256 limit on random data":                       verdictMissed, // 0.28/0.92
+		"history query flat in store size: 1,000,000 images ≤ 2× the time of 1,000": verdictMet,
+		"history query ≥ 100× faster than the reference design at 100,000 images":   verdictMet,
+		"stored bytes ≤ the reference design's on every workload":                   verdictMissed, // the 1 GiB blob
+		"the 1 GiB blob with 1% changed adds < 5% of its size":                      verdictMet,
+	} {
+		if got := verdicts[goal]; got != want {
+			t.Errorf("%s: %q, want %q", goal, got, want)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := (Row{Seconds: tc.in}).median(); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	sel, err := QuickSizes.Select([]string{"fixture", "git", "history"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(sel.Jobs, ","), "fixture,history-1k,history-10k"; got != want {
+		t.Errorf("jobs %s, want %s", got, want)
+	}
+	if got, want := strings.Join(sel.Systems, ","), "pf,git,git-hash-object"; got != want {
+		t.Errorf("systems %s, want %s", got, want)
+	}
+	if _, err := QuickSizes.Select([]string{"history-1m"}); err == nil {
+		t.Error("--quick took history-1m, which it does not run")
+	}
+	if _, err := FullSizes.Select([]string{"nosuch"}); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("unknown name: %v", err)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{commas(1000000), "1,000,000"}, {commas(999), "999"}, {commas(-12345), "-12,345"},
+		{sizeName(16 << 10), "16 KiB"}, {sizeName(1 << 30), "1 GiB"},
+		{fmtDuration(0.0041), "4.10 ms"}, {fmtDuration(731.5), "12m12s"}, {fmtDuration(3e-6), "3.00 µs"},
+		{fmtBytes(512), "512 B"}, {fmtBytes(1_900_000), "1.81 MiB"}, {fmtRate(180e6), "180 MB/s"},
+		{fmtRatio(14.88), "14.9×"}, {fmtRatio(0.0751), "0.0751×"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

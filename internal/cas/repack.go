@@ -1,0 +1,178 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/processfork/pf/internal/db"
+	bolt "go.etcd.io/bbolt"
+)
+
+// RepackReport says what RepackSparse did.
+type RepackReport struct {
+	Packs int   // packs rewritten
+	Bytes int64 // bytes of deleted values they held, now free
+}
+
+// Bounds of one repacking transaction, so that writers wait at most for
+// one batch.
+const (
+	repackBatchBytes = 4 * packTarget
+	repackBatchPacks = 256
+)
+
+// RepackSparse rewrites the packs that deletes have left less than half
+// live: their live values go into new packs, and the old ones are freed.
+// A provisional pack is left to the lease that wrote it. It runs in
+// transactions of bounded size; values only move, so readers and writers
+// may go on meanwhile.
+func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
+	var rep RepackReport
+	var after []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		var ids [][]byte
+		done := true
+		err := s.db.View(func(tx *bolt.Tx) error {
+			live, err := db.Bucket(tx, db.BucketPackLive)
+			if err != nil {
+				return err
+			}
+			prov, err := db.Bucket(tx, db.BucketProvisional)
+			if err != nil {
+				return err
+			}
+			var batchBytes int64
+			c := live.Cursor()
+			for k, v := db.SeekAfter(c, after); k != nil; k, v = c.Next() {
+				if len(ids) == repackBatchPacks || batchBytes >= repackBatchBytes {
+					done = false
+					break
+				}
+				after = append(after[:0], k...)
+				l, err := parsePackLive(0, v)
+				if err != nil {
+					return err
+				}
+				if !l.sparse() || prov.Get(packMarkOf(k)) != nil {
+					continue
+				}
+				ids = append(ids, bytes.Clone(k))
+				batchBytes += l.bytes
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+		if len(ids) > 0 {
+			var used []*pack
+			var batch RepackReport
+			err = s.db.Update(ctx, func(tx *bolt.Tx) error {
+				batch = RepackReport{}
+				used = used[:0]
+				return repack(tx, ids, &batch, &used)
+			})
+			for _, p := range used {
+				p.recycle()
+			}
+			if err != nil {
+				return rep, err
+			}
+			rep.Packs += batch.Packs
+			rep.Bytes += batch.Bytes
+		}
+		if done {
+			return rep, nil
+		}
+	}
+}
+
+// repack moves the live values of the packs ids into new packs and
+// deletes the old ones, checking again that each is still sparse and
+// settled. The new packs' buffers are added to *used: bbolt reads them
+// until the commit.
+func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
+	live, err := db.Bucket(tx, db.BucketPackLive)
+	if err != nil {
+		return err
+	}
+	packs, err := db.Bucket(tx, db.BucketPacks)
+	if err != nil {
+		return err
+	}
+	prov, err := db.Bucket(tx, db.BucketProvisional)
+	if err != nil {
+		return err
+	}
+	var p *pack
+	flush := func() error {
+		if p == nil {
+			return nil
+		}
+		_, _, err := writePack(tx, p, keepAll)
+		p = nil
+		return err
+	}
+	for _, key := range ids {
+		v := live.Get(key)
+		if v == nil || prov.Get(packMarkOf(key)) != nil {
+			continue
+		}
+		l, err := parsePackLive(0, v)
+		if err != nil || !l.sparse() {
+			return err
+		}
+		pb := packs.Bucket(key)
+		if pb == nil {
+			return corruptPack(key, "counted in packlive/ but missing")
+		}
+		data := pb.Get(packDataKey)
+		members, err := packMembers(key, pb.Get(packMembersKey))
+		if err != nil {
+			return err
+		}
+		for _, ref := range members {
+			b, err := db.Bucket(tx, ref.bucket())
+			if err != nil {
+				return err
+			}
+			cur := b.Get(ref.digest[:])
+			if cur == nil {
+				continue
+			}
+			r, err := parsePackedRef(ref.digest, cur)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(packKey(r.pack), key) {
+				continue
+			}
+			v, err := r.in(ref.digest, data)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				p = newPack()
+				*used = append(*used, p)
+			}
+			p.add(ref, v)
+			if p.full() {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := packs.DeleteBucket(key); err != nil {
+			return err
+		}
+		if err := live.Delete(key); err != nil {
+			return err
+		}
+		rep.Packs++
+		rep.Bytes += l.size - l.bytes
+	}
+	return flush()
+}

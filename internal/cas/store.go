@@ -1,0 +1,232 @@
+package cas
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Info describes a stored blob.
+type Info struct {
+	Digest manifest.Digest
+	Size   int64 // logical (uncompressed) bytes
+	Stored int64 // bytes its values take: the value, plus its chunks' values
+	Chunks int   // 0 for a blob stored as one value
+}
+
+// Store is what every blob store does. Each method that can block takes a
+// context; anything that can be large is an io.Reader.
+type Store interface {
+	// Put stores what r yields and returns its digest. A blob already
+	// stored is not stored again.
+	Put(ctx context.Context, r io.Reader) (manifest.Digest, error)
+	// PutBytes is Put for bytes already in memory.
+	PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
+	// Get returns a blob's bytes, verified. A missing blob is ErrNotFound;
+	// bytes that do not hash to d are ErrCorrupt.
+	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
+	// Open streams a blob. The reader checks each chunk as it goes and
+	// the whole digest at the end, where it returns ErrCorrupt instead of
+	// io.EOF on a mismatch.
+	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
+	// Has reports whether the blob is stored.
+	Has(ctx context.Context, d manifest.Digest) (bool, error)
+	// Stat describes a stored blob without reading its content.
+	Stat(ctx context.Context, d manifest.Digest) (Info, error)
+}
+
+// Options tune a Bolt store.
+type Options struct {
+	// Level is the zstd level of new values; zero means DefaultLevel.
+	Level zstd.EncoderLevel
+	// SpillBytes is how much a lease stages in memory before it writes
+	// early; zero means DefaultSpillBytes.
+	SpillBytes int
+}
+
+// DefaultSpillBytes keeps a lease's staged values, plus the copy bbolt makes
+// when it commits them, well inside the 128 MiB a 2 GiB put may use, while
+// each early write is still large enough to cost little per byte.
+const DefaultSpillBytes = 8 << 20
+
+// Bolt is the blob store inside a pf store file.
+type Bolt struct {
+	db         *db.DB
+	level      zstd.EncoderLevel
+	spillBytes int
+	holds      holds
+	track      tracker
+}
+
+// New returns the blob store of an open store file.
+func New(d *db.DB, opts Options) *Bolt {
+	if opts.Level == 0 {
+		opts.Level = DefaultLevel
+	}
+	if opts.SpillBytes <= 0 {
+		opts.SpillBytes = DefaultSpillBytes
+	}
+	return &Bolt{db: d, level: opts.Level, spillBytes: opts.SpillBytes, holds: holds{n: map[manifest.Digest]int{}}}
+}
+
+var _ Store = (*Bolt)(nil)
+
+// Put stores one blob in its own lease, committed before it returns.
+func (s *Bolt) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	l := s.NewLease()
+	d, err := l.Put(ctx, r)
+	if err != nil {
+		l.Abort()
+		return d, err
+	}
+	return d, l.Commit(ctx, nil)
+}
+
+// PutBytes stores one blob in its own lease, committed before it returns.
+func (s *Bolt) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
+	l := s.NewLease()
+	d, err := l.PutBytes(ctx, b)
+	if err != nil {
+		l.Abort()
+		return d, err
+	}
+	return d, l.Commit(ctx, nil)
+}
+
+// Has reports whether blobs/ holds d.
+func (s *Bolt) Has(ctx context.Context, d manifest.Digest) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := db.Bucket(tx, db.BucketBlobs)
+		if err != nil {
+			return err
+		}
+		ok = hasValue(b, d)
+		return nil
+	})
+	return ok, err
+}
+
+// Stat reads d's header and, for a chunked blob, its chunks' sizes.
+func (s *Bolt) Stat(ctx context.Context, d manifest.Digest) (Info, error) {
+	info := Info{Digest: d}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		h, stored, err := lookup(tx, d)
+		if err != nil {
+			return err
+		}
+		info.Size, info.Stored = h.size, stored
+		if h.format != formatChunks {
+			return nil
+		}
+		refs, err := parseChunkList(d, h)
+		if err != nil {
+			return err
+		}
+		chunks, err := db.Bucket(tx, db.BucketChunks)
+		if err != nil {
+			return err
+		}
+		info.Chunks = len(refs)
+		for _, r := range refs {
+			v, err := getValue(chunks, r.digest)
+			if err != nil {
+				return err
+			}
+			info.Stored += int64(len(v))
+		}
+		return nil
+	})
+	return info, err
+}
+
+// Get reads a whole blob into memory, verified. A blob stored as one value
+// is decoded straight into a buffer of its size.
+func (s *Bolt) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {
+	var h header
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if h, _, err = lookup(tx, d); err != nil || h.format == formatChunks {
+			return err
+		}
+		// For a raw value, this copy out of the transaction is the
+		// result itself.
+		h.payload = bytes.Clone(h.payload)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.format != formatChunks {
+		return decodeValue(d, h)
+	}
+	return s.getChunked(ctx, d, h)
+}
+
+// getChunked reads a chunked blob whole, decoding each chunk straight into
+// the result and hashing only the whole: the chunk's own digests are
+// checked only to name the bad chunk once the whole is found wrong. (A
+// streaming reader checks each chunk before handing it out.)
+func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, list header) ([]byte, error) {
+	refs, err := parseChunkList(d, list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, list.size)
+	for i, r := range refs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// A transaction per chunk, as the streaming reader: a long read
+		// would keep writers from growing the map.
+		err := s.db.View(func(tx *bolt.Tx) error {
+			chunks, err := db.Bucket(tx, db.BucketChunks)
+			if err != nil {
+				return err
+			}
+			h, err := chunkValue(chunks, d, i, r)
+			if err != nil {
+				return err
+			}
+			if out, err = appendDecoded(out, r.digest, h); err != nil {
+				return err
+			}
+			dropMapped(h.payload, s.mapBase(), uintptr(tx.Size()))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("blob %s: %w", d, err)
+		}
+	}
+	if manifest.Sum(out) == d {
+		return out, nil
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error { return VerifyTx(tx, d) }); err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	return nil, corrupt(d, "chunks hash to %s", manifest.Sum(out))
+}
+
+// lookup finds d in blobs/ and parses its header; the header's payload
+// points into the transaction's memory.
+func lookup(tx *bolt.Tx, d manifest.Digest) (header, int64, error) {
+	b, err := db.Bucket(tx, db.BucketBlobs)
+	if err != nil {
+		return header{}, 0, err
+	}
+	v, err := getValue(b, d)
+	if err != nil {
+		return header{}, 0, err
+	}
+	if v == nil {
+		return header{}, 0, fmt.Errorf("blob %s: %w", d, db.ErrNotFound)
+	}
+	h, err := parseValue(d, v)
+	return h, int64(len(v)), err
+}

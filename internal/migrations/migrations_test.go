@@ -1,0 +1,226 @@
+package migrations_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/processfork/pf/internal/migrations"
+	bolt "go.etcd.io/bbolt"
+)
+
+// storeAt builds a store file at schema version v by applying the first v
+// steps, as a pf of that version would have.
+func storeAt(t *testing.T, v int) *bolt.DB {
+	t.Helper()
+	bdb, err := bolt.Open(filepath.Join(t.TempDir(), "store.pf"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bdb.Close() })
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for _, s := range migrations.Steps[:v] {
+			if err := s.Apply(tx); err != nil {
+				return err
+			}
+		}
+		if v == 0 {
+			return nil
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, byte(v)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bdb
+}
+
+func TestSteps_Ordered(t *testing.T) {
+	for i, s := range migrations.Steps {
+		if s.Version != i+1 {
+			t.Fatalf("step %d has version %d", i, s.Version)
+		}
+	}
+}
+
+func TestStep1_InitialLayout(t *testing.T) {
+	bdb := storeAt(t, 0)
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		if v, err := migrations.Version(tx); err != nil || v != 0 {
+			t.Fatalf("empty file: version %d, %v", v, err)
+		}
+		return migrations.Steps[0].Apply(tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		for _, name := range []string{"meta", "stats", "blobs", "chunks", "provisional", "manifests", "index"} {
+			if tx.Bucket([]byte(name)) == nil {
+				t.Errorf("bucket %s missing", name)
+			}
+		}
+		for _, name := range []string{"time", "parent"} {
+			if tx.Bucket([]byte("index")).Bucket([]byte(name)) == nil {
+				t.Errorf("bucket index/%s missing", name)
+			}
+		}
+		if got := string(tx.Bucket([]byte("meta")).Get([]byte("format"))); got != "processfork.store" {
+			t.Errorf("format marker %q", got)
+		}
+		return nil
+	})
+}
+
+func TestStep2_Tags(t *testing.T) {
+	bdb := storeAt(t, 1)
+	// Data of a version-1 store survives the step.
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("blobs")).Put([]byte("k"), []byte("v")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 1 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("tags")) == nil {
+			t.Error("tags bucket missing")
+		}
+		if string(tx.Bucket([]byte("blobs")).Get([]byte("k"))) != "v" {
+			t.Error("blob lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
+func TestStep3_StatCache(t *testing.T) {
+	bdb := storeAt(t, 2)
+	// Data of a version-2 store survives the step.
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tags")).Put([]byte("main"), []byte("id")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 2 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("statcache")) == nil {
+			t.Error("statcache bucket missing")
+		}
+		if string(tx.Bucket([]byte("tags")).Get([]byte("main"))) != "id" {
+			t.Error("tag lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
+func TestStep4_Packs(t *testing.T) {
+	bdb := storeAt(t, 3)
+	// A value of a version-3 store, in a bucket of its own, survives.
+	bdb.Update(func(tx *bolt.Tx) error {
+		vb, err := tx.Bucket([]byte("blobs")).CreateBucket([]byte("digest"))
+		if err != nil {
+			return err
+		}
+		return vb.Put([]byte{0}, []byte("value"))
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 3 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		for _, name := range []string{"packs", "packlive"} {
+			if tx.Bucket([]byte(name)) == nil {
+				t.Errorf("%s bucket missing", name)
+			}
+		}
+		if string(tx.Bucket([]byte("blobs")).Bucket([]byte("digest")).Get([]byte{0})) != "value" {
+			t.Error("value lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
+func TestStep5_EarlyPacks(t *testing.T) {
+	bdb := storeAt(t, 4)
+	// A pack that a schema-4 pf wrote early, with its reference, its
+	// packlive entry and its mark: the step leaves it for the reclaim.
+	entries := map[string]map[string]string{
+		"blobs":       {"digest": "\x03\x01\x00\x05"},
+		"packlive":    {"\x00\x00\x00\x00\x00\x00\x00\x01": "\x01\x05\x05"},
+		"provisional": {"p\x00\x00\x00\x00\x00\x00\x00\x01": ""},
+	}
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		for bucket, kv := range entries {
+			for k, v := range kv {
+				if err := tx.Bucket([]byte(bucket)).Put([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 4 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		for bucket, kv := range entries {
+			for k, v := range kv {
+				// Get gives nil for a missing key, which would read as the
+				// mark's empty value.
+				if got := tx.Bucket([]byte(bucket)).Get([]byte(k)); got == nil || string(got) != v {
+					t.Errorf("%s/%q = %q after the upgrade (missing: %v), was %q", bucket, k, got, got == nil, v)
+				}
+			}
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
+
+func TestUpgrade_RefusesNewer(t *testing.T) {
+	bdb := storeAt(t, migrations.Latest())
+	bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, byte(migrations.Latest() + 1)})
+	})
+	bdb.Update(func(tx *bolt.Tx) error {
+		if _, _, err := migrations.Upgrade(tx); err == nil {
+			t.Error("upgrade of a newer store succeeded")
+		}
+		return nil
+	})
+}
