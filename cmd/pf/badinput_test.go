@@ -64,7 +64,7 @@ func putBytes(t *testing.T, store string, b []byte) string {
 func mustRun(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errs bytes.Buffer
-	if code := run(append([]string{"pf"}, args...), &out, &errs); code != 0 {
+	if code := run(append([]string{"pf"}, args...), testInvocation(&out, &errs)); code != 0 {
 		t.Fatalf("pf %s: exit %d: %s", strings.Join(args, " "), code, errs.String())
 	}
 	return strings.TrimSpace(out.String())
@@ -152,7 +152,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := fileSum(t, st.path)
 			var out, errs bytes.Buffer
-			code := run(append([]string{"pf", "--store", st.path}, tt.args...), &out, &errs)
+			code := run(append([]string{"pf", "--store", st.path}, tt.args...), testInvocation(&out, &errs))
 			checkFailure(t, code, tt.code, errs.String(), tt.want)
 			if fileSum(t, st.path) != before {
 				t.Fatal("the store file changed")
@@ -215,7 +215,7 @@ func TestBadInput_StoreFiles(t *testing.T) {
 			}
 			before := fileSum(t, path)
 			var out, errs bytes.Buffer
-			code := run(append([]string{"pf", "--store", path}, tt.args...), &out, &errs)
+			code := run(append([]string{"pf", "--store", path}, tt.args...), testInvocation(&out, &errs))
 			checkFailure(t, code, tt.code, errs.String(), tt.want)
 			if fileSum(t, path) != before {
 				t.Fatal("the store file changed")

@@ -30,7 +30,7 @@ func checkoutCommand() *cli.Command {
 			if err := wantArgs(c, 1, 1); err != nil {
 				return err
 			}
-			into := c.String("into")
+			into := invocationOf(c).path(c.String("into"))
 			if into == "" {
 				return usagef("checkout needs --into PATH")
 			}
@@ -39,7 +39,7 @@ func checkoutCommand() *cli.Command {
 				return err
 			}
 			stderr := c.App.ErrWriter
-			draw := newProgress(stderr, "checkout")
+			draw := newProgress(c, "checkout")
 			var warnMu sync.Mutex
 			err = worktree.Checkout(c.Context, s, id, into, worktree.CheckoutOptions{
 				AllowOutsideSymlinks: c.Bool("allow-absolute-symlinks"),

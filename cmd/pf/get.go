@@ -36,7 +36,7 @@ func getCommand() *cli.Command {
 				return err
 			}
 			defer r.Close()
-			if out := c.String("output"); out != "" && out != "-" {
+			if out := invocationOf(c).path(c.String("output")); out != "" && c.String("output") != "-" {
 				return writeFileAtomic(out, r)
 			}
 			_, err = io.Copy(c.App.Writer, r)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"time"
@@ -26,13 +25,15 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args, osInvocation()))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs the command line args for inv and returns the exit status.
+func run(args []string, inv *invocation) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	app := newApp(stdout, stderr)
+	stderr := inv.Stderr
+	app := newApp(inv)
 	var unknown string
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, interspersed(app, args))
@@ -48,17 +49,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(inv *invocation) *cli.App {
 	app := &cli.App{
-		Name:  "pf",
-		Usage: "snapshot, browse and restore AI agents, all in one store file",
+		Metadata: map[string]any{invocationKey: inv},
+		Reader:   inv.Stdin,
+		Name:     "pf",
+		Usage:    "snapshot, browse and restore AI agents, all in one store file",
 		Description: "Wherever an image is taken, a tag, a full id (sha256:...) or a unique prefix of at least\n" +
 			"6 hex digits works; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +
 			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input); 2 usage (unknown command\n" +
 			"or flag, malformed argument); 4 integrity (corrupt or missing data); 5 the store is held\n" +
 			"by another process past --timeout.",
-		Writer:               stdout,
-		ErrWriter:            stderr,
+		Writer:               inv.Stdout,
+		ErrWriter:            inv.Stderr,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 		Flags: []cli.Flag{
@@ -113,7 +116,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // storePath is the store the command works on.
 func storePath(c *cli.Context) (string, error) {
 	if p := c.String("store"); p != "" {
-		return p, nil
+		return invocationOf(c).path(p), nil
 	}
 	return pf.DefaultPath()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"pf": func() int { return run(os.Args, os.Stdout, os.Stderr) },
+		"pf": func() int { return run(os.Args, osInvocation()) },
 	}))
 }
 
@@ -114,4 +115,14 @@ func cmdHoldStore(ts *testscript.TestScript, neg bool, args []string) {
 	s, err := pf.Open(ts.MkAbs(args[0]), nil)
 	ts.Check(err)
 	ts.Defer(func() { s.Close() })
+}
+
+// testInvocation runs pf in the test's working directory with its output
+// in out and errs.
+func testInvocation(out, errs io.Writer) *invocation {
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return bufferedInvocation(dir, out, errs)
 }

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/processfork/pf/worktree"
-	"golang.org/x/term"
+	"github.com/urfave/cli/v2"
 )
 
 // progress draws one line on stderr while long work runs, and only when
@@ -22,11 +21,12 @@ type progress struct {
 	drawn bool
 }
 
-func newProgress(w io.Writer, label string) *progress {
-	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+func newProgress(c *cli.Context, label string) *progress {
+	inv := invocationOf(c)
+	if !inv.Terminal {
 		return nil
 	}
-	return &progress{w: w, label: label}
+	return &progress{w: inv.Stderr, label: label}
 }
 
 // show redraws the line, at most ten times a second.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/processfork/pf"
@@ -20,9 +19,10 @@ func putCommand() *cli.Command {
 			if err := wantArgs(c, 0, 1); err != nil {
 				return err
 			}
-			var r io.Reader = os.Stdin
+			inv := invocationOf(c)
+			r := inv.Stdin
 			if name := c.Args().First(); name != "" && name != "-" {
-				f, err := os.Open(name)
+				f, err := os.Open(inv.path(name))
 				if err != nil {
 					return err
 				}

@@ -103,9 +103,9 @@ func commitManifestFile(c *cli.Context, s *pf.Store, file string, parents []mani
 	var raw []byte
 	var err error
 	if file == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, manifest.MaxManifestSize+1))
+		raw, err = io.ReadAll(io.LimitReader(invocationOf(c).Stdin, manifest.MaxManifestSize+1))
 	} else {
-		raw, err = os.ReadFile(file)
+		raw, err = os.ReadFile(invocationOf(c).path(file))
 	}
 	if err != nil {
 		return manifest.Digest{}, err

@@ -74,7 +74,8 @@ func checkNoFSRootFlags(c *cli.Context) error {
 // parents are the --parent images; none means the image DIR/.pfcid names,
 // if any.
 func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (manifest.Digest, error) {
-	dir := c.String("fs-root")
+	inv := invocationOf(c)
+	dir := inv.path(c.String("fs-root"))
 	name := c.String("name")
 	if name != "" {
 		if err := pf.ValidateTagName(name); err != nil {
@@ -113,12 +114,14 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 
 	stderr := c.App.ErrWriter
 	var warnMu sync.Mutex
-	draw := newProgress(stderr, "snapshot")
+	draw := newProgress(c, "snapshot")
 	world := &worktree.Capture{
 		Root:             dir,
 		Ignore:           c.StringSlice("ignore"),
 		NoDefaultIgnores: c.Bool("no-default-ignores"),
 		Store:            s,
+		Environ:          inv.Env,
+		Cwd:              inv.Dir,
 		ScrubEnv:         scrub,
 		Warn: func(path string, err error) {
 			warnMu.Lock()
@@ -132,14 +135,14 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 		Agent:   manifest.Agent{Kind: c.String("agent-kind"), Version: c.String("agent-version")},
 		Parents: parents,
 		World:   world,
-		Model:   worktree.ModelFile{Diff: c.String("model-diff")},
-		Cache:   worktree.CacheFile{Manifest: c.String("cache-manifest")},
+		Model:   worktree.ModelFile{Diff: inv.path(c.String("model-diff"))},
+		Cache:   worktree.CacheFile{Manifest: inv.path(c.String("cache-manifest"))},
 	}
 	if f := c.String("trace-from-jsonl"); f != "" {
-		spec.Trace = worktree.TraceFile{Path: f}
+		spec.Trace = worktree.TraceFile{Path: inv.path(f)}
 	}
 	if f := c.String("effects-from-jsonl"); f != "" {
-		spec.Effects = worktree.EffectsFile{Path: f}
+		spec.Effects = worktree.EffectsFile{Path: inv.path(f)}
 	}
 	id, err := s.Snapshot(c.Context, spec)
 	draw.clear()

@@ -25,7 +25,7 @@ func verifyCommand() *cli.Command {
 			if err := wantArgs(c, 0, 0); err != nil {
 				return err
 			}
-			bar := newProgress(c.App.ErrWriter, "verify")
+			bar := newProgress(c, "verify")
 			rep, err := s.Verify(c.Context, pf.VerifyOptions{Deep: c.Bool("deep"), Progress: bar.count})
 			bar.clear()
 			if err != nil {

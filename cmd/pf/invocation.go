@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// An invocation is the process a command runs for: its working directory,
+// environment, standard streams and terminal. A command may run on behalf
+// of another process (pf serve runs the commands of every pf process that
+// finds it), so commands take these from their invocation, never from
+// package os: no os.Getwd, os.Getenv, os.Stdin or relative path handed to
+// the file system.
+type invocation struct {
+	Dir      string   // absolute working directory
+	Env      []string // KEY=VALUE, as os.Environ returns them
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Terminal bool // Stderr is a terminal: progress may be drawn there
+
+	// own is set when Dir is this process's working directory, so that a
+	// relative path can be handed on as typed, and messages quote it so.
+	own bool
+}
+
+// osInvocation is this process's own invocation.
+func osInvocation() *invocation {
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = string(filepath.Separator)
+	}
+	return &invocation{
+		Dir:      dir,
+		Env:      os.Environ(),
+		Stdin:    os.Stdin,
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		Terminal: term.IsTerminal(int(os.Stderr.Fd())),
+		own:      err == nil,
+	}
+}
+
+// path is a path the user typed, as this process must open it: against
+// the invocation's working directory. "" stays "".
+func (inv *invocation) path(p string) string {
+	if inv.own || p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(inv.Dir, p)
+}
+
+// getenv is the invocation's value of the environment variable key.
+func (inv *invocation) getenv(key string) string {
+	prefix := key + "="
+	for i := len(inv.Env) - 1; i >= 0; i-- {
+		if strings.HasPrefix(inv.Env[i], prefix) {
+			return inv.Env[i][len(prefix):]
+		}
+	}
+	return ""
+}
+
+const invocationKey = "invocation"
+
+// invocationOf is the invocation the command runs for.
+func invocationOf(c *cli.Context) *invocation {
+	return c.App.Metadata[invocationKey].(*invocation)
+}
+
+// bufferedInvocation is an invocation in dir whose output goes to out
+// and errs, with nothing on standard input: for tests and for commands
+// that run pf in process.
+func bufferedInvocation(dir string, out, errs io.Writer) *invocation {
+	inv := &invocation{Dir: dir, Env: os.Environ(), Stdin: strings.NewReader(""), Stdout: out, Stderr: errs}
+	if wd, err := os.Getwd(); err == nil && wd == dir {
+		inv.own = true
+	}
+	return inv
+}
