@@ -3,6 +3,7 @@ package cas
 import (
 	"bytes"
 
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -44,9 +45,54 @@ func putValue(b *bolt.Bucket, d manifest.Digest, v []byte) error {
 	return vb.Put(valueKey, v)
 }
 
-func deleteValue(b *bolt.Bucket, d manifest.Digest) error {
-	if ref := b.Get(d[:]); ref != nil {
-		return unpackDelete(b, d, ref)
+// deleteValue removes ref's value from its pack or its own bucket.
+func (bk *buckets) deleteValue(ref valueRef) error {
+	b := bk.of(ref)
+	if packed := b.Get(ref.digest[:]); packed != nil {
+		return bk.unpackDelete(ref, packed)
 	}
-	return b.DeleteBucket(d[:])
+	return b.DeleteBucket(ref.digest[:])
+}
+
+// buckets are the buckets cas keeps its values in, looked up once for a
+// transaction that writes or scans them. A read of one value looks up
+// only what it needs instead: bbolt does not remember the buckets a read
+// transaction opened, and each look-up is a seek.
+type buckets struct {
+	tx          *bolt.Tx
+	blobs       *bolt.Bucket
+	chunks      *bolt.Bucket
+	provisional *bolt.Bucket
+	packs       *bolt.Bucket
+	packLive    *bolt.Bucket
+}
+
+// openBuckets looks up cas's buckets in tx. A missing one means the
+// file's structure is damaged: the migrations create every bucket.
+func openBuckets(tx *bolt.Tx) (*buckets, error) {
+	bk := &buckets{tx: tx}
+	for _, b := range []struct {
+		dst  **bolt.Bucket
+		name []byte
+	}{
+		{&bk.blobs, db.BucketBlobs},
+		{&bk.chunks, db.BucketChunks},
+		{&bk.provisional, db.BucketProvisional},
+		{&bk.packs, db.BucketPacks},
+		{&bk.packLive, db.BucketPackLive},
+	} {
+		var err error
+		if *b.dst, err = db.Bucket(tx, b.name); err != nil {
+			return nil, err
+		}
+	}
+	return bk, nil
+}
+
+// of returns the bucket ref's value lies in: blobs/ or chunks/.
+func (bk *buckets) of(ref valueRef) *bolt.Bucket {
+	if ref.chunk {
+		return bk.chunks
+	}
+	return bk.blobs
 }

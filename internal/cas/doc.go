@@ -29,6 +29,16 @@
 // rewrites packs that deletes left less than half live (RepackSparse).
 // Larger values each have a bucket of their own (bucket.go).
 //
+// # Files
+//
+// lease.go is a lease's life (put, commit, abort); stage.go keeps what it
+// puts in memory and writes the excess early; chunked.go cuts a large
+// blob into chunks as it is read; holds.go keeps held digests from being
+// deleted; write.go writes values and keeps the counters; pack.go is the
+// pack format and earlypack.go the packs written before their commit;
+// provisional.go the marks of early writes; store.go, read.go and tx.go
+// read values back.
+//
 // # Leases
 //
 // Writes go through a Lease: what it puts is staged in memory and written
@@ -37,10 +47,32 @@
 // provisional/ (one mark per pack, or per value too large to pack); those
 // values become permanent only when the lease commits. An early pack is
 // found by no one before that: its references are written by the commit,
-// once, rather than at each early write (pack.go, earlyPack, says why), so
+// once, rather than at each early write (earlypack.go says why), so
 // a lease that puts the same bytes meanwhile stores them again, and the
 // second of the two to commit keeps them only as dead bytes.
 // A lease that is aborted deletes what it alone wrote, and a store opened
 // after a crash deletes every provisional value. While a lease holds a
 // digest (it put it, or found it already stored), nothing deletes it.
+//
+// # Words
+//
+// Provisional: a value that a lease wrote early and has not committed,
+// marked in provisional/ (by its own mark, or its pack's). A lease that
+// fails deletes it; so does the next read-write open after a crash.
+//
+// Settled: stored for good. A blob is settled when it is in blobs/ and
+// is not provisional; a commit settles every blob its image reaches
+// (Settle), with their chunks, even a blob another lease wrote early and
+// may still abort. Only a collection deletes a settled value, and only
+// one that no image reaches.
+//
+// Held: named by a live lease, which put the digest or found it stored
+// (holds.go). Nothing deletes a held digest: not another lease's abort,
+// not a collection.
+//
+// Tracking: the state of the store while a collection runs. A collection
+// decides what is live from one read of the store; a commit after that
+// read is not in it. So from before that read until the sweep ends, every
+// digest that a commit settles is recorded as touched (track.go), and
+// the sweep keeps whatever is touched or held.
 package cas

@@ -195,11 +195,7 @@ func (p *pack) addRaw(ref valueRef, b []byte) {
 // accepts, and returns the pack's id and those members; nothing when keep
 // refuses all. What keep refuses stays in the pack as dead bytes, counted
 // as such in packlive/ for RepackSparse.
-func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) bool) (id uint64, kept []packMember, err error) {
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return 0, nil, err
-	}
+func (bk *buckets) writePack(p *pack, keep func(b *bolt.Bucket, m packMember) bool) (id uint64, kept []packMember, err error) {
 	var (
 		members []byte
 		live    int64
@@ -207,15 +203,12 @@ func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) boo
 	// In key order, as commitEarly says why; offsets are kept per member.
 	slices.SortFunc(p.members, func(a, b packMember) int { return bytes.Compare(a.ref.digest[:], b.ref.digest[:]) })
 	for _, m := range p.members {
-		b, err := db.Bucket(tx, m.ref.bucket())
-		if err != nil {
-			return 0, nil, err
-		}
+		b := bk.of(m.ref)
 		if !keep(b, m) {
 			continue
 		}
 		if id == 0 {
-			if id, err = packs.NextSequence(); err != nil {
+			if id, err = bk.packs.NextSequence(); err != nil {
 				return 0, nil, err
 			}
 		}
@@ -229,15 +222,11 @@ func writePack(tx *bolt.Tx, p *pack, keep func(b *bolt.Bucket, m packMember) boo
 	if len(kept) == 0 {
 		return 0, nil, nil
 	}
-	counts, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := putPack(packs, id, p.data, members); err != nil {
+	if err := putPack(bk.packs, id, p.data, members); err != nil {
 		return 0, nil, err
 	}
 	l := packLive{values: int64(len(kept)), bytes: live, size: int64(len(p.data))}
-	return id, kept, counts.Put(packKey(id), l.encode())
+	return id, kept, bk.packLive.Put(packKey(id), l.encode())
 }
 
 func putPack(packs *bolt.Bucket, id uint64, data, members []byte) error {
@@ -251,216 +240,36 @@ func putPack(packs *bolt.Bucket, id uint64, data, members []byte) error {
 	return pb.Put(packMembersKey, members)
 }
 
-// An earlyPack is a pack that a lease wrote before its commit: it lies in
-// packs/ with its mark in provisional/, but nothing refers to it and it
-// has no packlive/ entry, so no one finds its values until the lease's
-// commit writes their references (commitEarly); if the lease fails,
-// the pack goes whole (dropEarlyPack). Writing the references at each
-// early write instead rewrote most leaves of blobs/ every time, as new
-// digests fall all over it: a bulk load of 10,000 blobs of 16 KiB, in 20
-// early writes, made 2,208 page writes that way and makes 394 this way
-// (strace -c), and runs about 8% faster.
-type earlyPack struct {
-	id      uint64
-	size    int64
-	members []earlyMember
-}
-
-type earlyMember struct {
-	packMember
-	logical int64 // the blob's size, for the counters; none for a chunk
-}
-
-// writeEarlyPack writes p as an early pack, its mark included.
-func writeEarlyPack(tx *bolt.Tx, p *pack) (earlyPack, error) {
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return earlyPack{}, err
-	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return earlyPack{}, err
-	}
-	id, err := packs.NextSequence()
-	if err != nil {
-		return earlyPack{}, err
-	}
-	ep := earlyPack{id: id, size: int64(len(p.data)), members: make([]earlyMember, len(p.members))}
-	members := make([]byte, 0, len(p.members)*len(valueRef{}.key()))
-	for i, m := range p.members {
-		ep.members[i].packMember = m
-		if !m.ref.chunk {
-			h, err := parseValue(m.ref.digest, p.data[m.offset:m.offset+m.length])
-			if err != nil {
-				return earlyPack{}, err
-			}
-			ep.members[i].logical = h.size
-		}
-		members = append(members, m.ref.key()...)
-	}
-	if err := putPack(packs, id, p.data, members); err != nil {
-		return earlyPack{}, err
-	}
-	return ep, prov.Put(packMark(id), nil)
-}
-
-// commitEarly makes a lease's early packs permanent, in its commit: a
-// reference for each member that no one stored meanwhile, counted in t,
-// and a packlive/ entry in place of each mark. The members no one refers
-// to are dead bytes in their pack, and a pack of nothing but those goes.
-// It returns the values it made findable. The references go in in key
-// order: bbolt inserts into a node's sorted slice, so a bulk load into an
-// empty blobs/ in random order moved most of the node on every insert.
-func commitEarly(tx *bolt.Tx, early []earlyPack, t *tally) ([]valueRef, error) {
-	if len(early) == 0 {
-		return nil, nil
-	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return nil, err
-	}
-	blobs, err := db.Bucket(tx, db.BucketBlobs)
-	if err != nil {
-		return nil, err
-	}
-	chunks, err := db.Bucket(tx, db.BucketChunks)
-	if err != nil {
-		return nil, err
-	}
-	type placed struct {
-		m    *earlyMember
-		pack int // index in early
-	}
-	var all []placed
-	live := make([]packLive, len(early))
-	for i := range early {
-		live[i].size = early[i].size
-		for j := range early[i].members {
-			all = append(all, placed{&early[i].members[j], i})
-		}
-	}
-	// By digest alone: what goes into each bucket is then in order too.
-	slices.SortFunc(all, func(a, b placed) int { return bytes.Compare(a.m.ref.digest[:], b.m.ref.digest[:]) })
-	var stored []valueRef
-	for _, p := range all {
-		m, b := p.m, blobs
-		if m.ref.chunk {
-			b = chunks
-		}
-		if hasValue(b, m.ref.digest) {
-			continue
-		}
-		if err := b.Put(m.ref.digest[:], packedRef{early[p.pack].id, m.offset, m.length}.encode()); err != nil {
-			return nil, err
-		}
-		live[p.pack].values++
-		live[p.pack].bytes += int64(m.length)
-		t.count(m.ref, int64(m.length), m.logical, +1)
-		stored = append(stored, m.ref)
-	}
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
-		return nil, err
-	}
-	for i, ep := range early {
-		key := packKey(ep.id)
-		if err := prov.Delete(packMarkOf(key)); err != nil {
-			return nil, err
-		}
-		if live[i].values == 0 {
-			err = packs.DeleteBucket(key)
-		} else {
-			err = counts.Put(key, live[i].encode())
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return stored, nil
-}
-
-// isEarlyPack reports whether the pack at key in packs/ is an early pack
-// not committed: marked, and without a packlive/ entry.
-func isEarlyPack(prov, live *bolt.Bucket, key []byte) bool {
-	return prov.Get(packMarkOf(key)) != nil && live.Get(key) == nil
-}
-
-// dropEarlyPack deletes the pack at key, and its mark, if it is still an
-// early pack (a commit that made it permanent deleted the mark), and
-// returns how many values it held.
-func dropEarlyPack(tx *bolt.Tx, key []byte) (int, error) {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return 0, err
-	}
-	live, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
-		return 0, err
-	}
-	if !isEarlyPack(prov, live, key) {
-		return 0, nil
-	}
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	if pb := packs.Bucket(key); pb != nil {
-		n = len(pb.Get(packMembersKey)) / len(valueRef{}.key())
-		if err := packs.DeleteBucket(key); err != nil {
-			return 0, err
-		}
-	}
-	return n, prov.Delete(packMarkOf(key))
-}
-
 // keepAll is writePack's keep for values that are moved, not new.
 func keepAll(*bolt.Bucket, packMember) bool { return true }
 
-// unpackDelete removes a packed value's reference from b and takes it off
-// its pack's count; the pack goes with its last value.
-func unpackDelete(b *bolt.Bucket, d manifest.Digest, ref []byte) error {
-	r, err := parsePackedRef(d, ref)
+// unpackDelete removes ref's packed reference, packed, and takes the
+// value off its pack's count; the pack goes with its last value.
+func (bk *buckets) unpackDelete(ref valueRef, packed []byte) error {
+	r, err := parsePackedRef(ref.digest, packed)
 	if err != nil {
 		return err
 	}
-	if err := b.Delete(d[:]); err != nil {
-		return err
-	}
-	tx := b.Tx()
-	live, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
+	if err := bk.of(ref).Delete(ref.digest[:]); err != nil {
 		return err
 	}
 	key := packKey(r.pack)
-	l, err := parsePackLive(r.pack, live.Get(key))
+	l, err := parsePackLive(r.pack, bk.packLive.Get(key))
 	if err != nil {
 		return err
 	}
 	l.values--
 	l.bytes -= int64(r.length)
 	if l.values > 0 {
-		return live.Put(key, l.encode())
+		return bk.packLive.Put(key, l.encode())
 	}
-	if err := live.Delete(key); err != nil {
+	if err := bk.packLive.Delete(key); err != nil {
 		return err
 	}
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
+	if err := bk.packs.DeleteBucket(key); err != nil {
 		return err
 	}
-	if err := packs.DeleteBucket(key); err != nil {
-		return err
-	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	return prov.Delete(packMark(r.pack))
+	return bk.provisional.Delete(packMark(r.pack))
 }
 
 func corruptPack(key []byte, msg string) error {

@@ -1117,14 +1117,14 @@ func TestPack_SettleRefusesUnseenChunk(t *testing.T) {
 	list := encodeChunkList(int64(len(whole)), refs)
 	blob := manifest.Sum(whole)
 	err := d.Update(ctx, func(tx *bolt.Tx) error {
-		if _, err := writeEarlyPack(tx, p); err != nil {
-			return err
-		}
-		blobs, err := db.Bucket(tx, db.BucketBlobs)
+		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
 		}
-		if err := putValue(blobs, blob, list); err != nil {
+		if _, err := bk.writeEarlyPack(p); err != nil {
+			return err
+		}
+		if err := putValue(bk.blobs, blob, list); err != nil {
 			return err
 		}
 		return tx.Bucket(db.BucketProvisional).Put(valueRef{digest: blob}.key(), nil)

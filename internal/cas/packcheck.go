@@ -1,11 +1,9 @@
 package cas
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
-	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -19,17 +17,13 @@ import (
 func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 	type count struct{ values, bytes int64 }
 	refs := map[uint64]*count{}
-	packs, err := db.Bucket(tx, db.BucketPacks)
+	bk, err := openBuckets(tx)
 	if err != nil {
 		return err
 	}
-	for _, bucket := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		b, err := db.Bucket(tx, bucket)
-		if err != nil {
-			return err
-		}
-		kind := "blob "
-		if bytes.Equal(bucket, db.BucketChunks) {
+	for _, chunk := range []bool{false, true} {
+		b, kind := bk.of(valueRef{chunk: chunk}), "blob "
+		if chunk {
 			kind = "chunk "
 		}
 		err = b.ForEach(func(k, v []byte) error {
@@ -62,11 +56,7 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 			return err
 		}
 	}
-	live, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
-		return err
-	}
-	err = live.ForEach(func(k, v []byte) error {
+	err = bk.packLive.ForEach(func(k, v []byte) error {
 		subject := fmt.Sprintf("pack %x", k)
 		if len(k) != 8 {
 			problem("packlive", fmt.Sprintf("key of %d bytes", len(k)))
@@ -87,7 +77,7 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 			problem(subject, fmt.Sprintf("packlive/ counts %d values of %d bytes, %d values of %d bytes refer to it",
 				l.values, l.bytes, c.values, c.bytes))
 		}
-		pb := packs.Bucket(k)
+		pb := bk.packs.Bucket(k)
 		switch {
 		case pb == nil:
 			problem(subject, "counted in packlive/ but missing from packs/")
@@ -102,12 +92,8 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 	for id, c := range refs {
 		problem(fmt.Sprintf("pack %016x", id), fmt.Sprintf("%d values refer to it, packlive/ has no entry", c.values))
 	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	return packs.ForEachBucket(func(k []byte) error {
-		if live.Get(k) == nil && !isEarlyPack(prov, live, k) {
+	return bk.packs.ForEachBucket(func(k []byte) error {
+		if bk.packLive.Get(k) == nil && !bk.isEarlyPack(k) {
 			problem(fmt.Sprintf("pack %x", k), "in packs/ without a packlive/ entry")
 		}
 		return nil

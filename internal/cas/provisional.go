@@ -64,93 +64,82 @@ func parseValueRefKey(k []byte) (valueRef, bool) {
 	return valueRef{chunk: k[0] == 'c', digest: manifest.Digest(k[1:])}, true
 }
 
-// provisionalRef reports whether ref's value is stored and provisional;
-// packed, whether it lies in a pack, whose reference is then returned.
-func provisionalRef(b, prov *bolt.Bucket, ref valueRef) (provisional bool, packed []byte, err error) {
-	if packed = b.Get(ref.digest[:]); packed != nil {
+// isProvisional reports whether ref's value is stored and provisional.
+func (bk *buckets) isProvisional(ref valueRef) (bool, error) {
+	if packed := bk.of(ref).Get(ref.digest[:]); packed != nil {
 		r, err := parsePackedRef(ref.digest, packed)
 		if err != nil {
-			return false, nil, err
+			return false, err
 		}
-		return prov.Get(packMark(r.pack)) != nil, packed, nil
+		return bk.provisional.Get(packMark(r.pack)) != nil, nil
 	}
-	return prov.Get(ref.key()) != nil, nil, nil
+	return bk.provisional.Get(ref.key()) != nil, nil
 }
 
 // SettledTx returns a check, good for the life of tx, of whether a blob is
-// stored for good: present, and not written early by a snapshot that may
-// still fail. Made once for many blobs, it looks up its buckets once.
+// settled. Made once for many blobs, it looks up its buckets once.
 func SettledTx(tx *bolt.Tx) (func(manifest.Digest) (bool, error), error) {
-	b, err := db.Bucket(tx, db.BucketBlobs)
+	bk, err := openBuckets(tx)
 	if err != nil {
 		return nil, err
 	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return nil, err
-	}
-	none, _ := prov.Cursor().First()
+	none, _ := bk.provisional.Cursor().First()
 	return func(d manifest.Digest) (bool, error) {
-		if !hasValue(b, d) {
+		if !hasValue(bk.blobs, d) {
 			return false, nil
 		}
 		if none == nil {
 			return true, nil
 		}
-		provisional, _, err := provisionalRef(b, prov, valueRef{digest: d})
+		provisional, err := bk.isProvisional(valueRef{digest: d})
 		return !provisional, err
 	}, nil
 }
 
-// Settle makes the blobs named permanent: whatever an image reaches must
-// no longer be reclaimed with a lease that wrote it early, and a chunked
-// blob brings its chunks. It is cheap for blobs that were never
-// provisional.
+// Settle settles the blobs named: whatever an image reaches must no
+// longer be reclaimed with a lease that wrote it early, and a chunked blob
+// brings its chunks. It is cheap for blobs that were never provisional.
 func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
+	bk, err := openBuckets(tx)
+	if err != nil {
+		return err
+	}
 	refs := make([]valueRef, len(ds))
 	for i, d := range ds {
 		refs[i] = valueRef{digest: d}
 	}
-	return settleRefs(tx, refs)
+	return bk.settle(refs)
 }
 
-// settleRefs makes refs permanent: a value in a bucket of its own that an
-// early write left marked loses its mark, and a chunked blob's chunks
-// theirs. A packed value needs nothing: its reference is written only by
-// the commit that makes its pack permanent (earlyPack). A chunk that no
-// one can find (it lies in another lease's early pack) fails the settle,
-// as a blob without it would not be whole.
-func settleRefs(tx *bolt.Tx, refs []valueRef) error {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
-	if k, _ := prov.Cursor().First(); k == nil {
+// settle settles refs: a value in a bucket of its own that an early write
+// left marked loses its mark, and a chunked blob's chunks theirs. A packed
+// value needs nothing: its reference is written only by the commit that
+// makes its pack permanent (earlyPack). A chunk that no one can find (it
+// lies in another lease's early pack) fails the settle, as a blob without
+// it would not be whole.
+func (bk *buckets) settle(refs []valueRef) error {
+	if k, _ := bk.provisional.Cursor().First(); k == nil {
 		return nil // no early write in flight: the common case, one seek
-	}
-	chunks, err := db.Bucket(tx, db.BucketChunks)
-	if err != nil {
-		return err
 	}
 	for len(refs) > 0 {
 		ref := refs[0]
 		refs = refs[1:]
-		if prov.Get(ref.key()) == nil {
+		if bk.provisional.Get(ref.key()) == nil {
 			continue
 		}
 		if !ref.chunk {
-			cs, err := ChunksTx(tx, ref.digest)
+			cs, err := ChunksTx(bk.tx, ref.digest)
 			if err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}
 			for _, c := range cs {
-				if !hasValue(chunks, c) {
+				if !hasValue(bk.chunks, c) {
 					return fmt.Errorf("blob %s: chunk %s: %w", ref.digest, c, db.ErrNotFound)
 				}
 				refs = append(refs, valueRef{chunk: true, digest: c})
 			}
 		}
-		if err := prov.Delete(ref.key()); err != nil {
+		if err := bk.provisional.Delete(ref.key()); err != nil {
 			return err
 		}
 	}
@@ -159,25 +148,17 @@ func settleRefs(tx *bolt.Tx, refs []valueRef) error {
 
 // deleteProvisional deletes those of refs that are still provisional and
 // returns how many it deleted.
-func deleteProvisional(tx *bolt.Tx, refs []valueRef) (int, error) {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return 0, err
-	}
+func (bk *buckets) deleteProvisional(refs []valueRef) (int, error) {
 	n := 0
 	for _, ref := range refs {
-		b, err := db.Bucket(tx, ref.bucket())
-		if err != nil {
-			return n, err
-		}
-		provisional, _, err := provisionalRef(b, prov, ref)
+		provisional, err := bk.isProvisional(ref)
 		if err != nil {
 			return n, err
 		}
 		if !provisional {
 			continue
 		}
-		if err := DeleteValueIn(tx, ref.bucket(), ref.digest); err != nil {
+		if err := bk.delete(ref); err != nil {
 			return n, err
 		}
 		n++
@@ -200,19 +181,11 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 			more  bool
 		)
 		if err := s.db.View(func(tx *bolt.Tx) error {
-			prov, err := db.Bucket(tx, db.BucketProvisional)
+			bk, err := openBuckets(tx)
 			if err != nil {
 				return err
 			}
-			packs, err := db.Bucket(tx, db.BucketPacks)
-			if err != nil {
-				return err
-			}
-			live, err := db.Bucket(tx, db.BucketPackLive)
-			if err != nil {
-				return err
-			}
-			c := prov.Cursor()
+			c := bk.provisional.Cursor()
 			for k, _ := db.SeekAfter(c, after); k != nil; k, _ = c.Next() {
 				if len(refs)+len(early) >= batch {
 					more = true
@@ -227,8 +200,8 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 				if !ok {
 					return fmt.Errorf("%w: provisional key %x", db.ErrCorrupt, k)
 				}
-				pb := packs.Bucket(key)
-				if pb == nil || live.Get(key) == nil {
+				pb := bk.packs.Bucket(key)
+				if pb == nil || bk.packLive.Get(key) == nil {
 					early = append(early, bytes.Clone(key))
 					continue
 				}
@@ -261,14 +234,18 @@ func (s *Bolt) ReclaimAbandoned(ctx context.Context) (int, error) {
 		var deleted int
 		err := s.db.Update(ctx, func(tx *bolt.Tx) error {
 			deleted = 0
+			bk, err := openBuckets(tx)
+			if err != nil {
+				return err
+			}
 			for _, key := range early {
-				n, err := dropEarlyPack(tx, key)
+				n, err := bk.dropEarlyPack(key)
 				if err != nil {
 					return err
 				}
 				deleted += n
 			}
-			n, err := deleteProvisional(tx, free)
+			n, err := bk.deleteProvisional(free)
 			deleted += n
 			return err
 		})

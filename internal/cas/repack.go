@@ -36,16 +36,12 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 		var ids [][]byte
 		done := true
 		err := s.db.View(func(tx *bolt.Tx) error {
-			live, err := db.Bucket(tx, db.BucketPackLive)
-			if err != nil {
-				return err
-			}
-			prov, err := db.Bucket(tx, db.BucketProvisional)
+			bk, err := openBuckets(tx)
 			if err != nil {
 				return err
 			}
 			var batchBytes int64
-			c := live.Cursor()
+			c := bk.packLive.Cursor()
 			for k, v := db.SeekAfter(c, after); k != nil; k, v = c.Next() {
 				if len(ids) == repackBatchPacks || batchBytes >= repackBatchBytes {
 					done = false
@@ -56,7 +52,7 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 				if err != nil {
 					return err
 				}
-				if !l.sparse() || prov.Get(packMarkOf(k)) != nil {
+				if !l.sparse() || bk.provisional.Get(packMarkOf(k)) != nil {
 					continue
 				}
 				ids = append(ids, bytes.Clone(k))
@@ -73,7 +69,11 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 			err = s.db.Update(ctx, func(tx *bolt.Tx) error {
 				batch = RepackReport{}
 				used = used[:0]
-				return repack(tx, ids, &batch, &used)
+				bk, err := openBuckets(tx)
+				if err != nil {
+					return err
+				}
+				return bk.repack(ids, &batch, &used)
 			})
 			for _, p := range used {
 				p.recycle()
@@ -94,38 +94,26 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 // deletes the old ones, checking again that each is still sparse and
 // settled. The new packs' buffers are added to *used: bbolt reads them
 // until the commit.
-func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
-	live, err := db.Bucket(tx, db.BucketPackLive)
-	if err != nil {
-		return err
-	}
-	packs, err := db.Bucket(tx, db.BucketPacks)
-	if err != nil {
-		return err
-	}
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return err
-	}
+func (bk *buckets) repack(ids [][]byte, rep *RepackReport, used *[]*pack) error {
 	var p *pack
 	flush := func() error {
 		if p == nil {
 			return nil
 		}
-		_, _, err := writePack(tx, p, keepAll)
+		_, _, err := bk.writePack(p, keepAll)
 		p = nil
 		return err
 	}
 	for _, key := range ids {
-		v := live.Get(key)
-		if v == nil || prov.Get(packMarkOf(key)) != nil {
+		v := bk.packLive.Get(key)
+		if v == nil || bk.provisional.Get(packMarkOf(key)) != nil {
 			continue
 		}
 		l, err := parsePackLive(0, v)
 		if err != nil || !l.sparse() {
 			return err
 		}
-		pb := packs.Bucket(key)
+		pb := bk.packs.Bucket(key)
 		if pb == nil {
 			return corruptPack(key, "counted in packlive/ but missing")
 		}
@@ -135,11 +123,7 @@ func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
 			return err
 		}
 		for _, ref := range members {
-			b, err := db.Bucket(tx, ref.bucket())
-			if err != nil {
-				return err
-			}
-			cur := b.Get(ref.digest[:])
+			cur := bk.of(ref).Get(ref.digest[:])
 			if cur == nil {
 				continue
 			}
@@ -165,10 +149,10 @@ func repack(tx *bolt.Tx, ids [][]byte, rep *RepackReport, used *[]*pack) error {
 				}
 			}
 		}
-		if err := packs.DeleteBucket(key); err != nil {
+		if err := bk.packs.DeleteBucket(key); err != nil {
 			return err
 		}
-		if err := live.Delete(key); err != nil {
+		if err := bk.packLive.Delete(key); err != nil {
 			return err
 		}
 		rep.Packs++

@@ -6,88 +6,63 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// A spillBatch is what a lease has staged and not yet written: packs of
-// small values, and values too large to pack.
-type spillBatch struct {
-	packs  []*pack
-	values []stagedValue
-	bytes  int
-}
-
-// recycle returns the batch's pack buffers, once it is written or dropped.
-func (sb *spillBatch) recycle() {
-	for _, p := range sb.packs {
-		p.recycle()
-	}
-	sb.packs = nil
-}
-
 // writeValues puts staged values that are not stored yet and returns
 // them. For a lease's early write (early), each is marked provisional
 // (its ref's key), and packs are written as early packs, which it also
 // returns: their references wait for the lease's commit (commitEarly).
-func writeValues(tx *bolt.Tx, batch spillBatch, early bool) (stored []valueRef, packs []earlyPack, err error) {
-	prov, err := db.Bucket(tx, db.BucketProvisional)
-	if err != nil {
-		return nil, nil, err
-	}
+func (bk *buckets) writeValues(batch spillBatch, early bool) (stored []valueRef, packs []earlyPack, err error) {
 	var t tally
 	for _, sv := range batch.values {
-		b, err := db.Bucket(tx, sv.bucket)
-		if err != nil {
-			return nil, nil, err
-		}
-		if hasValue(b, sv.digest) {
+		b := bk.of(sv.ref)
+		if hasValue(b, sv.ref.digest) {
 			continue
 		}
-		if err := putValue(b, sv.digest, sv.value); err != nil {
+		if err := putValue(b, sv.ref.digest, sv.value); err != nil {
 			return nil, nil, err
 		}
-		ref := refIn(sv.bucket, sv.digest)
 		if early {
-			if err := prov.Put(ref.key(), nil); err != nil {
+			if err := bk.provisional.Put(sv.ref.key(), nil); err != nil {
 				return nil, nil, err
 			}
 		}
-		if err := t.add(sv.bucket, sv.digest, sv.value, +1); err != nil {
+		if err := t.add(sv.ref, sv.value, +1); err != nil {
 			return nil, nil, err
 		}
-		stored = append(stored, ref)
+		stored = append(stored, sv.ref)
 	}
 	for _, p := range batch.packs {
 		if early {
-			ep, err := writeEarlyPack(tx, p)
+			ep, err := bk.writeEarlyPack(p)
 			if err != nil {
 				return nil, nil, err
 			}
 			packs = append(packs, ep)
 			continue
 		}
-		_, kept, err := writePack(tx, p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
+		_, kept, err := bk.writePack(p, func(b *bolt.Bucket, m packMember) bool { return !hasValue(b, m.ref.digest) })
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, m := range kept {
-			if err := t.add(m.ref.bucket(), m.ref.digest, p.data[m.offset:m.offset+m.length], +1); err != nil {
+			if err := t.add(m.ref, p.data[m.offset:m.offset+m.length], +1); err != nil {
 				return nil, nil, err
 			}
 			stored = append(stored, m.ref)
 		}
 	}
-	return stored, packs, t.flush(tx)
+	return stored, packs, t.flush(bk.tx)
 }
 
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
 // the stats counters, so it writes each counter once.
 type tally struct{ blobs, chunks, logical, stored int64 }
 
-func (t *tally) add(bucket []byte, d manifest.Digest, v []byte, sign int64) error {
-	ref := refIn(bucket, d)
+func (t *tally) add(ref valueRef, v []byte, sign int64) error {
 	if ref.chunk {
 		t.count(ref, int64(len(v)), 0, sign)
 		return nil
 	}
-	h, err := parseValue(d, v)
+	h, err := parseValue(ref.digest, v)
 	if err != nil {
 		return err
 	}
@@ -121,25 +96,29 @@ func (t *tally) flush(tx *bolt.Tx) error {
 // DeleteValueIn removes d from one bucket, blobs/ or chunks/, keeping the
 // counters right; a provisional mark for it goes too.
 func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
-	b, err := db.Bucket(tx, bucket)
+	bk, err := openBuckets(tx)
 	if err != nil {
 		return err
 	}
-	v, err := getValue(b, d)
+	return bk.delete(refIn(bucket, d))
+}
+
+// delete removes ref's value, keeping the counters right; a provisional
+// mark for it goes too. A value that is not stored is no error.
+func (bk *buckets) delete(ref valueRef) error {
+	v, err := getValue(bk.of(ref), ref.digest)
 	if v == nil || err != nil {
 		return err
 	}
 	var t tally
-	if err := t.add(bucket, d, v, -1); err != nil {
+	if err := t.add(ref, v, -1); err != nil {
 		return err
 	}
-	if err := deleteValue(b, d); err != nil {
+	if err := bk.deleteValue(ref); err != nil {
 		return err
 	}
-	if prov := tx.Bucket(db.BucketProvisional); prov != nil {
-		if err := prov.Delete(refIn(bucket, d).key()); err != nil {
-			return err
-		}
+	if err := bk.provisional.Delete(ref.key()); err != nil {
+		return err
 	}
-	return t.flush(tx)
+	return t.flush(bk.tx)
 }

@@ -1,0 +1,171 @@
+package cas
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
+	"github.com/restic/chunker"
+)
+
+// chunkerPol is the Rabin polynomial of every pf store. It must never
+// change: chunk boundaries, and so dedupe across stores, depend on it.
+const chunkerPol = chunker.Pol(0x2a6e3f9c957425)
+
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); return &b }}
+
+func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
+	p := newChunkPipeline(ctx, l)
+	defer p.close()
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return manifest.Digest{}, err
+		}
+		if p.failed.Load() {
+			break // close reports the store stage's error
+		}
+		c, err := ch.Next(p.buffer(i))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
+		}
+		p.add(c.Data)
+	}
+	if err := p.close(); err != nil {
+		return manifest.Digest{}, err
+	}
+	var d manifest.Digest
+	p.whole.Sum(d[:0])
+	value := p.first
+	if len(p.refs) != 1 {
+		value = encodeChunkList(p.total, p.refs)
+	}
+	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: value}); err != nil {
+		return d, err
+	}
+	l.known(d, p.total)
+	return d, nil
+}
+
+// chunkPipeline runs a chunked put in three stages, each on a goroutine
+// of its own: the caller cuts chunks (restic's chunker, which reads a byte
+// at a time, is the slowest stage), one stage hashes and stages each
+// chunk, and one hashes the whole blob. Three buffers go round: the
+// chunker fills one while the stages read the others.
+type chunkPipeline struct {
+	ctx     context.Context
+	l       *Lease
+	bufs    [pipelineBuffers]*[]byte
+	toStore chan []byte
+	toWhole chan []byte
+	// Each stage hands back a token per chunk it is done with; the buffer
+	// of chunk i is free once both have handed back chunk i's.
+	stored   chan struct{}
+	hashed   chan struct{}
+	released int // chunks both stages are done with
+	stages   sync.WaitGroup
+	closed   bool
+	failed   atomic.Bool
+
+	// Owned by the stages until close returns.
+	whole hash.Hash
+	refs  []chunkRef
+	total int64
+	first []byte
+	err   error
+}
+
+// pipelineBuffers is how many chunks are in the pipeline at most: one
+// being cut, and one or two being hashed or stored.
+const pipelineBuffers = 3
+
+func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
+	p := &chunkPipeline{
+		ctx: ctx, l: l, whole: sha256.New(),
+		toStore: make(chan []byte, pipelineBuffers), toWhole: make(chan []byte, pipelineBuffers),
+		stored: make(chan struct{}, pipelineBuffers), hashed: make(chan struct{}, pipelineBuffers),
+	}
+	for i := range p.bufs {
+		p.bufs[i] = chunkBuffers.Get().(*[]byte)
+	}
+	p.stages.Add(2)
+	go func() {
+		defer p.stages.Done()
+		for c := range p.toWhole {
+			p.whole.Write(c)
+			p.hashed <- struct{}{}
+		}
+	}()
+	go func() {
+		defer p.stages.Done()
+		for c := range p.toStore {
+			if p.err == nil {
+				if p.err = p.store(c); p.err != nil {
+					p.failed.Store(true)
+				}
+			}
+			p.stored <- struct{}{}
+		}
+	}()
+	return p
+}
+
+// buffer returns the buffer for chunk i, once both stages are done with
+// the chunk that used it before.
+func (p *chunkPipeline) buffer(i int) []byte {
+	for ; p.released <= i-len(p.bufs); p.released++ {
+		<-p.stored
+		<-p.hashed
+	}
+	return *p.bufs[i%len(p.bufs)]
+}
+
+func (p *chunkPipeline) add(c []byte) {
+	p.toWhole <- c
+	p.toStore <- c
+}
+
+// store hashes and stages one chunk. The first chunk waits until a
+// second one shows: a blob the chunker leaves whole is stored as one
+// value, not as a list naming a chunk with the blob's own digest.
+func (p *chunkPipeline) store(c []byte) error {
+	cd := manifest.Sum(c)
+	p.refs = append(p.refs, chunkRef{cd, int64(len(c))})
+	p.total += int64(len(c))
+	if len(p.refs) == 1 {
+		p.first = encodeValue(p.l.s.level, c) // a copy: the buffer is reused
+		return nil
+	}
+	if len(p.refs) == 2 {
+		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: p.refs[0].digest, encoded: p.first}); err != nil {
+			return err
+		}
+		p.first = nil
+	}
+	return p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, data: c})
+}
+
+// close waits for both stages to finish what they were given, gives the
+// buffers back and returns the store stage's error. It may be called
+// again.
+func (p *chunkPipeline) close() error {
+	if !p.closed {
+		p.closed = true
+		close(p.toStore)
+		close(p.toWhole)
+		p.stages.Wait()
+		for _, b := range p.bufs {
+			chunkBuffers.Put(b)
+		}
+	}
+	return p.err
+}

@@ -1,0 +1,233 @@
+package cas
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// A spillBatch is what a lease has staged and not yet written: packs of
+// small values, and values too large to pack.
+type spillBatch struct {
+	packs  []*pack
+	values []stagedValue
+	bytes  int
+}
+
+// recycle returns the batch's pack buffers, once it is written or dropped.
+func (sb *spillBatch) recycle() {
+	for _, p := range sb.packs {
+		p.recycle()
+	}
+	sb.packs = nil
+}
+
+// A stagedValue is a value too large to pack, encoded, waiting to be
+// written.
+type stagedValue struct {
+	ref   valueRef
+	value []byte
+}
+
+// putValue holds it.digest, then stages its value unless the store
+// already has it. The hold comes first, so a value seen as stored stays
+// stored.
+func (l *Lease) putValue(ctx context.Context, bucket []byte, it pendingValue) error {
+	return l.putValues(ctx, bucket, []pendingValue{it})
+}
+
+// A pendingValue is a value to put: its logical bytes, encoded only if
+// the store turns out not to have them (and not kept after the put), or
+// its value already encoded.
+type pendingValue struct {
+	digest  manifest.Digest
+	data    []byte
+	encoded []byte
+}
+
+// putValues is putValue for many values at once: one look at the store
+// for all of them, and the encoding of the missing ones spread over the
+// cores.
+func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingValue) error {
+	l.mu.Lock()
+	if l.done {
+		l.mu.Unlock()
+		return ErrLeaseDone
+	}
+	if l.spillErr != nil {
+		l.mu.Unlock()
+		return l.spillErr
+	}
+	var fresh []pendingValue
+	for _, it := range items {
+		ref := refIn(bucket, it.digest)
+		if _, ok := l.held[ref]; !ok {
+			l.held[ref] = struct{}{}
+			fresh = append(fresh, it)
+		}
+	}
+	l.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+
+	l.s.holds.mu.Lock()
+	for _, it := range fresh {
+		l.s.holds.n[it.digest]++
+	}
+	l.s.holds.mu.Unlock()
+
+	var missing []pendingValue
+	if err := l.s.db.View(func(tx *bolt.Tx) error {
+		b, err := db.Bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		for _, it := range fresh {
+			if !hasValue(b, it.digest) {
+				missing = append(missing, it)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	parallel(len(missing), func(i int) { l.stage(ctx, bucket, missing[i]) })
+	return nil
+}
+
+// maxRawPacked is the largest blob whose raw value fits in a pack.
+const maxRawPacked = packMax - 1 - binary.MaxVarintLen64
+
+// stage encodes it and keeps its value for the commit, writing early once
+// enough is staged. A small value goes straight into the pack being
+// filled; it is compressed first, outside the lock, so that puts on other
+// goroutines go on meanwhile.
+func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
+	v := it.encoded
+	if v == nil {
+		v = compressValue(l.s.level, it.data)
+	}
+	packed := len(v) <= packMax && (v != nil || len(it.data) <= maxRawPacked)
+	if !packed && v == nil {
+		v = appendRawValue(make([]byte, 0, 1+binary.MaxVarintLen64+len(it.data)), it.data)
+	}
+	ref := refIn(bucket, it.digest)
+
+	l.mu.Lock()
+	if !packed {
+		l.staged.values = append(l.staged.values, stagedValue{ref, v})
+		l.staged.bytes += len(v)
+	} else {
+		if l.pack == nil {
+			l.pack = newPack()
+		}
+		before := len(l.pack.data)
+		if v == nil {
+			l.pack.addRaw(ref, it.data)
+		} else {
+			l.pack.add(ref, v)
+		}
+		l.staged.bytes += len(l.pack.data) - before
+		if l.pack.full() {
+			l.staged.packs = append(l.staged.packs, l.pack)
+			l.pack = nil
+		}
+	}
+	var batch spillBatch
+	spill := l.staged.bytes >= l.s.spillBytes
+	if spill {
+		batch = l.takeStaged()
+	}
+	l.mu.Unlock()
+	if spill {
+		l.spill(ctx, batch)
+	}
+}
+
+// takeStaged hands over everything staged, the pack being filled with it.
+// The caller holds l.mu.
+func (l *Lease) takeStaged() spillBatch {
+	if l.pack != nil {
+		l.staged.packs = append(l.staged.packs, l.pack)
+		l.pack = nil
+	}
+	batch := l.staged
+	l.staged = spillBatch{}
+	return batch
+}
+
+// parallel runs fn(0..n-1) on every core and waits.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// spill writes batch, marked provisional, in the background; it waits
+// first for the write before it, so at most two batches are in memory.
+func (l *Lease) spill(ctx context.Context, batch spillBatch) {
+	l.spilling <- struct{}{}
+	// The put that started it may return, and its context end, before the
+	// write does; Commit and Abort wait for it either way.
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer func() { <-l.spilling }()
+		var (
+			stored []valueRef
+			packs  []earlyPack
+		)
+		err := l.s.db.Update(ctx, func(tx *bolt.Tx) (err error) {
+			bk, err := openBuckets(tx)
+			if err != nil {
+				return err
+			}
+			stored, packs, err = bk.writeValues(batch, true)
+			return err
+		})
+		batch.recycle()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err != nil {
+			if l.spillErr == nil {
+				l.spillErr = fmt.Errorf("write blobs early: %w", err)
+			}
+			return
+		}
+		l.wrote = append(l.wrote, stored...)
+		l.early = append(l.early, packs...)
+	}()
+}
+
+// waitSpill waits for the background write, if one runs, and returns the
+// first early write's error.
+func (l *Lease) waitSpill() error {
+	l.spilling <- struct{}{}
+	<-l.spilling
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.spillErr
+}
