@@ -161,7 +161,7 @@ func provisionalMarks(t *testing.T, path string, mayBeMissing bool) int {
 	}
 	defer s.Close()
 	n := 0
-	if err := s.DB().View(func(tx *bolt.Tx) error {
+	if err := pf.StoreDB(s).View(func(tx *bolt.Tx) error {
 		n = tx.Bucket(db.BucketProvisional).Stats().KeyN
 		return nil
 	}); err != nil {

@@ -147,7 +147,7 @@ func TestStore_GC_BesideWriters(t *testing.T) {
 // sector would.
 func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) {
 	t.Helper()
-	err := s.DB().Update(ctx, func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) })
+	err := pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,11 +84,6 @@ func (s *Store) Path() string { return s.db.Path() }
 // Blobs is the store's blob store.
 func (s *Store) Blobs() *cas.Bolt { return s.blobs }
 
-// DB is the store's file, for the packages that keep buckets of their own
-// in it (package worktree's stat cache). Writes must go through its Update,
-// so that they share the store's group commit.
-func (s *Store) DB() *db.DB { return s.db }
-
 // DefaultPath is where the store lives when none is named: $PF_STORE, else
 // store.pf in pf's folder of the user's data directory
 // ($XDG_DATA_HOME or ~/.local/share on Linux, ~/Library/Application

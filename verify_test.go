@@ -45,31 +45,31 @@ func TestStore_Verify_FindsDamage(t *testing.T) {
 		{"missing file blob", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
 			raw, _ := s.Blobs().Get(ctx, img.Manifest.World.FS)
 			tree, _ := manifest.DecodeTree(raw)
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				return deleteBlob(tx, tree.Entries[3].Blob)
 			})
 		}, "named by world.fs"},
 		{"missing time index entry", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Delete(index.TimeKey(img.Manifest.CreatedAt, img.ID))
 			})
 		}, "no index/time entry"},
 		{"stray time index entry", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Put(index.TimeKey(img.Manifest.CreatedAt, manifest.Sum([]byte("x"))), nil)
 			})
 		}, "index/time"},
 		{"tag naming no image", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				missing := manifest.Sum([]byte("gone"))
 				return tx.Bucket(db.BucketTags).Put([]byte("dangling"), missing[:])
 			})
 		}, "tag dangling"},
 		{"counter off", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error { return db.AddCounter(tx, db.CounterBlobs, 7) })
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error { return db.AddCounter(tx, db.CounterBlobs, 7) })
 		}, "counter blobs"},
 		{"pack count off", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				live := tx.Bucket(db.BucketPackLive)
 				k, v := live.Cursor().First()
 				v = append([]byte{v[0] + 1}, v[1:]...) // one value more than refer to it
@@ -77,7 +77,7 @@ func TestStore_Verify_FindsDamage(t *testing.T) {
 			})
 		}, "refer to it"},
 		{"pack missing", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
-			return s.DB().Update(ctx, func(tx *bolt.Tx) error {
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				packs := tx.Bucket(db.BucketPacks)
 				k, _ := packs.Cursor().First()
 				return packs.DeleteBucket(bytes.Clone(k))

@@ -207,7 +207,7 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 		wk.hooks = &testHooks{}
 	}
 	if c.Store != nil {
-		if wk.cache, err = loadStatCache(c.Store.DB(), root); err != nil {
+		if wk.cache, err = loadStatCache(ctx, c.Store, root); err != nil {
 			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
 		}
 		wk.storeFi, _ = os.Stat(c.Store.Path())

@@ -281,7 +281,7 @@ func TestCheckout_CorruptBlob(t *testing.T) {
 	good := string(castest.Payload(2, 5000))
 	bad := string(castest.Payload(3, 5000))
 	id := commitTree(t, s, map[string]string{"a/good": good, "a/bad": bad}, dir("a"), file("a/good"), file("a/bad"))
-	corruptBlob(t, s, manifest.Sum([]byte(bad)))
+	s = corruptBlob(t, s, manifest.Sum([]byte(bad)))
 	parent := t.TempDir()
 	into := filepath.Join(parent, "out")
 	err := Checkout(ctx, s, id, into, CheckoutOptions{})
@@ -294,13 +294,31 @@ func TestCheckout_CorruptBlob(t *testing.T) {
 	assertNoStaging(t, parent)
 }
 
-// corruptBlob flips the last byte of the stored value of d.
-func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) {
+// corruptBlob flips the last byte of the stored value of d: it closes s,
+// damages the file, and returns the store opened again.
+func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) *pf.Store {
 	t.Helper()
-	err := s.DB().Update(ctx, func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) })
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	err = raw.Update(func(tx *bolt.Tx) error { return castest.Damage(tx, db.BucketBlobs, d) })
+	if cerr := raw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = pf.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestCheckoutTree_Verifies(t *testing.T) {

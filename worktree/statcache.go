@@ -1,18 +1,14 @@
 package worktree
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"io/fs"
 	"sync"
 	"sync/atomic"
 
-	"github.com/processfork/pf/internal/cas"
-	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
-	bolt "go.etcd.io/bbolt"
 )
 
 // fileStat is what the stat cache compares to decide that a file is the
@@ -38,33 +34,35 @@ type cacheEntry struct {
 	digest   manifest.Digest
 }
 
-// cacheEntryFormat is the first byte of a statcache value; a value of
-// another format is treated as absent (and replaced).
+// statRecordFormat is the first byte of the record a cache entry keeps
+// in the store's file cache beside its digest; a record of another format
+// is treated as absent (and replaced).
 const (
-	cacheEntryFormat = 1
-	cacheEntrySize   = 1 + 6*8 + 32
+	statRecordFormat = 1
+	statRecordSize   = 1 + 6*8
 )
 
-func (e *cacheEntry) encode() []byte {
-	b := make([]byte, 0, cacheEntrySize)
-	b = append(b, cacheEntryFormat)
+// record is what the store keeps of e beside its digest.
+func (e *cacheEntry) record() []byte {
+	b := make([]byte, 0, statRecordSize)
+	b = append(b, statRecordFormat)
 	for _, n := range [...]uint64{uint64(e.stat.size), uint64(e.stat.mtime), uint64(e.stat.ctime), e.stat.ino, e.stat.dev, uint64(e.recorded)} {
 		b = binary.BigEndian.AppendUint64(b, n)
 	}
-	return append(b, e.digest[:]...)
+	return b
 }
 
-func decodeCacheEntry(v []byte) (cacheEntry, bool) {
-	if len(v) != cacheEntrySize || v[0] != cacheEntryFormat {
+func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
+	v := r.Stat
+	if len(v) != statRecordSize || v[0] != statRecordFormat {
 		return cacheEntry{}, false
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
-	e := cacheEntry{
+	return cacheEntry{
 		stat:     fileStat{size: int64(u(0)), mtime: int64(u(1)), ctime: int64(u(2)), ino: u(3), dev: u(4)},
 		recorded: int64(u(5)),
-	}
-	copy(e.digest[:], v[1+6*8:])
-	return e, true
+		digest:   r.Blob,
+	}, true
 }
 
 // unixSecond is the second a Unix-nanosecond time falls in, rounding down
@@ -77,20 +75,11 @@ func unixSecond(ns int64) int64 {
 	return s
 }
 
-// rootID is the statcache key prefix of a captured directory: its absolute
-// path (symlinks resolved) hashed to a fixed length, so that no root's
-// prefix is another's.
-func rootID(root string) []byte {
-	sum := sha256.Sum256([]byte(root))
-	return sum[:16]
-}
-
 // A statCache is the stat cache of one directory for one capture: loaded
 // before the walk, it answers the walk's lookups, collects what the
 // workers hashed, and writes the difference back at the end.
 type statCache struct {
-	db      *db.DB
-	prefix  []byte
+	files   *pf.FileCache
 	entries map[string]*loadedEntry
 
 	mu      sync.Mutex
@@ -106,27 +95,11 @@ type loadedEntry struct {
 // loadStatCache reads root's entries, keeping as usable only those whose
 // digest the store holds for good: an entry left by a snapshot that failed,
 // or whose blob was collected since, is a miss.
-func loadStatCache(d *db.DB, root string) (*statCache, error) {
-	c := &statCache{db: d, prefix: rootID(root), entries: map[string]*loadedEntry{}, updates: map[string]cacheEntry{}}
-	err := d.View(func(tx *bolt.Tx) error {
-		cache, err := db.Bucket(tx, db.BucketStatCache)
-		if err != nil {
-			return err
-		}
-		settled, err := cas.SettledTx(tx)
-		if err != nil {
-			return err
-		}
-		cur := cache.Cursor()
-		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
-			e, ok := decodeCacheEntry(v)
-			if ok {
-				if ok, err = settled(e.digest); err != nil {
-					return err
-				}
-			}
-			c.entries[string(k[len(c.prefix):])] = &loadedEntry{cacheEntry: e, usable: ok}
-		}
+func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
+	c := &statCache{files: s.FileCache(root), entries: map[string]*loadedEntry{}, updates: map[string]cacheEntry{}}
+	err := c.files.Load(ctx, func(r pf.FileRecord, stored bool) error {
+		e, ok := decodeCacheEntry(r)
+		c.entries[r.Path] = &loadedEntry{cacheEntry: e, usable: ok && stored}
 		return nil
 	})
 	if err != nil {
@@ -174,43 +147,18 @@ func (c *statCache) record(path string, e cacheEntry) {
 // save writes what changed: the files hashed, unless the cache already
 // held exactly that, and deletions of the paths the walk no longer met.
 func (c *statCache) save(ctx context.Context) error {
-	type put struct{ key, value []byte }
-	var puts []put
-	var dels [][]byte
-	key := func(path string) []byte {
-		return append(append(make([]byte, 0, len(c.prefix)+len(path)), c.prefix...), path...)
-	}
+	var puts []pf.FileRecord
+	var dels []string
 	for path, e := range c.updates {
 		if old := c.entries[path]; old != nil && old.usable && old.cacheEntry == e {
 			continue
 		}
-		puts = append(puts, put{key(path), e.encode()})
+		puts = append(puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
 	}
 	for path, e := range c.entries {
 		if _, hashed := c.updates[path]; !e.seen.Load() && !hashed {
-			dels = append(dels, key(path))
+			dels = append(dels, path)
 		}
 	}
-	if len(puts) == 0 && len(dels) == 0 {
-		return nil
-	}
-	// Puts and deletes are idempotent: the function may run twice in a
-	// group commit.
-	return c.db.Update(ctx, func(tx *bolt.Tx) error {
-		cache, err := db.Bucket(tx, db.BucketStatCache)
-		if err != nil {
-			return err
-		}
-		for _, p := range puts {
-			if err := cache.Put(p.key, p.value); err != nil {
-				return err
-			}
-		}
-		for _, k := range dels {
-			if err := cache.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return c.files.Update(ctx, puts, dels)
 }

@@ -1,7 +1,6 @@
 package worktree
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +10,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
-	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestStatCache_Lookup(t *testing.T) {
@@ -60,15 +57,15 @@ func TestStatCache_Lookup(t *testing.T) {
 
 func TestCacheEntry_RoundTrip(t *testing.T) {
 	e := cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3}, recorded: 42, digest: manifest.Sum([]byte("x"))}
-	b := e.encode()
-	if len(b) != cacheEntrySize {
-		t.Fatalf("%d bytes, want %d", len(b), cacheEntrySize)
+	b := e.record()
+	if len(b) != statRecordSize {
+		t.Fatalf("%d bytes, want %d", len(b), statRecordSize)
 	}
-	if got, ok := decodeCacheEntry(b); !ok || got != e {
+	if got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest}); !ok || got != e {
 		t.Errorf("decoded %+v %v, want %+v", got, ok, e)
 	}
 	for _, bad := range [][]byte{nil, b[:len(b)-1], append([]byte{2}, b[1:]...)} {
-		if _, ok := decodeCacheEntry(bad); ok {
+		if _, ok := decodeCacheEntry(pf.FileRecord{Stat: bad, Blob: e.digest}); ok {
 			t.Errorf("decoded %x", bad)
 		}
 	}
@@ -219,16 +216,8 @@ func TestStatCache_ForgetsVanishedFiles(t *testing.T) {
 func cachedPaths(t *testing.T, s *pf.Store, root string) []string {
 	t.Helper()
 	var paths []string
-	prefix := rootID(root)
-	err := s.DB().View(func(tx *bolt.Tx) error {
-		b, err := db.Bucket(tx, db.BucketStatCache)
-		if err != nil {
-			return err
-		}
-		cur := b.Cursor()
-		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
-			paths = append(paths, string(k[len(prefix):]))
-		}
+	err := s.FileCache(root).Load(ctx, func(r pf.FileRecord, stored bool) error {
+		paths = append(paths, r.Path)
 		return nil
 	})
 	if err != nil {

@@ -54,17 +54,19 @@
 //	                      the all-zero parent)
 //	tags/               (since schema 2)
 //	    <name>          = <image id>
-//	statcache/          (since schema 3; package worktree's stat cache)
+//	statcache/          (since schema 3; the root package's FileCache, where
+//	                    package worktree's stat cache keeps its entries)
 //	    <root id, 16 bytes> <relative path>  = <entry, 81 bytes>
 //	                      root id: the first 16 bytes of the SHA-256 of the
 //	                      captured directory's absolute path with symlinks
 //	                      resolved, so one cursor seek lists a directory's
 //	                      files; relative path: '/'-separated, as in the
-//	                      fs.tree.v1 entry. Entry: format byte 1, then
+//	                      fs.tree.v1 entry. Entry: the capture's record
+//	                      of the file, then the 32-byte digest of its
+//	                      bytes. worktree's record: format byte 1, then
 //	                      big-endian size, mtime (Unix ns), ctime (Unix ns),
-//	                      inode, device, when the stat was taken (Unix ns),
-//	                      then the 32-byte digest of the file's bytes. A
-//	                      cache, never a reference: an entry's digest may
+//	                      inode, device, when the stat was taken (Unix ns).
+//	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
 //
 // The file is locked by one read-write process at a time; read-only opens
