@@ -15,7 +15,8 @@ import (
 
 // PruneOptions is a retention policy. An image is kept if it is among the
 // KeepLast newest, or was created within KeepWithin of Now, or is tagged,
-// or is an ancestor of a kept image: lineage stays whole.
+// or is the head of a workspace, or is an ancestor of a kept image:
+// lineage stays whole.
 type PruneOptions struct {
 	KeepLast   int
 	KeepWithin time.Duration
@@ -105,14 +106,9 @@ func pruneCandidates(ctx context.Context, tx *bolt.Tx, opts PruneOptions) ([]man
 	if err != nil {
 		return nil, 0, err
 	}
-	tags, err := db.Bucket(tx, db.BucketTags)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := tags.ForEach(func(name, v []byte) error {
-		id, err := tagValue(string(name), v)
+	if err := forEachImageRoot(tx, func(_ string, id manifest.Digest) error {
 		keep[id] = true
-		return err
+		return nil
 	}); err != nil {
 		return nil, 0, err
 	}

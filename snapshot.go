@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // BlobWriter is where a capture puts the blobs of its layer. What it puts
@@ -58,6 +59,17 @@ type Snapshot struct {
 	World   WorldCapture
 	Effects EffectsCapture
 	Trace   TraceCapture
+
+	// Head, when set, is the head (see Store.Head) that the new image
+	// becomes, in the commit's own transaction: a workspace's head never
+	// names an image older than its newest snapshot.
+	Head *HeadRef
+}
+
+// HeadRef names a head: a workspace directory (absolute, as WorkspaceDir
+// gives it) and a session ("" for the default one).
+type HeadRef struct {
+	Dir, Session string
 }
 
 // Snapshot runs the captures concurrently, then commits the image in one
@@ -65,6 +77,11 @@ type Snapshot struct {
 // ctx is cancelled, no image appears and what the captures wrote that
 // nothing else holds is deleted.
 func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, error) {
+	if spec.Head != nil {
+		if err := checkHeadArgs(spec.Head.Dir, spec.Head.Session); err != nil {
+			return manifest.Digest{}, err
+		}
+	}
 	created := spec.CreatedAt
 	if created.IsZero() {
 		created = time.Now()
@@ -81,7 +98,18 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	if err := lease.Commit(ctx, s.commitFn(id, raw, m, lease)); err != nil {
+	commit := s.commitFn(id, raw, m, lease)
+	if h := spec.Head; h != nil {
+		commitImage := commit
+		commit = func(tx *bolt.Tx) error {
+			if err := commitImage(tx); err != nil {
+				return err
+			}
+			_, err := setHeadTx(tx, h.Dir, h.Session, id, time.Now())
+			return err
+		}
+	}
+	if err := lease.Commit(ctx, commit); err != nil {
 		return manifest.Digest{}, err
 	}
 	return id, nil

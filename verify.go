@@ -42,8 +42,8 @@ const maxProblems = 10000
 // and hashes to its id; every parent exists; every blob an image reaches
 // exists, following fs.tree.v1 entries, cache pages, merged ledgers and
 // chunk lists; the time and parent indexes and the manifests agree both
-// ways; tags name images; the stats counters match what is stored; the
-// packs of small values match the references to them. Deep
+// ways; tags and heads name images; the stats counters match what is
+// stored; the packs of small values match the references to them. Deep
 // also re-hashes every blob and chunk. A store that Verify finds nothing
 // wrong with has an empty Problems.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
@@ -76,7 +76,7 @@ func (v *verifier) run() error {
 	if v.opts.Deep {
 		v.total += db.Counter(v.tx, db.CounterBlobs) + db.Counter(v.tx, db.CounterChunks)
 	}
-	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.values, v.packs} {
+	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.values, v.packs} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -236,6 +236,33 @@ func (v *verifier) tags() error {
 			v.problem("tag "+string(name), "%v", err)
 		case manifests.Get(id[:]) == nil:
 			v.problem("tag "+string(name), "names image %s, which is not in the store", id)
+		}
+		return nil
+	})
+}
+
+func (v *verifier) heads() error {
+	heads, err := db.Bucket(v.tx, db.BucketHeads)
+	if err != nil {
+		return err
+	}
+	manifests, err := db.Bucket(v.tx, db.BucketManifests)
+	if err != nil {
+		return err
+	}
+	return heads.ForEach(func(k, val []byte) error {
+		dir, session, ok := parseHeadKey(k)
+		if !ok {
+			v.problem("heads", "key %q has no NUL", k)
+			return nil
+		}
+		subject := "head of " + dir + sessionSuffix(session)
+		h, err := decodeHead(dir, session, val)
+		switch {
+		case err != nil:
+			v.problem(subject, "%v", err)
+		case manifests.Get(h.ID[:]) == nil:
+			v.problem(subject, "names image %s, which is not in the store", h.ID)
 		}
 		return nil
 	})

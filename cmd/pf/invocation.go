@@ -55,6 +55,15 @@ func (inv *invocation) path(p string) string {
 	return filepath.Join(inv.Dir, p)
 }
 
+// abs is a path the user typed, made absolute against the invocation's
+// working directory.
+func (inv *invocation) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(inv.Dir, p)
+}
+
 // getenv is the invocation's value of the environment variable key.
 func (inv *invocation) getenv(key string) string {
 	prefix := key + "="

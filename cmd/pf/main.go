@@ -84,6 +84,7 @@ func newApp(inv *invocation) *cli.App {
 			hasCommand(),
 			snapshotCommand(),
 			checkoutCommand(),
+			headsCommand(),
 			forkCommand(),
 			logCommand(),
 			showCommand(),

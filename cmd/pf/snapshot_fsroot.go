@@ -20,9 +20,11 @@ const fsRootDescription = "--fs-root DIR snapshots an agent's workspace: the fil
 	"...; --no-default-ignores keeps them) and --ignore PATTERN; the environment and working\n" +
 	"directory, values of secret-like names (*_TOKEN, *_KEY, *SECRET*, *PASSWORD*, ... and\n" +
 	"--scrub-env REGEX) recorded as <redacted>; the trace and effects ledger from JSON-lines files,\n" +
-	"each line checked. The parent is --parent, else the image DIR/.pfcid names, and DIR/.pfcid\n" +
-	"then names the new image, so repeated snapshots chain. Files unchanged since the last snapshot\n" +
-	"of DIR are not read again. Sockets, devices and unreadable files are skipped with a warning."
+	"each line checked. The new image becomes DIR's head (per --session; pf heads lists them), kept\n" +
+	"in the store: nothing is written into DIR. The parent is --parent, else DIR's head, else the\n" +
+	"image DIR/.pfcid names (the reference's checkout leaves one). Files unchanged since the last\n" +
+	"snapshot of DIR are not read again. Sockets, devices and unreadable files are skipped with a\n" +
+	"warning."
 
 // fsRootFlags are pf snapshot's flags for --fs-root.
 func fsRootFlags() []cli.Flag {
@@ -33,6 +35,7 @@ func fsRootFlags() []cli.Flag {
 		&cli.StringFlag{Name: "agent-kind", Value: "workspace", Usage: "with --fs-root, the agent runtime's `KIND` (claude-code, langgraph, ...)"},
 		&cli.StringFlag{Name: "agent-version", Usage: "with --fs-root, the agent runtime's `VERSION`"},
 		&cli.StringFlag{Name: "name", Usage: "with --fs-root, tag the new image `NAME`"},
+		&cli.StringFlag{Name: "session", Usage: "with --fs-root, keep the workspace's head in session `NAME` (one per task, say), apart from the default session's"},
 		&cli.StringSliceFlag{Name: "ignore", Usage: "with --fs-root, also ignore gitignore `PATTERN`, over every ignore file (!PATTERN keeps; repeatable)"},
 		&cli.BoolFlag{Name: "no-default-ignores", Usage: "with --fs-root, capture .git/, __pycache__/ and the other default ignores too"},
 		&cli.StringSliceFlag{Name: "scrub-env", Usage: "with --fs-root, also redact variables whose names match `REGEX` (repeatable)"},
@@ -95,20 +98,13 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 	} else if !fi.IsDir() {
 		return manifest.Digest{}, fmt.Errorf("--fs-root: %s is not a directory", dir)
 	}
-	if len(parents) == 0 && !c.IsSet("parent") {
-		id, ok, err := worktree.ReadCID(dir)
-		if err != nil {
+	ws, err := workspaceOf(c, dir)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	if !c.IsSet("parent") {
+		if parents, err = workspaceParent(c, s, ws, dir); err != nil {
 			return manifest.Digest{}, err
-		}
-		if ok {
-			has, err := s.HasImage(c.Context, id)
-			if err != nil {
-				return manifest.Digest{}, err
-			}
-			if !has {
-				return manifest.Digest{}, fmt.Errorf("%s names image %s, which this store does not have: name the parent with --parent, or remove the file", dirFile(dir, worktree.CIDFile), id.Short())
-			}
-			parents = []manifest.Digest{id}
 		}
 	}
 
@@ -134,6 +130,7 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 	spec := pf.Snapshot{
 		Agent:   manifest.Agent{Kind: c.String("agent-kind"), Version: c.String("agent-version")},
 		Parents: parents,
+		Head:    ws,
 		World:   world,
 		Model:   worktree.ModelFile{Diff: inv.path(c.String("model-diff"))},
 		Cache:   worktree.CacheFile{Manifest: inv.path(c.String("cache-manifest"))},
@@ -159,12 +156,43 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 			return id, fmt.Errorf("image %s committed, but tagging it %s failed: %w", id.Short(), name, err)
 		}
 	}
-	// The image is committed: a workspace that cannot take the file only
-	// loses the automatic parent of its next snapshot.
-	if err := worktree.WriteCID(dir, id); err != nil {
-		fmt.Fprintf(stderr, "pf: warning: %v\n", err)
-	}
 	return id, nil
+}
+
+// workspaceOf is the head that the command's --session keeps for dir.
+func workspaceOf(c *cli.Context, dir string) (*pf.HeadRef, error) {
+	session := c.String("session")
+	if err := pf.ValidateSessionName(session); err != nil {
+		return nil, usagef("--session: %v", err)
+	}
+	wsDir, err := pf.WorkspaceDir(invocationOf(c).abs(dir))
+	if err != nil {
+		return nil, err
+	}
+	return &pf.HeadRef{Dir: wsDir, Session: session}, nil
+}
+
+// workspaceParent is the parent of the next snapshot of the workspace ws:
+// its head, else the image that dir/.pfcid names (the reference's
+// checkout leaves one), else none.
+func workspaceParent(c *cli.Context, s *pf.Store, ws *pf.HeadRef, dir string) ([]manifest.Digest, error) {
+	h, ok, err := s.Head(c.Context, ws.Dir, ws.Session)
+	if err != nil || ok {
+		return []manifest.Digest{h.ID}, err
+	}
+	id, ok, err := worktree.ReadCID(dir)
+	if err != nil || !ok {
+		return nil, err
+	}
+	has, err := s.HasImage(c.Context, id)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		fmt.Fprintf(c.App.ErrWriter, "pf: warning: %s names image %s, which this store does not have: the snapshot has no parent\n", dirFile(dir, worktree.CIDFile), id.Short())
+		return nil, nil
+	}
+	return []manifest.Digest{id}, nil
 }
 
 // quotePath shows a path as it is, unless it holds characters that would

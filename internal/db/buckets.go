@@ -22,6 +22,7 @@ var (
 	BucketStatCache   = []byte("statcache")
 	BucketPacks       = []byte("packs")
 	BucketPackLive    = []byte("packlive")
+	BucketHeads       = []byte("heads")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 5 (every key that names content is the raw
+// The layout, schema version 6 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -68,6 +68,12 @@
 //	                      inode, device, when the stat was taken (Unix ns).
 //	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
+//	heads/              (since schema 6; the root package's workspace heads)
+//	    <directory> 0x00 <session>  = <image id, 32 bytes> <when set, Unix
+//	                      ns, 8 bytes big-endian>
+//	                      directory: absolute, symbolic links resolved;
+//	                      session: "" for the default one. Roots for
+//	                      prune, like tags/.
 //
 // The file is locked by one read-write process at a time; read-only opens
 // share the lock with each other but not with a writer.

@@ -27,6 +27,7 @@ var Steps = []Step{
 	{3, "statcache bucket", addStatCache},
 	{4, "packs and packlive buckets", addPacks},
 	{5, "early packs: a marked pack with no packlive entry", earlyPacks},
+	{6, "heads bucket", addHeads},
 }
 
 // Latest is the schema version a store has after every step.
@@ -151,3 +152,14 @@ func addPacks(tx *bolt.Tx) error {
 // such a pf wrote early, with their references, are reclaimed as before
 // on the next read-write open.
 func earlyPacks(*bolt.Tx) error { return nil }
+
+// addHeads adds the bucket where the root package keeps the head of each
+// workspace and session: the newest image of a directory, which the next
+// snapshot of it takes as its parent. Before it, pf kept that id in a file
+// .pfcid inside the workspace, which a user's tools then saw; a pf of
+// schema 5 would not keep heads as roots of prune, so it must refuse the
+// file.
+func addHeads(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("heads"))
+	return err
+}

@@ -224,3 +224,31 @@ func TestUpgrade_RefusesNewer(t *testing.T) {
 		return nil
 	})
 }
+
+func TestStep6_Heads(t *testing.T) {
+	bdb := storeAt(t, 5)
+	// A tag of a version-5 store survives the step.
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tags")).Put([]byte("main"), []byte("id")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 5 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("heads")) == nil {
+			t.Error("heads bucket missing")
+		}
+		if string(tx.Bucket([]byte("tags")).Get([]byte("main"))) != "id" {
+			t.Error("tag lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
