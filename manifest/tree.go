@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -44,8 +45,36 @@ type Tree struct {
 	Entries []Entry
 }
 
+// ComparePaths orders tree paths as fs.tree.v1 lists them: component by
+// component, each component byte by byte, which is the order of Rust's
+// Path::cmp that the reference sorts its trees by. A directory's entries
+// come right after it, before a sibling whose name extends the
+// directory's with a byte below '/' such as '-' or '.': "a", "a/x",
+// "a-b", "a.txt". (Whole strings in byte order would put "a-b" and
+// "a.txt" before "a/x", and give the same directory another digest.)
+// It returns -1, 0 or +1.
+func ComparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	// The first difference: a separator ends its component, which is then
+	// a prefix of the other's and so sorts first.
+	switch {
+	case a[i] == '/':
+		return -1
+	case b[i] == '/':
+		return +1
+	}
+	return cmp.Compare(a[i], b[i])
+}
+
 // Encode validates t and returns its canonical encoding, entries sorted by
-// path in byte order:
+// path in the order of ComparePaths:
 //
 //	{"kind":"fs.tree.v1","entries":[{"path":..,"mode":"0644","size":N,"kind":"file","blob":"sha256:.."},...]}
 //
@@ -53,7 +82,7 @@ type Tree struct {
 // modified. Errors wrap ErrInvalidTree and name the entry's path.
 func (t *Tree) Encode() ([]byte, error) {
 	entries := slices.Clone(t.Entries)
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(entries, func(a, b Entry) int { return ComparePaths(a.Path, b.Path) })
 	for i := range entries {
 		e := &entries[i]
 		if err := e.check(); err != nil {
@@ -199,13 +228,15 @@ func parseMode(s string) (fs.FileMode, bool) {
 	return m, true
 }
 
-// DecodeTree reads an fs.tree.v1 blob strictly: kind fs.tree.v1, entries
-// sorted strictly by path in byte order (so no duplicates), every path
-// relative and clean, mode four octal digits, size not negative, a known
-// kind, a blob exactly for files and symlinks and a link_target exactly for
-// symlinks. Unknown keys are ignored. There is no size limit beyond the
-// input's, but nesting is bounded. Errors wrap ErrInvalidTree and name the
-// entry by index and, once known, path.
+// DecodeTree reads an fs.tree.v1 blob strictly: kind fs.tree.v1, every
+// path relative, clean and listed once, mode four octal digits, size not
+// negative, a known kind, a blob exactly for files and symlinks and a
+// link_target exactly for symlinks. Unknown keys are ignored. The entries
+// may come in any order (the reference and Encode write ComparePaths
+// order, earlier versions of pf wrote byte order); the Tree has them in
+// ComparePaths order. There is no size limit beyond the input's, but
+// nesting is bounded. Errors wrap ErrInvalidTree and name the entry by
+// index and, once known, path.
 func DecodeTree(b []byte) (*Tree, error) {
 	t, err := decodeTree(b)
 	if err != nil {
@@ -225,6 +256,7 @@ var (
 func decodeTree(b []byte) (*Tree, error) {
 	r := newReader(b)
 	t := new(Tree)
+	sorted := true
 	err := r.document(&treeKeys, func(key string, at loc) error {
 		switch key {
 		case "kind":
@@ -239,13 +271,12 @@ func decodeTree(b []byte) (*Tree, error) {
 				if err != nil {
 					return err
 				}
-				if i > 0 {
-					prev := t.Entries[i-1].Path
-					switch {
-					case e.Path == prev:
+				if i > 0 && sorted {
+					switch ComparePaths(t.Entries[i-1].Path, e.Path) {
+					case 0:
 						return fmt.Errorf("%s %s: duplicate path", at, quote(e.Path))
-					case e.Path < prev:
-						return fmt.Errorf("%s %s: not sorted: comes after %s", at, quote(e.Path), quote(prev))
+					case +1:
+						sorted = false
 					}
 				}
 				t.Entries = append(t.Entries, e)
@@ -255,6 +286,14 @@ func decodeTree(b []byte) (*Tree, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !sorted {
+		slices.SortFunc(t.Entries, func(a, b Entry) int { return ComparePaths(a.Path, b.Path) })
+		for i := 1; i < len(t.Entries); i++ {
+			if p := t.Entries[i].Path; p == t.Entries[i-1].Path {
+				return nil, fmt.Errorf("entries: %s: duplicate path", quote(p))
+			}
+		}
 	}
 	return t, nil
 }

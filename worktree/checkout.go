@@ -107,7 +107,7 @@ const maxLinkHops = 40
 
 func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, error) {
 	entries := slices.Clone(tree.Entries)
-	slices.SortFunc(entries, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(entries, byPath)
 	kinds := make(map[string]manifest.EntryKind, len(entries))
 	links := map[string]string{}
 	kept := entries[:0]
@@ -174,9 +174,11 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 	}
 	// Implicit parents were appended as met; parents sort before their
 	// children, which Mkdir needs.
-	slices.SortFunc(plan.dirs, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(plan.dirs, byPath)
 	return plan, nil
 }
+
+func byPath(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) }
 
 func nextSlash(p string, i int) int {
 	j := strings.IndexByte(p[i+1:], '/')

@@ -2,7 +2,6 @@ package worktree
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/processfork/pf/manifest"
 )
@@ -58,8 +57,8 @@ func (c Change) BytesRemoved() int64 {
 	return 0
 }
 
-// DiffTrees lists the paths that differ from tree a to tree b, sorted by
-// path. Directories count like any entry: an added directory is listed,
+// DiffTrees lists the paths that differ from tree a to tree b, in the
+// order of manifest.ComparePaths. Directories count like any entry: an added directory is listed,
 // and so are the entries under it.
 func DiffTrees(a, b *manifest.Tree) []Change {
 	ea, eb := sortedEntries(a), sortedEntries(b)
@@ -67,10 +66,10 @@ func DiffTrees(a, b *manifest.Tree) []Change {
 	i, j := 0, 0
 	for i < len(ea) || j < len(eb) {
 		switch {
-		case j == len(eb) || (i < len(ea) && ea[i].Path < eb[j].Path):
+		case j == len(eb) || (i < len(ea) && manifest.ComparePaths(ea[i].Path, eb[j].Path) < 0):
 			changes = append(changes, Change{Path: ea[i].Path, Kind: Removed, Old: ea[i]})
 			i++
-		case i == len(ea) || eb[j].Path < ea[i].Path:
+		case i == len(ea) || manifest.ComparePaths(eb[j].Path, ea[i].Path) < 0:
 			changes = append(changes, Change{Path: eb[j].Path, Kind: Added, New: eb[j]})
 			j++
 		default:
@@ -88,13 +87,13 @@ func DiffTrees(a, b *manifest.Tree) []Change {
 	return changes
 }
 
-// sortedEntries returns t's entries sorted by path, as DecodeTree returns
-// them; only a tree built in memory needs the copy.
+// sortedEntries returns t's entries in the order of manifest.ComparePaths,
+// as DecodeTree returns them; only a tree built in memory needs the copy.
 func sortedEntries(t *manifest.Tree) []manifest.Entry {
 	if t == nil {
 		return nil
 	}
-	cmp := func(x, y manifest.Entry) int { return strings.Compare(x.Path, y.Path) }
+	cmp := func(x, y manifest.Entry) int { return manifest.ComparePaths(x.Path, y.Path) }
 	if slices.IsSortedFunc(t.Entries, cmp) {
 		return t.Entries
 	}

@@ -1,10 +1,12 @@
 package worktree
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/processfork/pf/manifest"
@@ -84,5 +86,68 @@ func TestDiffTrees_Captured(t *testing.T) {
 	want := []string{"changed edit", "removed rm", "mode-changed run", "added sub", "added sub/new"}
 	if !slices.Equal(got, want) {
 		t.Errorf("diff %q, want %q", got, want)
+	}
+}
+
+// TestCapture_PathOrder: a workspace where a directory has siblings that
+// extend its name (src/, src-old, src.txt) is captured in the reference's
+// order, component by component; an older image of it, whose tree pf wrote
+// in byte order, still reads, checks out and diffs against it as the same
+// files.
+func TestCapture_PathOrder(t *testing.T) {
+	dir := t.TempDir()
+	build(t, dir, node{path: "src/main.rs", content: "fn main() {}"}, node{path: "src-old/x", content: "x"},
+		node{path: "src.txt", content: "t"}, node{path: "src/a b", content: "s"})
+	s := openStore(t)
+	id := snapshot(t, s, &Capture{Root: dir, Store: s})
+	raw := blob(t, s, worldFS(t, s, id))
+	var paths []string
+	for _, part := range strings.Split(raw, `"path":"`)[1:] {
+		paths = append(paths, part[:strings.IndexByte(part, '"')])
+	}
+	if want := []string{"src", "src/a b", "src/main.rs", "src-old", "src-old/x", "src.txt"}; !slices.Equal(paths, want) {
+		t.Fatalf("tree lists %q, want %q", paths, want)
+	}
+
+	// The same tree as pf wrote it before: entries in byte order.
+	tree := treeOfImage(t, s, id)
+	old := []byte(`{"kind":"fs.tree.v1","entries":[`)
+	byteOrder := slices.Clone(tree.Entries)
+	slices.SortFunc(byteOrder, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	for i, e := range byteOrder {
+		one, err := (&manifest.Tree{Entries: []manifest.Entry{e}}).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			old = append(old, ',')
+		}
+		old = append(old, one[len(`{"kind":"fs.tree.v1","entries":[`):len(one)-2]...)
+	}
+	old = append(old, "]}"...)
+	if bytes.Equal(old, []byte(raw)) {
+		t.Fatal("byte order is the reference's order here: the test proves nothing")
+	}
+	img, err := s.Image(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := *img.Manifest
+	m.Parents = nil
+	m.World.FS = put(t, s, string(old))
+	oldID, err := s.CommitManifest(ctx, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changes := DiffTrees(treeOfImage(t, s, oldID), tree); len(changes) != 0 {
+		t.Errorf("the byte-order tree differs from the captured one: %v", changes)
+	}
+	into := filepath.Join(t.TempDir(), "old")
+	if err := Checkout(ctx, s, oldID, into, CheckoutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	again := snapshot(t, s, &Capture{Root: into, Store: s}, oldID)
+	if worldFS(t, s, again) != worldFS(t, s, id) {
+		t.Errorf("checkout of the byte-order tree captures as %s, want %s", worldFS(t, s, again).Short(), worldFS(t, s, id).Short())
 	}
 }
