@@ -31,14 +31,15 @@ func (s *Store) Commit(ctx context.Context, raw []byte) (manifest.Digest, error)
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	return id, s.db.Update(ctx, s.commitFn(id, raw, m, nil))
+	return id, s.db.Update(ctx, s.commitFn(id, raw, m, nil, false))
 }
 
 // commitFn is the part of a commit that runs in the store's transaction.
 // It must be repeatable: a group commit may run it twice. lease, when not
 // nil, is the lease that put the image's blobs: what it put needs no
-// lookup.
-func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease) func(tx *bolt.Tx) error {
+// lookup. With shallow, parents the store lacks are allowed, and the image
+// is listed in shallow/ if it has any.
+func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease, shallow bool) func(tx *bolt.Tx) error {
 	value := cas.EncodeManifest(raw)
 	return func(tx *bolt.Tx) error {
 		manifests, err := db.Bucket(tx, db.BucketManifests)
@@ -48,9 +49,22 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		if manifests.Get(id[:]) != nil {
 			return nil
 		}
+		lacksParent := false
 		for i, p := range m.Parents {
 			if manifests.Get(p[:]) == nil {
-				return fmt.Errorf("image %s: parent %d %s: %w", id.Short(), i, p, db.ErrNotFound)
+				if !shallow {
+					return fmt.Errorf("image %s: parent %d %s: %w", id.Short(), i, p, db.ErrNotFound)
+				}
+				lacksParent = true
+			}
+		}
+		if lacksParent {
+			b, err := db.Bucket(tx, db.BucketShallow)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(id[:], []byte{}); err != nil {
+				return err
 			}
 		}
 		var logical int64

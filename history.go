@@ -138,6 +138,10 @@ func walkAncestry(ctx context.Context, tx *bolt.Tx, ids []manifest.Digest, r ind
 	if err != nil {
 		return nil, err
 	}
+	shallow, err := db.Bucket(tx, db.BucketShallow)
+	if err != nil {
+		return nil, err
+	}
 	seen := make(map[manifest.Digest]bool, len(ids))
 	stack := make([]manifest.Digest, 0, len(ids))
 	for _, id := range ids {
@@ -172,10 +176,14 @@ func walkAncestry(ctx context.Context, tx *bolt.Tx, ids []manifest.Digest, r ind
 			found = append(found, a)
 		}
 		for _, p := range img.Manifest.Parents {
-			if !seen[p] {
-				seen[p] = true
-				stack = append(stack, p)
+			if seen[p] {
+				continue
 			}
+			seen[p] = true
+			if manifests.Get(p[:]) == nil && shallow.Get(id[:]) != nil {
+				continue // received without it: the history known here ends
+			}
+			stack = append(stack, p)
 		}
 	}
 	return found, nil

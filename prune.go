@@ -202,6 +202,13 @@ func (s *Store) removeImage(tx *bolt.Tx, id manifest.Digest) (bool, error) {
 	if err := index.Remove(tx, id, img.Manifest.CreatedAt, img.Manifest.Parents); err != nil {
 		return false, err
 	}
+	shallow, err := db.Bucket(tx, db.BucketShallow)
+	if err != nil {
+		return false, err
+	}
+	if err := shallow.Delete(id[:]); err != nil {
+		return false, err
+	}
 	for name, delta := range map[string]int64{
 		db.CounterImages:       -1,
 		db.CounterImageLogical: -(logical + int64(len(img.Raw))),

@@ -98,7 +98,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	commit := s.commitFn(id, raw, m, lease)
+	commit := s.commitFn(id, raw, m, lease, false)
 	if h := spec.Head; h != nil {
 		commitImage := commit
 		commit = func(tx *bolt.Tx) error {

@@ -107,6 +107,10 @@ func (v *verifier) images() error {
 	if err != nil {
 		return err
 	}
+	shallow, err := db.Bucket(v.tx, db.BucketShallow)
+	if err != nil {
+		return err
+	}
 	// One walker for every image: a tree or page list that images share is
 	// read and checked once, so a store of many forks verifies in time
 	// proportional to what it holds, not to images times tree size.
@@ -141,7 +145,7 @@ func (v *verifier) images() error {
 			}
 		}
 		for _, p := range m.Parents {
-			if manifests.Get(p[:]) == nil {
+			if manifests.Get(p[:]) == nil && shallow.Get(id[:]) == nil {
 				v.problem(subject, "parent %s is missing", p)
 			}
 		}

@@ -56,18 +56,26 @@ func writeShow(c *cli.Context, s *pf.Store, img *pf.Image) error {
 	}
 	related := func(ids []manifest.Digest) ([]string, error) {
 		// Related images by creation time, each with when and what made it.
-		imgs := make([]*pf.Image, len(ids))
-		for i, id := range ids {
-			if imgs[i], err = s.Image(ctx, id); err != nil {
+		// A parent of an image pulled without its ancestors is not here.
+		var imgs []*pf.Image
+		var absent []string
+		for _, id := range ids {
+			r, err := s.Image(ctx, id)
+			switch {
+			case errors.Is(err, pf.ErrNotFound):
+				absent = append(absent, id.String()+"  (not in this store)")
+			case err != nil:
 				return nil, err
+			default:
+				imgs = append(imgs, r)
 			}
 		}
 		slices.SortStableFunc(imgs, func(a, b *pf.Image) int { return a.Manifest.CreatedAt.Compare(b.Manifest.CreatedAt) })
-		out := make([]string, len(imgs))
-		for i, r := range imgs {
-			out[i] = fmt.Sprintf("%s  %s  %s@%s", r.ID, localTime(r.Manifest.CreatedAt), r.Manifest.Agent.Kind, r.Manifest.Agent.Version)
+		out := make([]string, 0, len(ids))
+		for _, r := range imgs {
+			out = append(out, fmt.Sprintf("%s  %s  %s@%s", r.ID, localTime(r.Manifest.CreatedAt), r.Manifest.Agent.Kind, r.Manifest.Agent.Version))
 		}
-		return out, nil
+		return append(out, absent...), nil
 	}
 	parentLines, err := related(m.Parents)
 	if err != nil {

@@ -21,12 +21,28 @@ const chunkerPol = chunker.Pol(0x2a6e3f9c957425)
 var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); return &b }}
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	d, value, total, err := l.chunk(ctx, r)
+	if err != nil {
+		return d, err
+	}
+	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: value}); err != nil {
+		return d, err
+	}
+	l.known(d, total)
+	return d, nil
+}
+
+// chunk cuts what r yields into chunks and stages them, and returns the
+// whole blob's digest, the value that the blob's key must hold (its one
+// chunk, or its chunk list) and its size. The caller stages that value,
+// or not: chunks without it are garbage that gc collects.
+func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, value []byte, total int64, err error) {
 	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
 	p := newChunkPipeline(ctx, l)
 	defer p.close()
 	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
-			return manifest.Digest{}, err
+			return d, nil, 0, err
 		}
 		if p.failed.Load() {
 			break // close reports the store stage's error
@@ -36,24 +52,19 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 			break
 		}
 		if err != nil {
-			return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
+			return d, nil, 0, fmt.Errorf("read blob: %w", err)
 		}
 		p.add(c.Data)
 	}
 	if err := p.close(); err != nil {
-		return manifest.Digest{}, err
+		return d, nil, 0, err
 	}
-	var d manifest.Digest
 	p.whole.Sum(d[:0])
-	value := p.first
+	value = p.first
 	if len(p.refs) != 1 {
 		value = encodeChunkList(p.total, p.refs)
 	}
-	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: value}); err != nil {
-		return d, err
-	}
-	l.known(d, p.total)
-	return d, nil
+	return d, value, p.total, nil
 }
 
 // chunkPipeline runs a chunked put in three stages, each on a goroutine

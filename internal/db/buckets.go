@@ -23,6 +23,7 @@ var (
 	BucketPacks       = []byte("packs")
 	BucketPackLive    = []byte("packlive")
 	BucketHeads       = []byte("heads")
+	BucketShallow     = []byte("shallow")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

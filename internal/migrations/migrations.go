@@ -28,6 +28,7 @@ var Steps = []Step{
 	{4, "packs and packlive buckets", addPacks},
 	{5, "early packs: a marked pack with no packlive entry", earlyPacks},
 	{6, "heads bucket", addHeads},
+	{7, "shallow bucket", addShallow},
 }
 
 // Latest is the schema version a store has after every step.
@@ -161,5 +162,14 @@ func earlyPacks(*bolt.Tx) error { return nil }
 // file.
 func addHeads(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists([]byte("heads"))
+	return err
+}
+
+// addShallow adds the bucket that lists the images received without their
+// parents (a pull of one image from a registry): for those, a parent that
+// is not in the store is expected, not damage. An older pf would report
+// such an image's parents missing, so it must refuse the file.
+func addShallow(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("shallow"))
 	return err
 }

@@ -252,3 +252,27 @@ func TestStep6_Heads(t *testing.T) {
 		return nil
 	})
 }
+
+func TestStep7_Shallow(t *testing.T) {
+	bdb := storeAt(t, 6)
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("manifests")).Put([]byte("id"), []byte("m")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 6 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("shallow")); b == nil || b.Stats().KeyN != 0 {
+			t.Error("shallow bucket missing or not empty")
+		}
+		if string(tx.Bucket([]byte("manifests")).Get([]byte("id"))) != "m" {
+			t.Error("image lost in upgrade")
+		}
+		return nil
+	})
+}
