@@ -28,12 +28,15 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 			"table of medians with the ratio of pf's figure to each other's: the reference fixture\n" +
 			"(cold and warm snapshots, 12 forks), ingest and random reads of 10,000 blobs of 16 KiB\n" +
 			"(random and JSON lines) and of 100 of 4 MiB, history queries in stores of 1,000 to\n" +
-			"1,000,000 images, and a 1 GiB blob stored again with 1% changed. The full run takes\n" +
-			"up to 15 minutes on two cores; --quick, about a minute. Stores go in a temporary\n" +
+			"1,000,000 images, a 1 GiB blob stored again with 1% changed, and the checkpoints of an\n" +
+			"agent's workspace: the pf binary against a shadow git repository, whole processes, on a\n" +
+			"copy of $GOROOT/src, on 100,000 small files and on a 2 GiB file that grows at every turn.\n" +
+			"The full run takes about 25 minutes on two cores; --quick, a few. Stores go in a temporary\n" +
 			"directory, or under --out, which also keeps the inputs and history stores between runs.\n\n" +
 			"--only takes jobs (fixture, ingest-16k-random, ingest-16k-jsonl, ingest-4m-random,\n" +
-			"history-1k ... history-1m, bigblob; or ingest, history) and systems (reference, git,\n" +
-			"sqlite, limits); pf always runs.",
+			"history-1k ... history-1m, bigblob, checkpoints-goroot, checkpoints-small,\n" +
+			"checkpoints-growing; or ingest, history, checkpoints) and systems (reference, git,\n" +
+			"shadow-git, sqlite, limits); pf always runs.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quick", Usage: "smaller stores and fewer rounds: about a minute"},
 			&cli.StringFlag{Name: "out", TakesFile: true,
@@ -41,6 +44,8 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringSliceFlag{Name: "only", Usage: "run only these jobs and systems: `NAME,...`"},
 			&cli.StringFlag{Name: "markdown", TakesFile: true,
 				Usage: "also write the Markdown report to `FILE`, its plot beside it (FILE with .svg)"},
+			&cli.StringFlag{Name: "pf", TakesFile: true,
+				Usage: "the pf `BINARY` the checkpoints jobs run (default: built from the module here with go build)"},
 			&cli.BoolFlag{Name: "child", Hidden: true, Usage: "run one job, given on standard input (pf-bench runs itself so)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -56,6 +61,7 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 				Out:      c.String("out"),
 				Markdown: c.String("markdown"),
 				Command:  benchCommandLine(c),
+				PF:       c.String("pf"),
 			}
 			if exe, err := os.Executable(); err == nil {
 				cfg.Self = []string{exe, "--child"}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -18,13 +19,19 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar in an empty $WORK. Beside
 // testscript's own commands, "exits N prog args..." runs prog and checks
-// its exit status.
+// its exit status. $PF is a pf binary built from this module, for the
+// checkpoints jobs.
 func TestScripts(t *testing.T) {
+	pf := filepath.Join(t.TempDir(), "pf")
+	if out, err := exec.Command("go", "build", "-o", pf, "github.com/processfork/pf/cmd/pf").CombinedOutput(); err != nil {
+		t.Fatalf("build pf: %v\n%s", err, out)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("PF", pf)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

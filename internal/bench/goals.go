@@ -34,13 +34,14 @@ func (rep *Report) pair(workload, system string) (pf, r Row, ok bool) {
 	return pf, r, ok1 && ok2 && pf.ok() && r.ok()
 }
 
-// bestGit is the faster of the git rows of a workload.
+// bestGit is the faster of the git rows of a workload (for a workload
+// of bytes alone, the one there is).
 func (rep *Report) bestGit(workload string) (Row, bool) {
 	var best Row
 	found := false
-	for _, sys := range []string{sysGit, sysGitLoose} {
+	for _, sys := range []string{sysGit, sysGitLoose, sysShadowGit} {
 		r, ok := rep.row(workload, sys)
-		if !ok || !r.ok() || math.IsNaN(r.median()) {
+		if !ok || !r.ok() || (math.IsNaN(r.median()) && r.Stored == nil) {
 			continue
 		}
 		if !found || r.median() < best.median() {
@@ -186,6 +187,7 @@ func (rep *Report) goals() []goal {
 		}
 		add(g)
 	}
+	out = append(out, rep.checkpointGoals()...)
 	return out
 }
 
@@ -295,6 +297,9 @@ func (rep *Report) headline() [][]string {
 func (rep *Report) pfFigure(wl Workload, pf Row) string {
 	switch wl.Metric {
 	case metricBytes:
+		if wl.StoredMeans == "store size" {
+			return optBytes(pf.Stored)
+		}
 		return optBytes(pf.Stored) + " added"
 	case metricThroughput:
 		return rate(wl, pf)

@@ -32,6 +32,10 @@ type jobSpec struct {
 	// MeasureRSS asks for peak resident memory: only a process of its
 	// own measures anything meaningful.
 	MeasureRSS bool `json:"measure_rss"`
+	// PF is the pf binary the checkpoints jobs run; PFMissing says why
+	// there is none.
+	PF        string `json:"pf,omitempty"`
+	PFMissing string `json:"pf_missing,omitempty"`
 }
 
 // Row is one measured row of the report: a workload on one system.
@@ -604,6 +608,19 @@ func runJob(ctx context.Context, spec jobSpec, progress func(string)) ([]Row, er
 	}
 	j := &job{jobSpec: spec, ctx: ctx, progress: progress}
 	load := loadAverage()
+	if isCheckpointsJob(spec.Job) {
+		var rows []Row
+		var err error
+		if spec.System == sysLimits {
+			rows, err = j.ckptLimits()
+		} else {
+			rows, err = j.checkpoints(spec.System)
+		}
+		for i := range rows {
+			rows[i].Load = load
+		}
+		return rows, err
+	}
 	if spec.System == sysLimits {
 		rows, err := j.limits()
 		for i := range rows {

@@ -87,6 +87,8 @@ func systemName(id string) string {
 		return "git fast-import"
 	case sysGitLoose:
 		return "git hash-object"
+	case sysShadowGit:
+		return "shadow git repository"
 	case sysSQLite:
 		return "SQLite"
 	}
@@ -475,5 +477,6 @@ const methodNotes = `## How each system runs
 - **SQLite**: modernc.org/sqlite (SQLite in pure Go), WAL mode, ` + "`synchronous=FULL`" + `, a table of blobs keyed by hex digest and a table of manifests with an index on their creation time, each snapshot or ingest one transaction; blobs stored as they come. SQLite refuses a value over 10^9 bytes, so it cannot hold the 1 GiB blob in one row.
 - **limits**: on the same bytes, SHA-256 on every core, zstd at pf's level on every core, and one sequential write of all the bytes with one fsync; for the changed blob, the changed bytes themselves.
 - **Peak RSS** (ingest and reads): each system's job runs in a process of its own; the figure is how far its resident size rose above where it stood after loading the input (mapped from a file, outside the Go heap), plus the peak of any git process it ran.
+- **checkpoints**: a coding agent's checkpoints of the user's workspace, every command a whole process as the agent spawns it, timed from start to exit. *pf* is the pf binary: ` + "`pf init`" + ` (not timed), ` + "`pf snapshot --fs-root`" + ` per checkpoint, ` + "`pf status`" + `, ` + "`pf restore IMAGE --to`" + `; its store is its file. The *shadow git repository* is a repository of its own whose ` + "`core.worktree`" + ` is the workspace, git's defaults otherwise: ` + "`git add -A`" + ` then ` + "`git commit --allow-empty`" + ` per checkpoint, ` + "`git status --porcelain`" + `, ` + "`git reset --hard`" + ` then ` + "`git clean -fd`" + ` to restore; its size is after ` + "`git gc`" + `. Both get the same workspace, written before the first checkpoint: a copy of ` + "`$GOROOT/src`" + ` with an ignored node_modules/ (named in .gitignore), generated small text files, or a log file that grows by 1% at every turn beside 100 small files. A turn changes 10 files (one of them new; in the growing tree, the log is one); the unchanged checkpoints follow the turns; status runs with one more turn's changes in place; restore goes back the given number of turns and is undone, not timed, before the next round. *limit: walk* lists every directory and reads the stat of every entry, outside node_modules/, in one goroutine: what a checkpoint that looks at the files cannot avoid.
 - **History stores** hold the same manifests in every system (256 agents, images a second apart, each the child of its agent's previous one, all naming the same dozen small blobs); the query asks for the newest 100 since the middle image, and every answer is checked byte for byte. The stores are built once and kept under ` + "`--out`" + `'s cache/ between runs; the reference design's is its images/ directory only, which is all its history reads.
 `

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type Config struct {
 	Self []string
 	// Progress, when set, shows what is running: give it a terminal.
 	Progress io.Writer
+	// PF is the pf binary the checkpoints jobs run; "" builds one from
+	// the module in the working directory with go build.
+	PF string
 }
 
 // ErrUnknownName is returned for a name --only does not know.
@@ -98,6 +102,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
+	var pfBin, pfMissing string
+	if slices.ContainsFunc(sel.Jobs, isCheckpointsJob) {
+		pfBin = cfg.PF
+		if pfBin == "" {
+			prog.set("building pf")
+			pfBin, pfMissing = buildPF(ctx, filepath.Join(work, "bin"))
+		} else if _, err := exec.LookPath(pfBin); err != nil {
+			pfBin, pfMissing = "", err.Error()
+		}
+	}
+
 	type task struct{ job, system string }
 	var tasks []task
 	for _, job := range sel.Jobs {
@@ -115,6 +130,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Job: t.job, System: t.system, Sizes: sizes, Policy: pols,
 			Work: filepath.Join(work, t.job+"-"+t.system), Cache: cache, Data: data,
 			MeasureRSS: len(cfg.Self) > 0,
+			PF:         pfBin, PFMissing: pfMissing,
 		}
 		if err := mkdirEmpty(spec.Work); err != nil {
 			return nil, err
@@ -159,12 +175,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// buildPF builds cmd/pf into dir with the go command, from the module
+// in the working directory, and returns its path, or why it could not.
+func buildPF(ctx context.Context, dir string) (path, why string) {
+	path = filepath.Join(dir, "pf")
+	if runtime.GOOS == "windows" {
+		path += ".exe"
+	}
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", path, "github.com/processfork/pf/cmd/pf").CombinedOutput()
+	if err != nil {
+		return "", fmt.Sprintf("go build github.com/processfork/pf/cmd/pf failed (%v: %s); name one with --pf", err, oneLine(strings.TrimSpace(string(out))))
+	}
+	return path, ""
+}
+
 // applies says whether a system has rows in a job: git is measured with
 // fast-import but for the large blob, which git hash-object stores as
 // git add would (and which it ingests too, as the issue asks), and the
 // limits have nothing to say about history queries.
 func applies(system, job string) bool {
+	if isCheckpointsJob(job) {
+		return system == sysPF || system == sysShadowGit || system == sysLimits
+	}
 	switch system {
+	case sysShadowGit:
+		return false
 	case sysGitLoose:
 		return strings.HasPrefix(job, "ingest-") || job == jobBigBlob
 	case sysGit:

@@ -68,6 +68,8 @@ type Sizes struct {
 	History    []int `json:"history"`  // images in each history store
 	BigBlob    int64 `json:"big_blob"` // bytes of the blob changed by 1%
 	Forks      int   `json:"forks"`
+	// Checkpoints are the workspaces of the checkpoints jobs.
+	Checkpoints []CkptTree `json:"checkpoints"`
 }
 
 // FullSizes are the issue's.
@@ -77,6 +79,11 @@ var FullSizes = Sizes{
 	History: []int{1_000, 10_000, 100_000, 1_000_000},
 	BigBlob: 1 << 30,
 	Forks:   12,
+	Checkpoints: []CkptTree{
+		{Job: jobCkptGoroot, NodeFiles: 3000, Turns: 20, Back: 10},
+		{Job: jobCkptSmall, Files: 100_000, Depth: 20, Turns: 20, Back: 10},
+		{Job: jobCkptGrowing, Grow: 2 << 30, Turns: 3, Back: 3},
+	},
 }
 
 // QuickSizes fit the whole run in about a minute on two cores.
@@ -86,6 +93,11 @@ var QuickSizes = Sizes{
 	History: []int{1_000, 10_000},
 	BigBlob: 16 << 20,
 	Forks:   12,
+	Checkpoints: []CkptTree{
+		{Job: jobCkptGoroot, GorootDir: "go/types", NodeFiles: 100, Turns: 3, Back: 2},
+		{Job: jobCkptSmall, Files: 500, Depth: 8, Turns: 3, Back: 2},
+		{Job: jobCkptGrowing, Grow: 16 << 20, Turns: 2, Back: 2},
+	},
 }
 
 // Policy says how many rounds a workload gets.
@@ -108,6 +120,11 @@ type policies struct {
 	Ingest   Policy `json:"ingest"`   // a whole ingest into a new store
 	Read     Policy `json:"read"`     // reading every blob back once
 	Query    Policy `json:"query"`    // one history query
+	// The checkpoints jobs: a first checkpoint into a new store; one
+	// quick step (an unchanged checkpoint, a status); one restore.
+	CkptFirst   Policy `json:"ckpt_first"`
+	CkptStep    Policy `json:"ckpt_step"`
+	CkptRestore Policy `json:"ckpt_restore"`
 }
 
 var fullPolicies = policies{
@@ -116,6 +133,10 @@ var fullPolicies = policies{
 	Ingest:   Policy{Warmup: true, Long: 2 * time.Second, Rounds: 3, Budget: 10 * time.Second},
 	Read:     Policy{Warmup: true, Long: 2 * time.Second, Rounds: 5, Budget: 8 * time.Second},
 	Query:    Policy{Warmup: true, Long: 2 * time.Second, Rounds: 21, Budget: 10 * time.Second},
+	// git's first checkpoint of the 2 GiB tree takes a minute: one round.
+	CkptFirst:   Policy{Warmup: false, Long: time.Second, Rounds: 3, Budget: 30 * time.Second},
+	CkptStep:    Policy{Warmup: true, Long: 2 * time.Second, Rounds: 11, Budget: 10 * time.Second},
+	CkptRestore: Policy{Warmup: true, Long: 2 * time.Second, Rounds: 7, Budget: 20 * time.Second},
 }
 
 var quickPolicies = policies{
@@ -124,6 +145,9 @@ var quickPolicies = policies{
 	Ingest:   Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
 	Read:     Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
 	Query:    Policy{Warmup: true, Long: time.Second, Rounds: 5, Budget: time.Second},
+	CkptFirst:   Policy{Warmup: false, Long: time.Second, Rounds: 1, Budget: time.Second},
+	CkptStep:    Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
+	CkptRestore: Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
 }
 
 // historyJob is the job name of the history store of n images.
@@ -181,7 +205,11 @@ func (sz Sizes) Jobs() []string {
 	for _, n := range sz.History {
 		jobs = append(jobs, historyJob(n))
 	}
-	return append(jobs, jobBigBlob)
+	jobs = append(jobs, jobBigBlob)
+	for _, t := range sz.Checkpoints {
+		jobs = append(jobs, t.Job)
+	}
+	return jobs
 }
 
 // Workloads lists every workload of a run, in report order.
@@ -220,6 +248,9 @@ func (sz Sizes) Workloads() []Workload {
 		Workload{ID: wlBigChanged, Job: jobBigBlob, Title: "that blob with 1% of its bytes changed in one run, stored again",
 			Metric: metricBytes, Bytes: sz.BigBlob, Ops: 1, StoredMeans: "added"},
 	)
+	for _, t := range sz.Checkpoints {
+		out = append(out, ckptWorkloads(t)...)
+	}
 	return out
 }
 
@@ -236,12 +267,13 @@ const (
 	sysReference = "reference"
 	sysGit       = "git"             // git fast-import
 	sysGitLoose  = "git-hash-object" // git hash-object -w --stdin-paths
+	// sysShadowGit (checkpoints.go) is a shadow repository of a workspace.
 	sysSQLite    = "sqlite"
 	sysLimits    = "limits"
 )
 
 // AllSystems in the order of the report.
-var AllSystems = []string{sysPF, sysReference, sysGit, sysGitLoose, sysSQLite, sysLimits}
+var AllSystems = []string{sysPF, sysReference, sysGit, sysGitLoose, sysShadowGit, sysSQLite, sysLimits}
 
 // Selection is what --only chose.
 type Selection struct {
@@ -261,7 +293,7 @@ func (sz Sizes) Select(only []string) (Selection, error) {
 		switch {
 		case name == "":
 		case name == "git":
-			sel.Systems = append(sel.Systems, sysGit, sysGitLoose)
+			sel.Systems = append(sel.Systems, sysGit, sysGitLoose, sysShadowGit)
 		case slices.Contains(AllSystems, name):
 			sel.Systems = append(sel.Systems, name)
 		case slices.Contains(all, name):
@@ -274,8 +306,12 @@ func (sz Sizes) Select(only []string) (Selection, error) {
 			for _, n := range sz.History {
 				sel.Jobs = append(sel.Jobs, historyJob(n))
 			}
+		case name == jobCheckpoints:
+			for _, t := range sz.Checkpoints {
+				sel.Jobs = append(sel.Jobs, t.Job)
+			}
 		default:
-			return Selection{}, fmt.Errorf("--only: unknown name %q: the jobs are %s (or ingest, history), the systems %s",
+			return Selection{}, fmt.Errorf("--only: unknown name %q: the jobs are %s (or ingest, history, checkpoints), the systems %s",
 				name, strings.Join(all, ", "), strings.Join(AllSystems, ", "))
 		}
 	}

@@ -1,0 +1,845 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The checkpoints jobs: pf against a shadow git repository, the way a
+// desktop coding agent checkpoints the user's workspace at every turn.
+// Both run as whole processes, one per command, as the agent spawns
+// them: `pf snapshot --fs-root`, `pf status`, `pf restore` against
+// `git add -A && git commit`, `git status`, `git reset --hard && git clean
+// -fd` in a repository whose core.worktree is the workspace.
+
+// Checkpoint job names, as --only takes them; "checkpoints" names all.
+const (
+	jobCheckpoints = "checkpoints"
+	jobCkptGoroot  = "checkpoints-goroot"
+	jobCkptSmall   = "checkpoints-small"
+	jobCkptGrowing = "checkpoints-growing"
+)
+
+// The shadow git repository, and the machine's own limit on a walk.
+const (
+	sysShadowGit = "shadow-git"
+	limitWalk    = "limit: walk"
+)
+
+// Steps of a checkpoints job: one workload each.
+const (
+	stepFirst     = "first"
+	stepTurn      = "turn"
+	stepUnchanged = "unchanged"
+	stepStatus    = "status"
+	stepRestore   = "restore"
+	stepStored    = "stored"
+)
+
+var ckptSteps = []string{stepFirst, stepTurn, stepUnchanged, stepStatus, stepRestore, stepStored}
+
+func ckptWorkload(job, step string) string { return job + "-" + step }
+
+// changedPerTurn is how many files a turn changes: the issue's "a turn
+// with 10 files changed".
+const changedPerTurn = 10
+
+// CkptTree is the workspace of one checkpoints job.
+type CkptTree struct {
+	Job string `json:"job"`
+	// GorootDir, for the Go tree: the part of $GOROOT/src copied ("" for
+	// all of it); an ignored node_modules/ of NodeFiles files is added.
+	GorootDir string `json:"goroot_dir,omitempty"`
+	NodeFiles int    `json:"node_files,omitempty"`
+	// Files small files in directories up to Depth deep, for the
+	// generated tree.
+	Files int `json:"files,omitempty"`
+	Depth int `json:"depth,omitempty"`
+	// Grow is the size of the one large file that grows by 1% at every
+	// turn, for the growing tree.
+	Grow int64 `json:"grow,omitempty"`
+	// Turns are the checkpoints after the first; Back, how many turns
+	// back the restore goes.
+	Turns int `json:"turns"`
+	Back  int `json:"back"`
+}
+
+// describe is the tree as the report's titles name it.
+func (t CkptTree) describe() string {
+	switch {
+	case t.Grow > 0:
+		return fmt.Sprintf("one %s file growing 1%% a turn", sizeName(t.Grow))
+	case t.Files > 0:
+		return fmt.Sprintf("%s small files %d levels deep", commas(t.Files), t.Depth)
+	}
+	dir := "$GOROOT/src"
+	if t.GorootDir != "" {
+		dir += "/" + t.GorootDir
+	}
+	return dir + " + ignored node_modules/"
+}
+
+func (sz Sizes) ckptTree(job string) (CkptTree, bool) {
+	for _, t := range sz.Checkpoints {
+		if t.Job == job {
+			return t, true
+		}
+	}
+	return CkptTree{}, false
+}
+
+func isCheckpointsJob(job string) bool { return strings.HasPrefix(job, jobCheckpoints+"-") }
+
+// ckptWorkloads are the rows of one tree's job.
+func ckptWorkloads(t CkptTree) []Workload {
+	title := func(s string) string { return "checkpoints, " + t.describe() + ": " + s }
+	return []Workload{
+		{ID: ckptWorkload(t.Job, stepFirst), Job: t.Job, Title: title("first checkpoint"), Metric: metricTime, Ops: 1, StoredMeans: "store size"},
+		{ID: ckptWorkload(t.Job, stepTurn), Job: t.Job, Title: title(fmt.Sprintf("a turn with %d files changed", changedPerTurn)), Metric: metricTime, Ops: 1},
+		{ID: ckptWorkload(t.Job, stepUnchanged), Job: t.Job, Title: title("checkpoint of an unchanged workspace"), Metric: metricTime, Ops: 1},
+		{ID: ckptWorkload(t.Job, stepStatus), Job: t.Job, Title: title(fmt.Sprintf("status, %d files changed", changedPerTurn)), Metric: metricTime, Ops: 1},
+		{ID: ckptWorkload(t.Job, stepRestore), Job: t.Job, Title: title(fmt.Sprintf("restore to the checkpoint %d turns back", t.Back)), Metric: metricTime, Ops: 1},
+		{ID: ckptWorkload(t.Job, stepStored), Job: t.Job, Title: title(fmt.Sprintf("store after the first checkpoint and %d turns", t.Turns)), Metric: metricBytes, Ops: 1, StoredMeans: "store size"},
+	}
+}
+
+// checkpointer is one system's way of keeping checkpoints of the
+// workspace. Each method runs whole processes and returns the time they
+// took, one after another, as the agent would wait for them.
+type checkpointer interface {
+	// reset makes a new empty store (not timed).
+	reset() error
+	checkpoint() (id string, d time.Duration, err error)
+	status() (time.Duration, error)
+	restore(id string) (time.Duration, error)
+	// stored is the store's size on disk, after git gc for git (final
+	// says this is the last measure, after which it may be repacked); a
+	// note says what else to know.
+	stored(final bool) (int64, string, error)
+	// missing says why the system lacks a step, or "".
+	missing(step string) string
+	// peak returns and resets the peak resident size of the processes
+	// run since the last call.
+	peak() int64
+}
+
+// procs runs and times the processes of a checkpointer.
+type procs struct {
+	ctx     context.Context
+	env     []string
+	maxRSS  int64
+	verbose bool
+}
+
+// run runs name with args in dir and returns its standard output and how
+// long it took from start to exit.
+func (p *procs) run(dir, name string, args ...string) ([]byte, time.Duration, error) {
+	cmd := exec.CommandContext(p.ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = p.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	p.maxRSS = max(p.maxRSS, processPeakRSS(cmd.ProcessState))
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return nil, d, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, msg)
+	}
+	return stdout.Bytes(), d, nil
+}
+
+func (p *procs) peak() int64 {
+	v := p.maxRSS
+	p.maxRSS = 0
+	return v
+}
+
+// pfCheckpointer runs the pf binary on a store of its own.
+type pfCheckpointer struct {
+	procs
+	bin, store, ws string
+}
+
+func (c *pfCheckpointer) pf(args ...string) ([]byte, time.Duration, error) {
+	return c.run(c.ws, c.bin, append([]string{"--store", c.store}, args...)...)
+}
+
+func (c *pfCheckpointer) reset() error {
+	if err := os.RemoveAll(filepath.Dir(c.store)); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.store), 0o755); err != nil {
+		return err
+	}
+	// What an earlier store's snapshot left in the workspace names an
+	// image the new store lacks.
+	if err := os.Remove(filepath.Join(c.ws, ".pfcid")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	_, _, err := c.pf("init")
+	return err
+}
+
+func (c *pfCheckpointer) checkpoint() (string, time.Duration, error) {
+	out, d, err := c.pf("snapshot", "--fs-root", c.ws)
+	return strings.TrimSpace(string(out)), d, err
+}
+
+func (c *pfCheckpointer) status() (time.Duration, error) {
+	_, d, err := c.pf("status", c.ws)
+	return d, err
+}
+
+func (c *pfCheckpointer) restore(id string) (time.Duration, error) {
+	_, d, err := c.pf("restore", id, "--to", c.ws)
+	return d, err
+}
+
+func (c *pfCheckpointer) stored(bool) (int64, string, error) {
+	disk, _, err := diskUsage(filepath.Dir(c.store))
+	return disk, "", err
+}
+
+// missing asks the binary whether it has the step's command: pf gained
+// status and restore after this job was written.
+func (c *pfCheckpointer) missing(step string) string {
+	cmd := map[string]string{stepStatus: "status", stepRestore: "restore"}[step]
+	if cmd == "" {
+		return ""
+	}
+	if _, _, err := c.run(c.ws, c.bin, cmd, "--help"); err != nil {
+		return "this pf has no " + cmd + " command"
+	}
+	return ""
+}
+
+// gitCheckpointer is a shadow repository: its own directory, its
+// core.worktree the workspace, git's defaults otherwise.
+type gitCheckpointer struct {
+	procs
+	dir, ws string
+}
+
+func (c *gitCheckpointer) git(args ...string) ([]byte, time.Duration, error) {
+	return c.run(c.dir, "git", args...)
+}
+
+func (c *gitCheckpointer) reset() error {
+	if err := mkdirEmpty(c.dir); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "--quiet"},
+		{"config", "core.worktree", c.ws},
+		{"config", "user.name", "pf-bench"},
+		{"config", "user.email", "pf-bench@localhost"},
+	} {
+		if _, _, err := c.git(args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *gitCheckpointer) checkpoint() (string, time.Duration, error) {
+	_, d1, err := c.git("add", "-A")
+	if err != nil {
+		return "", d1, err
+	}
+	_, d2, err := c.git("commit", "--quiet", "--allow-empty", "--no-verify", "-m", "checkpoint")
+	if err != nil {
+		return "", d1 + d2, err
+	}
+	out, _, err := c.git("rev-parse", "HEAD")
+	return strings.TrimSpace(string(out)), d1 + d2, err
+}
+
+func (c *gitCheckpointer) status() (time.Duration, error) {
+	_, d, err := c.git("status", "--porcelain")
+	return d, err
+}
+
+func (c *gitCheckpointer) restore(id string) (time.Duration, error) {
+	_, d1, err := c.git("reset", "--quiet", "--hard", id)
+	if err != nil {
+		return d1, err
+	}
+	_, d2, err := c.git("clean", "--quiet", "-fd")
+	return d1 + d2, err
+}
+
+func (c *gitCheckpointer) stored(final bool) (int64, string, error) {
+	if !final {
+		disk, _, err := diskUsage(c.dir)
+		return disk, "", err
+	}
+	before, _, err := diskUsage(c.dir)
+	if err != nil {
+		return 0, "", err
+	}
+	if _, _, err := c.git("gc", "--quiet"); err != nil {
+		return 0, "", err
+	}
+	after, _, err := diskUsage(c.dir)
+	return after, fmt.Sprintf("after git gc; %s before", fmtBytes(before)), err
+}
+
+func (c *gitCheckpointer) missing(string) string { return "" }
+
+// checkpoints runs one tree's job on pf or the shadow repository.
+func (j *job) checkpoints(system string) ([]Row, error) {
+	t, ok := j.Sizes.ckptTree(j.Job)
+	if !ok {
+		return nil, fmt.Errorf("no job %q", j.Job)
+	}
+	rows := map[string]*Row{}
+	var out []Row
+	for _, w := range ckptWorkloads(t) {
+		rows[w.ID] = &Row{Workload: w.ID, System: system}
+	}
+	all := func(f func(r *Row)) []Row {
+		out = out[:0]
+		for _, step := range ckptSteps {
+			r := rows[ckptWorkload(t.Job, step)]
+			f(r)
+			out = append(out, *r)
+		}
+		return out
+	}
+	work, err := filepath.Abs(j.Work)
+	if err != nil {
+		return nil, err
+	}
+	ws := filepath.Join(work, "ws")
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "LC_ALL=C")
+	var c checkpointer
+	switch system {
+	case sysPF:
+		if j.PF == "" {
+			why := "no pf binary to run: " + j.PFMissing
+			return all(func(r *Row) { r.Skipped = why }), nil
+		}
+		c = &pfCheckpointer{procs: procs{ctx: j.ctx, env: env}, bin: j.PF, store: filepath.Join(work, "pf", "store.pf"), ws: ws}
+	case sysShadowGit:
+		if _, err := exec.LookPath("git"); err != nil {
+			return all(func(r *Row) { r.Skipped = "git is not installed" }), nil
+		}
+		c = &gitCheckpointer{procs: procs{ctx: j.ctx, env: env}, dir: filepath.Join(work, "shadow"), ws: ws}
+	default:
+		return nil, fmt.Errorf("no checkpoints on %s", system)
+	}
+	j.progress("writing the workspace")
+	files, note, err := makeWorkspace(t, ws)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		r.Note = note
+	}
+	if err := j.runCheckpoints(t, c, rows, ws, files); err != nil {
+		// The steps measured before the failure keep their figures.
+		return all(func(r *Row) {
+			if len(r.Seconds) == 0 && r.Stored == nil && r.Skipped == "" {
+				r.Error = err.Error()
+			}
+		}), err
+	}
+	return all(func(*Row) {}), nil
+}
+
+// runCheckpoints runs the steps in order, each on the store the ones
+// before left: the first checkpoint, the turns, unchanged checkpoints,
+// status, restore, and the store's size.
+func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, ws string, files []string) error {
+	row := func(step string) *Row { return rows[ckptWorkload(t.Job, step)] }
+	peak := func(r *Row) { r.PeakRSS = int64p(c.peak()) }
+	var err error
+
+	var ids []string
+	first := row(stepFirst)
+	first.Seconds, err = j.rounds("first checkpoint", j.Policy.CkptFirst, func() (time.Duration, error) {
+		if err := c.reset(); err != nil {
+			return 0, err
+		}
+		c.peak()
+		syncAll()
+		id, d, err := c.checkpoint()
+		ids = []string{id}
+		return d, err
+	})
+	if err != nil {
+		return err
+	}
+	peak(first)
+	size, _, err := c.stored(false)
+	if err != nil {
+		return err
+	}
+	first.Stored = int64p(size)
+
+	turn := row(stepTurn)
+	for i := 1; i <= t.Turns; i++ {
+		j.progress(fmt.Sprintf("turn %d of %d", i, t.Turns))
+		if err := changeFiles(t, ws, files, i); err != nil {
+			return err
+		}
+		id, d, err := c.checkpoint()
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		turn.Seconds = append(turn.Seconds, d.Seconds())
+	}
+	peak(turn)
+	stored := row(stepStored)
+	n, note, err := c.stored(true)
+	if err != nil {
+		return err
+	}
+	stored.Stored = int64p(n)
+	if note != "" {
+		stored.Note = note
+	}
+
+	unchanged := row(stepUnchanged)
+	unchanged.Seconds, err = j.rounds("unchanged", j.Policy.CkptStep, func() (time.Duration, error) {
+		_, d, err := c.checkpoint()
+		return d, err
+	})
+	if err != nil {
+		return err
+	}
+	peak(unchanged)
+
+	if err := changeFiles(t, ws, files, t.Turns+1); err != nil {
+		return err
+	}
+	status := row(stepStatus)
+	if why := c.missing(stepStatus); why != "" {
+		status.Skipped = why
+	} else {
+		status.Seconds, err = j.rounds("status", j.Policy.CkptStep, c.status)
+		if err != nil {
+			return err
+		}
+		peak(status)
+	}
+	latest, _, err := c.checkpoint()
+	if err != nil {
+		return err
+	}
+	ids = append(ids, latest)
+
+	restore := row(stepRestore)
+	if why := c.missing(stepRestore); why != "" {
+		restore.Skipped = why
+		return nil
+	}
+	back := ids[max(0, len(ids)-1-t.Back)]
+	restore.Seconds, err = j.rounds("restore", j.Policy.CkptRestore, func() (time.Duration, error) {
+		c.peak()
+		d, err := c.restore(back)
+		restore.PeakRSS = int64p(max(c.peak(), ptrOr(restore.PeakRSS)))
+		if err == nil {
+			_, err = c.restore(latest) // and forward again, not timed
+		}
+		return d, err
+	})
+	return err
+}
+
+func ptrOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// ckptLimits times the walk a checkpoint of a workspace cannot do
+// without: listing every directory and reading every entry's stat, in
+// one goroutine, outside the ignored directories, as find(1) does.
+func (j *job) ckptLimits() ([]Row, error) {
+	t, ok := j.Sizes.ckptTree(j.Job)
+	if !ok {
+		return nil, fmt.Errorf("no job %q", j.Job)
+	}
+	ws, err := filepath.Abs(filepath.Join(j.Work, "ws"))
+	if err != nil {
+		return nil, err
+	}
+	j.progress("writing the workspace")
+	if _, _, err := makeWorkspace(t, ws); err != nil {
+		return nil, err
+	}
+	walk := Row{Workload: ckptWorkload(t.Job, stepUnchanged), System: limitWalk}
+	walk.Seconds, err = j.rounds("walk", j.Policy.CkptStep, func() (time.Duration, error) {
+		start := time.Now()
+		err := filepath.WalkDir(ws, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".git") {
+				return filepath.SkipDir
+			}
+			_, err = d.Info()
+			return err
+		})
+		return time.Since(start), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	status := walk
+	status.Workload = ckptWorkload(t.Job, stepStatus)
+	return []Row{walk, status}, nil
+}
+
+// Workspaces.
+
+// makeWorkspace writes the tree's workspace into ws and returns the
+// files its turns may change (ignored and large files left out) and a
+// note saying what it holds.
+func makeWorkspace(t CkptTree, ws string) ([]string, string, error) {
+	if err := mkdirEmpty(ws); err != nil {
+		return nil, "", err
+	}
+	var err error
+	switch {
+	case t.Grow > 0:
+		err = writeGrowing(t, ws)
+	case t.Files > 0:
+		err = writeSmallFiles(t, ws)
+	default:
+		err = copyGoroot(t, ws)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var files []string
+	var n, dirs int
+	var size int64
+	err = filepath.WalkDir(ws, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			dirs++
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n++
+		size += info.Size()
+		if d.Type().IsRegular() && info.Size() < 1<<20 && d.Name() != ".gitignore" {
+			rel, _ := filepath.Rel(ws, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	slices.Sort(files)
+	note := fmt.Sprintf("%s files, %s dirs, %s", commas(n), commas(dirs), fmtBytes(size))
+	if t.NodeFiles > 0 {
+		note += fmt.Sprintf(", and %s ignored", commas(t.NodeFiles))
+	}
+	return files, note, nil
+}
+
+// gorootSrc is $GOROOT/src of the go command on PATH, else of this
+// binary's toolchain.
+func gorootSrc() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if root := strings.TrimSpace(string(out)); root != "" {
+			return filepath.Join(root, "src")
+		}
+	}
+	return filepath.Join(runtime.GOROOT(), "src")
+}
+
+// copyGoroot copies $GOROOT/src (or a part) into ws, files, directories
+// and symbolic links with their modes, and adds an ignored node_modules/.
+func copyGoroot(t CkptTree, ws string) error {
+	src := gorootSrc()
+	if t.GorootDir != "" {
+		src = filepath.Join(src, filepath.FromSlash(t.GorootDir))
+	}
+	if _, err := os.Stat(src); err != nil {
+		return unsupported("no Go source tree to copy: %v", err)
+	}
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(ws, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, info.Mode().Perm()|0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		case d.Type().IsRegular():
+			return copyFile(p, to, info.Mode().Perm()|0o600)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(0x90007, 1))
+	for i := range t.NodeFiles {
+		p := filepath.Join(ws, "node_modules", fmt.Sprintf("pkg%03d", i/50), "lib", fmt.Sprintf("m%02d.js", i%50))
+		if err := writeText(p, rng, 200+rng.IntN(4000)); err != nil {
+			return err
+		}
+	}
+	return appendFile(filepath.Join(ws, ".gitignore"), "node_modules/\n")
+}
+
+func copyFile(from, to string, mode fs.FileMode) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeSmallFiles makes t.Files small text files in directories of up to
+// t.Depth levels: 20 files a directory, the directories nested by the
+// digits of their number so that their paths share prefixes as a
+// project's do.
+func writeSmallFiles(t CkptTree, ws string) error {
+	const perDir = 20
+	rng := rand.New(rand.NewPCG(0x5a11, 2))
+	for i := 0; i < t.Files; i += perDir {
+		n := i / perDir
+		depth := 1 + n%t.Depth
+		parts := make([]string, depth)
+		for k := range parts {
+			parts[k] = fmt.Sprintf("d%d", (n>>(2*k))&3)
+		}
+		dir := filepath.Join(append([]string{ws}, parts...)...)
+		for f := i; f < min(i+perDir, t.Files); f++ {
+			if err := writeText(filepath.Join(dir, fmt.Sprintf("f%06d.txt", f)), rng, 100+rng.IntN(1500)); err != nil {
+				return err
+			}
+		}
+	}
+	return appendFile(filepath.Join(ws, ".gitignore"), "node_modules/\n")
+}
+
+// writeGrowing makes the growing tree: data/app.log of t.Grow bytes of
+// log lines and 100 small source files.
+func writeGrowing(t CkptTree, ws string) error {
+	rng := rand.New(rand.NewPCG(0x9a0, 3))
+	for i := range 100 {
+		if err := writeText(filepath.Join(ws, "src", fmt.Sprintf("f%03d.txt", i)), rng, 200+rng.IntN(3000)); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(ws, "data"), 0o755); err != nil {
+		return err
+	}
+	if err := appendLog(filepath.Join(ws, "data", "app.log"), t.Grow, 0); err != nil {
+		return err
+	}
+	return appendFile(filepath.Join(ws, ".gitignore"), "node_modules/\n")
+}
+
+// appendLog appends n bytes of log lines to path, the lines of turn
+// (their times and numbers) different from every other turn's.
+func appendLog(path string, n int64, turn int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(0x106, uint64(turn)))
+	levels := []string{"INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"}
+	words := strings.Fields(loremWords)
+	buf := make([]byte, 0, 4<<20)
+	at := time.Date(2026, 5, 5, 14, 0, 0, 0, time.UTC).Add(time.Duration(turn) * time.Hour)
+	for left := n; left > 0; {
+		buf = buf[:0]
+		for len(buf) < cap(buf)-512 {
+			at = at.Add(time.Duration(rng.IntN(5000)) * time.Microsecond)
+			buf = at.AppendFormat(buf, "2006-01-02T15:04:05.000000Z ")
+			buf = append(buf, levels[rng.IntN(len(levels))]...)
+			buf = fmt.Appendf(buf, " req=%08x user=%d ", rng.Uint32(), rng.IntN(100000))
+			for range 4 + rng.IntN(10) {
+				buf = append(buf, words[rng.IntN(len(words))]...)
+				buf = append(buf, ' ')
+			}
+			buf = fmt.Appendf(buf, "took=%dms\n", rng.IntN(2000))
+		}
+		if int64(len(buf)) > left {
+			buf = buf[:left]
+		}
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return err
+		}
+		left -= int64(len(buf))
+	}
+	return f.Close()
+}
+
+// changeFiles is turn's work on the workspace: changedPerTurn files
+// changed, one of them new; in the growing tree, the large file grows by
+// 1% as one of them.
+func changeFiles(t CkptTree, ws string, files []string, turn int) error {
+	rng := rand.New(rand.NewPCG(0x7e, uint64(turn)))
+	edits := changedPerTurn - 1
+	if t.Grow > 0 {
+		if err := appendLog(filepath.Join(ws, "data", "app.log"), t.Grow/100, turn); err != nil {
+			return err
+		}
+		edits--
+	}
+	for _, i := range rng.Perm(len(files))[:min(edits, len(files))] {
+		line := fmt.Sprintf("// turn %d: an edit of %s\n", turn, files[i])
+		if err := appendFile(filepath.Join(ws, files[i]), line); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Dir(files[rng.IntN(len(files))])
+	return writeText(filepath.Join(ws, dir, fmt.Sprintf("turn%03d.txt", turn)), rng, 500+rng.IntN(2000))
+}
+
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeText writes a new file of about n bytes of text lines, making its
+// directory.
+func writeText(path string, rng *rand.Rand, n int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	words := strings.Fields(loremWords)
+	var b bytes.Buffer
+	for b.Len() < n {
+		for range 3 + rng.IntN(9) {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%d\n", rng.IntN(10000))
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+const loremWords = `func return if else for range var const type struct interface map chan go defer select case
+default switch break continue package import error nil true false string int byte rune len cap append make new
+copy delete panic recover close the of and to in is that it was for on are as with his they at be this from have or
+by one had not but what all were when we there can an your which their said if do will each about how up out them`
+
+// checkpointGoals are the issue's goals for each tree: pf's speed over
+// the shadow repository's on each step, the unchanged checkpoint's whole
+// process time, the store's size, and the growing tree's peak memory.
+func (rep *Report) checkpointGoals() []goal {
+	var out []goal
+	for _, t := range rep.Sizes.Checkpoints {
+		tree := t.describe()
+		add := func(g goal) {
+			g.goal = tree + ": " + g.goal
+			if rep.Quick {
+				g.verdict = verdictUnmeased
+				g.measured += "; the issue's trees run only in the full run"
+			}
+			out = append(out, g)
+		}
+		for _, sg := range []struct {
+			step, what string
+			min        float64
+		}{
+			{stepTurn, "a turn with 10 files changed ≥ 5× faster than git add -A + git commit", 5},
+			{stepFirst, "first checkpoint ≥ 10× faster than the shadow repository's", 10},
+			{stepStatus, "pf status ≥ 3× faster than git status", 3},
+			{stepRestore, "pf restore ≥ 5× faster than git reset --hard + git clean -fd", 5},
+		} {
+			pf, git, ok := rep.pair(ckptWorkload(t.Job, sg.step), sysShadowGit)
+			r := speedRatio(pf, git)
+			if !ok || math.IsNaN(r) {
+				continue
+			}
+			add(goal{goal: sg.what,
+				measured: fmt.Sprintf("%s (pf %s, git %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(git.median())),
+				verdict:  judge(r >= sg.min)})
+		}
+		if pf, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), sysPF); ok && pf.ok() && len(pf.Seconds) > 0 {
+			m := pf.median()
+			g := goal{goal: "checkpoint of an unchanged workspace ≤ 30 ms, the whole pf snapshot process",
+				measured: fmtDuration(m), verdict: judge(m <= 0.030)}
+			if walk, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), limitWalk); ok && walk.ok() && m > 0.030 {
+				g.why = fmt.Sprintf("reading every directory and the stat of every file, in one goroutine with nothing else to do, takes %s here (%.0f%% of pf's %s): pf must do that walk to see what changed.",
+					fmtDuration(walk.median()), 100*walk.median()/m, fmtDuration(m))
+			}
+			add(g)
+		}
+		if pf, git, ok := rep.pair(ckptWorkload(t.Job, stepStored), sysShadowGit); ok && pf.Stored != nil && git.Stored != nil {
+			add(goal{goal: fmt.Sprintf("store after the first checkpoint and %d turns ≤ the shadow repository after git gc", t.Turns),
+				measured: fmt.Sprintf("%s (pf %s, git %s)", fmtRatio(bytesRatio(pf, git)), fmtBytes(*pf.Stored), fmtBytes(*git.Stored)),
+				verdict:  judge(*pf.Stored <= *git.Stored)})
+		}
+		if t.Grow > 0 {
+			var peak int64
+			for _, step := range ckptSteps {
+				if r, ok := rep.row(ckptWorkload(t.Job, step), sysPF); ok && r.PeakRSS != nil {
+					peak = max(peak, *r.PeakRSS)
+				}
+			}
+			if peak > 0 {
+				add(goal{goal: "peak RSS of every pf process ≤ 128 MiB", measured: fmtBytes(peak), verdict: judge(peak <= 128<<20)})
+			}
+		}
+	}
+	return out
+}
