@@ -140,11 +140,11 @@ var fullPolicies = policies{
 }
 
 var quickPolicies = policies{
-	Snapshot: Policy{Warmup: true, Long: time.Second, Rounds: 5, Budget: time.Second},
-	Forks:    Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
-	Ingest:   Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
-	Read:     Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
-	Query:    Policy{Warmup: true, Long: time.Second, Rounds: 5, Budget: time.Second},
+	Snapshot:    Policy{Warmup: true, Long: time.Second, Rounds: 5, Budget: time.Second},
+	Forks:       Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
+	Ingest:      Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
+	Read:        Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
+	Query:       Policy{Warmup: true, Long: time.Second, Rounds: 5, Budget: time.Second},
 	CkptFirst:   Policy{Warmup: false, Long: time.Second, Rounds: 1, Budget: time.Second},
 	CkptStep:    Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
 	CkptRestore: Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
@@ -268,8 +268,8 @@ const (
 	sysGit       = "git"             // git fast-import
 	sysGitLoose  = "git-hash-object" // git hash-object -w --stdin-paths
 	// sysShadowGit (checkpoints.go) is a shadow repository of a workspace.
-	sysSQLite    = "sqlite"
-	sysLimits    = "limits"
+	sysSQLite = "sqlite"
+	sysLimits = "limits"
 )
 
 // AllSystems in the order of the report.
