@@ -96,6 +96,8 @@ func newApp(inv *invocation) *cli.App {
 			gcCommand(),
 			pruneCommand(),
 			compactCommand(),
+			exportCommand(),
+			importCommand(),
 			demoCommand(),
 			completionCommand(),
 		},

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/processfork/pf/internal/transfer"
+	"github.com/processfork/pf/manifest"
+	"github.com/urfave/cli/v2"
+)
+
+// What pf export, import, push, pull and clone print: a line per image
+// moved or failed, then a summary; or, with --json, the report as one
+// object (docs/json.md).
+
+// transferJSON is a transfer's report in pf's JSON output.
+type transferJSON struct {
+	Images       []transferImageJSON `json:"images"`
+	Blobs        int                 `json:"blobs"`
+	Bytes        int64               `json:"bytes"`
+	PresentBlobs int                 `json:"present_blobs"`
+	PresentBytes int64               `json:"present_bytes"`
+	Warnings     []string            `json:"warnings"`
+}
+
+type transferImageJSON struct {
+	ID      manifest.Digest `json:"id"`
+	Status  string          `json:"status"`
+	Tags    []string        `json:"tags"`
+	Shallow bool            `json:"shallow"`
+	Error   *string         `json:"error"`
+}
+
+func reportJSON(rep *transfer.Report) transferJSON {
+	out := transferJSON{
+		Images: []transferImageJSON{}, Blobs: rep.Blobs, Bytes: rep.Bytes,
+		PresentBlobs: rep.PresentBlobs, PresentBytes: rep.PresentBytes, Warnings: rep.Warnings,
+	}
+	if out.Warnings == nil {
+		out.Warnings = []string{}
+	}
+	for _, r := range rep.Images {
+		img := transferImageJSON{ID: r.ID, Status: string(r.Status), Tags: r.Tags, Shallow: r.Shallow}
+		if img.Tags == nil {
+			img.Tags = []string{}
+		}
+		if r.Err != nil {
+			msg := oneLine(r.Err)
+			img.Error = &msg
+		}
+		out.Images = append(out.Images, img)
+	}
+	return out
+}
+
+// writeReport prints rep, as JSON or for people, and returns the error
+// that sums up its failures. verb says what was done ("imported",
+// "exported", "pushed", "pulled"); where names the other side.
+func writeReport(c *cli.Context, rep *transfer.Report, verb, where string) error {
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, reportJSON(rep)); err != nil {
+			return err
+		}
+		return rep.Err()
+	}
+	out, errw := c.App.Writer, c.App.ErrWriter
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(errw, "pf: warning: %s\n", w)
+	}
+	for _, r := range rep.Images {
+		switch r.Status {
+		case transfer.Imported:
+			line := fmt.Sprintf("%s %s", verb, r.ID)
+			for _, t := range r.Tags {
+				line += " " + t
+			}
+			if r.Shallow {
+				line += "  (without its parents: they are not here)"
+			}
+			fmt.Fprintln(out, line)
+		case transfer.Failed:
+			fmt.Fprintf(errw, "pf: %s: not %s: %s\n", r.ID, verb, oneLine(r.Err))
+		}
+	}
+	moved := rep.Count(transfer.Imported)
+	present := rep.Count(transfer.Present)
+	switch {
+	case moved == 0 && rep.Count(transfer.Failed) == 0:
+		fmt.Fprintf(out, "nothing new: %s %s already\n", plural(present, "image is", "images are"), where)
+	default:
+		fmt.Fprintf(out, "%s %s, %s (%s)", verb, plural(moved, "image", "images"), plural(rep.Blobs, "blob", "blobs"), humanBytes(rep.Bytes))
+		if present > 0 || rep.PresentBlobs > 0 {
+			fmt.Fprintf(out, "; %s and %s %s already", plural(present, "image", "images"), plural(rep.PresentBlobs, "blob", "blobs"), where)
+		}
+		fmt.Fprintln(out)
+	}
+	return rep.Err()
+}
+
+// transferProgress draws a transfer's progress on one line of a
+// terminal: blobs done of those planned, and bytes moved.
+type transferProgress struct {
+	p                     *progress
+	mu                    sync.Mutex
+	planned, done, images int
+	bytes                 int64
+}
+
+func newTransferProgress(c *cli.Context, label string) transfer.Observer {
+	p := newProgress(c, label)
+	if p == nil {
+		return nil
+	}
+	return &transferProgress{p: p}
+}
+
+func (t *transferProgress) Planned(blobs int, _ int64) {
+	t.mu.Lock()
+	t.planned += blobs
+	t.mu.Unlock()
+	t.draw()
+}
+
+func (t *transferProgress) Moving(manifest.Digest, int64) func(int64) {
+	return func(n int64) {
+		t.mu.Lock()
+		if n < 0 {
+			t.done++
+		} else {
+			t.bytes += n
+		}
+		t.mu.Unlock()
+		t.draw()
+	}
+}
+
+func (t *transferProgress) Done(transfer.ImageResult) {
+	t.mu.Lock()
+	t.images++
+	t.mu.Unlock()
+	t.draw()
+}
+
+func (t *transferProgress) draw() {
+	t.mu.Lock()
+	images, done, planned, bytes := t.images, t.done, t.planned, t.bytes
+	t.mu.Unlock()
+	t.p.show("%s, %d/%d blobs, %s", plural(images, "image", "images"), done, planned, humanBytes(bytes))
+}
+
+// clearProgress erases the line before the report is printed.
+func clearProgress(o transfer.Observer) {
+	if t, ok := o.(*transferProgress); ok {
+		t.p.clear()
+	}
+}

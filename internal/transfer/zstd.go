@@ -1,0 +1,131 @@
+package transfer
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/processfork/pf"
+)
+
+// The reference keeps every blob, in its directory store and in its
+// registries, as one zstd frame of the blob's bytes. Any frame reads; pf
+// writes its frames with fixed options, so that the same blob always
+// becomes the same bytes: an OCI layer is named by the digest of those
+// bytes, and a second push must find the layer the first one wrote.
+
+// frameOptions fix the frames pf writes. Fastest passes random and tensor
+// data through as raw blocks at memory speed and costs 9 MiB an encoder
+// (machine-limits.md); one goroutine an encoder keeps the output the same
+// however the input is cut into writes. Changing any of these changes the
+// digest of every layer pf pushes.
+var frameOptions = []zstd.EOption{
+	zstd.WithEncoderLevel(zstd.SpeedFastest),
+	zstd.WithEncoderConcurrency(1),
+	zstd.WithWindowSize(1 << 22),
+	zstd.WithEncoderCRC(true),
+	zstd.WithZeroFrames(true), // an empty blob is a frame too
+}
+
+var encoders = sync.Pool{New: func() any {
+	e, err := zstd.NewWriter(nil, frameOptions...)
+	if err != nil {
+		panic(err) // only for invalid options, which are constant
+	}
+	return e
+}}
+
+// WriteFrame writes what r yields to w as one zstd frame and returns how
+// many bytes it read.
+func WriteFrame(w io.Writer, r io.Reader) (int64, error) {
+	e := encoders.Get().(*zstd.Encoder)
+	defer encoders.Put(e)
+	e.Reset(w)
+	n, err := e.ReadFrom(r)
+	if err != nil {
+		e.Reset(nil)
+		return n, err
+	}
+	return n, e.Close()
+}
+
+// maxWindow bounds the memory a frame's decoding may take: the reference
+// writes level 19, whose window is 8 MiB.
+const maxWindow = 64 << 20
+
+var decoders = sync.Pool{New: func() any {
+	d, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxWindow))
+	if err != nil {
+		panic(err)
+	}
+	return d
+}}
+
+// ReadFrames streams the bytes that the zstd frames r yields decode to.
+// Closing it closes r (if r is an io.Closer) and gives the decoder back.
+// Bytes that are not zstd are an error wrapping pf.ErrCorrupt; an error of
+// r's own is passed on as it is.
+func ReadFrames(r io.Reader) (io.ReadCloser, error) {
+	d := decoders.Get().(*zstd.Decoder)
+	f := &frameReader{d: d, src: r, rec: &errRecorder{r: r}}
+	if err := d.Reset(f.rec); err != nil {
+		decoders.Put(d)
+		return nil, f.wrap(err)
+	}
+	return f, nil
+}
+
+type frameReader struct {
+	d   *zstd.Decoder
+	src io.Reader
+	rec *errRecorder
+}
+
+// errRecorder remembers the error its reader returned, so that a decoder's
+// error can be told from the source's.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+func (f *frameReader) wrap(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if f.rec.err != nil {
+		return f.rec.err
+	}
+	return fmt.Errorf("zstd: %w (%w)", err, pf.ErrCorrupt)
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.d == nil {
+		return 0, io.ErrClosedPipe
+	}
+	n, err := f.d.Read(p)
+	return n, f.wrap(err)
+}
+
+func (f *frameReader) Close() error {
+	if f.d != nil {
+		f.d.Reset(nil)
+		decoders.Put(f.d)
+		f.d = nil
+	}
+	if c, ok := f.src.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
