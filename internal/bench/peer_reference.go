@@ -144,8 +144,9 @@ func writeSynced(path string, b []byte) error {
 	return err
 }
 
-// Get reads and decompresses a blob. Like the reference's store, it does
-// not hash what it read.
+// Get reads and decompresses a blob, then hashes what it decoded and
+// refuses bytes that do not match d, as the reference's FsBlobStore::get
+// does ("defence in depth: re-hash on read").
 func (s *refStore) Get(d manifest.Digest) ([]byte, error) {
 	frame, err := os.ReadFile(s.blobPath(d))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -154,7 +155,14 @@ func (s *refStore) Get(d manifest.Digest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return refDec().DecodeAll(frame, nil)
+	b, err := refDec().DecodeAll(frame, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reference: blob %s: %w", d, err)
+	}
+	if got := manifest.Sum(b); got != d {
+		return nil, fmt.Errorf("reference: blob %s on disk hashes to %s", d, got)
+	}
+	return b, nil
 }
 
 // PutManifest stores a manifest as a blob and drops its copy in images/.

@@ -77,6 +77,29 @@ func TestRefStore_RoundTrip(t *testing.T) {
 	}
 }
 
+// The reference's get re-hashes what it decoded: a file that holds a
+// valid zstd frame of other bytes is refused, as store.rs refuses it.
+func TestRefStore_Get_RehashesOnRead(t *testing.T) {
+	s, err := openRefStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := randomBytes(16 << 10)
+	d, err := s.Put(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(b)
+	flipped[len(flipped)/2] ^= 1
+	frame := refEnc().EncodeAll(flipped, nil)
+	if err := os.WriteFile(s.blobPath(d), frame, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(d); err == nil || !strings.Contains(err.Error(), "hashes to") {
+		t.Fatalf("get of a blob whose file holds other bytes: %d bytes, %v; want a hash mismatch", len(got), err)
+	}
+}
+
 func TestRefStore_ManifestsAndLog(t *testing.T) {
 	root := t.TempDir()
 	st, err := (refSystem{}).Open(context.Background(), root)
