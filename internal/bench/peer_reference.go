@@ -28,6 +28,8 @@ import (
 //   - blobs/sha256/<2 hex>/<64 hex>.zst: each blob one zstd frame of level
 //     19. A put that finds the file there does nothing; otherwise it writes
 //     a temporary file beside it, fsyncs it and renames it into place.
+//     A get reads the file, decodes it and hashes the bytes, refusing any
+//     that do not match the digest (its FsBlobStore::get re-hashes on read).
 //   - images/<64 hex>.json: a plain copy of each manifest, written once
 //     (not fsynced, as store.rs writes it); the manifest is also a blob.
 //   - history lists images by reading and parsing every file of images/.
