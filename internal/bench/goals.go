@@ -345,7 +345,7 @@ func (rep *Report) limitFigure(wl Workload, pf Row) string {
 		return ""
 	}
 	var parts []string
-	for _, l := range []string{limitSHA256, limitWrite} {
+	for _, l := range []string{limitSHA256, limitHashCopy, limitWrite} {
 		if lim, ok := rep.row(wl.ID, l); ok && lim.ok() {
 			parts = append(parts, fmt.Sprintf("%s of %s", fmtRatio(speedRatio(pf, lim)), strings.TrimPrefix(l, "limit: ")))
 		}
