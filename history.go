@@ -53,8 +53,26 @@ func (s *Store) Log(ctx context.Context, q LogQuery) (entries []LogEntry, next s
 	}
 	var lastKey []byte
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return index.ScanTime(tx, r, func(key []byte, id manifest.Digest) (bool, error) {
-			if q.Limit > 0 && len(entries) == q.Limit {
+		manifests, err := db.Bucket(tx, db.BucketManifests)
+		if err != nil {
+			return err
+		}
+		// The scan collects the values of a batch of images, which are
+		// then decoded together on every core.
+		var (
+			ids    []manifest.Digest
+			values [][]byte
+		)
+		flush := func() error {
+			imgs, err := imagesOfValues(ids, values)
+			for _, img := range imgs {
+				entries = append(entries, LogEntry{*img})
+			}
+			ids, values = ids[:0], values[:0]
+			return err
+		}
+		err = index.ScanTime(tx, r, func(key []byte, id manifest.Digest) (bool, error) {
+			if q.Limit > 0 && len(entries)+len(ids) == q.Limit {
 				// There is one more: the page ends after the last one kept.
 				next = encodeCursor(lastKey, q.Reverse)
 				return false, nil
@@ -62,20 +80,32 @@ func (s *Store) Log(ctx context.Context, q LogQuery) (entries []LogEntry, next s
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
-			img, err := indexedImage(tx, id)
-			if err != nil {
-				return false, err
+			v := manifests.Get(id[:])
+			if v == nil {
+				return false, fmt.Errorf("index/time names image %s, which has no manifest: %w", id, ErrCorrupt)
 			}
-			entries = append(entries, LogEntry{*img})
+			ids, values = append(ids, id), append(values, v)
 			lastKey = append(lastKey[:0], key...)
+			if len(ids) == logBatch {
+				return true, flush()
+			}
 			return true, nil
 		})
+		if err != nil {
+			return err
+		}
+		return flush()
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return entries, next, nil
 }
+
+// logBatch is how many images Log decodes at a time: enough to share
+// among the cores, few enough that a listing of a whole store holds
+// little more than the entries it returns.
+const logBatch = 256
 
 // Ancestry lists the images ids and all their ancestors, each once, in the
 // order of Log (newest created_at first, ties by id) and filtered by q's
@@ -215,17 +245,6 @@ func (s *Store) Roots(ctx context.Context) ([]manifest.Digest, error) {
 		return err
 	})
 	return out, err
-}
-
-// indexedImage reads an image the time index names: one that is missing
-// means the index and the manifests disagree, which is damage, not a
-// lookup that failed.
-func indexedImage(tx *bolt.Tx, id manifest.Digest) (*Image, error) {
-	img, err := imageTx(tx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("index/time names image %s, which has no manifest: %w", id, ErrCorrupt)
-	}
-	return img, err
 }
 
 func timeRange(q LogQuery) (index.TimeRange, error) {

@@ -3,6 +3,9 @@ package pf
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -37,6 +40,11 @@ func imageTx(tx *bolt.Tx, id manifest.Digest) (*Image, error) {
 	if v == nil {
 		return nil, fmt.Errorf("image %s: %w", id, db.ErrNotFound)
 	}
+	return imageOfValue(id, v)
+}
+
+// imageOfValue decodes, verifies and parses a manifests/ value.
+func imageOfValue(id manifest.Digest, v []byte) (*Image, error) {
 	raw, err := cas.DecodeManifest(id, v)
 	if err != nil {
 		return nil, err
@@ -57,4 +65,33 @@ func (s *Store) HasImage(ctx context.Context, id manifest.Digest) (bool, error) 
 		return err
 	})
 	return ok, err
+}
+
+// imagesOfValues is imageOfValue of many values, on every core: a listing
+// spends nearly all its time decompressing, hashing and parsing
+// manifests, each independent of the others. The values may lie in a
+// transaction's memory, which the caller keeps open.
+func imagesOfValues(ids []manifest.Digest, values [][]byte) ([]*Image, error) {
+	imgs := make([]*Image, len(ids))
+	errs := make([]error, len(ids))
+	// Below a few dozen images a second goroutine costs more than it saves.
+	workers := min(runtime.GOMAXPROCS(0), len(ids)/32+1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
+				imgs[i], errs[i] = imageOfValue(ids[i], values[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return imgs, nil
 }

@@ -1,7 +1,6 @@
 package cas
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 	"runtime"
@@ -57,6 +56,7 @@ func sharedDecoder() *zstd.Decoder {
 		decoder, err = zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
 			zstd.WithDecoderMaxMemory(chunkMax),
+			zstd.WithDecoderDictRaw(manifestDictID, manifestDict()),
 			zstd.IgnoreChecksum(true))
 		if err != nil {
 			panic(err)
@@ -138,21 +138,6 @@ func appendDecoded(dst []byte, d manifest.Digest, h header) ([]byte, error) {
 		return append(dst, out...), nil
 	}
 	return nil, corrupt(d, "value format 0x%02x where raw or zstd was expected", h.format)
-}
-
-// EncodeManifest builds the manifests/ value of a manifest's bytes: the
-// same value format as a blob's, never chunked (manifests are small).
-func EncodeManifest(raw []byte) []byte { return encodeValue(DefaultLevel, raw) }
-
-// DecodeManifest returns the exact bytes of a manifests/ value, verified
-// against the image id.
-func DecodeManifest(id manifest.Digest, v []byte) ([]byte, error) {
-	h, err := parseValue(id, v)
-	if err != nil {
-		return nil, err
-	}
-	h.payload = bytes.Clone(h.payload)
-	return decodeValue(id, h)
 }
 
 // Sampling for looksRandom: 16 runs spread over the value, a sixteenth of

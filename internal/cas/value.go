@@ -13,6 +13,10 @@ const (
 	formatRaw    byte = 0x00
 	formatZstd   byte = 0x01
 	formatChunks byte = 0x02
+	// formatManifest is a manifest's bytes with their digests packed,
+	// compressed against the manifest dictionary (manifest.go); only
+	// manifests/ holds it.
+	formatManifest byte = 0x03
 )
 
 const (
@@ -49,7 +53,7 @@ func parseValue(d manifest.Digest, v []byte) (header, error) {
 		if int64(len(h.payload)) != h.size {
 			return header{}, corrupt(d, "raw value holds %d bytes, header says %d", len(h.payload), h.size)
 		}
-	case formatZstd:
+	case formatZstd, formatManifest:
 		if h.size > chunkMax {
 			return header{}, corrupt(d, "zstd value claims %d bytes, more than one value may hold", h.size)
 		}

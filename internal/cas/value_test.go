@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/db"
@@ -184,5 +186,74 @@ func BenchmarkLooksRandom(b *testing.B) {
 				looksRandom(data)
 			}
 		})
+	}
+}
+
+// Every manifest value written since schema 8 needs the dictionary's exact
+// bytes to be read: this digest must never change.
+func TestManifestDict_Unchanged(t *testing.T) {
+	const want = "3a85e04cdb1e96238f51d18b25464359c01516d2fe08ba62013113d408978cc3"
+	if got := manifest.Sum(manifestDict()).Hex(); got != want {
+		t.Fatalf("manifestDict hashes to %s, was %s: a changed dictionary makes every manifest written against it unreadable", got, want)
+	}
+}
+
+// A manifest is stored packed against the dictionary, smaller than plain
+// zstd, and reads back; one stored before (plain zstd) still reads.
+func TestEncodeManifest_Packed(t *testing.T) {
+	m := manifest.New(manifest.Agent{Kind: "claude-code", Version: "2.1.0", Fingerprint: "build-7"},
+		time.Date(2026, 12, 3, 10, 4, 5, 123456789, time.UTC), manifest.Sum([]byte("parent")))
+	for i, d := range []*manifest.Digest{&m.Model.Base, &m.Model.Diff, &m.Cache.Manifest, &m.World.FS, &m.World.Env,
+		&m.World.Procs, &m.Effects.Ledger, &m.Trace.Messages} {
+		*d = manifest.Sum([]byte{byte(i)})
+	}
+	raw, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := manifest.Sum(raw)
+	v := EncodeManifest(raw)
+	h, err := parseValue(id, v)
+	var fh zstd.Header
+	if err != nil || h.format != formatManifest || fh.Decode(h.payload) != nil || fh.DictionaryID != manifestDictID {
+		t.Fatalf("manifest value: format 0x%02x, frame dictionary %d (%v); want a packed manifest against %d", v[0], fh.DictionaryID, err, manifestDictID)
+	}
+	plain := encodeValue(DefaultLevel, raw)
+	if len(v) >= len(plain)*3/4 {
+		t.Errorf("packed %d bytes, plain zstd %d: packing should save a quarter", len(v), len(plain))
+	}
+	t.Logf("%d bytes of manifest: %d stored packed, %d in plain zstd", len(raw), len(v), len(plain))
+	for name, value := range map[string][]byte{"packed": v, "plain zstd, before schema 8": plain} {
+		got, err := DecodeManifest(id, value)
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A flipped byte anywhere in the frame is refused, or (in a header
+	// bit the decoder does not need) makes no difference: the bytes
+	// returned are the manifest's or none.
+	for i := len(v) - len(h.payload); i < len(v); i++ {
+		bad := bytes.Clone(v)
+		bad[i] ^= 1
+		if got, err := DecodeManifest(id, bad); err == nil && !bytes.Equal(got, raw) || err != nil && !errors.Is(err, db.ErrCorrupt) {
+			t.Fatalf("byte %d flipped: %v (%d bytes), want ErrCorrupt or the manifest", i, err, len(got))
+		}
+	}
+}
+
+// Packing keeps any bytes: text that only looks like a digest, upper-case
+// hex, a prefix at the very end.
+func TestPackDigests_RoundTrip(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	for _, s := range []string{"", "sha256:", "sha256:" + hex64, `"sha256:` + hex64 + `"`, "sha256:" + strings.ToUpper(hex64),
+		"sha256:" + hex64[:63], "xsha256:sha256:" + hex64 + "sha256:" + hex64 + "!", "sha256:" + hex64 + hex64} {
+		p := packDigests([]byte(s))
+		got, ok := unpackDigests(nil, p)
+		if !ok || string(got) != s {
+			t.Errorf("%q packs to %q, unpacks to %q (%v)", s, p, got, ok)
+		}
+	}
+	if _, ok := unpackDigests(nil, []byte("a\x00short")); ok {
+		t.Error("a zero byte without a whole digest unpacked")
 	}
 }

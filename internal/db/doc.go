@@ -42,7 +42,10 @@
 //	                      not count it until its snapshot commits; schema
 //	                      4 wrote its references early too)
 //	manifests/
-//	    <image id>      = value holding the manifest's exact bytes
+//	    <image id>      = value holding the manifest's exact bytes (since
+//	                      schema 8: format 0x03, its digests packed and
+//	                      compressed against the dictionary in package
+//	                      cas, named in the frame's header)
 //	index/
 //	    time/
 //	        <created_at, 12 bytes> <image id>  = ""   (Unix seconds with

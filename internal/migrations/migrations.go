@@ -29,6 +29,7 @@ var Steps = []Step{
 	{5, "early packs: a marked pack with no packlive entry", earlyPacks},
 	{6, "heads bucket", addHeads},
 	{7, "shallow bucket", addShallow},
+	{8, "manifests compressed against pf's manifest dictionary", manifestDict},
 }
 
 // Latest is the schema version a store has after every step.
@@ -173,3 +174,10 @@ func addShallow(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists([]byte("shallow"))
 	return err
 }
+
+// manifestDict changes no bytes. Since schema 8 manifest values are zstd
+// frames compressed against a dictionary that package cas holds (named in
+// each frame's header); a pf of schema 7 could not decode them and would
+// report every image as damaged, so it must refuse the file. Manifests
+// written before stay as they are and read as before.
+func manifestDict(*bolt.Tx) error { return nil }
