@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,12 @@ type Snapshot struct {
 	// becomes, in the commit's own transaction: a workspace's head never
 	// names an image older than its newest snapshot.
 	Head *HeadRef
+
+	// SkipUnchanged commits nothing when the image would have the agent
+	// and layers of its first parent: Snapshot returns the parent's id
+	// (and still sets Head). A backup of a workspace that has not changed
+	// since its head is that head.
+	SkipUnchanged bool
 }
 
 // HeadRef names a head: a workspace directory (absolute, as WorkspaceDir
@@ -91,6 +98,22 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	if err := capture(ctx, lease, s.refs, m, spec); err != nil {
 		lease.Abort()
 		return manifest.Digest{}, err
+	}
+	if spec.SkipUnchanged && len(m.Parents) > 0 {
+		parent, err := s.Image(ctx, m.Parents[0])
+		if err != nil {
+			lease.Abort()
+			return manifest.Digest{}, err
+		}
+		if sameContent(parent.Manifest, m) {
+			lease.Abort()
+			if h := spec.Head; h != nil {
+				if _, err := s.SetHead(ctx, h.Dir, h.Session, parent.ID); err != nil {
+					return manifest.Digest{}, err
+				}
+			}
+			return parent.ID, nil
+		}
 	}
 	raw, err := m.Encode()
 	if err != nil {
@@ -212,4 +235,10 @@ func PutAll(ctx context.Context, w BlobWriter, blobs [][]byte) ([]manifest.Diges
 		}
 	}
 	return digests, nil
+}
+
+// sameContent reports whether two manifests have the same agent and
+// layers, whatever their parents and times.
+func sameContent(a, b *manifest.Manifest) bool {
+	return a.Agent == b.Agent && slices.Equal(a.Layers(), b.Layers())
 }

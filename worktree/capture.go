@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,33 +35,55 @@ type Capture struct {
 	Ignore []string
 	// NoDefaultIgnores captures what DefaultIgnores would leave out.
 	NoDefaultIgnores bool
+	// IncludeSecrets stores the files DefaultSecrets names, which a
+	// capture otherwise leaves out (see Secrets).
+	IncludeSecrets bool
+	// Strict fails the capture on a file that keeps changing while it is
+	// read, instead of storing the bytes read (see ErrChangedWhileRead).
+	Strict bool
 	// Store is the store the snapshot goes into. It keeps the stat cache
 	// that spares re-reading unchanged files, and its file is never
 	// captured. Nil hashes every file.
 	Store *pf.Store
 
 	// Environ is the environment to record, as "NAME=value" strings; nil
-	// means os.Environ(). Values of secret-like names (see IsSecretName)
-	// and of names ScrubEnv matches are recorded as "<redacted>".
+	// means os.Environ(), an empty slice none. Values of secret-like
+	// names (see IsSecretName) and of names ScrubEnv matches are recorded
+	// as "<redacted>", credentials inside other values too, and
+	// ShellNoise is left out.
 	Environ  []string
 	ScrubEnv []*regexp.Regexp
-	// Cwd is the working directory to record; "" means os.Getwd().
+	// Cwd is the working directory to record; "" means the captured
+	// directory (Root, absolute, links resolved).
 	Cwd string
 
 	// Workers bounds how many files are read at once; 0 means a default
 	// suited to the machine.
 	Workers int
-	// Warn, if set, hears of each entry the capture skips: sockets,
+	// Warn, if set, hears of each entry the capture skips (sockets,
 	// devices, named pipes, unreadable files and directories, files that
-	// vanished during the walk, names that are not valid UTF-8. Calls are
-	// serialized.
+	// vanished during the walk, names that are not valid UTF-8: errors
+	// wrapping ErrSkipped), and of each file stored as it was read while
+	// it changed (ErrChangedWhileRead). Calls are serialized. Secret files
+	// left out are not warned of one by one: see Secrets.
 	Warn func(path string, err error)
 	// Progress, if set, is called about every ProgressInterval while the
 	// capture runs, and once at the end with Done set.
 	Progress func(Progress)
 
-	stats Stats
-	hooks *testHooks
+	root    string // Root as the last capture walked it
+	stats   Stats
+	secrets []string
+	temps   []string // restore's temporary files the walk met
+	hooks   *testHooks
+
+	// scan makes a capture that stores nothing: it hashes the files the
+	// stat cache does not know, and leaves the stat cache as it was.
+	scan bool
+	// skipHash, in a scan, says which files need no digest: a file whose
+	// size alone shows that it changed, say. Their entries have a zero
+	// Blob.
+	skipHash func(rel string, size int64) bool
 }
 
 // Stats sum up a capture.
@@ -95,22 +118,42 @@ const CIDFile = ".pfcid"
 // process state.
 var procsUnsupported = []byte(`{"kind":"procs.unsupported.v1"}`)
 
+// ErrSkipped marks what Capture.Warn hears of an entry left out of the
+// tree.
+var ErrSkipped = errors.New("skipped")
+
+// ErrChangedWhileRead marks what Capture.Warn hears of a file that kept
+// changing while it was read (a log being appended): the tree holds the
+// bytes that were read, which were in the file, bounded by its size when
+// the last read began, and their size.
+var ErrChangedWhileRead = errors.New("changed while it was read")
+
 // Errors of the walk that skip an entry rather than fail the capture.
 var (
-	errVanished    = errors.New("vanished during the walk")
-	errUnreadable  = errors.New("unreadable: permission denied")
-	errSpecial     = errors.New("not a regular file, directory or symbolic link")
-	errBadName     = errors.New("name is not valid UTF-8, which fs.tree.v1 cannot hold")
-	errBadTarget   = errors.New("symbolic link target is not valid UTF-8 or contains NUL")
-	errChangedType = errors.New("changed type during the walk")
-	errStoreFile   = errors.New("is the store file itself")
+	errVanished    = skipped("vanished during the walk")
+	errUnreadable  = skipped("unreadable: permission denied")
+	errSpecial     = skipped("not a regular file, directory or symbolic link")
+	errBadName     = skipped("name is not valid UTF-8, which fs.tree.v1 cannot hold")
+	errBadTarget   = skipped("symbolic link target is not valid UTF-8 or contains NUL")
+	errChangedType = skipped("changed type during the walk")
+	errStoreFile   = skipped("is the store file itself")
 )
 
-// maxReads is how often a file that changes while it is read is read.
-const maxReads = 3
+func skipped(why string) error { return fmt.Errorf("%w: %s", ErrSkipped, why) }
+
+// Reads of a file that changes while it is read: a strict capture fails
+// after maxReads, another stores what its liveReads-th read got.
+const (
+	maxReads  = 3
+	liveReads = 2
+)
 
 // Stats returns the figures of the last capture.
 func (c *Capture) Stats() Stats { return c.stats }
+
+// Secrets returns the paths of the last capture that DefaultSecrets left
+// out, sorted.
+func (c *Capture) Secrets() []string { return slices.Clone(c.secrets) }
 
 // CaptureWorld implements pf.WorldCapture.
 func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
@@ -118,6 +161,11 @@ func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.W
 	if err != nil {
 		return manifest.World{}, err
 	}
+	return c.worldOf(ctx, w, tree)
+}
+
+// worldOf puts the tree, the environment and the procs marker.
+func (c *Capture) worldOf(ctx context.Context, w pf.BlobWriter, tree *manifest.Tree) (manifest.World, error) {
 	raw, err := tree.Encode()
 	if err != nil {
 		return manifest.World{}, err
@@ -146,10 +194,7 @@ func (c *Capture) envBlob() ([]byte, error) {
 	}
 	cwd := c.Cwd
 	if cwd == "" {
-		var err error
-		if cwd, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("env: working directory: %w", err)
-		}
+		cwd = c.root
 	}
 	return encodeEnv(cwd, environ, c.ScrubEnv), nil
 }
@@ -170,6 +215,8 @@ type walker struct {
 	mu      sync.Mutex
 	entries []manifest.Entry
 	stats   Stats
+	secrets []string
+	temps   []string
 
 	warnMu sync.Mutex
 
@@ -189,6 +236,7 @@ type fileJob struct {
 
 func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.Tree, error) {
 	c.stats = Stats{}
+	c.secrets, c.temps = nil, nil
 	// The errors of these name the path already.
 	root, err := filepath.Abs(c.Root)
 	if err == nil {
@@ -202,6 +250,7 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", c.Root)
 	}
+	c.root = root
 	wk := &walker{c: c, root: root, w: w, started: time.Now(), hooks: c.hooks}
 	if wk.hooks == nil {
 		wk.hooks = &testHooks{}
@@ -221,10 +270,12 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 	err = wk.run()
 	stopProgress()
 	c.stats = wk.stats
+	slices.Sort(wk.secrets)
+	c.secrets, c.temps = wk.secrets, wk.temps
 	if err != nil {
 		return nil, err
 	}
-	if wk.cache != nil {
+	if wk.cache != nil && !c.scan {
 		if err := wk.cache.save(ctx); err != nil {
 			return nil, fmt.Errorf("%s: save stat cache: %w", c.Root, err)
 		}
@@ -280,6 +331,11 @@ func (wk *walker) warn(rel string, err error) {
 	wk.mu.Lock()
 	wk.stats.Skipped++
 	wk.mu.Unlock()
+	wk.warnOnly(rel, err)
+}
+
+// warnOnly tells Warn of an entry that the tree still holds.
+func (wk *walker) warnOnly(rel string, err error) {
 	if wk.c.Warn != nil {
 		wk.warnMu.Lock()
 		defer wk.warnMu.Unlock()
@@ -323,6 +379,12 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		if rel == "" && (name == CIDFile || isCIDTemp(name)) {
 			continue
 		}
+		if isRestoreTemp(name) {
+			wk.mu.Lock()
+			wk.temps = append(wk.temps, join(rel, name))
+			wk.mu.Unlock()
+			continue
+		}
 		childRel := join(rel, name)
 		if !utf8.ValidString(name) {
 			wk.warn(childRel, errBadName)
@@ -333,6 +395,12 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		if rules.ignored(childSegs, typ.IsDir()) {
 			wk.mu.Lock()
 			wk.stats.Ignored++
+			wk.mu.Unlock()
+			continue
+		}
+		if !wk.c.IncludeSecrets && isSecret(childSegs, typ.IsDir()) {
+			wk.mu.Lock()
+			wk.secrets = append(wk.secrets, childRel)
 			wk.mu.Unlock()
 			continue
 		}
@@ -404,6 +472,12 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 					wk.mu.Unlock()
 				}
 			}
+			if wk.c.skipHash != nil && wk.c.skipHash(childRel, fi.Size()) {
+				wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: fi.Size(), Kind: manifest.KindFile},
+					func(s *Stats) { s.Files++; s.Bytes += fi.Size() })
+				wk.doneFiles.Add(1)
+				continue
+			}
 			select {
 			case jobs <- fileJob{rel: childRel, abs: childAbs}:
 			case <-wk.ctx.Done():
@@ -465,8 +539,10 @@ func skipReason(err error) error {
 
 // storeFile reads a file into the blob writer. It reads it again when
 // the file changed while it was read (its stat after is not its stat
-// before, or fewer or more bytes came than its size), and fails when it
-// keeps changing: a snapshot holds a version of each file that existed.
+// before, or fewer bytes came than its size), and each read stops at the
+// size the file had when the read began, so that what is stored was in
+// the file. A file that keeps changing fails a strict capture; another
+// capture stores what its last read got, with a warning.
 func (wk *walker) storeFile(job fileJob) error {
 	for attempt := 1; ; attempt++ {
 		f, err := wk.hooks.open(job.abs)
@@ -484,7 +560,7 @@ func (wk *walker) storeFile(job fileJob) error {
 			return nil
 		}
 		before := statOf(fi)
-		counted := &countingReader{r: f, progress: &wk.doneBytes}
+		counted := &countingReader{r: io.LimitReader(f, before.size), progress: &wk.doneBytes}
 		d, err := wk.w.Put(wk.ctx, counted)
 		if err != nil {
 			f.Close()
@@ -503,11 +579,16 @@ func (wk *walker) storeFile(job fileJob) error {
 		if err != nil {
 			return fmt.Errorf("%q: %w", job.rel, err)
 		}
-		if after := statOf(fiAfter); after == before && counted.n == before.size {
+		settled := statOf(fiAfter) == before && counted.n == before.size
+		live := !settled && !wk.c.Strict && attempt == liveReads
+		if settled || live {
 			wk.add(manifest.Entry{Path: job.rel, Mode: fi.Mode() & manifest.ModeMask, Size: counted.n, Kind: manifest.KindFile, Blob: d},
 				func(s *Stats) { s.Files++; s.Bytes += counted.n; s.Hashed++; s.HashedBytes += counted.n })
-			if wk.cache != nil {
+			if settled && wk.cache != nil {
 				wk.cache.record(job.rel, cacheEntry{stat: before, recorded: wk.started.UnixNano(), digest: d})
+			}
+			if live {
+				wk.warnOnly(job.rel, fmt.Errorf("%w: stored the %d bytes read", ErrChangedWhileRead, counted.n))
 			}
 			wk.doneFiles.Add(1)
 			return nil

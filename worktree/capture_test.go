@@ -282,12 +282,39 @@ func TestCapture_FileChangesWhileRead(t *testing.T) {
 			t.Errorf("reread %d, want 1", c.Stats().Reread)
 		}
 	})
+	// A file that never settles (a log being appended) is stored as its
+	// last read got it, bounded by its size when that read began: bytes
+	// that were in the file, and their size. Strict fails instead.
 	t.Run("never quiet", func(t *testing.T) {
+		dir := t.TempDir()
+		build(t, dir, node{path: "busy", content: "line 0\n"}, node{path: "calm", content: "calm"})
+		s := openStore(t)
+		var n atomic.Int64
+		var warned warnings
+		c := &Capture{Root: dir, Store: s, Warn: warned.add, hooks: &testHooks{
+			afterReadFn: func(path string, attempt int) {
+				if filepath.Base(path) == "busy" {
+					f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+					fmt.Fprintf(f, "line %d\n", n.Add(1))
+					f.Close()
+				}
+			},
+		}}
+		got := treeOf(t, s, snapshot(t, s, c))
+		b := blob(t, s, got["busy"].Blob)
+		if b != "line 0\nline 1\n" || got["busy"].Size != int64(len(b)) {
+			t.Errorf("busy: %q (size %d), want what the second read saw", b, got["busy"].Size)
+		}
+		if err := warned.get("busy"); !errors.Is(err, ErrChangedWhileRead) || !strings.Contains(err.Error(), "stored the 14 bytes read") {
+			t.Errorf("busy: warning %v", err)
+		}
+	})
+	t.Run("never quiet, strict", func(t *testing.T) {
 		dir := t.TempDir()
 		build(t, dir, node{path: "busy", content: "0"}, node{path: "calm", content: "calm"})
 		s := openStore(t)
 		var n atomic.Int64
-		c := &Capture{Root: dir, Store: s, hooks: &testHooks{
+		c := &Capture{Root: dir, Store: s, Strict: true, hooks: &testHooks{
 			afterReadFn: func(path string, attempt int) {
 				if filepath.Base(path) == "busy" {
 					os.WriteFile(path, fmt.Appendf(nil, "%d", n.Add(1)), 0o644)

@@ -95,10 +95,23 @@ func Checkout(ctx context.Context, s *pf.Store, image manifest.Digest, into stri
 // directories (parents first), files, then symbolic links, last so that
 // no write can pass through one even if a check above were wrong.
 type checkoutPlan struct {
-	dirs  []manifest.Entry // with the implicit parents of entries, mode 0755
-	files []manifest.Entry
-	links []manifest.Entry
-	bytes int64
+	dirs     []manifest.Entry // with the implicit parents of entries, mode 0755
+	files    []manifest.Entry
+	links    []manifest.Entry
+	bytes    int64
+	implicit map[string]bool // the directories the tree only implies
+	skipped  []string        // links left out: they lead out of the tree
+}
+
+// An OutsideLinkError is a symbolic link of a tree whose target is
+// absolute or leads out of the tree: Checkout and Restore skip it unless
+// allowed (AllowOutsideSymlinks).
+type OutsideLinkError struct {
+	Target string
+}
+
+func (e *OutsideLinkError) Error() string {
+	return fmt.Sprintf("symbolic link to %q, outside the tree (--allow-outside-symlinks creates it)", e.Target)
 }
 
 // maxLinkHops bounds how many of the tree's own links a target is followed
@@ -130,8 +143,8 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		}
 		kept = append(kept, e)
 	}
-	plan := &checkoutPlan{}
 	implicit := map[string]bool{}
+	plan := &checkoutPlan{implicit: implicit}
 	for _, e := range kept {
 		// Every parent must be a directory: one of the tree's, or one to
 		// make. A parent that is a link would carry the write elsewhere.
@@ -159,13 +172,12 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 			if manifest.Sum([]byte(e.LinkTarget)) != e.Blob {
 				return nil, fmt.Errorf("entry %q: %w: link_target does not hash to its blob %s", e.Path, pf.ErrCorrupt, e.Blob.Short())
 			}
-			if !opts.AllowOutsideSymlinks {
-				if isAbsTarget(e.LinkTarget) {
-					return nil, unsafeEntry(e.Path, fmt.Sprintf("symbolic link to the absolute path %q (allowed with --allow-absolute-symlinks)", e.LinkTarget))
+			if !opts.AllowOutsideSymlinks && (isAbsTarget(e.LinkTarget) || linkEscapes(links, e.Path, e.LinkTarget)) {
+				if opts.Warn != nil {
+					opts.Warn(e.Path, fmt.Errorf("%w: %w", ErrSkipped, &OutsideLinkError{Target: e.LinkTarget}))
 				}
-				if linkEscapes(links, e.Path, e.LinkTarget) {
-					return nil, unsafeEntry(e.Path, fmt.Sprintf("symbolic link to %q, outside the tree (allowed with --allow-absolute-symlinks)", e.LinkTarget))
-				}
+				plan.skipped = append(plan.skipped, e.Path)
+				continue
 			}
 			plan.links = append(plan.links, e)
 		default:
@@ -283,8 +295,13 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(dest); err == nil {
-		return fmt.Errorf("checkout into %s: %w: checkout makes a new directory", into, fs.ErrExist)
+	// into may be an empty directory, which the checkout replaces.
+	var emptyDir fs.FileInfo
+	if fi, err := os.Lstat(dest); err == nil {
+		if !isEmptyDir(dest, fi) {
+			return fmt.Errorf("checkout into %s: %w: checkout makes a new directory or fills an empty one", into, fs.ErrExist)
+		}
+		emptyDir = fi
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checkout into %s: %w", into, err)
 	}
@@ -328,10 +345,39 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 			return fmt.Errorf("checkout into %s: entry %q: %w", into, d.Path, err)
 		}
 	}
-	if err := renameNoReplace(staging, dest); err != nil {
+	if emptyDir != nil {
+		err = replaceEmptyDir(staging, dest, emptyDir)
+	} else {
+		err = renameNoReplace(staging, dest)
+	}
+	if err != nil {
 		return fmt.Errorf("checkout into %s: %w", into, err)
 	}
 	return nil
+}
+
+// isEmptyDir reports whether fi, at path, is a directory (not a link to
+// one) with nothing in it.
+func isEmptyDir(path string, fi fs.FileInfo) bool {
+	if !fi.IsDir() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
+}
+
+// replaceEmptyDir renames the staging directory over the empty directory
+// dest, which keeps its mode (see replaceDir).
+func replaceEmptyDir(staging, dest string, fi fs.FileInfo) error {
+	if err := os.Chmod(staging, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return replaceDir(staging, dest)
 }
 
 // writeFiles writes the plan's files on a pool of workers, each blob

@@ -150,12 +150,6 @@ func TestCheckout_Refuses(t *testing.T) {
 			`entry "escape/planted": unsafe tree entry: goes through the symbolic link "escape"`},
 		{"path through a relative link", true, []manifest.Entry{dir("d"), link("d/up", ".."), file("d/up/x")},
 			`entry "d/up/x": unsafe tree entry: goes through the symbolic link "d/up"`},
-		{"absolute target", false, []manifest.Entry{link("passwd", "/etc/passwd")},
-			`entry "passwd": unsafe tree entry: symbolic link to the absolute path "/etc/passwd"`},
-		{"target climbing out", false, []manifest.Entry{dir("a"), link("a/out", "../../outside")},
-			`entry "a/out": unsafe tree entry: symbolic link to "../../outside", outside the tree`},
-		{"target climbing out through another link", false, []manifest.Entry{dir("x"), link("x/sub", ".."), link("a", "x/sub/..")},
-			`entry "a": unsafe tree entry: symbolic link to "x/sub/..", outside the tree`},
 		{"file under a file", false, []manifest.Entry{file("f"), file("f/g")},
 			`entry "f/g": unsafe tree entry: its parent "f" is a file`},
 		{"link loop is restored as is", false, []manifest.Entry{link("a", "b"), link("b", "a"), link("self", "self")}, ""},
@@ -182,6 +176,42 @@ func TestCheckout_Refuses(t *testing.T) {
 			}
 			assertNoStaging(t, parent)
 		})
+	}
+}
+
+// Links that leave the tree are skipped with a warning naming them, and
+// the rest of the tree is restored; allowed, they are made.
+func TestCheckout_SkipsOutsideLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries []manifest.Entry
+		skipped string
+	}{
+		{"absolute target", []manifest.Entry{link("venv/bin/python", "/usr/bin/python3"), file("venv/pyvenv.cfg")}, "venv/bin/python"},
+		{"target climbing out", []manifest.Entry{dir("a"), link("a/out", "../../outside"), file("a/f")}, "a/out"},
+		{"target climbing out through another link", []manifest.Entry{dir("x"), link("x/sub", ".."), link("a", "x/sub/..")}, "a"},
+	} {
+		for _, allow := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, allowed %v", tc.name, allow), func(t *testing.T) {
+				s := openStore(t)
+				id := commitTree(t, s, map[string]string{}, tc.entries...)
+				into := filepath.Join(t.TempDir(), "out")
+				var warned warnings
+				if err := Checkout(ctx, s, id, into, CheckoutOptions{AllowOutsideSymlinks: allow, Warn: warned.add}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := os.Lstat(filepath.Join(into, filepath.FromSlash(tc.skipped)))
+				var outside *OutsideLinkError
+				switch w := warned.get(tc.skipped); {
+				case allow && (err != nil || w != nil):
+					t.Errorf("allowed: %s: %v, warning %v", tc.skipped, err, w)
+				case !allow && !errors.Is(err, fs.ErrNotExist):
+					t.Errorf("%s was made: %v", tc.skipped, err)
+				case !allow && (!errors.Is(w, ErrSkipped) || !errors.As(w, &outside)):
+					t.Errorf("%s: warning %v", tc.skipped, w)
+				}
+			})
+		}
 	}
 }
 
@@ -256,12 +286,24 @@ func TestCheckoutTree_PathsTheStoreRefuses(t *testing.T) {
 	}
 }
 
+// The target must not exist, or be an empty directory (not a link to
+// one), which the checkout fills and whose mode it keeps.
 func TestCheckout_TargetMustNotExist(t *testing.T) {
 	s := openStore(t)
 	id := commitTree(t, s, map[string]string{"f": "x"}, file("f"))
 	parent := t.TempDir()
-	build(t, parent, node{path: "dir/"}, node{path: "file", content: "mine"}, node{path: "dangling", link: "nowhere"})
-	for _, name := range []string{"dir", "file", "dangling"} {
+	build(t, parent, node{path: "dir/mine", content: "mine"}, node{path: "file", content: "mine"}, node{path: "dangling", link: "nowhere"},
+		node{path: "empty/", mode: 0o750}, node{path: "empty2/"}, node{path: "link-to-empty", link: "empty2"})
+	if err := Checkout(ctx, s, id, filepath.Join(parent, "empty"), CheckoutOptions{}); err != nil {
+		t.Fatalf("empty directory: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(parent, "empty", "f")); string(b) != "x" {
+		t.Errorf("empty/f = %q", b)
+	}
+	if fi, err := os.Stat(filepath.Join(parent, "empty")); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Errorf("empty directory's mode after: %v, %v", fi.Mode(), err)
+	}
+	for _, name := range []string{"dir", "file", "dangling", "link-to-empty"} {
 		err := Checkout(ctx, s, id, filepath.Join(parent, name), CheckoutOptions{})
 		if !errors.Is(err, fs.ErrExist) {
 			t.Errorf("%s: %v, want fs.ErrExist", name, err)

@@ -38,19 +38,89 @@ func IsSecretName(name string) bool {
 	return false
 }
 
-// hasURLPassword reports whether a value is a URL with a password in it
-// (postgres://user:pass@host/db), which leaks a secret whatever the
-// variable's name.
-func hasURLPassword(value string) bool {
-	if !strings.Contains(value, "://") {
-		return false
+// ShellNoise are variables a shell sets for itself, which say nothing of
+// the agent's environment and change from one shell to the next: an
+// env.v1 blob leaves them out.
+var ShellNoise = []string{"SHLVL", "_", "OLDPWD", "PWD"}
+
+// Credentials inside values, whatever the variable's name: a password in
+// a URL, a bearer token, a webhook URL (whose path is its secret), a
+// secret-named query parameter, and the prefixes of well-known tokens.
+var (
+	urlPattern    = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+	bearerPattern = regexp.MustCompile(`(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}`)
+	tokenPattern  = regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36})\b`)
+	webhookHosts  = []string{"hooks.slack.com", "discord.com", "discordapp.com", "webhook.office.com", "outlook.office.com", "chat.googleapis.com"}
+)
+
+// redactValue returns value with the credentials inside it replaced by
+// Redacted, and whether it found any.
+func redactValue(value string) (string, bool) {
+	found := false
+	value = urlPattern.ReplaceAllStringFunc(value, func(raw string) string {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return raw
+		}
+		changed := false
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), Redacted)
+			changed = true
+		}
+		if isWebhook(u) {
+			u.Path, u.RawPath, u.RawQuery = "/"+Redacted, "", ""
+			changed = true
+		}
+		if q := u.Query(); len(q) > 0 {
+			for name := range q {
+				if IsSecretName(name) || isSecretParam(name) {
+					q.Set(name, Redacted)
+					changed = true
+				}
+			}
+			if changed {
+				u.RawQuery = q.Encode()
+			}
+		}
+		if !changed {
+			return raw
+		}
+		found = true
+		s, _ := url.PathUnescape(u.String())
+		return s
+	})
+	value = bearerPattern.ReplaceAllStringFunc(value, func(m string) string {
+		found = true
+		sub := bearerPattern.FindStringSubmatch(m)
+		return sub[1] + sub[2] + Redacted
+	})
+	value = tokenPattern.ReplaceAllStringFunc(value, func(string) string {
+		found = true
+		return Redacted
+	})
+	return value, found
+}
+
+// isWebhook reports whether u is an incoming-webhook URL, which lets
+// anyone who has it post.
+func isWebhook(u *url.URL) bool {
+	host := strings.ToLower(u.Hostname())
+	for _, h := range webhookHosts {
+		if host == h || strings.HasSuffix(host, "."+h) {
+			return strings.Contains(strings.ToLower(u.Path), "hook") || strings.HasPrefix(u.Path, "/services/") || h == "chat.googleapis.com"
+		}
 	}
-	u, err := url.Parse(value)
-	if err != nil || u.User == nil {
-		return false
+	return strings.Contains(strings.ToLower(u.Path), "webhook") && strings.Count(u.Path, "/") >= 3
+}
+
+// isSecretParam reports whether a URL's query parameter name holds a
+// credential.
+func isSecretParam(name string) bool {
+	switch strings.ToLower(name) {
+	case "token", "access_token", "refresh_token", "id_token", "key", "api_key", "apikey", "sig", "signature", "secret", "password", "pass", "auth", "code", "x-amz-signature", "x-amz-credential", "x-goog-signature":
+		return true
 	}
-	_, ok := u.User.Password()
-	return ok
+	return false
 }
 
 // encodeEnv returns the env.v1 blob of an environment:
@@ -58,8 +128,9 @@ func hasURLPassword(value string) bool {
 //	{"kind":"env.v1","cwd":"/work","vars":{"HOME":"/root",...}}
 //
 // with names sorted, the first of duplicate names kept (as getenv does),
-// entries without "=" or with an empty name dropped, and the values of
-// secret-looking names, of names scrub matches, and of URLs with passwords
+// entries without "=" or with an empty name dropped, ShellNoise dropped,
+// the values of secret-looking names and of names scrub matches replaced
+// by Redacted, and credentials inside other values (see redactValue)
 // replaced by Redacted. Bytes that are not UTF-8 become U+FFFD: JSON
 // cannot hold them.
 func encodeEnv(cwd string, environ []string, scrub []*regexp.Regexp) []byte {
@@ -71,11 +142,13 @@ func encodeEnv(cwd string, environ []string, scrub []*regexp.Regexp) []byte {
 			continue
 		}
 		name = validUTF8(name) // so that two names cannot become one key below
-		if _, dup := vars[name]; dup {
+		if _, dup := vars[name]; dup || slices.Contains(ShellNoise, name) {
 			continue
 		}
-		if IsSecretName(name) || hasURLPassword(value) || slices.ContainsFunc(scrub, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
+		if IsSecretName(name) || slices.ContainsFunc(scrub, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
 			value = Redacted
+		} else {
+			value, _ = redactValue(value)
 		}
 		vars[name] = value
 		names = append(names, name)

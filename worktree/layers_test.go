@@ -220,7 +220,21 @@ func TestEncodeEnv(t *testing.T) {
 		{"scrub adds names", []string{"INTERNAL_URL=http://x", "MY_VAR=1", "OTHER=2"}, []string{"^MY_", "URL$"},
 			`{"kind":"env.v1","cwd":"/w","vars":{"INTERNAL_URL":"<redacted>","MY_VAR":"<redacted>","OTHER":"2"}}`},
 		{"passwords in URLs", []string{"DATABASE_URL=postgres://app:hunter2@db/app", "MIRROR=https://user@mirror/"}, nil,
-			`{"kind":"env.v1","cwd":"/w","vars":{"DATABASE_URL":"<redacted>","MIRROR":"https://user@mirror/"}}`},
+			`{"kind":"env.v1","cwd":"/w","vars":{"DATABASE_URL":"postgres://app:<redacted>@db/app","MIRROR":"https://user@mirror/"}}`},
+		{"credentials inside values", []string{
+			"AUTH_HEADER=Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc",
+			"SLACK=https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+			"DISCORD=https://discord.com/api/webhooks/123/abcdef",
+			"FEED=https://example.com/feed?user=me&token=abc123",
+			"OPENAI=sk-proj-abcdefghijklmnopqrstuvwx",
+			"GH=use ghp_abcdefghijklmnopqrstuvwxyz0123 here",
+			"PLAIN=https://example.com/docs?page=2",
+		}, nil,
+			`{"kind":"env.v1","cwd":"/w","vars":{"AUTH_HEADER":"Authorization: Bearer <redacted>","DISCORD":"https://discord.com/<redacted>",` +
+				`"FEED":"https://example.com/feed?token=<redacted>&user=me","GH":"use <redacted> here","OPENAI":"<redacted>",` +
+				`"PLAIN":"https://example.com/docs?page=2","SLACK":"https://hooks.slack.com/<redacted>"}}`},
+		{"shell noise dropped", []string{"SHLVL=2", "_=/usr/bin/pf", "OLDPWD=/tmp", "PWD=/home/u", "KEEP=1"}, nil,
+			`{"kind":"env.v1","cwd":"/w","vars":{"KEEP":"1"}}`},
 		{"first of duplicates, malformed dropped", []string{"A=1", "A=2", "NOEQUALS", "=C:=C:\\"}, nil,
 			`{"kind":"env.v1","cwd":"/w","vars":{"A":"1"}}`},
 		{"escaping", []string{"X=a\"b\\c\nd\te\x01f<&>é\u2028", "BAD=\xff"}, nil,

@@ -14,17 +14,19 @@ func checkoutCommand() *cli.Command {
 		Name:      "checkout",
 		Usage:     "rebuild an image's files, directories and symbolic links in a new directory",
 		ArgsUsage: "IMAGE",
-		Description: "IMAGE is a tag, an id or a unique id prefix. PATH must not exist; its parent must. The\n" +
-			"tree is built in a hidden directory beside PATH and renamed into place, so a failure\n" +
-			"leaves nothing half-restored. The image becomes PATH's head (see pf heads: the parent of\n" +
-			"pf snapshot --fs-root PATH), and PATH/.pfcid names it, as the reference's checkout does.\nAn entry that would land outside PATH is refused (exit 1):\n" +
-			"an absolute path, a \"..\" segment, a path through a symbolic link of the tree, or a link\n" +
-			"whose target is absolute or leads out of the tree (--allow-absolute-symlinks restores\n" +
-			"such links; nothing is ever written through one). Every blob is verified as it is\n" +
-			"written; a corrupt or missing one fails with exit 4.",
+		Description: "IMAGE is a tag, an id or a unique id prefix. PATH must not exist (its parent must) or be\n" +
+			"an empty directory. The tree is built in a hidden directory beside PATH and renamed into\n" +
+			"place, so a failure leaves nothing half-restored. The image becomes PATH's head (see pf\n" +
+			"heads: the parent of pf snapshot --fs-root PATH), and PATH/.pfcid names it, as the\n" +
+			"reference's checkout does. An entry that would land outside PATH is refused (exit 1): an\n" +
+			"absolute path, a \"..\" segment, a path through a symbolic link of the tree. A link whose\n" +
+			"target is absolute or leads out of the tree (a venv's bin/python) is skipped with a\n" +
+			"warning naming it; --allow-outside-symlinks creates such links. Nothing is ever written\n" +
+			"through a link. Every blob is verified as it is written; a corrupt or missing one fails\n" +
+			"with exit 4. To change an existing workspace in place, see pf restore.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "into", TakesFile: true, Usage: "build the tree at `PATH`, which must not exist"},
-			&cli.BoolFlag{Name: "allow-absolute-symlinks", Usage: "restore symbolic links to absolute paths or out of the tree"},
+			&cli.StringFlag{Name: "into", TakesFile: true, Usage: "build the tree at `PATH`, which must not exist or be an empty directory"},
+			&cli.BoolFlag{Name: "allow-outside-symlinks", Aliases: []string{"allow-absolute-symlinks"}, Usage: "create symbolic links to absolute paths or out of the tree"},
 			&cli.StringFlag{Name: "session", Usage: "record the image as PATH's head in session `NAME`"},
 		},
 		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
@@ -46,7 +48,7 @@ func checkoutCommand() *cli.Command {
 			draw := newProgress(c, "checkout")
 			var warnMu sync.Mutex
 			err = worktree.Checkout(c.Context, s, id, into, worktree.CheckoutOptions{
-				AllowOutsideSymlinks: c.Bool("allow-absolute-symlinks"),
+				AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
 				Warn: func(path string, err error) {
 					warnMu.Lock()
 					defer warnMu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/processfork/pf"
@@ -15,22 +17,36 @@ import (
 func diffCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "diff",
-		Usage:     "show which layers differ between two images, and which files of the world",
-		ArgsUsage: "A B",
+		Usage:     "show what differs between two images, or between an image and a workspace",
+		ArgsUsage: "A B | IMAGE DIR | DIR",
 		Description: "Compares the layer digests of images A and B (tags, ids or id prefixes) and, when both\n" +
 			"world.fs layers are fs.tree.v1 trees, lists the paths added (+), removed (-), changed (~)\n" +
 			"and changed in mode only (m) from A to B. A path changes when its kind, size, content or\n" +
-			"link target does. --stat adds the bytes each path adds and removes.",
-		Flags: []cli.Flag{
+			"link target does. --stat adds the bytes each path adds and removes.\n\n" +
+			"pf diff IMAGE DIR compares IMAGE's files with the directory DIR as pf snapshot --fs-root\n" +
+			"DIR would capture it now (ignore rules, secret patterns; the stat cache spares reading\n" +
+			"unchanged files); pf diff DIR compares DIR's head (see pf heads, --session) with DIR. An\n" +
+			"argument with a path separator, or that is no image but a directory, is a directory.\n\n" +
+			"--patch prints unified diffs of the files instead, as git diff does (\"Binary files ...\n" +
+			"differ\" for files that are not text or larger than 8 MiB; no rename detection).",
+		Flags: append(rulesFlags(), sessionFlag(),
 			&cli.BoolFlag{Name: "stat", Usage: "show the bytes each path adds and removes, and the totals"},
+			&cli.BoolFlag{Name: "patch", Aliases: []string{"p"}, Usage: "print unified diffs of the files that differ"},
 			&cli.BoolFlag{Name: "json", Usage: "write the differences as one JSON object"},
-		},
+		),
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
-			if err := wantArgs(c, 2, 2); err != nil {
+			if err := wantArgs(c, 1, 2); err != nil {
 				return err
 			}
+			args := c.Args().Slice()
+			if dir, ok := dirArg(c, s, args[len(args)-1]); ok {
+				return diffWorkspace(c, s, args[:len(args)-1], dir)
+			}
+			if len(args) == 1 {
+				return usagef("diff: %s is not a directory: usage: pf diff %s", quotePath(args[0]), c.Command.ArgsUsage)
+			}
 			var imgs [2]*pf.Image
-			for i, ref := range c.Args().Slice() {
+			for i, ref := range args {
 				id, err := resolveImage(c, s, ref)
 				if err != nil {
 					return err
@@ -42,6 +58,21 @@ func diffCommand() *cli.Command {
 			d, err := diffImages(c.Context, s, imgs[0], imgs[1])
 			if err != nil {
 				return err
+			}
+			if c.Bool("patch") {
+				side := worktree.DiffSide{Store: s}
+				if d.World == nil {
+					return fmt.Errorf("diff --patch: the world.fs layers are not both fs.tree.v1 trees")
+				}
+				files, err := patches(c, d.World.changes, side, side)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					d.Files = files
+					return writeJSON(c.App.Writer, d)
+				}
+				return writePatches(c.App.Writer, files)
 			}
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, d)
@@ -60,6 +91,8 @@ type imageDiff struct {
 	// World lists the paths that differ between the two world.fs trees;
 	// nil when either is not an fs.tree.v1 tree.
 	World *treeDiff `json:"world_fs"`
+	// Files, with --patch: each path that differs, with its patch.
+	Files []changeJSON `json:"files,omitempty"`
 }
 
 type layerDiff struct {
@@ -167,33 +200,160 @@ func writeDiff(w io.Writer, d *imageDiff, stat bool) error {
 	case d.World == nil:
 		fmt.Fprintln(w, "world.fs: not both fs.tree.v1 trees, no file list")
 	case len(d.World.changes) > 0:
-		fmt.Fprintf(w, "world.fs: %d added, %d removed, %d changed", len(d.World.Added), len(d.World.Removed), len(d.World.Changed))
-		if len(d.World.ModeChanged) > 0 {
-			fmt.Fprintf(w, ", %d mode changed", len(d.World.ModeChanged))
+		if err := writeTreeChanges(w, d.World, stat); err != nil {
+			return err
 		}
-		if stat {
-			fmt.Fprintf(w, "; +%d -%d bytes", d.World.BytesAdded, d.World.BytesRemoved)
-		}
-		fmt.Fprintln(w)
-		marks := map[worktree.ChangeKind]string{worktree.Added: "+", worktree.Removed: "-", worktree.Changed: "~", worktree.ModeChanged: "m"}
-		var lines []string
-		for _, kind := range []worktree.ChangeKind{worktree.Added, worktree.Removed, worktree.Changed, worktree.ModeChanged} {
-			for _, c := range d.World.changes {
-				if c.Kind != kind {
-					continue
-				}
-				line := "  " + marks[kind] + " " + quotePath(c.Path)
-				switch {
-				case kind == worktree.ModeChanged:
-					line += fmt.Sprintf("  %04o -> %04o", uint32(c.Old.Mode), uint32(c.New.Mode))
-				case stat:
-					line += fmt.Sprintf("  +%d -%d", c.BytesAdded(), c.BytesRemoved())
-				}
-				lines = append(lines, line)
-			}
-		}
-		fmt.Fprintln(w, strings.Join(lines, "\n"))
 	}
 	_, err := fmt.Fprintf(w, "%d of %d layers differ\n", differ, len(d.Layers))
 	return err
+}
+
+// dirArg reports whether a diff argument names a directory: one with a
+// path separator (./x, x/, /abs), ".", "..", or one that is no image but
+// an existing directory.
+func dirArg(c *cli.Context, s *pf.Store, arg string) (string, bool) {
+	dir := invocationOf(c).abs(arg)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", false
+	}
+	if arg == "." || arg == ".." || strings.ContainsRune(arg, '/') || strings.ContainsRune(arg, filepath.Separator) {
+		return dir, true
+	}
+	if _, err := s.ResolveImage(c.Context, arg); err == nil {
+		return "", false
+	}
+	return dir, true
+}
+
+// workspaceDiffJSON is pf diff IMAGE DIR --json and pf diff DIR --json.
+type workspaceDiffJSON struct {
+	Image    *manifest.Digest `json:"image"` // null for a workspace with no head
+	Dir      string           `json:"dir"`
+	Session  string           `json:"session"`
+	Changes  []changeJSON     `json:"changes"`
+	Warnings []warningJSON    `json:"warnings"`
+}
+
+// diffWorkspace is pf diff [IMAGE] DIR.
+func diffWorkspace(c *cli.Context, s *pf.Store, image []string, dir string) error {
+	ws, err := workspaceOf(c, dir)
+	if err != nil {
+		return err
+	}
+	var id manifest.Digest
+	ok := true
+	if len(image) == 1 {
+		if id, err = resolveImage(c, s, image[0]); err != nil {
+			return err
+		}
+	} else if id, ok, err = headOfWorkspace(c, s, ws, dir); err != nil {
+		return err
+	} else if !ok {
+		return errNoHead(ws)
+	}
+	warned := newWarner(c, nil)
+	changes, err := worktree.Status(c.Context, s, id, dir, worktree.StatusOptions{
+		Ignore: c.StringSlice("ignore"), NoDefaultIgnores: c.Bool("no-default-ignores"),
+		IncludeSecrets: c.Bool("include-secrets"), Warn: warned.warn,
+	})
+	if err != nil {
+		return err
+	}
+	var files []changeJSON
+	if c.Bool("patch") {
+		if files, err = patches(c, changes, worktree.DiffSide{Store: s}, worktree.DiffSide{Dir: dir}); err != nil {
+			return err
+		}
+	} else {
+		for _, ch := range changes {
+			files = append(files, changeOf(ch))
+		}
+	}
+	if c.Bool("json") {
+		if files == nil {
+			files = []changeJSON{}
+		}
+		return writeJSON(c.App.Writer, workspaceDiffJSON{Image: &id, Dir: ws.Dir, Session: ws.Session, Changes: files, Warnings: warned.warnings()})
+	}
+	if c.Bool("patch") {
+		return writePatches(c.App.Writer, files)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "a  %s\nb  %s\n", id, quotePath(ws.Dir))
+	td := &treeDiff{changes: changes}
+	for _, ch := range changes {
+		td.BytesAdded += ch.BytesAdded()
+		td.BytesRemoved += ch.BytesRemoved()
+		switch ch.Kind {
+		case worktree.Added:
+			td.Added = append(td.Added, ch.Path)
+		case worktree.Removed:
+			td.Removed = append(td.Removed, ch.Path)
+		case worktree.Changed:
+			td.Changed = append(td.Changed, ch.Path)
+		case worktree.ModeChanged:
+			td.ModeChanged = append(td.ModeChanged, ch.Path)
+		}
+	}
+	if len(changes) == 0 {
+		_, err = fmt.Fprintln(w, "no differences")
+		return err
+	}
+	return writeTreeChanges(w, td, c.Bool("stat"))
+}
+
+// patches renders each change's patch, a side read from a, b the other.
+func patches(c *cli.Context, changes []worktree.Change, a, b worktree.DiffSide) ([]changeJSON, error) {
+	files := make([]changeJSON, 0, len(changes))
+	for _, ch := range changes {
+		p, err := worktree.MakePatch(c.Context, ch, a, b)
+		if err != nil {
+			return nil, err
+		}
+		j := changeOf(ch)
+		j.Patch, j.Binary = &p.Text, p.Binary
+		files = append(files, j)
+	}
+	return files, nil
+}
+
+func writePatches(w io.Writer, files []changeJSON) error {
+	for _, f := range files {
+		if _, err := io.WriteString(w, *f.Patch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTreeChanges lists a tree diff's paths: a summary line, then one
+// line per path, by kind.
+func writeTreeChanges(w io.Writer, d *treeDiff, stat bool) error {
+	fmt.Fprintf(w, "world.fs: %d added, %d removed, %d changed", len(d.Added), len(d.Removed), len(d.Changed))
+	if len(d.ModeChanged) > 0 {
+		fmt.Fprintf(w, ", %d mode changed", len(d.ModeChanged))
+	}
+	if stat {
+		fmt.Fprintf(w, "; +%d -%d bytes", d.BytesAdded, d.BytesRemoved)
+	}
+	fmt.Fprintln(w)
+	marks := map[worktree.ChangeKind]string{worktree.Added: "+", worktree.Removed: "-", worktree.Changed: "~", worktree.ModeChanged: "m"}
+	var lines []string
+	for _, kind := range []worktree.ChangeKind{worktree.Added, worktree.Removed, worktree.Changed, worktree.ModeChanged} {
+		for _, c := range d.changes {
+			if c.Kind != kind {
+				continue
+			}
+			line := "  " + marks[kind] + " " + quotePath(c.Path)
+			switch {
+			case kind == worktree.ModeChanged:
+				line += fmt.Sprintf("  %04o -> %04o", uint32(c.Old.Mode), uint32(c.New.Mode))
+			case stat:
+				line += fmt.Sprintf("  +%d -%d", c.BytesAdded(), c.BytesRemoved())
+			}
+			lines = append(lines, line)
+		}
+	}
+	fmt.Fprintln(w, strings.Join(lines, "\n"))
+	return nil
 }

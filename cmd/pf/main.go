@@ -85,6 +85,8 @@ func newApp(inv *invocation) *cli.App {
 			snapshotCommand(),
 			checkoutCommand(),
 			headsCommand(),
+			statusCommand(),
+			restoreCommand(),
 			forkCommand(),
 			logCommand(),
 			showCommand(),

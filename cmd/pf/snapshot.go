@@ -28,6 +28,7 @@ func snapshotCommand() *cli.Command {
 			&cli.StringFlag{Name: "created-at", Usage: "the fixture image's creation time `T` (default now; as pf log --since)"},
 			&cli.StringFlag{Name: "manifest", TakesFile: true, Usage: "commit the manifest in `FILE`"},
 			&cli.StringSliceFlag{Name: "parent", Usage: "a parent `IMAGE` (repeat for a merge); with --manifest, the parents it must name"},
+			&cli.BoolFlag{Name: "json", Usage: "write the new image's id, parents and (with --fs-root) what was captured as one JSON object"},
 		}),
 		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
 			if err := wantArgs(c, 0, 0); err != nil {
@@ -58,11 +59,12 @@ func snapshotCommand() *cli.Command {
 				}
 				parents = append(parents, id)
 			}
+			var rep *snapshotJSON
 			var id manifest.Digest
 			var err error
 			switch {
 			case root != "":
-				id, err = snapshotFSRoot(c, s, parents)
+				rep, err = snapshotFSRoot(c, s, parents)
 			case fixture:
 				id, err = snapshotFixture(c, s, parents)
 			default:
@@ -71,7 +73,17 @@ func snapshotCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(c.App.Writer, id)
+			if rep == nil {
+				img, err := s.Image(c.Context, id)
+				if err != nil {
+					return err
+				}
+				rep = &snapshotJSON{ID: id, Parents: parentsOf(img.Manifest), Secrets: []string{}, Warnings: []warningJSON{}}
+			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, rep)
+			}
+			_, err = fmt.Fprintln(c.App.Writer, rep.ID)
 			return err
 		}),
 	}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -19,12 +18,17 @@ const fsRootDescription = "--fs-root DIR snapshots an agent's workspace: the fil
 	".gitignore) in each directory, the default ignores (.git/, __pycache__/, node_modules/.cache/,\n" +
 	"...; --no-default-ignores keeps them) and --ignore PATTERN; the environment and working\n" +
 	"directory, values of secret-like names (*_TOKEN, *_KEY, *SECRET*, *PASSWORD*, ... and\n" +
-	"--scrub-env REGEX) recorded as <redacted>; the trace and effects ledger from JSON-lines files,\n" +
+	"--scrub-env REGEX) and credentials inside values (passwords in URLs, Bearer tokens, webhook\n" +
+	"URLs) recorded as <redacted>, and shell noise (SHLVL, _, PWD, OLDPWD) left out; the recorded\n" +
+	"working directory is DIR; the trace and effects ledger from JSON-lines files,\n" +
 	"each line checked. The new image becomes DIR's head (per --session; pf heads lists them), kept\n" +
 	"in the store: nothing is written into DIR. The parent is --parent, else DIR's head, else the\n" +
 	"image DIR/.pfcid names (the reference's checkout leaves one). Files unchanged since the last\n" +
-	"snapshot of DIR are not read again. Sockets, devices and unreadable files are skipped with a\n" +
-	"warning."
+	"snapshot of DIR are not read again. Files that usually hold credentials (.env, .env.*, *.pem,\n" +
+	"*.key, id_rsa*, .npmrc, .netrc, credentials.json, ...; not .env.example) are not stored,\n" +
+	"named in one warning (--include-secrets stores them). A file that keeps changing while it is\n" +
+	"read (a log) is stored as read, with a warning (--strict fails instead); sockets, devices,\n" +
+	"unreadable files and files that vanish are skipped with a warning."
 
 // fsRootFlags are pf snapshot's flags for --fs-root.
 func fsRootFlags() []cli.Flag {
@@ -38,7 +42,11 @@ func fsRootFlags() []cli.Flag {
 		&cli.StringFlag{Name: "session", Usage: "with --fs-root, keep the workspace's head in session `NAME` (one per task, say), apart from the default session's"},
 		&cli.StringSliceFlag{Name: "ignore", Usage: "with --fs-root, also ignore gitignore `PATTERN`, over every ignore file (!PATTERN keeps; repeatable)"},
 		&cli.BoolFlag{Name: "no-default-ignores", Usage: "with --fs-root, capture .git/, __pycache__/ and the other default ignores too"},
+		&cli.BoolFlag{Name: "include-secrets", Usage: "with --fs-root, store .env, *.pem, id_rsa and the other files that usually hold credentials too"},
+		&cli.BoolFlag{Name: "strict", Usage: "with --fs-root, fail on a file that keeps changing while it is read, instead of storing the bytes read"},
 		&cli.StringSliceFlag{Name: "scrub-env", Usage: "with --fs-root, also redact variables whose names match `REGEX` (repeatable)"},
+		&cli.StringFlag{Name: "env-file", TakesFile: true, Usage: "with --fs-root, record the environment in `FILE` (NAME=value lines, or NUL-separated as /proc/PID/environ) instead of pf's own"},
+		&cli.BoolFlag{Name: "no-env", Usage: "with --fs-root, record no environment variables"},
 		&cli.StringFlag{Name: "model-diff", TakesFile: true, Usage: `with --fs-root, the model diff: a JSON FILE {"layout":..,"diff":..}`},
 		&cli.StringFlag{Name: "cache-manifest", TakesFile: true, Usage: "with --fs-root, the KV-cache page manifest `FILE`, whose pages are in the store"},
 	}
@@ -72,60 +80,89 @@ func checkNoFSRootFlags(c *cli.Context) error {
 	return nil
 }
 
+// snapshotJSON is pf snapshot --json.
+type snapshotJSON struct {
+	ID      manifest.Digest   `json:"id"`
+	Parents []manifest.Digest `json:"parents"`
+	// With --fs-root.
+	Dir       string        `json:"dir,omitempty"`
+	Session   *string       `json:"session,omitempty"`
+	Files     *int          `json:"files,omitempty"`
+	Bytes     *int64        `json:"bytes,omitempty"`
+	Read      *int          `json:"read,omitempty"`
+	ReadBytes *int64        `json:"read_bytes,omitempty"`
+	Unchanged *int          `json:"unchanged,omitempty"`
+	Secrets   []string      `json:"secrets"`
+	Warnings  []warningJSON `json:"warnings"`
+}
+
 // snapshotFSRoot is pf snapshot --fs-root DIR: it captures the workspace,
-// commits the image, tags it --name, and records its id in DIR/.pfcid.
-// parents are the --parent images; none means the image DIR/.pfcid names,
-// if any.
-func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (manifest.Digest, error) {
+// commits the image as DIR's head, and tags it --name. parents are the
+// --parent images; without --parent, the parent is DIR's head.
+func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (*snapshotJSON, error) {
 	inv := invocationOf(c)
 	dir := inv.path(c.String("fs-root"))
 	name := c.String("name")
 	if name != "" {
 		if err := pf.ValidateTagName(name); err != nil {
-			return manifest.Digest{}, usagef("--name: %v", err)
+			return nil, usagef("--name: %v", err)
 		}
 	}
 	var scrub []*regexp.Regexp
 	for _, expr := range c.StringSlice("scrub-env") {
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return manifest.Digest{}, usagef("--scrub-env %q: %v", expr, err)
+			return nil, usagef("--scrub-env %q: %v", expr, err)
 		}
 		scrub = append(scrub, re)
 	}
 	if fi, err := os.Stat(dir); err != nil {
-		return manifest.Digest{}, fmt.Errorf("--fs-root: %w", err)
+		return nil, fmt.Errorf("--fs-root: %w", err)
 	} else if !fi.IsDir() {
-		return manifest.Digest{}, fmt.Errorf("--fs-root: %s is not a directory", dir)
+		return nil, fmt.Errorf("--fs-root: %s is not a directory", dir)
 	}
 	ws, err := workspaceOf(c, dir)
 	if err != nil {
-		return manifest.Digest{}, err
+		return nil, err
 	}
 	if !c.IsSet("parent") {
 		if parents, err = workspaceParent(c, s, ws, dir); err != nil {
-			return manifest.Digest{}, err
+			return nil, err
 		}
 	}
 
+	environ := inv.Env
+	switch f := c.String("env-file"); {
+	case f != "" && c.Bool("no-env"):
+		return nil, usagef("--env-file and --no-env: choose one")
+	case f != "":
+		file, err := os.Open(inv.path(f))
+		if err != nil {
+			return nil, fmt.Errorf("--env-file: %w", err)
+		}
+		environ, err = worktree.ReadEnvFile(file)
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--env-file %s: %w", f, err)
+		}
+	case c.Bool("no-env"):
+		environ = []string{}
+	}
+
 	stderr := c.App.ErrWriter
-	var warnMu sync.Mutex
 	draw := newProgress(c, "snapshot")
+	warned := newWarner(c, draw)
 	world := &worktree.Capture{
 		Root:             dir,
 		Ignore:           c.StringSlice("ignore"),
 		NoDefaultIgnores: c.Bool("no-default-ignores"),
+		IncludeSecrets:   c.Bool("include-secrets"),
+		Strict:           c.Bool("strict"),
 		Store:            s,
-		Environ:          inv.Env,
-		Cwd:              inv.Dir,
+		Environ:          environ,
 		ScrubEnv:         scrub,
-		Warn: func(path string, err error) {
-			warnMu.Lock()
-			defer warnMu.Unlock()
-			draw.clear()
-			fmt.Fprintf(stderr, "pf: warning: %s: skipped: %v\n", quotePath(path), err)
-		},
-		Progress: draw.files(),
+		Warn:             warned.warn,
+		Progress:         draw.files(),
 	}
 	spec := pf.Snapshot{
 		Agent:   manifest.Agent{Kind: c.String("agent-kind"), Version: c.String("agent-version")},
@@ -144,19 +181,33 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (man
 	id, err := s.Snapshot(c.Context, spec)
 	draw.clear()
 	if err != nil {
-		return manifest.Digest{}, err
+		return nil, err
+	}
+	st := world.Stats()
+	if secrets := world.Secrets(); len(secrets) > 0 {
+		fmt.Fprintln(stderr, secretsNote(secrets, "not stored", "stores"))
 	}
 	if draw != nil {
-		st := world.Stats()
 		fmt.Fprintf(stderr, "%d files, %s: %d read (%s), %d unchanged\n",
 			st.Files, humanBytes(st.Bytes), st.Hashed, humanBytes(st.HashedBytes), st.CacheHits)
 	}
 	if name != "" {
 		if _, err := s.Tag(c.Context, name, id); err != nil {
-			return id, fmt.Errorf("image %s committed, but tagging it %s failed: %w", id.Short(), name, err)
+			return nil, fmt.Errorf("image %s committed, but tagging it %s failed: %w", id.Short(), name, err)
 		}
 	}
-	return id, nil
+	if parents == nil {
+		parents = []manifest.Digest{}
+	}
+	secrets := world.Secrets()
+	if secrets == nil {
+		secrets = []string{}
+	}
+	return &snapshotJSON{
+		ID: id, Parents: parents, Dir: ws.Dir, Session: &ws.Session,
+		Files: &st.Files, Bytes: &st.Bytes, Read: &st.Hashed, ReadBytes: &st.HashedBytes, Unchanged: &st.CacheHits,
+		Secrets: secrets, Warnings: warned.warnings(),
+	}, nil
 }
 
 // workspaceOf is the head that the command's --session keeps for dir.

@@ -1,0 +1,174 @@
+//go:build unix
+
+package worktree
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// An inPlaceRoot is a directory that Restore changes in place. Every
+// operation names an entry by its path from the root and reaches it
+// through directory descriptors opened one component at a time with
+// O_NOFOLLOW, so that no symbolic link, in the tree or put there while
+// Restore runs, ever carries a write elsewhere.
+type inPlaceRoot struct {
+	fd int
+}
+
+func openInPlaceRoot(dir string) (*inPlaceRoot, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return &inPlaceRoot{fd: fd}, nil
+}
+
+func (r *inPlaceRoot) Close() error { return unix.Close(r.fd) }
+
+// A parentDir is the directory that holds an entry: the operations on the
+// entry take its base name.
+type parentDir struct {
+	fd   int
+	root bool // fd is the root's, not to be closed
+}
+
+// parent opens the directory that holds rel, refusing to pass through
+// anything but a real directory (errNotDir).
+func (r *inPlaceRoot) parent(rel string) (*parentDir, string, error) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return &parentDir{fd: r.fd, root: true}, rel, nil
+	}
+	fd := r.fd
+	for seg := range strings.SplitSeq(rel[:i], "/") {
+		next, err := unix.Openat(fd, seg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if fd != r.fd {
+			unix.Close(fd)
+		}
+		if err != nil {
+			if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+				err = errNotDir
+			}
+			return nil, "", &os.PathError{Op: "open", Path: rel[:i], Err: err}
+		}
+		fd = next
+	}
+	return &parentDir{fd: fd}, rel[i+1:], nil
+}
+
+func (p *parentDir) Close() {
+	if !p.root {
+		unix.Close(p.fd)
+	}
+}
+
+// lstat returns the mode of the entry name, not following a link; ok is
+// false when there is none.
+func (p *parentDir) lstat(name string) (mode fs.FileMode, ok bool, err error) {
+	var st unix.Stat_t
+	err = unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return unixMode(uint32(st.Mode)), true, nil
+}
+
+func unixMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFREG:
+	default:
+		mode |= fs.ModeIrregular
+	}
+	return mode
+}
+
+// writeFile writes r to a new temporary file beside name and renames it
+// over name: a reader of name sees the old file or the new one, whole.
+func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode) (int64, error) {
+	tmp := restoreTempName()
+	fd, err := unix.Openat(p.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	n, err := io.Copy(f, r)
+	if err == nil {
+		err = f.Chmod(mode.Perm())
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(p.fd, tmp, p.fd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(p.fd, tmp, 0)
+	}
+	return n, err
+}
+
+// symlink makes name a symbolic link to target, replacing a file or link
+// there in one rename.
+func (p *parentDir) symlink(target, name string) error {
+	tmp := restoreTempName()
+	if err := unix.Symlinkat(target, p.fd, tmp); err != nil {
+		return err
+	}
+	if err := unix.Renameat(p.fd, tmp, p.fd, name); err != nil {
+		unix.Unlinkat(p.fd, tmp, 0)
+		return err
+	}
+	return nil
+}
+
+func (p *parentDir) mkdir(name string) error { return unix.Mkdirat(p.fd, name, 0o700) }
+
+// chmod sets the mode of the file or directory name, never of a link's
+// target.
+func (p *parentDir) chmod(name string, mode fs.FileMode) error {
+	fd, err := unix.Openat(p.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fchmod(fd, uint32(mode.Perm()))
+}
+
+// remove deletes the file or link name, or the directory name when dir.
+func (p *parentDir) remove(name string, dir bool) error {
+	flags := 0
+	if dir {
+		flags = unix.AT_REMOVEDIR
+	}
+	err := unix.Unlinkat(p.fd, name, flags)
+	if errors.Is(err, unix.EEXIST) {
+		err = unix.ENOTEMPTY // as some systems say it
+	}
+	return err
+}
+
+func isNotEmpty(err error) bool { return errors.Is(err, unix.ENOTEMPTY) }
+
+// replaceDir renames the directory oldpath over the empty directory
+// newpath in one step; it fails if something appeared in newpath meanwhile.
+// (os.Rename refuses to replace a directory at all.)
+func replaceDir(oldpath, newpath string) error {
+	if err := unix.Rename(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,612 @@
+package worktree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// Paths, when given, limit the restore to these paths ('/'-separated,
+	// relative to the directory) and the subtrees under them.
+	Paths []string
+	// Ignore, NoDefaultIgnores and IncludeSecrets are Capture's. What
+	// they leave out, Restore never touches: neither in the directory nor
+	// from the image.
+	Ignore           []string
+	NoDefaultIgnores bool
+	IncludeSecrets   bool
+	// AllowOutsideSymlinks creates the image's symbolic links whose
+	// targets are absolute or lead out of the tree; by default they are
+	// skipped with a warning. Nothing is ever written through a link.
+	AllowOutsideSymlinks bool
+	// NoBackup skips the snapshot of the directory that Restore takes
+	// before it changes anything.
+	NoBackup bool
+	// Head is the directory's head: the backup's parent, moved to the
+	// backup, and after a restore of the whole tree to the image. Nil
+	// means the default session's head of the directory.
+	Head *pf.HeadRef
+	// Workers bounds how many files are written at once; 0 means a
+	// default suited to the machine.
+	Workers int
+	// Warn, if set, hears of what Restore leaves as it is: entries the
+	// walk skips (as Capture.Warn), links that lead out of the tree,
+	// directories that still hold what the rules protect, paths where
+	// something Restore does not replace stands. Calls are serialized.
+	Warn func(path string, err error)
+	// Progress, if set, is called about every ProgressInterval while
+	// files are written, and once at the end with Done set.
+	Progress func(Progress)
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	// Backup is the image of the directory as it was, or zero with
+	// NoBackup. When the directory had not changed since its head, it is
+	// the head itself (BackupIsNew is false).
+	Backup      manifest.Digest
+	BackupIsNew bool
+	// Changes are the paths that the restore changed, sorted, from what
+	// the directory held (Old) to what the image holds (New).
+	Changes []Change
+	// Kept are the paths that differ but were left as they are, each
+	// with a warning.
+	Kept int
+	// Secrets are the paths DefaultSecrets kept out of the backup and
+	// that the restore left as they are.
+	Secrets []string
+}
+
+// ErrKept marks what RestoreOptions.Warn hears of a path left as it is.
+var ErrKept = errors.New("left as it is")
+
+// errNotDir: a path's parent is not a real directory (a link, a file).
+var errNotDir = errors.New("not a directory, or a symbolic link")
+
+// Restore makes the directory dir match the tree of image in place: files
+// whose bytes or mode differ are rewritten, missing files, directories and
+// links made, and what the image lacks deleted, except what the ignore
+// rules and DefaultSecrets leave out (.git/, node_modules/, .env, ...),
+// which is never touched. Entries are compared through the stat cache,
+// then digests: only what differs is written. Each file is written to a
+// temporary file in its own directory and renamed over the old one, so
+// that a restore cut short (killed, even) leaves every file whole, old or
+// new, and running it again completes it. No write ever passes through a
+// symbolic link: each directory on the way is opened without following
+// one. The image's entries are checked before anything changes, as
+// Checkout checks them.
+//
+// First, unless opts.NoBackup, the directory as it is becomes a snapshot,
+// a child of its head: every restore can be undone by restoring that
+// image. Afterwards the head names image, or, when opts.Paths limit the
+// restore, the backup.
+func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string, opts RestoreOptions) (*RestoreResult, error) {
+	target, err := LoadTree(ctx, s, image)
+	if err != nil {
+		return nil, err
+	}
+	root, err := resolveRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	head := opts.Head
+	if head == nil {
+		head = &pf.HeadRef{Dir: root}
+	}
+	var warnMu sync.Mutex
+	warn := func(path string, err error) {
+		if opts.Warn != nil {
+			warnMu.Lock()
+			defer warnMu.Unlock()
+			opts.Warn(path, err)
+		}
+	}
+	plan, err := planCheckout(target, CheckoutOptions{AllowOutsideSymlinks: opts.AllowOutsideSymlinks, Warn: warn})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range opts.Paths {
+		if problem := unsafePath(p); problem != "" {
+			return nil, fmt.Errorf("restore path %q: %s", p, problem)
+		}
+	}
+
+	// The directory as it is: the backup's tree, or a scan that stores
+	// nothing.
+	capture := &Capture{
+		Root: root, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
+		Store: s, Warn: warn, Environ: []string{}, Cwd: root,
+	}
+	res := &RestoreResult{}
+	var current *manifest.Tree
+	if opts.NoBackup {
+		capture.scan = true
+		if current, err = capture.captureTree(ctx, hashOnly{}); err != nil {
+			return nil, err
+		}
+	} else {
+		if res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head); err != nil {
+			return nil, fmt.Errorf("backup of %s: %w", dir, err)
+		}
+	}
+	res.Secrets = capture.Secrets()
+
+	r, err := openInPlaceRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	rs := &restorer{
+		ctx: ctx, s: s, root: r, opts: opts, warn: warn,
+		keep: newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets),
+	}
+	for _, tmp := range capture.temps {
+		rs.removeStaleTemp(tmp)
+	}
+	rs.plan(current, plan)
+	if err := rs.apply(); err != nil {
+		return res, err
+	}
+	res.Changes = rs.done
+	res.Kept = int(rs.kept.Load())
+	if len(opts.Paths) == 0 {
+		if _, err := s.SetHead(ctx, head.Dir, head.Session, image); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// backup snapshots the directory as a child of its head, with the head's
+// agent and every layer but world.fs, which it captures; a directory
+// unchanged since its head gives the head back.
+func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef) (id manifest.Digest, isNew bool, tree *manifest.Tree, err error) {
+	h, ok, err := s.Head(ctx, head.Dir, head.Session)
+	if err != nil {
+		return id, false, nil, err
+	}
+	world := &backupWorld{c: c}
+	spec := pf.Snapshot{Agent: manifest.Agent{Kind: "workspace"}, World: world, Head: head, SkipUnchanged: true}
+	if ok {
+		img, err := s.Image(ctx, h.ID)
+		if err != nil {
+			return id, false, nil, err
+		}
+		m := img.Manifest
+		spec.Agent, spec.Parents, world.base = m.Agent, []manifest.Digest{h.ID}, &m.World
+		layers := fixedLayers{m}
+		spec.Model, spec.Cache, spec.Effects, spec.Trace = layers, layers, layers, layers
+	}
+	id, err = s.Snapshot(ctx, spec)
+	if err != nil {
+		return id, false, nil, err
+	}
+	return id, !ok || id != h.ID, world.tree, nil
+}
+
+// backupWorld captures a backup's world.fs; its env and procs are the
+// head's, when there is one: a backup is of the files.
+type backupWorld struct {
+	c    *Capture
+	base *manifest.World
+	tree *manifest.Tree
+}
+
+func (b *backupWorld) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
+	tree, err := b.c.captureTree(ctx, w)
+	if err != nil {
+		return manifest.World{}, err
+	}
+	b.tree = tree
+	if b.base == nil {
+		world, err := b.c.worldOf(ctx, w, tree)
+		return world, err
+	}
+	raw, err := tree.Encode()
+	if err != nil {
+		return manifest.World{}, err
+	}
+	fsDigest, err := w.PutBytes(ctx, raw)
+	return manifest.World{FS: fsDigest, Env: b.base.Env, Procs: b.base.Procs}, err
+}
+
+// fixedLayers returns a manifest's other layers as they are.
+type fixedLayers struct{ m *manifest.Manifest }
+
+func (f fixedLayers) CaptureModel(context.Context, pf.BlobWriter) (manifest.Model, error) {
+	return f.m.Model, nil
+}
+func (f fixedLayers) CaptureCache(context.Context, pf.BlobWriter) (manifest.Cache, error) {
+	return f.m.Cache, nil
+}
+func (f fixedLayers) CaptureEffects(context.Context, pf.BlobWriter) (manifest.Effects, error) {
+	return f.m.Effects, nil
+}
+func (f fixedLayers) CaptureTrace(context.Context, pf.BlobWriter) (manifest.Trace, error) {
+	return f.m.Trace, nil
+}
+
+// A restorer is one restore under way.
+type restorer struct {
+	ctx  context.Context
+	s    *pf.Store
+	root *inPlaceRoot
+	opts RestoreOptions
+	warn func(string, error)
+	keep *protection
+
+	// The plan, in the order of its steps.
+	removeFiles []manifest.Entry // files and links, then
+	removeDirs  []manifest.Entry // directories, deepest first
+	makeDirs    []manifest.Entry // parents first
+	writeFiles  []Change
+	makeLinks   []Change
+	chmodFiles  []Change
+	chmodDirs   []manifest.Entry // deepest first
+
+	changes map[string]Change // what the plan means to do, by path
+	failed  sync.Map          // paths whose step was skipped: their children's are too
+
+	mu   sync.Mutex
+	done []Change
+	kept atomic.Int64
+}
+
+// selected reports whether path is one the restore may change.
+func (rs *restorer) selected(path string) bool {
+	if len(rs.opts.Paths) == 0 {
+		return true
+	}
+	for _, p := range rs.opts.Paths {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// plan compares the directory's tree with the image's checked plan.
+func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
+	want := &manifest.Tree{}
+	for _, list := range [][]manifest.Entry{target.dirs, target.files, target.links} {
+		for _, e := range list {
+			if rs.selected(e.Path) && !rs.keep.protected(e.Path, e.Kind == manifest.KindDir) {
+				want.Entries = append(want.Entries, e)
+			}
+		}
+	}
+	// A link the image has but the restore skips (it leads out of the
+	// tree) is left as the directory has it.
+	skipped := map[string]bool{}
+	for _, p := range target.skipped {
+		skipped[p] = true
+	}
+	have := &manifest.Tree{}
+	for _, e := range current.Entries {
+		if rs.selected(e.Path) && !skipped[e.Path] {
+			have.Entries = append(have.Entries, e)
+		}
+	}
+	rs.changes = map[string]Change{}
+	for _, c := range DiffTrees(have, want) {
+		if c.Kind == ModeChanged && c.New.Kind == manifest.KindDir && target.implicit[c.Path] {
+			continue // a directory the image only implies: its mode is not the image's
+		}
+		rs.changes[c.Path] = c
+		old, cur := c.Old, c.New
+		kindChange := c.Kind == Changed && old.Kind != cur.Kind
+		if c.Kind == Removed || kindChange && (old.Kind == manifest.KindDir || cur.Kind == manifest.KindDir) {
+			if old.Kind == manifest.KindDir {
+				rs.removeDirs = append(rs.removeDirs, old)
+			} else {
+				rs.removeFiles = append(rs.removeFiles, old)
+			}
+		}
+		if c.Kind == Removed {
+			continue
+		}
+		switch cur.Kind {
+		case manifest.KindDir:
+			if c.Kind == Added || kindChange {
+				rs.makeDirs = append(rs.makeDirs, cur)
+			}
+			if !target.implicit[c.Path] {
+				rs.chmodDirs = append(rs.chmodDirs, cur)
+			}
+		case manifest.KindFile:
+			if c.Kind == ModeChanged {
+				rs.chmodFiles = append(rs.chmodFiles, c)
+			} else {
+				rs.writeFiles = append(rs.writeFiles, c)
+			}
+		case manifest.KindSymlink:
+			rs.makeLinks = append(rs.makeLinks, c)
+		}
+	}
+	deepestFirst := func(a, b manifest.Entry) int {
+		if d := strings.Count(b.Path, "/") - strings.Count(a.Path, "/"); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Path, b.Path)
+	}
+	slices.SortFunc(rs.removeDirs, deepestFirst)
+	slices.SortFunc(rs.chmodDirs, deepestFirst)
+	slices.SortFunc(rs.makeDirs, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+}
+
+// apply carries the plan out. A step that meets what the restore must not
+// replace is skipped with a warning (and the steps under it); any other
+// error stops the restore, which can be run again.
+func (rs *restorer) apply() error {
+	for _, e := range rs.removeFiles {
+		if err := rs.step(e.Path, func(p *parentDir, name string) error { return p.remove(name, false) }); err != nil {
+			return err
+		}
+	}
+	for _, e := range rs.removeDirs {
+		if err := rs.step(e.Path, func(p *parentDir, name string) error {
+			err := p.remove(name, true)
+			if isNotEmpty(err) {
+				return keptError("the directory still holds files that ignore rules or secret patterns keep")
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for _, e := range rs.makeDirs {
+		if err := rs.step(e.Path, func(p *parentDir, name string) error {
+			if err := rs.checkReplaceable(p, name, true); err != nil {
+				return err
+			}
+			err := p.mkdir(name)
+			if errors.Is(err, fs.ErrExist) {
+				return keptError("something that is not a directory is in the way")
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if err := rs.writeAll(); err != nil {
+		return err
+	}
+	for _, c := range rs.makeLinks {
+		if err := rs.step(c.Path, func(p *parentDir, name string) error {
+			if err := rs.checkReplaceable(p, name, false); err != nil {
+				return err
+			}
+			return p.symlink(c.New.LinkTarget, name)
+		}); err != nil {
+			return err
+		}
+	}
+	for _, c := range rs.chmodFiles {
+		if err := rs.step(c.Path, func(p *parentDir, name string) error {
+			err := p.chmod(name, c.New.Mode)
+			if err != nil {
+				// Unreadable, say: rewrite it whole instead.
+				_, err = rs.writeFile(p, name, c.New)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for _, e := range rs.chmodDirs {
+		if err := rs.step(e.Path, func(p *parentDir, name string) error { return p.chmod(name, e.Mode) }); err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(rs.done, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	return nil
+}
+
+// keptError is a step's reason to leave a path as it is.
+func keptError(why string) error { return fmt.Errorf("%w: %s", ErrKept, why) }
+
+// step runs fn on the parent directory of path. A path under one whose
+// step was skipped is skipped too; a step that returns a keptError, or
+// whose parent is no longer a real directory, is skipped with a warning.
+// Other errors are returned, naming the path.
+func (rs *restorer) step(path string, fn func(p *parentDir, name string) error) error {
+	if err := rs.ctx.Err(); err != nil {
+		return err
+	}
+	for dir := path; ; {
+		if _, failed := rs.failed.Load(dir); failed {
+			rs.failed.Store(path, true)
+			return nil
+		}
+		i := strings.LastIndexByte(dir, '/')
+		if i < 0 {
+			break
+		}
+		dir = dir[:i]
+	}
+	p, name, err := rs.root.parent(path)
+	if err == nil {
+		err = fn(p, name)
+		p.Close()
+	}
+	switch {
+	case err == nil:
+		rs.mu.Lock()
+		if c, ok := rs.changes[path]; ok {
+			rs.done = append(rs.done, c)
+			delete(rs.changes, path) // a path of two steps is done once
+		}
+		rs.mu.Unlock()
+		return nil
+	case errors.Is(err, ErrKept), errors.Is(err, errNotDir), errors.Is(err, fs.ErrNotExist):
+		rs.failed.Store(path, true)
+		rs.kept.Add(1)
+		if !errors.Is(err, ErrKept) {
+			err = keptError(err.Error())
+		}
+		rs.warn(path, err)
+		return nil
+	}
+	return fmt.Errorf("restore %q: %w", path, err)
+}
+
+// checkReplaceable refuses to replace what the walk did not capture at a
+// path the plan thought empty: a device, a named pipe, a socket, or a
+// directory (unreadable, say).
+func (rs *restorer) checkReplaceable(p *parentDir, name string, dir bool) error {
+	mode, ok, err := p.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return nil
+	case mode&fs.ModeIrregular != 0 || mode&(fs.ModeDevice|fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice) != 0:
+		return keptError(fmt.Sprintf("a %v is in the way", mode.Type()))
+	case mode.IsDir() && !dir:
+		return keptError("a directory the walk could not read is in the way")
+	}
+	return nil
+}
+
+// writeAll writes the plan's files on a pool of workers.
+func (rs *restorer) writeAll() error {
+	workers := rs.opts.Workers
+	if workers <= 0 {
+		workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	ctx, cancel := context.WithCancelCause(rs.ctx)
+	defer cancel(nil)
+	var doneFiles, doneBytes atomic.Int64
+	stop := startProgress(rs.opts.Progress, time.Now(), &doneFiles, &doneBytes)
+	defer stop()
+	jobs := make(chan Change)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				err := rs.step(c.Path, func(p *parentDir, name string) error {
+					if c.Kind == Added {
+						if err := rs.checkReplaceable(p, name, false); err != nil {
+							return err
+						}
+					}
+					n, err := rs.writeFile(p, name, c.New)
+					doneBytes.Add(n)
+					return err
+				})
+				doneFiles.Add(1)
+				if err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	for _, c := range rs.writeFiles {
+		select {
+		case jobs <- c:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// writeFile writes e's blob, verified as it streams, over name.
+func (rs *restorer) writeFile(p *parentDir, name string, e manifest.Entry) (int64, error) {
+	var r io.Reader = strings.NewReader("")
+	if e.Blob != manifest.EmptyDigest || e.Size != 0 {
+		rc, err := rs.s.Blobs().Open(rs.ctx, e.Blob)
+		if errors.Is(err, pf.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("blob %s: %w", e.Blob.Short(), err)
+		}
+		defer rc.Close()
+		r = &sizeCheck{r: rc, want: e.Size, blob: e.Blob}
+	}
+	return p.writeFile(name, r, e.Mode)
+}
+
+// sizeCheck fails a read that gives other than the tree's size, before
+// the file it fills is renamed into place.
+type sizeCheck struct {
+	r    io.Reader
+	n    int64
+	want int64
+	blob manifest.Digest
+}
+
+func (c *sizeCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.want || err == io.EOF && c.n != c.want {
+		return n, fmt.Errorf("%w: the tree says %d bytes, blob %s has more or fewer", pf.ErrCorrupt, c.want, c.blob.Short())
+	}
+	return n, err
+}
+
+// removeStaleTemp deletes a temporary file that a restore cut short left.
+func (rs *restorer) removeStaleTemp(path string) {
+	p, name, err := rs.root.parent(path)
+	if err != nil {
+		return
+	}
+	defer p.Close()
+	if mode, ok, err := p.lstat(name); err == nil && ok && (mode.IsRegular() || mode&fs.ModeSymlink != 0) {
+		p.remove(name, false)
+	}
+}
+
+// Temporary files of a restore: ".pf-restore-" and 16 hex digits, then
+// ".tmp". A capture never records one, and a restore deletes those that a
+// restore cut short left behind.
+const (
+	restoreTempPrefix = ".pf-restore-"
+	restoreTempSuffix = ".tmp"
+)
+
+func restoreTempName() string {
+	return fmt.Sprintf("%s%016x%s", restoreTempPrefix, rand.Uint64(), restoreTempSuffix)
+}
+
+func isRestoreTemp(name string) bool {
+	hex, ok := strings.CutPrefix(name, restoreTempPrefix)
+	if !ok {
+		return false
+	}
+	hex, ok = strings.CutSuffix(hex, restoreTempSuffix)
+	return ok && len(hex) == 16 && isLowerHex(hex)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,168 @@
+package worktree
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// StatusOptions tune Status.
+type StatusOptions struct {
+	// Ignore, NoDefaultIgnores and IncludeSecrets are Capture's: what a
+	// snapshot would leave out is not a change.
+	Ignore           []string
+	NoDefaultIgnores bool
+	IncludeSecrets   bool
+	// Warn hears of the entries the walk skips, as Capture.Warn does.
+	Warn func(path string, err error)
+}
+
+// Status compares the directory dir, as a snapshot would capture it now,
+// with the tree of image (the zero digest: an empty tree), and returns
+// what differs, sorted by path, as DiffTrees does from the image to dir.
+// It stores nothing and changes nothing. Files the store's stat cache
+// knows unchanged are not read; neither are files whose size alone shows
+// that they changed, or that the image lacks: in those changes New.Blob
+// is zero. Paths that the ignore rules or DefaultSecrets leave out now
+// are not listed, whatever the image holds there.
+func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string, opts StatusOptions) ([]Change, error) {
+	base := &manifest.Tree{}
+	if image != (manifest.Digest{}) {
+		var err error
+		if base, err = LoadTree(ctx, s, image); err != nil {
+			return nil, err
+		}
+	}
+	known := make(map[string]*manifest.Entry, len(base.Entries))
+	for i := range base.Entries {
+		known[base.Entries[i].Path] = &base.Entries[i]
+	}
+	c := &Capture{
+		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
+		Store: s, Warn: opts.Warn, scan: true,
+		skipHash: func(rel string, size int64) bool {
+			e := known[rel]
+			return e == nil || e.Kind != manifest.KindFile || e.Size != size
+		},
+	}
+	current, err := c.captureTree(ctx, hashOnly{})
+	if err != nil {
+		return nil, err
+	}
+	root, err := resolveRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	kept := newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets)
+	var visible manifest.Tree
+	for _, e := range base.Entries {
+		if e.Path == CIDFile || !kept.protected(e.Path, e.Kind == manifest.KindDir) {
+			visible.Entries = append(visible.Entries, e)
+		}
+	}
+	var changes []Change
+	for _, ch := range DiffTrees(&visible, current) {
+		if ch.Path != CIDFile && !isCIDTemp(ch.Path) {
+			changes = append(changes, ch)
+		}
+	}
+	return changes, nil
+}
+
+// resolveRoot is dir as a capture walks it: absolute, links resolved.
+func resolveRoot(dir string) (string, error) {
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	return root, err
+}
+
+// hashOnly is the BlobWriter of a capture that stores nothing.
+type hashOnly struct{}
+
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func (hashOnly) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	h := sha256.New()
+	buf := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(buf)
+	if _, err := io.CopyBuffer(h, r, *buf); err != nil {
+		return manifest.Digest{}, err
+	}
+	return manifest.Digest(h.Sum(nil)), nil
+}
+
+func (hashOnly) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
+	return manifest.Sum(b), nil
+}
+
+// A protection says which paths of a directory the ignore rules or the
+// secret patterns leave out, for paths the walk did not meet (those of an
+// image): each directory's ignore file is read once, when first needed.
+type protection struct {
+	root           string
+	includeSecrets bool
+	base           *ignoreRules
+
+	mu    sync.Mutex
+	rules map[string]*ignoreRules // by directory path, "" the root
+}
+
+func newProtection(root string, noDefaults bool, extra []string, includeSecrets bool) *protection {
+	return &protection{root: root, includeSecrets: includeSecrets, base: rootIgnoreRules(noDefaults, extra), rules: map[string]*ignoreRules{}}
+}
+
+// protected reports whether the entry at path (a directory when isDir)
+// is, or lies under, something the rules leave out.
+func (p *protection) protected(path string, isDir bool) bool {
+	segs := strings.Split(path, "/")
+	if !p.includeSecrets && isSecret(segs, isDir) {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := 1; i <= len(segs); i++ {
+		if p.rulesFor(segs[:i-1]).ignored(segs[:i], i < len(segs) || isDir) {
+			return true
+		}
+	}
+	return false
+}
+
+// rulesFor returns the rules in force in the directory segs, as the walk
+// composes them; a directory that is not a real directory now adds none.
+func (p *protection) rulesFor(segs []string) *ignoreRules {
+	key := strings.Join(segs, "/")
+	if r, ok := p.rules[key]; ok {
+		return r
+	}
+	r := p.base
+	if len(segs) > 0 {
+		r = p.rulesFor(segs[:len(segs)-1])
+	}
+	abs := filepath.Join(p.root, filepath.FromSlash(key))
+	if fi, err := os.Lstat(abs); err == nil && fi.IsDir() {
+		for _, name := range ignoreFiles {
+			lines, err := readIgnoreFile(filepath.Join(abs, name))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err == nil {
+				r = r.with(lines, segs)
+			}
+			break // as the walk: the first ignore file there, read or not
+		}
+	}
+	p.rules[key] = r
+	return r
+}
