@@ -453,7 +453,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 				wk.warn(childRel, errChangedType)
 				continue
 			}
-			if wk.storeFi != nil && os.SameFile(fi, wk.storeFi) {
+			if wk.storeFi != nil && sameFile(fi, wk.storeFi) {
 				wk.warn(childRel, errStoreFile)
 				continue
 			}
@@ -659,6 +659,16 @@ func join(dir, name string) string {
 	return dir + "/" + name
 }
 
+// sameFile is os.SameFile for the stats readDir takes as well.
+func sameFile(a, b fs.FileInfo) bool {
+	if os.SameFile(a, b) {
+		return true
+	}
+	ai, ad, _ := sysStat(a)
+	bi, bd, _ := sysStat(b)
+	return ai != 0 && ai == bi && ad == bd
+}
+
 func hasName(dirents []fs.DirEntry, name string) bool {
 	for _, de := range dirents {
 		if de.Name() == name {
@@ -687,13 +697,7 @@ func (h *testHooks) readDir(path string) ([]fs.DirEntry, error) {
 	if h.readDirFunc != nil {
 		return h.readDirFunc(path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	// Unsorted: the tree is sorted once, at the end.
-	return f.ReadDir(-1)
+	return readDir(path)
 }
 
 func (h *testHooks) afterRead(path string, attempt int) {
