@@ -52,6 +52,9 @@ type Store struct {
 	db    *db.DB
 	blobs *cas.Bolt
 	refs  *refCache
+	// borrowed is set on a handle from Borrow: its Close leaves the
+	// store open for its owner.
+	borrowed bool
 }
 
 // Open opens the store file at path, creating it if needed. Opening
@@ -75,8 +78,23 @@ func Open(path string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the store; it waits for commits under way.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the store; it waits for commits under way. On a handle
+// from Borrow it does nothing.
+func (s *Store) Close() error {
+	if s.borrowed {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Borrow returns a handle on the same open store for code that closes
+// what it is handed: the handle works as s does, but its Close leaves s
+// open. A server that owns the store lends it this way to each request.
+func (s *Store) Borrow() *Store {
+	b := *s
+	b.borrowed = true
+	return &b
+}
 
 // Path is the store's file.
 func (s *Store) Path() string { return s.db.Path() }
@@ -88,32 +106,51 @@ func (s *Store) Blobs() *cas.Bolt { return s.blobs }
 // store.pf in pf's folder of the user's data directory
 // ($XDG_DATA_HOME or ~/.local/share on Linux, ~/Library/Application
 // Support on macOS, %LocalAppData% on Windows).
-func DefaultPath() (string, error) {
-	if p := os.Getenv("PF_STORE"); p != "" {
+func DefaultPath() (string, error) { return DefaultPathFor(os.Getenv) }
+
+// DefaultPathFor is DefaultPath for a process whose environment getenv
+// reads: a server working on behalf of another process uses that
+// process's variables, not its own.
+func DefaultPathFor(getenv func(key string) string) (string, error) {
+	if p := getenv("PF_STORE"); p != "" {
 		return p, nil
 	}
-	dir, err := userDataDir()
+	dir, err := userDataDir(getenv)
 	if err != nil {
 		return "", fmt.Errorf("no store named and no data directory: %w (set PF_STORE)", err)
 	}
 	return filepath.Join(dir, "pf", "store.pf"), nil
 }
 
-func userDataDir() (string, error) {
+func userDataDir(getenv func(string) string) (string, error) {
 	switch runtime.GOOS {
 	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
+		if d := getenv("LocalAppData"); d != "" {
 			return d, nil
 		}
 		return "", errors.New("%LocalAppData% is not set")
 	case "darwin", "ios":
-		home, err := os.UserHomeDir()
+		home, err := homeDir(getenv)
 		return filepath.Join(home, "Library", "Application Support"), err
 	default:
-		if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
 			return d, nil
 		}
-		home, err := os.UserHomeDir()
+		home, err := homeDir(getenv)
 		return filepath.Join(home, ".local", "share"), err
 	}
+}
+
+// homeDir is os.UserHomeDir with the variables getenv reads.
+func homeDir(getenv func(string) string) (string, error) {
+	if runtime.GOOS == "plan9" {
+		if h := getenv("home"); h != "" {
+			return h, nil
+		}
+		return "", errors.New("$home is not defined")
+	}
+	if h := getenv("HOME"); h != "" {
+		return h, nil
+	}
+	return "", errors.New("$HOME is not defined")
 }

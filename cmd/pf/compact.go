@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/processfork/pf"
 	"github.com/urfave/cli/v2"
@@ -24,6 +25,9 @@ func compactCommand() *cli.Command {
 			path, err := storePath(c)
 			if err != nil {
 				return err
+			}
+			if servedStore(c, path) != nil {
+				return fmt.Errorf("%s is served by pf serve (pid %d), which keeps it open: stop it (it stops cleanly on SIGTERM), then compact: %w", path, os.Getpid(), pf.ErrBusy)
 			}
 			before, after, err := pf.Compact(c.Context, path, &pf.Options{Timeout: c.Duration("timeout")})
 			if err != nil {

@@ -27,12 +27,14 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			s, err := pf.Open(path, &pf.Options{Timeout: c.Duration("timeout")})
-			if err != nil {
-				return err
+			s := servedStore(c, path)
+			if s == nil {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					return err
+				}
+				if s, err = pf.Open(path, &pf.Options{Timeout: c.Duration("timeout")}); err != nil {
+					return err
+				}
 			}
 			defer s.Close()
 			out := c.App.Writer
@@ -68,7 +70,7 @@ func demoCommand() *cli.Command {
 			// whole graph would bury it.
 			since := manifest.FormatTime(began)
 			fmt.Fprintf(out, "\n$ pf log --graph --since %s\n", since)
-			return writeLog(c.Context, out, s, logOptions{graph: true, query: pf.LogQuery{Since: began}})
+			return writeLog(c.Context, out, s, logOptions{graph: true, query: pf.LogQuery{Since: began}, loc: invocationOf(c).Location})
 		},
 	}
 }

@@ -33,7 +33,7 @@ func forkCommand() *cli.Command {
 			}
 			created := time.Now()
 			if c.IsSet("created-at") {
-				t, err := parseWhen(c.String("created-at"), created, time.Local)
+				t, err := parseWhen(c.String("created-at"), created, invocationOf(c).Location)
 				if err != nil {
 					return usagef("--created-at: %v", err)
 				}

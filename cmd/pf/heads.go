@@ -82,7 +82,7 @@ func listHeads(c *cli.Context, s *pf.Store) error {
 	}
 	rows := make([][]string, len(heads))
 	for i, h := range heads {
-		rows[i] = []string{quotePath(h.Dir), sessionLabel(h.Session), h.ID.Short(), localTime(h.Updated)}
+		rows[i] = []string{quotePath(h.Dir), sessionLabel(h.Session), h.ID.Short(), localTime(h.Updated, invocationOf(c).Location)}
 	}
 	return writeTable(c.App.Writer, rows)
 }

@@ -24,6 +24,9 @@ func initCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if s := servedStore(c, path); s != nil {
+				return describeStore(c, s, path, true)
+			}
 			_, statErr := os.Stat(path)
 			existed := statErr == nil
 			if !existed && !errors.Is(statErr, os.ErrNotExist) {
@@ -36,19 +39,25 @@ func initCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := s.Stats(c.Context)
+			err = describeStore(c, s, path, existed)
 			if cerr := s.Close(); err == nil {
 				err = cerr
 			}
-			if err != nil {
-				return err
-			}
-			if existed {
-				fmt.Fprintf(c.App.Writer, "store %s exists: %s, schema %d\n", path, plural(int(st.Images), "image", "images"), st.Schema)
-				return nil
-			}
-			fmt.Fprintf(c.App.Writer, "created store %s\n", path)
-			return nil
+			return err
 		},
 	}
+}
+
+// describeStore says what pf init found or made.
+func describeStore(c *cli.Context, s *pf.Store, path string, existed bool) error {
+	st, err := s.Stats(c.Context)
+	if err != nil {
+		return err
+	}
+	if existed {
+		_, err = fmt.Fprintf(c.App.Writer, "store %s exists: %s, schema %d\n", path, plural(int(st.Images), "image", "images"), st.Schema)
+		return err
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "created store %s\n", path)
+	return err
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/processfork/pf"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -23,6 +26,15 @@ type invocation struct {
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Terminal bool // Stderr is a terminal: progress may be drawn there
+	// Location is the time zone times are shown and read in.
+	Location *time.Location
+	// Context is cancelled when the process is interrupted; nil for
+	// this process's own command line, which run cancels on SIGINT.
+	Context context.Context
+
+	// served is the store pf serve lends the commands it runs for other
+	// processes: openStore hands it out instead of opening the file.
+	served *pf.Store
 
 	// own is set when Dir is this process's working directory, so that a
 	// relative path can be handed on as typed, and messages quote it so.
@@ -42,6 +54,7 @@ func osInvocation() *invocation {
 		Stdout:   os.Stdout,
 		Stderr:   os.Stderr,
 		Terminal: term.IsTerminal(int(os.Stderr.Fd())),
+		Location: time.Local,
 		own:      err == nil,
 	}
 }
@@ -75,6 +88,51 @@ func (inv *invocation) getenv(key string) string {
 	return ""
 }
 
+// locationOf is the time zone of a process whose environment is env, on
+// this machine: $TZ as the Go runtime reads it ("" is UTC, a leading ':'
+// is dropped), else the machine's local zone.
+func locationOf(env []string) *time.Location {
+	tz, ok := "", false
+	for _, kv := range env {
+		if k, v, found := strings.Cut(kv, "="); found && k == "TZ" {
+			tz, ok = v, true
+		}
+	}
+	if !ok {
+		return machineLocation()
+	}
+	tz = strings.TrimPrefix(tz, ":")
+	if tz == "" || tz == "UTC" {
+		return time.UTC
+	}
+	if filepath.IsAbs(tz) {
+		if b, err := os.ReadFile(tz); err == nil {
+			if loc, err := time.LoadLocationFromTZData(tz, b); err == nil {
+				return loc
+			}
+		}
+		return time.UTC
+	}
+	if loc, err := time.LoadLocation(tz); err == nil {
+		return loc
+	}
+	return time.UTC // as the runtime does with a zone it cannot find
+}
+
+// machineLocation is the machine's own zone, whatever this process's $TZ
+// says: /etc/localtime where there is one.
+func machineLocation() *time.Location {
+	if _, set := os.LookupEnv("TZ"); !set {
+		return time.Local
+	}
+	if b, err := os.ReadFile("/etc/localtime"); err == nil {
+		if loc, err := time.LoadLocationFromTZData("Local", b); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
 const invocationKey = "invocation"
 
 // invocationOf is the invocation the command runs for.
@@ -86,7 +144,7 @@ func invocationOf(c *cli.Context) *invocation {
 // and errs, with nothing on standard input: for tests and for commands
 // that run pf in process.
 func bufferedInvocation(dir string, out, errs io.Writer) *invocation {
-	inv := &invocation{Dir: dir, Env: os.Environ(), Stdin: strings.NewReader(""), Stdout: out, Stderr: errs}
+	inv := &invocation{Dir: dir, Env: os.Environ(), Stdin: strings.NewReader(""), Stdout: out, Stderr: errs, Location: time.Local}
 	if wd, err := os.Getwd(); err == nil && wd == dir {
 		inv.own = true
 	}

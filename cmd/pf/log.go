@@ -54,10 +54,12 @@ type logOptions struct {
 	none  bool              // -n 0: list nothing
 	graph bool
 	json  bool
+	loc   *time.Location // the zone times are shown in
 }
 
 func logFlags(c *cli.Context) (logOptions, error) {
-	o := logOptions{graph: c.Bool("graph"), json: c.Bool("json")}
+	inv := invocationOf(c)
+	o := logOptions{graph: c.Bool("graph"), json: c.Bool("json"), loc: inv.Location}
 	o.query.Reverse = c.Bool("reverse")
 	for _, f := range []struct {
 		name string
@@ -66,7 +68,7 @@ func logFlags(c *cli.Context) (logOptions, error) {
 		if !c.IsSet(f.name) {
 			continue
 		}
-		t, err := parseWhen(c.String(f.name), time.Now(), time.Local)
+		t, err := parseWhen(c.String(f.name), time.Now(), inv.Location)
 		if err != nil {
 			return o, usagef("--%s: %v", f.name, err)
 		}
@@ -110,7 +112,7 @@ func writeLog(ctx context.Context, w io.Writer, s *pf.Store, o logOptions) error
 			return nil
 		})
 		if err == nil {
-			err = writeGraph(bw, all, tags)
+			err = writeGraph(bw, all, tags, o.loc)
 		}
 	} else {
 		err = eachPage(ctx, s, o, func(page []pf.LogEntry) error {
@@ -124,7 +126,7 @@ func writeLog(ctx context.Context, w io.Writer, s *pf.Store, o logOptions) error
 			}
 			rows := make([][]string, len(page))
 			for i, e := range page {
-				rows[i] = logRow(e, tags)
+				rows[i] = logRow(e, tags, o.loc)
 			}
 			return writeTable(bw, rows)
 		})
@@ -195,7 +197,7 @@ func logLine(e pf.LogEntry, tags map[manifest.Digest][]string) logJSON {
 
 // logRow is the cells of one image's line: short id, created, agent,
 // parents (how many, and which), fingerprint, tags.
-func logRow(e pf.LogEntry, tags map[manifest.Digest][]string) []string {
+func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location) []string {
 	m := e.Manifest
 	parents := make([]string, len(m.Parents))
 	for i, p := range m.Parents {
@@ -207,7 +209,7 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string) []string {
 	}
 	return []string{
 		e.ID.Short(),
-		localTime(m.CreatedAt),
+		localTime(m.CreatedAt, loc),
 		m.Agent.Kind + "@" + m.Agent.Version,
 		plural(len(m.Parents), "parent", "parents"),
 		strings.Join(parents, " "),
@@ -218,13 +220,13 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string) []string {
 
 // writeGraph writes the listing in topoOrder, each line behind the graph
 // of its parent edges.
-func writeGraph(w io.Writer, entries []pf.LogEntry, tags map[manifest.Digest][]string) error {
+func writeGraph(w io.Writer, entries []pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location) error {
 	entries = topoOrder(entries)
 	g := newGraph(entries)
 	var rows [][]string
 	for _, e := range entries {
 		row, edges := g.add(e.ID, e.Manifest.Parents)
-		rows = append(rows, append([]string{row}, logRow(e, tags)...))
+		rows = append(rows, append([]string{row}, logRow(e, tags, loc)...))
 		for _, edge := range edges {
 			rows = append(rows, []string{edge})
 		}

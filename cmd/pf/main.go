@@ -29,11 +29,17 @@ func main() {
 }
 
 // run runs the command line args for inv and returns the exit status.
+// When pf serve serves the store, the command runs there (forward.go).
 func run(args []string, inv *invocation) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx := inv.Context
+	if ctx == nil {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+	}
 	stderr := inv.Stderr
 	app := newApp(inv)
+	app.Before = func(c *cli.Context) error { return forward(c, args) }
 	var unknown string
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, interspersed(app, args))
@@ -42,6 +48,10 @@ func run(args []string, inv *invocation) int {
 	}
 	if err == nil {
 		return exitOK
+	}
+	var forwarded forwardedExit
+	if errors.As(err, &forwarded) {
+		return int(forwarded)
 	}
 	if !errors.As(err, new(quietError)) {
 		fmt.Fprintf(stderr, "pf: %v\n", oneLine(err))
@@ -69,7 +79,6 @@ func newApp(inv *invocation) *cli.App {
 				Name:      "store",
 				TakesFile: true,
 				Usage:     "the store `FILE` (default: $PF_STORE, else store.pf in pf's folder of your data directory)",
-				EnvVars:   []string{"PF_STORE"},
 			},
 			&cli.DurationFlag{
 				Name:  "timeout",
@@ -101,6 +110,7 @@ func newApp(inv *invocation) *cli.App {
 			exportCommand(),
 			importCommand(),
 			demoCommand(),
+			serveCommand(),
 			completionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
@@ -109,6 +119,7 @@ func newApp(inv *invocation) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 	}
 	for _, cmd := range app.Commands {
+		cmd.HideHelpCommand = true // see urfave.go
 		// Without this, urfave/cli prints the command's help on stdout
 		// and fails with exit 1.
 		cmd.OnUsageError = func(c *cli.Context, err error, isSubcommand bool) error {
@@ -120,10 +131,12 @@ func newApp(inv *invocation) *cli.App {
 
 // storePath is the store the command works on.
 func storePath(c *cli.Context) (string, error) {
+	inv := invocationOf(c)
 	if p := c.String("store"); p != "" {
-		return invocationOf(c).path(p), nil
+		return inv.path(p), nil
 	}
-	return pf.DefaultPath()
+	p, err := pf.DefaultPathFor(inv.getenv)
+	return inv.path(p), err
 }
 
 // usageError marks a malformed command line: exit 2.

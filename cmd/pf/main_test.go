@@ -9,12 +9,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/processfork/pf/internal/cas/castest"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/serve"
 	"github.com/processfork/pf/manifest"
 	"github.com/rogpeppe/go-internal/testscript"
 	bolt "go.etcd.io/bbolt"
@@ -40,6 +43,8 @@ func TestMain(m *testing.M) {
 //	holdstore FILE        open the store FILE read-write in the test
 //	                      process until the script ends, as another pf
 //	                      process would
+//	waitserve SOCKET      wait (up to 20s) until pf serve answers on SOCKET
+//	stopserve SOCKET      send SIGTERM to the pf serve answering on SOCKET
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -55,6 +60,8 @@ func TestScripts(t *testing.T) {
 			"capture":     cmdCapture,
 			"holdstore":   cmdHoldStore,
 			"corruptblob": cmdCorruptBlob,
+			"waitserve":   cmdWaitServe,
+			"stopserve":   cmdStopServe,
 		},
 	})
 }
@@ -125,4 +132,32 @@ func testInvocation(out, errs io.Writer) *invocation {
 		panic(err)
 	}
 	return bufferedInvocation(dir, out, errs)
+}
+
+func cmdWaitServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitserve SOCKET")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := serve.Ping(ts.MkAbs(args[0]))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no pf serve on %s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func cmdStopServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stopserve SOCKET")
+	}
+	info, err := serve.Ping(ts.MkAbs(args[0]))
+	ts.Check(err)
+	p, err := os.FindProcess(info.Pid)
+	ts.Check(err)
+	ts.Check(p.Signal(syscall.SIGTERM))
 }

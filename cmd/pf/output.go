@@ -49,12 +49,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// localTime is how a time is shown to people: local, to the second, in
-// the form --since and --until accept back.
-func localTime(t time.Time) string {
-	return t.Local().Format("2006-01-02 15:04:05")
-}
-
 // rawCreatedAt returns created_at exactly as the manifest's bytes spell
 // it (a manifest made elsewhere may spell it otherwise than pf would).
 func rawCreatedAt(img *pf.Image) string {
@@ -97,6 +91,13 @@ func tagsByImage(ctx context.Context, s *pf.Store) (map[manifest.Digest][]string
 		m[t.ID] = append(m[t.ID], t.Name)
 	}
 	return m, nil
+}
+
+// localTime is how a time is shown to people: in the zone loc (the
+// invocation's), to the second, in the form --since and --until accept
+// back.
+func localTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04:05")
 }
 
 func humanBytes(n int64) string {

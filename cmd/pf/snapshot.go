@@ -92,7 +92,7 @@ func snapshotCommand() *cli.Command {
 func snapshotFixture(c *cli.Context, s *pf.Store, parents []manifest.Digest) (manifest.Digest, error) {
 	created := time.Now()
 	if c.IsSet("created-at") {
-		t, err := parseWhen(c.String("created-at"), created, time.Local)
+		t, err := parseWhen(c.String("created-at"), created, invocationOf(c).Location)
 		if err != nil {
 			return manifest.Digest{}, usagef("--created-at: %v", err)
 		}

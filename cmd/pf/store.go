@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -22,11 +23,15 @@ const (
 	readWrite
 )
 
-// openStore opens the store the command works on.
+// openStore opens the store the command works on. Under pf serve it
+// hands out the server's open store, whose Close then does nothing.
 func openStore(c *cli.Context, mode access) (*pf.Store, error) {
 	path, err := storePath(c)
 	if err != nil {
 		return nil, err
+	}
+	if s := servedStore(c, path); s != nil {
+		return s, nil
 	}
 	s, err := pf.Open(path, &pf.Options{ReadOnly: mode == readOnly, NoCreate: true, Timeout: c.Duration("timeout")})
 	if errors.Is(err, pf.ErrNotFound) {
@@ -35,6 +40,24 @@ func openStore(c *cli.Context, mode access) (*pf.Store, error) {
 		}
 	}
 	return s, err
+}
+
+// servedStore is the store pf serve lends the command when path is that
+// store, else nil.
+func servedStore(c *cli.Context, path string) *pf.Store {
+	s := invocationOf(c).served
+	if s == nil {
+		return nil
+	}
+	if filepath.Clean(path) == filepath.Clean(s.Path()) {
+		return s.Borrow()
+	}
+	a, errA := os.Stat(path)
+	b, errB := os.Stat(s.Path())
+	if errA == nil && errB == nil && os.SameFile(a, b) {
+		return s.Borrow()
+	}
+	return nil
 }
 
 // resolveImage reads an image argument: a tag, an id or an id prefix.

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/urfave/cli/v2"
+)
+
+// urfave/cli v2 shares its help flag and help command between apps and
+// writes to them as it parses a command line. pf serve runs many command
+// lines at once, each in an app of its own, so pf gives urfave/cli a help
+// flag that parsing leaves as it is, and hides the help subcommand of
+// each command (newApp): `pf log help` meant `pf log --help` and nothing
+// else, while `pf show help` may mean the tag.
+type helpFlag struct{ cli.BoolFlag }
+
+func (f *helpFlag) Apply(set *flag.FlagSet) error {
+	for _, name := range f.Names() {
+		set.Bool(name, false, f.Usage)
+	}
+	return nil
+}
+
+func init() {
+	cli.HelpFlag = &helpFlag{cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}}
+}
