@@ -23,6 +23,7 @@ type GCOptions struct {
 // GCReport says what a collection deleted (or, dry, would delete).
 type GCReport struct {
 	Images int   // images marked from
+	Pinned int   // pinned blobs marked from
 	Blobs  int   // blobs deleted
 	Chunks int   // chunks deleted
 	Bytes  int64 // stored bytes of what was deleted
@@ -34,9 +35,9 @@ type GCReport struct {
 	RepackedBytes int64
 }
 
-// GC deletes every blob and chunk that no image reaches and that no
-// snapshot in progress holds. Tags name images, and every image is kept:
-// remove images with Prune first. It marks from a snapshot of the store,
+// GC deletes every blob and chunk that no image reaches, that is not
+// pinned (see Pin) and that no snapshot in progress holds. Tags name
+// images, and every image is kept: remove images with Prune first. It marks from a snapshot of the store,
 // then sweeps in transactions of bounded size; snapshots may commit
 // meanwhile, and what they commit is kept. If any manifest or tree on the
 // way cannot be read, it deletes nothing and says why. Last, it rewrites
@@ -84,9 +85,17 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	return rep, nil
 }
 
-// mark adds to live every blob the images in tx reach. Chunks are marked
-// by the sweep of blobs/, from the chunked blobs it keeps.
+// mark adds to live every blob the images in tx reach, and the pinned
+// blobs. Chunks are marked by the sweep of blobs/, from the chunked blobs
+// it keeps.
 func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live *marks, rep *GCReport) error {
+	if err := forEachBlobRoot(tx, func(d manifest.Digest) error {
+		live.add(d)
+		rep.Pinned++
+		return nil
+	}); err != nil {
+		return err
+	}
 	manifests, err := db.Bucket(tx, db.BucketManifests)
 	if err != nil {
 		return err

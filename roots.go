@@ -29,3 +29,20 @@ func forEachImageRoot(tx *bolt.Tx, fn func(what string, id manifest.Digest) erro
 		return fn("head of "+h.Dir+sessionSuffix(h.Session), h.ID)
 	})
 }
+
+// forEachBlobRoot calls fn with every blob the store keeps though no
+// image may reach it: the pinned blobs. GC marks them beside what the
+// images reach.
+func forEachBlobRoot(tx *bolt.Tx, fn func(d manifest.Digest) error) error {
+	pins, err := db.Bucket(tx, db.BucketPins)
+	if err != nil {
+		return err
+	}
+	return pins.ForEach(func(k, v []byte) error {
+		p, err := pinEntry(k, v)
+		if err != nil {
+			return err
+		}
+		return fn(p.Blob)
+	})
+}

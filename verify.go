@@ -42,8 +42,9 @@ const maxProblems = 10000
 // and hashes to its id; every parent exists; every blob an image reaches
 // exists, following fs.tree.v1 entries, cache pages, merged ledgers and
 // chunk lists; the time and parent indexes and the manifests agree both
-// ways; tags and heads name images; the stats counters match what is
-// stored; the packs of small values match the references to them. Deep
+// ways; tags and heads name images; pins name blobs; the stats counters
+// match what is stored; the packs of small values match the references to
+// them. Deep
 // also re-hashes every blob and chunk. A store that Verify finds nothing
 // wrong with has an empty Problems.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
@@ -76,7 +77,7 @@ func (v *verifier) run() error {
 	if v.opts.Deep {
 		v.total += db.Counter(v.tx, db.CounterBlobs) + db.Counter(v.tx, db.CounterChunks)
 	}
-	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.values, v.packs} {
+	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.pins, v.values, v.packs} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -267,6 +268,25 @@ func (v *verifier) heads() error {
 			v.problem(subject, "%v", err)
 		case manifests.Get(h.ID[:]) == nil:
 			v.problem(subject, "names image %s, which is not in the store", h.ID)
+		}
+		return nil
+	})
+}
+
+// pins checks that every pin names a blob the store holds.
+func (v *verifier) pins() error {
+	pins, err := db.Bucket(v.tx, db.BucketPins)
+	if err != nil {
+		return err
+	}
+	return pins.ForEach(func(k, val []byte) error {
+		p, err := pinEntry(k, val)
+		if err != nil {
+			v.problem("pins", "%v", err)
+			return nil
+		}
+		if _, err := cas.SizeTx(v.tx, p.Blob); err != nil {
+			v.problem("pin "+p.Blob.String(), "%v", err)
 		}
 		return nil
 	})

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -19,9 +17,10 @@ func getCommand() *cli.Command {
 		ArgsUsage: "DIGEST",
 		Description: "DIGEST is a blob's digest, an image id or tag (for the manifest's exact bytes), or a\n" +
 			"unique prefix of at least 6 hex digits. The bytes are checked against the digest as they\n" +
-			"are read; on a mismatch pf exits 4, and with -o leaves no file behind.",
+			"are read; on a mismatch pf exits 4, and with -o leaves FILE as it was.\n\n" +
+			outputHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, TakesFile: true, Usage: "write to `FILE` instead of standard output"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, TakesFile: true, Usage: "write to `FILE` instead of standard output (- is standard output)"},
 		},
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
 			if err := wantArgs(c, 1, 1); err != nil {
@@ -36,11 +35,15 @@ func getCommand() *cli.Command {
 				return err
 			}
 			defer r.Close()
-			if out := invocationOf(c).path(c.String("output")); out != "" && c.String("output") != "-" {
-				return writeFileAtomic(out, r)
+			out, err := createOutput(c, c.String("output"))
+			if err != nil {
+				return err
 			}
-			_, err = io.Copy(c.App.Writer, r)
-			return err
+			defer out.Close()
+			if _, err := io.Copy(out, r); err != nil {
+				return err
+			}
+			return out.Commit()
 		}),
 	}
 }
@@ -56,28 +59,4 @@ func openContent(c *cli.Context, s *pf.Store, d manifest.Digest) (io.ReadCloser,
 		return nil, err
 	}
 	return io.NopCloser(bytes.NewReader(img.Raw)), nil
-}
-
-// writeFileAtomic writes what r yields to a temporary file beside path and
-// renames it into place only when r has been read to its end without
-// error, so a failed or corrupt read leaves no partial file.
-func writeFileAtomic(path string, r io.Reader) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/processfork/pf/internal/index/indextest"
@@ -39,32 +36,6 @@ func BenchmarkLogCommand_Newest100(b *testing.B) {
 			}
 		})
 	}
-}
-
-var (
-	buildOnce sync.Once
-	builtPF   string
-	buildErr  error
-)
-
-// buildPF builds the pf command once per test process, always to the same
-// place in the temporary directory, so that runs leave one binary behind.
-func buildPF(b testing.TB) string {
-	buildOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "pf-bench-bin")
-		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
-			return
-		}
-		builtPF = filepath.Join(dir, "pf")
-		out, err := exec.Command("go", "build", "-o", builtPF, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
-	}
-	return builtPF
 }
 
 func countLines(b []byte) int {

@@ -24,9 +24,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
+	code := testscript.RunMain(m, map[string]func() int{
 		"pf": func() int { return run(os.Args, osInvocation()) },
-	}))
+	})
+	removeBuiltPF()
+	os.Exit(code)
 }
 
 // TestScripts runs testdata/script/*.txtar, one per command. Each script

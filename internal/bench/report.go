@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/processfork/pf/internal/outfile"
 )
 
 // Report is the outcome of a run: what ran where, and every row.
@@ -320,7 +322,7 @@ func (rep *Report) writeFiles(dir, base string) error {
 		base + ".json": js,
 		"plot.svg":     rep.SVG(),
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+		if err := outfile.WriteFile(filepath.Join(dir, name), content, nil); err != nil {
 			return err
 		}
 	}
@@ -328,13 +330,13 @@ func (rep *Report) writeFiles(dir, base string) error {
 }
 
 // writeMarkdownFile writes the Markdown report to path and its plot
-// beside it, named after it.
+// beside it, named after it, each replaced whole (see package outfile).
 func (rep *Report) writeMarkdownFile(path string) error {
 	svg := strings.TrimSuffix(path, filepath.Ext(path)) + ".svg"
-	if err := os.WriteFile(svg, rep.SVG(), 0o644); err != nil {
+	if err := outfile.WriteFile(svg, rep.SVG(), nil); err != nil {
 		return err
 	}
-	return os.WriteFile(path, rep.Markdown(filepath.Base(svg)), 0o644)
+	return outfile.WriteFile(path, rep.Markdown(filepath.Base(svg)), nil)
 }
 
 // mdEscape keeps a cell's | from ending it.

@@ -248,3 +248,31 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestReport_WriteMarkdownFile_ThroughSymlink: --markdown naming a link
+// replaces the link's target, whole, and leaves the link a link.
+func TestReport_WriteMarkdownFile_ThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "docs", "BENCHMARKS.md")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "BENCHMARKS.md")
+	if err := os.Symlink(filepath.Join("docs", "BENCHMARKS.md"), link); err != nil {
+		t.Skip(err)
+	}
+	rep := sampleReport()
+	if err := rep.writeMarkdownFile(link); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link became %v (%v)", fi.Mode(), err)
+	}
+	got, err := os.ReadFile(target)
+	if err != nil || !bytes.Equal(got, rep.Markdown("BENCHMARKS.svg")) {
+		t.Fatalf("the link's target holds %d bytes (%v), not the report", len(got), err)
+	}
+}

@@ -24,6 +24,7 @@ var (
 	BucketPackLive    = []byte("packlive")
 	BucketHeads       = []byte("heads")
 	BucketShallow     = []byte("shallow")
+	BucketPins        = []byte("pins")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

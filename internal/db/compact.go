@@ -19,8 +19,13 @@ const compactTxSize = 16 << 20
 // throughout, so it refuses (ErrBusy) while another process has the store,
 // and no writer can come in between. If anything fails, a full disk
 // included, the store is left as it was and the copy removed. It returns
-// the file's size before and after.
+// the file's size before and after. A path that is a symbolic link is
+// followed: the file it leads to is compacted (the copy made beside that
+// file), and the link stays.
 func Compact(path string, opts Options) (before, after int64, err error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	opts.ReadOnly = false
 	opts.NoCreate = true
 	src, err := Open(path, opts)

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 7 (every key that names content is the raw
+// The layout, schema version 9 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -62,6 +62,11 @@
 //	                      as a pull of one image brings it: a parent it
 //	                      names that manifests/ lacks is expected, and
 //	                      history walks stop there)
+//	pins/               (since schema 9)
+//	    <blob digest>   = when it was pinned: Unix ns, int64 big-endian.
+//	                      A blob a user keeps though no image reaches it
+//	                      (pf put --pin, pf pin): a root of gc, as
+//	                      images are
 //	statcache/          (since schema 3; the root package's FileCache, where
 //	                    package worktree's stat cache keeps its entries)
 //	    <root id, 16 bytes> <relative path>  = <entry, 81 bytes>

@@ -30,6 +30,7 @@ var Steps = []Step{
 	{6, "heads bucket", addHeads},
 	{7, "shallow bucket", addShallow},
 	{8, "manifests compressed against pf's manifest dictionary", manifestDict},
+	{9, "pins bucket", addPins},
 }
 
 // Latest is the schema version a store has after every step.
@@ -181,3 +182,12 @@ func addShallow(tx *bolt.Tx) error {
 // report every image as damaged, so it must refuse the file. Manifests
 // written before stay as they are and read as before.
 func manifestDict(*bolt.Tx) error { return nil }
+
+// addPins adds the bucket of pinned blobs: blobs a user stored by hand
+// (pf put --pin, pf pin) and wants kept though no image reaches them.
+// Garbage collection keeps them as it keeps what images reach. An older pf
+// would collect them, so it must refuse the file.
+func addPins(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("pins"))
+	return err
+}

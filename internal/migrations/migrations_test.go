@@ -307,3 +307,35 @@ func TestStep7_Shallow(t *testing.T) {
 		return nil
 	})
 }
+
+func TestStep9_Pins(t *testing.T) {
+	bdb := storeAt(t, 8)
+	// A blob of a version-8 store survives the step, unpinned.
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("blobs")).Put([]byte("k"), []byte("v")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 8 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		pins := tx.Bucket([]byte("pins"))
+		if pins == nil {
+			t.Fatal("pins bucket missing")
+		}
+		if k, _ := pins.Cursor().First(); k != nil {
+			t.Errorf("a pin %x appeared in the upgrade", k)
+		}
+		if string(tx.Bucket([]byte("blobs")).Get([]byte("k"))) != "v" {
+			t.Error("blob lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
