@@ -53,7 +53,7 @@ type DB struct {
 }
 
 // Open opens the store at path, creating it unless it exists or
-// opts.NoCreate is set. A file that is not a store, is damaged or has a
+// opts.NoCreate is set (whole: see create). A file that is not a store, is damaged or has a
 // newer schema is refused before anything is written to it. A read-write
 // open upgrades an older schema in one transaction.
 func Open(path string, opts Options) (*DB, error) {
@@ -76,26 +76,29 @@ func Open(path string, opts Options) (*DB, error) {
 	case exists && info.Size() == 0:
 		return nil, fmt.Errorf("open store %s: %w: the file is empty", path, ErrNotStore)
 	}
-	if exists {
-		// Check with a read-only open first: bbolt's read-write open
-		// reads every page to rebuild its free list, and a truncated or
-		// foreign file must be refused before any of that, untouched.
-		probe, err := openBolt(path, timeout, true, 0)
-		if err != nil {
+	if !exists {
+		if err := create(path, timeout); err != nil {
 			return nil, err
 		}
-		err = check(probe, path, opts.ReadOnly)
-		if opts.ReadOnly {
-			if err != nil {
-				probe.Close()
-				return nil, err
-			}
-			return &DB{bolt: probe, path: path, readOnly: true}, nil
-		}
-		probe.Close()
+	}
+	// Check with a read-only open first: bbolt's read-write open reads
+	// every page to rebuild its free list, and a truncated or foreign file
+	// must be refused before any of that, untouched.
+	probe, err := openBolt(path, timeout, true, 0)
+	if err != nil {
+		return nil, err
+	}
+	err = check(probe, path, opts.ReadOnly)
+	if opts.ReadOnly {
 		if err != nil {
+			probe.Close()
 			return nil, err
 		}
+		return &DB{bolt: probe, path: path, readOnly: true}, nil
+	}
+	probe.Close()
+	if err != nil {
+		return nil, err
 	}
 	mmap := opts.InitialMmapSize
 	if mmap == 0 {

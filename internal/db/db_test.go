@@ -323,3 +323,30 @@ func TestDB_Compact_RefusesWhileHeld(t *testing.T) {
 		t.Fatal("a refused compaction changed the store")
 	}
 }
+
+// A new store appears whole: made under a temporary name beside it and
+// linked into place, so that a process killed while creating it leaves no
+// bbolt file without a schema at the path. What a killed create left is
+// removed by the next one.
+func TestDB_Open_CreatesWhole(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store.pf")
+	stale := filepath.Join(dir, ".store.pf.creating-999999999") // no such process
+	if err := os.WriteFile(stale, []byte("half made"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "store.pf" {
+		t.Fatalf("left in the directory: %v", entries)
+	}
+	ro, err := db.Open(path, db.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open of the new store: %v", err)
+	}
+	ro.Close()
+}
