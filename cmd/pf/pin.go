@@ -108,7 +108,7 @@ func pinsCommand() *cli.Command {
 				if size >= 0 {
 					shown = humanBytes(size)
 				}
-				rows = append(rows, []string{p.Blob.String(), shown, localTime(p.PinnedAt)})
+				rows = append(rows, []string{p.Blob.String(), shown, localTime(p.PinnedAt, invocationOf(c).Location)})
 			}
 			return writeTable(c.App.Writer, rows)
 		}),
