@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
 	"github.com/processfork/pf/worktree"
 	"github.com/urfave/cli/v2"
 )
@@ -44,29 +45,35 @@ func checkoutCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			stderr := c.App.ErrWriter
-			draw := newProgress(c, "checkout")
-			var warnMu sync.Mutex
-			err = worktree.Checkout(c.Context, s, id, into, worktree.CheckoutOptions{
-				AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
-				Warn: func(path string, err error) {
-					warnMu.Lock()
-					defer warnMu.Unlock()
-					draw.clear()
-					fmt.Fprintf(stderr, "pf: warning: %s: %v\n", quotePath(path), err)
-				},
-				Progress: draw.files(),
-			})
-			draw.clear()
-			if err != nil {
-				return err
-			}
-			ws, err := workspaceOf(c, into)
-			if err != nil {
-				return err
-			}
-			_, err = s.SetHead(c.Context, ws.Dir, ws.Session, id)
-			return err
+			return checkoutImage(c, s, id, into)
 		}),
 	}
+}
+
+// checkoutImage builds image id's tree at into and makes the image into's
+// head (pf checkout, and pf clone after its pull).
+func checkoutImage(c *cli.Context, s *pf.Store, id manifest.Digest, into string) error {
+	stderr := c.App.ErrWriter
+	draw := newProgress(c, "checkout")
+	var warnMu sync.Mutex
+	err := worktree.Checkout(c.Context, s, id, into, worktree.CheckoutOptions{
+		AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
+		Warn: func(path string, err error) {
+			warnMu.Lock()
+			defer warnMu.Unlock()
+			draw.clear()
+			fmt.Fprintf(stderr, "pf: warning: %s: %v\n", quotePath(path), err)
+		},
+		Progress: draw.files(),
+	})
+	draw.clear()
+	if err != nil {
+		return err
+	}
+	ws, err := workspaceOf(c, into)
+	if err != nil {
+		return err
+	}
+	_, err = s.SetHead(c.Context, ws.Dir, ws.Session, id)
+	return err
 }

@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 //	                      process would
 //	waitserve SOCKET      wait (up to 20s) until pf serve answers on SOCKET
 //	stopserve SOCKET      send SIGTERM to the pf serve answering on SOCKET
+//	registry NAME [auth] [tls]  start a real OCI registry (cmdRegistry)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -64,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"corruptblob": cmdCorruptBlob,
 			"waitserve":   cmdWaitServe,
 			"stopserve":   cmdStopServe,
+			"registry":    cmdRegistry,
 		},
 	})
 }

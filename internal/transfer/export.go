@@ -75,6 +75,11 @@ func exportOne(ctx context.Context, s *pf.Store, img Image, sink Sink, opts Expo
 	if err != nil {
 		return err
 	}
+	if p, ok := sink.(Preparer); ok {
+		if err := p.Prepare(ctx, img); err != nil {
+			return err
+		}
+	}
 	var need []pf.Blob
 	var needBytes int64
 	for _, b := range blobs {
@@ -97,7 +102,7 @@ func exportOne(ctx context.Context, s *pf.Store, img Image, sink Sink, opts Expo
 	obs.Planned(len(need), needBytes)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
-	done := make([]bool, len(need))
+	done, sentNow := make([]bool, len(need)), make([]bool, len(need))
 	for i, b := range need {
 		g.Go(func() error {
 			tick := obs.Moving(b.Digest, b.Size)
@@ -109,19 +114,25 @@ func exportOne(ctx context.Context, s *pf.Store, img Image, sink Sink, opts Expo
 				}
 				return readCloser{countingReader{r, tick}, r}, nil
 			}
-			if err := sink.PutBlob(gctx, b, open); err != nil {
+			sent, err := sink.PutBlob(gctx, b, open)
+			if err != nil {
 				return fmt.Errorf("blob %s: %w", b.Digest, err)
 			}
-			done[i] = true
+			done[i], sentNow[i] = true, sent
 			return nil
 		})
 	}
 	err = g.Wait()
 	for i, b := range need {
-		if done[i] {
+		switch {
+		case sentNow[i]:
 			sent[b.Digest] = true
 			rep.Blobs++
 			rep.Bytes += b.Size
+		case done[i]:
+			sent[b.Digest] = true
+			rep.PresentBlobs++
+			rep.PresentBytes += b.Size
 		}
 	}
 	if err != nil {

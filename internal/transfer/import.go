@@ -18,9 +18,10 @@ type ImportOptions struct {
 	// Only imports these images (and, with Ancestors, the images they
 	// descend from); empty imports every image the source offers.
 	Only []manifest.Digest
-	// Ancestors brings each parent of an image imported, from the source
-	// (which may find it though it did not list it: a Finder), unless
-	// the store has it.
+	// Ancestors brings each parent of an image imported that the store
+	// lacks, from the source, which may find it though it did not list
+	// it (a Finder: a registry). A source that lists every image it has
+	// (a bundle, a layout, a reference store) offers the parents anyway.
 	Ancestors bool
 	// Shallow commits an image whose parents neither the store nor the
 	// source has (pf.ReceiveOptions.Shallow). Without it such an image
@@ -162,7 +163,7 @@ func (im *importer) plan(ctx context.Context) ([]planned, error) {
 		}
 		chosen[id] = true
 		p := byID[id]
-		if p.m == nil || !im.opts.Ancestors && len(im.opts.Only) > 0 {
+		if p.m == nil || !im.opts.Ancestors {
 			continue
 		}
 		for _, parent := range p.m.Parents {

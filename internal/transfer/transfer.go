@@ -72,15 +72,23 @@ type Sink interface {
 	// sent again.
 	Has(ctx context.Context, d manifest.Digest) (bool, error)
 	// PutBlob writes blob b, whose bytes open streams (verified by the
-	// store). A sink that must read a blob twice (to learn the digest of
-	// its compressed form before it writes it) calls open twice.
-	PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) error
+	// store), and says whether it sent them: a sink that learns only now
+	// that it has the blob (a registry that has the compressed form this
+	// push computed) sends nothing.
+	PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (sent bool, err error)
 	// PutImage writes the image, once every blob it reaches (blobs, in
 	// the order of pf.Reach) is in.
 	PutImage(ctx context.Context, img Image, blobs []pf.Blob) error
 	// Close finishes what the sink writes last (an index, a tar trailer);
 	// Export calls it once, after the last image.
 	Close() error
+}
+
+// A Preparer is a Sink that wants to hear of each image before Export asks
+// it about the image's blobs (a registry then reads what it holds of the
+// image already).
+type Preparer interface {
+	Prepare(ctx context.Context, img Image) error
 }
 
 // Status is what became of one image.

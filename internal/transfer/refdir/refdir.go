@@ -206,13 +206,13 @@ func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 	return err == nil, err
 }
 
-func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) error {
+func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
 	r, err := open()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer r.Close()
-	return WriteFile(BlobPath(s.root, b.Digest), func(w io.Writer) error {
+	return true, WriteFile(BlobPath(s.root, b.Digest), func(w io.Writer) error {
 		_, err := transfer.WriteFrame(w, r)
 		return err
 	})

@@ -132,7 +132,7 @@ func Run(t *testing.T, traits Traits, newPlace func(t *testing.T) Place) {
 		exported, want = []manifest.Digest{im.Fork}, []manifest.Digest{im.Fork}
 		exportOpts.Ancestors = false
 	}
-	importOpts := transfer.ImportOptions{Tags: true, Shallow: traits.OneImage}
+	importOpts := transfer.ImportOptions{Tags: true, Ancestors: true, Shallow: traits.OneImage}
 
 	exportTo := func(t *testing.T, p Place) {
 		t.Helper()
@@ -190,8 +190,11 @@ func Run(t *testing.T, traits Traits, newPlace func(t *testing.T) Place) {
 		dst := OpenStore(t)
 		importFrom(t, p, dst)
 		rep = importFrom(t, p, dst)
-		if rep.Err() != nil || rep.Blobs != 0 || rep.Count(transfer.Present) != len(want) {
-			t.Fatalf("second import: %d blobs, %d images present, %v; want 0, %d", rep.Blobs, rep.Count(transfer.Present), rep.Err(), len(want))
+		// A source that lists its images reports each present; one that
+		// finds ancestors (a registry) is not asked for those the store
+		// has.
+		if rep.Err() != nil || rep.Blobs != 0 || rep.Count(transfer.Imported) != 0 || rep.Count(transfer.Present) == 0 {
+			t.Fatalf("second import: %d blobs, %d images imported, %d present, %v; want none, none, some", rep.Blobs, rep.Count(transfer.Imported), rep.Count(transfer.Present), rep.Err())
 		}
 	})
 

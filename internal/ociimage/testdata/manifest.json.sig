@@ -1,0 +1,1 @@
+{"algorithm":"hmac-sha256","manifest_digest":"9cb9fe7f9117f1173db7509e290acaf7a0d419bc832d731559a7c2b6ab6a565c","signature":"1d834f4c81864d1ff6b5d42c9069c4b2dfcecf4c4aac4b5943a220a6d51b665b"}
