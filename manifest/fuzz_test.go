@@ -87,7 +87,11 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzDecodeTree(f *testing.F) {
-	addGolden(f, "tree.json")
+	addGolden(f, "tree.json", "reference/tree-path-order.json")
+	E := `"` + EmptyDigest.String() + `"`
+	// The reference fixture's entries, without mode and kind; six-digit modes.
+	f.Add([]byte(`{"entries":[{"blob":` + E + `,"path":"src/b","size":1},{"blob":` + E + `,"path":"src-a","size":1}],"kind":"fs.tree.v1"}`))
+	f.Add([]byte(`{"kind":"fs.tree.v1","entries":[{"path":"a.b","mode":"100644","size":0,"kind":"file","blob":` + E + `},{"path":"a","mode":"40755","size":0,"kind":"dir"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tree, err := DecodeTree(b)
 		if err != nil {

@@ -201,14 +201,17 @@ func appendMode(b []byte, m fs.FileMode) []byte {
 	return append(b, '0'+special, '0'+byte(perm>>6&7), '0'+byte(perm>>3&7), '0'+byte(perm&7))
 }
 
-// parseMode is the inverse of appendMode; it takes exactly four octal
+// parseMode reads a mode as the reference does (pf-world's apply_mode):
+// octal digits, of which the low twelve bits count. appendMode writes four
+// digits; the reference's tests write six, with the file type in the high
+// bits ("100644"), which the entry's kind says instead. It takes 1 to 7
 // digits.
 func parseMode(s string) (fs.FileMode, bool) {
-	if len(s) != 4 {
+	if len(s) == 0 || len(s) > 7 {
 		return 0, false
 	}
 	var n uint32
-	for i := 0; i < 4; i++ {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '7' {
 			return 0, false
@@ -229,9 +232,14 @@ func parseMode(s string) (fs.FileMode, bool) {
 }
 
 // DecodeTree reads an fs.tree.v1 blob strictly: kind fs.tree.v1, every
-// path relative, clean and listed once, mode four octal digits, size not
-// negative, a known kind, a blob exactly for files and symlinks and a
-// link_target exactly for symlinks. Unknown keys are ignored. The entries
+// path relative, clean and listed once, size not negative, a known kind, a
+// blob exactly for files and symlinks and a link_target exactly for
+// symlinks. It is lenient where the reference's own code is: mode is
+// octal digits of which the low twelve bits count ("0644", or "100644" as
+// the reference's tests write), and an entry without mode and kind, as
+// the reference's synthetic fixture writes them ({"blob","path","size"}),
+// is a regular file; a missing mode is 0644 for a file, 0755 for a
+// directory and 0777 for a symlink. Unknown keys are ignored. The entries
 // may come in any order (the reference and Encode write ComparePaths
 // order, earlier versions of pf wrote byte order); the Tree has them in
 // ComparePaths order. There is no size limit beyond the input's, but
@@ -248,8 +256,8 @@ func DecodeTree(b []byte) (*Tree, error) {
 var (
 	treeKeys  = keySet{required: []string{"kind", "entries"}}
 	entryKeys = keySet{
-		required: []string{"path", "mode", "size", "kind"},
-		optional: []string{"blob", "link_target"},
+		required: []string{"path", "size"},
+		optional: []string{"mode", "kind", "blob", "link_target"},
 	}
 )
 
@@ -301,19 +309,21 @@ func decodeTree(b []byte) (*Tree, error) {
 // entry reads one tree entry at at.
 func (r *reader) entry(at loc) (Entry, error) {
 	var (
-		e                  Entry
-		mode               rawString
-		hasBlob, hasTarget bool
+		e                                    Entry
+		mode                                 rawString
+		hasMode, hasKind, hasBlob, hasTarget bool
 	)
 	err := r.object(at, &entryKeys, func(key string, at loc) (err error) {
 		switch key {
 		case "path":
 			e.Path, err = r.string(at)
 		case "mode":
+			hasMode = true
 			mode, err = r.rawString(at)
 		case "size":
 			e.Size, err = r.nonNegative(at)
 		case "kind":
+			hasKind = true
 			var s rawString
 			s, err = r.rawString(at)
 			e.Kind = EntryKind(s.intern(string(KindFile), string(KindDir), string(KindSymlink)))
@@ -331,11 +341,23 @@ func (r *reader) entry(at loc) (Entry, error) {
 	}
 	// where names the entry in errors about it as a whole.
 	where := func() string { return at.String() + " " + quote(e.Path) }
-	m, ok := parseMode(string(mode.unquoted()))
-	if !ok {
-		return e, fmt.Errorf("%s: mode %s: want 4 octal digits", where(), quote(mode.String()))
+	if !hasKind {
+		e.Kind = KindFile
 	}
-	e.Mode = m
+	switch {
+	case hasMode:
+		m, ok := parseMode(string(mode.unquoted()))
+		if !ok {
+			return e, fmt.Errorf("%s: mode %s: want octal digits, such as \"0644\"", where(), quote(mode.String()))
+		}
+		e.Mode = m
+	case e.Kind == KindDir:
+		e.Mode = 0o755
+	case e.Kind == KindSymlink:
+		e.Mode = 0o777
+	default:
+		e.Mode = 0o644
+	}
 	if err := e.check(); err != nil {
 		return e, fmt.Errorf("%s: %w", where(), err)
 	}

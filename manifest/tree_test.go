@@ -95,7 +95,14 @@ func TestModeDigits(t *testing.T) {
 			t.Errorf("parseMode(%s) = %v, %v", tt.s, got, ok)
 		}
 	}
-	for _, s := range []string{"", "644", "00644", "0648", "0x44", "-644", " 644"} {
+	// As the reference reads them: any count of octal digits (up to 7),
+	// the low twelve bits; six-digit modes carry the file type above them.
+	for s, want := range map[string]fs.FileMode{"644": 0o644, "00644": 0o644, "100644": 0o644, "100755": 0o755, "40755": 0o755, "120777": 0o777, "0104755": 0o755 | fs.ModeSetuid, "7": 0o7} {
+		if got, ok := parseMode(s); !ok || got != want {
+			t.Errorf("parseMode(%s) = %v, %v, want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "0648", "0x44", "-644", " 644", "+644", "01006440", "10064a"} {
 		if _, ok := parseMode(s); ok {
 			t.Errorf("parseMode(%q) ok", s)
 		}
@@ -130,7 +137,12 @@ func TestDecodeTreeErrors(t *testing.T) {
 		{"empty path", tree(file("")), `entries[0] "": path: empty`},
 		{"NUL", tree(file(`a\u0000b`)), `path: contains NUL`},
 		{"path number", tree(`{"path":1,"mode":"0644","size":0,"kind":"file","blob":` + E + `}`), "entries[0].path: want a string, got a number"},
-		{"bad mode", tree(`{"path":"a","mode":"644","size":0,"kind":"file","blob":` + E + `}`), `entries[0] "a": mode "644": want 4 octal digits`},
+		{"bad mode", tree(`{"path":"a","mode":"64a","size":0,"kind":"file","blob":` + E + `}`), `entries[0] "a": mode "64a": want octal digits, such as "0644"`},
+		{"empty mode", tree(`{"path":"a","mode":"","size":0,"kind":"file","blob":` + E + `}`), `entries[0] "a": mode "": want octal digits`},
+		{"empty kind", tree(`{"path":"a","size":0,"kind":"","blob":` + E + `}`), `entries[0] "a": kind: unknown kind ""`},
+		{"no kind, no blob", tree(`{"path":"a","size":0}`), `entries[0] "a": file without blob`},
+		{"no kind, link_target", tree(`{"path":"a","size":1,"blob":` + E + `,"link_target":"b"}`), `entries[0] "a": file with link_target`},
+		{"path missing", tree(`{"size":0,"blob":` + E + `}`), `entries[0].path: missing`},
 		{"mode 8", tree(`{"path":"a","mode":"0648","size":0,"kind":"file","blob":` + E + `}`), `mode "0648"`},
 		{"mode number", tree(`{"path":"a","mode":644,"size":0,"kind":"file","blob":` + E + `}`), `entries[0].mode: want a string, got a number`},
 		{"negative size", tree(`{"path":"a","mode":"0644","size":-1,"kind":"file","blob":` + E + `}`), `entries[0].size: negative`},
@@ -330,6 +342,49 @@ func TestTreeReferenceOrder(t *testing.T) {
 		}
 		if again, err := tree.Encode(); err != nil || !bytes.Equal(again, golden) {
 			t.Errorf("%s: re-encoded: %s, %v", name, again, err)
+		}
+	}
+}
+
+// TestDecodeTreeLenient reads trees as the reference's own code and tests
+// write them: pf-core/src/fixture.rs's synthetic tree, whose entries are
+// serde_json::json! maps with only blob, path and size (keys sorted, the
+// tree's too), and pf-world/src/fs.rs's tests, whose modes have six digits.
+func TestDecodeTreeLenient(t *testing.T) {
+	E := `"` + EmptyDigest.String() + `"`
+	tests := []struct {
+		name string
+		in   string
+		want []Entry
+	}{
+		{"fixture.rs", `{"entries":[{"blob":` + E + `,"path":"src/file_0000.rs","size":4096},{"blob":` + E + `,"path":"src/file_0001.rs","size":4096}],"kind":"fs.tree.v1"}`,
+			[]Entry{
+				{Path: "src/file_0000.rs", Mode: 0o644, Size: 4096, Kind: KindFile, Blob: EmptyDigest},
+				{Path: "src/file_0001.rs", Mode: 0o644, Size: 4096, Kind: KindFile, Blob: EmptyDigest},
+			}},
+		{"fs.rs six-digit modes", `{"kind":"fs.tree.v1","entries":[{"path":"bin","mode":"40755","size":0,"kind":"dir"},{"path":"bin/run","mode":"100755","size":0,"kind":"file","blob":` + E + `},{"path":"evil.lnk","mode":"120777","size":0,"kind":"symlink","blob":` + E + `,"link_target":"bin/run"}]}`,
+			[]Entry{
+				{Path: "bin", Mode: 0o755, Kind: KindDir},
+				{Path: "bin/run", Mode: 0o755, Kind: KindFile, Blob: EmptyDigest},
+				{Path: "evil.lnk", Mode: 0o777, Kind: KindSymlink, Blob: EmptyDigest, LinkTarget: "bin/run"},
+			}},
+		{"kind without mode", `{"kind":"fs.tree.v1","entries":[{"path":"d","size":0,"kind":"dir"},{"path":"d/l","size":1,"kind":"symlink","blob":` + E + `,"link_target":"x"}]}`,
+			[]Entry{
+				{Path: "d", Mode: 0o755, Kind: KindDir},
+				{Path: "d/l", Mode: 0o777, Size: 1, Kind: KindSymlink, Blob: EmptyDigest, LinkTarget: "x"},
+			}},
+	}
+	for _, tt := range tests {
+		tree, err := DecodeTree([]byte(tt.in))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !slices.Equal(tree.Entries, tt.want) {
+			t.Errorf("%s: entries\n%+v\nwant\n%+v", tt.name, tree.Entries, tt.want)
+		}
+		if refs, err := Refs(LayerWorldFS, []byte(tt.in)); err != nil || len(refs) != 1 {
+			t.Errorf("%s: Refs = %v, %v", tt.name, refs, err)
 		}
 	}
 }
