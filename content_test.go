@@ -85,7 +85,7 @@ func TestContentKeeper_ParsesWhatWasHashed(t *testing.T) {
 
 func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 	k, v := manifest.Sum([]byte("k")), manifest.Sum([]byte("v"))
-	pages, err := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Pages: []manifest.CachePage{{Ix: 0, K: k, V: v}}}).Encode()
+	pages, err := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Dtype: manifest.DtypeBF16, Pages: []manifest.CachePage{{Ix: 0, K: k, V: v}}}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

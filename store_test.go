@@ -172,7 +172,7 @@ func TestStore_Commit_IntegrityNamesMissing(t *testing.T) {
 		{Path: "b", Mode: 0o644, Size: 19, Kind: manifest.KindFile, Blob: missingFile},
 	}}).Encode()
 	treeID, _ := s.Blobs().PutBytes(ctx, tree)
-	pages, _ := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Pages: []manifest.CachePage{{Ix: 0, K: present, V: missingPage}}}).Encode()
+	pages, _ := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Dtype: manifest.DtypeBF16, Pages: []manifest.CachePage{{Ix: 0, K: present, V: missingPage}}}).Encode()
 	pagesID, _ := s.Blobs().PutBytes(ctx, pages)
 
 	base := func() *manifest.Manifest {
@@ -241,7 +241,7 @@ type pageList struct{ missing manifest.Digest }
 
 func (c pageList) CaptureCache(ctx context.Context, bw pf.BlobWriter) (manifest.Cache, error) {
 	k := []byte("k page")
-	pages, _ := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Pages: []manifest.CachePage{{Ix: 0, K: manifest.Sum(k), V: c.missing}}}).Encode()
+	pages, _ := (&manifest.CachePages{Layout: manifest.DefaultCacheLayout, Dtype: manifest.DtypeBF16, Pages: []manifest.CachePage{{Ix: 0, K: manifest.Sum(k), V: c.missing}}}).Encode()
 	ds, err := pf.PutAll(ctx, bw, [][]byte{k, pages})
 	if err != nil {
 		return manifest.Cache{}, err

@@ -39,7 +39,7 @@ func benchTree(tb testing.TB, n int) []byte {
 }
 
 func benchCachePages(tb testing.TB, n int) []byte {
-	c := CachePages{Layout: DefaultCacheLayout, PageSizeTokens: 16, NLayers: 32, NHeads: 8, HeadDim: 128, Dtype: "fp16"}
+	c := CachePages{Layout: DefaultCacheLayout, PageSizeTokens: 16, NLayers: 32, NHeads: 8, HeadDim: 128, Dtype: DtypeF16}
 	for i := range n {
 		c.Pages = append(c.Pages, CachePage{Ix: i, K: Sum(fmt.Appendf(nil, "k%d", i)), V: Sum(fmt.Appendf(nil, "v%d", i))})
 	}
@@ -74,7 +74,7 @@ func BenchmarkDecodeCachePages_32(b *testing.B) {
 }
 
 func BenchmarkDecodeMergedEffects(b *testing.B) {
-	in := (&MergedEffects{ParentA: Sum([]byte("a")), ParentB: Sum([]byte("b")), Ancestor: Sum([]byte("c"))}).Encode()
+	in, _ := (&MergedEffects{ParentA: Sum([]byte("a")), ParentB: Sum([]byte("b")), Ancestor: Sum([]byte("c"))}).Encode()
 	benchDecode(b, in, func(b []byte) (*MergedEffects, error) {
 		e, _, err := DecodeMergedEffects(b)
 		return e, err

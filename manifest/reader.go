@@ -217,6 +217,9 @@ func (r *reader) open(at loc, bracket byte, want string) error {
 type keySet struct {
 	required []string // in the order a missing one is reported
 	optional []string
+	// keepOthers passes unknown keys to the caller too, which reads their
+	// values with raw; otherwise they are skipped.
+	keepOthers bool
 }
 
 // lookup returns the known key that k stands for and its number, or -1.
@@ -245,7 +248,8 @@ func (ks *keySet) name(i int) string {
 
 // object reads an object at at. It calls each with the key and location
 // of every known key, to read the value; it skips the values of unknown
-// keys itself, so that later minor versions of the format still read.
+// keys itself, so that later minor versions of the format still read,
+// unless keys.keepOthers asks for them too.
 // Duplicate keys are refused, unknown ones too: readers that keep the
 // first and readers that keep the last would see different images under
 // one id. After the object it checks that the required keys were all
@@ -293,10 +297,16 @@ func (r *reader) object(at loc, keys *keySet, each func(key string, at loc) erro
 			return at.field(k.String()).syntax(r.errorAt(r.i, "after object key"))
 		}
 		r.i++
-		if i >= 0 {
+		switch {
+		case i >= 0:
 			err = each(key, at.field(key))
-		} else if err = r.skip(); err != nil {
-			err = at.field(k.String()).syntax(err)
+		case keys.keepOthers:
+			other := k.String()
+			err = each(other, at.field(other))
+		default:
+			if err = r.skip(); err != nil {
+				err = at.field(k.String()).syntax(err)
+			}
 		}
 		if err != nil {
 			return err
@@ -378,6 +388,19 @@ func (r *reader) array(at loc, each func(i int, at loc) error) error {
 	}
 	r.depth--
 	return nil
+}
+
+// raw reads any JSON value at at and returns its bytes as they are in the
+// input.
+func (r *reader) raw(at loc) ([]byte, error) {
+	if _, err := r.value(at); err != nil {
+		return nil, err
+	}
+	start := r.i
+	if err := r.skip(); err != nil {
+		return nil, at.syntax(err)
+	}
+	return r.b[start:r.i], nil
 }
 
 // rawString reads a string value at at without decoding it.

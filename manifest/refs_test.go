@@ -10,8 +10,8 @@ func TestRefs(t *testing.T) {
 	tree := readGolden(t, "tree.json")
 	cache := readGolden(t, "cache-pages.json")
 	a, b, c := Sum([]byte("a")), Sum([]byte("b")), Sum([]byte("c"))
-	merged := (&MergedEffects{ParentA: a, ParentB: b, Ancestor: c}).Encode()
-	mergedSame := (&MergedEffects{ParentA: a, ParentB: a, Ancestor: a}).Encode()
+	merged, _ := (&MergedEffects{ParentA: a, ParentB: b, Ancestor: c}).Encode()
+	mergedSame, _ := (&MergedEffects{ParentA: a, ParentB: a, Ancestor: a}).Encode()
 	ledger := []byte("{\"kind\":\"effects.ledger.v1\",\"entries\":1}\n{\"ts\":1}\n")
 	dupTree, err := (&Tree{Entries: []Entry{
 		{Path: "a", Mode: 0o644, Kind: KindFile, Blob: a},

@@ -115,8 +115,19 @@ const ProgressInterval = 200 * time.Millisecond
 const CIDFile = ".pfcid"
 
 // procsUnsupported is the world.procs blob: this capture records no
-// process state.
-var procsUnsupported = []byte(`{"kind":"procs.unsupported.v1"}`)
+// process state. It is the reference CLI's (pf-cli/src/commands/
+// snapshot.rs, keys sorted), naming the system as Rust does.
+var procsUnsupported = []byte(`{"kind":"procs.unsupported.v1","note":"pf snapshot does not capture in-flight subprocesses without the CRIU adapter","unsupported_on":"` + rustOS(runtime.GOOS) + `"}`)
+
+// rustOS is the name Rust's std::env::consts::OS gives the system Go calls
+// goos ("darwin" is "macos"), which the reference writes into the blobs
+// that name the system.
+func rustOS(goos string) string {
+	if goos == "darwin" {
+		return "macos"
+	}
+	return goos
+}
 
 // ErrSkipped marks what Capture.Warn hears of an entry left out of the
 // tree.

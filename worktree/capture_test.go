@@ -119,7 +119,16 @@ func TestCapture_Ignore(t *testing.T) {
 		{path: "node_modules/left-pad/index.js", content: "x"},
 		{path: "a/node_modules/.cache/big", content: "x"},
 		{path: ".pfcid", content: "sha256:..."},
-		{path: "sub/.pfcid", content: "only the root's is pf's"},
+		{path: "sub/.pfcid", content: "the reference's sentinel, at any depth"},
+		// The reference's defaults match whole path components.
+		{path: "target/debug/app", content: "x"},
+		{path: "src/targeted/keep.rs", content: "a component that only starts with target"},
+		{path: "docs/target", content: "a file named target is ignored too"},
+		{path: "py/.venv/bin/python", content: "x"},
+		{path: "py/m.pyo", content: "x"},
+		{path: ".coverage", content: "x"},
+		{path: "py/.tox/log", content: "x"},
+		{path: "py/venv/keep.py", content: "x"},
 	}
 	for _, tc := range []struct {
 		name       string
@@ -130,20 +139,23 @@ func TestCapture_Ignore(t *testing.T) {
 		{
 			name: "defaults",
 			want: []string{".gitignore", "keep.log", "src/build", "src/rooted.txt", "src/.gitignore", "gen/x.go",
-				"pf/.pfignore", "pf/.gitignore", "pf/a.txt", "node_modules/left-pad/index.js", "sub/.pfcid"},
+				"pf/.pfignore", "pf/.gitignore", "pf/a.txt", "src/targeted/keep.rs", "py/venv/keep.py"},
 		},
 		{
 			name:       "no default ignores",
 			noDefaults: true,
 			want: []string{".gitignore", "keep.log", "src/build", "src/rooted.txt", "src/.gitignore", "gen/x.go",
 				"pf/.pfignore", "pf/.gitignore", "pf/a.txt", "node_modules/left-pad/index.js", "sub/.pfcid",
-				".git/HEAD", "pkg/__pycache__/m.pyc", "node_modules/.cache/big", "a/node_modules/.cache/big"},
+				".git/HEAD", "pkg/__pycache__/m.pyc", "node_modules/.cache/big", "a/node_modules/.cache/big",
+				"target/debug/app", "src/targeted/keep.rs", "docs/target", "py/.venv/bin/python", "py/m.pyo",
+				".coverage", "py/.tox/log", "py/venv/keep.py"},
 		},
 		{
 			name:   "command-line patterns win",
-			ignore: []string{"!app.log", "gen/", "*.js"},
+			ignore: []string{"!app.log", "gen/", "*.py", "!node_modules/"},
 			want: []string{".gitignore", "keep.log", "app.log", "src/build", "src/rooted.txt", "src/.gitignore",
-				"pf/.pfignore", "pf/.gitignore", "pf/a.txt", "sub/.pfcid"},
+				"pf/.pfignore", "pf/.gitignore", "pf/a.txt", "src/targeted/keep.rs", "node_modules/left-pad/index.js",
+				"node_modules/.cache/big", "a/node_modules/.cache/big"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -438,8 +450,14 @@ func TestCapture_Env(t *testing.T) {
 	if got := blob(t, s, img.Manifest.World.Env); got != `{"kind":"env.v1","cwd":"/work","vars":{"GITHUB_TOKEN":"<redacted>","HOME":"/root"}}` {
 		t.Errorf("env %s", got)
 	}
-	if got := blob(t, s, img.Manifest.World.Procs); got != `{"kind":"procs.unsupported.v1"}` {
-		t.Errorf("procs %s", got)
+	// As the reference's CLI writes it (pf-cli/src/commands/snapshot.rs).
+	os := map[string]string{"darwin": "macos"}[runtime.GOOS]
+	if os == "" {
+		os = runtime.GOOS
+	}
+	want := `{"kind":"procs.unsupported.v1","note":"pf snapshot does not capture in-flight subprocesses without the CRIU adapter","unsupported_on":"` + os + `"}`
+	if got := blob(t, s, img.Manifest.World.Procs); got != want {
+		t.Errorf("procs %s, want %s", got, want)
 	}
 }
 

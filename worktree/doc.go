@@ -28,8 +28,9 @@
 //
 // Ignore rules are gitignore's, as implemented by go-git: in each
 // directory, .pfignore if it has one, else .gitignore, applies to that
-// directory's subtree; DefaultIgnores (caches and version-control data)
-// come first and Capture.Ignore patterns last, so those win. The file
+// directory's subtree; DefaultIgnores (build output, dependencies, caches
+// and version-control data, the reference's defaults among them) come
+// first and Capture.Ignore patterns last, so those win. The file
 // .pfcid at the root, which Checkout writes, is never captured.
 //
 // # The stat cache

@@ -16,20 +16,30 @@ import (
 var ignoreFiles = []string{".pfignore", ".gitignore"}
 
 // DefaultIgnores are the patterns a capture ignores unless told not to:
-// version-control data and caches that tools rebuild, which would only
-// make images larger and snapshots slower. Each is a gitignore pattern
-// that matches at any depth.
+// build output, dependencies and caches that tools rebuild, and
+// version-control data, which would only make images larger and snapshots
+// slower. Each is a gitignore pattern that matches at any depth. They
+// include the reference's defaults (pf-world/src/fs.rs, 1.0.13), each a
+// whole path component, file or directory (target, not targeted), so
+// that a workspace captured by both has the same tree; pf leaves out all
+// of .git/ (the reference only .git/objects), .hg/ and .svn/ too.
 var DefaultIgnores = []string{
+	"target",
+	"node_modules",
+	".pfcid",
+	"__pycache__",
+	".pytest_cache",
+	".mypy_cache",
+	".ruff_cache",
+	".tox",
+	".coverage",
+	".venv",
+	".DS_Store",
+	"*.pyc",
+	"*.pyo",
 	".git/",
 	".hg/",
 	".svn/",
-	"__pycache__/",
-	"*.pyc",
-	".pytest_cache/",
-	".mypy_cache/",
-	".ruff_cache/",
-	"**/node_modules/.cache/",
-	".DS_Store",
 }
 
 // ignoreRules are the patterns in force in one directory of the walk, in

@@ -64,15 +64,18 @@ func (t TraceFile) CaptureTrace(ctx context.Context, w pf.BlobWriter) (manifest.
 // lines alone, to which the header is added. Each entry must have ts (an
 // RFC 3339 time), tool_id, args_hash, idempotency_key, result_hash,
 // side_effect_class (pure, idempotent, irreversible or network-only) and
-// session_hmac, all strings.
+// session_hmac, all strings. Without a Path the layer holds
+// manifest.EmptyLedger, the header alone, as the reference's CLI writes it.
 type EffectsFile struct {
 	Path string
 }
 
-var sideEffectClasses = map[string]bool{"pure": true, "idempotent": true, "irreversible": true, "network-only": true}
-
 // CaptureEffects implements pf.EffectsCapture.
 func (e EffectsFile) CaptureEffects(ctx context.Context, w pf.BlobWriter) (manifest.Effects, error) {
+	if e.Path == "" {
+		d, err := w.PutBytes(ctx, []byte(manifest.EmptyLedger))
+		return manifest.Effects{Ledger: d}, err
+	}
 	declared := int64(-1) // entries the header claims; -1 without a header
 	entries := 0
 	sum, _, err := scanLines(ctx, e.Path, func(n int, line map[string]json.RawMessage) error {
@@ -138,7 +141,7 @@ func checkLedgerEntry(line map[string]json.RawMessage) error {
 				return errors.New(`"tool_id" is empty`)
 			}
 		case "side_effect_class":
-			if !sideEffectClasses[s] {
+			if !manifest.IsSideEffectClass(s) {
 				return fmt.Errorf(`"side_effect_class": %q is none of pure, idempotent, irreversible, network-only`, s)
 			}
 		}
@@ -272,32 +275,32 @@ func sumIs(h hash.Hash, want [32]byte) bool {
 
 // ModelFile captures the model layer. Diff names a model.diff file, a JSON
 // object with a "layout" string ({"layout":"model.diff.v1","diff":{...}}),
-// stored as its exact bytes; without one, and for the base, the layer
-// holds the empty envelopes EmptyModelBase and EmptyModelDiff.
+// stored as its exact bytes; without one the layer holds EmptyModelDiff.
+// The base is ModelBase(Agent).
 type ModelFile struct {
-	Diff string
+	Diff  string
+	Agent string // the agent's kind, which the base marker names
 }
 
-// The blobs of the layers an engine gave nothing for.
+// The blobs of the layers an engine gave nothing for, as the reference's
+// CLI writes them (pf-cli/src/commands/snapshot.rs: serde_json::json!
+// objects, so keys sorted), so that the same inputs make the same layers
+// in both: an empty LoRA envelope and an empty page manifest with every
+// field the reference's reader requires.
 var (
-	EmptyModelBase = []byte(`{"kind":"model.base.v1","name":""}`)
-	EmptyModelDiff = []byte(`{"layout":"model.diff.v1","diff":{}}`)
-	EmptyCache     = mustEncode(&manifest.CachePages{Layout: manifest.DefaultCacheLayout})
+	EmptyModelDiff = []byte(`{"diff":{"adapters":[],"kind":"lora"},"layout":"model.diff.v1"}`)
+	EmptyCache     = []byte(`{"dtype":"bf16","head_dim":0,"layout":"paged-batchinvariant-v1","logical_seqs":[],"n_heads":0,"n_layers":0,"page_size_tokens":16,"pages":[]}`)
 )
 
-func mustEncode(c *manifest.CachePages) []byte {
-	b, err := c.Encode()
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// ModelBase is the model.base blob the reference's CLI writes for an agent
+// of the given kind: "base:" and the kind.
+func ModelBase(agentKind string) []byte { return []byte("base:" + agentKind) }
 
 // CaptureModel implements pf.ModelCapture.
 func (m ModelFile) CaptureModel(ctx context.Context, w pf.BlobWriter) (manifest.Model, error) {
 	var model manifest.Model
 	var err error
-	if model.Base, err = w.PutBytes(ctx, EmptyModelBase); err != nil {
+	if model.Base, err = w.PutBytes(ctx, ModelBase(m.Agent)); err != nil {
 		return model, err
 	}
 	if m.Diff == "" {

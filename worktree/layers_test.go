@@ -114,22 +114,38 @@ func TestEffectsFile(t *testing.T) {
 	}
 }
 
-func TestModelFile(t *testing.T) {
+// TestLayersNotGiven: the layers an agent gives nothing for are what the
+// reference's CLI writes for them (pf-cli/src/commands/snapshot.rs; its
+// serde_json::json! objects have their keys sorted), byte for byte, so
+// that the same inputs make the same layers in both.
+func TestLayersNotGiven(t *testing.T) {
 	s := openStore(t)
-	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, Model: ModelFile{}, Cache: CacheFile{}})
+	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, Model: ModelFile{Agent: "claude-code"}, Cache: CacheFile{}, Effects: EffectsFile{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, _ := s.Image(ctx, id)
-	for name, want := range map[manifest.Digest][]byte{img.Manifest.Model.Base: EmptyModelBase, img.Manifest.Model.Diff: EmptyModelDiff, img.Manifest.Cache.Manifest: EmptyCache} {
-		if got := blob(t, s, name); got != string(want) {
-			t.Errorf("envelope %s, want %s", got, want)
+	for _, l := range []struct {
+		name string
+		d    manifest.Digest
+		want string
+	}{
+		{"model.base", img.Manifest.Model.Base, `base:claude-code`},
+		{"model.diff", img.Manifest.Model.Diff, `{"diff":{"adapters":[],"kind":"lora"},"layout":"model.diff.v1"}`},
+		{"cache.manifest", img.Manifest.Cache.Manifest, `{"dtype":"bf16","head_dim":0,"layout":"paged-batchinvariant-v1","logical_seqs":[],"n_heads":0,"n_layers":0,"page_size_tokens":16,"pages":[]}`},
+		{"effects.ledger", img.Manifest.Effects.Ledger, "{\"kind\":\"effects.ledger.v1\",\"entries\":0}\n"},
+	} {
+		if got := blob(t, s, l.d); got != l.want {
+			t.Errorf("%s %s, want %s", l.name, got, l.want)
 		}
 	}
-	if string(EmptyCache) != `{"layout":"paged-batchinvariant-v1","n_layers":0,"n_heads":0,"head_dim":0,"dtype":"","pages":[]}` {
-		t.Errorf("empty cache manifest %s", EmptyCache)
+	// The reference reads its empty page manifest; so does pf.
+	if c, err := manifest.DecodeCachePages(EmptyCache); err != nil || c.Dtype != manifest.DtypeBF16 || c.PageSizeTokens != 16 {
+		t.Errorf("DecodeCachePages(EmptyCache) = %+v, %v", c, err)
 	}
+}
 
+func TestModelFile(t *testing.T) {
 	for _, tc := range []struct {
 		name, content, wantErr string
 	}{
@@ -166,7 +182,7 @@ func TestCacheFile(t *testing.T) {
 	s := openStore(t)
 	k, _ := s.Blobs().PutBytes(ctx, []byte("k page"))
 	v, _ := s.Blobs().PutBytes(ctx, []byte("v page"))
-	pages := &manifest.CachePages{Layout: "paged-batchinvariant-v1", PageSizeTokens: 16, NLayers: 2, NHeads: 4, HeadDim: 8, Dtype: "fp16",
+	pages := &manifest.CachePages{Layout: "paged-batchinvariant-v1", PageSizeTokens: 16, NLayers: 2, NHeads: 4, HeadDim: 8, Dtype: manifest.DtypeF16,
 		Pages: []manifest.CachePage{{Ix: 0, K: k, V: v}}}
 	raw, err := pages.Encode()
 	if err != nil {
@@ -182,7 +198,7 @@ func TestCacheFile(t *testing.T) {
 	}
 
 	// A page manifest whose pages are not stored cannot be committed.
-	missing := &manifest.CachePages{Layout: "paged-batchinvariant-v1", Pages: []manifest.CachePage{{Ix: 0, K: manifest.Sum([]byte("nowhere")), V: v}}}
+	missing := &manifest.CachePages{Layout: "paged-batchinvariant-v1", Dtype: manifest.DtypeBF16, Pages: []manifest.CachePage{{Ix: 0, K: manifest.Sum([]byte("nowhere")), V: v}}}
 	raw, _ = missing.Encode()
 	if _, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, Cache: CacheFile{Manifest: layerFile(t, string(raw))}}); !errors.Is(err, pf.ErrNotFound) {
 		t.Errorf("pages not stored: %v, want ErrNotFound", err)

@@ -15,20 +15,21 @@ import (
 // fsRootDescription is the part of pf snapshot's help about --fs-root.
 const fsRootDescription = "--fs-root DIR snapshots an agent's workspace: the files, directories, symbolic links (their\n" +
 	"targets, never followed) and modes under DIR, with the ignore rules of .pfignore (else\n" +
-	".gitignore) in each directory, the default ignores (.git/, __pycache__/, node_modules/.cache/,\n" +
-	"...; --no-default-ignores keeps them) and --ignore PATTERN; the environment and working\n" +
-	"directory, values of secret-like names (*_TOKEN, *_KEY, *SECRET*, *PASSWORD*, ... and\n" +
-	"--scrub-env REGEX) and credentials inside values (passwords in URLs, Bearer tokens, webhook\n" +
-	"URLs) recorded as <redacted>, and shell noise (SHLVL, _, PWD, OLDPWD) left out; the recorded\n" +
-	"working directory is DIR; the trace and effects ledger from JSON-lines files,\n" +
-	"each line checked. The new image becomes DIR's head (per --session; pf heads lists them), kept\n" +
-	"in the store: nothing is written into DIR. The parent is --parent, else DIR's head, else the\n" +
-	"image DIR/.pfcid names (the reference's checkout leaves one). Files unchanged since the last\n" +
-	"snapshot of DIR are not read again. Files that usually hold credentials (.env, .env.*, *.pem,\n" +
-	"*.key, id_rsa*, .npmrc, .netrc, credentials.json, ...; not .env.example) are not stored,\n" +
-	"named in one warning (--include-secrets stores them). A file that keeps changing while it is\n" +
-	"read (a log) is stored as read, with a warning (--strict fails instead); sockets, devices,\n" +
-	"unreadable files and files that vanish are skipped with a warning."
+	".gitignore) in each directory, the default ignores (.git/, node_modules, target, __pycache__,\n" +
+	".venv, *.pyc, ... as whole names; --no-default-ignores keeps them) and --ignore PATTERN; the\n" +
+	"environment and working directory, values of secret-like names (*_TOKEN, *_KEY, *SECRET*,\n" +
+	"*PASSWORD*, ... and --scrub-env REGEX) and credentials inside values (passwords in URLs, Bearer\n" +
+	"tokens, webhook URLs) recorded as <redacted>, and shell noise (SHLVL, _, PWD, OLDPWD) left out;\n" +
+	"the recorded working directory is DIR; the trace and effects ledger from JSON-lines files, each\n" +
+	"line checked. The layers not given (model, cache, effects) are what the reference's pf snapshot\n" +
+	"writes for them. The new image becomes DIR's head (per --session; pf heads lists them), kept in\n" +
+	"the store: nothing is written into DIR. The parent is --parent, else DIR's head, else the image\n" +
+	"DIR/.pfcid names (the reference's checkout leaves one). Files unchanged since the last snapshot\n" +
+	"of DIR are not read again. Files that usually hold credentials (.env, .env.*, *.pem, *.key,\n" +
+	"id_rsa*, .npmrc, .netrc, credentials.json, ...; not .env.example) are not stored, named in one\n" +
+	"warning (--include-secrets stores them). A file that keeps changing while it is read (a log) is\n" +
+	"stored as read, with a warning (--strict fails instead); sockets, devices, unreadable files and\n" +
+	"files that vanish are skipped with a warning."
 
 // fsRootFlags are pf snapshot's flags for --fs-root.
 func fsRootFlags() []cli.Flag {
@@ -41,7 +42,7 @@ func fsRootFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "with --fs-root, tag the new image `NAME`"},
 		&cli.StringFlag{Name: "session", Usage: "with --fs-root, keep the workspace's head in session `NAME` (one per task, say), apart from the default session's"},
 		&cli.StringSliceFlag{Name: "ignore", Usage: "with --fs-root, also ignore gitignore `PATTERN`, over every ignore file (!PATTERN keeps; repeatable)"},
-		&cli.BoolFlag{Name: "no-default-ignores", Usage: "with --fs-root, capture .git/, __pycache__/ and the other default ignores too"},
+		&cli.BoolFlag{Name: "no-default-ignores", Usage: "with --fs-root, capture .git/, node_modules, target and the other default ignores too"},
 		&cli.BoolFlag{Name: "include-secrets", Usage: "with --fs-root, store .env, *.pem, id_rsa and the other files that usually hold credentials too"},
 		&cli.BoolFlag{Name: "strict", Usage: "with --fs-root, fail on a file that keeps changing while it is read, instead of storing the bytes read"},
 		&cli.StringSliceFlag{Name: "scrub-env", Usage: "with --fs-root, also redact variables whose names match `REGEX` (repeatable)"},
@@ -164,19 +165,19 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (*sn
 		Warn:             warned.warn,
 		Progress:         draw.files(),
 	}
+	// The layers not given are filled as the reference's CLI fills them;
+	// a trace without a file is the empty blob there too.
 	spec := pf.Snapshot{
 		Agent:   manifest.Agent{Kind: c.String("agent-kind"), Version: c.String("agent-version")},
 		Parents: parents,
 		Head:    ws,
 		World:   world,
-		Model:   worktree.ModelFile{Diff: inv.path(c.String("model-diff"))},
+		Model:   worktree.ModelFile{Diff: inv.path(c.String("model-diff")), Agent: c.String("agent-kind")},
 		Cache:   worktree.CacheFile{Manifest: inv.path(c.String("cache-manifest"))},
+		Effects: worktree.EffectsFile{Path: inv.path(c.String("effects-from-jsonl"))},
 	}
 	if f := c.String("trace-from-jsonl"); f != "" {
 		spec.Trace = worktree.TraceFile{Path: inv.path(f)}
-	}
-	if f := c.String("effects-from-jsonl"); f != "" {
-		spec.Effects = worktree.EffectsFile{Path: inv.path(f)}
 	}
 	id, err := s.Snapshot(c.Context, spec)
 	draw.clear()

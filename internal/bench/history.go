@@ -56,7 +56,7 @@ func newHistoryLayers() historyLayers {
 	diff := random(manifest.LayerModelDiff, 1)
 	k, v := random("cache/0000/k", 2), random("cache/0000/v", 3)
 	pages := manifest.CachePages{Layout: manifest.DefaultCacheLayout, PageSizeTokens: 16, NLayers: 32, NHeads: 8, HeadDim: 128,
-		Dtype: "fp16", Pages: []manifest.CachePage{{Ix: 0, K: k.Digest, V: v.Digest}}}
+		Dtype: manifest.DtypeF16, Pages: []manifest.CachePage{{Ix: 0, K: k.Digest, V: v.Digest}}}
 	cacheRaw, err := pages.Encode()
 	if err != nil {
 		panic(err)
