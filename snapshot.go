@@ -6,11 +6,11 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 )
 
 // BlobWriter is where a capture puts the blobs of its layer. What it puts
@@ -138,9 +138,9 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	return id, nil
 }
 
-func capture(ctx context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot) error {
+	// The first capture to fail cancels the others.
+	g, ctx := errgroup.WithContext(parent)
 	// A layer without a capture points at the empty blob, stored only
 	// when some layer needs it.
 	if spec.Model == nil || spec.Cache == nil || spec.World == nil || spec.Effects == nil || spec.Trace == nil {
@@ -155,32 +155,18 @@ func capture(ctx context.Context, w BlobWriter, refs *refCache, m *manifest.Mani
 		m.Trace.Messages = empty
 	}
 
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
 	run := func(layer string, fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := func() (err error) {
-				defer func() {
-					if r := recover(); r != nil {
-						err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-					}
-				}()
-				return fn()
-			}()
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("capture %s: %w", layer, err)
+		g.Go(func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
+				if err != nil {
+					err = fmt.Errorf("capture %s: %w", layer, err)
+				}
+			}()
+			return fn()
+		})
 	}
 	// Each capture fills its own fields of m; none reads another's.
 	if spec.Model != nil {
@@ -210,11 +196,10 @@ func capture(ctx context.Context, w BlobWriter, refs *refCache, m *manifest.Mani
 	if spec.Trace != nil {
 		run("trace", func() (err error) { m.Trace, err = spec.Trace.CaptureTrace(ctx, w); return })
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return ctx.Err()
+	return parent.Err()
 }
 
 // PutAll puts many blobs through w at once and returns their digests in

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/processfork/pf"
@@ -61,8 +60,7 @@ func checkoutImage(c *cli.Context, s *pf.Store, id manifest.Digest, into string)
 		Warn: func(path string, err error) {
 			warnMu.Lock()
 			defer warnMu.Unlock()
-			draw.clear()
-			fmt.Fprintf(stderr, "pf: warning: %s: %v\n", quotePath(path), err)
+			draw.printf(stderr, "pf: warning: %s: %v\n", quotePath(path), err)
 		},
 		Progress: draw.files(),
 	})

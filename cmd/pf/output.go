@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dustin/go-humanize"
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
 )
@@ -100,18 +101,8 @@ func localTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02 15:04:05")
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes is a byte count in binary units: "64 KiB", "1.5 MiB".
+func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

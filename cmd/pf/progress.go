@@ -4,21 +4,24 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
+	"github.com/dustin/go-humanize"
+	lines "github.com/processfork/pf/internal/progress"
 	"github.com/processfork/pf/worktree"
 	"github.com/urfave/cli/v2"
 )
 
-// progress draws one line on stderr while long work runs, and only when
-// stderr is a terminal: scripts and logs see nothing of it. A nil
-// *progress draws nothing, so callers need not check.
+// progress is a command's line of progress (package internal/progress
+// draws it), shown only when the invocation's stderr is
+// a terminal: scripts and logs see nothing of it. A nil *progress
+// draws nothing, so callers need not check.
 type progress struct {
 	w     io.Writer
 	label string
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
+
+	mu   sync.Mutex
+	d    *lines.Display
+	line *lines.Line
 }
 
 func newProgress(c *cli.Context, label string) *progress {
@@ -29,27 +32,34 @@ func newProgress(c *cli.Context, label string) *progress {
 	return &progress{w: inv.Stderr, label: label}
 }
 
-// show redraws the line, at most ten times a second.
-func (p *progress) show(format string, args ...any) {
-	if p == nil {
-		return
-	}
+// lineOf returns the line being drawn, starting it (as a bar, or as text)
+// if none is.
+func (p *progress) lineOf(bar bool) *lines.Line {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Since(p.last) < 100*time.Millisecond {
-		return
+	if p.d == nil {
+		p.d = lines.New(p.w)
+		if bar {
+			p.line = p.d.Bar(p.label, 0, lines.Items)
+		} else {
+			p.line = p.d.Text(p.label)
+		}
 	}
-	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r%s: %s\x1b[K", p.label, fmt.Sprintf(format, args...))
-	p.drawn = true
+	return p.line
 }
 
-// count shows done out of total.
+// show sets the line's text.
+func (p *progress) show(format string, args ...any) {
+	if p != nil {
+		p.lineOf(false).Status(format, args...)
+	}
+}
+
+// count shows done out of total on a bar; it is the Progress callback of
+// Verify.
 func (p *progress) count(done, total int64) {
-	if total > 0 {
-		p.show("%d/%d (%d%%)", done, total, 100*done/total)
-	} else {
-		p.show("%d", done)
+	if p != nil {
+		p.lineOf(true).Set(done, total)
 	}
 }
 
@@ -63,19 +73,34 @@ func (p *progress) files() func(worktree.Progress) {
 			return
 		}
 		rate := float64(w.Bytes) / max(w.Elapsed.Seconds(), 1e-3)
-		p.show("%d files, %s, %s/s", w.Files, humanBytes(w.Bytes), humanBytes(int64(rate)))
+		p.show("%s files, %s, %s/s", humanize.Comma(int64(w.Files)), humanize.IBytes(uint64(w.Bytes)), humanize.IBytes(uint64(rate)))
 	}
 }
 
-// clear erases the line, before a warning or when the work is done.
+// printf writes a line (a warning) to w, or above the line of progress
+// while one is drawn, which then goes on below it.
+func (p *progress) printf(w io.Writer, format string, args ...any) {
+	if p != nil {
+		p.mu.Lock()
+		d := p.d
+		p.mu.Unlock()
+		if d != nil {
+			d.Printf(format, args...)
+			return
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// clear erases the line, when the work is done. A later show or count
+// draws a new one.
 func (p *progress) clear() {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.drawn = false
-	}
+	d := p.d
+	p.d, p.line = nil, nil
+	p.mu.Unlock()
+	d.Close()
 }

@@ -68,8 +68,7 @@ func newWarner(c *cli.Context, draw *progress) *warner { return &warner{c: c, dr
 func (w *warner) warn(path string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.draw.clear()
-	fmt.Fprintf(w.c.App.ErrWriter, "pf: warning: %s: %v\n", quotePath(path), err)
+	w.draw.printf(w.c.App.ErrWriter, "pf: warning: %s: %v\n", quotePath(path), err)
 	w.list = append(w.list, warningJSON{Path: path, Warning: err.Error()})
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/dustin/go-humanize"
 )
 
 // How figures are written for people: three significant digits, units
@@ -69,27 +71,12 @@ func fmtDuration(s float64) string {
 	return sig3(s*1e9) + " ns"
 }
 
-// fmtBytes writes a byte count in binary units.
+// fmtBytes writes a byte count in binary units: "512 B", "1.8 MiB".
 func fmtBytes(n int64) string {
-	v, neg := float64(n), n < 0
-	if neg {
-		v = -v
+	if n < 0 {
+		return "-" + humanize.IBytes(uint64(-n))
 	}
-	unit := "B"
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		if v < 1024 {
-			break
-		}
-		v, unit = v/1024, u
-	}
-	s := sig3(v) + " " + unit
-	if unit == "B" {
-		s = strconv.FormatFloat(v, 'f', 0, 64) + " B"
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
+	return humanize.IBytes(uint64(n))
 }
 
 // fmtRate writes bytes per second in decimal megabytes, as disks and

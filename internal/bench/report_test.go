@@ -240,7 +240,7 @@ func TestFormat(t *testing.T) {
 		{commas(1000000), "1,000,000"}, {commas(999), "999"}, {commas(-12345), "-12,345"},
 		{sizeName(16 << 10), "16 KiB"}, {sizeName(1 << 30), "1 GiB"},
 		{fmtDuration(0.0041), "4.10 ms"}, {fmtDuration(731.5), "12m12s"}, {fmtDuration(3e-6), "3.00 µs"},
-		{fmtBytes(512), "512 B"}, {fmtBytes(1_900_000), "1.81 MiB"}, {fmtRate(180e6), "180 MB/s"},
+		{fmtBytes(512), "512 B"}, {fmtBytes(1_900_000), "1.8 MiB"}, {fmtBytes(-3 << 20), "-3.0 MiB"}, {fmtRate(180e6), "180 MB/s"},
 		{fmtRatio(14.88), "14.9×"}, {fmtRatio(0.0751), "0.0751×"},
 	} {
 		if tc.got != tc.want {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/processfork/pf/internal/progress"
 )
 
 // Config is one run of pf-bench.
@@ -87,13 +89,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Workloads = append(rep.Workloads, w)
 		}
 	}
-	prog := newProgress(cfg.Progress, start)
-	defer prog.clear()
+	display := progress.New(cfg.Progress)
+	defer display.Close()
+	prog := display.Text("pf-bench")
 
 	data := map[string]string{}
 	for _, job := range sel.Jobs {
 		for _, d := range sizes.datasetsFor(job) {
-			prog.set(fmt.Sprintf("writing the input %s (%s)", d.name, fmtBytes(d.bytes)))
+			prog.Status("writing the input %s (%s)", d.name, fmtBytes(d.bytes))
 			path, err := d.ensure(filepath.Join(cache, "data"))
 			if err != nil {
 				return nil, err
@@ -106,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if slices.ContainsFunc(sel.Jobs, isCheckpointsJob) {
 		pfBin = cfg.PF
 		if pfBin == "" {
-			prog.set("building pf")
+			prog.Status("building pf")
 			pfBin, pfMissing = buildPF(ctx, filepath.Join(work, "bin"))
 		} else if _, err := exec.LookPath(pfBin); err != nil {
 			pfBin, pfMissing = "", err.Error()
@@ -136,13 +139,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		label := fmt.Sprintf("[%d/%d] %s · %s", i+1, len(tasks), t.job, t.system)
-		prog.set(label)
-		progress := func(msg string) { prog.set(label + " · " + msg) }
+		prog.Status("%s", label)
+		report := func(msg string) { prog.Status("%s · %s", label, msg) }
 		var rows []Row
 		if len(cfg.Self) > 0 {
-			rows, err = runChild(ctx, cfg.Self, spec, progress)
+			rows, err = runChild(ctx, cfg.Self, spec, report)
 		} else {
-			rows, err = runJob(ctx, spec, progress)
+			rows, err = runJob(ctx, spec, report)
 		}
 		os.RemoveAll(spec.Work)
 		if err != nil {
@@ -160,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Rows = append(rep.Rows, rows...)
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	prog.clear()
+	display.Close()
 
 	if cfg.Out != "" {
 		if err := rep.writeFiles(cfg.Out, "bench"); err != nil {
@@ -291,44 +294,4 @@ func ChildMain(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) e
 		}
 	}
 	return err
-}
-
-// progressLine shows one line of status on a terminal, rewritten in
-// place.
-type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
-	shown bool
-}
-
-func newProgress(w io.Writer, start time.Time) *progressLine {
-	return &progressLine{w: w, start: start}
-}
-
-func (p *progressLine) set(msg string) {
-	if p.w == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	el := time.Since(p.start).Round(time.Second)
-	line := fmt.Sprintf("%d:%02d %s", int(el.Minutes()), int(el.Seconds())%60, msg)
-	if r := []rune(line); len(r) > 110 {
-		line = string(r[:107]) + "..."
-	}
-	fmt.Fprintf(p.w, "\r\x1b[K%s", line)
-	p.shown = true
-}
-
-func (p *progressLine) clear() {
-	if p.w == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.shown = false
-	}
 }

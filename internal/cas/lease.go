@@ -108,11 +108,15 @@ func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest
 	digests := make([]manifest.Digest, len(blobs))
 	var small []pendingValue
 	var smallIdx []int
-	parallel(len(blobs), func(i int) {
+	err := parallel(ctx, len(blobs), func(i int) error {
 		if len(blobs[i]) <= InlineMax {
 			digests[i] = manifest.Sum(blobs[i])
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	for i, b := range blobs {
 		if len(b) > InlineMax {
 			d, err := l.putChunked(ctx, bytes.NewReader(b))

@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 )
 
 // A spillBatch is what a lease has staged and not yet written: packs of
@@ -99,8 +99,10 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 	}); err != nil {
 		return err
 	}
-	parallel(len(missing), func(i int) { l.stage(ctx, bucket, missing[i]) })
-	return nil
+	return parallel(ctx, len(missing), func(i int) error {
+		l.stage(ctx, bucket, missing[i])
+		return nil
+	})
 }
 
 // maxRawPacked is the largest blob whose raw value fits in a pack.
@@ -164,27 +166,36 @@ func (l *Lease) takeStaged() spillBatch {
 	return batch
 }
 
-// parallel runs fn(0..n-1) on every core and waits.
-func parallel(n int, fn func(i int)) {
+// parallel runs fn(0..n-1) on every core, a worker per core taking the
+// next i, and returns the first error; after one, or once ctx ends, no
+// further i starts. A single item runs on the caller's goroutine: most
+// puts are of one value.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
 		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
+			if err := fn(i); err != nil {
+				return err
 			}
-		}()
+		}
+		return nil
 	}
-	wg.Wait()
+	g, ctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	for range workers {
+		g.Go(func() error {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := fn(i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // spill writes batch, marked provisional, in the background; it waits
