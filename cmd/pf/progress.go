@@ -12,9 +12,9 @@ import (
 )
 
 // progress is a command's line of progress (package internal/progress
-// draws it), shown only when the invocation's stderr is
-// a terminal: scripts and logs see nothing of it. A nil *progress
-// draws nothing, so callers need not check.
+// draws it), shown only when the invocation's stderr is a terminal:
+// scripts and logs see nothing of it. A nil *progress draws nothing, so
+// callers need not check.
 type progress struct {
 	w     io.Writer
 	label string
