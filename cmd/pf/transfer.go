@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/transfer"
+	"github.com/processfork/pf/internal/transfer/ocilayout"
+	"github.com/processfork/pf/internal/transfer/ociregistry"
 	"github.com/processfork/pf/internal/transfer/refdir"
 	"github.com/processfork/pf/manifest"
 	"github.com/urfave/cli/v2"
@@ -18,11 +22,16 @@ func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write images, with their ancestors and every blob they reach, to a bundle, an OCI image layout or a reference store",
-		ArgsUsage: "IMAGE... (-o FILE.pf | --reference-dir DIR)",
+		ArgsUsage: "IMAGE... (-o FILE.pf | --oci-layout DIR|FILE.tar|- | --reference-dir DIR)",
 		Description: "-o FILE.pf writes a bundle: a pf store holding the images, all their ancestors and every\n" +
 			"blob they reach (with --tags, the tags naming them); pf import FILE.pf on another machine\n" +
 			"takes them in. FILE must not exist, or be a bundle written before: what it holds is not\n" +
 			"written again.\n\n" +
+			"--oci-layout DIR writes an OCI image layout (oci-layout, index.json, blobs/sha256/...)\n" +
+			"holding each image in the reference's OCI form, named in index.json by each of its tags\n" +
+			"(with --tags); oras or skopeo copy it to any registry. DIR must not exist, be empty, or\n" +
+			"be a layout (its images stay). FILE.tar (a name ending in .tar) or - writes the layout\n" +
+			"as a tar, to the file or to standard output.\n\n" +
 			"--reference-dir DIR writes the reference implementation's directory store (pf-core 1.x:\n" +
 			"blobs/sha256/<aa>/<hex>.zst and images/<hex>.json), which its pf log and pf checkout\n" +
 			"read. DIR must not exist, be empty, or be such a store.\n\n" +
@@ -31,6 +40,7 @@ func exportCommand() *cli.Command {
 			"others are written.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, TakesFile: true, Usage: "write a bundle, the pf store `FILE`"},
+			&cli.StringFlag{Name: "oci-layout", TakesFile: true, Usage: "write an OCI image layout: a directory, or a tar (`DIR|FILE.tar|-`)"},
 			&cli.StringFlag{Name: "reference-dir", TakesFile: true, Usage: "write the reference's directory store `DIR`"},
 			&cli.BoolFlag{Name: "tags", Usage: "give the images exported the tags that name them here"},
 			&cli.BoolFlag{Name: "all", Usage: "export every image of the store"},
@@ -42,12 +52,24 @@ func exportCommand() *cli.Command {
 				return err
 			}
 			inv := invocationOf(c)
-			out, dir := inv.path(c.String("output")), inv.path(c.String("reference-dir"))
+			out, dir, layout := inv.path(c.String("output")), inv.path(c.String("reference-dir")), c.String("oci-layout")
 			obs := newTransferProgress(c, "export")
 			defer clearProgress(obs)
 			var rep *transfer.Report
+			n := 0
+			for _, dest := range []string{out, dir, layout} {
+				if dest != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return usagef("export needs one of -o FILE.pf, --oci-layout DIR|FILE.tar|- and --reference-dir DIR")
+			}
+			opts := transfer.ExportOptions{Ancestors: true, Tags: c.Bool("tags"), Observer: obs}
 			switch {
-			case out != "" && dir == "":
+			case layout != "":
+				return exportLayout(c, s, ids, layout, opts)
+			case out != "":
 				if err := checkBundlePath(out); err != nil {
 					return err
 				}
@@ -64,21 +86,66 @@ func exportCommand() *cli.Command {
 				}
 				clearProgress(obs)
 				return writeReport(c, rep, "exported", "in "+out)
-			case dir != "" && out == "":
+			default:
 				sink, err := refdir.Create(dir)
 				if err != nil {
 					return err
 				}
-				rep, err = transfer.Export(c.Context, s, ids, sink, transfer.ExportOptions{Ancestors: true, Observer: obs})
+				opts.Tags = false // a reference store has no tags
+				rep, err = transfer.Export(c.Context, s, ids, sink, opts)
 				if err != nil {
 					return err
 				}
 				clearProgress(obs)
 				return writeReport(c, rep, "exported", "in "+dir)
 			}
-			return usagef("export needs one of -o FILE.pf and --reference-dir DIR")
 		}),
 	}
+}
+
+// exportLayout writes an OCI image layout: a directory, or a tar (a name
+// ending in .tar, or - for standard output), written whole or not at all.
+func exportLayout(c *cli.Context, s *pf.Store, ids []manifest.Digest, dest string, opts transfer.ExportOptions) error {
+	key := invocationOf(c).getenv(ociregistry.KeyEnv)
+	if dest != "-" && !strings.HasSuffix(dest, ".tar") {
+		dir := invocationOf(c).path(dest)
+		sink, err := ocilayout.CreateDir(dir, key)
+		if err != nil {
+			return err
+		}
+		rep, err := transfer.Export(c.Context, s, ids, sink, opts)
+		if err != nil {
+			return err
+		}
+		clearProgress(opts.Observer)
+		return writeReport(c, rep, "exported", "in "+dir)
+	}
+	if dest == "-" && c.Bool("json") {
+		return usagef("--oci-layout - writes the tar on standard output: --json has no room there")
+	}
+	out, err := createOutput(c, dest)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	sink, err := ocilayout.CreateTar(out, key, "")
+	if err != nil {
+		return err
+	}
+	rep, err := transfer.Export(c.Context, s, ids, sink, opts)
+	if err != nil {
+		return err
+	}
+	if err := rep.Err(); err != nil {
+		clearProgress(opts.Observer)
+		writeReportTo(c, rep, "exported", "in "+dest, dest == "-")
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	clearProgress(opts.Observer)
+	return writeReportTo(c, rep, "exported", "in "+dest, dest == "-")
 }
 
 // exportedImages reads the IMAGE arguments, or every image with --all.
@@ -141,10 +208,12 @@ func checkBundlePath(path string) error {
 func importCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "import",
-		Usage:     "take in the images of a bundle, any pf store, or a reference store",
-		ArgsUsage: "[FILE | DIR]",
-		Description: "FILE is a bundle (pf export -o) or any pf store; DIR is a reference store (pf-core 1.x,\n" +
-			"~/.processfork when no argument is given).\n\n" +
+		Usage:     "take in the images of a bundle, any pf store, an OCI image layout or a reference store",
+		ArgsUsage: "[FILE | DIR | -]",
+		Description: "FILE is a bundle (pf export -o), any pf store, or an OCI image layout as a tar; DIR is an\n" +
+			"OCI image layout or a reference store (pf-core 1.x, ~/.processfork when no argument is\n" +
+			"given); - reads a layout's tar from standard input (kept in a temporary file while it is\n" +
+			"read, since a tar's index comes last).\n\n" +
 			"Every blob is checked against its digest after decompression; manifests are stored as\n" +
 			"their exact bytes, so images keep their ids; each image is committed with everything it\n" +
 			"reaches, or not at all. What the store has is not read again, so a second run adds\n" +
@@ -162,7 +231,16 @@ func importCommand() *cli.Command {
 			if err := wantArgs(c, 0, 1); err != nil {
 				return err
 			}
-			src, where, err := openImportSource(c, c.Args().First())
+			arg := c.Args().First()
+			if arg == "-" {
+				tmp, err := ocilayout.SpoolStream(invocationOf(c).Stdin, "")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp)
+				arg = tmp
+			}
+			src, where, err := openImportSource(c, arg)
 			if err != nil {
 				return err
 			}
@@ -187,6 +265,18 @@ func importFrom(c *cli.Context, s *pf.Store, src transfer.Source, where string, 
 	}
 	clearProgress(obs)
 	return writeReport(c, rep, "imported", "here")
+}
+
+// isTar reports whether the file at path is a tar (ustar magic).
+func isTar(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [263]byte
+	n, _ := io.ReadFull(f, h[:])
+	return n == len(h) && string(h[257:262]) == "ustar"
 }
 
 // openImportSource opens what pf import reads: a pf store file, or a
@@ -214,7 +304,15 @@ func openImportSource(c *cli.Context, arg string) (transfer.Source, string, erro
 		}
 	}
 	if fi.IsDir() {
+		if ocilayout.IsLayout(path) {
+			src, err := ocilayout.Open(path, inv.getenv(ociregistry.KeyEnv))
+			return src, path, err
+		}
 		src, err := refdir.Open(path)
+		return src, path, err
+	}
+	if isTar(path) {
+		src, err := ocilayout.Open(path, inv.getenv(ociregistry.KeyEnv))
 		return src, path, err
 	}
 	src, err := transfer.OpenBundle(path, &pf.Options{Timeout: c.Duration("timeout")})

@@ -57,13 +57,23 @@ func reportJSON(rep *transfer.Report) transferJSON {
 // that sums up its failures. verb says what was done ("imported",
 // "exported", "pushed", "pulled"); where names the other side.
 func writeReport(c *cli.Context, rep *transfer.Report, verb, where string) error {
+	return writeReportTo(c, rep, verb, where, false)
+}
+
+// writeReportTo is writeReport; toStderr sends what goes to standard
+// output to standard error instead, when standard output carries data (a
+// tar).
+func writeReportTo(c *cli.Context, rep *transfer.Report, verb, where string, toStderr bool) error {
+	out, errw := c.App.Writer, c.App.ErrWriter
+	if toStderr {
+		out = errw
+	}
 	if c.Bool("json") {
-		if err := writeJSON(c.App.Writer, reportJSON(rep)); err != nil {
+		if err := writeJSON(out, reportJSON(rep)); err != nil {
 			return err
 		}
 		return rep.Err()
 	}
-	out, errw := c.App.Writer, c.App.ErrWriter
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(errw, "pf: warning: %s\n", w)
 	}

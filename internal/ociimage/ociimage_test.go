@@ -2,14 +2,17 @@ package ociimage_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/ociimage"
+	"github.com/processfork/pf/internal/transfer/transfertest"
 	"github.com/processfork/pf/manifest"
 )
 
@@ -156,4 +159,33 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verified %+v, the signature is %+v", got, want)
 		}
 	})
+}
+
+// Describe builds the form a push writes: the same manifest, and Open
+// serves each blob it names with the bytes of its digest.
+func TestDescribe_ServesWhatItNames(t *testing.T) {
+	s, im := transfertest.NewHistory(t)
+	d, err := ociimage.Describe(context.Background(), s, im.Fork, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ociimage.Parse(d.Manifest)
+	if err != nil || p.ID != im.Fork {
+		t.Fatalf("parse: %v, %v", p, err)
+	}
+	blobs, _ := s.Reached(context.Background(), im.Fork)
+	if len(p.Layers) != len(blobs) {
+		t.Fatalf("%d layers for %d blobs", len(p.Layers), len(blobs))
+	}
+	for _, desc := range append([]ociimage.Descriptor{p.Config, p.Signature}, p.Manifest.Layers[1:]...) {
+		r, size, err := d.Open(context.Background(), s, desc.DigestOf())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || int64(len(b)) != size || size != desc.Size || manifest.Sum(b) != desc.DigestOf() {
+			t.Fatalf("%s: %d bytes of %d, %v", desc.Digest, len(b), desc.Size, err)
+		}
+	}
 }

@@ -17,10 +17,13 @@ import (
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/ociimage"
 	"github.com/processfork/pf/internal/transfer"
+	"github.com/processfork/pf/internal/transfer/ocilayout"
 	"github.com/processfork/pf/internal/transfer/ociregistry"
 	"github.com/processfork/pf/internal/transfer/ociregistry/registrytest"
 	"github.com/processfork/pf/internal/transfer/transfertest"
 	"github.com/processfork/pf/manifest"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
@@ -388,3 +391,38 @@ func TestParseRef(t *testing.T) {
 }
 
 func regexpOf(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// oras copies a layout pf wrote to a registry, and pf pulls the image
+// from there with its id: the layout is one other tools read.
+func TestRegistry_OrasCopiesALayoutPfWrote(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	src, im := transfertest.NewHistory(t)
+	dir := t.TempDir() + "/layout"
+	sink, err := ocilayout.CreateDir(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Tag(ctx, "v1", im.Fork); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := transfer.Export(ctx, src, []manifest.Digest{im.Fork}, sink, transfer.ExportOptions{Tags: true}); err != nil || rep.Err() != nil {
+		t.Fatal(err, rep.Err())
+	}
+	layout, err := oci.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := remote.NewRepository(reg.Addr + "/copied/image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	if _, err := oras.Copy(ctx, layout, "v1", repo, "v1", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	dst := transfertest.OpenStore(t)
+	if _, err := pull(t, dst, ref(t, reg, "copied/image:v1"), ociregistry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	transfertest.SameImage(t, src, dst, im.Fork)
+}

@@ -3,7 +3,6 @@ package ociregistry
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -110,33 +109,27 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	}
 	defer r.Close()
 	var body io.ReadSeeker
-	var spool *os.File
-	var buf bytes.Buffer
-	h := sha256.New()
-	var size int64
+	var l ociimage.Layer
 	if b.Size <= spoolAbove {
-		if _, err := transfer.WriteFrame(io.MultiWriter(&buf, h), r); err != nil {
+		var buf bytes.Buffer
+		if l, err = ociimage.WriteLayer(&buf, b.Digest, r); err != nil {
 			return false, err
 		}
-		size, body = int64(buf.Len()), bytes.NewReader(buf.Bytes())
+		body = bytes.NewReader(buf.Bytes())
 	} else {
-		spool, err = os.CreateTemp(s.opts.SpoolDir, "pf-push-*.zst")
+		spool, err := os.CreateTemp(s.opts.SpoolDir, "pf-push-*.zst")
 		if err != nil {
 			return false, err
 		}
 		defer func() { spool.Close(); os.Remove(spool.Name()) }()
-		cw := &countWriter{w: io.MultiWriter(spool, h)}
-		if _, err := transfer.WriteFrame(cw, r); err != nil {
+		if l, err = ociimage.WriteLayer(spool, b.Digest, r); err != nil {
 			return false, err
 		}
 		if _, err := spool.Seek(0, io.SeekStart); err != nil {
 			return false, err
 		}
-		size, body = cw.n, spool
+		body = spool
 	}
-	var d manifest.Digest
-	h.Sum(d[:0])
-	l := ociimage.Layer{Blob: b.Digest, Digest: d, Size: size}
 	desc := layerDesc(l)
 	has, err := s.repo.Exists(ctx, desc)
 	if err != nil {
@@ -151,17 +144,6 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	s.known[b.Digest] = l
 	s.mu.Unlock()
 	return !has, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // pushSmall uploads b unless the registry has it.
