@@ -344,8 +344,9 @@ func TestCapture_FileChangesWhileRead(t *testing.T) {
 }
 
 // TestCapture_ConcurrentAppender snapshots a file while another goroutine
-// appends to it: each snapshot holds a version the file had (a prefix of
-// what it ends as) or fails naming it.
+// appends to it: each snapshot holds bytes the file had (a prefix of what
+// it ends as) and their size, with a warning when it changed as it was
+// read.
 func TestCapture_ConcurrentAppender(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "log")
@@ -377,15 +378,18 @@ func TestCapture_ConcurrentAppender(t *testing.T) {
 	}()
 	s := openStore(t)
 	var versions []string
-	failures := 0
+	live := 0
 	for range 20 {
-		id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: &Capture{Root: dir, Store: s}})
+		var warned warnings
+		id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: &Capture{Root: dir, Store: s, Warn: warned.add}})
 		if err != nil {
-			if !strings.Contains(err.Error(), `"log" changed while it was read`) {
-				t.Fatal(err)
+			t.Fatal(err) // a live file never fails a capture that is not strict
+		}
+		if w := warned.get("log"); w != nil {
+			if !errors.Is(w, ErrChangedWhileRead) {
+				t.Fatalf("log: warning %v", w)
 			}
-			failures++
-			continue
+			live++
 		}
 		e := treeOf(t, s, id)["log"]
 		b := blob(t, s, e.Blob)
@@ -405,7 +409,7 @@ func TestCapture_ConcurrentAppender(t *testing.T) {
 			t.Fatalf("a snapshot holds %d bytes that the file never had", len(v))
 		}
 	}
-	t.Logf("%d consistent snapshots, %d failed cleanly", len(versions), failures)
+	t.Logf("%d snapshots, each a prefix of the file; %d stored as read while it changed", len(versions), live)
 }
 
 func TestCapture_LeavesOutItsOwnStore(t *testing.T) {

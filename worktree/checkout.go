@@ -20,22 +20,24 @@ import (
 	"github.com/processfork/pf/manifest"
 )
 
-// ErrUnsafeEntry marks a tree entry that Checkout refuses to restore
-// because it would land, or point, outside the target directory.
+// ErrUnsafeEntry marks a tree entry that Checkout and Restore refuse to
+// restore because it would land outside the target directory.
 var ErrUnsafeEntry = errors.New("unsafe tree entry")
 
 // CheckoutOptions tune Checkout.
 type CheckoutOptions struct {
 	// AllowOutsideSymlinks restores symbolic links whose targets are
-	// absolute or lead out of the tree (--allow-absolute-symlinks). Such
-	// a link is harmless to write, as nothing is ever written through
-	// it, but whoever uses the tree afterwards would follow it out.
+	// absolute or lead out of the tree (--allow-outside-symlinks), which
+	// are otherwise skipped with a warning. Such a link is harmless to
+	// write, as nothing is ever written through it, but whoever uses the
+	// tree afterwards would follow it out.
 	AllowOutsideSymlinks bool
 	// Workers bounds how many files are written at once; 0 means a
 	// default suited to the machine.
 	Workers int
-	// Warn, if set, hears of entries left out: only a .pfcid entry at
-	// the root, whose name Checkout keeps for the image id.
+	// Warn, if set, hears of entries left out: links that lead out of the
+	// tree, and a .pfcid entry at the root, whose name Checkout keeps for
+	// the image id.
 	Warn func(path string, err error)
 	// Progress, if set, is called about every ProgressInterval, and once
 	// at the end with Done set.
@@ -76,10 +78,12 @@ func LoadTree(ctx context.Context, s *pf.Store, image manifest.Digest) (*manifes
 }
 
 // Checkout rebuilds the tree of image at into, which must not exist (its
-// parent must). It builds the tree in a staging directory beside into and
+// parent must) or be an empty directory. It builds the tree in a staging directory beside into and
 // renames it into place, so that a failure, a refused entry or a corrupt
 // blob included, leaves nothing behind. Every entry is checked before
-// anything is written: see ErrUnsafeEntry. Files get their recorded
+// anything is written: see ErrUnsafeEntry; links that lead out of the
+// tree are skipped and warned of (OutsideLinkError) unless
+// opts.AllowOutsideSymlinks. Files get their recorded
 // modes, symbolic links their targets (never followed), and into/.pfcid
 // the image id. Blobs are verified as they are written: a corrupt or
 // missing one fails with an error wrapping pf.ErrCorrupt.

@@ -21,10 +21,17 @@
 // files on a bounded pool of goroutines, each file streamed through the
 // store's blob writer, so memory stays bounded whatever the file sizes. A
 // file whose size, mtime, ctime or inode differ after it was read from
-// before is read again; one that keeps changing fails the snapshot. Files
-// that vanish during the walk, sockets, devices, named pipes, unreadable
-// files and names the format cannot hold (not valid UTF-8) are skipped and
-// reported through Capture.Warn.
+// before is read again, each read bounded by the size the file had when
+// it began; one that keeps changing (a log being appended) is stored as
+// its last read got it, bytes that were in the file and their size, with
+// a warning (Capture.Strict fails instead). Files that vanish during the
+// walk, sockets, devices, named pipes, unreadable files and names the
+// format cannot hold (not valid UTF-8) are skipped and reported through
+// Capture.Warn. Files that usually hold credentials (DefaultSecrets: .env,
+// *.pem, id_rsa, .npmrc, ...) are left out unless Capture.IncludeSecrets,
+// and listed by Capture.Secrets. The environment is recorded with the
+// captured directory as its working directory, without ShellNoise, and
+// with secret-named values and credentials inside values redacted.
 //
 // Ignore rules are gitignore's, as implemented by go-git: in each
 // directory, .pfignore if it has one, else .gitignore, applies to that
@@ -44,13 +51,30 @@
 // as the cache saw it ("racy clean") could change again without its mtime
 // changing, so it is hashed again.
 //
+// # Status and patches
+//
+// Status compares a directory with an image's tree as a capture would see
+// it, through the stat cache, storing nothing; MakePatch renders a change
+// as a unified diff (github.com/aymanbagabas/go-udiff), reading each side
+// from the store or from the directory.
+//
 // # Restoring
+//
+// Restore makes a directory match an image in place: it first snapshots
+// the directory as a child of its head (the backup), then deletes, makes
+// and rewrites only what differs, each file written to a temporary file
+// beside it and renamed over it, every directory on the way opened without
+// following a symbolic link (openat with O_NOFOLLOW on unix). What the
+// ignore rules and DefaultSecrets leave out is never touched. A restore
+// killed part way leaves every file old or new, and one run again
+// completes it, deleting the temporary files the killed one left.
 //
 // Checkout rebuilds a tree in a staging directory beside the target and
 // renames it into place, so a failure leaves nothing half-restored. It
 // refuses any entry that would land outside the target: absolute paths,
-// ".." segments, paths through a symbolic link of the tree, and links whose
-// targets are absolute or climb out of the tree (allowed only with
-// CheckoutOptions.AllowOutsideSymlinks). Every blob is verified as it is
-// written; a corrupt one fails with an error wrapping pf.ErrCorrupt.
+// ".." segments and paths through a symbolic link of the tree; links whose
+// targets are absolute or climb out of the tree are skipped with a warning
+// (made only with CheckoutOptions.AllowOutsideSymlinks). Every blob is
+// verified as it is written; a corrupt one fails with an error wrapping
+// pf.ErrCorrupt.
 package worktree

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -48,6 +50,12 @@ func TestMain(m *testing.M) {
 //	waitserve SOCKET      wait (up to 20s) until pf serve answers on SOCKET
 //	stopserve SOCKET      send SIGTERM to the pf serve answering on SOCKET
 //	registry NAME [auth] [tls]  start a real OCI registry (cmdRegistry)
+//	sleep DURATION        wait, as between starting and killing a command
+//	mkfiles DIR N SIZE V  write N files of SIZE bytes under DIR, version V
+//	                      of each (a text naming V and the file)
+//	checkfiles DIR N SIZE V...  check that each of those N files is whole:
+//	                      exactly one of the versions V
+//	isprefix A B          check that file A's bytes begin file B
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -66,6 +74,10 @@ func TestScripts(t *testing.T) {
 			"waitserve":   cmdWaitServe,
 			"stopserve":   cmdStopServe,
 			"registry":    cmdRegistry,
+			"sleep":       cmdSleep,
+			"mkfiles":     cmdMkfiles,
+			"checkfiles":  cmdCheckfiles,
+			"isprefix":    cmdIsPrefix,
 		},
 	})
 }
@@ -164,4 +176,78 @@ func cmdStopServe(ts *testscript.TestScript, neg bool, args []string) {
 	p, err := os.FindProcess(info.Pid)
 	ts.Check(err)
 	ts.Check(p.Signal(syscall.SIGTERM))
+}
+
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// generated is file i of mkfiles: its path under DIR and version v's bytes.
+func generated(i, size int, v string) (string, []byte) {
+	line := fmt.Sprintf("version %s of file %d\n", v, i)
+	b := bytes.Repeat([]byte(line), size/len(line)+1)[:size]
+	return filepath.Join(fmt.Sprintf("d%02d", i%20), fmt.Sprintf("f%05d.txt", i)), b
+}
+
+func filesArgs(ts *testscript.TestScript, args []string, usage string) (dir string, n, size int) {
+	if len(args) < 4 {
+		ts.Fatalf("usage: %s", usage)
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	size, err = strconv.Atoi(args[2])
+	ts.Check(err)
+	return ts.MkAbs(args[0]), n, size
+}
+
+func cmdMkfiles(ts *testscript.TestScript, neg bool, args []string) {
+	dir, n, size := filesArgs(ts, args, "mkfiles DIR N SIZE V")
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: mkfiles DIR N SIZE V")
+	}
+	for i := range n {
+		rel, b := generated(i, size, args[3])
+		p := filepath.Join(dir, rel)
+		ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
+		ts.Check(os.WriteFile(p, b, 0o644))
+	}
+}
+
+func cmdCheckfiles(ts *testscript.TestScript, neg bool, args []string) {
+	dir, n, size := filesArgs(ts, args, "checkfiles DIR N SIZE V...")
+	if neg {
+		ts.Fatalf("unsupported: ! checkfiles")
+	}
+	counts := map[string]int{}
+	for i := range n {
+		rel, _ := generated(i, size, "")
+		got, err := os.ReadFile(filepath.Join(dir, rel))
+		ts.Check(err)
+		match := ""
+		for _, v := range args[3:] {
+			if _, b := generated(i, size, v); bytes.Equal(got, b) {
+				match = v
+			}
+		}
+		if match == "" {
+			ts.Fatalf("%s is none of the versions %v (%d bytes)", rel, args[3:], len(got))
+		}
+		counts[match]++
+	}
+	ts.Logf("versions: %v", counts)
+}
+
+func cmdIsPrefix(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: isprefix A B")
+	}
+	a, b := ts.ReadFile(args[0]), ts.ReadFile(args[1])
+	if !strings.HasPrefix(b, a) {
+		ts.Fatalf("%s (%d bytes) does not begin %s (%d bytes)", args[0], len(a), args[1], len(b))
+	}
 }
