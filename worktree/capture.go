@@ -385,6 +385,8 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		}
 		break
 	}
+	ignoredHere := rules.all.inDir(segs)
+	secretHere := secretRules.inDir(segs)
 	for _, de := range dirents {
 		name := de.Name()
 		if rel == "" && (name == CIDFile || isCIDTemp(name)) {
@@ -403,13 +405,13 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		}
 		typ := de.Type()
 		childSegs := append(segs[:len(segs):len(segs)], name)
-		if rules.ignored(childSegs, typ.IsDir()) {
+		if ignoredHere.match(childSegs, name, typ.IsDir()) {
 			wk.mu.Lock()
 			wk.stats.Ignored++
 			wk.mu.Unlock()
 			continue
 		}
-		if !wk.c.IncludeSecrets && isSecret(childSegs, typ.IsDir()) {
+		if !wk.c.IncludeSecrets && !typ.IsDir() && secretHere.match(childSegs, name, false) {
 			wk.mu.Lock()
 			wk.secrets = append(wk.secrets, childRel)
 			wk.mu.Unlock()

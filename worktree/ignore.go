@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
@@ -47,20 +48,20 @@ var DefaultIgnores = []string{
 // down, then the caller's. They are immutable: a subdirectory with an
 // ignore file of its own gets a new value.
 type ignoreRules struct {
-	base    []gitignore.Pattern // defaults and ignore files, lowest priority first
-	extra   []gitignore.Pattern // Capture.Ignore, highest priority
-	matcher gitignore.Matcher
+	base  []rulePattern // defaults and ignore files, lowest priority first
+	extra []rulePattern // Capture.Ignore, highest priority
+	all   *patternSet
 }
 
-func newIgnoreRules(base, extra []gitignore.Pattern) *ignoreRules {
-	all := make([]gitignore.Pattern, 0, len(base)+len(extra))
+func newIgnoreRules(base, extra []rulePattern) *ignoreRules {
+	all := make([]rulePattern, 0, len(base)+len(extra))
 	all = append(append(all, base...), extra...)
-	return &ignoreRules{base: base, extra: extra, matcher: gitignore.NewMatcher(all)}
+	return &ignoreRules{base: base, extra: extra, all: newPatternSet(all)}
 }
 
 // rootIgnoreRules are the rules before any ignore file is read.
 func rootIgnoreRules(noDefaults bool, extra []string) *ignoreRules {
-	var base []gitignore.Pattern
+	var base []rulePattern
 	if !noDefaults {
 		base = parsePatterns(DefaultIgnores, nil)
 	}
@@ -74,7 +75,7 @@ func (r *ignoreRules) with(patterns []string, domain []string) *ignoreRules {
 	if len(ps) == 0 {
 		return r
 	}
-	base := make([]gitignore.Pattern, 0, len(r.base)+len(ps))
+	base := make([]rulePattern, 0, len(r.base)+len(ps))
 	base = append(append(base, r.base...), ps...)
 	return newIgnoreRules(base, r.extra)
 }
@@ -82,14 +83,25 @@ func (r *ignoreRules) with(patterns []string, domain []string) *ignoreRules {
 // ignored reports whether the entry at path (segments from the root) is
 // ignored.
 func (r *ignoreRules) ignored(path []string, isDir bool) bool {
-	return r.matcher.Match(path, isDir)
+	return r.all.matcher.Match(path, isDir)
+}
+
+// A rulePattern is one parsed gitignore line and what the walk needs to
+// know of it.
+type rulePattern struct {
+	gitignore.Pattern
+	domain []string
+	// simple: no "/" but a trailing one, so that the pattern matches a
+	// path when it matches any one of its segments below the domain, as
+	// gitignore.ParsePattern reads such a line.
+	simple bool
 }
 
 // parsePatterns parses gitignore lines: blank lines and comments are
 // skipped, "\#" stands for a literal leading "#", and a trailing "\r" of
 // a file written on Windows is dropped.
-func parsePatterns(lines []string, domain []string) []gitignore.Pattern {
-	var ps []gitignore.Pattern
+func parsePatterns(lines []string, domain []string) []rulePattern {
+	var ps []rulePattern
 	for _, line := range lines {
 		line = strings.TrimSuffix(line, "\r")
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
@@ -98,9 +110,82 @@ func parsePatterns(lines []string, domain []string) []gitignore.Pattern {
 		if strings.HasPrefix(line, `\#`) {
 			line = line[1:]
 		}
-		ps = append(ps, gitignore.ParsePattern(line, domain))
+		ps = append(ps, rulePattern{Pattern: gitignore.ParsePattern(line, domain), domain: domain, simple: isSimplePattern(line)})
 	}
 	return ps
+}
+
+// isSimplePattern reads a line as gitignore.ParsePattern does to tell
+// whether it matches path segments one at a time.
+func isSimplePattern(line string) bool {
+	p := strings.TrimPrefix(line, "!")
+	if !strings.HasSuffix(p, "\\ ") {
+		p = strings.TrimRight(p, " ")
+	}
+	return !strings.Contains(strings.TrimSuffix(p, "/"), "/")
+}
+
+// A patternSet matches paths as gitignore.Matcher does: the last pattern
+// that matches decides. In a walk, inDir does the work that depends on the
+// directory once for all its entries.
+type patternSet struct {
+	patterns []rulePattern
+	matcher  gitignore.Matcher
+}
+
+func newPatternSet(ps []rulePattern) *patternSet {
+	plain := make([]gitignore.Pattern, len(ps))
+	for i, p := range ps {
+		plain[i] = p.Pattern
+	}
+	return &patternSet{patterns: ps, matcher: gitignore.NewMatcher(plain)}
+}
+
+// dirMatch is a patternSet in one directory: a simple pattern matches an
+// entry there if it matches one of the directory's segments (found once
+// here, the same for every entry) or the entry's name.
+type dirMatch struct {
+	set    *patternSet
+	dir    []string
+	inDir  []bool                  // the pattern's domain is the directory or above it
+	prefix []gitignore.MatchResult // simple patterns: what the directory's own segments make of them
+	name   []string                // scratch: a domain and one name
+}
+
+func (s *patternSet) inDir(dir []string) *dirMatch {
+	m := &dirMatch{set: s, dir: dir, inDir: make([]bool, len(s.patterns)), prefix: make([]gitignore.MatchResult, len(s.patterns))}
+	for i, p := range s.patterns {
+		m.inDir[i] = len(dir) >= len(p.domain) && slices.Equal(dir[:len(p.domain)], p.domain)
+		if m.inDir[i] && p.simple {
+			m.prefix[i] = p.Match(dir, true)
+		}
+	}
+	return m
+}
+
+// match reports whether the entry name of the directory matches; path is
+// the directory's segments and name, which glob patterns need whole.
+func (m *dirMatch) match(path []string, name string, isDir bool) bool {
+	for i := len(m.set.patterns) - 1; i >= 0; i-- {
+		if !m.inDir[i] {
+			continue
+		}
+		p := m.set.patterns[i]
+		r := gitignore.NoMatch
+		switch {
+		case !p.simple:
+			r = p.Match(path, isDir)
+		case m.prefix[i] != gitignore.NoMatch:
+			r = m.prefix[i]
+		default:
+			m.name = append(append(m.name[:0], p.domain...), name)
+			r = p.Match(m.name, isDir)
+		}
+		if r != gitignore.NoMatch {
+			return r == gitignore.Exclude
+		}
+	}
+	return false
 }
 
 // maxIgnoreFile bounds how much of an ignore file is read: a "pattern

@@ -1,10 +1,6 @@
 package worktree
 
-import (
-	"strings"
-
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
-)
+import "strings"
 
 // DefaultSecrets are the files a capture leaves out unless told to store
 // them (Capture.IncludeSecrets), and that Restore leaves as they are:
@@ -47,7 +43,7 @@ var DefaultSecrets = []string{
 }
 
 // secretRules match DefaultSecrets.
-var secretRules = gitignore.NewMatcher(parsePatterns(DefaultSecrets, nil))
+var secretRules = newPatternSet(parsePatterns(DefaultSecrets, nil))
 
 // IsSecretPath reports whether the entry at path ('/'-separated, relative
 // to the captured directory) is one DefaultSecrets names. Directories are
@@ -57,5 +53,5 @@ func IsSecretPath(path string) bool {
 }
 
 func isSecret(segs []string, isDir bool) bool {
-	return !isDir && secretRules.Match(segs, false)
+	return !isDir && secretRules.matcher.Match(segs, false)
 }

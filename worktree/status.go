@@ -63,9 +63,17 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		return nil, err
 	}
 	kept := newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets)
+	// What the walk met, as a directory or not, the rules did not leave
+	// out: only the image's other paths need asking (rules and secret
+	// patterns for every path are most of the time of a status).
+	walked := make(map[string]bool, len(current.Entries))
+	for _, e := range current.Entries {
+		walked[e.Path] = e.Kind == manifest.KindDir
+	}
 	var visible manifest.Tree
 	for _, e := range base.Entries {
-		if e.Path == CIDFile || !kept.protected(e.Path, e.Kind == manifest.KindDir) {
+		isDir := e.Kind == manifest.KindDir
+		if wasDir, ok := walked[e.Path]; (ok && wasDir == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir) {
 			visible.Entries = append(visible.Entries, e)
 		}
 	}
