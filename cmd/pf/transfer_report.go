@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	lines "github.com/processfork/pf/internal/progress"
 	"github.com/processfork/pf/internal/transfer"
 	"github.com/processfork/pf/manifest"
 	"github.com/urfave/cli/v2"
@@ -107,60 +108,50 @@ func writeReportTo(c *cli.Context, rep *transfer.Report, verb, where string, toS
 	return rep.Err()
 }
 
-// transferProgress draws a transfer's progress on one line of a
-// terminal: blobs done of those planned, and bytes moved.
+// transferProgress draws a transfer's progress on a terminal: a bar of
+// the blobs moved out of those planned, and a bar of bytes for each blob
+// on its way (a few move at once).
 type transferProgress struct {
-	p                     *progress
-	mu                    sync.Mutex
-	planned, done, images int
-	bytes                 int64
+	d     *lines.Display
+	total *lines.Line
+
+	mu      sync.Mutex
+	planned int64
 }
 
 func newTransferProgress(c *cli.Context, label string) transfer.Observer {
-	p := newProgress(c, label)
-	if p == nil {
+	inv := invocationOf(c)
+	if !inv.Terminal {
 		return nil
 	}
-	return &transferProgress{p: p}
+	d := lines.New(inv.Stderr)
+	return &transferProgress{d: d, total: d.Bar(label, 0, lines.Items)}
 }
 
 func (t *transferProgress) Planned(blobs int, _ int64) {
 	t.mu.Lock()
-	t.planned += blobs
+	t.planned += int64(blobs)
+	t.total.SetTotal(t.planned)
 	t.mu.Unlock()
-	t.draw()
 }
 
-func (t *transferProgress) Moving(manifest.Digest, int64) func(int64) {
+func (t *transferProgress) Moving(d manifest.Digest, size int64) func(int64) {
+	bar := t.d.Bar("  "+d.Short(), max(size, 0), lines.Bytes)
 	return func(n int64) {
-		t.mu.Lock()
 		if n < 0 {
-			t.done++
-		} else {
-			t.bytes += n
+			bar.Done()
+			t.total.Add(1)
+			return
 		}
-		t.mu.Unlock()
-		t.draw()
+		bar.Add(n)
 	}
 }
 
-func (t *transferProgress) Done(transfer.ImageResult) {
-	t.mu.Lock()
-	t.images++
-	t.mu.Unlock()
-	t.draw()
-}
+func (t *transferProgress) Done(transfer.ImageResult) {}
 
-func (t *transferProgress) draw() {
-	t.mu.Lock()
-	images, done, planned, bytes := t.images, t.done, t.planned, t.bytes
-	t.mu.Unlock()
-	t.p.show("%s, %d/%d blobs, %s", plural(images, "image", "images"), done, planned, humanBytes(bytes))
-}
-
-// clearProgress erases the line before the report is printed.
+// clearProgress erases the lines before the report is printed.
 func clearProgress(o transfer.Observer) {
 	if t, ok := o.(*transferProgress); ok {
-		t.p.clear()
+		t.d.Close()
 	}
 }

@@ -115,7 +115,7 @@ func NewHistory(t *testing.T) (*pf.Store, Images) {
 }
 
 // OpenStore opens a new store in a temporary directory.
-func OpenStore(t *testing.T) *pf.Store {
+func OpenStore(t testing.TB) *pf.Store {
 	t.Helper()
 	s, err := pf.Open(filepath.Join(t.TempDir(), "store.pf"), nil)
 	if err != nil {
