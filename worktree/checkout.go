@@ -9,12 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -387,46 +383,9 @@ func replaceEmptyDir(staging, dest string, fi fs.FileInfo) error {
 // writeFiles writes the plan's files on a pool of workers, each blob
 // verified by the blob store as it streams.
 func writeFiles(ctx context.Context, blobs blobSource, staging string, plan *checkoutPlan, opts CheckoutOptions) error {
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = max(4, 2*runtime.GOMAXPROCS(0))
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var doneFiles, doneBytes atomic.Int64
-	stop := startProgress(opts.Progress, time.Now(), &doneFiles, &doneBytes)
-	defer stop()
-	jobs := make(chan manifest.Entry)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range jobs {
-				if ctx.Err() != nil {
-					continue
-				}
-				n, err := writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e)
-				doneBytes.Add(n)
-				doneFiles.Add(1)
-				if err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-	for _, e := range plan.files {
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	return context.Cause(ctx)
+	return writeEach(ctx, opts.Workers, opts.Progress, plan.files, func(ctx context.Context, e manifest.Entry) (int64, error) {
+		return writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e)
+	})
 }
 
 func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.Entry) (n int64, err error) {

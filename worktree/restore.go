@@ -7,12 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -353,7 +351,7 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 // error stops the restore, which can be run again.
 func (rs *restorer) apply() error {
 	for _, e := range rs.removeFiles {
-		if err := rs.step(e.Path, func(p *parentDir, name string) error { return p.remove(name, false) }); err != nil {
+		if err := rs.step(e.Path, func(p *parentDir, name string) error { return goneIsDone(p.remove(name, false)) }); err != nil {
 			return err
 		}
 	}
@@ -363,7 +361,7 @@ func (rs *restorer) apply() error {
 			if isNotEmpty(err) {
 				return keptError("the directory still holds files that ignore rules or secret patterns keep")
 			}
-			return err
+			return goneIsDone(err)
 		}); err != nil {
 			return err
 		}
@@ -414,6 +412,14 @@ func (rs *restorer) apply() error {
 	}
 	slices.SortFunc(rs.done, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return nil
+}
+
+// goneIsDone takes the removal of what is gone already for done.
+func goneIsDone(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // keptError is a step's reason to leave a path as it is.
@@ -484,54 +490,18 @@ func (rs *restorer) checkReplaceable(p *parentDir, name string, dir bool) error 
 
 // writeAll writes the plan's files on a pool of workers.
 func (rs *restorer) writeAll() error {
-	workers := rs.opts.Workers
-	if workers <= 0 {
-		workers = max(4, 2*runtime.GOMAXPROCS(0))
-	}
-	ctx, cancel := context.WithCancelCause(rs.ctx)
-	defer cancel(nil)
-	var doneFiles, doneBytes atomic.Int64
-	stop := startProgress(rs.opts.Progress, time.Now(), &doneFiles, &doneBytes)
-	defer stop()
-	jobs := make(chan Change)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range jobs {
-				if ctx.Err() != nil {
-					continue
-				}
-				err := rs.step(c.Path, func(p *parentDir, name string) error {
-					if c.Kind == Added {
-						if err := rs.checkReplaceable(p, name, false); err != nil {
-							return err
-						}
-					}
-					n, err := rs.writeFile(p, name, c.New)
-					doneBytes.Add(n)
+	return writeEach(rs.ctx, rs.opts.Workers, rs.opts.Progress, rs.writeFiles, func(ctx context.Context, c Change) (n int64, err error) {
+		err = rs.step(c.Path, func(p *parentDir, name string) error {
+			if c.Kind == Added {
+				if err := rs.checkReplaceable(p, name, false); err != nil {
 					return err
-				})
-				doneFiles.Add(1)
-				if err != nil {
-					cancel(err)
 				}
 			}
-		}()
-	}
-	for _, c := range rs.writeFiles {
-		select {
-		case jobs <- c:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	return context.Cause(ctx)
+			n, err = rs.writeFile(p, name, c.New)
+			return err
+		})
+		return n, err
+	})
 }
 
 // writeFile writes e's blob, verified as it streams, over name.

@@ -154,8 +154,12 @@ func readTree(ctx context.Context, s *pf.Store, d manifest.Digest) (*manifest.Tr
 
 // diffTrees sorts worktree.DiffTrees's changes by kind, for pf diff.
 func diffTrees(a, b *manifest.Tree) *treeDiff {
-	d := &treeDiff{Added: []string{}, Removed: []string{}, Changed: []string{}, ModeChanged: []string{}}
-	d.changes = worktree.DiffTrees(a, b)
+	return treeDiffOf(worktree.DiffTrees(a, b))
+}
+
+// treeDiffOf sorts changes by kind.
+func treeDiffOf(changes []worktree.Change) *treeDiff {
+	d := &treeDiff{Added: []string{}, Removed: []string{}, Changed: []string{}, ModeChanged: []string{}, changes: changes}
 	for _, c := range d.changes {
 		d.BytesAdded += c.BytesAdded()
 		d.BytesRemoved += c.BytesRemoved()
@@ -280,26 +284,11 @@ func diffWorkspace(c *cli.Context, s *pf.Store, image []string, dir string) erro
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "a  %s\nb  %s\n", id, quotePath(ws.Dir))
-	td := &treeDiff{changes: changes}
-	for _, ch := range changes {
-		td.BytesAdded += ch.BytesAdded()
-		td.BytesRemoved += ch.BytesRemoved()
-		switch ch.Kind {
-		case worktree.Added:
-			td.Added = append(td.Added, ch.Path)
-		case worktree.Removed:
-			td.Removed = append(td.Removed, ch.Path)
-		case worktree.Changed:
-			td.Changed = append(td.Changed, ch.Path)
-		case worktree.ModeChanged:
-			td.ModeChanged = append(td.ModeChanged, ch.Path)
-		}
-	}
 	if len(changes) == 0 {
 		_, err = fmt.Fprintln(w, "no differences")
 		return err
 	}
-	return writeTreeChanges(w, td, c.Bool("stat"))
+	return writeTreeChanges(w, treeDiffOf(changes), c.Bool("stat"))
 }
 
 // patches renders each change's patch, a side read from a, b the other.
