@@ -76,6 +76,14 @@ func imagesOfValues(ids []manifest.Digest, values [][]byte) ([]*Image, error) {
 	errs := make([]error, len(ids))
 	// Below a few dozen images a second goroutine costs more than it saves.
 	workers := min(runtime.GOMAXPROCS(0), len(ids)/32+1)
+	if workers == 1 {
+		for i, id := range ids {
+			if imgs[i], errs[i] = imageOfValue(id, values[i]); errs[i] != nil {
+				return nil, errs[i]
+			}
+		}
+		return imgs, nil
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {

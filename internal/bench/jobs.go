@@ -7,6 +7,7 @@ import (
 	"github.com/processfork/pf/internal/fixture"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -522,7 +523,37 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 	if row.Stored, row.StoredApparent, err = measureStored(dir); err != nil {
 		return nil, err
 	}
-	return []Row{row}, nil
+	if sys.Name() != sysPF {
+		return []Row{row}, nil
+	}
+	proc, err := j.logProcess(n, pfPath(dir), since)
+	return []Row{row, proc}, err
+}
+
+// logProcess times `pf log -n 100` on a pf history store as a whole
+// process, its start-up included, as a user at a terminal or an agent
+// calling pf runs it; its output goes to /dev/null.
+func (j *job) logProcess(n int, store string, since time.Time) (Row, error) {
+	row := Row{Workload: processWorkload(n), System: sysPF}
+	if j.PF == "" {
+		row.Skipped = "no pf binary: " + j.PFMissing
+		return row, nil
+	}
+	var err error
+	row.Seconds, err = j.rounds("pf log", j.Policy.Query, func() (time.Duration, error) {
+		cmd := exec.CommandContext(j.ctx, j.PF, "--store", store, "log", "-n", strconv.Itoa(historyLimit),
+			"--since", since.Format(time.RFC3339Nano))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		d := time.Since(start)
+		if err != nil {
+			return d, fmt.Errorf("pf log: %v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return d, nil
+	})
+	return row, err
 }
 
 // bigBlob stores one large blob into an empty store, then the same blob

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	var pfBin, pfMissing string
-	if slices.ContainsFunc(sel.Jobs, isCheckpointsJob) {
+	if slices.ContainsFunc(sel.Jobs, needsPF) {
 		pfBin = cfg.PF
 		if pfBin == "" {
 			prog.Status("building pf")
@@ -177,6 +177,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// needsPF says whether a job runs the pf binary: the checkpoints jobs, and
+// the history jobs, which time `pf log` as a process.
+func needsPF(job string) bool { return isCheckpointsJob(job) || strings.HasPrefix(job, jobHistory+"-") }
 
 // buildPF builds cmd/pf into dir with the go command, from the module
 // in the working directory, and returns its path, or why it could not.

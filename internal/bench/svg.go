@@ -84,14 +84,14 @@ func (rep *Report) SVG() []byte {
 	var lat []series
 	var ht []tick
 	for _, wl := range rep.Workloads {
-		if wl.Images > 0 {
+		if wl.Images > 0 && !wl.Process {
 			ht = append(ht, tick{math.Log10(float64(wl.Images)), countName(wl.Images)})
 		}
 	}
 	for _, sys := range AllSystems {
 		s := series{name: systemName(sys), color: seriesStyle[sys].color}
 		for _, wl := range rep.Workloads {
-			if wl.Images == 0 {
+			if wl.Images == 0 || wl.Process {
 				continue
 			}
 			r, ok := rep.row(wl.ID, sys)

@@ -54,6 +54,8 @@ type Workload struct {
 	StoredMeans string `json:"stored_means,omitempty"`
 	// Images is the number of images in the store, for history rows.
 	Images int `json:"images,omitempty"`
+	// Process marks a history row timed as a whole pf process.
+	Process bool `json:"process,omitempty"`
 	// BlobSize is the size of each blob, for ingest and read rows.
 	BlobSize int64  `json:"blob_size,omitempty"`
 	Data     string `json:"data,omitempty"` // random or jsonl
@@ -155,6 +157,10 @@ func historyJob(n int) string { return jobHistory + "-" + countName(n) }
 
 func historyWorkload(n int) string { return historyJob(n) }
 
+// processWorkload is the id of `pf log` run as a process on the history
+// store of n images.
+func processWorkload(n int) string { return "pflog-" + countName(n) }
+
 func ingestWorkload(job string) string { return job }
 
 // readWorkload is the id of the reads that follow an ingest job.
@@ -241,6 +247,11 @@ func (sz Sizes) Workloads() []Workload {
 		out = append(out, Workload{ID: historyWorkload(n), Job: historyJob(n),
 			Title:  fmt.Sprintf("history: newest %d since a time, store of %s images", historyLimit, commas(n)),
 			Metric: metricLatency, Ops: 1, Images: n, StoredMeans: "store size"})
+	}
+	for _, n := range sz.History {
+		out = append(out, Workload{ID: processWorkload(n), Job: historyJob(n),
+			Title:  fmt.Sprintf("history: `pf log -n %d` as a whole process, store of %s images", historyLimit, commas(n)),
+			Metric: metricLatency, Ops: 1, Images: n, Process: true})
 	}
 	out = append(out,
 		Workload{ID: wlBigPut, Job: jobBigBlob, Title: fmt.Sprintf("one blob of %s, random, into an empty store", sizeName(sz.BigBlob)),

@@ -155,13 +155,15 @@ const (
 	randomBits = 7.9
 )
 
-// nlog2n[c] is c*log2(c), for the entropy of a sample's byte counts.
-var nlog2n = func() (t [maxSample + 1]float64) {
+// nlog2n[c] is c*log2(c), for the entropy of a sample's byte counts;
+// built on first use, not at start-up: most pf commands store nothing.
+var nlog2n = sync.OnceValue(func() *[maxSample + 1]float64 {
+	var t [maxSample + 1]float64
 	for c := 1; c <= maxSample; c++ {
 		t[c] = float64(c) * math.Log2(float64(c))
 	}
-	return t
-}()
+	return &t
+})
 
 // looksRandom reports whether b's bytes are spread so evenly that zstd
 // would store it raw anyway. KV-cache pages and weight deltas are mostly
@@ -188,7 +190,7 @@ func looksRandom(b []byte) bool {
 			counts[3][run[i+3]]++
 		}
 	}
-	sum, seen := 0.0, 0
+	sum, seen, nlog2n := 0.0, 0, nlog2n()
 	for c := range 256 {
 		if k := int(counts[0][c]) + int(counts[1][c]) + int(counts[2][c]) + int(counts[3][c]); k > 0 {
 			sum += nlog2n[k]
