@@ -51,127 +51,213 @@ func (rep *Report) bestGit(workload string) (Row, bool) {
 	return best, found
 }
 
+// peers are the systems pf is compared with: every one that is not pf or
+// a limit of the machine.
+func isPeer(system string) bool { return system != sysPF && !strings.HasPrefix(system, "limit") }
+
+// storeWorkload says whether a workload is one of the store's own (not a
+// checkpoints job, which has goals of its own).
+func storeWorkload(wl Workload) bool { return !isCheckpointsJob(wl.Job) }
+
 func (rep *Report) goals() []goal {
 	var out []goal
 	add := func(g goal) { out = append(out, g) }
 
-	// Cold fixture snapshot at least 10x faster than the reference.
-	if pf, ref, ok := rep.pair(wlFixtureCold, sysReference); ok {
-		r := speedRatio(pf, ref)
-		g := goal{goal: "cold fixture snapshot ≥ 10× faster than the reference design",
-			measured: fmt.Sprintf("%s (pf %s, reference %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(ref.median())),
-			verdict:  judge(r >= 10)}
-		if r < 10 {
-			g.why = rep.diskWhy(wlFixtureCold, pf)
-		}
-		add(g)
-	}
-
-	// Ingest at least 2x SQLite and 5x git, and half the SHA-256 limit on
-	// random data.
-	type want struct {
-		label, system string
-		min           float64
-	}
-	for _, wnt := range []want{{"SQLite", sysSQLite, 2}, {"git", "", 5}, {"SHA-256", limitSHA256, 0.5}} {
-		var parts, short []string
-		met := true
+	// Every speed row: pf at least 1.5x the fastest peer.
+	{
+		var behind []string
+		compared := 0
 		for _, wl := range rep.Workloads {
-			if wl.Metric != metricThroughput || wl.Job == jobBigBlob {
-				continue
-			}
-			if wnt.system == limitSHA256 && wl.Data != kindRandom {
+			if wl.Metric == metricBytes || !storeWorkload(wl) {
 				continue
 			}
 			pf, ok := rep.row(wl.ID, sysPF)
 			if !ok || !pf.ok() {
 				continue
 			}
-			var other Row
-			if wnt.system == "" {
-				other, ok = rep.bestGit(wl.ID)
-			} else {
-				other, ok = rep.row(wl.ID, wnt.system)
-				ok = ok && other.ok()
+			best, found := Row{}, false
+			for _, r := range rep.rowsOf(wl.ID) {
+				if isPeer(r.System) && r.ok() && !math.IsNaN(r.median()) && (!found || r.median() < best.median()) {
+					best, found = r, true
+				}
 			}
+			if !found {
+				continue
+			}
+			compared++
+			if r := speedRatio(pf, best); !(r >= 1.5) {
+				behind = append(behind, fmt.Sprintf("%s: %s %s (pf %s, %s %s)", shortName(wl), fmtRatio(r), systemName(best.System),
+					rep.pfFigure(wl, pf), systemName(best.System), rep.pfFigure(wl, best)))
+			}
+		}
+		if compared > 0 {
+			g := goal{goal: "every speed row: pf ≥ 1.5× the fastest peer", verdict: judge(len(behind) == 0)}
+			if len(behind) == 0 {
+				g.measured = fmt.Sprintf("met on all %d rows", compared)
+			} else {
+				g.measured = fmt.Sprintf("short on %d of %d: %s", len(behind), compared, strings.Join(behind, "; "))
+				g.why = "each row's own goal below, and its limit row in the table, says what bounds it."
+			}
+			add(g)
+		}
+	}
+
+	// Every stored-bytes row: pf no more than the smallest peer.
+	{
+		var over []string
+		compared := 0
+		for _, wl := range rep.Workloads {
+			pf, ok := rep.row(wl.ID, sysPF)
+			if !ok || !pf.ok() || pf.Stored == nil || !storeWorkload(wl) {
+				continue
+			}
+			best, found := Row{}, false
+			for _, r := range rep.rowsOf(wl.ID) {
+				if isPeer(r.System) && r.ok() && r.Stored != nil && (!found || *r.Stored < *best.Stored) {
+					best, found = r, true
+				}
+			}
+			if !found {
+				continue
+			}
+			compared++
+			if *pf.Stored > *best.Stored {
+				over = append(over, fmt.Sprintf("%s: pf %s, %s %s (%+.1f%%)", shortName(wl), fmtBytes(*pf.Stored),
+					systemName(best.System), fmtBytes(*best.Stored), 100*(bytesRatio(pf, best)-1)))
+			}
+		}
+		if compared > 0 {
+			g := goal{goal: "every stored-bytes row: pf ≤ the smallest peer", verdict: judge(len(over) == 0)}
+			if len(over) == 0 {
+				g.measured = fmt.Sprintf("met on all %d rows", compared)
+			} else {
+				g.measured = fmt.Sprintf("more on %d of %d: %s", len(over), compared, strings.Join(over, "; "))
+				g.why = bytesWhy
+			}
+			add(g)
+		}
+	}
+
+	// Verified reads of 4 MiB blobs within 1.5x of SHA-256 plus a copy.
+	if pf, lim, ok := rep.pair(readWorkload(jobIngestLarge), limitHashCopy); ok {
+		r := pf.median() / lim.median()
+		g := goal{goal: "verified reads of 4 MiB blobs ≤ 1.5× the time of SHA-256 plus a copy of the same bytes",
+			measured: fmt.Sprintf("%s (pf %s a blob, SHA-256 + copy %s)", fmtRatio(r),
+				fmtDuration(pf.median()/float64(rep.Sizes.LargeBlobs)), fmtDuration(lim.median()/float64(rep.Sizes.LargeBlobs))),
+			verdict: judge(r <= 1.5)}
+		if r > 1.5 {
+			g.why = "a verified read hashes the whole blob as one SHA-256 stream, on one core, and copies it out of the store's pages; " +
+				"the rest is bbolt's lookups and the page faults of reading the file through its map."
+		}
+		add(g)
+	}
+
+	// Ingest of large blobs at no less than 70% of write+fsync.
+	{
+		var parts, short []string
+		met := true
+		for _, id := range []string{ingestWorkload(jobIngestLarge), wlBigPut} {
+			wl, ok := rep.workload(id)
+			pf, lim, ok2 := rep.pair(id, limitWrite)
+			if !ok || !ok2 {
+				continue
+			}
+			r := speedRatio(pf, lim)
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", shortName(wl), 100*r))
+			if !(r >= 0.7) {
+				met = false
+				short = append(short, rep.ingestWhy(wl, pf, lim, "write+fsync"))
+			}
+		}
+		if len(parts) > 0 {
+			add(goal{goal: "ingest of large blobs (4 MiB, 1 GiB) ≥ 70% of the rate of write+fsync of the same bytes",
+				measured: strings.Join(parts, ", "), verdict: judge(met), why: strings.Join(short, " ")})
+		}
+	}
+
+	// Newest 100 since a time: at least 1.5x SQLite at every store size.
+	{
+		var parts, short []string
+		met := true
+		for _, wl := range rep.Workloads {
+			if wl.Images == 0 || wl.Process {
+				continue
+			}
+			pf, sq, ok := rep.pair(wl.ID, sysSQLite)
 			if !ok {
 				continue
 			}
-			r := speedRatio(pf, other)
-			parts = append(parts, fmt.Sprintf("%s %s", shortName(wl), fmtRatio(r)))
-			if !(r >= wnt.min) {
+			r := speedRatio(pf, sq)
+			parts = append(parts, fmt.Sprintf("%s %s", countName(wl.Images), fmtRatio(r)))
+			if !(r >= 1.5) {
 				met = false
-				short = append(short, rep.ingestWhy(wl, pf, other, wnt.label))
+				short = append(short, fmt.Sprintf("%s images: pf %s, SQLite %s", commas(wl.Images), fmtDuration(pf.median()), fmtDuration(sq.median())))
 			}
 		}
-		if len(parts) == 0 {
-			continue
+		if len(parts) > 0 {
+			g := goal{goal: "newest 100 since a time ≥ 1.5× SQLite at every store size", measured: strings.Join(parts, ", "), verdict: judge(met)}
+			if !met {
+				g.why = strings.Join(short, "; ") + ". Both answer from an index in a B+tree and parse the same 100 manifests; " +
+					"pf also decompresses each and checks it against its id (SHA-256), and spreads that work over the cores, " +
+					"which helps only when a core is free."
+			}
+			add(g)
 		}
-		name := fmt.Sprintf("blob ingest ≥ %s× %s", sig3(wnt.min), wnt.label)
-		if wnt.system == limitSHA256 {
-			name = "blob ingest ≥ half the SHA-256 limit on random data"
-		}
-		add(goal{goal: name, measured: strings.Join(parts, ", "), verdict: judge(met), why: strings.Join(short, " ")})
 	}
 
-	// History flat in store size, and 100x the reference at 100,000.
-	var sizes []int
-	for _, wl := range rep.Workloads {
-		if wl.Images > 0 {
-			if pf, ok := rep.row(wl.ID, sysPF); ok && pf.ok() {
-				sizes = append(sizes, wl.Images)
-			}
+	// Cold fixture snapshot at most 5 ms and at least 10x the reference.
+	if pf, ok := rep.row(wlFixtureCold, sysPF); ok && pf.ok() {
+		g := goal{goal: "cold fixture snapshot ≤ 5 ms and ≥ 10× faster than the reference design"}
+		met := pf.median() <= 0.005
+		g.measured = fmt.Sprintf("pf %s", fmtDuration(pf.median()))
+		if ref, ok := rep.row(wlFixtureCold, sysReference); ok && ref.ok() {
+			r := speedRatio(pf, ref)
+			g.measured += fmt.Sprintf(", %s the reference design's speed (%s)", fmtRatio(r), fmtDuration(ref.median()))
+			met = met && r >= 10
 		}
-	}
-	if len(sizes) >= 2 {
-		small, large := sizes[0], sizes[len(sizes)-1]
-		a, _ := rep.row(historyWorkload(small), sysPF)
-		b, _ := rep.row(historyWorkload(large), sysPF)
-		r := b.median() / a.median()
-		g := goal{goal: "history query flat in store size: 1,000,000 images ≤ 2× the time of 1,000",
-			measured: fmt.Sprintf("%s images / %s: %s (%s, then %s)", commas(large), commas(small), fmtRatio(r), fmtDuration(a.median()), fmtDuration(b.median())),
-			verdict:  judge(r <= 2)}
-		if large < 1_000_000 {
-			g.verdict = verdictUnmeased
-			g.measured += "; the million-image store runs only in the full run"
-		}
-		if g.verdict == verdictMissed {
-			g.why = fmt.Sprintf("pf's query took %s at %s images and %s at %s.", fmtDuration(a.median()), commas(small), fmtDuration(b.median()), commas(large))
+		g.verdict = judge(met)
+		if !met {
+			g.why = rep.diskWhy(wlFixtureCold, pf)
 		}
 		add(g)
 	}
-	if pf, ref, ok := rep.pair(historyWorkload(100_000), sysReference); ok {
-		r := speedRatio(pf, ref)
-		add(goal{goal: "history query ≥ 100× faster than the reference design at 100,000 images",
-			measured: fmt.Sprintf("%s (pf %s, reference %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(ref.median())),
-			verdict:  judge(r >= 100)})
-	} else if len(sizes) > 0 {
-		add(goal{goal: "history query ≥ 100× faster than the reference design at 100,000 images",
-			measured: "the 100,000-image store did not run", verdict: verdictUnmeased})
-	}
 
-	// Stored bytes no more than the reference's on every workload.
-	var over, compared []string
-	for _, wl := range rep.Workloads {
-		pf, ref, ok := rep.pair(wl.ID, sysReference)
-		if !ok || pf.Stored == nil || ref.Stored == nil {
-			continue
+	// pf log -n 100 as a process: at most 10 ms on a small store, and at
+	// most twice that on the largest.
+	{
+		var first, last Row
+		var firstN, lastN int
+		for _, wl := range rep.Workloads {
+			if !wl.Process {
+				continue
+			}
+			if r, ok := rep.row(wl.ID, sysPF); ok && r.ok() {
+				if firstN == 0 {
+					first, firstN = r, wl.Images
+				}
+				last, lastN = r, wl.Images
+			}
 		}
-		compared = append(compared, shortName(wl))
-		if *pf.Stored > *ref.Stored {
-			over = append(over, fmt.Sprintf("%s: pf %s, reference %s (%+.1f%%)", shortName(wl), fmtBytes(*pf.Stored), fmtBytes(*ref.Stored),
-				100*(bytesRatio(pf, ref)-1)))
+		if firstN > 0 {
+			g := goal{goal: "`pf log -n 100` as a whole process ≤ 10 ms on a small store, ≤ 2× that on 1,000,000 images"}
+			met := first.median() <= 0.010
+			g.measured = fmt.Sprintf("%s images %s", commas(firstN), fmtDuration(first.median()))
+			if lastN != firstN {
+				g.measured += fmt.Sprintf(", %s images %s (%s)", commas(lastN), fmtDuration(last.median()), fmtRatio(last.median()/first.median()))
+				met = met && last.median() <= 2*first.median()
+			}
+			g.verdict = judge(met)
+			if lastN < 1_000_000 && met {
+				g.verdict = verdictUnmeased
+				g.measured += "; the million-image store runs only in the full run"
+			}
+			if !met {
+				g.why = "the process starts a Go binary of about 10 MB, whose package initialization alone (urfave/cli/v2 links a man-page renderer, " +
+					"github.com/russross/blackfriday, and go-git's gitignore package encoding/gob) takes a few milliseconds before pf opens the store; " +
+					"the query inside it is the row above. On a shared machine under load, the wait for a core adds to every process."
+			}
+			add(g)
 		}
-	}
-	if len(compared) > 0 {
-		g := goal{goal: "stored bytes ≤ the reference design's on every workload", verdict: judge(len(over) == 0)}
-		if len(over) == 0 {
-			g.measured = fmt.Sprintf("no more on all %d workloads compared", len(compared))
-		} else {
-			g.measured = fmt.Sprintf("more on %d of %d: %s", len(over), len(compared), strings.Join(over, "; "))
-			g.why = rep.bytesWhy()
-		}
-		add(g)
 	}
 
 	// The 1%-changed 1 GiB blob adds under 5% of its size.
@@ -191,9 +277,16 @@ func (rep *Report) goals() []goal {
 	return out
 }
 
+// bytesWhy says why pf can store more than a peer.
+const bytesWhy = "pf keeps every value in the pages of one bbolt file: a value takes whole 4 KiB pages or a share of a pack, " +
+	"and the B+tree's pages are partly empty; JSON goes in at zstd's fastest level, where the reference design spends zstd's strongest " +
+	"on each blob and git deltas similar objects against each other in its pack; and pf's history stores hold two indexes beside the manifests."
+
 // shortName is a workload's name in a list.
 func shortName(w Workload) string {
 	switch {
+	case w.Process:
+		return fmt.Sprintf("pf log on %s images", commas(w.Images))
 	case w.Images > 0:
 		return fmt.Sprintf("history of %s", commas(w.Images))
 	case w.BlobSize > 0 && w.Metric == metricThroughput && w.Job != jobBigBlob:
@@ -245,26 +338,6 @@ func (rep *Report) ingestWhy(wl Workload, pf, other Row, label string) string {
 	}
 	return s + fmt.Sprintf(" On the same bytes this machine does %s; the slowest, %s, bounds what pf must do, and pf runs at %.0f%% of it.",
 		strings.Join(parts, ", "), strings.TrimPrefix(bound.System, "limit: "), 100*bound.median()/pf.median())
-}
-
-// bytesWhy compares pf's compression with the reference's where pf
-// stores more: the reference's content is its files' sizes; pf's, its
-// store's space on disk.
-func (rep *Report) bytesWhy() string {
-	var parts []string
-	for _, wl := range rep.Workloads {
-		pf, ref, ok := rep.pair(wl.ID, sysReference)
-		if !ok || wl.Bytes == 0 || wl.Metric == metricBytes || pf.Stored == nil || ref.StoredApparent == nil || *pf.Stored <= *ref.Stored {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s, %s of input: the reference's zstd frames hold %s, pf's store takes %s on disk",
-			shortName(wl), fmtBytes(wl.Bytes), fmtBytes(*ref.StoredApparent), fmtBytes(*pf.Stored)))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "pf compresses with zstd's fastest level (and stores data that looks random raw) into the pages of its bbolt file; " +
-		"the reference design compresses each blob with zstd's strongest level into a file of its own: " + strings.Join(parts, "; ") + "."
 }
 
 // headline is one line per workload: pf's figure and its ratios to each
