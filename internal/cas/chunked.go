@@ -9,16 +9,39 @@ import (
 	"sync"
 	"sync/atomic"
 
+	cdc "github.com/PlakarKorp/go-cdc-chunkers"
+	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers the algorithm
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
-	"github.com/restic/chunker"
 )
 
-// chunkerPol is the Rabin polynomial of every pf store. It must never
-// change: chunk boundaries, and so dedupe across stores, depend on it.
-const chunkerPol = chunker.Pol(0x2a6e3f9c957425)
+// chunkAlgorithm cuts large blobs: FastCDC (a Gear rolling hash, which
+// skips the first chunkMin bytes of every chunk and cuts at GB/s), in the
+// library's versioned variant, whose cut points never change with the
+// library's version. It and chunkNormal must never change: chunk
+// boundaries, and so dedupe across stores and versions, depend on them.
+// (Stores written before used a Rabin fingerprint; their chunks stay
+// valid and readable, but a blob stored again is cut elsewhere and shares
+// no chunks with its old copy.)
+const (
+	chunkAlgorithm = "fastcdc-v1.0.0"
+	chunkNormal    = 1 << 20 // where the cut condition loosens; a power of two
+)
 
 var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); return &b }}
+
+// newChunker returns a chunker of r with a scan buffer from the pool, and
+// a func that gives the buffer back.
+func newChunker(r io.Reader) (*cdc.Chunker, func(), error) {
+	buf := chunkBuffers.Get().(*[]byte)
+	ch, err := cdc.NewChunkerBuffer(chunkAlgorithm, r,
+		&cdc.ChunkerOpts{MinSize: chunkMin, NormalSize: chunkNormal, MaxSize: chunkMax}, *buf)
+	if err != nil {
+		chunkBuffers.Put(buf)
+		return nil, nil, err
+	}
+	return ch, func() { chunkBuffers.Put(buf) }, nil
+}
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	d, value, total, err := l.chunk(ctx, r)
@@ -37,7 +60,11 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 // chunk, or its chunk list) and its size. The caller stages that value,
 // or not: chunks without it are garbage that gc collects.
 func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, value []byte, total int64, err error) {
-	ch := chunker.NewWithBoundaries(r, chunkerPol, chunkMin, chunkMax)
+	ch, release, err := newChunker(r)
+	if err != nil {
+		return d, nil, 0, err
+	}
+	defer release()
 	p := newChunkPipeline(ctx, l)
 	defer p.close()
 	for i := 0; ; i++ {
@@ -47,14 +74,18 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 		if p.failed.Load() {
 			break // close reports the store stage's error
 		}
-		c, err := ch.Next(p.buffer(i))
+		// The chunk lies in the chunker's buffer until the next call: a
+		// copy goes down the pipeline, while the chunker cuts the next.
+		c, err := ch.Next()
+		if err != nil && err != io.EOF {
+			return d, nil, 0, fmt.Errorf("read blob: %w", err)
+		}
+		if len(c) > 0 {
+			p.add(append(p.buffer(i)[:0], c...))
+		}
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return d, nil, 0, fmt.Errorf("read blob: %w", err)
-		}
-		p.add(c.Data)
 	}
 	if err := p.close(); err != nil {
 		return d, nil, 0, err
@@ -68,10 +99,10 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 }
 
 // chunkPipeline runs a chunked put in three stages, each on a goroutine
-// of its own: the caller cuts chunks (restic's chunker, which reads a byte
-// at a time, is the slowest stage), one stage hashes and stages each
-// chunk, and one hashes the whole blob. Three buffers go round: the
-// chunker fills one while the stages read the others.
+// of its own: the caller cuts chunks and copies each out of the chunker's
+// buffer, one stage hashes and stages each chunk, and one hashes the whole
+// blob. Three buffers go round: the caller fills one while the stages read
+// the others.
 type chunkPipeline struct {
 	ctx     context.Context
 	l       *Lease

@@ -12,12 +12,13 @@
 //	0x02 chunks   (blobs/ only) repeated {32-byte chunk digest, uvarint size};
 //	              the chunks live in chunks/ and are raw or zstd values
 //
-// Blobs up to InlineMax (1 MiB) are one value. Larger ones are cut by a
-// Rabin fingerprint (github.com/restic/chunker) into chunks of 512 KiB to
-// 4 MiB, so an edit inside a large blob stores only the chunks around it
-// again. A get streams one chunk at a time; a put holds at most three,
-// as the chunker, the chunks' hashes and the whole blob's hash each run on
-// a goroutine of their own.
+// Blobs up to InlineMax (1 MiB) are one value. Larger ones are cut by
+// FastCDC (github.com/PlakarKorp/go-cdc-chunkers, its fastcdc-v1.0.0) into
+// chunks of 512 KiB to 4 MiB, so an edit inside a large blob stores only
+// the chunks around it again. (Blobs an earlier pf stored were cut by a
+// Rabin fingerprint: their chunks read as any others.) A get streams one
+// chunk at a time; a put holds at most three, as the chunker, the chunks'
+// hashes and the whole blob's hash each run on a goroutine of their own.
 //
 // # Packs
 //
