@@ -63,79 +63,42 @@ func (rep *Report) goals() []goal {
 	var out []goal
 	add := func(g goal) { out = append(out, g) }
 
-	// Every speed row: pf at least 1.5x the fastest peer.
-	{
-		var behind []string
-		compared := 0
-		for _, wl := range rep.Workloads {
-			if wl.Metric == metricBytes || !storeWorkload(wl) {
-				continue
-			}
-			pf, ok := rep.row(wl.ID, sysPF)
-			if !ok || !pf.ok() {
-				continue
-			}
-			best, found := Row{}, false
-			for _, r := range rep.rowsOf(wl.ID) {
-				if isPeer(r.System) && r.ok() && !math.IsNaN(r.median()) && (!found || r.median() < best.median()) {
-					best, found = r, true
-				}
-			}
-			if !found {
-				continue
-			}
-			compared++
+	// Every speed row: pf at least 1.5x the fastest peer; every
+	// stored-bytes row: pf no more than the smallest peer.
+	var behind, over []string
+	speedRows, bytesRows := 0, 0
+	for _, wl := range rep.Workloads {
+		pf, ok := rep.row(wl.ID, sysPF)
+		if !ok || !pf.ok() || !storeWorkload(wl) {
+			continue
+		}
+		if best, ok := rep.bestPeer(wl.ID, func(r Row) float64 { return r.median() }); ok && wl.Metric != metricBytes {
+			speedRows++
 			if r := speedRatio(pf, best); !(r >= 1.5) {
 				behind = append(behind, fmt.Sprintf("%s: %s %s (pf %s, %s %s)", shortName(wl), fmtRatio(r), systemName(best.System),
 					rep.pfFigure(wl, pf), systemName(best.System), rep.pfFigure(wl, best)))
 			}
 		}
-		if compared > 0 {
-			g := goal{goal: "every speed row: pf ≥ 1.5× the fastest peer", verdict: judge(len(behind) == 0)}
-			if len(behind) == 0 {
-				g.measured = fmt.Sprintf("met on all %d rows", compared)
-			} else {
-				g.measured = fmt.Sprintf("short on %d of %d: %s", len(behind), compared, strings.Join(behind, "; "))
-				g.why = "each row's own goal below, and its limit row in the table, says what bounds it."
+		stored := func(r Row) float64 {
+			if r.Stored == nil {
+				return math.NaN()
 			}
-			add(g)
+			return float64(*r.Stored)
 		}
-	}
-
-	// Every stored-bytes row: pf no more than the smallest peer.
-	{
-		var over []string
-		compared := 0
-		for _, wl := range rep.Workloads {
-			pf, ok := rep.row(wl.ID, sysPF)
-			if !ok || !pf.ok() || pf.Stored == nil || !storeWorkload(wl) {
-				continue
-			}
-			best, found := Row{}, false
-			for _, r := range rep.rowsOf(wl.ID) {
-				if isPeer(r.System) && r.ok() && r.Stored != nil && (!found || *r.Stored < *best.Stored) {
-					best, found = r, true
-				}
-			}
-			if !found {
-				continue
-			}
-			compared++
+		if best, ok := rep.bestPeer(wl.ID, stored); ok && pf.Stored != nil {
+			bytesRows++
 			if *pf.Stored > *best.Stored {
 				over = append(over, fmt.Sprintf("%s: pf %s, %s %s (%+.1f%%)", shortName(wl), fmtBytes(*pf.Stored),
 					systemName(best.System), fmtBytes(*best.Stored), 100*(bytesRatio(pf, best)-1)))
 			}
 		}
-		if compared > 0 {
-			g := goal{goal: "every stored-bytes row: pf ≤ the smallest peer", verdict: judge(len(over) == 0)}
-			if len(over) == 0 {
-				g.measured = fmt.Sprintf("met on all %d rows", compared)
-			} else {
-				g.measured = fmt.Sprintf("more on %d of %d: %s", len(over), compared, strings.Join(over, "; "))
-				g.why = bytesWhy
-			}
-			add(g)
-		}
+	}
+	if speedRows > 0 {
+		add(everyRow("every speed row: pf ≥ 1.5× the fastest peer", speedRows, behind, "short",
+			"each row's own goal below, and its limit row in the table, says what bounds it."))
+	}
+	if bytesRows > 0 {
+		add(everyRow("every stored-bytes row: pf ≤ the smallest peer", bytesRows, over, "more", bytesWhy))
 	}
 
 	// Verified reads of 4 MiB blobs within 1.5x of SHA-256 plus a copy.
@@ -275,6 +238,32 @@ func (rep *Report) goals() []goal {
 	}
 	out = append(out, rep.checkpointGoals()...)
 	return out
+}
+
+// bestPeer returns the peer row of a workload with the least figure of
+// by (time or bytes), among those where by is a number.
+func (rep *Report) bestPeer(workload string, by func(Row) float64) (Row, bool) {
+	var best Row
+	found := false
+	for _, r := range rep.rowsOf(workload) {
+		if isPeer(r.System) && r.ok() && !math.IsNaN(by(r)) && (!found || by(r) < by(best)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// everyRow is a goal that holds on every row it compared, or names the
+// rows where it did not.
+func everyRow(name string, compared int, misses []string, word, why string) goal {
+	g := goal{goal: name, verdict: judge(len(misses) == 0)}
+	if len(misses) == 0 {
+		g.measured = fmt.Sprintf("met on all %d rows", compared)
+		return g
+	}
+	g.measured = fmt.Sprintf("%s on %d of %d: %s", word, len(misses), compared, strings.Join(misses, "; "))
+	g.why = why
+	return g
 }
 
 // bytesWhy says why pf can store more than a peer.
