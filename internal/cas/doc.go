@@ -11,6 +11,13 @@
 //	0x01 zstd     one zstd frame that decodes to exactly the logical size
 //	0x02 chunks   (blobs/ only) repeated {32-byte chunk digest, uvarint size};
 //	              the chunks live in chunks/ and are raw or zstd values
+//	0x03 manifest (manifests/ only, since schema 8) one zstd frame,
+//	              compressed against the manifest dictionary, of the
+//	              manifest with each "sha256:<64 hex>" packed into a zero
+//	              byte and the digest's 32 bytes (manifest.go)
+//
+// The root package keeps manifests in manifests/ in the same value format
+// (EncodeManifest, DecodeManifest).
 //
 // Blobs up to InlineMax (1 MiB) are one value. Larger ones are cut by
 // FastCDC (github.com/PlakarKorp/go-cdc-chunkers, its fastcdc-v1.0.0) into
