@@ -83,9 +83,13 @@ func DecodeManifest(id manifest.Digest, v []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.format != formatManifest {
+	switch h.format {
+	case formatRaw, formatZstd:
 		h.payload = bytes.Clone(h.payload)
 		return decodeValue(id, h)
+	case formatManifest:
+	default:
+		return nil, corrupt(id, "value format 0x%02x in manifests/", h.format)
 	}
 	packed, err := sharedDecoder().DecodeAll(h.payload, make([]byte, 0, h.size))
 	if err != nil {

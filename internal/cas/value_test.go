@@ -111,8 +111,14 @@ func FuzzValue(f *testing.F) {
 	f.Add(encodeValue(DefaultLevel, []byte("hello")), []byte("hello"))
 	f.Add(encodeValue(DefaultLevel, bytes.Repeat([]byte("ab"), 1000)), bytes.Repeat([]byte("ab"), 1000))
 	f.Add(encodeChunkList(3, []chunkRef{{manifest.Sum([]byte("x")), 3}}), []byte("xyz"))
+	m := []byte(`{"model":{"base":"sha256:` + manifest.Sum(nil).Hex() + `"}}`)
+	f.Add(EncodeManifest(m), m)
 	f.Fuzz(func(t *testing.T, value, content []byte) {
 		d := manifest.Sum(content)
+		// As a manifests/ value, packed or not.
+		if got, err := DecodeManifest(d, value); err == nil && !bytes.Equal(got, content) {
+			t.Fatalf("manifest decoded to %d bytes that are not the content", len(got))
+		}
 		h, err := parseValue(d, value)
 		if err != nil {
 			return
@@ -121,6 +127,7 @@ func FuzzValue(f *testing.F) {
 			_, _ = parseChunkList(d, h)
 			return
 		}
+		h.payload = bytes.Clone(h.payload)
 		got, err := decodeValue(d, h)
 		if err == nil && !bytes.Equal(got, content) {
 			t.Fatalf("decoded %d bytes that are not the content", len(got))
