@@ -91,6 +91,7 @@ func (s *Source) Close() error { return nil }
 // Sink writes one image into a file:// registry, creating the directory if
 // need be.
 type Sink struct {
+	refdir.Blobs
 	root, key string
 	wrote     bool
 }
@@ -119,27 +120,7 @@ func Create(root, key string) (*Sink, error) {
 	if err := os.MkdirAll(filepath.Join(root, "blobs", "sha256"), 0o755); err != nil {
 		return nil, err
 	}
-	return &Sink{root: root, key: key}, nil
-}
-
-func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
-	_, err := os.Stat(refdir.BlobPath(s.root, d))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
-	r, err := open()
-	if err != nil {
-		return false, err
-	}
-	defer r.Close()
-	return true, refdir.WriteFile(refdir.BlobPath(s.root, b.Digest), func(w io.Writer) error {
-		_, err := transfer.WriteFrame(w, r)
-		return err
-	})
+	return &Sink{Blobs: refdir.Blobs(root), root: root, key: key}, nil
 }
 
 // PutImage writes the manifest, then its signature. The registry holds one

@@ -149,9 +149,37 @@ func (s *Source) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, er
 
 func (s *Source) Close() error { return nil }
 
+// Blobs writes blobs in the reference's layout under a root directory:
+// its store's, and its file:// registry's.
+type Blobs string
+
+// Has reports whether blob d's file is there. The reference writes each
+// file whole, by renaming it into place, so one that is there is whole.
+func (root Blobs) Has(ctx context.Context, d manifest.Digest) (bool, error) {
+	_, err := os.Stat(BlobPath(string(root), d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PutBlob writes blob b as one zstd frame, whole or not at all.
+func (root Blobs) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
+	r, err := open()
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	return true, WriteFile(BlobPath(string(root), b.Digest), func(w io.Writer) error {
+		_, err := transfer.WriteFrame(w, r)
+		return err
+	})
+}
+
 // Sink writes images into a reference store at root, creating it if need
 // be: the reference's pf log and pf checkout read what it writes.
 type Sink struct {
+	Blobs
 	root string
 }
 
@@ -168,7 +196,7 @@ func Create(root string) (*Sink, error) {
 			return nil, err
 		}
 	}
-	return &Sink{root: root}, nil
+	return &Sink{Blobs: Blobs(root), root: root}, nil
 }
 
 // checkWritable refuses a root that is not a directory, or a directory
@@ -194,28 +222,6 @@ func checkWritable(root string) error {
 		}
 	}
 	return nil
-}
-
-// Has reports whether blob d's file is there. The reference writes each
-// file whole, by renaming it into place, so one that is there is whole.
-func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
-	_, err := os.Stat(BlobPath(s.root, d))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
-	r, err := open()
-	if err != nil {
-		return false, err
-	}
-	defer r.Close()
-	return true, WriteFile(BlobPath(s.root, b.Digest), func(w io.Writer) error {
-		_, err := transfer.WriteFrame(w, r)
-		return err
-	})
 }
 
 // PutImage writes the manifest as a blob, which the reference's get reads,
