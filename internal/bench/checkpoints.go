@@ -138,10 +138,9 @@ type checkpointer interface {
 
 // procs runs and times the processes of a checkpointer.
 type procs struct {
-	ctx     context.Context
-	env     []string
-	maxRSS  int64
-	verbose bool
+	ctx    context.Context
+	env    []string
+	maxRSS int64
 }
 
 // run runs name with args in dir and returns its standard output and how
