@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ type RestoreOptions struct {
 	// skipped with a warning. Nothing is ever written through a link.
 	AllowOutsideSymlinks bool
 	// NoBackup skips the snapshot of the directory that Restore takes
-	// before it changes anything.
+	// before it changes anything (an empty directory gets none either).
 	NoBackup bool
 	// Head is the directory's head: the backup's parent, moved to the
 	// backup, and after a restore of the whole tree to the image. Nil
@@ -131,6 +132,12 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	}
 	res := &RestoreResult{}
 	var current *manifest.Tree
+	// An empty directory has nothing to back up.
+	if des, err := os.ReadDir(root); err != nil {
+		return nil, err
+	} else if len(des) == 0 {
+		opts.NoBackup = true
+	}
 	if opts.NoBackup {
 		capture.scan = true
 		if current, err = capture.captureTree(ctx, hashOnly{}); err != nil {

@@ -357,3 +357,21 @@ func TestRestore_Child(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A restore into an empty directory takes no backup: there is nothing to
+// undo.
+func TestRestore_IntoEmptyDirectory(t *testing.T) {
+	s := openStore(t)
+	src := t.TempDir()
+	build(t, src, node{path: "a/b", content: "b"}, node{path: "l", link: "a/b"})
+	id := snapshot(t, s, &Capture{Root: src, Store: s})
+	empty := t.TempDir()
+	res, err := Restore(ctx, s, id, empty, RestoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Backup != (manifest.Digest{}) || images(t, s) != 1 {
+		t.Errorf("backup %v, %d images", res.Backup, images(t, s))
+	}
+	sameListing(t, "the restored directory", listing(t, empty), listing(t, src))
+}

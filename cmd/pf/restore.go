@@ -29,7 +29,8 @@ func restoreCommand() *cli.Command {
 			"--allow-outside-symlinks.\n\n" +
 			"First, DIR as it is becomes a snapshot, a child of its head, and its id is printed:\n" +
 			"pf restore BACKUP undoes the restore (--no-backup skips it; a DIR unchanged since its head\n" +
-			"gives the head itself). Afterwards DIR's head is IMAGE (with PATHs, the backup).",
+			"gives the head itself; an empty DIR, none). Afterwards DIR's head is IMAGE (with PATHs,\n" +
+			"the backup).",
 		Flags: append(rulesFlags(), sessionFlag(),
 			&cli.StringFlag{Name: "to", TakesFile: true, Usage: "restore the workspace `DIR` (default: the current directory)"},
 			&cli.BoolFlag{Name: "no-backup", Usage: "do not snapshot DIR before changing it"},
