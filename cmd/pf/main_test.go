@@ -50,7 +50,8 @@ func TestMain(m *testing.M) {
 //	waitserve SOCKET      wait (up to 20s) until pf serve answers on SOCKET
 //	stopserve SOCKET      send SIGTERM to the pf serve answering on SOCKET
 //	registry NAME [auth] [tls]  start a real OCI registry (cmdRegistry)
-//	sleep DURATION        wait, as between starting and killing a command
+//	killafter D SIG prog args...  run prog and send it SIG (KILL or INT)
+//	                      after D unless it ended before; either way is fine
 //	mkfiles DIR N SIZE V  write N files of SIZE bytes under DIR, version V
 //	                      of each (a text naming V and the file)
 //	checkfiles DIR N SIZE V...  check that each of those N files is whole:
@@ -74,7 +75,7 @@ func TestScripts(t *testing.T) {
 			"waitserve":   cmdWaitServe,
 			"stopserve":   cmdStopServe,
 			"registry":    cmdRegistry,
-			"sleep":       cmdSleep,
+			"killafter":   cmdKillAfter,
 			"mkfiles":     cmdMkfiles,
 			"checkfiles":  cmdCheckfiles,
 			"isprefix":    cmdIsPrefix,
@@ -178,13 +179,45 @@ func cmdStopServe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(p.Signal(syscall.SIGTERM))
 }
 
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
+func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: killafter DURATION KILL|INT prog args...")
 	}
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
-	time.Sleep(d)
+	sig := map[string]os.Signal{"KILL": os.Kill, "INT": os.Interrupt}[args[1]]
+	if sig == nil {
+		ts.Fatalf("killafter: signal %q is neither KILL nor INT", args[1])
+	}
+	// The script's PATH, where testscript puts pf.
+	prog := ""
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, args[2]); prog == "" {
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				prog = p
+			}
+		}
+	}
+	if prog == "" {
+		ts.Fatalf("killafter: %s not found", args[2])
+	}
+	cmd := exec.Command(prog, args[3:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"PF_STORE", "HOME", "TZ", "PATH"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		ts.Logf("%s ended before %v", args[2], d)
+	case <-time.After(d):
+		cmd.Process.Signal(sig)
+		err := <-done
+		ts.Logf("%s after %v: %v", args[1], d, err)
+	}
 }
 
 // generated is file i of mkfiles: its path under DIR and version v's bytes.
