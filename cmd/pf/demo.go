@@ -20,7 +20,7 @@ func demoCommand() *cli.Command {
 			"store's figures and what it made as pf log --graph draws it.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "forks", Value: 3, Usage: "how many forks of the root to snapshot"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's seed"},
+			&cli.Uint64Flag{Name: "seed", Usage: "the fixture's seed"},
 		},
 		Action: func(c *cli.Context) error {
 			path, err := storePath(c)

@@ -17,14 +17,16 @@ func snapshotCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot",
 		Usage: "commit an image: of a workspace, of the synthetic fixture, or a manifest file as it is",
-		Description: "--fixture snapshots the reference's synthetic fixture (about 1.4 MB of blobs; --seed and\n" +
-			"--fork choose the variant). --manifest commits a manifest file's exact bytes, under the\n" +
-			"digest of those bytes, once it parses and every blob it reaches and every parent is in\n" +
-			"the store; FILE - reads standard input. Prints the new image's id alone.\n\n" + fsRootDescription,
+		Description: "--fixture snapshots the reference's synthetic fixture, byte for byte as its fixture.rs\n" +
+			"builds it for --seed (about 1.4 MB of blobs; with the same --created-at, the reference's image\n" +
+			"id); --fork K > 0 is a variant of pf's own, for the benchmarks. --manifest commits a manifest\n" +
+			"file's exact bytes, under the digest of those bytes, once it parses and every blob it reaches\n" +
+			"and every parent is in the store; FILE - reads standard input. Prints the new image's id\n" +
+			"alone.\n\n" + fsRootDescription,
 		Flags: withFSRootFlags([]cli.Flag{
 			&cli.BoolFlag{Name: "fixture", Usage: "snapshot the synthetic fixture"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the fixture's `SEED`"},
-			&cli.IntFlag{Name: "fork", Usage: "the fixture variant `K`: 0 the base, K > 0 a fork whose first 1/8 of pages and files differ"},
+			&cli.Uint64Flag{Name: "seed", Usage: "the fixture's `SEED`, as fixture.rs's FixtureSpec::seed"},
+			&cli.IntFlag{Name: "fork", Usage: "pf's fixture variant `K`: 0 the reference's, K > 0 a fork whose first 1/8 of pages and files differ"},
 			&cli.StringFlag{Name: "created-at", Usage: "the fixture image's creation time `T` (default now; as pf log --since)"},
 			&cli.StringFlag{Name: "manifest", TakesFile: true, Usage: "commit the manifest in `FILE`"},
 			&cli.StringSliceFlag{Name: "parent", Usage: "a parent `IMAGE` (repeat for a merge); with --manifest, the parents it must name"},
