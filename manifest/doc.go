@@ -17,8 +17,16 @@
 // Decode, DecodeTree, DecodeCachePages and DecodeMergedEffects treat their
 // input as untrusted: they bound nesting depth, refuse invalid UTF-8,
 // duplicate keys and trailing data, check every digest, and ignore unknown
-// keys so that later minor versions of the format still read. Every error
-// wraps one of the package's sentinel errors and names the field at fault.
+// keys so that later minor versions of the format still read (a page
+// manifest keeps them, to write them again). They are lenient where the
+// reference's own code is: tree entries in any order, without mode and
+// kind, or with six-digit modes; page manifests without the fields only
+// the reference's reader requires; merged ledgers without the replay
+// policy. Every error wraps one of the package's sentinel errors and names
+// the field at fault.
+//
+// The format as this package implements it is written down in
+// docs/format.md, with the reference's sources it follows.
 //
 // Refs and NeedsContent tell a store which blobs a layer blob names, for
 // reachability (gc, verify, export, push).

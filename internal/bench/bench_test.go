@@ -336,8 +336,8 @@ const (
 
 // BenchmarkIngest_10000x16KiB_Random puts 10,000 random 16 KiB blobs into
 // an empty store through one lease and commits, durable: the bulk load
-// machine-limits.md measures for bbolt alone (650-770 MB/s with a 1 GiB
-// mmap), SQLite (210-230 MB/s) and git (43 MB/s).
+// measured on this project's machines for bbolt alone (650-770 MB/s with
+// a 1 GiB mmap), SQLite (210-230 MB/s) and git (43 MB/s).
 func BenchmarkIngest_10000x16KiB_Random(b *testing.B) {
 	data := corpusOf(kindRandom).data[:ingestBytes]
 	dir := b.TempDir()

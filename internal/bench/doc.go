@@ -4,10 +4,10 @@
 // It exists for three reasons:
 //
 //   - The reference implementation (pf-core 1.0.x) publishes its speed and
-//     size figures on one synthetic fixture (pfimg-v1.md, "The reference's
-//     synthetic fixture"). fixture.Fixture rebuilds that workload, the same layers
-//     in the same sizes, deterministically from a SplitMix64 stream so that
-//     its bytes do not compress, with fork variants that differ from the
+//     size figures on one synthetic fixture (its pf-core/src/fixture.rs;
+//     docs/format.md). fixture.Fixture is that workload byte for byte,
+//     its bytes from fixture.rs's SplitMix64 stream so that they do not
+//     compress, with fork variants of pf's own that differ from the
 //     base in a known share of their cache pages and files. Numbers
 //     measured on anything else could not be set beside the reference's.
 //   - The store's gates are tests here (store_test.go): a second identical
@@ -16,8 +16,7 @@
 //     only slow. The benchmarks (bench_test.go) time snapshots, puts, gets
 //     and a bulk ingest, each beside the limit of the pipeline under it
 //     (SHA-256 and zstd on the same bytes), so that a ratio can be quoted
-//     from one run on the noisy shared machines the project runs on (see
-//     machine-limits.md).
+//     from one run on the noisy shared machines the project runs on.
 //   - Users choose a store by what it costs them: Run (pf-bench) puts the
 //     same workloads through pf and through what they would use instead —
 //     the reference's directory design written faithfully, git's object

@@ -22,7 +22,7 @@ import (
 )
 
 // The reference design: the directory store of pf-core 1.0.x, as
-// pfimg-v1.md lays it out and its store.rs describes it, written here so
+// docs/format.md lays it out and its store.rs describes it, written here so
 // that pf is compared with that design rather than with a straw man.
 //
 //   - blobs/sha256/<2 hex>/<64 hex>.zst: each blob one zstd frame of level

@@ -14,7 +14,7 @@ import (
 	"github.com/processfork/pf/manifest"
 )
 
-// The reference design's store, round trip: what pfimg-v1.md says its
+// The reference design's store, round trip: what docs/format.md says its
 // directory holds, byte for byte.
 func TestRefStore_RoundTrip(t *testing.T) {
 	root := t.TempDir()

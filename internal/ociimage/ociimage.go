@@ -1,7 +1,7 @@
 // Package ociimage is the reference implementation's OCI form of a pf
 // image, which its oci:// registry pushes and pulls, and which pf writes to
-// registries and OCI image layouts (../shared/spec/pfimg-v1.md, "The
-// reference's registries"):
+// registries and OCI image layouts (pf-registry/src/oci/live.rs in the
+// reference's repository; docs/format.md):
 //
 //	{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
 //	 "config":{"mediaType":"application/vnd.processfork.image.v1+json",

@@ -17,7 +17,7 @@ import (
 
 // frameOptions fix the frames pf writes. Fastest passes random and tensor
 // data through as raw blocks at memory speed and costs 9 MiB an encoder
-// (machine-limits.md); one goroutine an encoder keeps the output the same
+// (measured on this project's machines); one goroutine an encoder keeps the output the same
 // however the input is cut into writes. Changing any of these changes the
 // digest of every layer pf pushes.
 var frameOptions = []zstd.EOption{

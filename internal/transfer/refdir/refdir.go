@@ -10,8 +10,8 @@
 // directory, fsyncs it and renames it, so a file with a blob's name is
 // whole; anything not named so is a left-over temporary file, not a blob.
 // There are no tags, refs or indexes: the reference's pf log lists
-// images/. (../shared/spec/pfimg-v1.md, "The reference implementation's
-// own on-disk store".)
+// images/. (pf-core/src/store.rs and cas.rs in the reference's
+// repository; docs/format.md.)
 package refdir
 
 import (
