@@ -289,3 +289,41 @@ func decodeCursor(cursor string, reverse bool) ([]byte, error) {
 	}
 	return b[1:], nil
 }
+
+// A Node is an image's place in the history, as the indexes hold it.
+type Node struct {
+	ID        manifest.Digest
+	CreatedAt time.Time
+	// Parents are in the order of their ids, not necessarily the
+	// manifest's.
+	Parents []manifest.Digest
+}
+
+// Nodes lists every image newest first (the order of Log) with its
+// parents, from the time and parent indexes alone, reading no manifest:
+// the shape of a history of any length, for drawing it.
+func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
+	var nodes []Node
+	err := s.db.View(func(tx *bolt.Tx) error {
+		at := map[manifest.Digest]int{}
+		err := index.ScanTime(tx, index.TimeRange{}, func(key []byte, id manifest.Digest) (bool, error) {
+			created, _, ok := index.ParseTimeKey(key)
+			if !ok {
+				return false, fmt.Errorf("index/time: key %x: %w", key, ErrCorrupt)
+			}
+			at[id] = len(nodes)
+			nodes = append(nodes, Node{ID: id, CreatedAt: created})
+			return true, ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+		return index.Edges(tx, func(parent, child manifest.Digest) error {
+			if i, ok := at[child]; ok {
+				nodes[i].Parents = append(nodes[i].Parents, parent)
+			}
+			return nil
+		})
+	})
+	return nodes, err
+}

@@ -138,3 +138,23 @@ func Children(tx *bolt.Tx, parent manifest.Digest) ([]manifest.Digest, error) {
 func Roots(tx *bolt.Tx) ([]manifest.Digest, error) {
 	return Children(tx, rootParent)
 }
+
+// Edges calls fn for every parent edge of the store, in the order of the
+// parents' ids (a root's marker is not an edge): the whole history's shape
+// in one scan of index/parent, without reading a manifest.
+func Edges(tx *bolt.Tx, fn func(parent, child manifest.Digest) error) error {
+	_, byParent, err := buckets(tx)
+	if err != nil {
+		return err
+	}
+	return byParent.ForEach(func(k, _ []byte) error {
+		if len(k) != edgeKeyLen {
+			return corruptKey("parent", k)
+		}
+		parent := manifest.Digest(k[:32])
+		if parent == rootParent {
+			return nil
+		}
+		return fn(parent, manifest.Digest(k[32:]))
+	})
+}

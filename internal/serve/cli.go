@@ -128,6 +128,7 @@ func (sess *session) serve(ctx context.Context, s *Server) {
 	s.commands.Add(1)
 	code := sess.run(ctx, s.Run, &req)
 	s.commands.Add(-1)
+	s.events.poke()
 	s.logf("pid %d: %s -> exit %d (%v)", req.Pid, strings.Join(req.Args, " "), code, time.Since(start).Round(time.Millisecond))
 	sess.out.frame(frameExit, uint32Payload(uint32(int32(code))), true)
 }

@@ -36,6 +36,12 @@ type Server struct {
 	Run RunFunc
 	// Log receives a line per command run and per failure; nil is quiet.
 	Log *log.Logger
+	// Token is the bearer token TCP listeners want.
+	Token string
+
+	events   *hub
+	graphs   graphCache
+	stopping chan struct{} // closed when Shutdown begins
 
 	pid       int
 	once      sync.Once
@@ -53,6 +59,9 @@ func (s *Server) init() {
 	s.once.Do(func() {
 		s.pid = os.Getpid()
 		s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+		s.events = newHub(s.Store)
+		s.events.changed = func(ctx context.Context) { s.graph(ctx) }
+		s.stopping = make(chan struct{})
 	})
 }
 
@@ -62,8 +71,34 @@ func (s *Server) ServeUnix(l net.Listener) error {
 	s.init()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cli", s.handleCLI)
-	mux.HandleFunc("GET /api/v1/info", s.handleInfo)
+	s.routes(mux)
 	return s.serve(l, s.track(mux))
+}
+
+// ServeTCP serves the API, the web UI and /v2/ on l, a loopback TCP
+// listener, to clients with the token, until Shutdown.
+func (s *Server) ServeTCP(l net.Listener) error {
+	s.init()
+	if s.Token == "" {
+		return errors.New("pf serve: TCP needs a token")
+	}
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return err
+	}
+	hosts := []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port}
+	// The history's layout, made now, so that the first browser to
+	// come finds it ready.
+	go s.graph(s.runCtx)
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.serve(l, s.guard(s.track(mux), hosts))
+}
+
+// routes are what both listeners serve.
+func (s *Server) routes(mux *http.ServeMux) {
+	s.apiRoutes(mux)
+	s.uiRoutes(mux)
 }
 
 func (s *Server) serve(l net.Listener, h http.Handler) error {
@@ -114,6 +149,9 @@ func (s *Server) track(h http.Handler) http.Handler {
 func (s *Server) Shutdown(ctx context.Context) {
 	s.init()
 	s.mu.Lock()
+	if !s.draining {
+		close(s.stopping)
+	}
 	s.draining = true
 	servers := s.servers
 	s.mu.Unlock()
