@@ -41,6 +41,7 @@ type Server struct {
 
 	events   *hub
 	graphs   graphCache
+	oci      describedCache
 	stopping chan struct{} // closed when Shutdown begins
 
 	pid       int
@@ -99,6 +100,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 func (s *Server) routes(mux *http.ServeMux) {
 	s.apiRoutes(mux)
 	s.uiRoutes(mux)
+	mux.HandleFunc("/v2/", s.handleOCI)
 }
 
 func (s *Server) serve(l net.Listener, h http.Handler) error {
