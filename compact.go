@@ -17,5 +17,5 @@ func Compact(ctx context.Context, path string, opts *Options) (before, after int
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
-	return db.Compact(path, db.Options{Timeout: opts.Timeout})
+	return db.Compact(ctx, path, db.Options{Timeout: opts.Timeout, Waiting: opts.Waiting})
 }

@@ -37,8 +37,14 @@ var (
 // Options configure Open; nil means all defaults.
 type Options struct {
 	// Timeout bounds the wait for another process that holds the store
-	// (default 1s). When it runs out, Open fails with ErrBusy.
+	// (zero: 1s; negative: no wait at all). When it runs out, Open fails
+	// with ErrBusy. A store that this process has open already is ErrBusy
+	// at once: share that *Store instead.
 	Timeout time.Duration
+	// Waiting, if set, is called once when the store is found held by
+	// another process, before Open waits for it: a command line says
+	// "waiting for pid N (pf snapshot)".
+	Waiting func(Holder)
 	// ReadOnly opens for inspection, beside other readers.
 	ReadOnly bool
 	// NoCreate fails with ErrNotFound instead of creating a new store.
@@ -46,6 +52,10 @@ type Options struct {
 	// Level is the zstd level of new blobs (default cas.DefaultLevel).
 	Level zstd.EncoderLevel
 }
+
+// A Holder is the process that holds a store: its PID and command line
+// where the system says (Linux), else PID 0.
+type Holder = db.Holder
 
 // Store is an open pf store.
 type Store struct {
@@ -61,10 +71,16 @@ type Store struct {
 // read-write also upgrades an older schema and reclaims what snapshots
 // cut short by a crash left behind.
 func Open(path string, opts *Options) (*Store, error) {
+	return OpenContext(context.Background(), path, opts)
+}
+
+// OpenContext is Open whose wait for another process that holds the store
+// ends, with ctx's error, when ctx is done.
+func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d, err := db.Open(path, db.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoCreate: opts.NoCreate})
+	d, err := db.OpenContext(ctx, path, db.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoCreate: opts.NoCreate, Waiting: opts.Waiting})
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func compactCommand() *cli.Command {
 			if servedStore(c, path) != nil {
 				return fmt.Errorf("%s is served by pf serve (pid %d), which keeps it open: stop it (it stops cleanly on SIGTERM), then compact: %w", path, os.Getpid(), pf.ErrBusy)
 			}
-			before, after, err := pf.Compact(c.Context, path, &pf.Options{Timeout: c.Duration("timeout")})
+			before, after, err := pf.Compact(c.Context, path, openOptions(c))
 			if err != nil {
 				return err
 			}

@@ -32,7 +32,7 @@ func demoCommand() *cli.Command {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					return err
 				}
-				if s, err = pf.Open(path, &pf.Options{Timeout: c.Duration("timeout")}); err != nil {
+				if s, err = pf.OpenContext(c.Context, path, openOptions(c)); err != nil {
 					return err
 				}
 			}

@@ -35,7 +35,7 @@ func initCommand() *cli.Command {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return err
 			}
-			s, err := pf.Open(path, &pf.Options{Timeout: c.Duration("timeout")})
+			s, err := pf.OpenContext(c.Context, path, openOptions(c))
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"time"
+	"strconv"
+	"strings"
 
 	"github.com/processfork/pf"
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,8 @@ const (
 	exitUsage     = 2 // unknown flag, malformed argument
 	exitIntegrity = 4 // corrupt or missing data
 	exitBusy      = 5 // store held by another process past the timeout
+
+	exitInterrupted = 130 // SIGINT: 128 + its number, as shells report it
 )
 
 func main() {
@@ -32,10 +35,15 @@ func main() {
 // When pf serve serves the store, the command runs there (forward.go).
 func run(args []string, inv *invocation) int {
 	ctx := inv.Context
+	interrupted := func() bool { return false }
 	if ctx == nil {
+		// SIGINT cancels the work, which cleans up and exits 130 as
+		// shells expect; a second SIGINT kills at once.
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
+		go func() { <-ctx.Done(); stop() }()
+		interrupted = func() bool { return ctx.Err() != nil }
 	}
 	stderr := inv.Stderr
 	app := newApp(inv)
@@ -53,10 +61,45 @@ func run(args []string, inv *invocation) int {
 	if errors.As(err, &forwarded) {
 		return int(forwarded)
 	}
-	if !errors.As(err, new(quietError)) {
+	code := exitCode(err)
+	if interrupted() {
+		code, err = exitInterrupted, errors.New("interrupted")
+	}
+	switch {
+	case errors.As(err, new(quietError)):
+	case wantsJSON(args):
+		writeJSON(stderr, errorJSON{Error: oneLine(err), Exit: code})
+	default:
 		fmt.Fprintf(stderr, "pf: %v\n", oneLine(err))
 	}
-	return exitCode(err)
+	return code
+}
+
+// errorJSON is how a command given --json reports its failure on stderr,
+// so that a tool parsing its output never scrapes a sentence.
+type errorJSON struct {
+	Error string `json:"error"` // the one line pf would print, without "pf: "
+	Exit  int    `json:"exit"`  // the exit status
+}
+
+// wantsJSON reports whether the command line asks for JSON output
+// (--json, before any "--"), which makes errors JSON too: even those of a
+// command line that does not parse.
+func wantsJSON(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			return false
+		}
+		if name, inline := flagName(a); isFlag(a) && name == "json" {
+			if !inline {
+				return true
+			}
+			_, v, _ := strings.Cut(a, "=")
+			b, err := strconv.ParseBool(v)
+			return err == nil && b
+		}
+	}
+	return false
 }
 
 func newApp(inv *invocation) *cli.App {
@@ -69,7 +112,9 @@ func newApp(inv *invocation) *cli.App {
 			"6 hex digits works; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +
 			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input); 2 usage (unknown command\n" +
 			"or flag, malformed argument); 4 integrity (corrupt or missing data); 5 the store is held\n" +
-			"by another process past --timeout.",
+			"by another process past --timeout (10s by default; on a terminal pf says whom it waits\n" +
+			"for); 130 interrupted (SIGINT), after cleaning up. With --json, an error is one JSON\n" +
+			"object on stderr: {\"error\": \"...\", \"exit\": N}.",
 		Writer:               inv.Stdout,
 		ErrWriter:            inv.Stderr,
 		EnableBashCompletion: true,
@@ -80,10 +125,11 @@ func newApp(inv *invocation) *cli.App {
 				TakesFile: true,
 				Usage:     "the store `FILE` (default: $PF_STORE, else store.pf in pf's folder of your data directory)",
 			},
-			&cli.DurationFlag{
-				Name:  "timeout",
-				Value: time.Second,
-				Usage: "how long to wait for another process that holds the store (then exit 5): a `DURATION` such as 500ms or 5s",
+			&cli.GenericFlag{
+				Name:        "timeout",
+				Value:       &timeoutValue{defaultTimeout},
+				DefaultText: defaultTimeout.String(),
+				Usage:       "how long to wait for another process that holds the store, then exit 5: a `DURATION` such as 500ms, 30s or 2m, or seconds (0: do not wait)",
 			},
 		},
 		Commands: []*cli.Command{

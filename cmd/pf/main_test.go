@@ -26,6 +26,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(holdStoreEnv); path != "" {
+		os.Exit(holdStoreMain(path))
+	}
 	code := testscript.RunMain(m, map[string]func() int{
 		"pf": func() int { return run(os.Args, osInvocation()) },
 	})

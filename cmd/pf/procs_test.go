@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/processfork/pf"
 )
 
 var (
@@ -75,3 +79,45 @@ func otherUser(t *testing.T) (dir string, asUser func(*exec.Cmd) *exec.Cmd) {
 
 // nobody is the user id of the unprivileged user root's tests run as.
 const nobody = 65534
+
+// holdStoreEnv makes the test binary hold the store it names read-write
+// until its standard input closes, as a long pf snapshot would: see
+// startHolder.
+const holdStoreEnv = "PF_TEST_HOLD_STORE"
+
+func holdStoreMain(path string) int {
+	s, err := pf.Open(path, nil)
+	if err != nil {
+		fmt.Println("open:", err)
+		return 1
+	}
+	defer s.Close()
+	fmt.Println("holding")
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// startHolder starts a process that holds the store at path until the
+// test ends, and returns its pid.
+func startHolder(t *testing.T, path string) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), holdStoreEnv+"="+path)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if line != "holding\n" {
+		t.Fatalf("holder: %q %v", line, err)
+	}
+	return cmd.Process.Pid
+}

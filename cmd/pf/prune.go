@@ -14,7 +14,7 @@ func pruneCommand() *cli.Command {
 		Usage: "remove the images outside a retention policy (then pf gc reclaims their blobs)",
 		Description: "Keeps the --keep-last newest images, those created within --keep-within, every\n" +
 			"tagged image, and every ancestor of a kept image, so lineage stays whole.\n" +
-			"--keep-within takes 90m, 36h, 7d, 2w and the like.",
+			"--keep-within takes " + durationForms + ".",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "keep-last", Usage: "keep the `N` newest images"},
 			&cli.StringFlag{Name: "keep-within", Usage: "keep images created within `DURATION` of now"},
@@ -30,9 +30,12 @@ func pruneCommand() *cli.Command {
 				return usagef("--keep-last %d: want a number of images, 0 or more", opts.KeepLast)
 			}
 			if w := c.String("keep-within"); w != "" {
-				d, ok := parseAgo(w)
-				if !ok || d <= 0 {
-					return usagef("--keep-within %q: want a duration such as 90m, 36h, 7d or 2w", w)
+				d, err := parseDuration(w, false)
+				if err != nil {
+					return usagef("--keep-within: %v", err)
+				}
+				if d <= 0 {
+					return usagef("--keep-within %q: want a span longer than 0, such as 90m, 36h, 7d or 2w", w)
 				}
 				opts.KeepWithin = d
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 	"path/filepath"
 
 	"github.com/processfork/pf"
@@ -33,7 +34,9 @@ func openStore(c *cli.Context, mode access) (*pf.Store, error) {
 	if s := servedStore(c, path); s != nil {
 		return s, nil
 	}
-	s, err := pf.Open(path, &pf.Options{ReadOnly: mode == readOnly, NoCreate: true, Timeout: c.Duration("timeout")})
+	opts := openOptions(c)
+	opts.ReadOnly, opts.NoCreate = mode == readOnly, true
+	s, err := pf.OpenContext(c.Context, path, opts)
 	if errors.Is(err, pf.ErrNotFound) {
 		if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
 			return nil, fmt.Errorf("no store at %s: create one with pf init, or name another with --store or $PF_STORE", path)
@@ -58,6 +61,26 @@ func servedStore(c *cli.Context, path string) *pf.Store {
 		return s.Borrow()
 	}
 	return nil
+}
+
+// openOptions are the options every command opens a store with: the
+// wait of --timeout (0: none), and on a terminal a line that says whom
+// it waits for.
+func openOptions(c *cli.Context) *pf.Options {
+	timeout := defaultTimeout
+	if v, ok := c.Generic("timeout").(*timeoutValue); ok {
+		timeout = v.d
+	}
+	if timeout == 0 {
+		timeout = -1 // pf.Options: no wait at all
+	}
+	opts := &pf.Options{Timeout: timeout}
+	if inv := invocationOf(c); inv.Terminal {
+		opts.Waiting = func(h pf.Holder) {
+			fmt.Fprintf(inv.Stderr, "pf: waiting for %s, which holds the store (up to %v: --timeout)\n", h, timeout.Round(time.Millisecond))
+		}
+	}
+	return opts
 }
 
 // resolveImage reads an image argument: a tag, an id or an id prefix.

@@ -74,7 +74,7 @@ func exportCommand() *cli.Command {
 				if err := checkBundlePath(out); err != nil {
 					return err
 				}
-				dst, err := pf.Open(out, &pf.Options{Timeout: c.Duration("timeout")})
+				dst, err := pf.OpenContext(c.Context, out, openOptions(c))
 				if err != nil {
 					return fmt.Errorf("bundle %s: %w", out, err)
 				}
@@ -317,7 +317,7 @@ func openImportSource(c *cli.Context, arg string) (transfer.Source, string, erro
 		src, err := ocilayout.Open(path, inv.getenv(ociregistry.KeyEnv))
 		return src, path, err
 	}
-	src, err := transfer.OpenBundle(path, &pf.Options{Timeout: c.Duration("timeout")})
+	src, err := transfer.OpenBundle(path, openOptions(c))
 	if errors.Is(err, pf.ErrNotStore) {
 		return nil, "", fmt.Errorf("%s is neither a pf store nor a reference store: %w", path, err)
 	}

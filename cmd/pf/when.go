@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +10,7 @@ import (
 
 // timeForms is what parseWhen accepts, for help texts and its error.
 const timeForms = "RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T10:00:00+01:00), a date (2026-11-27), " +
-	"a local date-time (2026-11-27T10:00, 2026-11-27 10:00:05), time ago (90s, 90m, 2h, 3d, 1w) " +
+	"a local date-time (2026-11-27T10:00, 2026-11-27 10:00:05), time ago (90s, 1h30m, 2h, 3d, 1w) " +
 	"or now, today, yesterday; dates and date-times without a zone are local time"
 
 // timeHelp is timeForms laid out for a command's help.
@@ -20,7 +18,7 @@ const timeHelp = "one of:\n" +
 	"  RFC 3339          2026-11-27T10:00:00Z, 2026-11-27T10:00:00.5+01:00\n" +
 	"  a date            2026-11-27 (local midnight)\n" +
 	"  a local time      2026-11-27T10:00, 2026-11-27 10:00:05\n" +
-	"  time ago          90s, 90m, 2h, 3d, 1w (also \"2h ago\")\n" +
+	"  time ago          90s, 1h30m, 2h, 3d, 1w (also \"2h ago\")\n" +
 	"  a word            now, today, yesterday (local midnights)"
 
 // localLayouts are the date and date-time forms without a zone, read in
@@ -33,16 +31,6 @@ var localLayouts = []string{
 	"2006-01-02 15:04",
 	"2006-01-02 15:04:05",
 	"2006-01-02 15:04:05.999999999",
-}
-
-// agoUnits are the units of "time ago": a day is 24 hours, not a calendar
-// day, so that 3d means the same span whatever the clocks did.
-var agoUnits = map[string]time.Duration{
-	"s": time.Second,
-	"m": time.Minute,
-	"h": time.Hour,
-	"d": 24 * time.Hour,
-	"w": 7 * 24 * time.Hour,
 }
 
 // parseWhen reads a point in time as a person types it on the command
@@ -76,20 +64,9 @@ func parseWhen(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid time %q: use %s", s, timeForms)
 }
 
-// parseAgo reads a span such as 90m or "3d ago": a whole number and one
-// unit of agoUnits.
+// parseAgo reads a span such as 90m, 1h30m or "3d ago" (see
+// parseDuration).
 func parseAgo(s string) (time.Duration, bool) {
-	s = strings.TrimSpace(strings.TrimSuffix(s, " ago"))
-	if len(s) < 2 {
-		return 0, false
-	}
-	unit, ok := agoUnits[s[len(s)-1:]]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/int64(unit) {
-		return 0, false
-	}
-	return time.Duration(n) * unit, true
+	d, err := parseDuration(strings.TrimSuffix(strings.TrimSpace(s), " ago"), false)
+	return d, err == nil
 }

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -22,13 +23,13 @@ const compactTxSize = 16 << 20
 // the file's size before and after. A path that is a symbolic link is
 // followed: the file it leads to is compacted (the copy made beside that
 // file), and the link stays.
-func Compact(path string, opts Options) (before, after int64, err error) {
+func Compact(ctx context.Context, path string, opts Options) (before, after int64, err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
 	opts.ReadOnly = false
 	opts.NoCreate = true
-	src, err := Open(path, opts)
+	src, err := OpenContext(ctx, path, opts)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	InitialMmapSize int
 	// NoCreate refuses to create a missing file.
 	NoCreate bool
+	// Waiting, if set, is called once when the store is found held by
+	// another process, before the open waits for it.
+	Waiting func(Holder)
 }
 
 const (
@@ -57,6 +60,12 @@ type DB struct {
 // newer schema is refused before anything is written to it. A read-write
 // open upgrades an older schema in one transaction.
 func Open(path string, opts Options) (*DB, error) {
+	return OpenContext(context.Background(), path, opts)
+}
+
+// OpenContext is Open whose wait for another process's lock ends, with
+// ctx's error, when ctx is done.
+func OpenContext(ctx context.Context, path string, opts Options) (*DB, error) {
 	timeout := opts.Timeout
 	switch {
 	case timeout == 0:
@@ -84,7 +93,8 @@ func Open(path string, opts Options) (*DB, error) {
 	// Check with a read-only open first: bbolt's read-write open reads
 	// every page to rebuild its free list, and a truncated or foreign file
 	// must be refused before any of that, untouched.
-	probe, err := openBolt(path, timeout, true, 0)
+	lock := newLockWait(ctx, path, timeout, opts.Waiting)
+	probe, err := lock.open(true, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +114,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if mmap == 0 {
 		mmap = DefaultInitialMmapSize
 	}
-	bdb, err := openBolt(path, timeout, false, mmap)
+	bdb, err := lock.open(false, mmap)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +145,7 @@ func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *
 	case err == nil:
 		return db, nil
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("open store %s: %w%s", path, ErrBusy, holderSuffix(path))
+		return nil, fmt.Errorf("open store %s: %w", path, ErrBusy)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		return nil, fmt.Errorf("open store %s: %w: not a bbolt file", path, ErrNotStore)
 	case errors.Is(err, berrors.ErrChecksum):

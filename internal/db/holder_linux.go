@@ -4,25 +4,28 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
 
-// holderSuffix names the process holding path's lock, read from
-// /proc/locks (bbolt locks with flock, which records no owner in the file).
-// It returns "" where that cannot be found out.
-func holderSuffix(path string) string {
+// holderOf names the process holding path's lock, read from /proc/locks
+// (bbolt locks with flock, which records no owner in the file), and its
+// command line from /proc/PID/cmdline. ok is false where that cannot be
+// found out.
+func holderOf(path string) (h Holder, ok bool) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return ""
+		return h, false
 	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return ""
+	st, isUnix := info.Sys().(*syscall.Stat_t)
+	if !isUnix {
+		return h, false
 	}
 	f, err := os.Open("/proc/locks")
 	if err != nil {
-		return ""
+		return h, false
 	}
 	defer f.Close()
 	// A line: "1: FLOCK  ADVISORY  WRITE 12345 fd:01:1234567 0 EOF".
@@ -34,8 +37,31 @@ func holderSuffix(path string) string {
 			continue
 		}
 		if strings.HasSuffix(fields[5], inode) {
-			return fmt.Sprintf(" (held by pid %s)", fields[4])
+			pid, err := strconv.Atoi(fields[4])
+			if err != nil {
+				return h, false
+			}
+			return Holder{PID: pid, Command: commandOf(pid)}, true
 		}
 	}
-	return ""
+	return h, false
+}
+
+// maxCommand bounds the command line a message quotes.
+const maxCommand = 60
+
+// commandOf is process pid's command line, its program by base name and
+// shortened to maxCommand bytes, or "" if it cannot be read.
+func commandOf(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	args[0] = filepath.Base(args[0])
+	cmd := strings.Join(args, " ")
+	if len(cmd) > maxCommand {
+		cmd = cmd[:maxCommand] + "..."
+	}
+	return cmd
 }

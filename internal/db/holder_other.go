@@ -2,6 +2,6 @@
 
 package db
 
-// holderSuffix would name the process holding path's lock; only Linux
-// says who holds a flock (in /proc/locks).
-func holderSuffix(path string) string { return "" }
+// holderOf would name the process holding path's lock; only Linux says who
+// holds a flock (in /proc/locks).
+func holderOf(path string) (Holder, bool) { return Holder{}, false }
