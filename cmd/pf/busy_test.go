@@ -52,4 +52,3 @@ func TestBusy_WaitSaysWhoHolds(t *testing.T) {
 		t.Fatalf("--timeout 0: exit %d after %v: %s", code, waited, errs.String())
 	}
 }
-

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 	"path/filepath"
+	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
