@@ -346,11 +346,11 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 		if d := strings.Count(b.Path, "/") - strings.Count(a.Path, "/"); d != 0 {
 			return d
 		}
-		return strings.Compare(a.Path, b.Path)
+		return manifest.ComparePaths(a.Path, b.Path)
 	}
 	slices.SortFunc(rs.removeDirs, deepestFirst)
 	slices.SortFunc(rs.chmodDirs, deepestFirst)
-	slices.SortFunc(rs.makeDirs, func(a, b manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(rs.makeDirs, byPath)
 }
 
 // apply carries the plan out. A step that meets what the restore must not
@@ -417,7 +417,8 @@ func (rs *restorer) apply() error {
 			return err
 		}
 	}
-	slices.SortFunc(rs.done, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
+	// In the order of the trees and of DiffTrees.
+	slices.SortFunc(rs.done, func(a, b Change) int { return manifest.ComparePaths(a.Path, b.Path) })
 	return nil
 }
 
