@@ -35,6 +35,17 @@ func readGolden(t testing.TB, name string) []byte {
 	return b
 }
 
+// readReference reads a vector of testdata/reference/ and checks that it is
+// still the file its test was written for: sha256sum of it is id.
+func readReference(t testing.TB, name, id string) []byte {
+	t.Helper()
+	b := readGolden(t, "reference/"+name)
+	if got := Sum(b).String(); got != id {
+		t.Fatalf("testdata/reference/%s changed: sha256 %s, want %s", name, got, id)
+	}
+	return b
+}
+
 func TestWorkedExample(t *testing.T) {
 	golden := readGolden(t, "worked-example.json")
 	got, err := workedExample().Encode()
