@@ -167,8 +167,13 @@ const transferMemoryLimit = 32 << 20
 
 // boundMemory sets the soft memory limit for a transfer, unless the
 // process has a lower one (GOMEMLIMIT), and returns what puts the limit
-// back.
-func boundMemory() (restore func()) {
+// back. The limit is the whole process's: a command that pf serve runs
+// beside others leaves it alone, or it would make every other command
+// collect garbage as often, and restore a limit another transfer set.
+func boundMemory(c *cli.Context) (restore func()) {
+	if invocationOf(c).served != nil {
+		return func() {}
+	}
 	old := debug.SetMemoryLimit(-1)
 	if old <= transferMemoryLimit {
 		return func() {}
