@@ -34,6 +34,15 @@ type Agent struct {
 	Fingerprint string // opaque build fingerprint
 }
 
+// String is the agent as people read it: "kind@version", or the kind
+// alone when the version is empty (a workspace captured by pf itself).
+func (a Agent) String() string {
+	if a.Version == "" {
+		return a.Kind
+	}
+	return a.Kind + "@" + a.Version
+}
+
 // Model names the weights: the base model, shared by many images, and the
 // delta (LoRA, full diff) on top of it.
 type Model struct {

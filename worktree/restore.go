@@ -114,7 +114,18 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 			opts.Warn(path, err)
 		}
 	}
-	plan, err := planCheckout(target, CheckoutOptions{AllowOutsideSymlinks: opts.AllowOutsideSymlinks, Warn: warn})
+	// A link skipped because it leads out of the tree is warned of only
+	// when the directory does not have it already: a venv's link, restored
+	// again and again, is not news.
+	var outside []skippedLink
+	planWarn := func(path string, err error) {
+		if ol := (*OutsideLinkError)(nil); errors.As(err, &ol) {
+			outside = append(outside, skippedLink{path, ol.Target, err})
+			return
+		}
+		warn(path, err)
+	}
+	plan, err := planCheckout(target, CheckoutOptions{AllowOutsideSymlinks: opts.AllowOutsideSymlinks, Warn: planWarn})
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +173,7 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	for _, tmp := range capture.temps {
 		rs.removeStaleTemp(tmp)
 	}
+	rs.warnSkippedLinks(current, outside)
 	rs.plan(current, plan)
 	if err := rs.apply(); err != nil {
 		return res, err
@@ -282,6 +294,32 @@ func (rs *restorer) selected(path string) bool {
 		}
 	}
 	return false
+}
+
+// A skippedLink is a link of the image that the restore leaves out
+// because it leads out of the tree.
+type skippedLink struct {
+	path, target string
+	err          error
+}
+
+// warnSkippedLinks warns of the selected skipped links that the
+// directory lacks or has with another target.
+func (rs *restorer) warnSkippedLinks(current *manifest.Tree, links []skippedLink) {
+	if len(links) == 0 {
+		return
+	}
+	have := map[string]string{}
+	for _, e := range current.Entries {
+		if e.Kind == manifest.KindSymlink {
+			have[e.Path] = e.LinkTarget
+		}
+	}
+	for _, l := range links {
+		if target, ok := have[l.path]; (!ok || target != l.target) && rs.selected(l.path) {
+			rs.warn(l.path, l.err)
+		}
+	}
 }
 
 // plan compares the directory's tree with the image's checked plan.

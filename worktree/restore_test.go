@@ -375,3 +375,36 @@ func TestRestore_IntoEmptyDirectory(t *testing.T) {
 	}
 	sameListing(t, "the restored directory", listing(t, empty), listing(t, src))
 }
+
+// A link that leads out of the tree is warned of only when the restore
+// would have had to create or change it: a venv's link the directory has
+// already is not news at every restore.
+func TestRestore_WarnsOfOutsideLinkOnlyWhenMissing(t *testing.T) {
+	s := openStore(t)
+	ws := t.TempDir()
+	build(t, ws, node{path: "venv/bin/python", link: "/usr/bin/python3"}, node{path: "f", content: "one"})
+	age(t, ws)
+	base := snapshot(t, s, &Capture{Root: ws, Store: s})
+	restore := func() []string {
+		t.Helper()
+		var warned []string
+		_, err := Restore(ctx, s, base, ws, RestoreOptions{Warn: func(path string, err error) {
+			warned = append(warned, path+": "+err.Error())
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return warned
+	}
+	os.WriteFile(filepath.Join(ws, "f"), []byte("two"), 0o644)
+	if w := restore(); len(w) != 0 {
+		t.Errorf("the link is there as the image has it, yet: %q", w)
+	}
+	os.Remove(filepath.Join(ws, "venv", "bin", "python"))
+	if w := restore(); len(w) != 1 || !strings.HasPrefix(w[0], "venv/bin/python: ") {
+		t.Errorf("the link is gone and the restore skips it: warnings %q, want one naming it", w)
+	}
+	if _, err := os.Lstat(filepath.Join(ws, "venv", "bin", "python")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the outside link was created without --allow-outside-symlinks: %v", err)
+	}
+}

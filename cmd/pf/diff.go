@@ -18,14 +18,15 @@ func diffCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "diff",
 		Usage:     "show what differs between two images, or between an image and a workspace",
-		ArgsUsage: "A B | IMAGE DIR | DIR",
+		ArgsUsage: "A B | IMAGE DIR | [DIR]",
 		Description: "Compares the layer digests of images A and B (tags, ids or id prefixes) and, when both\n" +
 			"world.fs layers are fs.tree.v1 trees, lists the paths added (+), removed (-), changed (~)\n" +
 			"and changed in mode only (m) from A to B. A path changes when its kind, size, content or\n" +
 			"link target does. --stat adds the bytes each path adds and removes.\n\n" +
 			"pf diff IMAGE DIR compares IMAGE's files with the directory DIR as pf snapshot --fs-root\n" +
 			"DIR would capture it now (ignore rules, secret patterns; the stat cache spares reading\n" +
-			"unchanged files); pf diff DIR compares DIR's head (see pf heads, --session) with DIR. An\n" +
+			"unchanged files); pf diff DIR compares DIR's head (see pf heads, --session) with DIR, and\n" +
+			"pf diff alone the current directory's head with the current directory. An\n" +
 			"argument with a path separator, or that is no image but a directory, is a directory.\n\n" +
 			"--patch prints unified diffs of the files instead, as git diff does (\"Binary files ...\n" +
 			"differ\" for files that are not text or larger than 8 MiB; no rename detection).",
@@ -35,10 +36,13 @@ func diffCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the differences as one JSON object"},
 		),
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
-			if err := wantArgs(c, 1, 2); err != nil {
+			if err := wantArgs(c, 0, 2); err != nil {
 				return err
 			}
 			args := c.Args().Slice()
+			if len(args) == 0 {
+				args = []string{"."} // as git diff: the workspace one is in
+			}
 			if dir, ok := dirArg(c, s, args[len(args)-1]); ok {
 				return diffWorkspace(c, s, args[:len(args)-1], dir)
 			}

@@ -210,7 +210,7 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location
 	return []string{
 		e.ID.Short(),
 		localTime(m.CreatedAt, loc),
-		m.Agent.Kind + "@" + m.Agent.Version,
+		m.Agent.String(),
 		plural(len(m.Parents), "parent", "parents"),
 		strings.Join(parents, " "),
 		m.Agent.Fingerprint,

@@ -73,7 +73,7 @@ func writeShow(c *cli.Context, s *pf.Store, img *pf.Image) error {
 		slices.SortStableFunc(imgs, func(a, b *pf.Image) int { return a.Manifest.CreatedAt.Compare(b.Manifest.CreatedAt) })
 		out := make([]string, 0, len(ids))
 		for _, r := range imgs {
-			out = append(out, fmt.Sprintf("%s  %s  %s@%s", r.ID, localTime(r.Manifest.CreatedAt, invocationOf(c).Location), r.Manifest.Agent.Kind, r.Manifest.Agent.Version))
+			out = append(out, fmt.Sprintf("%s  %s  %s", r.ID, localTime(r.Manifest.CreatedAt, invocationOf(c).Location), r.Manifest.Agent))
 		}
 		return append(out, absent...), nil
 	}
@@ -89,7 +89,7 @@ func writeShow(c *cli.Context, s *pf.Store, img *pf.Image) error {
 	rows := [][]string{
 		{"image", img.ID.String()},
 		{"created", rawCreatedAt(img) + "  (" + localTime(m.CreatedAt, invocationOf(c).Location) + " local)"},
-		{"agent", m.Agent.Kind + "@" + m.Agent.Version},
+		{"agent", m.Agent.String()},
 		{"fingerprint", m.Agent.Fingerprint},
 	}
 	if t := tags[img.ID]; len(t) > 0 {

@@ -93,7 +93,7 @@ func tagsCommand() *cli.Command {
 					return err
 				}
 				m := img.Manifest
-				rows[i] = []string{t.Name, t.ID.Short(), localTime(m.CreatedAt, invocationOf(c).Location), m.Agent.Kind + "@" + m.Agent.Version}
+				rows[i] = []string{t.Name, t.ID.Short(), localTime(m.CreatedAt, invocationOf(c).Location), m.Agent.String()}
 			}
 			return writeTable(c.App.Writer, rows)
 		}),

@@ -254,7 +254,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		// The layout comes from the indexes; what made each image, from
 		// its manifest, for the rows asked for only.
 		if img, err := s.Store.Image(ctx, row.ID); err == nil {
-			row.Agent = img.Manifest.Agent.Kind + "@" + img.Manifest.Agent.Version
+			row.Agent = img.Manifest.Agent.String()
 		}
 		t, h := tags[row.ID], headsOf[row.ID]
 		if t == nil {
