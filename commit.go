@@ -40,82 +40,35 @@ func (s *Store) Commit(ctx context.Context, raw []byte) (manifest.Digest, error)
 // lookup. With shallow, parents the store lacks are allowed, and the image
 // is listed in shallow/ if it has any.
 func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease, shallow bool) func(tx *bolt.Tx) error {
-	value := cas.EncodeManifest(raw)
+	entry := index.NewEntry(raw, m)
 	return func(tx *bolt.Tx) error {
-		manifests, err := db.Bucket(tx, db.BucketManifests)
-		if err != nil {
-			return err
-		}
-		if manifests.Get(id[:]) != nil {
+		if index.Has(tx, id) {
 			return nil
 		}
-		lacksParent := false
+		e := entry
 		for i, p := range m.Parents {
-			if manifests.Get(p[:]) == nil {
+			if !index.Has(tx, p) {
 				if !shallow {
 					return fmt.Errorf("image %s: parent %d %s: %w", id.Short(), i, p, db.ErrNotFound)
 				}
-				lacksParent = true
+				e.Shallow = true
 			}
 		}
-		if lacksParent {
-			b, err := db.Bucket(tx, db.BucketShallow)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(id[:], []byte{}); err != nil {
-				return err
-			}
-		}
-		var logical int64
-		var reached []manifest.Digest
-		err = reach(m, s.refs,
-			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
-			func(d manifest.Digest, where string) error {
-				size, ok := int64(0), false
-				if lease != nil {
-					size, ok = lease.Size(d)
-				}
-				var err error
-				if !ok {
-					size, err = cas.SizeTx(tx, d)
-				}
-				if err != nil {
-					return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
-				}
-				logical += size
-				reached = append(reached, d)
-				return nil
-			})
+		blobs, err := s.reachedTx(context.Background(), tx, id, m, lease)
 		if err != nil {
 			return err
 		}
+		reached := make([]manifest.Digest, len(blobs))
+		for i, b := range blobs {
+			reached[i] = b.Digest
+			e.Reached += b.Size
+		}
 		// What this image reaches is permanent now, even blobs another
-		// snapshot still in progress wrote early.
-		if err := cas.Settle(tx, reached...); err != nil {
+		// snapshot still in progress wrote early, and a collection
+		// running now keeps it.
+		if err := s.blobs.Settle(tx, reached...); err != nil {
 			return err
 		}
-		if s.blobs.Tracking() {
-			if err := s.touchReached(tx, reached); err != nil {
-				return err
-			}
-		}
-		if err := manifests.Put(id[:], value); err != nil {
-			return err
-		}
-		if err := index.Add(tx, id, m.CreatedAt, m.Parents); err != nil {
-			return err
-		}
-		for name, delta := range map[string]int64{
-			db.CounterImages:       1,
-			db.CounterImageLogical: logical + int64(len(raw)),
-			db.CounterLogical:      int64(len(raw)),
-			db.CounterStored:       int64(len(value)),
-		} {
-			if err := db.AddCounter(tx, name, delta); err != nil {
-				return err
-			}
-		}
-		return nil
+		return index.Put(tx, e)
 	}
 }

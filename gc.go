@@ -1,7 +1,6 @@
 package pf
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -37,60 +36,40 @@ type GCReport struct {
 
 // GC deletes every blob and chunk that no image reaches, that is not
 // pinned (see Pin) and that no snapshot in progress holds. Tags name
-// images, and every image is kept: remove images with Prune first. It marks from a snapshot of the store,
-// then sweeps in transactions of bounded size; snapshots may commit
-// meanwhile, and what they commit is kept. If any manifest or tree on the
-// way cannot be read, it deletes nothing and says why. Last, it rewrites
-// the packs of small values that deletes left less than half live.
+// images, and every image is kept: remove images with Prune first.
+//
+// The store marks what its images and pins reach, from one read of it;
+// its blob store then sweeps, in transactions of bounded size, keeping
+// what snapshots committed meanwhile (cas.Bolt.Collect). If any manifest
+// or tree on the way cannot be read, nothing is deleted and the error says
+// why. Last, the packs of small values that deletes left less than half
+// live are rewritten.
 //
 // Memory: the marks are a Bloom filter of fixed size (at most 256 MiB, 10
 // bits per blob up to that), so a rare unreached blob survives until a
 // later collection, and a reached one never goes; plus one entry per
 // distinct tree, cache page list and ledger, each expanded once.
 func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 1000
-	}
-	s.blobs.StartTracking()
-	defer s.blobs.StopTracking()
-	// Barrier: every commit that ran before tracking began is durable
-	// once this returns, so the mark below sees it.
-	if !s.db.ReadOnly() {
-		if err := s.db.Update(ctx, func(*bolt.Tx) error { return nil }); err != nil {
-			return GCReport{}, err
-		}
-	}
 	var rep GCReport
-	var live *marks
-	err := s.db.View(func(tx *bolt.Tx) error {
-		live = newMarks(db.Counter(tx, db.CounterBlobs) + db.Counter(tx, db.CounterChunks))
-		return s.mark(ctx, tx, live, &rep)
-	})
+	cr, err := s.blobs.Collect(ctx, cas.CollectOptions{DryRun: opts.DryRun, BatchSize: opts.BatchSize},
+		func(tx *bolt.Tx, keep func(manifest.Digest)) error {
+			rep.Images, rep.Pinned = 0, 0
+			return s.mark(ctx, tx, keep, &rep)
+		})
+	rep.Blobs, rep.Chunks, rep.Bytes = cr.Blobs, cr.Chunks, cr.Bytes
+	rep.Repacked, rep.RepackedBytes = cr.Repacked, cr.RepackedBytes
 	if err != nil {
-		return rep, fmt.Errorf("gc: nothing deleted: %w", err)
-	}
-	for _, bucket := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		if err := s.sweep(ctx, bucket, live, opts, &rep); err != nil {
-			return rep, fmt.Errorf("gc: %w", err)
-		}
-	}
-	if opts.DryRun {
-		return rep, nil
-	}
-	rp, err := s.blobs.RepackSparse(ctx)
-	rep.Repacked, rep.RepackedBytes = rp.Packs, rp.Bytes
-	if err != nil {
-		return rep, fmt.Errorf("gc: rewriting sparse packs: %w", err)
+		return rep, fmt.Errorf("gc: %w", err)
 	}
 	return rep, nil
 }
 
-// mark adds to live every blob the images in tx reach, and the pinned
-// blobs. Chunks are marked by the sweep of blobs/, from the chunked blobs
-// it keeps.
-func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live *marks, rep *GCReport) error {
+// mark calls keep with every blob that the images in tx reach, and the
+// pinned blobs: the roots of a collection that are not images. Which
+// chunks a kept blob lists is the blob store's business.
+func (s *Store) mark(ctx context.Context, tx *bolt.Tx, keep func(manifest.Digest), rep *GCReport) error {
 	if err := forEachBlobRoot(tx, func(d manifest.Digest) error {
-		live.add(d)
+		keep(d)
 		rep.Pinned++
 		return nil
 	}); err != nil {
@@ -113,131 +92,8 @@ func (s *Store) mark(ctx context.Context, tx *bolt.Tx, live *marks, rep *GCRepor
 		return walker.reach(img.Manifest,
 			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
 			func(d manifest.Digest, where string) error {
-				live.add(d)
+				keep(d)
 				return nil
 			})
 	})
-}
-
-// sweep deletes the unmarked values of one bucket, a batch per
-// transaction. Each batch looks again, under the lease lock, at what
-// snapshots hold or have committed since the mark. Sweeping blobs/ marks
-// the chunks of every chunked blob it keeps, for the sweep of chunks/
-// that follows.
-func (s *Store) sweep(ctx context.Context, bucket []byte, live *marks, opts GCOptions, rep *GCReport) error {
-	chunked := bytes.Equal(bucket, db.BucketBlobs)
-	var after []byte
-	for {
-		var batch []manifest.Digest
-		err := s.db.View(func(tx *bolt.Tx) error {
-			b, err := db.Bucket(tx, bucket)
-			if err != nil {
-				return err
-			}
-			c := b.Cursor()
-			k, _ := db.SeekAfter(c, after)
-			for ; k != nil && len(batch) < opts.BatchSize; k, _ = c.Next() {
-				if len(k) != len(manifest.Digest{}) {
-					return fmt.Errorf("%w: key of %d bytes in %s", db.ErrCorrupt, len(k), bucket)
-				}
-				d := manifest.Digest(k)
-				after = append(after[:0], k...)
-				if !live.has(d) {
-					batch = append(batch, d)
-					continue
-				}
-				if chunked {
-					chunks, err := cas.ChunksTx(tx, d)
-					if err != nil {
-						return err
-					}
-					for _, c := range chunks {
-						live.add(c)
-					}
-				}
-			}
-			if k == nil {
-				after = nil
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := s.deleteBatch(ctx, bucket, batch, opts.DryRun, rep); err != nil {
-			return err
-		}
-		if after == nil {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-}
-
-func (s *Store) deleteBatch(ctx context.Context, bucket []byte, batch []manifest.Digest, dry bool, rep *GCReport) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	s.blobs.LockHolds()
-	defer s.blobs.UnlockHolds()
-	var doomed []manifest.Digest
-	for _, d := range batch {
-		if !s.blobs.Held(d) && !s.blobs.Touched(d) {
-			doomed = append(doomed, d)
-		}
-	}
-	count := func(tx *bolt.Tx) (int64, error) {
-		var bytes int64
-		for _, d := range doomed {
-			n, err := cas.StoredTx(tx, bucket, d)
-			if err != nil {
-				return 0, err
-			}
-			bytes += n
-		}
-		return bytes, nil
-	}
-	var freed int64
-	var err error
-	if dry {
-		err = s.db.View(func(tx *bolt.Tx) error { freed, err = count(tx); return err })
-	} else {
-		err = s.db.Update(ctx, func(tx *bolt.Tx) error {
-			if freed, err = count(tx); err != nil {
-				return err
-			}
-			for _, d := range doomed {
-				if err := cas.DeleteValueIn(tx, bucket, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		return err
-	}
-	if bytes.Equal(bucket, db.BucketBlobs) {
-		rep.Blobs += len(doomed)
-	} else {
-		rep.Chunks += len(doomed)
-	}
-	rep.Bytes += freed
-	return nil
-}
-
-// touchReached records, for a collection running now, what a commit
-// reaches: the blobs, and the chunks of those that are chunked.
-func (s *Store) touchReached(tx *bolt.Tx, reached []manifest.Digest) error {
-	s.blobs.Touch(reached...)
-	for _, d := range reached {
-		chunks, err := cas.ChunksTx(tx, d)
-		if err != nil {
-			return err
-		}
-		s.blobs.Touch(chunks...)
-	}
-	return nil
 }

@@ -2,13 +2,11 @@ package pf
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
-	"github.com/processfork/pf/internal/cas"
-	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -32,37 +30,28 @@ func (s *Store) Image(ctx context.Context, id manifest.Digest) (*Image, error) {
 }
 
 func imageTx(tx *bolt.Tx, id manifest.Digest) (*Image, error) {
-	manifests, err := db.Bucket(tx, db.BucketManifests)
+	e, err := index.Get(tx, id)
 	if err != nil {
 		return nil, err
 	}
-	v := manifests.Get(id[:])
-	if v == nil {
-		return nil, fmt.Errorf("image %s: %w", id, db.ErrNotFound)
-	}
-	return imageOfValue(id, v)
+	return &Image{ID: id, Raw: e.Raw, Manifest: e.Manifest}, nil
 }
 
 // imageOfValue decodes, verifies and parses a manifests/ value.
 func imageOfValue(id manifest.Digest, v []byte) (*Image, error) {
-	raw, err := cas.DecodeManifest(id, v)
+	e, err := index.Decode(id, v)
 	if err != nil {
 		return nil, err
 	}
-	m, err := manifest.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w: %v", id, db.ErrCorrupt, err)
-	}
-	return &Image{ID: id, Raw: raw, Manifest: m}, nil
+	return &Image{ID: id, Raw: e.Raw, Manifest: e.Manifest}, nil
 }
 
 // HasImage reports whether image id is in the store.
 func (s *Store) HasImage(ctx context.Context, id manifest.Digest) (bool, error) {
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		manifests, err := db.Bucket(tx, db.BucketManifests)
-		ok = err == nil && manifests.Get(id[:]) != nil
-		return err
+		ok = index.Has(tx, id)
+		return nil
 	})
 	return ok, err
 }

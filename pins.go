@@ -50,11 +50,8 @@ func (s *Store) Pin(ctx context.Context, d manifest.Digest) error {
 		if err := putPin(tx, d, now); err != nil {
 			return err
 		}
-		// A collection running now marked before this pin: tell it.
-		if s.blobs.Tracking() {
-			return s.touchReached(tx, []manifest.Digest{d})
-		}
-		return nil
+		// A collection running now marked before this pin: it must keep d.
+		return s.blobs.Settle(tx, d)
 	})
 }
 

@@ -3,10 +3,8 @@ package pf
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
@@ -163,61 +161,26 @@ func pruneCandidates(ctx context.Context, tx *bolt.Tx, opts PruneOptions) ([]man
 	return doomed, len(all) - len(doomed), nil
 }
 
-// removeImage deletes an image's manifest and index entries, unless an
-// image names it as a parent now; it reports whether it did.
+// removeImage deletes an image's record (index.Remove), unless an image
+// names it as a parent now; it reports whether it did.
 func (s *Store) removeImage(tx *bolt.Tx, id manifest.Digest) (bool, error) {
 	children, err := index.Children(tx, id)
 	if err != nil || len(children) > 0 {
 		return false, err
 	}
-	img, err := imageTx(tx, id)
+	e, err := index.Get(tx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	var logical int64
-	err = reach(img.Manifest, s.refs,
-		func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
-		func(d manifest.Digest, where string) error {
-			size, err := cas.SizeTx(tx, d)
-			logical += size
-			if err != nil {
-				return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
-			}
-			return nil
-		})
+	blobs, err := s.reachedTx(context.Background(), tx, id, e.Manifest, nil)
 	if err != nil {
 		return false, err
 	}
-	manifests, err := db.Bucket(tx, db.BucketManifests)
-	if err != nil {
-		return false, err
+	for _, b := range blobs {
+		e.Reached += b.Size
 	}
-	stored := int64(len(manifests.Get(id[:])))
-	if err := manifests.Delete(id[:]); err != nil {
-		return false, err
-	}
-	if err := index.Remove(tx, id, img.Manifest.CreatedAt, img.Manifest.Parents); err != nil {
-		return false, err
-	}
-	shallow, err := db.Bucket(tx, db.BucketShallow)
-	if err != nil {
-		return false, err
-	}
-	if err := shallow.Delete(id[:]); err != nil {
-		return false, err
-	}
-	for name, delta := range map[string]int64{
-		db.CounterImages:       -1,
-		db.CounterImageLogical: -(logical + int64(len(img.Raw))),
-		db.CounterLogical:      -int64(len(img.Raw)),
-		db.CounterStored:       -stored,
-	} {
-		if err := db.AddCounter(tx, name, delta); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return index.Remove(tx, e)
 }

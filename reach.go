@@ -1,9 +1,12 @@
 package pf
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // reach visits every digest an image reaches, each once, in a fixed order:
@@ -81,4 +84,34 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		}
 	}
 	return nil
+}
+
+// reachedTx lists the blobs that image id, whose manifest is m, reaches
+// in tx, each once, in the order of reach, with their logical sizes. A
+// blob that is missing fails it with an error wrapping ErrNotFound that
+// names where the image reaches it. lease, when not nil, is the lease
+// that put the image's blobs: the sizes of what it put need no lookup.
+func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, m *manifest.Manifest, lease *cas.Lease) ([]Blob, error) {
+	var out []Blob
+	err := reach(m, s.refs,
+		func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
+		func(d manifest.Digest, where string) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			size, ok := int64(0), false
+			if lease != nil {
+				size, ok = lease.Size(d)
+			}
+			var err error
+			if !ok {
+				size, err = cas.SizeTx(tx, d)
+			}
+			if err != nil {
+				return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
+			}
+			out = append(out, Blob{d, size})
+			return nil
+		})
+	return out, err
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -146,24 +147,12 @@ type Blob struct {
 func (s *Store) Reached(ctx context.Context, id manifest.Digest) ([]Blob, error) {
 	var out []Blob
 	err := s.db.View(func(tx *bolt.Tx) error {
-		img, err := imageTx(tx, id)
+		e, err := index.Get(tx, id)
 		if err != nil {
 			return err
 		}
-		out = out[:0]
-		return reach(img.Manifest, s.refs,
-			func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
-			func(d manifest.Digest, where string) error {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				size, err := cas.SizeTx(tx, d)
-				if err != nil {
-					return fmt.Errorf("image %s: %s: %w", id.Short(), where, err)
-				}
-				out = append(out, Blob{d, size})
-				return nil
-			})
+		out, err = s.reachedTx(ctx, tx, id, e.Manifest, nil)
+		return err
 	})
 	return out, err
 }

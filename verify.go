@@ -77,7 +77,7 @@ func (v *verifier) run() error {
 	if v.opts.Deep {
 		v.total += db.Counter(v.tx, db.CounterBlobs) + db.Counter(v.tx, db.CounterChunks)
 	}
-	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.pins, v.values, v.packs} {
+	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.pins, v.values} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -156,19 +156,9 @@ func (v *verifier) images() error {
 				if v.reached[d] {
 					return nil
 				}
-				if _, err := cas.SizeTx(v.tx, d); err != nil {
+				if err := cas.CheckStoredTx(v.tx, d); err != nil {
 					v.problem(subject, "%s: %v", where, err)
 					return nil
-				}
-				chunks, err := cas.ChunksTx(v.tx, d)
-				if err != nil {
-					v.problem(subject, "%s: %v", where, err)
-					return nil
-				}
-				for i, c := range chunks {
-					if _, _, err := cas.ValueHeaderTx(v.tx, db.BucketChunks, c); err != nil {
-						v.problem(subject, "%s: blob %s: chunk %d: %v", where, d.Short(), i, err)
-					}
 				}
 				v.reached[d] = true
 				return nil
@@ -292,57 +282,17 @@ func (v *verifier) pins() error {
 	})
 }
 
-// values recounts blobs and chunks against the stats counters and, deep,
-// re-hashes each.
+// values has the blob store check its own values (deep, re-hashing
+// each) and packs, and recounts the stats counters: the values' totals
+// plus the manifests.
 func (v *verifier) values() error {
-	var blobs, chunks, logical, stored int64
-	for _, bucket := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		b, err := db.Bucket(v.tx, bucket)
-		if err != nil {
-			return err
-		}
-		err = b.ForEach(func(k, _ []byte) error {
-			if len(k) != len(manifest.Digest{}) {
-				v.problem(string(bucket), "key of %d bytes", len(k))
-				return nil
-			}
-			d := manifest.Digest(k)
-			subject := "blob " + d.String()
-			if bytes.Equal(bucket, db.BucketChunks) {
-				subject = "chunk " + d.String()
-			}
-			size, n, err := cas.ValueHeaderTx(v.tx, bucket, d)
-			if err != nil {
-				v.problem(subject, "%v", err)
-				return nil
-			}
-			stored += n
-			if bytes.Equal(bucket, db.BucketBlobs) {
-				blobs++
-				logical += size
-			} else {
-				chunks++
-			}
-			if !v.opts.Deep {
-				return nil
-			}
-			if err := v.tick(); err != nil {
-				return err
-			}
-			if bytes.Equal(bucket, db.BucketBlobs) {
-				err = cas.VerifyTx(v.tx, d)
-			} else {
-				err = cas.VerifyChunkTx(v.tx, d)
-			}
-			if err != nil {
-				v.problem(subject, "%v", err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	opts := cas.CheckOptions{Deep: v.opts.Deep, Tick: v.tick,
+		Problem: func(subject, detail string) { v.problem(subject, "%s", detail) }}
+	t, err := cas.CheckTx(v.tx, opts)
+	if err != nil {
+		return err
 	}
+	blobs, chunks, logical, stored := t.Blobs, t.Chunks, t.Logical, t.Stored
 	v.rep.Blobs, v.rep.Chunks = blobs, chunks
 	manifests, err := db.Bucket(v.tx, db.BucketManifests)
 	if err != nil {
@@ -373,9 +323,4 @@ func (v *verifier) values() error {
 		}
 	}
 	return nil
-}
-
-// packs checks the packs of small values against the references to them.
-func (v *verifier) packs() error {
-	return cas.CheckPacksTx(v.tx, func(subject, msg string) { v.problem(subject, "%s", msg) })
 }

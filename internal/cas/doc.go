@@ -44,8 +44,11 @@
 // blob into chunks as it is read; holds.go keeps held digests from being
 // deleted; write.go writes values and keeps the counters; pack.go is the
 // pack format and earlypack.go the packs written before their commit;
-// provisional.go the marks of early writes; store.go, read.go and tx.go
-// read values back.
+// provisional.go the marks of early writes and settling; store.go,
+// read.go and tx.go read values back; collect.go deletes what the caller
+// no longer uses, with marks.go its set of what is kept, and track.go what
+// commits settle meanwhile; repack.go rewrites sparse packs; check.go and
+// packcheck.go check values and packs for verify.
 //
 // # Leases
 //
@@ -78,9 +81,19 @@
 // (holds.go). Nothing deletes a held digest: not another lease's abort,
 // not a collection.
 //
-// Tracking: the state of the store while a collection runs. A collection
-// decides what is live from one read of the store; a commit after that
-// read is not in it. So from before that read until the sweep ends, every
-// digest that a commit settles is recorded as touched (track.go), and
-// the sweep keeps whatever is touched or held.
+// Tracking: the state of the store while a collection runs (Collect). A
+// collection decides what is live from one read of the store; a commit
+// after that read is not in it. So from before that read until the sweep
+// ends, every digest that a commit settles (Settle, and a lease's commit
+// for what it holds) is recorded as touched (track.go), and the sweep
+// keeps whatever is touched or held.
+//
+// # Collection
+//
+// The caller decides what is in use, cas what that means for its values,
+// as restic's prune does: Collect takes the blobs the caller's images and
+// pins reach, marks the chunks those blobs list, and deletes the rest in
+// bounded batches, then rewrites sparse packs. CheckTx is the other half
+// of verify: it checks cas's own values and packs, and returns their
+// totals for the stats counters.
 package cas

@@ -15,14 +15,10 @@ type holds struct {
 	n  map[manifest.Digest]int
 }
 
-// Held reports whether any live lease holds d. Callers that delete values
-// call it under LockHolds, so no lease can take d in between.
-func (s *Bolt) Held(d manifest.Digest) bool { return s.holds.n[d] > 0 }
-
-// LockHolds stops leases from taking new digests until UnlockHolds. A
-// deleter keeps it across the whole transaction, commit included.
-func (s *Bolt) LockHolds()   { s.holds.mu.Lock() }
-func (s *Bolt) UnlockHolds() { s.holds.mu.Unlock() }
+// held reports whether any live lease holds d. A deleter calls it with
+// mu locked, and keeps it locked across its whole transaction, commit
+// included, so that no lease can take d in between.
+func (h *holds) held(d manifest.Digest) bool { return h.n[d] > 0 }
 
 // release lets go of a lease's values; with reclaim, it deletes those
 // that are still provisional and whose digest no other lease holds, and

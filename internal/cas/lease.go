@@ -208,7 +208,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		// Recorded before the holds go, so a collection running now
 		// never sees these unheld and unrecorded.
 		for _, ref := range held {
-			l.s.Touch(ref.digest)
+			l.s.touch(ref.digest)
 		}
 	}
 	if rerr := l.s.release(held, err != nil, early); rerr != nil && err == nil {

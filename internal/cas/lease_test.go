@@ -499,3 +499,19 @@ func TestLease_PutChunked_Order(t *testing.T) {
 		t.Fatalf("a 30 MiB blob read back wrong: %v", err)
 	}
 }
+
+// deleteValueIn deletes d from bucket as a collection does.
+func deleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
+	bk, err := openBuckets(tx)
+	if err != nil {
+		return err
+	}
+	return bk.delete(refIn(bucket, d))
+}
+
+// isHeld reports whether a live lease holds d.
+func isHeld(s *Bolt, d manifest.Digest) bool {
+	s.holds.mu.Lock()
+	defer s.holds.mu.Unlock()
+	return s.holds.held(d)
+}

@@ -121,7 +121,7 @@ func checkPacked(t *testing.T, d *db.DB) packedState {
 			}
 		}
 		// verify's own check must agree that the store is whole.
-		if err := CheckPacksTx(tx, func(subject, msg string) { t.Errorf("CheckPacksTx: %s: %s", subject, msg) }); err != nil {
+		if _, err := CheckTx(tx, CheckOptions{Problem: func(subject, msg string) { t.Errorf("CheckTx: %s: %s", subject, msg) }}); err != nil {
 			return err
 		}
 		st.blobs, st.chunks = db.Counter(tx, db.CounterBlobs), db.Counter(tx, db.CounterChunks)
@@ -465,7 +465,7 @@ func TestPack_DeleteMembers(t *testing.T) {
 			id := refs[0].pack
 
 			deleteAll := func() {
-				del := func(tx *bolt.Tx, i int) error { return DeleteValueIn(tx, db.BucketBlobs, ds[i]) }
+				del := func(tx *bolt.Tx, i int) error { return deleteValueIn(tx, db.BucketBlobs, ds[i]) }
 				if tt.separate {
 					for _, i := range tt.del {
 						if err := d.Update(ctx, func(tx *bolt.Tx) error { return del(tx, i) }); err != nil {
@@ -546,7 +546,7 @@ func TestPack_EarlyPackUnseenUntilCommit(t *testing.T) {
 			}
 			err = d.Update(ctx, func(tx *bolt.Tx) error {
 				for _, dg := range ds {
-					if err := DeleteValueIn(tx, db.BucketBlobs, dg); err != nil {
+					if err := deleteValueIn(tx, db.BucketBlobs, dg); err != nil {
 						return err
 					}
 				}
@@ -1018,7 +1018,7 @@ func TestPack_MixedSizes(t *testing.T) {
 				t.Fatalf("stat of the chunked blob: %+v, %v", info, err)
 			}
 			var chunks []manifest.Digest
-			if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksTx(tx, ds[2]); return err }); err != nil {
+			if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = chunksTx(tx, ds[2]); return err }); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range chunks {
@@ -1084,7 +1084,7 @@ func TestPack_ChunkedBlobWrittenEarly(t *testing.T) {
 				}
 				readsBack(t, s, dg, tt.b)
 				var chunks []manifest.Digest
-				if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksTx(tx, dg); return err }); err != nil {
+				if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = chunksTx(tx, dg); return err }); err != nil {
 					t.Fatal(err)
 				}
 				for _, c := range chunks {
@@ -1106,7 +1106,7 @@ func TestPack_ChunkedBlobWrittenEarly(t *testing.T) {
 // enough to lie alone describes a blob of gigabytes, so the test writes
 // one by hand.)
 func TestPack_SettleRefusesUnseenChunk(t *testing.T) {
-	d, _ := openStore(t, "", Options{})
+	d, s := openStore(t, "", Options{})
 	chunks := [][]byte{[]byte("a chunk in an early pack"), []byte("and another")}
 	var refs []chunkRef
 	p := &pack{}
@@ -1134,7 +1134,7 @@ func TestPack_SettleRefusesUnseenChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = d.Update(ctx, func(tx *bolt.Tx) error { return Settle(tx, blob) })
+	err = d.Update(ctx, func(tx *bolt.Tx) error { return s.Settle(tx, blob) })
 	if !errors.Is(err, db.ErrNotFound) || !strings.Contains(err.Error(), c.String()) {
 		t.Fatalf("Settle: %v; want ErrNotFound naming chunk %s", err, c)
 	}

@@ -5,28 +5,23 @@ import (
 	"fmt"
 
 	"github.com/processfork/pf/manifest"
-	bolt "go.etcd.io/bbolt"
 )
 
-// CheckPacksTx checks the packs against what refers to them: every
+// checkPacks checks the packs against what refers to them: every
 // packed reference lies inside a pack that exists; each pack's packlive
 // entry counts exactly the values and bytes that refer to it and gives
 // its length; no pack is without an entry but an early pack (a lease's,
 // not committed yet), nor an entry without its pack. Each finding goes to
 // problem, with the thing it is about.
-func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
+func (bk *buckets) checkPacks(problem func(subject, msg string)) error {
 	type count struct{ values, bytes int64 }
 	refs := map[uint64]*count{}
-	bk, err := openBuckets(tx)
-	if err != nil {
-		return err
-	}
 	for _, chunk := range []bool{false, true} {
 		b, kind := bk.of(valueRef{chunk: chunk}), "blob "
 		if chunk {
 			kind = "chunk "
 		}
-		err = b.ForEach(func(k, v []byte) error {
+		err := b.ForEach(func(k, v []byte) error {
 			if v == nil || len(k) != len(manifest.Digest{}) {
 				return nil // a value in a bucket of its own, or a bad key values() reports
 			}
@@ -36,7 +31,7 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 				problem(kind+d.String(), err.Error())
 				return nil
 			}
-			data, err := packData(tx, r.pack)
+			data, err := packData(bk.tx, r.pack)
 			if err == nil {
 				_, err = r.in(d, data)
 			}
@@ -56,7 +51,7 @@ func CheckPacksTx(tx *bolt.Tx, problem func(subject, msg string)) error {
 			return err
 		}
 	}
-	err = bk.packLive.ForEach(func(k, v []byte) error {
+	err := bk.packLive.ForEach(func(k, v []byte) error {
 		subject := fmt.Sprintf("pack %x", k)
 		if len(k) != 8 {
 			problem("packlive", fmt.Sprintf("key of %d bytes", len(k)))

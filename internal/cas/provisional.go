@@ -96,10 +96,13 @@ func SettledTx(tx *bolt.Tx) (func(manifest.Digest) (bool, error), error) {
 	}, nil
 }
 
-// Settle settles the blobs named: whatever an image reaches must no
-// longer be reclaimed with a lease that wrote it early, and a chunked blob
-// brings its chunks. It is cheap for blobs that were never provisional.
-func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
+// Settle settles the blobs named, in tx, which makes them reachable
+// (the commit of an image that reaches them, a pin): none may be
+// reclaimed any more with a lease that wrote it early, and a chunked blob
+// brings its chunks. While a collection runs, it records them, chunks
+// included, as touched, so that the collection keeps them though its mark
+// did not see them. It is cheap for blobs that were never provisional.
+func (s *Bolt) Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	bk, err := openBuckets(tx)
 	if err != nil {
 		return err
@@ -108,7 +111,21 @@ func Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	for i, d := range ds {
 		refs[i] = valueRef{digest: d}
 	}
-	return bk.settle(refs)
+	if err := bk.settle(refs); err != nil {
+		return err
+	}
+	if !s.tracking() {
+		return nil
+	}
+	s.touch(ds...)
+	for _, d := range ds {
+		chunks, err := chunksTx(tx, d)
+		if err != nil {
+			return err
+		}
+		s.touch(chunks...)
+	}
+	return nil
 }
 
 // settle settles refs: a value in a bucket of its own that an early write
@@ -128,7 +145,7 @@ func (bk *buckets) settle(refs []valueRef) error {
 			continue
 		}
 		if !ref.chunk {
-			cs, err := ChunksTx(bk.tx, ref.digest)
+			cs, err := chunksTx(bk.tx, ref.digest)
 			if err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}

@@ -94,18 +94,14 @@ func TestLease_Flush_HoldsWhatItWroteUntilCommit(t *testing.T) {
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.LockHolds()
-	held := s.Held(manifest.Sum(b))
-	s.UnlockHolds()
+	held := isHeld(s, manifest.Sum(b))
 	if !held || !has(t, s, manifest.Sum(b)) {
 		t.Fatalf("after a flush: held %v, stored %v; want both", held, has(t, s, manifest.Sum(b)))
 	}
 	if err := l.Commit(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.LockHolds()
-	held = s.Held(manifest.Sum(b))
-	s.UnlockHolds()
+	held = isHeld(s, manifest.Sum(b))
 	if held {
 		t.Fatal("still held after the commit")
 	}

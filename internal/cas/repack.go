@@ -8,10 +8,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// RepackReport says what RepackSparse did.
-type RepackReport struct {
-	Packs int   // packs rewritten
-	Bytes int64 // bytes of deleted values they held, now free
+// repackReport says what repackSparse did.
+type repackReport struct {
+	packs int   // packs rewritten
+	bytes int64 // bytes of deleted values they held, now free
 }
 
 // Bounds of one repacking transaction, so that writers wait at most for
@@ -21,13 +21,13 @@ const (
 	repackBatchPacks = 256
 )
 
-// RepackSparse rewrites the packs that deletes have left less than half
+// repackSparse rewrites the packs that deletes have left less than half
 // live: their live values go into new packs, and the old ones are freed.
 // A provisional pack is left to the lease that wrote it. It runs in
 // transactions of bounded size; values only move, so readers and writers
 // may go on meanwhile.
-func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
-	var rep RepackReport
+func (s *Bolt) repackSparse(ctx context.Context) (repackReport, error) {
+	var rep repackReport
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -65,9 +65,9 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 		}
 		if len(ids) > 0 {
 			var used []*pack
-			var batch RepackReport
+			var batch repackReport
 			err = s.db.Update(ctx, func(tx *bolt.Tx) error {
-				batch = RepackReport{}
+				batch = repackReport{}
 				used = used[:0]
 				bk, err := openBuckets(tx)
 				if err != nil {
@@ -81,8 +81,8 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 			if err != nil {
 				return rep, err
 			}
-			rep.Packs += batch.Packs
-			rep.Bytes += batch.Bytes
+			rep.packs += batch.packs
+			rep.bytes += batch.bytes
 		}
 		if done {
 			return rep, nil
@@ -94,7 +94,7 @@ func (s *Bolt) RepackSparse(ctx context.Context) (RepackReport, error) {
 // deletes the old ones, checking again that each is still sparse and
 // settled. The new packs' buffers are added to *used: bbolt reads them
 // until the commit.
-func (bk *buckets) repack(ids [][]byte, rep *RepackReport, used *[]*pack) error {
+func (bk *buckets) repack(ids [][]byte, rep *repackReport, used *[]*pack) error {
 	var p *pack
 	flush := func() error {
 		if p == nil {
@@ -155,8 +155,8 @@ func (bk *buckets) repack(ids [][]byte, rep *RepackReport, used *[]*pack) error 
 		if err := bk.packLive.Delete(key); err != nil {
 			return err
 		}
-		rep.Packs++
-		rep.Bytes += l.size - l.bytes
+		rep.packs++
+		rep.bytes += l.size - l.bytes
 	}
 	return flush()
 }

@@ -50,7 +50,7 @@ func TestRepackSparse_RewritesWhatDeletesEmptied(t *testing.T) {
 	// Six of eight go: the pack is a quarter live.
 	err := d.Update(ctx, func(tx *bolt.Tx) error {
 		for _, dg := range ds[:6] {
-			if err := DeleteValueIn(tx, db.BucketBlobs, dg); err != nil {
+			if err := deleteValueIn(tx, db.BucketBlobs, dg); err != nil {
 				return err
 			}
 		}
@@ -59,11 +59,11 @@ func TestRepackSparse_RewritesWhatDeletesEmptied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.RepackSparse(ctx)
+	rep, err := s.repackSparse(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Packs != 1 || rep.Bytes < 6*10000 {
+	if rep.packs != 1 || rep.bytes < 6*10000 {
 		t.Fatalf("repack report %+v, want one pack and the six values' bytes", rep)
 	}
 	for i, dg := range ds[6:] {
@@ -85,7 +85,7 @@ func TestRepackSparse_RewritesWhatDeletesEmptied(t *testing.T) {
 		return nil
 	})
 	// A dense pack is left alone.
-	if rep, err := s.RepackSparse(ctx); err != nil || rep.Packs != 0 {
+	if rep, err := s.repackSparse(ctx); err != nil || rep.packs != 0 {
 		t.Fatalf("second repack: %+v, %v", rep, err)
 	}
 }
@@ -120,8 +120,8 @@ func TestRepackSparse_LeavesProvisionalPacks(t *testing.T) {
 	if err := b.Commit(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.RepackSparse(ctx)
-	if err != nil || rep.Packs != 0 {
+	rep, err := s.repackSparse(ctx)
+	if err != nil || rep.packs != 0 {
 		t.Fatalf("repack beside a live lease: %+v, %v", rep, err)
 	}
 	if err := a.Abort(); err != nil {

@@ -232,7 +232,7 @@ func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, list header) (
 	if got == d {
 		return out, nil
 	}
-	if err := s.db.View(func(tx *bolt.Tx) error { return VerifyTx(tx, d) }); err != nil {
+	if err := s.db.View(func(tx *bolt.Tx) error { return verifyBlob(tx, d) }); err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
 	return nil, corrupt(d, "chunks hash to %s", got)

@@ -15,10 +15,10 @@ type tracker struct {
 	touched map[manifest.Digest]struct{}
 }
 
-// StartTracking begins recording; the caller then takes its snapshot of
+// startTracking begins recording; the caller then takes its snapshot of
 // the store after a commit barrier, so that every commit is either in the
 // snapshot or recorded. Calls nest.
-func (s *Bolt) StartTracking() {
+func (s *Bolt) startTracking() {
 	s.track.mu.Lock()
 	defer s.track.mu.Unlock()
 	if s.track.active == 0 {
@@ -27,8 +27,8 @@ func (s *Bolt) StartTracking() {
 	s.track.active++
 }
 
-// StopTracking ends one StartTracking.
-func (s *Bolt) StopTracking() {
+// stopTracking ends one startTracking.
+func (s *Bolt) stopTracking() {
 	s.track.mu.Lock()
 	defer s.track.mu.Unlock()
 	if s.track.active--; s.track.active == 0 {
@@ -36,8 +36,8 @@ func (s *Bolt) StopTracking() {
 	}
 }
 
-// Touch records digests as committed, when tracking.
-func (s *Bolt) Touch(ds ...manifest.Digest) {
+// touch records digests as committed, when tracking.
+func (s *Bolt) touch(ds ...manifest.Digest) {
 	s.track.mu.Lock()
 	defer s.track.mu.Unlock()
 	if s.track.active == 0 {
@@ -48,16 +48,16 @@ func (s *Bolt) Touch(ds ...manifest.Digest) {
 	}
 }
 
-// Touched reports whether d was committed since tracking began.
-func (s *Bolt) Touched(d manifest.Digest) bool {
+// touched reports whether d was committed since tracking began.
+func (s *Bolt) touched(d manifest.Digest) bool {
 	s.track.mu.Lock()
 	defer s.track.mu.Unlock()
 	_, ok := s.track.touched[d]
 	return ok
 }
 
-// Tracking reports whether a collection is recording commits.
-func (s *Bolt) Tracking() bool {
+// tracking reports whether a collection is recording commits.
+func (s *Bolt) tracking() bool {
 	s.track.mu.Lock()
 	defer s.track.mu.Unlock()
 	return s.track.active > 0

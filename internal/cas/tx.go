@@ -2,8 +2,6 @@ package cas
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"fmt"
 
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
@@ -53,8 +51,8 @@ func ReadTx(tx *bolt.Tx, d manifest.Digest) ([]byte, error) {
 	return out, nil
 }
 
-// ChunksTx lists the chunks of blob d; nil for a blob stored as one value.
-func ChunksTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
+// chunksTx lists the chunks of blob d; nil for a blob stored as one value.
+func chunksTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
 	h, _, err := lookup(tx, d)
 	if err != nil || h.format != formatChunks {
 		return nil, err
@@ -65,96 +63,6 @@ func ChunksTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
 		out[i] = r.digest
 	}
 	return out, err
-}
-
-// StoredTx returns the stored size of d's value in bucket (blobs/ or
-// chunks/), 0 if it is not there.
-func StoredTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (int64, error) {
-	b, err := db.Bucket(tx, bucket)
-	if err != nil {
-		return 0, err
-	}
-	v, err := getValue(b, d)
-	return int64(len(v)), err
-}
-
-// VerifyTx re-reads blob d and checks it against its digest, a chunk at
-// a time, so memory stays bounded whatever its size.
-func VerifyTx(tx *bolt.Tx, d manifest.Digest) error {
-	h, _, err := lookup(tx, d)
-	if err != nil {
-		return err
-	}
-	if h.format != formatChunks {
-		h.payload = bytes.Clone(h.payload)
-		_, err := decodeValue(d, h)
-		return err
-	}
-	refs, err := parseChunkList(d, h)
-	if err != nil {
-		return err
-	}
-	chunks, err := db.Bucket(tx, db.BucketChunks)
-	if err != nil {
-		return err
-	}
-	whole := sha256.New()
-	for i, r := range refs {
-		b, err := readChunk(chunks, d, i, r)
-		if err != nil {
-			return err
-		}
-		whole.Write(b)
-	}
-	var got manifest.Digest
-	whole.Sum(got[:0])
-	if got != d {
-		return corrupt(d, "chunks hash to %s", got)
-	}
-	return nil
-}
-
-// VerifyChunkTx checks one chunk value against its digest.
-func VerifyChunkTx(tx *bolt.Tx, c manifest.Digest) error {
-	chunks, err := db.Bucket(tx, db.BucketChunks)
-	if err != nil {
-		return err
-	}
-	v, err := getValue(chunks, c)
-	if err != nil {
-		return err
-	}
-	if v == nil {
-		return fmt.Errorf("chunk %s: %w", c, db.ErrNotFound)
-	}
-	h, err := parseValue(c, v)
-	if err != nil {
-		return err
-	}
-	if h.format == formatChunks {
-		return corrupt(c, "a chunk that is itself a chunk list")
-	}
-	h.payload = bytes.Clone(h.payload)
-	_, err = decodeValue(c, h)
-	return err
-}
-
-// ValueHeaderTx returns the logical size and stored bytes of d's value in
-// bucket, for recounting the stats counters.
-func ValueHeaderTx(tx *bolt.Tx, bucket []byte, d manifest.Digest) (size, stored int64, err error) {
-	b, err := db.Bucket(tx, bucket)
-	if err != nil {
-		return 0, 0, err
-	}
-	v, err := getValue(b, d)
-	if err != nil {
-		return 0, 0, err
-	}
-	if v == nil {
-		return 0, 0, fmt.Errorf("value %s in %s: %w", d, bucket, db.ErrNotFound)
-	}
-	h, err := parseValue(d, v)
-	return h.size, int64(len(v)), err
 }
 
 func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byte, error) {

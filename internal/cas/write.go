@@ -2,7 +2,6 @@ package cas
 
 import (
 	"github.com/processfork/pf/internal/db"
-	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -91,16 +90,6 @@ func (t *tally) flush(tx *bolt.Tx) error {
 		}
 	}
 	return nil
-}
-
-// DeleteValueIn removes d from one bucket, blobs/ or chunks/, keeping the
-// counters right; a provisional mark for it goes too.
-func DeleteValueIn(tx *bolt.Tx, bucket []byte, d manifest.Digest) error {
-	bk, err := openBuckets(tx)
-	if err != nil {
-		return err
-	}
-	return bk.delete(refIn(bucket, d))
 }
 
 // delete removes ref's value, keeping the counters right; a provisional

@@ -1,6 +1,11 @@
-// Package index keeps the buckets that order images: by creation time and
-// by parent. They are written in the same transaction as each manifest, so
-// history queries are range scans over them, never a scan of every image.
+// Package index keeps the records of images: manifests/, which holds each
+// image's manifest, and the buckets that order images by creation time
+// and by parent, written in the same transaction as each manifest, so
+// that history queries are range scans over them, never a scan of every
+// image; and shallow/, the images that lack parents. Put, Get and Remove
+// (image.go) are the one place that writes, reads and removes an image's
+// record: commit, prune and the bulk loader of the benchmarks all go
+// through them.
 package index
 
 import (
@@ -69,10 +74,10 @@ func buckets(tx *bolt.Tx) (byTime, byParent *bolt.Bucket, err error) {
 	return byTime, byParent, err
 }
 
-// Keys returns the keys Add files image id under: its key in index/time
+// keys returns the keys Put files image id under: its key in index/time
 // and one key in index/parent per parent (under the all-zero parent for a
-// root). Bulk loaders use it to write the keys in sorted order.
-func Keys(id manifest.Digest, created time.Time, parents []manifest.Digest) (timeKey []byte, parentKeys [][]byte) {
+// root).
+func keys(id manifest.Digest, created time.Time, parents []manifest.Digest) (timeKey []byte, parentKeys [][]byte) {
 	if len(parents) == 0 {
 		parents = []manifest.Digest{rootParent}
 	}
@@ -81,40 +86,4 @@ func Keys(id manifest.Digest, created time.Time, parents []manifest.Digest) (tim
 		parentKeys[i] = edgeKey(p, id)
 	}
 	return TimeKey(created, id), parentKeys
-}
-
-// Add files image id, created at created with the given parents.
-func Add(tx *bolt.Tx, id manifest.Digest, created time.Time, parents []manifest.Digest) error {
-	byTime, byParent, err := buckets(tx)
-	if err != nil {
-		return err
-	}
-	timeKey, parentKeys := Keys(id, created, parents)
-	if err := byTime.Put(timeKey, nil); err != nil {
-		return err
-	}
-	for _, k := range parentKeys {
-		if err := byParent.Put(k, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Remove takes image id out of both indexes.
-func Remove(tx *bolt.Tx, id manifest.Digest, created time.Time, parents []manifest.Digest) error {
-	byTime, byParent, err := buckets(tx)
-	if err != nil {
-		return err
-	}
-	timeKey, parentKeys := Keys(id, created, parents)
-	if err := byTime.Delete(timeKey); err != nil {
-		return err
-	}
-	for _, k := range parentKeys {
-		if err := byParent.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }

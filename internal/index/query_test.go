@@ -31,13 +31,18 @@ func TestScanTime_MatchesFilterAndSort(t *testing.T) {
 			return err
 		}
 		for i := range 40 {
-			id := manifest.Sum(fmt.Appendf(nil, "image %d", i))
 			created := at(i / 3) // three images to an instant
 			if i == 39 {
 				created = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) // before the epoch
 			}
-			all = append(all, index.TimeKey(created, id))
-			if err := index.Add(tx, id, created, nil); err != nil {
+			m := manifest.New(manifest.Agent{Kind: "test", Version: "1", Fingerprint: fmt.Sprint(i)}, created)
+			raw, err := m.Encode()
+			if err != nil {
+				return err
+			}
+			e := index.NewEntry(raw, m)
+			all = append(all, index.TimeKey(created, e.ID))
+			if err := index.Put(tx, e); err != nil {
 				return err
 			}
 		}

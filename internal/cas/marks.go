@@ -1,4 +1,4 @@
-package pf
+package cas
 
 import (
 	"encoding/binary"
