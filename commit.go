@@ -3,6 +3,7 @@ package pf
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -31,15 +32,16 @@ func (s *Store) Commit(ctx context.Context, raw []byte) (manifest.Digest, error)
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	return id, s.db.Update(ctx, s.commitFn(id, raw, m, nil, false))
+	return id, s.db.Update(ctx, s.commitFn(id, raw, m, nil, false, nil))
 }
 
 // commitFn is the part of a commit that runs in the store's transaction.
 // It must be repeatable: a group commit may run it twice. lease, when not
 // nil, is the lease that put the image's blobs: what it put needs no
 // lookup. With shallow, parents the store lacks are allowed, and the image
-// is listed in shallow/ if it has any.
-func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease, shallow bool) func(tx *bolt.Tx) error {
+// is listed in shallow/ if it has any. pc, when not nil, is what the
+// snapshot's captures attach to the commit.
+func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease, shallow bool, pc *pendingCommit) func(tx *bolt.Tx) error {
 	entry := index.NewEntry(raw, m)
 	return func(tx *bolt.Tx) error {
 		if index.Has(tx, id) {
@@ -54,7 +56,8 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 				e.Shallow = true
 			}
 		}
-		blobs, err := s.reachedTx(context.Background(), tx, id, m, lease)
+		known := pc.knownIn(tx, lease)
+		blobs, err := s.reachedTx(context.Background(), tx, id, m, known)
 		if err != nil {
 			return err
 		}
@@ -69,6 +72,70 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		if err := s.blobs.Settle(tx, reached...); err != nil {
 			return err
 		}
+		if err := pc.apply(tx, known); err != nil {
+			return err
+		}
 		return index.Put(tx, e)
 	}
+}
+
+// pendingCommit is what a snapshot's captures attach to its commit
+// besides their blobs: the saves of file caches (FileCache.Save).
+type pendingCommit struct {
+	mu    sync.Mutex
+	saves []*fileCacheSave
+}
+
+func (pc *pendingCommit) addSave(sv *fileCacheSave) {
+	pc.mu.Lock()
+	pc.saves = append(pc.saves, sv)
+	pc.mu.Unlock()
+}
+
+// knownIn returns what the commit in tx knows to be stored without
+// looking: the blobs the lease put or found, and the blobs the file
+// caches' records name (FileCache.Save's reached), while nothing has been
+// deleted from the store since those were loaded. It returns each blob's
+// size.
+func (pc *pendingCommit) knownIn(tx *bolt.Tx, lease *cas.Lease) func(manifest.Digest) (int64, bool) {
+	var reached []map[manifest.Digest]int64
+	if pc != nil {
+		deleted := db.Counter(tx, db.CounterDeleted)
+		pc.mu.Lock()
+		for _, sv := range pc.saves {
+			if sv.loaded != nil && sv.loaded.deleted == deleted && len(sv.reached) > 0 {
+				reached = append(reached, sv.reached)
+			}
+		}
+		pc.mu.Unlock()
+	}
+	return func(d manifest.Digest) (int64, bool) {
+		if lease != nil {
+			if size, ok := lease.Size(d); ok {
+				return size, true
+			}
+		}
+		for _, r := range reached {
+			if size, ok := r[d]; ok {
+				return size, true
+			}
+		}
+		return 0, false
+	}
+}
+
+// apply writes what the captures attached, in the commit's transaction.
+func (pc *pendingCommit) apply(tx *bolt.Tx, known func(manifest.Digest) (int64, bool)) error {
+	if pc == nil {
+		return nil
+	}
+	pc.mu.Lock()
+	saves := pc.saves
+	pc.mu.Unlock()
+	for _, sv := range saves {
+		if err := sv.apply(tx, func(d manifest.Digest) bool { _, ok := known(d); return ok }); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/processfork/pf/manifest"
@@ -19,17 +20,19 @@ import (
 type contentKeeper struct {
 	w      BlobWriter
 	layer  string
+	commit *pendingCommit // the snapshot's, for what captures attach to it
 	mu     sync.Mutex
 	digest manifest.Digest
 	kept   []byte
+	named  []manifest.Digest // what the blob digest names, when PutTree put it
 }
 
 // keepMax bounds the copy. A tree entry with a path of 30 bytes takes
 // about 160 bytes, so a tree of 20,000 files is about 3 MB.
 const keepMax = 8 << 20
 
-func newContentKeeper(w BlobWriter, layer string) *contentKeeper {
-	return &contentKeeper{w: w, layer: layer}
+func newContentKeeper(w BlobWriter, layer string, commit *pendingCommit) *contentKeeper {
+	return &contentKeeper{w: w, layer: layer, commit: commit}
 }
 
 // treePrefix starts every tree that Tree.Encode writes. A tree written
@@ -87,7 +90,38 @@ func (k *contentKeeper) PutBatch(ctx context.Context, blobs [][]byte) ([]manifes
 func (k *contentKeeper) keep(d manifest.Digest, b []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.digest, k.kept = d, b
+	k.digest, k.kept, k.named = d, b, nil
+}
+
+// PutTree encodes tree as manifest.Tree.Encode does and puts it through
+// w: a world capture's world.fs blob. Through the BlobWriter that a
+// snapshot gives its world capture, the commit then knows what the tree
+// names from its entries, without parsing the encoding again.
+func PutTree(ctx context.Context, w BlobWriter, tree *manifest.Tree) (manifest.Digest, error) {
+	k, ok := w.(*contentKeeper)
+	if !ok || k.layer != manifest.LayerWorldFS {
+		raw, err := tree.Encode()
+		if err != nil {
+			return manifest.Digest{}, err
+		}
+		return w.PutBytes(ctx, raw)
+	}
+	if !slices.IsSortedFunc(tree.Entries, func(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) }) {
+		tree = &manifest.Tree{Entries: slices.Clone(tree.Entries)}
+		tree.Sort()
+	}
+	raw, err := tree.Encode()
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	d, err := k.w.PutBytes(ctx, raw)
+	if err != nil {
+		return d, err
+	}
+	k.mu.Lock()
+	k.digest, k.kept, k.named = d, nil, tree.Refs()
+	k.mu.Unlock()
+	return d, nil
 }
 
 // parsed records in refs what the layer's blob d names, when the capture
@@ -98,9 +132,12 @@ func (k *contentKeeper) parsed(refs *refCache, d manifest.Digest, err error) err
 		return err
 	}
 	k.mu.Lock()
-	kept, ok := k.kept, k.digest == d
+	kept, named, ok := k.kept, k.named, k.digest == d
 	k.mu.Unlock()
-	if ok {
+	switch {
+	case ok && named != nil:
+		refs.get(k.layer, d, func() ([]manifest.Digest, error) { return named, nil })
+	case ok && kept != nil:
 		refs.get(k.layer, d, func() ([]manifest.Digest, error) { return manifest.Refs(k.layer, kept) })
 	}
 	return nil

@@ -52,7 +52,7 @@ func cached(refs *refCache, layer string, d manifest.Digest) ([]manifest.Digest,
 func TestContentKeeper_KeepsTreeNotWhatFollows(t *testing.T) {
 	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
 	tree := encodeTree(t, a, b)
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
 	fs, _ := k.PutBytes(context.Background(), tree)
 	// The env and procs blobs are JSON objects too, put after the tree.
 	k.PutBytes(context.Background(), []byte(`{"kind":"env.v1","cwd":"/","vars":{}}`))
@@ -70,7 +70,7 @@ func TestContentKeeper_ParsesWhatWasHashed(t *testing.T) {
 	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
 	buf := encodeTree(t, a)
 	other := encodeTree(t, b)
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
 	fs, _ := k.PutBytes(context.Background(), buf)
 	// A caller that reuses its buffer after the put: the refs must still
 	// be those of the bytes that were hashed.
@@ -90,7 +90,7 @@ func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &hashWriter{}
-	keeper := newContentKeeper(w, manifest.LayerCacheManifest)
+	keeper := newContentKeeper(w, manifest.LayerCacheManifest, nil)
 	batch := [][]byte{[]byte("page bytes"), []byte(`{"not":"the list"}`), pages, []byte("more page bytes")}
 	ds, err := PutAll(context.Background(), keeper, batch)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 }
 
 func TestContentKeeper_OtherDigestNotParsed(t *testing.T) {
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
 	k.PutBytes(context.Background(), encodeTree(t, manifest.Sum([]byte("a"))))
 	// The layer names a tree streamed through Put, which is not kept.
 	streamed := manifest.Sum(encodeTree(t))

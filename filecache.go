@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"hash/crc64"
+	"sync"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -17,9 +20,14 @@ import (
 // stat, say) and the digest of its bytes. Package worktree's stat cache
 // keeps its entries here. It is a cache, never a reference: gc does not
 // look at it, and Load says which entries still name a stored blob.
+//
+// A FileCache is one capture's handle: Load, then Save, once each.
 type FileCache struct {
 	s      *Store
 	prefix []byte
+
+	mu     sync.Mutex
+	loaded *cacheLoad // what Load found, for Save
 }
 
 // A FileRecord is one file of a FileCache.
@@ -43,6 +51,58 @@ func (s *Store) FileCache(dir string) *FileCache {
 	return &FileCache{s: s, prefix: sum[:16]}
 }
 
+// Each directory's cache has a seal under its prefix alone (no path is
+// empty): the store's deletion count when every record was last known to
+// name a stored blob, and the count and checksum of the records then. A
+// Load that finds the seal matching (nothing deleted since, the same
+// records) knows every record's blob is stored without looking one up;
+// anything else, a record written by an older pf say, breaks the seal,
+// and Load looks each up again.
+const (
+	sealFormat = 1
+	sealSize   = 1 + 3*8
+)
+
+type seal struct {
+	deleted, count int64
+	sum            uint64
+}
+
+func (s seal) encode() []byte {
+	b := make([]byte, 0, sealSize)
+	b = append(b, sealFormat)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.deleted))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.count))
+	return binary.BigEndian.AppendUint64(b, s.sum)
+}
+
+func decodeSeal(v []byte) (seal, bool) {
+	if len(v) != sealSize || v[0] != sealFormat {
+		return seal{}, false
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
+	return seal{deleted: int64(u(0)), count: int64(u(1)), sum: u(2)}, true
+}
+
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// recordSum is a record's part of the seal's checksum, which adds them
+// up, so that one record's change changes it by that record's part.
+func recordSum(path string, value []byte) uint64 {
+	h := crc64.Update(0, crcTable, []byte(path))
+	return crc64.Update(h^uint64(len(path)), crcTable, value)
+}
+
+// cacheLoad is what Load found, for Save.
+type cacheLoad struct {
+	seal     []byte // the seal's value as found (nil: none)
+	deleted  int64  // the store's deletion count then
+	count    int64  // records, and their checksum
+	sum      uint64
+	stored   map[manifest.Digest]struct{} // blobs Load said stored
+	unstored []string                     // paths whose blob was not
+}
+
 // Load calls fn for every file of the cache, in byte order of the paths.
 // stored says whether the record's blob is in the store for good: false
 // for a file hashed by a snapshot that then failed, or whose blob gc has
@@ -53,62 +113,156 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		if err != nil {
 			return err
 		}
-		settled, err := cas.SettledTx(tx)
-		if err != nil {
-			return err
-		}
+		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted), stored: map[manifest.Digest]struct{}{}}
+		var records []FileRecord
 		cur := cache.Cursor()
 		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
+			if len(k) == len(c.prefix) {
+				ld.seal = bytes.Clone(v)
+				continue
+			}
 			r := FileRecord{Path: string(k[len(c.prefix):])}
-			stored := false
+			ld.count++
+			ld.sum += recordSum(r.Path, v)
 			if n := len(v) - len(r.Blob); n >= 0 {
 				r.Stat = v[:n:n]
 				copy(r.Blob[:], v[n:])
+			} else {
+				ld.unstored = append(ld.unstored, r.Path)
+				continue
+			}
+			records = append(records, r)
+		}
+		sealed, ok := decodeSeal(ld.seal)
+		trusted := ok && sealed == seal{deleted: ld.deleted, count: ld.count, sum: ld.sum}
+		var settled func(manifest.Digest) (bool, error)
+		if !trusted {
+			if settled, err = cas.SettledTx(tx); err != nil {
+				return err
+			}
+		}
+		for _, r := range records {
+			stored := true
+			if !trusted {
 				if stored, err = settled(r.Blob); err != nil {
 					return err
 				}
+			}
+			if stored {
+				ld.stored[r.Blob] = struct{}{}
+			} else {
+				ld.unstored = append(ld.unstored, r.Path)
 			}
 			if err := fn(r, stored); err != nil {
 				return err
 			}
 		}
+		c.mu.Lock()
+		c.loaded = ld
+		c.mu.Unlock()
 		return ctx.Err()
 	})
 }
 
-// Update puts the records put, replacing those of the same paths, and
-// deletes the records of the paths del, in one transaction of the store's
-// group commit.
-func (c *FileCache) Update(ctx context.Context, put []FileRecord, del []string) error {
-	if len(put) == 0 && len(del) == 0 {
+// Save records what a capture found after Load: put replaces records (or
+// adds them), del deletes them, and the records of blobs Load found
+// missing go too. reached are the blobs, with their sizes, of records that
+// Load said stored and that the capture's layer names: the commit need not
+// look them up while nothing has been deleted from the store since Load.
+//
+// With the BlobWriter a snapshot gives its captures, all this happens in
+// the snapshot's commit transaction, and only if it commits: a record
+// never names a blob that a failed snapshot put. With any other writer,
+// it happens now, in a transaction of its own.
+func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, del []string, reached map[manifest.Digest]int64) error {
+	c.mu.Lock()
+	ld := c.loaded
+	c.mu.Unlock()
+	sv := &fileCacheSave{c: c, loaded: ld, del: del, reached: map[manifest.Digest]int64{}}
+	for _, r := range put {
+		sv.put = append(sv.put, r.Path)
+		sv.values = append(sv.values, append(append(make([]byte, 0, len(r.Stat)+len(r.Blob)), r.Stat...), r.Blob[:]...))
+		sv.blobs = append(sv.blobs, r.Blob)
+	}
+	if ld != nil {
+		sv.del = append(sv.del, ld.unstored...)
+		for d, size := range reached {
+			if _, ok := ld.stored[d]; ok {
+				sv.reached[d] = size
+			}
+		}
+	}
+	if k, ok := w.(*contentKeeper); ok && k.commit != nil {
+		k.commit.addSave(sv)
 		return nil
+	}
+	sv.reached = nil
+	return c.s.db.Update(ctx, func(tx *bolt.Tx) error {
+		return sv.apply(tx, func(manifest.Digest) bool { return false })
+	})
+}
+
+// A fileCacheSave is one FileCache.Save, waiting for its commit.
+type fileCacheSave struct {
+	c       *FileCache
+	loaded  *cacheLoad // nil: Save without Load
+	put     []string
+	values  [][]byte
+	blobs   []manifest.Digest
+	del     []string
+	reached map[manifest.Digest]int64
+}
+
+// apply writes the save in tx: the records, and a new seal if the store
+// deleted nothing since Load and no one else changed the records since.
+// stored says whether a blob is known stored in tx (the commit's own);
+// a put whose blob is neither that nor found is dropped. It must be
+// repeatable: a group commit may run it twice.
+func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) error {
+	cache, err := db.Bucket(tx, db.BucketStatCache)
+	if err != nil {
+		return err
 	}
 	key := func(path string) []byte {
-		return append(append(make([]byte, 0, len(c.prefix)+len(path)), c.prefix...), path...)
+		return append(append(make([]byte, 0, len(sv.c.prefix)+len(path)), sv.c.prefix...), path...)
 	}
-	keys := make([][]byte, len(put))
-	values := make([][]byte, len(put))
-	for i, r := range put {
-		keys[i] = key(r.Path)
-		values[i] = append(append(make([]byte, 0, len(r.Stat)+len(r.Blob)), r.Stat...), r.Blob[:]...)
+	ld := sv.loaded
+	sealed := ld != nil && bytes.Equal(cache.Get(sv.c.prefix), ld.seal) && db.Counter(tx, db.CounterDeleted) == ld.deleted
+	next := seal{deleted: db.Counter(tx, db.CounterDeleted)}
+	if ld != nil {
+		next.count, next.sum = ld.count, ld.sum
 	}
-	// Puts and deletes are idempotent: the function may run twice in a
-	// group commit.
-	return c.s.db.Update(ctx, func(tx *bolt.Tx) error {
-		cache, err := db.Bucket(tx, db.BucketStatCache)
-		if err != nil {
-			return err
-		}
-		for i := range keys {
-			if err := cache.Put(keys[i], values[i]); err != nil {
-				return err
-			}
-		}
-		for _, path := range del {
-			if err := cache.Delete(key(path)); err != nil {
-				return err
-			}
+	drop := func(k []byte, path string) error {
+		if old := cache.Get(k); old != nil {
+			next.count--
+			next.sum -= recordSum(path, old)
+			return cache.Delete(k)
 		}
 		return nil
-	})
+	}
+	for _, path := range sv.del {
+		if err := drop(key(path), path); err != nil {
+			return err
+		}
+	}
+	for i, path := range sv.put {
+		k := key(path)
+		if err := drop(k, path); err != nil {
+			return err
+		}
+		if !known(sv.blobs[i]) {
+			if _, err := cas.SizeTx(tx, sv.blobs[i]); err != nil {
+				continue
+			}
+		}
+		if err := cache.Put(k, sv.values[i]); err != nil {
+			return err
+		}
+		next.count++
+		next.sum += recordSum(path, sv.values[i])
+	}
+	if sealed {
+		return cache.Put(sv.c.prefix, next.encode())
+	}
+	return cache.Delete(sv.c.prefix)
 }

@@ -89,9 +89,10 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 // reachedTx lists the blobs that image id, whose manifest is m, reaches
 // in tx, each once, in the order of reach, with their logical sizes. A
 // blob that is missing fails it with an error wrapping ErrNotFound that
-// names where the image reaches it. lease, when not nil, is the lease
-// that put the image's blobs: the sizes of what it put need no lookup.
-func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, m *manifest.Manifest, lease *cas.Lease) ([]Blob, error) {
+// names where the image reaches it. known, when not nil, gives the sizes
+// of blobs the caller knows stored in tx (what a snapshot's lease put),
+// which need no lookup.
+func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, m *manifest.Manifest, known func(manifest.Digest) (int64, bool)) ([]Blob, error) {
 	var out []Blob
 	err := reach(m, s.refs,
 		func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
@@ -100,8 +101,8 @@ func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, 
 				return err
 			}
 			size, ok := int64(0), false
-			if lease != nil {
-				size, ok = lease.Size(d)
+			if known != nil {
+				size, ok = known(d)
 			}
 			var err error
 			if !ok {

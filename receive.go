@@ -109,7 +109,7 @@ func (r *Receiver) Commit(ctx context.Context, raw []byte) (manifest.Digest, err
 	id := manifest.Sum(raw)
 	r.flushing.Lock() // no flush in flight past this point
 	defer r.flushing.Unlock()
-	if err := r.lease.Commit(ctx, r.s.commitFn(id, raw, m, r.lease, r.shallow)); err != nil {
+	if err := r.lease.Commit(ctx, r.s.commitFn(id, raw, m, r.lease, r.shallow, nil)); err != nil {
 		return manifest.Digest{}, err
 	}
 	return id, nil

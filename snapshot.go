@@ -95,7 +95,8 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	}
 	m := manifest.New(spec.Agent, created.UTC(), spec.Parents...)
 	lease := s.blobs.NewLease()
-	if err := capture(ctx, lease, s.refs, m, spec); err != nil {
+	pc := &pendingCommit{}
+	if err := capture(ctx, lease, s.refs, m, spec, pc); err != nil {
 		lease.Abort()
 		return manifest.Digest{}, err
 	}
@@ -121,7 +122,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		return manifest.Digest{}, err
 	}
 	id := manifest.Sum(raw)
-	commit := s.commitFn(id, raw, m, lease, false)
+	commit := s.commitFn(id, raw, m, lease, false, pc)
 	if h := spec.Head; h != nil {
 		commitImage := commit
 		commit = func(tx *bolt.Tx) error {
@@ -138,7 +139,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 	return id, nil
 }
 
-func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot) error {
+func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot, pc *pendingCommit) error {
 	// The first capture to fail cancels the others.
 	g, ctx := errgroup.WithContext(parent)
 	// A layer without a capture points at the empty blob, stored only
@@ -174,21 +175,21 @@ func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.M
 	}
 	if spec.Cache != nil {
 		run("cache", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerCacheManifest)
+			k := newContentKeeper(w, manifest.LayerCacheManifest, pc)
 			m.Cache, err = spec.Cache.CaptureCache(ctx, k)
 			return k.parsed(refs, m.Cache.Manifest, err)
 		})
 	}
 	if spec.World != nil {
 		run("world", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerWorldFS)
+			k := newContentKeeper(w, manifest.LayerWorldFS, pc)
 			m.World, err = spec.World.CaptureWorld(ctx, k)
 			return k.parsed(refs, m.World.FS, err)
 		})
 	}
 	if spec.Effects != nil {
 		run("effects", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerEffectsLedger)
+			k := newContentKeeper(w, manifest.LayerEffectsLedger, pc)
 			m.Effects, err = spec.Effects.CaptureEffects(ctx, k)
 			return k.parsed(refs, m.Effects.Ledger, err)
 		})

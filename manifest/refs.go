@@ -38,14 +38,7 @@ func Refs(layer string, b []byte) ([]Digest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(t.Entries) > 0 {
-			named = make([]Digest, 0, len(t.Entries))
-		}
-		for _, e := range t.Entries {
-			if e.Kind != KindDir {
-				named = append(named, e.Blob)
-			}
-		}
+		return t.Refs(), nil
 	case LayerCacheManifest:
 		if !hasKey(b, "pages") {
 			return nil, nil
@@ -68,6 +61,21 @@ func Refs(layer string, b []byte) ([]Digest, error) {
 		named = []Digest{e.ParentA, e.ParentB, e.Ancestor}
 	}
 	return dedupe(named), nil
+}
+
+// Refs returns the blobs t names, each once, in the order of its entries:
+// what Refs returns for t's encoding when t is sorted as Encode sorts it.
+func (t *Tree) Refs() []Digest {
+	var named []Digest
+	if len(t.Entries) > 0 {
+		named = make([]Digest, 0, len(t.Entries))
+	}
+	for _, e := range t.Entries {
+		if e.Kind != KindDir {
+			named = append(named, e.Blob)
+		}
+	}
+	return dedupe(named)
 }
 
 // dedupe drops the repeats from ds, in place, keeping the first of each;

@@ -81,8 +81,11 @@ func ComparePaths(a, b string) int {
 // A directory has no blob, and only a symlink has a link_target. t is not
 // modified. Errors wrap ErrInvalidTree and name the entry's path.
 func (t *Tree) Encode() ([]byte, error) {
-	entries := slices.Clone(t.Entries)
-	slices.SortFunc(entries, func(a, b Entry) int { return ComparePaths(a.Path, b.Path) })
+	entries := t.Entries
+	if !slices.IsSortedFunc(entries, compareEntries) {
+		entries = slices.Clone(entries)
+		slices.SortFunc(entries, compareEntries)
+	}
 	for i := range entries {
 		e := &entries[i]
 		if err := e.check(); err != nil {
@@ -92,7 +95,13 @@ func (t *Tree) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("%w: entry %s: duplicate path", ErrInvalidTree, quote(e.Path))
 		}
 	}
-	b := make([]byte, 0, 64+len(entries)*128)
+	// One allocation: an entry's fixed part and a digest take about 140
+	// bytes, then its path (and a link's target), escapes aside.
+	n := 64
+	for i := range entries {
+		n += 140 + len(entries[i].Path) + len(entries[i].LinkTarget)
+	}
+	b := make([]byte, 0, n)
 	b = append(b, `{"kind":"fs.tree.v1","entries":[`...)
 	for i := range entries {
 		e := &entries[i]
@@ -119,6 +128,11 @@ func (t *Tree) Encode() ([]byte, error) {
 	}
 	return append(b, "]}"...), nil
 }
+
+func compareEntries(a, b Entry) int { return ComparePaths(a.Path, b.Path) }
+
+// Sort sorts t's entries as Encode lists them.
+func (t *Tree) Sort() { slices.SortFunc(t.Entries, compareEntries) }
 
 // check reports what is wrong with e, if anything. A zero Blob stands for
 // an absent one: no file has the all-zero SHA-256.
@@ -296,7 +310,7 @@ func decodeTree(b []byte) (*Tree, error) {
 		return nil, err
 	}
 	if !sorted {
-		slices.SortFunc(t.Entries, func(a, b Entry) int { return ComparePaths(a.Path, b.Path) })
+		t.Sort()
 		for i := 1; i < len(t.Entries); i++ {
 			if p := t.Entries[i].Path; p == t.Entries[i-1].Path {
 				return nil, fmt.Errorf("entries: %s: duplicate path", quote(p))

@@ -177,12 +177,9 @@ func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.W
 
 // worldOf puts the tree, the environment and the procs marker.
 func (c *Capture) worldOf(ctx context.Context, w pf.BlobWriter, tree *manifest.Tree) (manifest.World, error) {
-	raw, err := tree.Encode()
-	if err != nil {
-		return manifest.World{}, err
-	}
 	var world manifest.World
-	if world.FS, err = w.PutBytes(ctx, raw); err != nil {
+	var err error
+	if world.FS, err = pf.PutTree(ctx, w, tree); err != nil {
 		return manifest.World{}, err
 	}
 	env, err := c.envBlob()
@@ -287,11 +284,13 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 		return nil, err
 	}
 	if wk.cache != nil && !c.scan {
-		if err := wk.cache.save(ctx); err != nil {
+		if err := wk.cache.save(ctx, w); err != nil {
 			return nil, fmt.Errorf("%s: save stat cache: %w", c.Root, err)
 		}
 	}
-	return &manifest.Tree{Entries: wk.entries}, nil
+	tree := &manifest.Tree{Entries: wk.entries}
+	tree.Sort() // in the order of its encoding, which then need not copy it
+	return tree, nil
 }
 
 // run walks the tree, on this goroutine and up to GOMAXPROCS-1 more, and

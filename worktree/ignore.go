@@ -95,6 +95,80 @@ type rulePattern struct {
 	// path when it matches any one of its segments below the domain, as
 	// gitignore.ParsePattern reads such a line.
 	simple bool
+	// name, for a simple pattern whose glob is a literal name, or one
+	// "*" then a literal, or a literal then "*": a match on one name by
+	// string comparison, which gives filepath.Match's verdict at a
+	// fraction of its cost (a walk asks every pattern about every name).
+	name nameMatch
+}
+
+// A nameMatch decides a simple pattern on one name without a glob.
+type nameMatch struct {
+	kind      nameMatchKind
+	text      string
+	dirOnly   bool
+	inclusion bool
+}
+
+type nameMatchKind uint8
+
+const (
+	nameGlob   nameMatchKind = iota // no shortcut: filepath.Match decides
+	nameEqual                       // name == text
+	nameSuffix                      // "*" text
+	namePrefix                      // text "*"
+)
+
+// newNameMatch reads a simple pattern's line as gitignore.ParsePattern
+// does: "!" includes, trailing spaces go unless escaped, a trailing "/"
+// matches directories only.
+func newNameMatch(line string) nameMatch {
+	var m nameMatch
+	p := line
+	if strings.HasPrefix(p, "!") {
+		m.inclusion, p = true, p[1:]
+	}
+	if !strings.HasSuffix(p, "\\ ") {
+		p = strings.TrimRight(p, " ")
+	}
+	if strings.HasSuffix(p, "/") {
+		m.dirOnly, p = true, p[:len(p)-1]
+	}
+	const meta = `*?[\`
+	switch {
+	case !strings.ContainsAny(p, meta):
+		m.kind, m.text = nameEqual, p
+	case len(p) > 1 && p[0] == '*' && !strings.ContainsAny(p[1:], meta):
+		m.kind, m.text = nameSuffix, p[1:]
+	case len(p) > 1 && p[len(p)-1] == '*' && !strings.ContainsAny(p[:len(p)-1], meta):
+		m.kind, m.text = namePrefix, p[:len(p)-1]
+	}
+	return m
+}
+
+// match is what the pattern makes of an entry called name directly in
+// its domain, as gitignore's Match on the domain and name says; ok is
+// false for a pattern with no shortcut. A name holds no separator, so a
+// "*" matches any part of it.
+func (m nameMatch) match(name string, isDir bool) (r gitignore.MatchResult, ok bool) {
+	var hit bool
+	switch m.kind {
+	case nameGlob:
+		return gitignore.NoMatch, false
+	case nameEqual:
+		hit = name == m.text
+	case nameSuffix:
+		hit = strings.HasSuffix(name, m.text)
+	case namePrefix:
+		hit = strings.HasPrefix(name, m.text)
+	}
+	switch {
+	case !hit || m.dirOnly && !isDir:
+		return gitignore.NoMatch, true
+	case m.inclusion:
+		return gitignore.Include, true
+	}
+	return gitignore.Exclude, true
 }
 
 // parsePatterns parses gitignore lines: blank lines and comments are
@@ -110,7 +184,11 @@ func parsePatterns(lines []string, domain []string) []rulePattern {
 		if strings.HasPrefix(line, `\#`) {
 			line = line[1:]
 		}
-		ps = append(ps, rulePattern{Pattern: gitignore.ParsePattern(line, domain), domain: domain, simple: isSimplePattern(line)})
+		p := rulePattern{Pattern: gitignore.ParsePattern(line, domain), domain: domain, simple: isSimplePattern(line)}
+		if p.simple {
+			p.name = newNameMatch(line)
+		}
+		ps = append(ps, p)
 	}
 	return ps
 }
@@ -157,10 +235,25 @@ func (s *patternSet) inDir(dir []string) *dirMatch {
 	for i, p := range s.patterns {
 		m.inDir[i] = len(dir) >= len(p.domain) && slices.Equal(dir[:len(p.domain)], p.domain)
 		if m.inDir[i] && p.simple {
-			m.prefix[i] = p.Match(dir, true)
+			m.prefix[i] = p.matchSegments(dir)
 		}
 	}
 	return m
+}
+
+// matchSegments is what simple pattern p makes of directory dir (which
+// is in p's domain): whether one of dir's segments below the domain
+// matches it.
+func (p *rulePattern) matchSegments(dir []string) gitignore.MatchResult {
+	if p.name.kind == nameGlob {
+		return p.Match(dir, true)
+	}
+	for _, seg := range dir[len(p.domain):] {
+		if r, _ := p.name.match(seg, true); r != gitignore.NoMatch {
+			return r
+		}
+	}
+	return gitignore.NoMatch
 }
 
 // match reports whether the entry name of the directory matches; path is
@@ -178,8 +271,11 @@ func (m *dirMatch) match(path []string, name string, isDir bool) bool {
 		case m.prefix[i] != gitignore.NoMatch:
 			r = m.prefix[i]
 		default:
-			m.name = append(append(m.name[:0], p.domain...), name)
-			r = p.Match(m.name, isDir)
+			var ok bool
+			if r, ok = p.name.match(name, isDir); !ok {
+				m.name = append(append(m.name[:0], p.domain...), name)
+				r = p.Match(m.name, isDir)
+			}
 		}
 		if r != gitignore.NoMatch {
 			return r == gitignore.Exclude

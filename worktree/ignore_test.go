@@ -14,7 +14,8 @@ import (
 // globs with "/" and "**", character classes, escapes).
 func TestPatternSet_InDirAsGitignore(t *testing.T) {
 	names := []string{"a", "b", "src", "build", "node_modules", ".cache", ".git", "x.key", "id_rsa", "id_rsa.pub",
-		".env", ".env.example", "keep.log", "debug.log", "lib", "Foo1", "foo2", "credentials", ".aws", "deep", " sp ", "#hash"}
+		".env", ".env.example", "keep.log", "debug.log", "lib", "Foo1", "foo2", "credentials", ".aws", "deep", " sp ", "#hash",
+		"x.", "key", "*", "log"}
 	sets := map[string]*patternSet{
 		"defaults": newPatternSet(parsePatterns(DefaultIgnores, nil)),
 		"secrets":  secretRules,
@@ -23,6 +24,7 @@ func TestPatternSet_InDirAsGitignore(t *testing.T) {
 			parsePatterns([]string{"a/b", "!*.log", "**/x.key", "b/", "id_*"}, []string{"src"})...),
 			parsePatterns([]string{"*", "!deep"}, []string{"src", "a"})...),
 			parsePatterns([]string{"!.git/", "a"}, nil)...)),
+		"names": newPatternSet(parsePatterns([]string{"x.*", "*key", "!id_*", "lib/", "!b/", "*.", "*", "!\\*", "log  ", "!deep/  ", "x.*/"}, []string{"src"})),
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for name, set := range sets {

@@ -233,11 +233,7 @@ func (b *backupWorld) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manife
 		world, err := b.c.worldOf(ctx, w, tree)
 		return world, err
 	}
-	raw, err := tree.Encode()
-	if err != nil {
-		return manifest.World{}, err
-	}
-	fsDigest, err := w.PutBytes(ctx, raw)
+	fsDigest, err := pf.PutTree(ctx, w, tree)
 	return manifest.World{FS: fsDigest, Env: b.base.Env, Procs: b.base.Procs}, err
 }
 

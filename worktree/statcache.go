@@ -90,6 +90,7 @@ type loadedEntry struct {
 	cacheEntry
 	usable bool        // well-formed, and its digest is stored and not provisional
 	seen   atomic.Bool // the walk met the path again
+	hit    atomic.Bool // and took its digest from here
 }
 
 // loadStatCache reads root's entries, keeping as usable only those whose
@@ -134,6 +135,7 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 	if unixSecond(st.mtime) >= unixSecond(e.recorded) {
 		return manifest.Digest{}, cacheRacy
 	}
+	e.hit.Store(true)
 	return e.digest, cacheHit
 }
 
@@ -144,9 +146,11 @@ func (c *statCache) record(path string, e cacheEntry) {
 	c.mu.Unlock()
 }
 
-// save writes what changed: the files hashed, unless the cache already
-// held exactly that, and deletions of the paths the walk no longer met.
-func (c *statCache) save(ctx context.Context) error {
+// save writes what changed, with the snapshot that w writes: the files
+// hashed, unless the cache already held exactly that, and deletions of
+// the paths the walk no longer met. The files whose digests the walk took
+// from the cache spare the commit looking their blobs up.
+func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 	var puts []pf.FileRecord
 	var dels []string
 	for path, e := range c.updates {
@@ -155,10 +159,14 @@ func (c *statCache) save(ctx context.Context) error {
 		}
 		puts = append(puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
 	}
+	reached := map[manifest.Digest]int64{}
 	for path, e := range c.entries {
 		if _, hashed := c.updates[path]; !e.seen.Load() && !hashed {
 			dels = append(dels, path)
 		}
+		if e.hit.Load() {
+			reached[e.digest] = e.stat.size
+		}
 	}
-	return c.files.Update(ctx, puts, dels)
+	return c.files.Save(ctx, w, puts, dels, reached)
 }

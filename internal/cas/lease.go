@@ -54,6 +54,16 @@ func (s *Bolt) NewLease() *Lease {
 // PutBytes stages b under the lease and returns its digest.
 func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
 	if len(b) > InlineMax {
+		// A large blob the store has (a tree that did not change) is
+		// found by its digest without cutting, hashing and compressing
+		// its chunks again.
+		d := manifest.Sum(b)
+		if stored, err := l.holdIfStored(d); err != nil || stored {
+			if stored {
+				l.known(d, int64(len(b)))
+			}
+			return d, err
+		}
 		return l.putChunked(ctx, bytes.NewReader(b))
 	}
 	d := manifest.Sum(b)
@@ -84,6 +94,40 @@ func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 // to tell an inline blob from a chunked one. Pooled, because snapshots of
 // many small files would otherwise allocate one per file.
 var headBuffers = sync.Pool{New: func() any { b := make([]byte, InlineMax+1); return &b }}
+
+// holdIfStored holds blob d for the lease if the store has it, and
+// reports whether it does; a blob it lacks is left unheld, for the put
+// that stores it.
+func (l *Lease) holdIfStored(d manifest.Digest) (bool, error) {
+	ref := refIn(db.BucketBlobs, d)
+	l.mu.Lock()
+	switch _, held := l.held[ref]; {
+	case l.done:
+		l.mu.Unlock()
+		return false, ErrLeaseDone
+	case held:
+		l.mu.Unlock()
+		return false, nil // this lease put it, or is putting it: put it again
+	}
+	l.held[ref] = struct{}{}
+	l.mu.Unlock()
+	l.s.holds.mu.Lock()
+	l.s.holds.n[d]++
+	l.s.holds.mu.Unlock()
+	var stored bool
+	err := l.s.db.View(func(tx *bolt.Tx) error {
+		b, err := db.Bucket(tx, db.BucketBlobs)
+		stored = err == nil && hasValue(b, d)
+		return err
+	})
+	if err != nil || !stored {
+		l.mu.Lock()
+		delete(l.held, ref)
+		l.mu.Unlock()
+		l.s.release([]valueRef{ref}, false, nil)
+	}
+	return stored, err
+}
 
 func (l *Lease) known(d manifest.Digest, size int64) {
 	l.mu.Lock()

@@ -54,7 +54,7 @@ func (bk *buckets) writeValues(batch spillBatch, early bool) (stored []valueRef,
 
 // tally sums what a transaction adds to (sign +1) or deletes from (-1)
 // the stats counters, so it writes each counter once.
-type tally struct{ blobs, chunks, logical, stored int64 }
+type tally struct{ blobs, chunks, logical, stored, deleted int64 }
 
 func (t *tally) add(ref valueRef, v []byte, sign int64) error {
 	if ref.chunk {
@@ -72,6 +72,9 @@ func (t *tally) add(ref valueRef, v []byte, sign int64) error {
 // count adds one value of stored bytes; logical counts for a blob only.
 func (t *tally) count(ref valueRef, stored, logical, sign int64) {
 	t.stored += sign * stored
+	if sign < 0 {
+		t.deleted++
+	}
 	if ref.chunk {
 		t.chunks += sign
 		return
@@ -84,6 +87,7 @@ func (t *tally) flush(tx *bolt.Tx) error {
 	for name, delta := range map[string]int64{
 		db.CounterBlobs: t.blobs, db.CounterChunks: t.chunks,
 		db.CounterLogical: t.logical, db.CounterStored: t.stored,
+		db.CounterDeleted: t.deleted,
 	} {
 		if err := db.AddCounter(tx, name, delta); err != nil {
 			return err

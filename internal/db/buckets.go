@@ -59,6 +59,10 @@ const (
 	CounterStored       = "stored"        // value bytes of blobs/ and chunks/
 	CounterImages       = "images"        // entries in manifests/
 	CounterImageLogical = "image_logical" // sum over images of the bytes each reaches
+	// CounterDeleted counts the values ever deleted from blobs/ and
+	// chunks/: what a cache of "these blobs are stored" compares, since
+	// nothing that was stored can have gone while it stays the same.
+	CounterDeleted = "deleted"
 )
 
 // AddCounter adds delta to a stats counter inside tx.

@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 9 (every key that names content is the raw
+// The layout, schema version 10 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
@@ -10,7 +10,8 @@
 //	    format          = "processfork.store"
 //	    schema_version  = uint64 big-endian
 //	stats/
-//	    <counter name>  = int64 big-endian (blobs, chunks, logical, stored, images, image_logical)
+//	    <counter name>  = int64 big-endian (blobs, chunks, logical, stored, images, image_logical;
+//	                      since schema 10 deleted: values ever deleted from blobs/ and chunks/)
 //	blobs/
 //	    <digest>        = packed reference (a value of up to 256 KiB):
 //	                      0x03, then uvarints pack id, offset, length of
@@ -81,6 +82,11 @@
 //	                      inode, device, when the stat was taken (Unix ns).
 //	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
+//	    <root id>       = seal (since schema 10): format byte 1, then
+//	                      big-endian the deleted counter, the number of
+//	                      the root's entries and the sum of their CRC-64s
+//	                      when all of them last named stored blobs. While
+//	                      all three still hold, no entry's blob is gone.
 //	heads/              (since schema 6; the root package's workspace heads)
 //	    <directory> 0x00 <session>  = <image id, 32 bytes> <when set, Unix
 //	                      ns, 8 bytes big-endian>

@@ -31,6 +31,7 @@ var Steps = []Step{
 	{7, "shallow bucket", addShallow},
 	{8, "manifests compressed against pf's manifest dictionary", manifestDict},
 	{9, "pins bucket", addPins},
+	{10, "deleted counter and sealed stat caches", sealedStatCaches},
 }
 
 // Latest is the schema version a store has after every step.
@@ -191,3 +192,14 @@ func addPins(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists([]byte("pins"))
 	return err
 }
+
+// sealedStatCaches changes no bytes. Since schema 10 the stats counter
+// "deleted" counts every value deleted from blobs/ and chunks/, and a
+// directory's stat cache may hold a seal (the key of its prefix alone)
+// that says every record named a stored blob while "deleted" had the
+// value sealed: a Load that finds it so trusts the records without
+// looking their blobs up. A pf of schema 9 would delete blobs without
+// counting them, so that a later Load would trust a record whose blob
+// is gone; it must refuse the file. A missing counter reads as zero, and
+// no cache has a seal yet.
+func sealedStatCaches(*bolt.Tx) error { return nil }

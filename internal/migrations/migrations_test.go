@@ -339,3 +339,38 @@ func TestStep9_Pins(t *testing.T) {
 		return nil
 	})
 }
+
+func TestStep10_SealedStatCaches(t *testing.T) {
+	bdb := storeAt(t, 9)
+	bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("statcache")).Put([]byte("0123456789abcdefpath"), []byte("entry"))
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 9 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		// Nothing is sealed, and the deleted counter starts at zero
+		// (absent).
+		c := tx.Bucket([]byte("statcache")).Cursor()
+		if k, _ := c.First(); string(k) != "0123456789abcdefpath" {
+			t.Errorf("statcache's first key %q after upgrade", k)
+		}
+		if k, _ := c.Next(); k != nil {
+			t.Errorf("upgrade added %q to statcache", k)
+		}
+		if v := tx.Bucket([]byte("stats")).Get([]byte("deleted")); v != nil {
+			t.Errorf("deleted counter %x after upgrade", v)
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
