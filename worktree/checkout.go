@@ -286,31 +286,17 @@ func targetSegments(t string) []string {
 }
 
 func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, image manifest.Digest, into string, opts CheckoutOptions) (err error) {
+	// The destination first: a missing parent is the error to report, not
+	// a warning or a refusal about the tree that could never be written.
+	dest, emptyDir, err := checkDestination(into)
+	if err != nil {
+		return err
+	}
 	plan, err := planCheckout(tree, opts)
 	if err != nil {
 		return err
 	}
-	// Messages name into as given; the work uses its absolute form.
-	dest, err := filepath.Abs(into)
-	if err != nil {
-		return err
-	}
-	// into may be an empty directory, which the checkout replaces.
-	var emptyDir fs.FileInfo
-	if fi, err := os.Lstat(dest); err == nil {
-		if !isEmptyDir(dest, fi) {
-			return fmt.Errorf("checkout into %s: %w: checkout makes a new directory or fills an empty one", into, fs.ErrExist)
-		}
-		emptyDir = fi
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("checkout into %s: %w", into, err)
-	}
 	parent := filepath.Dir(dest)
-	if fi, err := os.Stat(parent); err != nil {
-		return fmt.Errorf("checkout into %s: parent directory: %w", into, err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("checkout into %s: parent %s is not a directory", into, parent)
-	}
 	staging, err := mkdirStaging(parent, filepath.Base(dest))
 	if err != nil {
 		return fmt.Errorf("checkout into %s: %w", into, err)
@@ -354,6 +340,32 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 		return fmt.Errorf("checkout into %s: %w", into, err)
 	}
 	return nil
+}
+
+// checkDestination checks that a checkout may make into: it must not
+// exist, or be an empty directory (returned as emptyDir, which the
+// checkout replaces), and its parent must be a directory. It returns
+// into's absolute form: messages name into as given, the work uses dest.
+func checkDestination(into string) (dest string, emptyDir fs.FileInfo, err error) {
+	dest, err = filepath.Abs(into)
+	if err != nil {
+		return "", nil, err
+	}
+	if fi, err := os.Lstat(dest); err == nil {
+		if !isEmptyDir(dest, fi) {
+			return "", nil, fmt.Errorf("checkout into %s: %w: checkout makes a new directory or fills an empty one", into, fs.ErrExist)
+		}
+		emptyDir = fi
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fmt.Errorf("checkout into %s: %w", into, err)
+	}
+	parent := filepath.Dir(dest)
+	if fi, err := os.Stat(parent); err != nil {
+		return "", nil, fmt.Errorf("checkout into %s: parent directory: %w", into, err)
+	} else if !fi.IsDir() {
+		return "", nil, fmt.Errorf("checkout into %s: parent %s is not a directory", into, parent)
+	}
+	return dest, emptyDir, nil
 }
 
 // isEmptyDir reports whether fi, at path, is a directory (not a link to

@@ -318,6 +318,30 @@ func TestCheckout_TargetMustNotExist(t *testing.T) {
 	assertNoStaging(t, parent)
 }
 
+// The destination is checked before the tree: into a missing parent, a
+// tree that would be refused or warned of reports the missing parent, and
+// nothing about the tree.
+func TestCheckout_DestinationCheckedFirst(t *testing.T) {
+	s := openStore(t)
+	for name, entries := range map[string][]manifest.Entry{
+		"refused entry": {link("escape", "/tmp"), file("escape/planted")},
+		"outside link":  {link("venv/bin/python", "/usr/bin/python3")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := commitTree(t, s, map[string]string{}, entries...)
+			var warned warnings
+			into := filepath.Join(t.TempDir(), "no", "such", "parent")
+			err := Checkout(ctx, s, id, into, CheckoutOptions{Warn: warned.add})
+			if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrUnsafeEntry) {
+				t.Errorf("checkout: %v, want the missing parent", err)
+			}
+			if len(warned.seen) != 0 {
+				t.Errorf("warned of %v before checking the destination", warned.seen)
+			}
+		})
+	}
+}
+
 func TestCheckout_CorruptBlob(t *testing.T) {
 	s := openStore(t)
 	good := string(castest.Payload(2, 5000))

@@ -15,8 +15,8 @@ func checkoutCommand() *cli.Command {
 		Usage:     "rebuild an image's files, directories and symbolic links in a new directory",
 		ArgsUsage: "IMAGE",
 		Description: "IMAGE is a tag, an id or a unique id prefix. PATH must not exist (its parent must) or be\n" +
-			"an empty directory. The tree is built in a hidden directory beside PATH and renamed into\n" +
-			"place, so a failure leaves nothing half-restored. The image becomes PATH's head (see pf\n" +
+			"an empty directory; it is checked before anything else. The tree is built in a hidden\n" +
+			"directory beside PATH and renamed into place, so a failure leaves nothing half-restored. The image becomes PATH's head (see pf\n" +
 			"heads: the parent of pf snapshot --fs-root PATH), and PATH/.pfcid names it, as the\n" +
 			"reference's checkout does. An entry that would land outside PATH is refused (exit 1): an\n" +
 			"absolute path, a \"..\" segment, a path through a symbolic link of the tree. A link whose\n" +

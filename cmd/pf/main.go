@@ -46,6 +46,10 @@ func run(args []string, inv *invocation) int {
 		interrupted = func() bool { return ctx.Err() != nil }
 	}
 	stderr := inv.Stderr
+	if wantsVersionJSON(args) {
+		writeJSON(inv.Stdout, buildVersion())
+		return exitOK
+	}
 	app := newApp(inv)
 	app.Before = func(c *cli.Context) error { return forward(c, args) }
 	var unknown string
@@ -107,6 +111,7 @@ func newApp(inv *invocation) *cli.App {
 		Metadata: map[string]any{invocationKey: inv},
 		Reader:   inv.Stdin,
 		Name:     "pf",
+		Version:  buildVersion().Version,
 		Usage:    "snapshot, browse and restore AI agents, all in one store file",
 		Description: "Wherever an image is taken, a tag, a full id (sha256:...) or a unique prefix of at least\n" +
 			"6 hex digits works; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +

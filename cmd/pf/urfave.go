@@ -23,4 +23,7 @@ func (f *helpFlag) Apply(set *flag.FlagSet) error {
 
 func init() {
 	cli.HelpFlag = &helpFlag{cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}}
+	// --version only: -v means verbose to most people.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print pf's version and VCS revision (with --json, as JSON)"}
+	cli.VersionPrinter = printVersion
 }
