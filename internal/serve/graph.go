@@ -3,7 +3,9 @@ package serve
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -14,9 +16,13 @@ import (
 // The history graph of the web UI: every image a row, children above
 // their parents, newest first otherwise; each image on a lane, with the
 // lines that pass its row and join it to its parents, as git log --graph
-// draws them. The server lays out the whole history once per change of
-// the store and serves it a window of rows at a time, so that a browser
-// draws only the rows in view of a history of any length.
+// draws them. The server keeps the layout of the whole history and
+// serves it a window of rows at a time, so that a browser draws only the
+// rows in view of a history of any length. The layout is made once; then
+// each new image is laid on top of it (extend), at a cost that grows with
+// the rows between it and its parents, not with the history: only a
+// change that is not new images on top (a prune, an import of images
+// older than those in the store) lays the whole history out again.
 
 // graphRow is one row of the layout.
 type graphRow struct {
@@ -25,36 +31,56 @@ type graphRow struct {
 	Agent     string            `json:"agent"`
 	Parents   []manifest.Digest `json:"parents"`
 	Lane      int               `json:"lane"`
-	// Pass are the lanes whose lines cross the row, top to bottom; Into
+	// Pass are the lanes whose lines cross the row, in lane order; Into
 	// the lanes whose lines end at this image (its children's); Out the
-	// lanes that leave it for its parents.
+	// lanes that leave it for its parents, one for each parent in the
+	// store, in the order of Parents.
 	Pass []int `json:"pass"`
 	Into []int `json:"into"`
 	Out  []int `json:"out"`
 }
 
+// clone copies r with slices of its own, for use outside the cache's lock.
+func (r graphRow) clone() graphRow {
+	r.Parents = slices.Clone(r.Parents)
+	r.Pass, r.Into, r.Out = slices.Clone(r.Pass), slices.Clone(r.Into), slices.Clone(r.Out)
+	return r
+}
+
 type graphLayout struct {
 	images int64
 	newest manifest.Digest
-	rows   []graphRow
-	width  int
-	index  map[manifest.Digest]int
+	// rows are oldest first, so that a new image is an append: the row
+	// shown at position i (0 at the top) is rows[len(rows)-1-i].
+	rows  []graphRow
+	width int
+	index map[manifest.Digest]int // an image's place in rows
 }
 
-// graphCache keeps the layout until the store changes.
+// at is the row shown at position i.
+func (l *graphLayout) at(i int) *graphRow { return &l.rows[len(l.rows)-1-i] }
+
+// graphCache keeps the layout up to date with the store. Its rows are
+// changed in place by extend, so they are read only under mu.
 type graphCache struct {
 	mu     sync.Mutex
 	layout *graphLayout
 }
 
-func (s *Server) graph(ctx context.Context) (*graphLayout, error) {
+// maxExtend is the most new images laid on top of the layout one by one;
+// beyond it the whole history is laid out again.
+const maxExtend = 1024
+
+// withGraph calls fn with the layout brought up to date, under the cache's
+// lock: fn copies what it needs.
+func (s *Server) withGraph(ctx context.Context, fn func(*graphLayout) error) error {
 	stats, err := s.Store.Stats(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	top, _, err := s.Store.Log(ctx, pf.LogQuery{Limit: 1})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var newest manifest.Digest
 	if len(top) > 0 {
@@ -62,21 +88,137 @@ func (s *Server) graph(ctx context.Context) (*graphLayout, error) {
 	}
 	s.graphs.mu.Lock()
 	defer s.graphs.mu.Unlock()
-	if l := s.graphs.layout; l != nil && l.images == stats.Images && l.newest == newest {
-		return l, nil
+	l := s.graphs.layout
+	switch {
+	case l != nil && l.images == stats.Images && l.newest == newest:
+	case l != nil && stats.Images > l.images && stats.Images-l.images <= maxExtend && s.extendGraph(ctx, l, int(stats.Images-l.images)):
+		l.images, l.newest = stats.Images, newest
+	default:
+		all, err := s.Store.Nodes(ctx)
+		if err != nil {
+			return err
+		}
+		nodes := make([]graphRow, len(all))
+		for i, n := range all {
+			nodes[i] = graphRow{ID: n.ID, CreatedAt: manifest.FormatTime(n.CreatedAt), Parents: n.Parents}
+		}
+		l = layoutGraph(nodes)
+		l.images, l.newest = stats.Images, newest
+		s.graphs.layout = l
 	}
-	all, err := s.Store.Nodes(ctx)
+	if fn == nil {
+		return nil
+	}
+	return fn(l)
+}
+
+// refreshGraph brings the layout up to date, so that the next browser
+// finds it ready.
+func (s *Server) refreshGraph(ctx context.Context) error { return s.withGraph(ctx, nil) }
+
+// extendGraph lays the store's n images that l lacks on top of l, and
+// says whether it could: they must be among the newest images, and none
+// may be the parent of an image l has (which would have to be drawn
+// below it). Nothing is changed when it cannot.
+func (s *Server) extendGraph(ctx context.Context, l *graphLayout, n int) bool {
+	entries, _, err := s.Store.Log(ctx, pf.LogQuery{Limit: 2*n + 32})
 	if err != nil {
-		return nil, err
+		return false
 	}
-	nodes := make([]graphRow, len(all))
-	for i, n := range all {
-		nodes[i] = graphRow{ID: n.ID, CreatedAt: manifest.FormatTime(n.CreatedAt), Parents: n.Parents}
+	var fresh []graphRow // oldest first
+	isFresh := map[manifest.Digest]bool{}
+	for _, e := range slices.Backward(entries) {
+		if _, ok := l.index[e.ID]; ok {
+			continue
+		}
+		isFresh[e.ID] = true
+		fresh = append(fresh, graphRow{ID: e.ID, CreatedAt: manifest.FormatTime(e.Manifest.CreatedAt), Parents: slices.Clone(e.Manifest.Parents)})
 	}
-	l := layoutGraph(nodes)
-	l.images, l.newest = stats.Images, newest
-	s.graphs.layout = l
-	return l, nil
+	if len(fresh) != n {
+		return false // another change, or new images older than the newest ones
+	}
+	for _, r := range fresh {
+		children, err := s.Store.Children(ctx, r.ID)
+		if err != nil {
+			return false
+		}
+		for _, c := range children {
+			if !isFresh[c] {
+				return false
+			}
+		}
+	}
+	// Parents before their children: the oldest first, a new image
+	// whose new parent is not laid yet waiting for it.
+	for len(fresh) > 0 {
+		rest := fresh[:0]
+		for _, r := range fresh {
+			if slices.ContainsFunc(r.Parents, func(p manifest.Digest) bool { _, laid := l.index[p]; return isFresh[p] && !laid }) {
+				rest = append(rest, r)
+				continue
+			}
+			l.extend(r)
+		}
+		if len(rest) == len(fresh) {
+			return false // a cycle: no store holds one, but never loop
+		}
+		fresh = rest
+	}
+	return true
+}
+
+// extend lays row, an image none of l's images names as a parent, on top
+// of l. Each of its parents' lines takes a lane free in every row between
+// the two images, the first parent's own lane when it is free, the
+// lowest otherwise; the rows between get the line as passing.
+func (l *graphLayout) extend(row graphRow) {
+	top := len(l.rows)
+	row.Pass, row.Into, row.Out = []int{}, []int{}, []int{}
+	for _, p := range row.Parents {
+		j, ok := l.index[p]
+		if !ok {
+			continue // a parent this store lacks: no line to draw
+		}
+		used := make([]bool, l.width+len(row.Parents)+1)
+		for _, c := range row.Out {
+			used[c] = true
+		}
+		for _, c := range l.rows[j].Pass {
+			used[c] = true
+		}
+		for _, c := range l.rows[j].Into {
+			used[c] = true
+		}
+		for _, r := range l.rows[j+1:] {
+			used[r.Lane] = true
+			for _, lanes := range [][]int{r.Pass, r.Into, r.Out} {
+				for _, c := range lanes {
+					used[c] = true
+				}
+			}
+		}
+		lane := l.rows[j].Lane
+		if len(row.Out) > 0 || used[lane] {
+			lane = slices.Index(used, false)
+		}
+		for k := j + 1; k < top; k++ {
+			l.rows[k].Pass = insertLane(l.rows[k].Pass, lane)
+		}
+		l.rows[j].Into = insertLane(l.rows[j].Into, lane)
+		row.Out = append(row.Out, lane)
+	}
+	if len(row.Out) > 0 {
+		row.Lane = row.Out[0]
+	}
+	l.width = max(l.width, row.Lane+1, slices.Max(append([]int{0}, row.Out...))+1)
+	l.index[row.ID] = top
+	l.rows = append(l.rows, row)
+}
+
+// insertLane adds lane c to lanes, kept in order.
+func insertLane(lanes []int, c int) []int {
+	i, _ := slices.BinarySearch(lanes, c)
+	return slices.Insert(lanes, i, c)
 }
 
 // layoutGraph orders nodes (given newest first) so that every image comes
@@ -114,7 +256,7 @@ func layoutGraph(nodes []graphRow) *graphLayout {
 			}
 		}
 	}
-	l := &graphLayout{rows: make([]graphRow, 0, len(nodes)), index: make(map[manifest.Digest]int, len(nodes))}
+	l := &graphLayout{rows: make([]graphRow, 0, len(nodes))}
 	var lanes []manifest.Digest // the image each lane waits for; zero: free
 	free := func() int {
 		for i, d := range lanes {
@@ -174,8 +316,12 @@ func layoutGraph(nodes []graphRow) *graphLayout {
 			lanes = lanes[:len(lanes)-1]
 		}
 		l.width = max(l.width, lane+1, len(lanes))
-		l.index[row.ID] = len(l.rows)
 		l.rows = append(l.rows, row)
+	}
+	slices.Reverse(l.rows)
+	l.index = make(map[manifest.Digest]int, len(l.rows))
+	for i, r := range l.rows {
+		l.index[r.ID] = i
 	}
 	return l
 }
@@ -214,22 +360,47 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	l, err := s.graph(ctx)
-	if err != nil {
-		storeError(w, err)
-		return
-	}
 	if ref := q.Get("find"); ref != "" {
 		id, err := s.Store.ResolveImage(ctx, ref)
 		if err != nil {
 			storeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": id, "row": l.index[id]})
+		var row int
+		err = s.withGraph(ctx, func(l *graphLayout) error {
+			i, ok := l.index[id]
+			if !ok {
+				return fmt.Errorf("image %s: %w", id, pf.ErrNotFound)
+			}
+			row = len(l.rows) - 1 - i
+			return nil
+		})
+		if err != nil {
+			storeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "row": row})
 		return
 	}
-	start := min(offset, len(l.rows))
-	end := min(start+limit, len(l.rows))
+	var (
+		window       []graphRow
+		start, total int
+		width        int
+	)
+	err := s.withGraph(ctx, func(l *graphLayout) error {
+		total, width = len(l.rows), l.width
+		start = min(offset, total)
+		end := min(start+limit, total)
+		window = make([]graphRow, 0, end-start)
+		for i := start; i < end; i++ {
+			window = append(window, l.at(i).clone())
+		}
+		return nil
+	})
+	if err != nil {
+		storeError(w, err)
+		return
+	}
 	tags, err := tagsByImage(ctx, s.Store)
 	if err != nil {
 		storeError(w, err)
@@ -249,8 +420,8 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		Tags  []string   `json:"tags"`
 		Heads []headJSON `json:"heads"`
 	}
-	rows := make([]rowJSON, 0, end-start)
-	for _, row := range l.rows[start:end] {
+	rows := make([]rowJSON, 0, len(window))
+	for _, row := range window {
 		// The layout comes from the indexes; what made each image, from
 		// its manifest, for the rows asked for only.
 		if img, err := s.Store.Image(ctx, row.ID); err == nil {
@@ -268,5 +439,5 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, rowJSON{row, t, h})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": len(l.rows), "width": l.width, "offset": start, "rows": rows})
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "width": width, "offset": start, "rows": rows})
 }

@@ -61,7 +61,7 @@ func (s *Server) init() {
 		s.pid = os.Getpid()
 		s.runCtx, s.cancelRun = context.WithCancel(context.Background())
 		s.events = newHub(s.Store)
-		s.events.changed = func(ctx context.Context) { s.graph(ctx) }
+		s.events.changed = func(ctx context.Context) { s.refreshGraph(ctx) }
 		s.stopping = make(chan struct{})
 	})
 }
@@ -90,7 +90,7 @@ func (s *Server) ServeTCP(l net.Listener) error {
 	hosts := []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port}
 	// The history's layout, made now, so that the first browser to
 	// come finds it ready.
-	go s.graph(s.runCtx)
+	go s.refreshGraph(s.runCtx)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return s.serve(l, s.guard(s.track(mux), hosts))

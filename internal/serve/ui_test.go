@@ -218,7 +218,7 @@ func TestUI_History100k(t *testing.T) {
 	go srv.ServeTCP(l)
 	defer srv.Shutdown(context.Background())
 	start := time.Now()
-	if _, err := srv.graph(context.Background()); err != nil {
+	if err := srv.refreshGraph(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	layout := time.Since(start)
