@@ -66,6 +66,17 @@ func (m *Memory) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, er
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+func (m *Memory) OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, fmt.Errorf("blob %s: negative offset %d", d, offset)
+	}
+	b, err := m.Get(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b[min(offset, int64(len(b))):])), nil
+}
+
 func (m *Memory) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()

@@ -17,6 +17,18 @@ import (
 // and verified at once; a chunked one is read a chunk at a time, so a
 // reader holds at most one chunk in memory.
 func (s *Bolt) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error) {
+	return s.OpenAt(ctx, d, 0)
+}
+
+// OpenAt returns a reader of d's bytes from offset on (none past the
+// end). A chunked blob is read from the chunk that holds offset, so a
+// read near the end of a large blob costs a chunk, not the blob: each
+// chunk read is checked against its digest, and the whole blob's digest
+// is checked at the end when offset is 0.
+func (s *Bolt) OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, fmt.Errorf("blob %s: negative offset %d", d, offset)
+	}
 	var (
 		value []byte
 		h     header
@@ -40,17 +52,35 @@ func (s *Bolt) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, erro
 		if err != nil {
 			return nil, err
 		}
-		return io.NopCloser(bytes.NewReader(b)), nil
+		return io.NopCloser(bytes.NewReader(b[min(offset, int64(len(b))):])), nil
 	}
 	refs, err := parseChunkList(d, h)
 	if err != nil {
 		return nil, err
 	}
-	return &chunkReader{ctx: ctx, s: s, digest: d, refs: refs, whole: sha256.New()}, nil
+	r := &chunkReader{ctx: ctx, s: s, digest: d, refs: refs}
+	if offset == 0 {
+		r.whole = sha256.New()
+		return r, nil
+	}
+	// Skip the chunks before offset by their sizes in the list, then
+	// the start of the one that holds it.
+	for r.next < len(refs) && offset >= refs[r.next].size {
+		offset -= refs[r.next].size
+		r.next++
+	}
+	if offset > 0 && r.next < len(refs) {
+		if err := r.load(); err != nil {
+			return nil, err
+		}
+		r.cur = r.cur[offset:]
+	}
+	return r, nil
 }
 
 // chunkReader streams a chunked blob, checking each chunk against its
-// digest and the whole against the blob's.
+// digest and, when it reads from the start, the whole against the blob's
+// (whole is nil otherwise).
 type chunkReader struct {
 	ctx    context.Context
 	s      *Bolt
@@ -77,6 +107,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 // load reads the next chunk into cur, or sets up the final outcome.
 func (r *chunkReader) load() error {
 	if r.next == len(r.refs) {
+		if r.whole == nil {
+			return io.EOF
+		}
 		var got manifest.Digest
 		r.whole.Sum(got[:0])
 		if got != r.digest {
@@ -106,7 +139,9 @@ func (r *chunkReader) load() error {
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", r.digest, err)
 	}
-	r.whole.Write(b)
+	if r.whole != nil {
+		r.whole.Write(b)
+	}
 	r.cur = b
 	r.next++
 	return nil

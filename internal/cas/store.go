@@ -36,6 +36,10 @@ type Store interface {
 	// the whole digest at the end, where it returns ErrCorrupt instead of
 	// io.EOF on a mismatch.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
+	// OpenAt streams a blob from offset on, without reading what comes
+	// before the chunk that holds it: a reader from 0 is Open's; from
+	// elsewhere it checks each chunk it reads, not the whole digest.
+	OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error)
 	// Has reports whether the blob is stored.
 	Has(ctx context.Context, d manifest.Digest) (bool, error)
 	// Stat describes a stored blob without reading its content.

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/processfork/pf/internal/cas/castest"
 	"github.com/processfork/pf/manifest"
 	"github.com/processfork/pf/worktree"
 )
@@ -90,6 +92,21 @@ func TestAPI_TreeFilesAndRange(t *testing.T) {
 	code, _, _ = ts.do("HEAD", "/api/v1/blobs/"+file.Digest.String(), nil)
 	if code != 200 {
 		t.Fatalf("HEAD blob: %d", code)
+	}
+
+	// A chunked blob, read in ranges from its start, middle and end, in
+	// any order (each from the chunk that holds it).
+	big := castest.Payload(9, 6<<20)
+	d, err := ts.store.Blobs().Put(context.Background(), bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(big)
+	for _, r := range [][2]int{{n - 100, n - 1}, {0, 9}, {n / 2, n/2 + 70000}, {1 << 20, 3 << 20}, {5, 5}} {
+		code, got, _ := ts.do("GET", "/api/v1/blobs/"+d.String(), nil, "Range", fmt.Sprintf("bytes=%d-%d", r[0], r[1]))
+		if code != http.StatusPartialContent || !bytes.Equal(got, big[r[0]:r[1]+1]) {
+			t.Fatalf("range %d-%d of a chunked blob: %d, %d bytes", r[0], r[1], code, len(got))
+		}
 	}
 }
 

@@ -67,9 +67,9 @@ func looksLikeText(b []byte) bool {
 }
 
 // blobSeeker reads a blob from any offset: a seek away from where the
-// open reader is reopens the blob and skips to the offset, since a
-// blob's values are compressed and, for a chunked one, checked chunk by
-// chunk.
+// open reader is reopens the blob at the offset, which for a chunked blob
+// starts at the chunk that holds it (values are compressed and checked
+// chunk by chunk, so there is no reading inside one without it).
 type blobSeeker struct {
 	ctx  context.Context
 	s    *pf.Store
@@ -101,12 +101,8 @@ func (b *blobSeeker) Read(p []byte) (int, error) {
 	}
 	if b.r == nil || b.at != b.off {
 		b.Close()
-		r, err := b.s.Blobs().Open(b.ctx, b.d)
+		r, err := b.s.Blobs().OpenAt(b.ctx, b.d, b.off)
 		if err != nil {
-			return 0, err
-		}
-		if _, err := io.CopyN(io.Discard, r, b.off); err != nil {
-			r.Close()
 			return 0, err
 		}
 		b.r, b.at = r, b.off

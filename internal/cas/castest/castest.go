@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) cas.Store) {
 		{"Stat", testStat},
 		{"Open_Streams", testOpenStreams},
 		{"Large_Chunked", testLarge},
+		{"OpenAt_Offsets", testOpenAt},
 		{"Concurrent", testConcurrent},
 		{"Cancelled", testCancelled},
 	}
@@ -214,6 +215,32 @@ func testLarge(t *testing.T, s cas.Store) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("read back large blob: %v (equal %v)", err, bytes.Equal(got, b))
+	}
+}
+
+// testOpenAt reads a chunked blob and a small one from offsets at the
+// start, inside, at chunk-sized steps, at the end and past it.
+func testOpenAt(t *testing.T, s cas.Store) {
+	for _, b := range [][]byte{Payload(6, cas.InlineMax*3+12345), Payload(7, 1000)} {
+		d, err := s.Put(ctx, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(len(b))
+		for _, off := range []int64{0, 1, n / 3, cas.InlineMax, cas.InlineMax + 1, n / 2, n - 1, n, n + 10} {
+			r, err := s.OpenAt(ctx, d, off)
+			if err != nil {
+				t.Fatalf("OpenAt(%d) of %d bytes: %v", off, n, err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, b[min(off, n):]) {
+				t.Fatalf("OpenAt(%d) of %d bytes: %d bytes, %v (equal %v)", off, n, len(got), err, bytes.Equal(got, b[min(off, n):]))
+			}
+		}
+		if _, err := s.OpenAt(ctx, d, -1); err == nil {
+			t.Fatal("OpenAt(-1) did not fail")
+		}
 	}
 }
 

@@ -1,0 +1,64 @@
+package cas
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/processfork/pf/internal/db"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestBolt_OpenAt_SkipsEarlierChunks: a read from the middle of a chunked
+// blob starts at the chunk that holds its offset: with the first chunk
+// damaged, Open fails and OpenAt past that chunk reads the rest.
+func TestBolt_OpenAt_SkipsEarlierChunks(t *testing.T) {
+	d, s := openStore(t, "", Options{})
+	b := payload(15, 10<<20)
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []chunkRef
+	err = d.Update(ctx, func(tx *bolt.Tx) error {
+		h, _, err := lookup(tx, dg)
+		if err != nil {
+			return err
+		}
+		if refs, err = parseChunkList(dg, header{format: h.format, size: h.size, payload: bytes.Clone(h.payload)}); err != nil {
+			return err
+		}
+		vb := tx.Bucket(db.BucketChunks).Bucket(refs[0].digest[:])
+		if vb == nil {
+			return errors.New("the first chunk is not a value of its own")
+		}
+		bad := bytes.Clone(vb.Get(valueKey))
+		bad[len(bad)-1] ^= 0xff
+		return vb.Put(valueKey, bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Open(ctx, dg); err == nil {
+		_, err = io.ReadAll(r)
+		if !errors.Is(err, db.ErrCorrupt) {
+			t.Fatalf("Open read a blob whose first chunk is damaged: %v", err)
+		}
+	}
+	for _, off := range []int64{refs[0].size, refs[0].size + 1, int64(len(b)) - 1} {
+		r, err := s.OpenAt(ctx, dg, off)
+		if err != nil {
+			t.Fatalf("OpenAt(%d): %v", off, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, b[off:]) {
+			t.Fatalf("OpenAt(%d) past a damaged first chunk: %d bytes, %v", off, len(got), err)
+		}
+	}
+	if r, err := s.OpenAt(ctx, dg, refs[0].size-1); err == nil {
+		if _, err = io.ReadAll(r); !errors.Is(err, db.ErrCorrupt) {
+			t.Fatalf("OpenAt inside the damaged chunk: %v", err)
+		}
+	}
+}
