@@ -318,12 +318,16 @@ func (rs *restorer) warnSkippedLinks(current *manifest.Tree, links []skippedLink
 	}
 }
 
-// plan compares the directory's tree with the image's checked plan.
+// plan compares the directory's tree with the image's checked plan. What
+// the rules protect is left as it is: the image's entries are asked about
+// only where they differ from the directory's, which the walk took
+// through the same rules (asking about every entry of a large tree would
+// cost more than the restore itself).
 func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	want := &manifest.Tree{}
 	for _, list := range [][]manifest.Entry{target.dirs, target.files, target.links} {
 		for _, e := range list {
-			if rs.selected(e.Path) && !rs.keep.protected(e.Path, e.Kind == manifest.KindDir) {
+			if rs.selected(e.Path) {
 				want.Entries = append(want.Entries, e)
 			}
 		}
@@ -342,6 +346,9 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	}
 	rs.changes = map[string]Change{}
 	for _, c := range DiffTrees(have, want) {
+		if c.Kind != Removed && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
+			continue
+		}
 		if c.Kind == ModeChanged && c.New.Kind == manifest.KindDir && target.implicit[c.Path] {
 			continue // a directory the image only implies: its mode is not the image's
 		}

@@ -408,3 +408,29 @@ func TestRestore_WarnsOfOutsideLinkOnlyWhenMissing(t *testing.T) {
 		t.Errorf("the outside link was created without --allow-outside-symlinks: %v", err)
 	}
 }
+
+// TestRestore_LeavesWhatTheRulesProtectNow: an image that holds what the
+// rules protect today (captured with secrets and without the default
+// ignores) restores everything else and leaves those paths as the
+// directory has them: a secret is not overwritten, an ignored directory
+// not made.
+func TestRestore_LeavesWhatTheRulesProtectNow(t *testing.T) {
+	s := openStore(t)
+	ws := t.TempDir()
+	build(t, ws,
+		node{path: "a.txt", content: "a1"},
+		node{path: ".env", content: "TOKEN=image"},
+		node{path: "node_modules/m/index.js", content: "m"},
+	)
+	age(t, ws)
+	img := snapshot(t, s, &Capture{Root: ws, Store: s, IncludeSecrets: true, NoDefaultIgnores: true})
+	os.WriteFile(filepath.Join(ws, "a.txt"), []byte("a2, longer"), 0o644)
+	os.WriteFile(filepath.Join(ws, ".env"), []byte("TOKEN=now"), 0o600)
+	os.RemoveAll(filepath.Join(ws, "node_modules"))
+	if _, err := Restore(ctx, s, img, ws, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := listing(t, ws)
+	want := map[string]string{"a.txt": "file -rw-r--r--:a1", ".env": "file -rw-r--r--:TOKEN=now"}
+	sameListing(t, "after restore", got, want)
+}
