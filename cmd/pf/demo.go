@@ -17,7 +17,8 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "snapshot the synthetic fixture as a root and a few forks, and show what the store holds",
 		Description: "Creates the store if needed, snapshots the fixture and forks of it, then shows the\n" +
-			"store's figures and what it made as pf log --graph draws it.",
+			"store's figures (named and defined as in pf stats --help) and what it made as pf log\n" +
+			"--graph draws it.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "forks", Value: 3, Usage: "how many forks of the root to snapshot"},
 			&cli.Uint64Flag{Name: "seed", Usage: "the fixture's seed"},
@@ -60,11 +61,11 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nimages         %d\n", st.Images)
-			fmt.Fprintf(out, "logical bytes  %s  (what the images hold, each counted whole)\n", humanBytes(st.ImageLogical))
-			fmt.Fprintf(out, "stored bytes   %s  (after dedupe and compression)\n", humanBytes(st.Stored))
-			fmt.Fprintf(out, "dedupe ratio   %.2fx\n", st.DedupeRatio())
-			fmt.Fprintf(out, "file size      %s\n", humanBytes(st.FileSize))
+			// The figures as pf stats names them (see its --help).
+			fmt.Fprintln(out)
+			if err := writeTable(out, append([][]string{{"images", fmt.Sprint(st.Images)}}, figureRows(st)...)); err != nil {
+				return err
+			}
 
 			// What this demo made: in a store with a long history, the
 			// whole graph would bury it.

@@ -11,9 +11,10 @@ func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
 		Usage: "sum up the store: images, blobs, bytes, ratios",
-		Description: "logical bytes: every distinct blob and manifest once, uncompressed; image bytes: what\n" +
-			"the images would take each stored whole; stored bytes: after compression and chunking;\n" +
-			"dedupe ratio = image bytes / logical bytes; compression ratio = logical / stored bytes.",
+		Description: "image bytes: what the images hold, each counted whole (a blob shared by two images\n" +
+			"counts twice); logical bytes: every distinct blob and manifest once, uncompressed; stored\n" +
+			"bytes: after compression and chunking; dedupe ratio = image bytes / logical bytes;\n" +
+			"compression ratio = logical / stored bytes. pf demo and --json use the same names.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "write one JSON object"},
 		},
@@ -32,19 +33,12 @@ func statsCommand() *cli.Command {
 					DedupeRatio: st.DedupeRatio(), CompressionRatio: st.CompressionRatio(),
 				})
 			}
-			bytes := func(n int64) string { return fmt.Sprintf("%s (%d)", humanBytes(n), n) }
-			return writeTable(c.App.Writer, [][]string{
+			return writeTable(c.App.Writer, append([][]string{
 				{"store", s.Path()},
 				{"schema", fmt.Sprint(st.Schema)},
 				{"images", fmt.Sprint(st.Images)},
 				{"blobs", fmt.Sprintf("%d (%d chunks)", st.Blobs, st.Chunks)},
-				{"logical bytes", bytes(st.Logical)},
-				{"image bytes", bytes(st.ImageLogical)},
-				{"stored bytes", bytes(st.Stored)},
-				{"file size", bytes(st.FileSize)},
-				{"dedupe ratio", fmt.Sprintf("%.2fx", st.DedupeRatio())},
-				{"compression ratio", fmt.Sprintf("%.2fx", st.CompressionRatio())},
-			})
+			}, figureRows(st)...))
 		}),
 	}
 }
@@ -62,4 +56,19 @@ type statsJSON struct {
 	FileSize         int64   `json:"file_size"`
 	DedupeRatio      float64 `json:"dedupe_ratio"`
 	CompressionRatio float64 `json:"compression_ratio"`
+}
+
+// figureRows are the store's byte figures and ratios, one name each, as
+// pf stats and pf demo print them (and --json names them, with _ for the
+// space): the names mean the same wherever they appear.
+func figureRows(st pf.Stats) [][]string {
+	bytes := func(n int64) string { return fmt.Sprintf("%s (%d)", humanBytes(n), n) }
+	return [][]string{
+		{"image bytes", bytes(st.ImageLogical)},
+		{"logical bytes", bytes(st.Logical)},
+		{"stored bytes", bytes(st.Stored)},
+		{"file size", bytes(st.FileSize)},
+		{"dedupe ratio", fmt.Sprintf("%.2fx", st.DedupeRatio())},
+		{"compression ratio", fmt.Sprintf("%.2fx", st.CompressionRatio())},
+	}
 }
