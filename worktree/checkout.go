@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/proc"
 	"github.com/processfork/pf/manifest"
 )
 
@@ -74,9 +76,11 @@ func LoadTree(ctx context.Context, s *pf.Store, image manifest.Digest) (*manifes
 }
 
 // Checkout rebuilds the tree of image at into, which must not exist (its
-// parent must) or be an empty directory. It builds the tree in a staging directory beside into and
-// renames it into place, so that a failure, a refused entry or a corrupt
-// blob included, leaves nothing behind. Every entry is checked before
+// parent must) or be an empty directory. It builds the tree in a staging
+// directory beside into and renames it into place, so that a failure, a
+// refused entry or a corrupt blob included, leaves nothing behind; the
+// staging directories of checkouts killed outright are removed first,
+// once their process is gone. Every entry is checked before
 // anything is written: see ErrUnsafeEntry; links that lead out of the
 // tree are skipped and warned of (OutsideLinkError) unless
 // opts.AllowOutsideSymlinks. Files get their recorded
@@ -297,6 +301,7 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 		return err
 	}
 	parent := filepath.Dir(dest)
+	removeStaleStaging(parent)
 	staging, err := mkdirStaging(parent, filepath.Base(dest))
 	if err != nil {
 		return fmt.Errorf("checkout into %s: %w", into, err)
@@ -433,12 +438,20 @@ func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.En
 	return n, nil
 }
 
+// A staging directory is named ".BASE.pf-checkout-PID-RAND": hidden,
+// beside the target BASE, with the id of the process that made it and 8
+// random hex digits. The pid lets a later checkout into the same parent
+// tell a staging directory whose pf was killed (SIGKILL, a power cut)
+// from one still being filled, and the whole form tells it from anything
+// pf did not make.
+const stagingMarker = ".pf-checkout-"
+
 // mkdirStaging makes the staging directory beside the target, hidden,
 // with the mode a plain mkdir would give (the umask applies), since it
 // becomes the target.
 func mkdirStaging(parent, base string) (string, error) {
 	for range 100 {
-		dir := filepath.Join(parent, fmt.Sprintf(".%s.pf-checkout-%08x", base, rand.Uint32()))
+		dir := filepath.Join(parent, fmt.Sprintf(".%s%s%d-%08x", base, stagingMarker, os.Getpid(), rand.Uint32()))
 		err := os.Mkdir(dir, 0o777)
 		if err == nil {
 			return dir, nil
@@ -448,6 +461,43 @@ func mkdirStaging(parent, base string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no free staging directory name in %s", parent)
+}
+
+// stagingPID returns the process id in a staging directory's name, or
+// false if name is not one that mkdirStaging makes.
+func stagingPID(name string) (int, bool) {
+	i := strings.LastIndex(name, stagingMarker)
+	if !strings.HasPrefix(name, ".") || i <= 1 {
+		return 0, false
+	}
+	pid, random, ok := strings.Cut(name[i+len(stagingMarker):], "-")
+	if !ok || len(random) != 8 || !isLowerHex(random) || pid == "" || pid[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 || strconv.Itoa(n) != pid {
+		return 0, false
+	}
+	return n, true
+}
+
+// removeStaleStaging removes the staging directories in parent that a
+// checkout killed outright left behind: directories (never links) named
+// as mkdirStaging names them whose process is gone. Those of this process
+// and of any live one are being filled and stay; anything else stays too.
+// It is best effort: what it cannot read or remove stays as it was.
+func removeStaleStaging(parent string) {
+	des, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		pid, ok := stagingPID(de.Name())
+		if !ok || de.Type() != fs.ModeDir || pid == os.Getpid() || proc.Alive(pid) {
+			continue
+		}
+		removeStaging(filepath.Join(parent, de.Name()))
+	}
 }
 
 // removeStaging deletes a staging directory, first making each directory

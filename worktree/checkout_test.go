@@ -499,3 +499,27 @@ func TestCheckout_RoundTripFileSizes(t *testing.T) {
 		}
 	}
 }
+
+// Only the names mkdirStaging makes are taken for staging directories.
+func TestStagingPID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pid  int
+	}{
+		{".out.pf-checkout-4242-0123abcd", 4242},
+		{".a.pf-checkout-b.pf-checkout-7-0123abcd", 7},
+		{".out.pf-checkout-0123abcd", 0},        // no pid
+		{"out.pf-checkout-4242-0123abcd", 0},    // not hidden
+		{".out.pf-checkout-4242-0123abcd-x", 0}, // more after
+		{".out.pf-checkout-4242-0123ABCD", 0},   // upper case
+		{".out.pf-checkout-04242-0123abcd", 0},  // a leading zero
+		{".out.pf-checkout--4242-0123abcd", 0},  // negative
+		{".out.pf-checkout-4242-0123abc", 0},    // 7 digits
+		{".pf-checkout-4242-0123abcd", 0},       // no base
+	} {
+		pid, ok := stagingPID(tc.name)
+		if ok != (tc.pid != 0) || pid != tc.pid {
+			t.Errorf("stagingPID(%q) = %d, %v; want %d", tc.name, pid, ok, tc.pid)
+		}
+	}
+}

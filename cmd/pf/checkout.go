@@ -16,8 +16,10 @@ func checkoutCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Description: "IMAGE is a tag, an id or a unique id prefix. PATH must not exist (its parent must) or be\n" +
 			"an empty directory; it is checked before anything else. The tree is built in a hidden\n" +
-			"directory beside PATH and renamed into place, so a failure leaves nothing half-restored. The image becomes PATH's head (see pf\n" +
-			"heads: the parent of pf snapshot --fs-root PATH), and PATH/.pfcid names it, as the\n" +
+			"directory beside PATH (.NAME.pf-checkout-PID-RAND) and renamed into place, so a failure\n" +
+			"leaves nothing half-restored; one left by a pf killed outright is removed by the next\n" +
+			"checkout into the same parent, once its process is gone. The image becomes PATH's head\n" +
+			"(see pf heads: the parent of pf snapshot --fs-root PATH), and PATH/.pfcid names it, as the\n" +
 			"reference's checkout does. An entry that would land outside PATH is refused (exit 1): an\n" +
 			"absolute path, a \"..\" segment, a path through a symbolic link of the tree. A link whose\n" +
 			"target is absolute or leads out of the tree (a venv's bin/python) is skipped with a\n" +

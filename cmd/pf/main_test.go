@@ -55,6 +55,8 @@ func TestMain(m *testing.M) {
 //	registry NAME [auth] [tls]  start a real OCI registry (cmdRegistry)
 //	killafter D SIG prog args...  run prog and send it SIG (KILL or INT)
 //	                      after D unless it ended before; either way is fine
+//	killwhen GLOB prog args...  run prog and SIGKILL it as soon as a path
+//	                      matching GLOB exists (fails if prog ends first)
 //	mkfiles DIR N SIZE V  write N files of SIZE bytes under DIR, version V
 //	                      of each (a text naming V and the file)
 //	checkfiles DIR N SIZE V...  check that each of those N files is whole:
@@ -79,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"stopserve":   cmdStopServe,
 			"registry":    cmdRegistry,
 			"killafter":   cmdKillAfter,
+			"killwhen":    cmdKillWhen,
 			"mkfiles":     cmdMkfiles,
 			"checkfiles":  cmdCheckfiles,
 			"isprefix":    cmdIsPrefix,
@@ -192,25 +195,7 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 	if sig == nil {
 		ts.Fatalf("killafter: signal %q is neither KILL nor INT", args[1])
 	}
-	// The script's PATH, where testscript puts pf.
-	prog := ""
-	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
-		if p := filepath.Join(dir, args[2]); prog == "" {
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				prog = p
-			}
-		}
-	}
-	if prog == "" {
-		ts.Fatalf("killafter: %s not found", args[2])
-	}
-	cmd := exec.Command(prog, args[3:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = os.Environ()
-	for _, k := range []string{"PF_STORE", "HOME", "TZ", "PATH"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
-	ts.Check(cmd.Start())
+	cmd := startScriptProg(ts, "killafter", args[2], args[3:])
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -220,6 +205,62 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 		cmd.Process.Signal(sig)
 		err := <-done
 		ts.Logf("%s after %v: %v", args[1], d, err)
+	}
+}
+
+// startScriptProg starts prog (found in the script's PATH, where
+// testscript puts pf) with args, in the script's directory and with its
+// store, home, time zone and PATH.
+func startScriptProg(ts *testscript.TestScript, caller, prog string, args []string) *exec.Cmd {
+	path := ""
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, prog); path == "" {
+			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+				path = p
+			}
+		}
+	}
+	if path == "" {
+		ts.Fatalf("%s: %s not found", caller, prog)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"PF_STORE", "HOME", "TZ", "PATH"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	ts.Check(cmd.Start())
+	return cmd
+}
+
+// cmdKillWhen runs prog and sends it SIGKILL as soon as a path matching
+// GLOB (in the script's directory) exists: the kill lands at a known
+// point of the work. It fails if prog ends first, or the path never
+// appears within a minute.
+func cmdKillWhen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: killwhen GLOB prog args...")
+	}
+	pattern := ts.MkAbs(args[0])
+	cmd := startScriptProg(ts, "killwhen", args[1], args[2:])
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(time.Minute)
+	for {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			cmd.Process.Kill()
+			ts.Logf("killed once %s existed: %v", m[0], <-done)
+			return
+		}
+		select {
+		case err := <-done:
+			ts.Fatalf("%s ended (%v) before %s existed", args[1], err, args[0])
+		case <-deadline:
+			cmd.Process.Kill()
+			<-done
+			ts.Fatalf("%s never appeared", args[0])
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 
