@@ -30,13 +30,16 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 			"(random and JSON lines) and of 100 of 4 MiB, history queries in stores of 1,000 to\n" +
 			"1,000,000 images, a 1 GiB blob stored again with 1% changed, and the checkpoints of an\n" +
 			"agent's workspace: the pf binary against a shadow git repository, whole processes, on a\n" +
-			"copy of $GOROOT/src, on 100,000 small files and on a 2 GiB file that grows at every turn.\n" +
+			"copy of $GOROOT/src, on 100,000 small files and on a 2 GiB file that grows at every turn;\n" +
+			"and pf push and pf pull of 1 GiB (and of 4,096 blobs of 16 KiB) against oras-go alone\n" +
+			"(oras.Copy of the same OCI layout), to a registry on loopback (skipped without one:\n" +
+			"$PF_TEST_REGISTRY, or the one .ci/run builds).\n" +
 			"The full run takes about 25 minutes on two cores; --quick, a few. Stores go in a temporary\n" +
 			"directory, or under --out, which also keeps the inputs and history stores between runs.\n\n" +
 			"--only takes jobs (fixture, ingest-16k-random, ingest-16k-jsonl, ingest-4m-random,\n" +
 			"history-1k ... history-1m, bigblob, checkpoints-goroot, checkpoints-small,\n" +
-			"checkpoints-growing; or ingest, history, checkpoints) and systems (reference, git,\n" +
-			"shadow-git, sqlite, limits); pf always runs.",
+			"checkpoints-growing, registry; or ingest, history, checkpoints) and systems (reference,\n" +
+			"git, shadow-git, sqlite, oras, limits); pf always runs.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quick", Usage: "smaller stores and fewer rounds: about a minute"},
 			&cli.StringFlag{Name: "out", TakesFile: true,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/processfork/pf/internal/transfer/ociregistry/registrytest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -20,11 +21,16 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar in an empty $WORK. Beside
 // testscript's own commands, "exits N prog args..." runs prog and checks
 // its exit status. $PF is a pf binary built from this module, for the
-// checkpoints jobs.
+// checkpoints and registry jobs; $PF_TEST_REGISTRY, the registry binary
+// of the registry job (built if need be, unless -short).
 func TestScripts(t *testing.T) {
 	pf := filepath.Join(t.TempDir(), "pf")
 	if out, err := exec.Command("go", "build", "-o", pf, "github.com/processfork/pf/cmd/pf").CombinedOutput(); err != nil {
 		t.Fatalf("build pf: %v\n%s", err, out)
+	}
+	var registry string
+	if !testing.Short() {
+		registry = registrytest.Binary(t)
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -32,6 +38,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("PF", pf)
+			env.Setenv("PF_TEST_REGISTRY", registry)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

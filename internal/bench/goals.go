@@ -56,8 +56,8 @@ func (rep *Report) bestGit(workload string) (Row, bool) {
 func isPeer(system string) bool { return system != sysPF && !strings.HasPrefix(system, "limit") }
 
 // storeWorkload says whether a workload is one of the store's own (not a
-// checkpoints job, which has goals of its own).
-func storeWorkload(wl Workload) bool { return !isCheckpointsJob(wl.Job) }
+// checkpoints or registry job, which have goals of their own).
+func storeWorkload(wl Workload) bool { return !isCheckpointsJob(wl.Job) && wl.Job != jobRegistry }
 
 func (rep *Report) goals() []goal {
 	var out []goal
@@ -237,7 +237,7 @@ func (rep *Report) goals() []goal {
 		add(g)
 	}
 	out = append(out, rep.checkpointGoals()...)
-	return out
+	return append(out, rep.registryGoals()...)
 }
 
 // bestPeer returns the peer row of a workload with the least figure of

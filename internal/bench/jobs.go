@@ -54,6 +54,9 @@ type Row struct {
 	// runs processes of its own (git) adds their peak to both.
 	PeakRSS  *int64 `json:"peak_rss,omitempty"`
 	PeakAnon *int64 `json:"peak_rss_anon,omitempty"`
+	// BlobFetches counts the blobs a registry sent in one round (the
+	// registry job's pull of an image whose blobs are all present).
+	BlobFetches *int `json:"blob_fetches,omitempty"`
 	// Load is the load average when the job started: the machines are
 	// shared, and rows measured under load are slower.
 	Load string `json:"load,omitempty"`
@@ -639,6 +642,13 @@ func runJob(ctx context.Context, spec jobSpec, progress func(string)) ([]Row, er
 	}
 	j := &job{jobSpec: spec, ctx: ctx, progress: progress}
 	load := loadAverage()
+	if spec.Job == jobRegistry {
+		rows, err := j.registry(spec.System)
+		for i := range rows {
+			rows[i].Load = load
+		}
+		return rows, err
+	}
 	if isCheckpointsJob(spec.Job) {
 		var rows []Row
 		var err error

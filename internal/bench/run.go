@@ -178,9 +178,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// needsPF says whether a job runs the pf binary: the checkpoints jobs, and
-// the history jobs, which time `pf log` as a process.
-func needsPF(job string) bool { return isCheckpointsJob(job) || strings.HasPrefix(job, jobHistory+"-") }
+// needsPF says whether a job runs the pf binary: the checkpoints jobs, the
+// history jobs, which time `pf log` as a process, and the registry job.
+func needsPF(job string) bool {
+	return isCheckpointsJob(job) || strings.HasPrefix(job, jobHistory+"-") || job == jobRegistry
+}
 
 // buildPF builds cmd/pf into dir with the go command, from the module
 // in the working directory, and returns its path, or why it could not.
@@ -204,7 +206,12 @@ func applies(system, job string) bool {
 	if isCheckpointsJob(job) {
 		return system == sysPF || system == sysShadowGit || system == sysLimits
 	}
+	if job == jobRegistry {
+		return system == sysPF || system == sysOras
+	}
 	switch system {
+	case sysOras:
+		return false
 	case sysShadowGit:
 		return false
 	case sysGitLoose:

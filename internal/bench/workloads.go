@@ -72,6 +72,8 @@ type Sizes struct {
 	Forks      int   `json:"forks"`
 	// Checkpoints are the workspaces of the checkpoints jobs.
 	Checkpoints []CkptTree `json:"checkpoints"`
+	// Registry are the images the registry job pushes and pulls.
+	Registry RegistryImages `json:"registry"`
 }
 
 // FullSizes are the issue's.
@@ -86,6 +88,7 @@ var FullSizes = Sizes{
 		{Job: jobCkptSmall, Files: 100_000, Depth: 20, Turns: 20, Back: 10},
 		{Job: jobCkptGrowing, Grow: 2 << 30, Turns: 3, Back: 3},
 	},
+	Registry: RegistryImages{Blobs: 64, BlobSize: 16 << 20, SmallBlobs: 4096, SmallSize: 16 << 10},
 }
 
 // QuickSizes fit the whole run in about a minute on two cores.
@@ -100,6 +103,7 @@ var QuickSizes = Sizes{
 		{Job: jobCkptSmall, Files: 500, Depth: 8, Turns: 3, Back: 2},
 		{Job: jobCkptGrowing, Grow: 16 << 20, Turns: 2, Back: 2},
 	},
+	Registry: RegistryImages{Blobs: 16, BlobSize: 2 << 20, SmallBlobs: 256, SmallSize: 16 << 10},
 }
 
 // Policy says how many rounds a workload gets.
@@ -127,6 +131,8 @@ type policies struct {
 	CkptFirst   Policy `json:"ckpt_first"`
 	CkptStep    Policy `json:"ckpt_step"`
 	CkptRestore Policy `json:"ckpt_restore"`
+	// Transfer is one push or pull of an image (the registry job).
+	Transfer Policy `json:"transfer"`
 }
 
 var fullPolicies = policies{
@@ -139,6 +145,8 @@ var fullPolicies = policies{
 	CkptFirst:   Policy{Warmup: false, Long: time.Second, Rounds: 3, Budget: 30 * time.Second},
 	CkptStep:    Policy{Warmup: true, Long: 2 * time.Second, Rounds: 11, Budget: 10 * time.Second},
 	CkptRestore: Policy{Warmup: true, Long: 2 * time.Second, Rounds: 7, Budget: 20 * time.Second},
+	// The first push warms the registry's storage as much as anything.
+	Transfer: Policy{Warmup: true, Long: 2 * time.Second, Rounds: 3, Budget: 30 * time.Second},
 }
 
 var quickPolicies = policies{
@@ -150,6 +158,7 @@ var quickPolicies = policies{
 	CkptFirst:   Policy{Warmup: false, Long: time.Second, Rounds: 1, Budget: time.Second},
 	CkptStep:    Policy{Warmup: true, Long: time.Second, Rounds: 3, Budget: time.Second},
 	CkptRestore: Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
+	Transfer:    Policy{Warmup: false, Long: time.Second, Rounds: 2, Budget: time.Second},
 }
 
 // historyJob is the job name of the history store of n images.
@@ -215,7 +224,7 @@ func (sz Sizes) Jobs() []string {
 	for _, t := range sz.Checkpoints {
 		jobs = append(jobs, t.Job)
 	}
-	return jobs
+	return append(jobs, jobRegistry)
 }
 
 // Workloads lists every workload of a run, in report order.
@@ -262,7 +271,7 @@ func (sz Sizes) Workloads() []Workload {
 	for _, t := range sz.Checkpoints {
 		out = append(out, ckptWorkloads(t)...)
 	}
-	return out
+	return append(out, registryWorkloads(sz.Registry)...)
 }
 
 func dataName(kind string) string {
@@ -284,7 +293,7 @@ const (
 )
 
 // AllSystems in the order of the report.
-var AllSystems = []string{sysPF, sysReference, sysGit, sysGitLoose, sysShadowGit, sysSQLite, sysLimits}
+var AllSystems = []string{sysPF, sysReference, sysGit, sysGitLoose, sysShadowGit, sysSQLite, sysOras, sysLimits}
 
 // Selection is what --only chose.
 type Selection struct {

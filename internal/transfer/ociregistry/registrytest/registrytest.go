@@ -1,4 +1,4 @@
-// Package registrytest runs a real OCI registry for tests: CNCF
+// Package registrytest runs a real OCI registry for tests and pf-bench: CNCF
 // distribution's registry binary (github.com/distribution/distribution/v3,
 // v3.1.2), on 127.0.0.1 at a free port, with its storage in a temporary
 // directory; with htpasswd auth or TLS when asked. The binary is
@@ -53,6 +53,33 @@ var (
 	buildErr  error
 )
 
+// cachedBinary is where Binary builds the registry: the user's cache
+// directory, as .ci/run does.
+func cachedBinary() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "pf-test", "registry-v3.1.2", "registry")
+}
+
+// Installed returns the registry binary if there is one, without
+// building it: $PF_TEST_REGISTRY, or the one Binary or .ci/run built into
+// the user's cache directory. Else it says why there is none.
+func Installed() (path, why string) {
+	if p := os.Getenv("PF_TEST_REGISTRY"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Sprintf("$PF_TEST_REGISTRY: %v", err)
+		}
+		return p, ""
+	}
+	p := cachedBinary()
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Sprintf("no registry binary: set $PF_TEST_REGISTRY, or build one with GOBIN=%s go install %s", filepath.Dir(p), Module)
+	}
+	return p, ""
+}
+
 // Binary returns the registry binary, building it if need be.
 func Binary(t TB) string {
 	t.Helper()
@@ -61,12 +88,8 @@ func Binary(t TB) string {
 			binary = p
 			return
 		}
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		dir := filepath.Join(cache, "pf-test", "registry-v3.1.2")
-		binary = filepath.Join(dir, "registry")
+		binary = cachedBinary()
+		dir := filepath.Dir(binary)
 		if _, err := os.Stat(binary); err == nil {
 			return
 		}
@@ -255,6 +278,12 @@ var accessLine = regexp.MustCompile(`"([A-Z]+) (\S+) HTTP/[0-9.]+" \d{3} `)
 // BlobUploads are the requests that send a blob's bytes: the PUT (or
 // PATCH) of an upload session.
 var BlobUploads = regexp.MustCompile(`^/v2/.+/blobs/uploads/`)
+
+// BlobFetches are the requests that read a blob (GET; HEAD only asks).
+var BlobFetches = regexp.MustCompile(`^/v2/.+/blobs/sha256:`)
+
+// AnyRequest matches every path.
+var AnyRequest = regexp.MustCompile(``)
 
 // Storage is the directory the registry keeps its blobs in.
 func (s *Server) Storage() string { return filepath.Join(s.dir, "storage") }
