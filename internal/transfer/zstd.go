@@ -3,7 +3,6 @@ package transfer
 import (
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf"
@@ -28,19 +27,37 @@ var frameOptions = []zstd.EOption{
 	zstd.WithZeroFrames(true), // an empty blob is a frame too
 }
 
-var encoders = sync.Pool{New: func() any {
+// idleEncoders keep the encoders of the blobs that moved at once, for the
+// next ones. Not a sync.Pool: a transfer runs under a small memory limit
+// (cmd/pf), whose frequent collections would empty a pool, and building
+// an encoder again clears and faults in its 9 MiB every time.
+var idleEncoders = make(chan *zstd.Encoder, DefaultConcurrency)
+
+func getEncoder() *zstd.Encoder {
+	select {
+	case e := <-idleEncoders:
+		return e
+	default:
+	}
 	e, err := zstd.NewWriter(nil, frameOptions...)
 	if err != nil {
 		panic(err) // only for invalid options, which are constant
 	}
 	return e
-}}
+}
+
+func putEncoder(e *zstd.Encoder) {
+	select {
+	case idleEncoders <- e:
+	default:
+	}
+}
 
 // WriteFrame writes what r yields to w as one zstd frame and returns how
 // many bytes it read.
 func WriteFrame(w io.Writer, r io.Reader) (int64, error) {
-	e := encoders.Get().(*zstd.Encoder)
-	defer encoders.Put(e)
+	e := getEncoder()
+	defer putEncoder(e)
 	e.Reset(w)
 	n, err := e.ReadFrom(r)
 	if err != nil {
@@ -54,7 +71,15 @@ func WriteFrame(w io.Writer, r io.Reader) (int64, error) {
 // writes level 19, whose window is 8 MiB.
 const maxWindow = 64 << 20
 
-var decoders = sync.Pool{New: func() any {
+// idleDecoders are kept as idleEncoders are, and for the same reason.
+var idleDecoders = make(chan *zstd.Decoder, DefaultConcurrency)
+
+func getDecoder() *zstd.Decoder {
+	select {
+	case d := <-idleDecoders:
+		return d
+	default:
+	}
 	d, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderLowmem(true),
@@ -63,17 +88,24 @@ var decoders = sync.Pool{New: func() any {
 		panic(err)
 	}
 	return d
-}}
+}
+
+func putDecoder(d *zstd.Decoder) {
+	select {
+	case idleDecoders <- d:
+	default:
+	}
+}
 
 // ReadFrames streams the bytes that the zstd frames r yields decode to.
 // Closing it closes r (if r is an io.Closer) and gives the decoder back.
 // Bytes that are not zstd are an error wrapping pf.ErrCorrupt; an error of
 // r's own is passed on as it is.
 func ReadFrames(r io.Reader) (io.ReadCloser, error) {
-	d := decoders.Get().(*zstd.Decoder)
+	d := getDecoder()
 	f := &frameReader{d: d, src: r, rec: &errRecorder{r: r}}
 	if err := d.Reset(f.rec); err != nil {
-		decoders.Put(d)
+		putDecoder(d)
 		return nil, f.wrap(err)
 	}
 	return f, nil
@@ -121,7 +153,7 @@ func (f *frameReader) Read(p []byte) (int, error) {
 func (f *frameReader) Close() error {
 	if f.d != nil {
 		f.d.Reset(nil)
-		decoders.Put(f.d)
+		putDecoder(f.d)
 		f.d = nil
 	}
 	if c, ok := f.src.(io.Closer); ok {

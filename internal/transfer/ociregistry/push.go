@@ -100,6 +100,10 @@ func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 // file rather than memory while its digest is learnt.
 const spoolAbove = 4 << 20
 
+// layerBuffers hold the frames of small blobs while they upload: grown
+// once to the size of a blob, not doubled from nothing for each.
+var layerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // PutBlob compresses blob b, learns the digest of its frame, and uploads
 // the frame unless the registry has it (a push that was cut short).
 func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
@@ -111,8 +115,12 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	var body io.ReadSeeker
 	var l ociimage.Layer
 	if b.Size <= spoolAbove {
-		var buf bytes.Buffer
-		if l, err = ociimage.WriteLayer(&buf, b.Digest, r); err != nil {
+		buf := layerBuffers.Get().(*bytes.Buffer)
+		defer layerBuffers.Put(buf)
+		buf.Reset()
+		// A frame of incompressible bytes is a little larger than they.
+		buf.Grow(int(b.Size + b.Size/1024 + 64))
+		if l, err = ociimage.WriteLayer(buf, b.Digest, r); err != nil {
 			return false, err
 		}
 		body = bytes.NewReader(buf.Bytes())
