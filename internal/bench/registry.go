@@ -169,18 +169,18 @@ func (j *job) registry(system string) ([]Row, error) {
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
+			// Each round pulls into a new place; the one before goes
+			// (the large image's last is pulled again below).
+			var pulled string
 			rows[step.pull].Seconds, err = j.rounds(step.pull, j.Policy.Transfer, func() (time.Duration, error) {
+				os.RemoveAll(pulled)
 				dir, err := j.scratch("pulled")
 				if err != nil {
 					return 0, err
 				}
+				pulled = dir
 				syncAll()
-				d, err := m.pull(step.tag, repo, dir)
-				if step.tag == tagSmall {
-					// The large image's last pull is pulled again below.
-					os.RemoveAll(dir)
-				}
-				return d, err
+				return m.pull(step.tag, repo, dir)
 			})
 			if err != nil {
 				return fmt.Errorf("pull: %w", err)
