@@ -444,9 +444,11 @@ func (rep *Report) registryGoals() []goal {
 		}
 		gl := goal{goal: g.name, measured: strings.Join(parts, ", "), verdict: judge(len(short) == 0)}
 		if len(short) > 0 {
-			gl.why = "pf push compresses each blob into its layer (zstd) and hashes it twice, the blob and the layer, before it uploads it; " +
-				"pf pull decompresses each layer, checks the blob against its digest and commits it to the store with an fsync. " +
-				"oras.Copy moves the layer files as they are."
+			gl.why = "oras.Copy moves the layer files as they are. pf push reads each blob out of the store's memory map (a new process " +
+				"faults in every page), checks it against its digest, compresses it into its layer (zstd copies each byte twice even where " +
+				"it keeps it raw) and hashes the layer before it uploads it; pf pull decompresses each layer, checks the blob against its " +
+				"digest and stores it as any put does: cut into chunks, compressed and committed with fsyncs. On a loaded machine, " +
+				"where a process gets a share of a core, the time follows that CPU."
 		}
 		if g.full && rep.Quick {
 			gl.verdict = verdictUnmeased
