@@ -385,7 +385,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		break
 	}
 	ignoredHere := rules.all.inDir(segs)
-	secretHere := secretRules.inDir(segs)
+	secretHere := secretRules().inDir(segs)
 	for _, de := range dirents {
 		name := de.Name()
 		if rel == "" && (name == CIDFile || isCIDTemp(name)) {

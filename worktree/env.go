@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -46,10 +47,12 @@ var ShellNoise = []string{"SHLVL", "_", "OLDPWD", "PWD"}
 // Credentials inside values, whatever the variable's name: a password in
 // a URL, a bearer token, a webhook URL (whose path is its secret), a
 // secret-named query parameter, and the prefixes of well-known tokens.
+// The patterns compile on first use, not at start-up: every pf process
+// links this package, few of them capture an environment.
 var (
-	urlPattern    = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
-	bearerPattern = regexp.MustCompile(`(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}`)
-	tokenPattern  = regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36})\b`)
+	urlPattern    = lazyRegexp(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
+	bearerPattern = lazyRegexp(`(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}`)
+	tokenPattern  = lazyRegexp(`\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36})\b`)
 	webhookHosts  = []string{"hooks.slack.com", "discord.com", "discordapp.com", "webhook.office.com", "outlook.office.com", "chat.googleapis.com"}
 )
 
@@ -57,7 +60,7 @@ var (
 // Redacted, and whether it found any.
 func redactValue(value string) (string, bool) {
 	found := false
-	value = urlPattern.ReplaceAllStringFunc(value, func(raw string) string {
+	value = urlPattern().ReplaceAllStringFunc(value, func(raw string) string {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
 			return raw
@@ -89,12 +92,12 @@ func redactValue(value string) (string, bool) {
 		s, _ := url.PathUnescape(u.String())
 		return s
 	})
-	value = bearerPattern.ReplaceAllStringFunc(value, func(m string) string {
+	value = bearerPattern().ReplaceAllStringFunc(value, func(m string) string {
 		found = true
-		sub := bearerPattern.FindStringSubmatch(m)
+		sub := bearerPattern().FindStringSubmatch(m)
 		return sub[1] + sub[2] + Redacted
 	})
-	value = tokenPattern.ReplaceAllStringFunc(value, func(string) string {
+	value = tokenPattern().ReplaceAllStringFunc(value, func(string) string {
 		found = true
 		return Redacted
 	})
@@ -212,4 +215,9 @@ func appendJSONString(b []byte, s string) []byte {
 		i++
 	}
 	return append(b, '"')
+}
+
+// lazyRegexp compiles expr on the first call of the function it returns.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -18,7 +18,7 @@ func TestPatternSet_InDirAsGitignore(t *testing.T) {
 		"x.", "key", "*", "log"}
 	sets := map[string]*patternSet{
 		"defaults": newPatternSet(parsePatterns(DefaultIgnores, nil)),
-		"secrets":  secretRules,
+		"secrets":  secretRules(),
 		"files": newPatternSet(append(append(append(
 			parsePatterns([]string{"*.log", "!keep.log", "build/", "/lib", "src/**/deep", `\#hash`, "[Ff]oo[0-9]", `\ sp\ `}, nil),
 			parsePatterns([]string{"a/b", "!*.log", "**/x.key", "b/", "id_*"}, []string{"src"})...),

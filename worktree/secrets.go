@@ -1,6 +1,9 @@
 package worktree
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // DefaultSecrets are the files a capture leaves out unless told to store
 // them (Capture.IncludeSecrets), and that Restore leaves as they are:
@@ -42,8 +45,8 @@ var DefaultSecrets = []string{
 	"*.tfstate.backup",
 }
 
-// secretRules match DefaultSecrets.
-var secretRules = newPatternSet(parsePatterns(DefaultSecrets, nil))
+// secretRules match DefaultSecrets; built on first use, not at start-up.
+var secretRules = sync.OnceValue(func() *patternSet { return newPatternSet(parsePatterns(DefaultSecrets, nil)) })
 
 // IsSecretPath reports whether the entry at path ('/'-separated, relative
 // to the captured directory) is one DefaultSecrets names. Directories are
@@ -53,5 +56,5 @@ func IsSecretPath(path string) bool {
 }
 
 func isSecret(segs []string, isDir bool) bool {
-	return !isDir && secretRules.matcher.Match(segs, false)
+	return !isDir && secretRules().matcher.Match(segs, false)
 }

@@ -37,6 +37,10 @@ type jobSpec struct {
 	// there is none.
 	PF        string `json:"pf,omitempty"`
 	PFMissing string `json:"pf_missing,omitempty"`
+	// StartFloor is a Go program that only exits (startfloor), timed
+	// beside `pf log` as the runtime's own start-up; empty when it could
+	// not be built.
+	StartFloor string `json:"start_floor,omitempty"`
 }
 
 // Row is one measured row of the report: a workload on one system.
@@ -535,28 +539,59 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 
 // logProcess times `pf log -n 100` on a pf history store as a whole
 // process, its start-up included, as a user at a terminal or an agent
-// calling pf runs it; its output goes to /dev/null.
+// calling pf runs it; its output goes to /dev/null. Each round also
+// times `pf --help` (pf's start-up, without a store) and a Go
+// program that only exits (the runtime's floor), which the row's note
+// gives as medians: the goal's verdict names the part of the time that
+// is start-up, and the part no Go program avoids.
 func (j *job) logProcess(n int, store string, since time.Time) (Row, error) {
 	row := Row{Workload: processWorkload(n), System: sysPF}
 	if j.PF == "" {
 		row.Skipped = "no pf binary: " + j.PFMissing
 		return row, nil
 	}
+	var help, floor []float64
 	var err error
 	row.Seconds, err = j.rounds("pf log", j.Policy.Query, func() (time.Duration, error) {
-		cmd := exec.CommandContext(j.ctx, j.PF, "--store", store, "log", "-n", strconv.Itoa(historyLimit),
-			"--since", since.Format(time.RFC3339Nano))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		start := time.Now()
-		err := cmd.Run()
-		d := time.Since(start)
+		d, err := runTimed(j.ctx, j.PF, "--help")
 		if err != nil {
-			return d, fmt.Errorf("pf log: %v: %s", err, strings.TrimSpace(stderr.String()))
+			return 0, err
 		}
-		return d, nil
+		help = append(help, d.Seconds())
+		if j.StartFloor != "" {
+			d, err := runTimed(j.ctx, j.StartFloor)
+			if err != nil {
+				return 0, err
+			}
+			floor = append(floor, d.Seconds())
+		}
+		return runTimed(j.ctx, j.PF, "--store", store, "log", "-n", strconv.Itoa(historyLimit),
+			"--since", since.Format(time.RFC3339Nano))
 	})
+	// The warm-up's figures, when rounds left it out, go too.
+	counted := func(s []float64) Row { return Row{Seconds: s[max(0, len(s)-len(row.Seconds)):]} }
+	if len(row.Seconds) > 0 && len(help) > 0 {
+		row.Note = "pf --help " + fmtDuration(counted(help).median())
+		if len(floor) > 0 {
+			row.Note += ", a Go program that only exits " + fmtDuration(counted(floor).median())
+		}
+	}
 	return row, err
+}
+
+// runTimed runs a command to its end, output discarded, and returns how
+// long it took.
+func runTimed(ctx context.Context, name string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return d, nil
 }
 
 // bigBlob stores one large blob into an empty store, then the same blob

@@ -110,10 +110,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		pfBin = cfg.PF
 		if pfBin == "" {
 			prog.Status("building pf")
-			pfBin, pfMissing = buildPF(ctx, filepath.Join(work, "bin"))
+			pfBin, pfMissing = goBuild(ctx, filepath.Join(work, "bin"), "pf", "github.com/processfork/pf/cmd/pf")
 		} else if _, err := exec.LookPath(pfBin); err != nil {
 			pfBin, pfMissing = "", err.Error()
 		}
+	}
+
+	var floorBin string
+	if pfBin != "" && slices.ContainsFunc(sel.Jobs, isHistoryJob) {
+		floorBin, _ = goBuild(ctx, filepath.Join(work, "bin"), "startfloor", "github.com/processfork/pf/internal/bench/startfloor")
 	}
 
 	type task struct{ job, system string }
@@ -133,7 +138,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Job: t.job, System: t.system, Sizes: sizes, Policy: pols,
 			Work: filepath.Join(work, t.job+"-"+t.system), Cache: cache, Data: data,
 			MeasureRSS: len(cfg.Self) > 0,
-			PF:         pfBin, PFMissing: pfMissing,
+			PF:         pfBin, PFMissing: pfMissing, StartFloor: floorBin,
 		}
 		if err := mkdirEmpty(spec.Work); err != nil {
 			return nil, err
@@ -181,19 +186,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // needsPF says whether a job runs the pf binary: the checkpoints jobs, the
 // history jobs, which time `pf log` as a process, and the registry job.
 func needsPF(job string) bool {
-	return isCheckpointsJob(job) || strings.HasPrefix(job, jobHistory+"-") || job == jobRegistry
+	return isCheckpointsJob(job) || isHistoryJob(job) || job == jobRegistry
 }
 
-// buildPF builds cmd/pf into dir with the go command, from the module
-// in the working directory, and returns its path, or why it could not.
-func buildPF(ctx context.Context, dir string) (path, why string) {
-	path = filepath.Join(dir, "pf")
+func isHistoryJob(job string) bool { return strings.HasPrefix(job, jobHistory+"-") }
+
+// goBuild builds the command pkg (cmd/pf, or the start-up floor) into
+// dir/name with the go command, from the module in the working
+// directory, and returns its path, or why it could not.
+func goBuild(ctx context.Context, dir, name, pkg string) (path, why string) {
+	path = filepath.Join(dir, name)
 	if runtime.GOOS == "windows" {
 		path += ".exe"
 	}
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", path, "github.com/processfork/pf/cmd/pf").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", path, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Sprintf("go build github.com/processfork/pf/cmd/pf failed (%v: %s); name one with --pf", err, oneLine(strings.TrimSpace(string(out))))
+		return "", fmt.Sprintf("go build %s failed (%v: %s); name one with --pf", pkg, err, oneLine(strings.TrimSpace(string(out))))
 	}
 	return path, ""
 }

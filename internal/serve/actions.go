@@ -176,7 +176,7 @@ type progressWriter struct {
 	pending  []byte
 }
 
-var csi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+var csi = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`) })
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	p.errs.Write(b)
@@ -186,7 +186,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		seg := strings.TrimSpace(csi.ReplaceAllString(string(p.pending[:i]), ""))
+		seg := strings.TrimSpace(csi().ReplaceAllString(string(p.pending[:i]), ""))
 		p.pending = p.pending[i+1:]
 		if seg != "" {
 			p.progress(seg)

@@ -28,9 +28,12 @@ import (
 // tagged sha256-<its id's hex>, as pf push tags ancestors. Writes are
 // refused.
 
+// The patterns compile on first use: every pf process links this package.
 var (
-	ociName = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	ociTag  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	ociName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	})
+	ociTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
 )
 
 // ociError writes the distribution API's error body.
@@ -134,7 +137,7 @@ func (s *Server) handleOCI(w http.ResponseWriter, r *http.Request) {
 		ociError(w, http.StatusNotFound, "NAME_UNKNOWN", "no such route: %s", r.URL.Path)
 		return
 	}
-	if !ociName.MatchString(name) {
+	if !ociName().MatchString(name) {
 		ociError(w, http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q", name)
 		return
 	}
@@ -167,7 +170,7 @@ func (s *Server) ociImageOf(ctx context.Context, ref string) (manifest.Digest, e
 		}
 		return manifest.Digest{}, fmt.Errorf("manifest %s: %w", ref, pf.ErrNotFound)
 	}
-	if !ociTag.MatchString(ref) {
+	if !ociTag().MatchString(ref) {
 		return manifest.Digest{}, fmt.Errorf("%w: invalid tag %q", errBadRequest, ref)
 	}
 	if hex, ok := strings.CutPrefix(ref, "sha256-"); ok && len(hex) == 64 {
@@ -271,7 +274,7 @@ func (s *Server) ociTags(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	names := []string{}
 	for _, t := range tags {
-		if ociTag.MatchString(t.Name) {
+		if ociTag().MatchString(t.Name) {
 			names = append(names, t.Name)
 		}
 	}
