@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -336,9 +337,41 @@ func (rep *Report) ingestWhy(wl Workload, pf, other Row, label string) string {
 
 // headline is one line per workload: pf's figure and its ratios to each
 // peer and to the limit that bounds it.
-func (rep *Report) headline() [][]string {
+func (rep *Report) headline() [][]string { return rep.headlineOf(func(Workload) bool { return true }) }
+
+// readmeHeadline is the README's headline table: the rows a reader
+// weighs pf by (a snapshot, ingest of both kinds of data, the bytes they
+// take, large reads, the newest-100 query on the largest store, `pf log`
+// as a process on the smallest, a large blob changed), in BENCHMARKS.md's
+// headline columns, from the same run.
+func (rep *Report) readmeHeadline() [][]string {
+	var history, process []string
+	for _, wl := range rep.Workloads {
+		switch {
+		case wl.Process:
+			process = append(process, wl.ID)
+		case wl.Images > 0:
+			history = append(history, wl.ID)
+		}
+	}
+	keep := []string{wlFixtureCold, ingestWorkload(jobIngestRandom), ingestWorkload(jobIngestJSONL), ingestWorkload(jobIngestLarge),
+		readWorkload(jobIngestLarge), wlBigChanged}
+	if len(history) > 0 {
+		keep = append(keep, history[len(history)-1])
+	}
+	if len(process) > 0 {
+		keep = append(keep, process[0])
+	}
+	return rep.headlineOf(func(wl Workload) bool { return slices.Contains(keep, wl.ID) })
+}
+
+// headlineOf is the headline of the workloads keep accepts.
+func (rep *Report) headlineOf(keep func(Workload) bool) [][]string {
 	out := [][]string{{"workload", "pf", "vs reference design", "vs git", "vs SQLite", "vs the machine's limit"}}
 	for _, wl := range rep.Workloads {
+		if !keep(wl) {
+			continue
+		}
 		pf, ok := rep.row(wl.ID, sysPF)
 		if !ok || !pf.ok() {
 			continue

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,27 @@ type Report struct {
 	// Failures are the jobs that failed: the harness's errors, not a
 	// system's refusal of a workload (which is a row's Error).
 	Failures []string `json:"failures,omitempty"`
+	// Tasks are how long each job took on each system, inputs and stores
+	// built included: where to trim when a run grows too long.
+	Tasks []TaskTime `json:"tasks,omitempty"`
+}
+
+// TaskTime is one job on one system and the seconds it took.
+type TaskTime struct {
+	Job     string  `json:"job"`
+	System  string  `json:"system"`
+	Seconds float64 `json:"seconds"`
+}
+
+// slowestTasks names the n tasks that took longest, with their times.
+func (rep *Report) slowestTasks(n int) string {
+	ts := slices.Clone(rep.Tasks)
+	slices.SortStableFunc(ts, func(a, b TaskTime) int { return cmp.Compare(b.Seconds, a.Seconds) })
+	var parts []string
+	for _, t := range ts[:min(n, len(ts))] {
+		parts = append(parts, fmt.Sprintf("%s on %s %s", t.Job, systemName(t.System), fmtDuration(t.Seconds)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // median is the median of the measured rounds, or NaN without any.
@@ -257,6 +279,14 @@ func (rep *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s\n", s)
 		}
 	}
+	if hl := rep.readmeHeadline(); len(hl) > 1 {
+		b.WriteString("\nREADME headline (Markdown, the rows of README.md's table):\n\n")
+		mdRow(&b, hl[0]...)
+		mdRule(&b, len(hl[0]))
+		for _, r := range hl[1:] {
+			mdRow(&b, r...)
+		}
+	}
 	for _, f := range rep.Failures {
 		fmt.Fprintf(&b, "\nfailed: %s\n", f)
 	}
@@ -273,6 +303,9 @@ func (rep *Report) summary() string {
 	}
 	if m.Load != "" {
 		s += ", load " + m.Load + " at the start"
+	}
+	if len(rep.Tasks) > 0 {
+		s += "; longest: " + rep.slowestTasks(3)
 	}
 	return s
 }
@@ -388,6 +421,9 @@ func (rep *Report) Markdown(plot string) []byte {
 			fmt.Fprintf(&b, "; the 1-minute average at the start of each job ranged from %.2f to %.2f", lo, hi)
 		}
 		fmt.Fprintf(&b, ". The machine is shared: other work running at the same time slows the rows measured then.\n")
+	}
+	if len(rep.Tasks) > 0 {
+		fmt.Fprintf(&b, "- **Longest jobs:** %s\n", rep.slowestTasks(6))
 	}
 	fmt.Fprintf(&b, "- **Software:** %s", m.Go)
 	if m.Git != "" {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,10 @@ func sampleReport() *Report {
 		{Workload: ckptWorkload(jobCkptGrowing, stepStatus), System: sysPF, Skipped: "this pf has no status command"},
 	}
 	rep.Rows[28].Note = "store built in 5m41s by an earlier run"
+	rep.Rows[slices.IndexFunc(rep.Rows, func(r Row) bool { return r.Workload == processWorkload(1_000) })].Note =
+		"pf --help 6.10 ms, a Go program that only exits 1.20 ms"
+	rep.Tasks = []TaskTime{{jobFixture, sysPF, 12.5}, {historyJob(1_000_000), sysReference, 301}, {jobCkptGoroot, sysShadowGit, 190},
+		{historyJob(1_000_000), sysPF, 130}, {jobBigBlob, sysGitLoose, 45}, {jobIngestJSONL, sysGit, 40}, {jobIngestRandom, sysPF, 8}}
 	for i := range rep.Rows {
 		rep.Rows[i].Load = []string{"0.52 0.41 0.30", "1.95 0.80 0.41", "3.10 1.20 0.60"}[i%3]
 	}

@@ -147,12 +147,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		prog.Status("%s", label)
 		report := func(msg string) { prog.Status("%s · %s", label, msg) }
 		var rows []Row
+		taskStart := time.Now()
 		if len(cfg.Self) > 0 {
 			rows, err = runChild(ctx, cfg.Self, spec, report)
 		} else {
 			rows, err = runJob(ctx, spec, report)
 		}
 		os.RemoveAll(spec.Work)
+		rep.Tasks = append(rep.Tasks, TaskTime{Job: t.job, System: t.system, Seconds: time.Since(taskStart).Seconds()})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
