@@ -540,7 +540,7 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 // logProcess times `pf log -n 100` on a pf history store as a whole
 // process, its start-up included, as a user at a terminal or an agent
 // calling pf runs it; its output goes to /dev/null. Each round also
-// times `pf --help` (pf's start-up, without a store) and a Go
+// times `pf --version` (pf's start-up, without a store) and a Go
 // program that only exits (the runtime's floor), which the row's note
 // gives as medians: the goal's verdict names the part of the time that
 // is start-up, and the part no Go program avoids.
@@ -550,14 +550,14 @@ func (j *job) logProcess(n int, store string, since time.Time) (Row, error) {
 		row.Skipped = "no pf binary: " + j.PFMissing
 		return row, nil
 	}
-	var help, floor []float64
+	var version, floor []float64
 	var err error
 	row.Seconds, err = j.rounds("pf log", j.Policy.Query, func() (time.Duration, error) {
-		d, err := runTimed(j.ctx, j.PF, "--help")
+		d, err := runTimed(j.ctx, j.PF, "--version")
 		if err != nil {
 			return 0, err
 		}
-		help = append(help, d.Seconds())
+		version = append(version, d.Seconds())
 		if j.StartFloor != "" {
 			d, err := runTimed(j.ctx, j.StartFloor)
 			if err != nil {
@@ -570,8 +570,8 @@ func (j *job) logProcess(n int, store string, since time.Time) (Row, error) {
 	})
 	// The warm-up's figures, when rounds left it out, go too.
 	counted := func(s []float64) Row { return Row{Seconds: s[max(0, len(s)-len(row.Seconds)):]} }
-	if len(row.Seconds) > 0 && len(help) > 0 {
-		row.Note = "pf --help " + fmtDuration(counted(help).median())
+	if len(row.Seconds) > 0 && len(version) > 0 {
+		row.Note = "pf --version " + fmtDuration(counted(version).median())
 		if len(floor) > 0 {
 			row.Note += ", a Go program that only exits " + fmtDuration(counted(floor).median())
 		}

@@ -101,7 +101,7 @@ func sampleReport() *Report {
 	}
 	rep.Rows[28].Note = "store built in 5m41s by an earlier run"
 	rep.Rows[slices.IndexFunc(rep.Rows, func(r Row) bool { return r.Workload == processWorkload(1_000) })].Note =
-		"pf --help 6.10 ms, a Go program that only exits 1.20 ms"
+		"pf --version 6.10 ms, a Go program that only exits 1.20 ms"
 	rep.Tasks = []TaskTime{{jobFixture, sysPF, 12.5}, {historyJob(1_000_000), sysReference, 301}, {jobCkptGoroot, sysShadowGit, 190},
 		{historyJob(1_000_000), sysPF, 130}, {jobBigBlob, sysGitLoose, 45}, {jobIngestJSONL, sysGit, 40}, {jobIngestRandom, sysPF, 8}}
 	for i := range rep.Rows {
