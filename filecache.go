@@ -84,13 +84,15 @@ func decodeSeal(v []byte) (seal, bool) {
 	return seal{deleted: int64(u(0)), count: int64(u(1)), sum: u(2)}, true
 }
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
+// crcTable is built on first use: every pf process links this package,
+// few of them read the stat cache.
+var crcTable = sync.OnceValue(func() *crc64.Table { return crc64.MakeTable(crc64.ECMA) })
 
 // recordSum is a record's part of the seal's checksum, which adds them
 // up, so that one record's change changes it by that record's part.
 func recordSum(path string, value []byte) uint64 {
-	h := crc64.Update(0, crcTable, []byte(path))
-	return crc64.Update(h^uint64(len(path)), crcTable, value)
+	h := crc64.Update(0, crcTable(), []byte(path))
+	return crc64.Update(h^uint64(len(path)), crcTable(), value)
 }
 
 // cacheLoad is what Load found, for Save.
