@@ -40,7 +40,7 @@ type GCReport struct {
 //
 // The store marks what its images and pins reach, from one read of it;
 // its blob store then sweeps, in transactions of bounded size, keeping
-// what snapshots committed meanwhile (cas.Bolt.Collect). If any manifest
+// what snapshots hold and what they committed meanwhile. If any manifest
 // or tree on the way cannot be read, nothing is deleted and the error says
 // why. Last, the packs of small values that deletes left less than half
 // live are rewritten.

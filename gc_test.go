@@ -158,7 +158,7 @@ func corruptBlob(t *testing.T, s *pf.Store, d manifest.Digest) {
 func TestStore_GC_RepacksSparse(t *testing.T) {
 	s := openStore(t)
 	kept := castest.Payload(10, 20000)
-	l := s.Blobs().NewLease()
+	l := s.Blobs().NewBatch()
 	for i := range 8 {
 		b := kept
 		if i > 0 {
@@ -168,7 +168,7 @@ func TestStore_GC_RepacksSparse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Commit(ctx, nil); err != nil {
+	if err := l.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: files(4, 3), Trace: trace{lines: kept}})

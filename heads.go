@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -36,9 +35,6 @@ type Head struct {
 
 // MaxSessionName is the longest session name, in bytes.
 const MaxSessionName = 200
-
-// ErrInvalidSession: a session name that ValidateSessionName refuses.
-var ErrInvalidSession = errors.New("invalid session name")
 
 // ValidateSessionName checks a session name: "" (the default session), or
 // at most MaxSessionName bytes of UTF-8 without control characters. The

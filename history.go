@@ -37,10 +37,6 @@ type LogEntry struct {
 	Image
 }
 
-// ErrInvalidCursor: a LogQuery.Cursor that no listing returned, or that a
-// listing in the other order did.
-var ErrInvalidCursor = errors.New("invalid cursor")
-
 // Log lists the images created inside q's window, newest first unless
 // q.Reverse, at most q.Limit of them. next is the cursor of the following
 // page, or "" when this page is the last. Log is a range scan of the time

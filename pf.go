@@ -24,16 +24,6 @@ import (
 	"github.com/processfork/pf/internal/db"
 )
 
-// Sentinel errors; test with errors.Is.
-var (
-	ErrNotFound     = db.ErrNotFound
-	ErrCorrupt      = db.ErrCorrupt
-	ErrBusy         = db.ErrBusy
-	ErrNotStore     = db.ErrNotStore
-	ErrSchemaTooNew = db.ErrSchemaTooNew
-	ErrReadOnly     = db.ErrReadOnly
-)
-
 // Options configure Open; nil means all defaults.
 type Options struct {
 	// Timeout bounds the wait for another process that holds the store
@@ -49,7 +39,7 @@ type Options struct {
 	ReadOnly bool
 	// NoCreate fails with ErrNotFound instead of creating a new store.
 	NoCreate bool
-	// Level is the zstd level of new blobs (default cas.DefaultLevel).
+	// Level is the zstd level of new blobs (default zstd.SpeedFastest).
 	Level zstd.EncoderLevel
 }
 
@@ -114,9 +104,6 @@ func (s *Store) Borrow() *Store {
 
 // Path is the store's file.
 func (s *Store) Path() string { return s.db.Path() }
-
-// Blobs is the store's blob store.
-func (s *Store) Blobs() *cas.Bolt { return s.blobs }
 
 // DefaultPath is where the store lives when none is named: $PF_STORE, else
 // store.pf in pf's folder of the user's data directory

@@ -30,10 +30,6 @@ type PruneReport struct {
 	Removed []manifest.Digest
 }
 
-// ErrNoPolicy is returned by Prune given neither KeepLast nor KeepWithin:
-// it would remove every untagged image.
-var ErrNoPolicy = errors.New("prune needs --keep-last or --keep-within")
-
 // Prune removes the images outside the policy, with their index entries,
 // in transactions of bounded size. Blobs stay until GC. An image that
 // another image names as its parent when its transaction runs is never

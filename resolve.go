@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,9 +19,6 @@ const MinPrefix = 6
 
 // maxCandidates bounds how many ids an ambiguous prefix's error lists.
 const maxCandidates = 8
-
-// ErrAmbiguous: an id prefix that more than one image or blob starts with.
-var ErrAmbiguous = errors.New("ambiguous id prefix")
 
 // ResolveImage finds the image ref names: a tag, a full id
 // ("sha256:" and 64 hex digits), or a prefix of an id of at least MinPrefix

@@ -2,7 +2,6 @@ package pf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,9 +21,6 @@ type Tag struct {
 
 // MaxTagName is the longest tag name, in bytes.
 const MaxTagName = 200
-
-// ErrInvalidTagName: a tag name that ValidateTagName refuses.
-var ErrInvalidTagName = errors.New("invalid tag name")
 
 // ValidateTagName checks a tag name against rules modelled on git's for
 // refs, so that a name can always be typed on a command line and never

@@ -40,7 +40,7 @@ func pruneCommand() *cli.Command {
 				opts.KeepWithin = d
 			}
 			if opts.KeepLast == 0 && opts.KeepWithin == 0 {
-				return usagef("%v", pf.ErrNoPolicy)
+				return usagef("prune needs --keep-last or --keep-within")
 			}
 			start := time.Now()
 			rep, err := s.Prune(c.Context, opts)

@@ -232,14 +232,14 @@ func benchPut(b *testing.B, opts *pf.Options, c *corpus, size, total int) {
 		b.StopTimer()
 		c.restamp(total)
 		b.StartTimer()
-		l := s.Blobs().NewLease()
+		l := s.Blobs().NewBatch()
 		for off := 0; off+size <= total; off += size {
 			if _, err := l.PutBytes(ctx, c.data[off:off+size]); err != nil {
 				l.Abort()
 				b.Fatal(err)
 			}
 		}
-		if err := l.Commit(ctx, nil); err != nil {
+		if err := l.Commit(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -348,14 +348,14 @@ func BenchmarkIngest_10000x16KiB_Random(b *testing.B) {
 		b.StopTimer()
 		s := openStoreAt(b, filepath.Join(dir, fmt.Sprintf("ingest-%d.pf", i)))
 		b.StartTimer()
-		l := s.Blobs().NewLease()
+		l := s.Blobs().NewBatch()
 		for off := 0; off < len(data); off += ingestBlobSize {
 			if _, err := l.PutBytes(ctx, data[off:off+ingestBlobSize]); err != nil {
 				l.Abort()
 				b.Fatal(err)
 			}
 		}
-		if err := l.Commit(ctx, nil); err != nil {
+		if err := l.Commit(ctx); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -396,7 +396,7 @@ func BenchmarkGet(b *testing.B) {
 			s := openStore(b, nil)
 			ctx := b.Context()
 			data := corpusOf(kindRandom).data
-			l := s.Blobs().NewLease()
+			l := s.Blobs().NewBatch()
 			ds := make([]manifest.Digest, tc.count)
 			for i := range ds {
 				d, err := l.PutBytes(ctx, data[i*tc.size:(i+1)*tc.size])
@@ -405,7 +405,7 @@ func BenchmarkGet(b *testing.B) {
 				}
 				ds[i] = d
 			}
-			if err := l.Commit(ctx, nil); err != nil {
+			if err := l.Commit(ctx); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(tc.size))

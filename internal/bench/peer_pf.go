@@ -38,15 +38,15 @@ func (p *pfStore) Snapshot(ctx context.Context, f *fixture.Fixture, t time.Time,
 	return p.s.Snapshot(ctx, spec)
 }
 
-// ingestBatch is how many bytes of blobs one PutBatch takes: enough to
+// ingestBatch is how many bytes of blobs one PutAll takes: enough to
 // keep both cores busy, little enough that memory stays bounded whatever
 // the number of blobs.
 const ingestBatch = 4 << 20
 
-// Ingest puts the blobs through one lease, PutBatch by PutBatch (pf's way
-// to put many blobs: hashed and compressed on every core), and commits.
+// Ingest puts the blobs through one batch, PutAll by PutAll (pf's way to
+// put many blobs: hashed and compressed on every core), and commits.
 func (p *pfStore) Ingest(ctx context.Context, blobs [][]byte) ([]string, error) {
-	l := p.s.Blobs().NewLease()
+	l := p.s.Blobs().NewBatch()
 	keys := make([]string, 0, len(blobs))
 	for start := 0; start < len(blobs); {
 		end, n := start, 0
@@ -54,7 +54,7 @@ func (p *pfStore) Ingest(ctx context.Context, blobs [][]byte) ([]string, error) 
 			n += len(blobs[end])
 			end++
 		}
-		ds, err := l.PutBatch(ctx, blobs[start:end])
+		ds, err := pf.PutAll(ctx, l, blobs[start:end])
 		if err != nil {
 			l.Abort()
 			return nil, err
@@ -64,7 +64,7 @@ func (p *pfStore) Ingest(ctx context.Context, blobs [][]byte) ([]string, error) 
 		}
 		start = end
 	}
-	return keys, l.Commit(ctx, nil)
+	return keys, l.Commit(ctx)
 }
 
 func (p *pfStore) Get(ctx context.Context, key string) ([]byte, error) {
@@ -96,16 +96,16 @@ func (pfSystem) BuildHistory(ctx context.Context, dir string, h *history) error 
 }
 
 func commitHistory(ctx context.Context, s *pf.Store, h *history) error {
-	l := s.Blobs().NewLease()
+	l := s.Blobs().NewBatch()
 	var blobs [][]byte
 	for _, b := range h.layers.blobs {
 		blobs = append(blobs, b.Data)
 	}
-	if _, err := l.PutBatch(ctx, blobs); err != nil {
+	if _, err := pf.PutAll(ctx, l, blobs); err != nil {
 		l.Abort()
 		return err
 	}
-	if err := l.Commit(ctx, nil); err != nil {
+	if err := l.Commit(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -245,9 +245,14 @@ func (d *DB) Close() error {
 }
 
 // View runs fn in a read transaction. A panic inside bbolt, which is how it
-// meets a damaged page, comes back as ErrCorrupt.
+// meets a damaged page, comes back as ErrCorrupt; a view after Close, as
+// ErrClosed.
 func (d *DB) View(fn func(*bolt.Tx) error) error {
-	return safeView(d.bolt, fn)
+	err := safeView(d.bolt, fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
 
 // A page damaged on disk can send bbolt to an address outside its map; a

@@ -263,6 +263,14 @@ func TestDB_Update_AfterClose(t *testing.T) {
 	}
 }
 
+func TestDB_View_AfterClose(t *testing.T) {
+	_, d := newStore(t)
+	d.Close()
+	if err := d.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, db.ErrClosed) {
+		t.Fatalf("view after close: %v", err)
+	}
+}
+
 func TestDB_Compact_Shrinks(t *testing.T) {
 	path, d := newStore(t)
 	big := make([]byte, 64<<10)

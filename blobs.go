@@ -1,0 +1,105 @@
+package pf
+
+import (
+	"context"
+	"io"
+
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/manifest"
+)
+
+// BlobStore is a store's blobs, each kept under the SHA-256 of its
+// bytes: put once however often it is put, every read checked against
+// its digest. Anything large goes through an io.Reader; each method that
+// can block takes a context. How the blobs are kept (values, packs,
+// chunks) and collected is the store's business: a blob that no image
+// reaches and no pin holds goes at the next GC, so a blob meant to stay
+// is put with PutPinned, or named by an image.
+type BlobStore interface {
+	// Put stores what r yields, streamed, and returns its digest; PutBytes
+	// stores bytes in memory. Each is committed before it returns.
+	BlobWriter
+	// Get returns a blob's bytes, verified. A missing blob is an error
+	// wrapping ErrNotFound; bytes that do not hash to d, ErrCorrupt.
+	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
+	// Open streams a blob, checking each chunk as it goes and the whole
+	// digest at the end, where it returns an error wrapping ErrCorrupt
+	// instead of io.EOF on a mismatch.
+	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
+	// Has reports whether the blob is stored.
+	Has(ctx context.Context, d manifest.Digest) (bool, error)
+	// Stat describes a stored blob without reading its content.
+	Stat(ctx context.Context, d manifest.Digest) (BlobInfo, error)
+	// NewBatch starts a batch of puts that become permanent together.
+	NewBatch() BlobBatch
+}
+
+// BlobInfo describes a stored blob.
+type BlobInfo struct {
+	Digest manifest.Digest
+	Size   int64 // logical (uncompressed) bytes
+	Stored int64 // bytes its values take: the value, plus its chunks' values
+	Chunks int   // 0 for a blob stored as one value
+}
+
+// A BlobBatch groups puts, as a snapshot's captures do: what it puts is
+// held from garbage collection at once, and becomes permanent in one
+// commit (one fsync for the lot), or is deleted by Abort. PutAll on a
+// batch hashes and compresses on every core. A BlobBatch is safe for
+// concurrent use; after Commit or Abort it takes nothing more.
+type BlobBatch interface {
+	BlobWriter
+	Commit(ctx context.Context) error
+	Abort() error
+}
+
+// Blobs is the store's blobs by digest.
+func (s *Store) Blobs() BlobStore { return blobStore{s.blobs} }
+
+type blobStore struct{ b *cas.Bolt }
+
+func (s blobStore) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	return s.b.Put(ctx, r)
+}
+
+func (s blobStore) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
+	return s.b.PutBytes(ctx, b)
+}
+
+func (s blobStore) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {
+	return s.b.Get(ctx, d)
+}
+
+func (s blobStore) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error) {
+	return s.b.Open(ctx, d)
+}
+
+func (s blobStore) Has(ctx context.Context, d manifest.Digest) (bool, error) {
+	return s.b.Has(ctx, d)
+}
+
+func (s blobStore) Stat(ctx context.Context, d manifest.Digest) (BlobInfo, error) {
+	info, err := s.b.Stat(ctx, d)
+	return BlobInfo(info), err
+}
+
+func (s blobStore) NewBatch() BlobBatch { return blobBatch{s.b.NewLease()} }
+
+// blobBatch is a lease whose commit writes nothing of the caller's.
+type blobBatch struct{ l *cas.Lease }
+
+func (b blobBatch) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
+	return b.l.Put(ctx, r)
+}
+
+func (b blobBatch) PutBytes(ctx context.Context, p []byte) (manifest.Digest, error) {
+	return b.l.PutBytes(ctx, p)
+}
+
+// PutBatch is what PutAll uses.
+func (b blobBatch) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest, error) {
+	return b.l.PutBatch(ctx, blobs)
+}
+
+func (b blobBatch) Commit(ctx context.Context) error { return b.l.Commit(ctx, nil) }
+func (b blobBatch) Abort() error                     { return b.l.Abort() }
