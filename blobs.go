@@ -26,6 +26,11 @@ type BlobStore interface {
 	// digest at the end, where it returns an error wrapping ErrCorrupt
 	// instead of io.EOF on a mismatch.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
+	// OpenAt streams a blob from offset on, without reading what comes
+	// before the chunk that holds it (a Range request near the end of a
+	// large blob costs a chunk): from 0 it is Open; from elsewhere it
+	// checks each chunk it reads, not the whole digest.
+	OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error)
 	// Has reports whether the blob is stored.
 	Has(ctx context.Context, d manifest.Digest) (bool, error)
 	// Stat describes a stored blob without reading its content.
@@ -72,6 +77,10 @@ func (s blobStore) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {
 
 func (s blobStore) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error) {
 	return s.b.Open(ctx, d)
+}
+
+func (s blobStore) OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error) {
+	return s.b.OpenAt(ctx, d, offset)
 }
 
 func (s blobStore) Has(ctx context.Context, d manifest.Digest) (bool, error) {
