@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/internal/index/indextest"
 	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // t0 is the clock of the history tests: times are minutes after it.
@@ -383,10 +385,10 @@ func TestTags(t *testing.T) {
 }
 
 func TestValidateTagName(t *testing.T) {
-	good := []string{"main", "v1.0", "release/2026-11", "exp_3", "a", "日本", "deadbeef", strings.Repeat("x", pf.MaxTagName), "a@b"}
+	good := []string{"main", "v1.0", "release/2026-11", "exp_3", "a", "日本", "deadb", "v4ab2ee", "4ab2e", "cafe-beef", strings.Repeat("x", pf.MaxTagName), "a@b"}
 	bad := []string{"", "-f", "has space", "tab\there", "nul\x00", "del\x7f", "a..b", "a//b", "/a", "a/", ".a", "a.", "x.lock",
 		"a:b", "sha256:abc", "a~1", "a^", "a?", "a*", "a[", `a\b`, "a@{1}", strings.Repeat("x", pf.MaxTagName+1),
-		strings.Repeat("ab", 32), strings.Repeat("AB", 32), "bad\xffutf8", "nbsp\u00a0x"}
+		strings.Repeat("ab", 32), strings.Repeat("AB", 32), "4ab2ee", "deadbeef", "DEADBEEF", "0123456789", "bad\xffutf8", "nbsp\u00a0x"}
 	for _, name := range good {
 		if err := pf.ValidateTagName(name); err != nil {
 			t.Errorf("%q refused: %v", name, err)
@@ -434,9 +436,9 @@ func TestResolveImage(t *testing.T) {
 	if _, err := h.s.Tag(ctx, "main", y); err != nil {
 		t.Fatal(err)
 	}
-	// A tag that spells a prefix of x still names y: tags come first.
-	if _, err := h.s.Tag(ctx, x.Hex()[:8], y); err != nil {
-		t.Fatal(err)
+	// A tag may not spell a prefix of x: it would shadow x.
+	if _, err := h.s.Tag(ctx, x.Hex()[:8], y); !errors.Is(err, pf.ErrInvalidTagName) {
+		t.Fatalf("tag named %s: %v, want ErrInvalidTagName", x.Hex()[:8], err)
 	}
 
 	found := []struct {
@@ -450,7 +452,7 @@ func TestResolveImage(t *testing.T) {
 		{y.Hex()[:7], y},
 		{"sha256:" + y.Hex()[:7], y},
 		{y.Hex()[:10], y},
-		{x.Hex()[:8], y},
+		{x.Hex()[:8], x},
 	}
 	for _, tt := range found {
 		if got, err := h.s.ResolveImage(ctx, tt.ref); err != nil || got != tt.want {
@@ -532,5 +534,46 @@ func BenchmarkLog_Newest100(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestResolveImage_HexTagOfAnOlderStore: a tag that spells an id prefix,
+// written by a pf that allowed such names, names its image while no other
+// id starts with it, and is ambiguous once one does.
+func TestResolveImage_HexTagOfAnOlderStore(t *testing.T) {
+	h := newHistory(t)
+	x, y := h.twins()
+	path := h.s.Path()
+	if err := h.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		tags := tx.Bucket(db.BucketTags)
+		if err := tags.Put([]byte(x.Hex()[:8]), y[:]); err != nil {
+			return err
+		}
+		return tags.Put([]byte(y.Hex()[:8]), y[:])
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pf.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.ResolveImage(ctx, y.Hex()[:8]); err != nil || got != y {
+		t.Errorf("tag spelling its own image's prefix: %v, %v, want %v", got, err, y)
+	}
+	_, err = s.ResolveImage(ctx, x.Hex()[:8])
+	if !errors.Is(err, pf.ErrAmbiguous) || !strings.Contains(err.Error(), x.String()) || !strings.Contains(err.Error(), y.String()) {
+		t.Errorf("tag spelling another image's prefix: %v, want ErrAmbiguous naming %v and %v", err, x, y)
 	}
 }

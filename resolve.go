@@ -22,8 +22,10 @@ const maxCandidates = 8
 
 // ResolveImage finds the image ref names: a tag, a full id
 // ("sha256:" and 64 hex digits), or a prefix of an id of at least MinPrefix
-// lower-case hex digits, with or without "sha256:". A tag wins over an id
-// prefix it happens to spell. Errors wrap ErrNotFound when nothing matches,
+// lower-case hex digits, with or without "sha256:". Tag names cannot spell
+// an id prefix (ValidateTagName); such a tag kept from an older pf names its
+// image only while no other id starts with it, else the reference is
+// ambiguous. Errors wrap ErrNotFound when nothing matches,
 // ErrAmbiguous (listing the candidates) when a prefix matches several
 // images, and manifest.ErrInvalidDigest when ref is a malformed id.
 func (s *Store) ResolveImage(ctx context.Context, ref string) (manifest.Digest, error) {
@@ -50,6 +52,9 @@ func resolveTx(tx *bolt.Tx, ref, what string, names [][]byte) (manifest.Digest, 
 	if id, ok, err := lookupTag(tx, ref); err != nil || ok {
 		if err == nil {
 			err = checkTagTarget(tx, ref, id)
+		}
+		if err == nil && isHex(ref) && len(ref) >= MinPrefix {
+			err = checkTagShadows(tx, ref, id, what, names)
 		}
 		return id, err
 	}
@@ -129,6 +134,30 @@ func appendPrefixMatches(found []manifest.Digest, b *bolt.Bucket, digits string,
 		}
 	}
 	return found
+}
+
+// checkTagShadows refuses a tag (kept from a pf that allowed such names)
+// that spells a prefix of an id other than its own image's: the reference
+// means two things, and pf guesses neither.
+func checkTagShadows(tx *bolt.Tx, name string, id manifest.Digest, what string, names [][]byte) error {
+	var found []manifest.Digest
+	for _, bucket := range names {
+		b, err := db.Bucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		found = appendPrefixMatches(found, b, name, maxCandidates+1)
+	}
+	others := slices.DeleteFunc(found, func(d manifest.Digest) bool { return d == id })
+	if len(others) == 0 {
+		return nil
+	}
+	list := make([]string, min(len(others), maxCandidates))
+	for i := range list {
+		list[i] = others[i].String()
+	}
+	return fmt.Errorf("%w %s: it is a tag (image %s) and the start of %s %s: rename the tag (pf tag NEW %s; pf tag -d %s)",
+		ErrAmbiguous, strconv.Quote(name), id, what, strings.Join(list, ", "), id, name)
 }
 
 // checkTagTarget refuses a tag whose image is gone: tags are checked when

@@ -27,8 +27,10 @@ const MaxTagName = 200
 // reads as something else: not empty, at most MaxTagName bytes of UTF-8,
 // no white space or control characters, none of ~ ^ : ? * [ \, no "..",
 // "//" or "@{", not starting with '-', '.' or '/', not ending with '.', '/'
-// or ".lock", and not 64 hex digits (which would read as an image id). The
-// error wraps ErrInvalidTagName.
+// or ".lock", and not MinPrefix or more hex digits in either case (which
+// would read as an image id or a prefix of one: "pf show 4ab2ee" must never
+// mean a tag in one store and an image in another). The error wraps
+// ErrInvalidTagName.
 func ValidateTagName(name string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w %s: %s", ErrInvalidTagName, strconv.Quote(name), why)
@@ -50,6 +52,8 @@ func ValidateTagName(name string) error {
 		return bad(`ends with ".lock"`)
 	case isHex(strings.ToLower(name)) && len(name) == 2*len(manifest.Digest{}):
 		return bad("64 hex digits read as an image id")
+	case isHex(strings.ToLower(name)) && len(name) >= MinPrefix:
+		return bad(fmt.Sprintf("%d or more hex digits read as an image id prefix", MinPrefix))
 	}
 	for _, seq := range []string{"..", "//", "@{"} {
 		if strings.Contains(name, seq) {

@@ -15,7 +15,8 @@ func tagCommand() *cli.Command {
 		ArgsUsage: "NAME IMAGE | -d NAME",
 		Description: "A tag works wherever an image is taken (pf log main) and keeps its image from garbage\n" +
 			"collection. Names follow git's rules for refs: no spaces, control characters or ~^:?*[\\,\n" +
-			"no .., not starting with - or ., at most 200 bytes, not 64 hex digits.",
+			"no .., not starting with - or ., at most 200 bytes, and not 6 or more hex digits (which read\n" +
+			"as an image id prefix). An older store's tag so named fails as ambiguous where an id starts with it.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "delete", Aliases: []string{"d"}, Usage: "delete the tag NAME"},
 		},
