@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,7 +187,10 @@ func TestBadInput_StoreFiles(t *testing.T) {
 	}{
 		{"not a bbolt file", []byte("hello, I am a text file\n"), nil, []string{"log"}, 1, "not a pf store"},
 		{"empty file", []byte{}, nil, []string{"stats"}, 1, "not a pf store"},
-		{"truncated store", good[:used/2], nil, []string{"log"}, 4, "truncated"},
+		{"truncated store", good[:used/2], nil, []string{"log"}, 4, "damaged store"},
+		{"random 5000 bytes", randomBytes(5000), nil, []string{"log"}, 1, "not a pf store"},
+		{"store cut to 4096 bytes", good[:4096], nil, []string{"log"}, 4, "damaged store"},
+		{"store cut to 16 KiB", good[:16<<10], nil, []string{"verify"}, 4, "damaged store"},
 		{"pages overwritten with garbage", garbage, nil, []string{"verify"}, 4, "corrupt"},
 		{"newer schema", good, func(t *testing.T, p string) {
 			editStore(t, p, func(tx *bolt.Tx) error {
@@ -217,11 +221,23 @@ func TestBadInput_StoreFiles(t *testing.T) {
 			var out, errs bytes.Buffer
 			code := run(append([]string{"pf", "--store", path}, tt.args...), testInvocation(&out, &errs))
 			checkFailure(t, code, tt.code, errs.String(), tt.want)
+			// An error about the file names it (one about a blob, got
+			// by pf get, names the blob).
+			if tt.args[0] != "get" && !strings.Contains(errs.String(), path) {
+				t.Errorf("error %q does not name the file", errs.String())
+			}
 			if fileSum(t, path) != before {
 				t.Fatal("the store file changed")
 			}
 		})
 	}
+}
+
+// randomBytes is n bytes of a fixed pseudo-random stream.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(b)
+	return b
 }
 
 func checkFailure(t *testing.T, code, want int, stderr, mention string) {

@@ -115,10 +115,10 @@ func newApp(inv *invocation) *cli.App {
 		Usage:    "snapshot, browse and restore AI agents, all in one store file",
 		Description: "Wherever an image is taken, a tag, a full id (sha256:...) or a unique prefix of at least\n" +
 			"6 hex digits works; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +
-			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input); 2 usage (unknown command\n" +
-			"or flag, malformed argument); 4 integrity (corrupt or missing data); 5 the store is held\n" +
-			"by another process past --timeout (10s by default; on a terminal pf says whom it waits\n" +
-			"for); 130 interrupted (SIGINT), after cleaning up. With --json, an error is one JSON\n" +
+			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input, \"not a pf store\"); 2 usage\n" +
+			"(unknown command or flag, malformed argument); 4 integrity (corrupt or missing data, a\n" +
+			"\"damaged store\" file); 5 the store is held by another process past --timeout (10s by\n" +
+			"default; on a terminal pf says whom it waits for); 130 interrupted (SIGINT), after cleaning up. With --json, an error is one JSON\n" +
 			"object on stderr: {\"error\": \"...\", \"exit\": N}.",
 		Writer:               inv.Stdout,
 		ErrWriter:            inv.Stderr,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +84,11 @@ func OpenContext(ctx context.Context, path string, opts Options) (*DB, error) {
 	case exists && info.IsDir():
 		return nil, fmt.Errorf("open store %s: %w: it is a directory", path, ErrNotStore)
 	case exists && info.Size() == 0:
-		return nil, fmt.Errorf("open store %s: %w: the file is empty", path, ErrNotStore)
+		return nil, notStore(path, "the file is empty")
+	case exists:
+		if err := sniff(path, info.Size()); err != nil {
+			return nil, err
+		}
 	}
 	if !exists {
 		if err := create(path, timeout); err != nil {
@@ -131,7 +136,7 @@ func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("open store %s: %w: %v", path, ErrCorrupt, r)
+			err = damaged(path, fmt.Sprint(r))
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{
@@ -147,9 +152,9 @@ func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("open store %s: %w", path, ErrBusy)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
-		return nil, fmt.Errorf("open store %s: %w: not a bbolt file", path, ErrNotStore)
+		return nil, notStore(path, "not a bbolt file")
 	case errors.Is(err, berrors.ErrChecksum):
-		return nil, fmt.Errorf("open store %s: %w: meta page checksum mismatch", path, ErrCorrupt)
+		return nil, damaged(path, "meta page checksum mismatch")
 	default:
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -165,25 +170,29 @@ func check(bdb *bolt.DB, path string, readOnly bool) error {
 		return fmt.Errorf("open store %s: %w", path, err)
 	}
 	size := info.Size()
-	return safeView(bdb, func(tx *bolt.Tx) error {
+	err = safeView(bdb, func(tx *bolt.Tx) error {
 		if need := tx.Size(); need > size {
-			return fmt.Errorf("open store %s: %w: truncated: the file is %d bytes, its pages reach %d", path, ErrCorrupt, size, need)
+			return damaged(path, fmt.Sprintf("truncated: the file is %d bytes, its pages reach %d", size, need))
 		}
 		v, err := migrations.Version(tx)
 		if err != nil {
-			return fmt.Errorf("open store %s: %w: %v", path, ErrNotStore, err)
+			return notStore(path, err.Error())
 		}
 		if v > migrations.Latest() {
 			return fmt.Errorf("open store %s: %w: schema %d, this pf reads up to %d", path, ErrSchemaTooNew, v, migrations.Latest())
 		}
 		if v == 0 && readOnly {
-			return fmt.Errorf("open store %s: %w: the file has no buckets", path, ErrNotStore)
+			return notStore(path, "the file has no buckets")
 		}
 		if v < migrations.Latest() && readOnly {
 			return fmt.Errorf("open store %s: schema %d needs an upgrade to %d: open it read-write once", path, v, migrations.Latest())
 		}
 		return nil
 	})
+	if errors.Is(err, ErrCorrupt) && !strings.Contains(err.Error(), path) {
+		err = fmt.Errorf("open store %s: damaged store: %w", path, err) // a fault in bbolt's pages
+	}
+	return err
 }
 
 // upgrade brings the store to the latest schema. A store already there is
@@ -204,7 +213,7 @@ func upgrade(bdb *bolt.DB, path string) error {
 	return safeUpdate(bdb, func(tx *bolt.Tx) error {
 		v, err := migrations.Version(tx)
 		if err != nil {
-			return fmt.Errorf("open store %s: %w: %v", path, ErrNotStore, err)
+			return notStore(path, err.Error())
 		}
 		if v == migrations.Latest() {
 			return nil

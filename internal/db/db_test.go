@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -154,6 +155,12 @@ func TestDB_Open_RefusesAndLeavesUntouched(t *testing.T) {
 		{"random bytes", bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4096), db.ErrNotStore},
 		{"other bbolt file", foreignBytes, db.ErrNotStore},
 		{"truncated store", good[:used/2], db.ErrCorrupt},
+		{"random 5000 bytes", randomBytes(5000), db.ErrNotStore},
+		{"random 64 KiB", randomBytes(64 << 10), db.ErrNotStore},
+		{"three bytes", []byte("pf\n"), db.ErrNotStore},
+		{"store cut to 4096 bytes", good[:4096], db.ErrCorrupt},
+		{"store cut to 5000 bytes", good[:5000], db.ErrCorrupt},
+		{"store cut to 100 bytes", good[:100], db.ErrCorrupt},
 		{"newer schema", withSchema(t, newer, migrations.Latest()+1), db.ErrSchemaTooNew},
 	}
 	for _, tt := range tests {
@@ -177,6 +184,13 @@ func TestDB_Open_RefusesAndLeavesUntouched(t *testing.T) {
 			})
 		}
 	}
+}
+
+// randomBytes is n bytes of a fixed pseudo-random stream.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(int64(n))).Read(b)
+	return b
 }
 
 // withSchema returns a copy of a store file whose schema version is v.

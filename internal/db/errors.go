@@ -1,6 +1,9 @@
 package db
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the store. Every error the store returns that is about
 // one of these conditions wraps the sentinel, so callers test with errors.Is.
@@ -21,3 +24,14 @@ var (
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("store is closed")
 )
+
+// The two ways a file that exists can fail to open as a store, worded
+// alike everywhere and always naming the file: it is not a store at all
+// (the caller named the wrong file), or it is one that is damaged.
+func notStore(path, why string) error {
+	return fmt.Errorf("open store %s: %w: %s", path, ErrNotStore, why)
+}
+
+func damaged(path, why string) error {
+	return fmt.Errorf("open store %s: damaged store: %w: %s", path, ErrCorrupt, why)
+}
