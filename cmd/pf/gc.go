@@ -15,12 +15,13 @@ func gcCommand() *cli.Command {
 			"the pinned blobs (pf put --pin, pf pin), then\n" +
 			"deletes the rest in small transactions, then rewrites the packs of small\n" +
 			"blobs that deletions left less than half live. If a manifest or tree on the\n" +
-			"way cannot be read it deletes nothing and says why (exit 4).",
+			"way cannot be read it deletes nothing and says why (exit 4). With -n it only reads:\n" +
+			"it runs beside other readers (pf verify) and on a store file it may not write.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be deleted; delete nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "the report as JSON"},
 		},
-		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
+		Action: withStoreAs(writesUnlessDryRun, func(c *cli.Context, s *pf.Store) error {
 			if err := wantArgs(c, 0, 0); err != nil {
 				return err
 			}

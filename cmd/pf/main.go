@@ -118,8 +118,9 @@ func newApp(inv *invocation) *cli.App {
 			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input, \"not a pf store\"); 2 usage\n" +
 			"(unknown command or flag, malformed argument); 4 integrity (corrupt or missing data, a\n" +
 			"\"damaged store\" file); 5 the store is held by another process past --timeout (10s by\n" +
-			"default; on a terminal pf says whom it waits for); 130 interrupted (SIGINT), after cleaning up. With --json, an error is one JSON\n" +
-			"object on stderr: {\"error\": \"...\", \"exit\": N}.",
+			"default; on a terminal pf says whom it waits for; commands that write nothing share the\n" +
+			"store with each other); 130 interrupted (SIGINT), after cleaning up. With --json, an\n" +
+			"error is one JSON object on stderr: {\"error\": \"...\", \"exit\": N}.",
 		Writer:               inv.Stdout,
 		ErrWriter:            inv.Stderr,
 		EnableBashCompletion: true,

@@ -82,11 +82,15 @@ const nobody = 65534
 
 // holdStoreEnv makes the test binary hold the store it names read-write
 // until its standard input closes, as a long pf snapshot would: see
-// startHolder.
-const holdStoreEnv = "PF_TEST_HOLD_STORE"
+// startHolder. With holdReadOnlyEnv set too, it holds the store as a
+// reader, as a long pf verify --deep would.
+const (
+	holdStoreEnv    = "PF_TEST_HOLD_STORE"
+	holdReadOnlyEnv = "PF_TEST_HOLD_READ_ONLY"
+)
 
 func holdStoreMain(path string) int {
-	s, err := pf.Open(path, nil)
+	s, err := pf.Open(path, &pf.Options{ReadOnly: os.Getenv(holdReadOnlyEnv) != ""})
 	if err != nil {
 		fmt.Println("open:", err)
 		return 1
@@ -101,8 +105,20 @@ func holdStoreMain(path string) int {
 // test ends, and returns its pid.
 func startHolder(t *testing.T, path string) int {
 	t.Helper()
+	return startHolderEnv(t, holdStoreEnv+"="+path)
+}
+
+// startReader starts a process that holds the store at path as a reader
+// (a shared lock, as pf verify --deep takes) until the test ends.
+func startReader(t *testing.T, path string) int {
+	t.Helper()
+	return startHolderEnv(t, holdStoreEnv+"="+path, holdReadOnlyEnv+"=1")
+}
+
+func startHolderEnv(t *testing.T, env ...string) int {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), holdStoreEnv+"="+path)
+	cmd.Env = append(os.Environ(), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

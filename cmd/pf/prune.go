@@ -14,14 +14,16 @@ func pruneCommand() *cli.Command {
 		Usage: "remove the images outside a retention policy (then pf gc reclaims their blobs)",
 		Description: "Keeps the --keep-last newest images, those created within --keep-within, every\n" +
 			"tagged image, and every ancestor of a kept image, so lineage stays whole.\n" +
-			"--keep-within takes " + durationForms + ".",
+			"--keep-within takes " + durationForms + ".\n" +
+			"With -n it only reads: it runs beside other readers (pf verify) and on a store file\n" +
+			"it may not write.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "keep-last", Usage: "keep the `N` newest images"},
 			&cli.StringFlag{Name: "keep-within", Usage: "keep images created within `DURATION` of now"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "list what would be removed; remove nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per removed image, then the summary"},
 		},
-		Action: withStore(readWrite, func(c *cli.Context, s *pf.Store) error {
+		Action: withStoreAs(writesUnlessDryRun, func(c *cli.Context, s *pf.Store) error {
 			if err := wantArgs(c, 0, 0); err != nil {
 				return err
 			}

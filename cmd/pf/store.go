@@ -121,8 +121,24 @@ func wantArgs(c *cli.Context, min, max int) error {
 
 // withStore runs fn on the store opened as mode and closes it after.
 func withStore(mode access, fn func(c *cli.Context, s *pf.Store) error) cli.ActionFunc {
+	return withStoreAs(func(*cli.Context) access { return mode }, fn)
+}
+
+// writesUnlessDryRun is the access of a command with --dry-run: a dry run
+// writes nothing, so it shares the store with other readers (a running pf
+// verify --deep) and works on a file or file system it may not write.
+func writesUnlessDryRun(c *cli.Context) access {
+	if c.Bool("dry-run") {
+		return readOnly
+	}
+	return readWrite
+}
+
+// withStoreAs is withStore for a command whose access depends on its
+// flags.
+func withStoreAs(modeOf func(*cli.Context) access, fn func(c *cli.Context, s *pf.Store) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		s, err := openStore(c, mode)
+		s, err := openStore(c, modeOf(c))
 		if err != nil {
 			return err
 		}
