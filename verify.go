@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -23,11 +25,52 @@ type VerifyOptions struct {
 
 // A Problem is one thing wrong with a store.
 type Problem struct {
-	Subject string // what is wrong: "image 1a2b3c4d5e6f", "tag main", "index/time"
-	Detail  string
+	Subject string // what is wrong: "blob sha256:...", "image 1a2b3c4d5e6f", "tag main", "index/time"
+	Detail  string // what is wrong with it, without the subject
+	// Images are what the problem breaks: the image itself, or the
+	// images that reach a bad blob or chunk (the first maxBrokenImages
+	// of them, in id order; Reaching counts them all).
+	Images   []manifest.Digest
+	Reaching int
+	// Tags name the images in Images.
+	Tags []string
 }
 
-func (p Problem) String() string { return p.Subject + ": " + p.Detail }
+// maxBrokenImages bounds the images one problem lists.
+const maxBrokenImages = 100
+
+// String is the problem on one line: its subject, what is wrong, and
+// what it breaks.
+func (p Problem) String() string {
+	line := p.Subject + ": " + p.Detail
+	if p.Reaching == 0 || strings.HasPrefix(p.Subject, "image ") && p.Reaching == 1 {
+		if len(p.Tags) > 0 {
+			line += " (tagged " + strings.Join(p.Tags, ", ") + ")"
+		}
+		return line
+	}
+	const shown = 5
+	ids := make([]string, 0, shown)
+	for _, id := range p.Images[:min(len(p.Images), shown)] {
+		ids = append(ids, id.Short())
+	}
+	list := strings.Join(ids, ", ")
+	if p.Reaching > len(ids) {
+		list += fmt.Sprintf(" and %d more", p.Reaching-len(ids))
+	}
+	line += "; breaks " + plural(p.Reaching, "image", "images") + " " + list
+	if len(p.Tags) > 0 {
+		line += " (tagged " + strings.Join(p.Tags, ", ") + ")"
+	}
+	return line
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
 
 // VerifyReport sums up a Verify.
 type VerifyReport struct {
@@ -49,13 +92,9 @@ const maxProblems = 10000
 // wrong with has an empty Problems.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	var rep VerifyReport
-	problem := func(subject, format string, args ...any) {
-		if len(rep.Problems) < maxProblems {
-			rep.Problems = append(rep.Problems, Problem{subject, fmt.Sprintf(format, args...)})
-		}
-	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := verifier{ctx: ctx, tx: tx, opts: opts, problem: problem, rep: &rep, reached: map[manifest.Digest]bool{}}
+		v := verifier{ctx: ctx, tx: tx, opts: opts, rep: &rep, reached: map[manifest.Digest]bool{},
+			badBlobs: map[manifest.Digest][]int{}, badChunks: map[manifest.Digest][]int{}}
 		return v.run()
 	})
 	return rep, err
@@ -65,11 +104,50 @@ type verifier struct {
 	ctx     context.Context
 	tx      *bolt.Tx
 	opts    VerifyOptions
-	problem func(subject, format string, args ...any)
 	rep     *VerifyReport
 	reached map[manifest.Digest]bool // blobs already checked as present
-	done    int64
-	total   int64
+	// badBlobs and badChunks index the problems about a blob or chunk, to
+	// name the images that reach it once every check has run.
+	badBlobs, badChunks map[manifest.Digest][]int
+	done                int64
+	total               int64
+}
+
+// problem records one problem; it returns its index, or -1 past
+// maxProblems.
+func (v *verifier) problem(subject, format string, args ...any) int {
+	if len(v.rep.Problems) >= maxProblems {
+		return -1
+	}
+	v.rep.Problems = append(v.rep.Problems, Problem{Subject: subject, Detail: fmt.Sprintf(format, args...)})
+	return len(v.rep.Problems) - 1
+}
+
+// imageProblem records a problem of image id, which it breaks.
+func (v *verifier) imageProblem(id manifest.Digest, format string, args ...any) {
+	if i := v.problem("image "+id.Short(), format, args...); i >= 0 {
+		v.rep.Problems[i].Images, v.rep.Problems[i].Reaching = []manifest.Digest{id}, 1
+	}
+}
+
+// valueProblem records a problem of the blob or chunk d (kind "blob" or
+// "chunk"), whose detail may begin by naming d itself: it is said once.
+func (v *verifier) valueProblem(kind string, d manifest.Digest, detail, context string) {
+	for _, prefix := range []string{"blob " + d.String() + ": ", "chunk " + d.String() + ": "} {
+		detail = strings.TrimPrefix(detail, prefix)
+	}
+	if context != "" {
+		detail += " (" + context + ")"
+	}
+	i := v.problem(kind+" "+d.String(), "%s", detail)
+	if i < 0 {
+		return
+	}
+	if kind == "chunk" {
+		v.badChunks[d] = append(v.badChunks[d], i)
+	} else {
+		v.badBlobs[d] = append(v.badBlobs[d], i)
+	}
 }
 
 func (v *verifier) run() error {
@@ -77,7 +155,7 @@ func (v *verifier) run() error {
 	if v.opts.Deep {
 		v.total += db.Counter(v.tx, db.CounterBlobs) + db.Counter(v.tx, db.CounterChunks)
 	}
-	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.pins, v.values} {
+	for _, step := range []func() error{v.images, v.timeIndex, v.parentIndex, v.tags, v.heads, v.pins, v.values, v.broken, v.tagsOfBroken} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -126,15 +204,14 @@ func (v *verifier) images() error {
 			return nil
 		}
 		id := manifest.Digest(k)
-		subject := "image " + id.Short()
 		img, err := imageTx(v.tx, id)
 		if err != nil {
-			v.problem(subject, "%v", err)
+			v.imageProblem(id, "%v", err)
 			return nil
 		}
 		m := img.Manifest
 		if byTime.Get(index.TimeKey(m.CreatedAt, id)) == nil {
-			v.problem(subject, "no index/time entry for created_at %s", manifest.FormatTime(m.CreatedAt))
+			v.imageProblem(id, "no index/time entry for created_at %s", manifest.FormatTime(m.CreatedAt))
 		}
 		parents := m.Parents
 		if len(parents) == 0 {
@@ -142,12 +219,12 @@ func (v *verifier) images() error {
 		}
 		for _, p := range parents {
 			if byParent.Get(append(bytes.Clone(p[:]), id[:]...)) == nil {
-				v.problem(subject, "no index/parent entry under %s", p.Short())
+				v.imageProblem(id, "no index/parent entry under %s", p.Short())
 			}
 		}
 		for _, p := range m.Parents {
 			if manifests.Get(p[:]) == nil && shallow.Get(id[:]) == nil {
-				v.problem(subject, "parent %s is missing", p)
+				v.imageProblem(id, "parent %s is missing", p)
 			}
 		}
 		err = walker.reach(m,
@@ -156,15 +233,14 @@ func (v *verifier) images() error {
 				if v.reached[d] {
 					return nil
 				}
+				v.reached[d] = true // each bad blob is one problem, whatever reaches it
 				if err := cas.CheckStoredTx(v.tx, d); err != nil {
-					v.problem(subject, "%s: %v", where, err)
-					return nil
+					v.valueProblem("blob", d, err.Error(), "reached as "+where)
 				}
-				v.reached[d] = true
 				return nil
 			})
 		if err != nil {
-			v.problem(subject, "%v", err)
+			v.imageProblem(id, "%v", err)
 		}
 		return nil
 	})
@@ -287,7 +363,7 @@ func (v *verifier) pins() error {
 // plus the manifests.
 func (v *verifier) values() error {
 	opts := cas.CheckOptions{Deep: v.opts.Deep, Tick: v.tick,
-		Problem: func(subject, detail string) { v.problem(subject, "%s", detail) }}
+		Problem: v.casProblem}
 	t, err := cas.CheckTx(v.tx, opts)
 	if err != nil {
 		return err
@@ -320,6 +396,109 @@ func (v *verifier) values() error {
 	} {
 		if got := db.Counter(v.tx, c.name); got != c.want {
 			v.problem("stats", "counter %s is %d, the store holds %d", c.name, got, c.want)
+		}
+	}
+	return nil
+}
+
+// casProblem records a problem the blob store found in its own values,
+// by blob or chunk where it names one, so that the images reaching it are
+// named too.
+func (v *verifier) casProblem(subject, detail string) {
+	kind, digest, _ := strings.Cut(subject, " ")
+	d, err := manifest.ParseDigest(digest)
+	if (kind != "blob" && kind != "chunk") || err != nil {
+		v.problem(subject, "%s", detail)
+		return
+	}
+	if !v.known(kind, d) { // an image reached it and said so already
+		v.valueProblem(kind, d, detail, "")
+	}
+}
+
+// known reports whether a problem of the blob or chunk d is recorded.
+func (v *verifier) known(kind string, d manifest.Digest) bool {
+	if kind == "chunk" {
+		_, ok := v.badChunks[d]
+		return ok
+	}
+	_, ok := v.badBlobs[d]
+	return ok
+}
+
+// broken names, for each problem of a blob or chunk, the images that reach
+// it. It walks every image again, so it runs only when there are such
+// problems: a whole store costs nothing more.
+func (v *verifier) broken() error {
+	if len(v.badBlobs) == 0 && len(v.badChunks) == 0 {
+		return nil
+	}
+	manifests, err := db.Bucket(v.tx, db.BucketManifests)
+	if err != nil {
+		return err
+	}
+	chunkProblems := map[manifest.Digest][]int{} // blob -> problems of its chunks
+	breaks := func(id manifest.Digest, problems []int) {
+		for _, i := range problems {
+			p := &v.rep.Problems[i]
+			if len(p.Images) > 0 && p.Images[len(p.Images)-1] == id {
+				continue // this image reaches the blob twice
+			}
+			p.Reaching++
+			if len(p.Images) < maxBrokenImages {
+				p.Images = append(p.Images, id)
+			}
+		}
+	}
+	return manifests.ForEach(func(k, _ []byte) error {
+		if len(k) != len(manifest.Digest{}) {
+			return nil
+		}
+		id := manifest.Digest(k)
+		img, err := imageTx(v.tx, id)
+		if err != nil {
+			return nil // reported by images
+		}
+		read := func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(v.tx, d) }
+		_ = reach(img.Manifest, nil, read, func(d manifest.Digest, _ string) error {
+			breaks(id, v.badBlobs[d])
+			if len(v.badChunks) == 0 {
+				return nil
+			}
+			problems, ok := chunkProblems[d]
+			if !ok {
+				chunks, _ := cas.ChunksOfTx(v.tx, d)
+				for _, c := range chunks {
+					problems = append(problems, v.badChunks[c]...)
+				}
+				chunkProblems[d] = problems
+			}
+			breaks(id, problems)
+			return nil
+		}) // a bad blob that cannot be read still counts: visit comes first
+		return v.ctx.Err()
+	})
+}
+
+// tagsOfBroken names the tags of the images each problem breaks.
+func (v *verifier) tagsOfBroken() error {
+	tags, err := db.Bucket(v.tx, db.BucketTags)
+	if err != nil {
+		return err
+	}
+	byImage := map[manifest.Digest][]string{}
+	if err := tags.ForEach(func(name, val []byte) error {
+		if id, err := tagValue(string(name), val); err == nil {
+			byImage[id] = append(byImage[id], string(name))
+		}
+		return nil
+	}); err != nil || len(byImage) == 0 {
+		return err
+	}
+	for i := range v.rep.Problems {
+		p := &v.rep.Problems[i]
+		for _, id := range p.Images {
+			p.Tags = append(p.Tags, byImage[id]...)
 		}
 	}
 	return nil

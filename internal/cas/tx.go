@@ -103,3 +103,19 @@ func chunkValue(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h he
 	}
 	return h, nil
 }
+
+// ChunksOfTx returns the chunks blob d is stored as, in order: none for a
+// blob stored whole. pf verify names the blobs (and so the images) that a
+// bad chunk breaks with it.
+func ChunksOfTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
+	h, _, err := lookup(tx, d)
+	if err != nil || h.format != formatChunks {
+		return nil, err
+	}
+	refs, err := parseChunkList(d, h)
+	out := make([]manifest.Digest, len(refs))
+	for i, r := range refs {
+		out[i] = r.digest
+	}
+	return out, err
+}
