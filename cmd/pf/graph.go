@@ -64,10 +64,20 @@ func (h *indexHeap) Pop() any {
 
 // graph draws the parent edges of a listing as git log --graph does: one
 // column (lane) per line of descent that is waiting for an image further
-// down, '*' for the image of a row, and '|', '/', '\' and '_' for edges.
+// down, '*' for the image of a row, and '|', '/' and '\' for edges.
 // Feed it the images in topoOrder.
+//
+// The lanes follow git's rules (graph.c), which users know: an image's
+// parents take its column, the first parent in it and the others to its
+// right; a parent that already has a lane to the left is joined to it, and
+// a lane to the right that waits for a parent placed here collapses into
+// it: edges to the left move a column a row ('/'), after the edges to the
+// right ('\') have moved.
+// The lanes are a function of the images drawn so far and of which images
+// are in the whole listing, so a listing cut short (pf log -n) draws its
+// images' rows exactly as the whole listing does.
 type graph struct {
-	lanes  []manifest.Digest // the image each column leads to
+	lanes  []manifest.Digest // the image each column leads to, each once
 	listed map[manifest.Digest]bool
 }
 
@@ -88,63 +98,97 @@ func (g *graph) add(id manifest.Digest, parents []manifest.Digest) (row string, 
 		g.lanes = append(g.lanes, id)
 		c = len(g.lanes) - 1
 	}
-	row = g.row(len(g.lanes), func(i int) byte {
+	n := len(g.lanes)
+	row = g.row(n, func(i int) byte {
 		if i == c {
 			return '*'
 		}
 		return '|'
 	})
 
-	// Parents that already have a lane are joined to it; the others get
-	// lanes where this image's lane was.
-	var fresh []manifest.Digest
-	var joins []int
+	// The new lanes, as git builds them: those left of c as they are;
+	// at c the parents that have no lane to the left; then the lanes
+	// right of c, each collapsing into a parent placed at c if it waits
+	// for one. target[i] is where lane i right of c goes.
+	next := slices.Clone(g.lanes[:c])
+	var placed []int    // the new columns of c's parents placed at c
+	var leftJoins []int // the columns left of c that c's parents join
 	for _, p := range parents {
-		if !g.listed[p] || slices.Contains(fresh, p) {
+		if !g.listed[p] {
 			continue
 		}
-		if i := slices.Index(g.lanes, p); i >= 0 {
-			joins = append(joins, i)
-		} else {
-			fresh = append(fresh, p)
-		}
-	}
-	n := len(g.lanes)
-	if len(joins) > 0 {
-		line := []byte(g.row(n, func(i int) byte {
-			if i == c && len(fresh) == 0 {
-				return ' '
+		switch j := slices.Index(next, p); {
+		case j >= 0 && j < c:
+			if !slices.Contains(leftJoins, j) {
+				leftJoins = append(leftJoins, j)
 			}
-			return '|'
-		}))
-		for _, e := range joins {
-			if e < c { // "|_|/": left, under the lanes between
-				line[2*c-1] = '/'
-				for k := 2*e + 1; k < 2*c-1; k += 2 {
-					line[k] = '_'
-				}
-			} else { // "|\|_|": right
-				line[2*c+1] = '\\'
-				for k := 2*c + 3; k < 2*e; k += 2 {
-					line[k] = '_'
+		case j < 0:
+			next = append(next, p)
+			placed = append(placed, len(next)-1)
+		}
+	}
+	target := make([]int, n)
+	for i := c + 1; i < n; i++ {
+		j := slices.Index(next, g.lanes[i])
+		if j < 0 {
+			next = append(next, g.lanes[i])
+			j = len(next) - 1
+		}
+		target[i] = j
+	}
+
+	// Strands: one for each old lane but c, and one for each parent of
+	// c, all starting where their lane is now. A merge that places k
+	// parents first pushes every lane right of it k-1 columns right (mid),
+	// as git does; then joins and collapses move left to their lanes (to).
+	type strand struct{ at, mid, to int }
+	push := max(len(placed)-1, 0)
+	var strands []strand
+	for i := range n {
+		switch {
+		case i == c:
+			for _, j := range placed {
+				strands = append(strands, strand{c, j, j})
+			}
+			for _, j := range leftJoins {
+				strands = append(strands, strand{c, c, j})
+			}
+		case i > c:
+			strands = append(strands, strand{i, i + push, target[i]})
+		default:
+			strands = append(strands, strand{i, i, i})
+		}
+	}
+
+	// A row per column moved, every strand a column a row: first to the
+	// right, then to the left.
+	width := 2*max(n+push, len(next)) + 1
+	for _, right := range []bool{true, false} {
+		for {
+			line := []byte(strings.Repeat(" ", width))
+			moved := false
+			for k := range strands {
+				s := &strands[k]
+				switch {
+				case right && s.at < s.mid:
+					line[2*s.at+1] = '\\'
+					s.at++
+					moved = true
+				case !right && s.at > s.to:
+					line[2*s.at-1] = '/'
+					s.at--
+					moved = true
+				default:
+					line[2*s.at] = '|'
 				}
 			}
+			if !moved {
+				break
+			}
+			edges = append(edges, strings.TrimRight(string(line), " "))
 		}
-		edges = append(edges, strings.TrimRight(string(line), " "))
 	}
-	switch len(fresh) {
-	case 0: // the lane ends here: lanes to its right move left
-		if c < n-1 {
-			edges = append(edges, g.shift(n, c, '/'))
-		}
-		g.lanes = slices.Delete(g.lanes, c, c+1)
-	case 1:
-		g.lanes[c] = fresh[0]
-	default: // a merge opens a lane: lanes to its right move right
-		edges = append(edges, g.shift(n, c, '\\'))
-		g.lanes[c] = fresh[0]
-		g.lanes = slices.Insert(g.lanes, c+1, fresh[1:]...)
-	}
+	g.lanes = next
 	return row, edges
 }
 
@@ -158,24 +202,4 @@ func (g *graph) row(n int, mark func(i int) byte) string {
 		b = append(b, mark(i))
 	}
 	return string(b)
-}
-
-// shift draws the row in which the lanes right of c move one column: left
-// ('/') when lane c has ended, right ('\') when a new lane opens beside c,
-// drawn as c's second edge.
-func (g *graph) shift(n, c int, dir byte) string {
-	b := []byte(strings.Repeat(" ", 2*n+1))
-	for i := range n {
-		switch {
-		case i < c:
-			b[2*i] = '|'
-		case i == c && dir == '\\':
-			b[2*i], b[2*i+1] = '|', '\\'
-		case i > c && dir == '/':
-			b[2*i-1] = '/'
-		case i > c:
-			b[2*i+1] = '\\'
-		}
-	}
-	return strings.TrimRight(string(b), " ")
 }

@@ -21,6 +21,8 @@ func logCommand() *cli.Command {
 			"id prefixes), lists them and all their ancestors, each once, by creation time; the window\n" +
 			"only filters what is shown, so an image inside it is listed even if its parent is not.\n\n" +
 			"Each line: short id, created (local time), agent kind@version, parents, fingerprint, tags.\n\n" +
+			"--graph draws the edges between the images listed as git log --graph does (git's lane\n" +
+			"rules); with -n it shows the first N images of the whole listing's graph, drawn as there.\n\n" +
 			"T is " + timeHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "since", Usage: "only images created at or after `T`"},
@@ -106,13 +108,17 @@ func writeLog(ctx context.Context, w io.Writer, s *pf.Store, o logOptions) error
 	}
 	bw := bufio.NewWriter(w)
 	if o.graph {
+		// The whole listing, so that the lines drawn for the images
+		// shown are the whole graph's (see writeGraph).
+		whole := o
+		whole.query.Limit = 0
 		var all []pf.LogEntry
-		err = eachPage(ctx, s, o, func(page []pf.LogEntry) error {
+		err = eachPage(ctx, s, whole, func(page []pf.LogEntry) error {
 			all = append(all, page...)
 			return nil
 		})
 		if err == nil {
-			err = writeGraph(bw, all, tags, o.loc)
+			err = writeGraph(bw, all, o.query.Limit, tags, o.loc)
 		}
 	} else {
 		err = eachPage(ctx, s, o, func(page []pf.LogEntry) error {
@@ -218,18 +224,29 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location
 	}
 }
 
-// writeGraph writes the listing in topoOrder, each line behind the graph
-// of its parent edges.
-func writeGraph(w io.Writer, entries []pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location) error {
+// writeGraph writes the first limit images (all when limit is 0) of the
+// listing in topoOrder, each line behind the graph of its parent edges.
+// The graph is the whole listing's, cut: -n shows fewer images, never
+// other lines.
+func writeGraph(w io.Writer, entries []pf.LogEntry, limit int, tags map[manifest.Digest][]string, loc *time.Location) error {
+	return writeTable(w, graphRows(entries, limit, func(e pf.LogEntry) []string { return logRow(e, tags, loc) }))
+}
+
+// graphRows draws the graph of the listing and returns its rows: an
+// image's graph cell then its cells, or an edge row alone.
+func graphRows(entries []pf.LogEntry, limit int, cells func(pf.LogEntry) []string) [][]string {
 	entries = topoOrder(entries)
 	g := newGraph(entries)
 	var rows [][]string
-	for _, e := range entries {
+	for i, e := range entries {
+		if limit > 0 && i == limit {
+			break
+		}
 		row, edges := g.add(e.ID, e.Manifest.Parents)
-		rows = append(rows, append([]string{row}, logRow(e, tags, loc)...))
+		rows = append(rows, append([]string{row}, cells(e)...))
 		for _, edge := range edges {
 			rows = append(rows, []string{edge})
 		}
 	}
-	return writeTable(w, rows)
+	return rows
 }
