@@ -400,12 +400,27 @@ func replaceEmptyDir(staging, dest string, fi fs.FileInfo) error {
 // writeFiles writes the plan's files on a pool of workers, each blob
 // verified by the blob store as it streams.
 func writeFiles(ctx context.Context, blobs blobSource, staging string, plan *checkoutPlan, opts CheckoutOptions) error {
-	return writeEach(ctx, opts.Workers, opts.Progress, plan.files, func(ctx context.Context, e manifest.Entry) (int64, error) {
-		return writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e)
+	return writeEach(ctx, opts.Workers, opts.Progress, plan.files, func(ctx context.Context, e manifest.Entry, wrote func(int64)) error {
+		_, err := writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e, wrote)
+		return err
 	})
 }
 
-func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.Entry) (n int64, err error) {
+// progressWriter reports the bytes written through it as they go.
+type progressWriter struct {
+	w     io.Writer
+	wrote func(int64)
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.wrote(int64(n))
+	return n, err
+}
+
+// writeFile writes entry e at path from its blob, reporting the bytes to
+// wrote as they are written.
+func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.Entry, wrote func(int64)) (n int64, err error) {
 	f, err := createExclusive(path)
 	if err != nil {
 		return 0, fmt.Errorf("entry %q: %w", e.Path, err)
@@ -423,7 +438,7 @@ func writeFile(ctx context.Context, blobs blobSource, path string, e manifest.En
 		if err != nil {
 			return 0, fmt.Errorf("entry %q: blob %s: %w", e.Path, e.Blob.Short(), err)
 		}
-		n, err = io.Copy(f, r)
+		n, err = io.Copy(progressWriter{f, wrote}, r)
 		r.Close()
 		if err != nil {
 			return n, fmt.Errorf("entry %q: %w", e.Path, err)

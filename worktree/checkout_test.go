@@ -1,12 +1,17 @@
 package worktree
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -521,5 +526,59 @@ func TestStagingPID(t *testing.T) {
 		if ok != (tc.pid != 0) || pid != tc.pid {
 			t.Errorf("stagingPID(%q) = %d, %v; want %d", tc.name, pid, ok, tc.pid)
 		}
+	}
+}
+
+// stallingBlobs serves one blob's first half, then waits for release
+// before the rest: a large file caught half written.
+type stallingBlobs struct {
+	content []byte
+	release chan struct{}
+}
+
+func (b *stallingBlobs) Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error) {
+	half := len(b.content) / 2
+	rest := &waitingReader{r: bytes.NewReader(b.content[half:]), wait: b.release}
+	return io.NopCloser(io.MultiReader(bytes.NewReader(b.content[:half]), rest)), nil
+}
+
+type waitingReader struct {
+	r    io.Reader
+	wait chan struct{}
+}
+
+func (w *waitingReader) Read(p []byte) (int, error) {
+	<-w.wait
+	return w.r.Read(p)
+}
+
+// Progress reports the bytes of a file while it is written, not only once
+// it is whole: a checkout of one large file shows it filling.
+func TestCheckout_ProgressWhileWriting(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	blobs := &stallingBlobs{content: content, release: make(chan struct{})}
+	e := manifest.Entry{Path: "big", Mode: 0o644, Size: int64(len(content)), Kind: manifest.KindFile, Blob: manifest.Sum(content)}
+	var once sync.Once
+	timeout := time.AfterFunc(10*time.Second, func() { once.Do(func() { close(blobs.release) }) })
+	defer timeout.Stop()
+	var halfSeen atomic.Bool
+	var last Progress
+	err := checkoutTree(ctx, blobs, &manifest.Tree{Entries: []manifest.Entry{e}}, manifest.Sum(nil), filepath.Join(t.TempDir(), "out"), CheckoutOptions{
+		Progress: func(p Progress) {
+			last = p
+			if !p.Done && p.Bytes == int64(len(content)/2) {
+				halfSeen.Store(true)
+				once.Do(func() { close(blobs.release) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !halfSeen.Load() {
+		t.Error("no progress reported the half written")
+	}
+	if !last.Done || last.Files != 1 || last.Bytes != int64(len(content)) {
+		t.Errorf("last progress %+v, want done, 1 file, %d bytes", last, len(content))
 	}
 }

@@ -9,10 +9,11 @@ import (
 )
 
 // writeEach runs write on every item on a pool of workers (0: a default
-// suited to the machine), reporting the files done and the bytes write
-// says it wrote to progress; the first error stops the rest and is
-// returned.
-func writeEach[T any](ctx context.Context, workers int, progress func(Progress), items []T, write func(ctx context.Context, item T) (int64, error)) error {
+// suited to the machine), reporting to progress the files done and the
+// bytes write reports through wrote, as it writes them (so that one large
+// file shows its bytes while it is written); the first error stops the
+// rest and is returned.
+func writeEach[T any](ctx context.Context, workers int, progress func(Progress), items []T, write func(ctx context.Context, item T, wrote func(n int64)) error) error {
 	if workers <= 0 {
 		workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
@@ -31,8 +32,7 @@ func writeEach[T any](ctx context.Context, workers int, progress func(Progress),
 				if ctx.Err() != nil {
 					continue
 				}
-				n, err := write(ctx, item)
-				doneBytes.Add(n)
+				err := write(ctx, item, func(n int64) { doneBytes.Add(n) })
 				doneFiles.Add(1)
 				if err != nil {
 					cancel(err)

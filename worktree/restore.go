@@ -539,17 +539,17 @@ func (rs *restorer) checkReplaceable(p *parentDir, name string, dir bool) error 
 
 // writeAll writes the plan's files on a pool of workers.
 func (rs *restorer) writeAll() error {
-	return writeEach(rs.ctx, rs.opts.Workers, rs.opts.Progress, rs.writeFiles, func(ctx context.Context, c Change) (n int64, err error) {
-		err = rs.step(c.Path, func(p *parentDir, name string) error {
+	return writeEach(rs.ctx, rs.opts.Workers, rs.opts.Progress, rs.writeFiles, func(ctx context.Context, c Change, wrote func(int64)) error {
+		return rs.step(c.Path, func(p *parentDir, name string) error {
 			if c.Kind == Added {
 				if err := rs.checkReplaceable(p, name, false); err != nil {
 					return err
 				}
 			}
-			n, err = rs.writeFile(p, name, c.New)
+			n, err := rs.writeFile(p, name, c.New)
+			wrote(n)
 			return err
 		})
-		return n, err
 	})
 }
 

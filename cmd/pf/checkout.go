@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -25,7 +27,9 @@ func checkoutCommand() *cli.Command {
 			"target is absolute or leads out of the tree (a venv's bin/python) is skipped with a\n" +
 			"warning naming it; --allow-outside-symlinks creates such links. Nothing is ever written\n" +
 			"through a link. Every blob is verified as it is written; a corrupt or missing one fails\n" +
-			"with exit 4. To change an existing workspace in place, see pf restore.",
+			"with exit 4. On a terminal, a line of progress shows the files and bytes as they are\n" +
+			"written; it ends with one line: \"checked out ID into PATH: N files, SIZE written in TIME\".\n" +
+			"To change an existing workspace in place, see pf restore.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "into", TakesFile: true, Usage: "build the tree at `PATH`, which must not exist or be an empty directory"},
 			&cli.BoolFlag{Name: "allow-outside-symlinks", Aliases: []string{"allow-absolute-symlinks"}, Usage: "create symbolic links to absolute paths or out of the tree"},
@@ -51,11 +55,14 @@ func checkoutCommand() *cli.Command {
 	}
 }
 
-// checkoutImage builds image id's tree at into and makes the image into's
-// head (pf checkout, and pf clone after its pull).
+// checkoutImage builds image id's tree at into, makes the image into's
+// head (pf checkout, and pf clone after its pull), and ends with a line
+// of what it wrote: files, bytes, time.
 func checkoutImage(c *cli.Context, s *pf.Store, id manifest.Digest, into string) error {
 	stderr := c.App.ErrWriter
+	start := time.Now()
 	draw := newProgress(c, "checkout")
+	var written worktree.Progress
 	var warnMu sync.Mutex
 	err := worktree.Checkout(c.Context, s, id, into, worktree.CheckoutOptions{
 		AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
@@ -64,7 +71,7 @@ func checkoutImage(c *cli.Context, s *pf.Store, id manifest.Digest, into string)
 			defer warnMu.Unlock()
 			draw.printf(stderr, "pf: warning: %s: %v\n", quotePath(path), err)
 		},
-		Progress: draw.files(),
+		Progress: draw.filesInto(&written),
 	})
 	draw.clear()
 	if err != nil {
@@ -74,6 +81,13 @@ func checkoutImage(c *cli.Context, s *pf.Store, id manifest.Digest, into string)
 	if err != nil {
 		return err
 	}
-	_, err = s.SetHead(c.Context, ws.Dir, ws.Session, id)
+	if _, err := s.SetHead(c.Context, ws.Dir, ws.Session, id); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return nil // pf clone --json: the pull's report is the output
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "checked out %s into %s: %s, %s written in %s\n", id.Short(), quotePath(into),
+		plural(written.Files, "file", "files"), humanBytes(written.Bytes), roundDuration(time.Since(start)))
 	return err
 }

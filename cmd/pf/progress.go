@@ -77,6 +77,19 @@ func (p *progress) files() func(worktree.Progress) {
 	}
 }
 
+// filesInto is files, and also keeps the latest report in *last: the
+// one with Done set has the counts for the summary line that ends a
+// checkout or restore, on a terminal or not.
+func (p *progress) filesInto(last *worktree.Progress) func(worktree.Progress) {
+	draw := p.files()
+	return func(w worktree.Progress) {
+		*last = w
+		if draw != nil {
+			draw(w)
+		}
+	}
+}
+
 // printf writes a line (a warning) to w, or above the line of progress
 // while one is drawn, which then goes on below it.
 func (p *progress) printf(w io.Writer, format string, args ...any) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
@@ -30,7 +31,8 @@ func restoreCommand() *cli.Command {
 			"First, DIR as it is becomes a snapshot, a child of its head, and its id is printed:\n" +
 			"pf restore BACKUP undoes the restore (--no-backup skips it; a DIR unchanged since its head\n" +
 			"gives the head itself; an empty DIR, none). Afterwards DIR's head is IMAGE (with PATHs,\n" +
-			"the backup).",
+			"the backup). It ends with a line of what changed: paths, bytes written, time; on a\n" +
+			"terminal, a line of progress shows the files and bytes as they are written.",
 		Flags: append(rulesFlags(), sessionFlag(),
 			&cli.StringFlag{Name: "to", TakesFile: true, Usage: "restore the workspace `DIR` (default: the current directory)"},
 			&cli.BoolFlag{Name: "no-backup", Usage: "do not snapshot DIR before changing it"},
@@ -65,12 +67,14 @@ func restoreCommand() *cli.Command {
 				}
 				paths = append(paths, p)
 			}
+			start := time.Now()
+			var written worktree.Progress
 			draw := newProgress(c, "restore")
 			warned := newWarner(c, draw)
 			res, err := worktree.Restore(c.Context, s, id, dir, worktree.RestoreOptions{
 				Paths: paths, Ignore: c.StringSlice("ignore"), NoDefaultIgnores: c.Bool("no-default-ignores"),
 				IncludeSecrets: c.Bool("include-secrets"), AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
-				NoBackup: c.Bool("no-backup"), Head: ws, Warn: warned.warn, Progress: draw.files(),
+				NoBackup: c.Bool("no-backup"), Head: ws, Warn: warned.warn, Progress: draw.filesInto(&written),
 			})
 			draw.clear()
 			if res != nil && res.Backup != (manifest.Digest{}) && err != nil {
@@ -111,7 +115,7 @@ func restoreCommand() *cli.Command {
 			if res.Kept > 0 {
 				fmt.Fprintf(w, ", %d left as they were (see the warnings)", res.Kept)
 			}
-			fmt.Fprintln(w)
+			fmt.Fprintf(w, ", %s written in %s\n", humanBytes(written.Bytes), roundDuration(time.Since(start)))
 			return err
 		}),
 	}
