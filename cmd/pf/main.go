@@ -51,6 +51,9 @@ func run(args []string, inv *invocation) int {
 		return exitOK
 	}
 	app := newApp(inv)
+	if n := len(args); n > 2 && args[n-1] == completionFlag {
+		app.Metadata[completionWordKey] = args[n-2]
+	}
 	app.Before = func(c *cli.Context) error { return forward(c, args) }
 	var unknown string
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
@@ -170,14 +173,21 @@ func newApp(inv *invocation) *cli.App {
 			demoCommand(),
 			serveCommand(),
 			completionCommand(),
+			helpCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usagef("%v (see pf --help)", err)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run prints and exits
 	}
+	// urfave/cli adds the help flag only to an app without a command named
+	// help; pf has its own (helpCommand).
+	app.Flags = append(app.Flags, cli.HelpFlag)
 	for _, cmd := range app.Commands {
 		cmd.HideHelpCommand = true // see urfave.go
+		if takesImages(cmd) {
+			cmd.BashComplete = completeImages(cmd)
+		}
 		// Without this, urfave/cli prints the command's help on stdout
 		// and fails with exit 1.
 		cmd.OnUsageError = func(c *cli.Context, err error, isSubcommand bool) error {
