@@ -115,8 +115,13 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		if err != nil {
 			return err
 		}
-		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted), stored: map[manifest.Digest]struct{}{}}
-		var records []FileRecord
+		// The seal, if any, says how many records to make room for.
+		hint := 0
+		if sealed, ok := decodeSeal(cache.Get(c.prefix)); ok {
+			hint = int(min(max(sealed.count, 0), 1<<20))
+		}
+		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted), stored: make(map[manifest.Digest]struct{}, hint)}
+		records := make([]FileRecord, 0, hint)
 		cur := cache.Cursor()
 		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
 			if len(k) == len(c.prefix) {

@@ -301,6 +301,12 @@ func decodeTree(b []byte) (*Tree, error) {
 						sorted = false
 					}
 				}
+				if i == 0 {
+					// An encoded entry takes at least about 100 bytes
+					// (a file's 150): room for all, allocated once,
+					// at most the input's size again.
+					t.Entries = make([]Entry, 0, len(b)/100+1)
+				}
 				t.Entries = append(t.Entries, e)
 				return nil
 			})

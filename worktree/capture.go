@@ -267,6 +267,8 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 		if wk.cache, err = loadStatCache(ctx, c.Store, root); err != nil {
 			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
 		}
+		// Room for the files the last capture met, and some.
+		wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
 		wk.storeFi, _ = os.Stat(c.Store.Path())
 	}
 	// wk.ctx is cancelled on failure only: the blob writer may finish

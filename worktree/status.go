@@ -70,7 +70,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	for _, e := range current.Entries {
 		walked[e.Path] = e.Kind == manifest.KindDir
 	}
-	var visible manifest.Tree
+	visible := manifest.Tree{Entries: make([]manifest.Entry, 0, len(base.Entries))}
 	for _, e := range base.Entries {
 		isDir := e.Kind == manifest.KindDir
 		if wasDir, ok := walked[e.Path]; (ok && wasDir == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir) {
