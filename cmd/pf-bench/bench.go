@@ -34,8 +34,11 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 			"and pf push and pf pull of 1 GiB (and of 4,096 blobs of 16 KiB) against oras-go alone\n" +
 			"(oras.Copy of the same OCI layout), to a registry on loopback (skipped without one:\n" +
 			"$PF_TEST_REGISTRY, or the one .ci/run builds).\n" +
-			"The full run takes about 25 minutes on two cores; --quick, a few. Stores go in a temporary\n" +
-			"directory, or under --out, which also keeps the inputs and history stores between runs.\n\n" +
+			"The full run takes about 25 minutes on two cores once its history stores are kept under\n" +
+			"--out; the first run into an empty DIR/cache also builds them (the stores of 1,000,000\n" +
+			"images take the longest), and a change of pf's schema rebuilds pf's. --quick takes a few.\n" +
+			"Stores go in a temporary directory, or under --out, which also keeps the inputs and history\n" +
+			"stores between runs. Each job's time on each system is in bench.json (tasks).\n\n" +
 			"--only takes jobs (fixture, ingest-16k-random, ingest-16k-jsonl, ingest-4m-random,\n" +
 			"history-1k ... history-1m, bigblob, checkpoints-goroot, checkpoints-small,\n" +
 			"checkpoints-growing, registry; or ingest, history, checkpoints) and systems (reference,\n" +
