@@ -6,15 +6,16 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// urfave/cli v2 shares its help flag and help command between apps and
-// writes to them as it parses a command line. pf serve runs many command
-// lines at once, each in an app of its own, so pf gives urfave/cli a help
-// flag that parsing leaves as it is, and hides the help subcommand of
-// each command (newApp): `pf log help` meant `pf log --help` and nothing
-// else, while `pf show help` may mean the tag.
-type helpFlag struct{ cli.BoolFlag }
+// urfave/cli v2 shares its help and version flags and its help command
+// between apps and writes to them as it parses a command line (BoolFlag's
+// Apply records its default). pf serve runs many command lines at once,
+// each in an app of its own, so pf gives urfave/cli help and version flags
+// that parsing leaves as they are, and hides the help subcommand of each
+// command (newApp): `pf log help` meant `pf log --help` and nothing else,
+// while `pf show help` may mean the tag.
+type sharedBoolFlag struct{ cli.BoolFlag }
 
-func (f *helpFlag) Apply(set *flag.FlagSet) error {
+func (f *sharedBoolFlag) Apply(set *flag.FlagSet) error {
 	for _, name := range f.Names() {
 		set.Bool(name, false, f.Usage)
 	}
@@ -22,8 +23,8 @@ func (f *helpFlag) Apply(set *flag.FlagSet) error {
 }
 
 func init() {
-	cli.HelpFlag = &helpFlag{cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}}
+	cli.HelpFlag = &sharedBoolFlag{cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}}
 	// --version only: -v means verbose to most people.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print pf's version and VCS revision (with --json, as JSON)"}
+	cli.VersionFlag = &sharedBoolFlag{cli.BoolFlag{Name: "version", Usage: "print pf's version and VCS revision (with --json, as JSON)"}}
 	cli.VersionPrinter = printVersion
 }
