@@ -342,8 +342,9 @@ func (rep *Report) headline() [][]string { return rep.headlineOf(func(Workload) 
 // readmeHeadline is the README's headline table: the rows a reader
 // weighs pf by (a snapshot, ingest of both kinds of data, the bytes they
 // take, large reads, the newest-100 query on the largest store, `pf log`
-// as a process on the smallest, a large blob changed), in BENCHMARKS.md's
-// headline columns, from the same run.
+// as a process on the smallest, a large blob changed, and the checkpoint
+// loop on a real source tree beside a shadow git repository: pf's main
+// job), in BENCHMARKS.md's headline columns, from the same run.
 func (rep *Report) readmeHeadline() [][]string {
 	var history, process []string
 	for _, wl := range rep.Workloads {
@@ -361,6 +362,9 @@ func (rep *Report) readmeHeadline() [][]string {
 	}
 	if len(process) > 0 {
 		keep = append(keep, process[0])
+	}
+	for _, step := range []string{stepFirst, stepTurn, stepUnchanged, stepStatus, stepRestore, stepStored} {
+		keep = append(keep, ckptWorkload(jobCkptGoroot, step))
 	}
 	return rep.headlineOf(func(wl Workload) bool { return slices.Contains(keep, wl.ID) })
 }
