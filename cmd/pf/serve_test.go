@@ -23,9 +23,33 @@ type served struct {
 	bin    string
 	store  string
 	cmd    *exec.Cmd
-	out    bytes.Buffer
+	out    syncBuffer    // what the server prints; written while the tests read it
 	exited chan struct{} // closed when the process has exited
 	err    error         // how it exited
+}
+
+// syncBuffer is a buffer that one goroutine writes while another reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
 
 // startServe inits a store in a temporary directory and serves it.
