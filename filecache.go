@@ -28,6 +28,7 @@ type FileCache struct {
 
 	mu     sync.Mutex
 	loaded *cacheLoad // what Load found, for Save
+	tree   *CacheTree // what Save is to seal, from SetTree
 }
 
 // A FileRecord is one file of a FileCache.
@@ -57,10 +58,13 @@ func (s *Store) FileCache(dir string) *FileCache {
 // Load that finds the seal matching (nothing deleted since, the same
 // records) knows every record's blob is stored without looking one up;
 // anything else, a record written by an older pf say, breaks the seal,
-// and Load looks each up again.
+// and Load looks each up again. A seal of format 2 also holds the tree
+// (CacheTree) that the capture which sealed it made of those records.
 const (
-	sealFormat = 1
-	sealSize   = 1 + 3*8
+	sealFormat     = 1
+	sealTreeFormat = 2
+	sealSize       = 1 + 3*8
+	sealTreeSize   = sealSize + 2*len(manifest.Digest{})
 )
 
 type seal struct {
@@ -68,20 +72,50 @@ type seal struct {
 	sum            uint64
 }
 
-func (s seal) encode() []byte {
-	b := make([]byte, 0, sealSize)
+func (s seal) encode(tree *CacheTree) []byte {
+	b := make([]byte, 0, sealTreeSize)
 	b = append(b, sealFormat)
+	if tree != nil {
+		b[0] = sealTreeFormat
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(s.deleted))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.count))
-	return binary.BigEndian.AppendUint64(b, s.sum)
+	b = binary.BigEndian.AppendUint64(b, s.sum)
+	if tree != nil {
+		b = append(b, tree.Blob[:]...)
+		b = append(b, tree.Rest[:]...)
+	}
+	return b
 }
 
-func decodeSeal(v []byte) (seal, bool) {
-	if len(v) != sealSize || v[0] != sealFormat {
-		return seal{}, false
+// decodeSeal reads a seal, and the tree a seal of format 2 holds.
+func decodeSeal(v []byte) (seal, *CacheTree, bool) {
+	switch {
+	case len(v) == sealSize && v[0] == sealFormat:
+	case len(v) == sealTreeSize && v[0] == sealTreeFormat:
+	default:
+		return seal{}, nil, false
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
-	return seal{deleted: int64(u(0)), count: int64(u(1)), sum: u(2)}, true
+	s := seal{deleted: int64(u(0)), count: int64(u(1)), sum: u(2)}
+	if v[0] != sealTreeFormat {
+		return s, nil, true
+	}
+	var t CacheTree
+	copy(t.Blob[:], v[sealSize:])
+	copy(t.Rest[:], v[sealSize+len(t.Blob):])
+	return s, &t, true
+}
+
+// A CacheTree is the layer blob (a file tree) that a capture made of
+// exactly the files its FileCache records, and a digest of what else went
+// into that blob that the records do not say (directories, symbolic
+// links: the capture's own summary). A capture that finds every record
+// unchanged, and the rest equal to Rest, knows its tree is Blob without
+// encoding it again.
+type CacheTree struct {
+	Blob manifest.Digest
+	Rest manifest.Digest
 }
 
 // crcTable is built on first use: every pf process links this package,
@@ -103,6 +137,7 @@ type cacheLoad struct {
 	sum      uint64
 	stored   map[manifest.Digest]struct{} // blobs Load said stored
 	unstored []string                     // paths whose blob was not
+	tree     *CacheTree                   // the trusted seal's tree
 }
 
 // Load calls fn for every file of the cache, in byte order of the paths.
@@ -117,7 +152,7 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		}
 		// The seal, if any, says how many records to make room for.
 		hint := 0
-		if sealed, ok := decodeSeal(cache.Get(c.prefix)); ok {
+		if sealed, _, ok := decodeSeal(cache.Get(c.prefix)); ok {
 			hint = int(min(max(sealed.count, 0), 1<<20))
 		}
 		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted), stored: make(map[manifest.Digest]struct{}, hint)}
@@ -140,8 +175,13 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 			}
 			records = append(records, r)
 		}
-		sealed, ok := decodeSeal(ld.seal)
+		sealed, tree, ok := decodeSeal(ld.seal)
 		trusted := ok && sealed == seal{deleted: ld.deleted, count: ld.count, sum: ld.sum}
+		if trusted {
+			// Its blob was stored when the seal was written, and
+			// nothing has been deleted since.
+			ld.tree = tree
+		}
 		var settled func(manifest.Digest) (bool, error)
 		if !trusted {
 			if settled, err = cas.SettledTx(tx); err != nil {
@@ -171,6 +211,29 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 	})
 }
 
+// Tree returns, after Load, the tree that the capture which last saved
+// the cache made of its records (see SetTree), if every record is as that
+// save left it and the tree's blob is stored; ok is false otherwise.
+func (c *FileCache) Tree() (tree CacheTree, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded == nil || c.loaded.tree == nil {
+		return CacheTree{}, false
+	}
+	return *c.loaded.tree, true
+}
+
+// SetTree says, before Save, which tree the capture made of the records
+// as Save leaves them: every file the records name, as they name it, and
+// nothing else a record does not say but tree.Rest. Save keeps it with
+// the records when the tree's blob is stored with them and no one else
+// changed the records since Load; the next Load's Tree returns it.
+func (c *FileCache) SetTree(tree CacheTree) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tree = &tree
+}
+
 // Save records what a capture found after Load: put replaces records (or
 // adds them), del deletes them, and the records of blobs Load found
 // missing go too. reached are the blobs, with their sizes, of records that
@@ -183,9 +246,9 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 // it happens now, in a transaction of its own.
 func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, del []string, reached map[manifest.Digest]int64) error {
 	c.mu.Lock()
-	ld := c.loaded
+	ld, tree := c.loaded, c.tree
 	c.mu.Unlock()
-	sv := &fileCacheSave{c: c, loaded: ld, del: del, reached: map[manifest.Digest]int64{}}
+	sv := &fileCacheSave{c: c, loaded: ld, tree: tree, del: del, reached: make(map[manifest.Digest]int64, len(reached))}
 	for _, r := range put {
 		sv.put = append(sv.put, r.Path)
 		sv.values = append(sv.values, append(append(make([]byte, 0, len(r.Stat)+len(r.Blob)), r.Stat...), r.Blob[:]...))
@@ -213,6 +276,7 @@ func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, de
 type fileCacheSave struct {
 	c       *FileCache
 	loaded  *cacheLoad // nil: Save without Load
+	tree    *CacheTree // to seal, if its blob is stored
 	put     []string
 	values  [][]byte
 	blobs   []manifest.Digest
@@ -268,8 +332,14 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		next.count++
 		next.sum += recordSum(path, sv.values[i])
 	}
-	if sealed {
-		return cache.Put(sv.c.prefix, next.encode())
+	if !sealed {
+		return cache.Delete(sv.c.prefix)
 	}
-	return cache.Delete(sv.c.prefix)
+	tree := sv.tree
+	if tree != nil && !known(tree.Blob) {
+		if _, err := cas.SizeTx(tx, tree.Blob); err != nil {
+			tree = nil // not stored: the next capture encodes its tree
+		}
+	}
+	return cache.Put(sv.c.prefix, next.encode(tree))
 }

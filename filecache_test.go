@@ -227,3 +227,80 @@ func TestStore_FileCache_SaveWithoutSnapshot(t *testing.T) {
 		t.Errorf("loaded %v, want [z]", paths)
 	}
 }
+
+// TestStore_FileCache_Tree: the tree a Save sealed comes back from the
+// next Load while the records are as that Save left them and its blob is
+// stored; a save of other records without it, a deletion from the store,
+// or a tree whose blob the store lacks leave none.
+func TestStore_FileCache_Tree(t *testing.T) {
+	s := openStore(t)
+	stored, err := s.Blobs().PutBytes(ctx, []byte("a tree"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := s.Blobs().PutBytes(ctx, []byte("a file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := pf.CacheTree{Blob: stored, Rest: manifest.Sum([]byte("dirs"))}
+	save := func(tree *pf.CacheTree, records ...pf.FileRecord) {
+		t.Helper()
+		c := s.FileCache("/work/a")
+		if err := c.Load(ctx, func(pf.FileRecord, bool) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if tree != nil {
+			c.SetTree(*tree)
+		}
+		if err := c.Save(ctx, s.Blobs(), records, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := func() (pf.CacheTree, bool) {
+		t.Helper()
+		c := s.FileCache("/work/a")
+		if err := c.Load(ctx, func(pf.FileRecord, bool) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return c.Tree()
+	}
+	if _, ok := loaded(); ok {
+		t.Fatal("a tree in an empty cache")
+	}
+	save(&tree, pf.FileRecord{Path: "f", Stat: []byte("stat"), Blob: file})
+	if got, ok := loaded(); !ok || got != tree {
+		t.Fatalf("Tree() = %v %v, want the tree saved", got, ok)
+	}
+	if _, ok := s.FileCache("/work/b").Tree(); ok {
+		t.Error("a tree in another directory's cache")
+	}
+
+	// Records saved without a tree: the seal no longer holds one.
+	save(nil, pf.FileRecord{Path: "g", Stat: []byte("stat"), Blob: file})
+	if _, ok := loaded(); ok {
+		t.Error("a tree after a save without one")
+	}
+
+	// A tree whose blob the store lacks is not sealed.
+	missing := pf.CacheTree{Blob: manifest.Sum([]byte("never stored"))}
+	save(&missing)
+	if _, ok := loaded(); ok {
+		t.Error("a tree whose blob is not stored")
+	}
+
+	// Anything deleted from the store since: no tree.
+	save(&tree)
+	if _, ok := loaded(); !ok {
+		t.Fatal("tree not saved")
+	}
+	other, err := s.Blobs().PutBytes(ctx, []byte("collected"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.GC(ctx, pf.GCOptions{}); err != nil || rep.Blobs == 0 {
+		t.Fatalf("gc: %+v %v (%s)", rep, err, other.Short())
+	}
+	if _, ok := loaded(); ok {
+		t.Error("a tree after gc deleted blobs")
+	}
+}

@@ -2,6 +2,8 @@ package worktree
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +99,9 @@ type Stats struct {
 	Reread                int // files read again because they changed while they were read
 	Ignored               int // entries left out by ignore rules
 	Skipped               int // entries Warn heard of
+	// TreeCached says the tree was the one the last capture of the
+	// directory made, known from the stat cache without encoding it.
+	TreeCached bool
 }
 
 // Progress is how far a capture or checkout has come.
@@ -168,20 +173,20 @@ func (c *Capture) Secrets() []string { return slices.Clone(c.secrets) }
 
 // CaptureWorld implements pf.WorldCapture.
 func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
-	tree, err := c.captureTree(ctx, w)
+	walked, err := c.walkTree(ctx, w)
 	if err != nil {
 		return manifest.World{}, err
 	}
-	return c.worldOf(ctx, w, tree)
-}
-
-// worldOf puts the tree, the environment and the procs marker.
-func (c *Capture) worldOf(ctx context.Context, w pf.BlobWriter, tree *manifest.Tree) (manifest.World, error) {
-	var world manifest.World
-	var err error
-	if world.FS, err = pf.PutTree(ctx, w, tree); err != nil {
+	fs, err := walked.putTree(ctx, w)
+	if err != nil {
 		return manifest.World{}, err
 	}
+	return c.worldOf(ctx, w, fs)
+}
+
+// worldOf puts the environment and the procs marker beside the tree fs.
+func (c *Capture) worldOf(ctx context.Context, w pf.BlobWriter, fs manifest.Digest) (manifest.World, error) {
+	world := manifest.World{FS: fs}
 	env, err := c.envBlob()
 	if err != nil {
 		return manifest.World{}, err
@@ -236,13 +241,42 @@ type walker struct {
 	// For Progress.
 	doneFiles atomic.Int64
 	doneBytes atomic.Int64
+
+	// unchangedFiles counts the files whose stat and digest are the stat
+	// cache's: cache hits, and files read again that proved the same.
+	unchangedFiles atomic.Int64
 }
 
 type fileJob struct {
 	rel, abs string
 }
 
+// captureTree walks the directory, saves the stat cache (unless c.scan)
+// and returns the tree, sorted. A capture that puts the tree uses
+// walkTree and putTree instead, which may spare encoding it.
 func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.Tree, error) {
+	walked, err := c.walkTree(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := walked.saveCache(ctx, w, nil); err != nil {
+		return nil, err
+	}
+	return walked.sortedTree(), nil
+}
+
+// A walked is a walk done: its entries, unsorted, and the stat cache it
+// read, not yet saved.
+type walked struct {
+	wk *walker
+	// rest sums up the entries that the stat cache does not record:
+	// directories and symbolic links.
+	rest   manifest.Digest
+	sorted bool
+}
+
+// walkTree walks the directory (see Capture) and returns what it found.
+func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error) {
 	c.stats = Stats{}
 	c.secrets, c.temps = nil, nil
 	// The errors of these name the path already.
@@ -285,14 +319,104 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 	if err != nil {
 		return nil, err
 	}
-	if wk.cache != nil && !c.scan {
-		if err := wk.cache.save(ctx, w); err != nil {
-			return nil, fmt.Errorf("%s: save stat cache: %w", c.Root, err)
+	return &walked{wk: wk, rest: restOf(wk.entries)}, nil
+}
+
+// sortedTree returns the walk's tree, sorted in the order of its
+// encoding, which then need not copy it.
+func (wd *walked) sortedTree() *manifest.Tree {
+	tree := &manifest.Tree{Entries: wd.wk.entries}
+	if !wd.sorted {
+		tree.Sort()
+		wd.sorted = true
+	}
+	return tree
+}
+
+// cachedTree returns the tree that the stat cache says the last capture
+// made of its files, when this walk found exactly that: every file the
+// cache records and no other, each with the stat and digest recorded,
+// and the same directories and symbolic links. The tree then need not be
+// encoded and hashed again to know its digest.
+func (wd *walked) cachedTree() (manifest.Digest, bool) {
+	c := wd.wk.cache
+	if c == nil {
+		return manifest.Digest{}, false
+	}
+	tree, ok := c.files.Tree()
+	if !ok || tree.Rest != wd.rest {
+		return manifest.Digest{}, false
+	}
+	files := int64(wd.wk.stats.Files)
+	if files != int64(len(c.entries)) || wd.wk.unchangedFiles.Load() != files {
+		return manifest.Digest{}, false
+	}
+	return tree.Blob, true
+}
+
+// putTree puts the walk's tree through w, unless the stat cache shows it
+// is the tree the last capture put, and saves the stat cache with the
+// tree's digest. It returns that digest.
+func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest, error) {
+	fs, ok := wd.cachedTree()
+	wd.wk.c.stats.TreeCached = ok
+	if !ok {
+		var err error
+		if fs, err = pf.PutTree(ctx, w, wd.sortedTree()); err != nil {
+			return manifest.Digest{}, err
 		}
 	}
-	tree := &manifest.Tree{Entries: wk.entries}
-	tree.Sort() // in the order of its encoding, which then need not copy it
-	return tree, nil
+	return fs, wd.saveCache(ctx, w, &pf.CacheTree{Blob: fs, Rest: wd.rest})
+}
+
+// saveCache saves the stat cache, with the tree made of it if known,
+// unless the capture is a scan.
+func (wd *walked) saveCache(ctx context.Context, w pf.BlobWriter, tree *pf.CacheTree) error {
+	wk := wd.wk
+	if wk.cache == nil || wk.c.scan {
+		return nil
+	}
+	if tree != nil {
+		wk.cache.files.SetTree(*tree)
+	}
+	if err := wk.cache.save(ctx, w); err != nil {
+		return fmt.Errorf("%s: save stat cache: %w", wk.c.Root, err)
+	}
+	return nil
+}
+
+// restOf sums up the entries of a tree that a stat cache does not record
+// (directories and symbolic links: path, kind, mode, target) in a digest
+// that differs when any of them does. restFormat changes with what a
+// tree's encoding holds of them.
+func restOf(entries []manifest.Entry) manifest.Digest {
+	const restFormat = 1
+	var rest []*manifest.Entry
+	for i := range entries {
+		if entries[i].Kind != manifest.KindFile {
+			rest = append(rest, &entries[i])
+		}
+	}
+	slices.SortFunc(rest, func(a, b *manifest.Entry) int { return strings.Compare(a.Path, b.Path) })
+	h := sha256.New()
+	b := []byte{restFormat}
+	for _, e := range rest {
+		b = append(b, e.Kind...)
+		b = append(b, 0)
+		b = append(b, e.Path...)
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint32(b, uint32(e.Mode))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.Size))
+		b = append(b, e.Blob[:]...)
+		b = append(b, e.LinkTarget...)
+		b = append(b, 0)
+		if len(b) > 32<<10 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
+	h.Write(b)
+	return manifest.Digest(h.Sum(nil))
 }
 
 // run walks the tree, on this goroutine and up to GOMAXPROCS-1 more, and
@@ -475,6 +599,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 				st := statOf(fi)
 				d, res := wk.cache.lookup(childRel, st)
 				if res == cacheHit {
+					wk.unchangedFiles.Add(1)
 					wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d},
 						func(s *Stats) { s.Files++; s.Bytes += st.size; s.CacheHits++ })
 					wk.doneFiles.Add(1)
@@ -599,6 +724,9 @@ func (wk *walker) storeFile(job fileJob) error {
 			wk.add(manifest.Entry{Path: job.rel, Mode: fi.Mode() & manifest.ModeMask, Size: counted.n, Kind: manifest.KindFile, Blob: d},
 				func(s *Stats) { s.Files++; s.Bytes += counted.n; s.Hashed++; s.HashedBytes += counted.n })
 			if settled && wk.cache != nil {
+				if wk.cache.holds(job.rel, before, d) {
+					wk.unchangedFiles.Add(1)
+				}
 				wk.cache.record(job.rel, cacheEntry{stat: before, recorded: wk.started.UnixNano(), digest: d})
 			}
 			if live {

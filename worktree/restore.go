@@ -224,17 +224,19 @@ type backupWorld struct {
 }
 
 func (b *backupWorld) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
-	tree, err := b.c.captureTree(ctx, w)
+	walked, err := b.c.walkTree(ctx, w)
 	if err != nil {
 		return manifest.World{}, err
 	}
-	b.tree = tree
-	if b.base == nil {
-		world, err := b.c.worldOf(ctx, w, tree)
-		return world, err
+	fs, err := walked.putTree(ctx, w)
+	if err != nil {
+		return manifest.World{}, err
 	}
-	fsDigest, err := pf.PutTree(ctx, w, tree)
-	return manifest.World{FS: fsDigest, Env: b.base.Env, Procs: b.base.Procs}, err
+	b.tree = walked.sortedTree() // the restore plans from it
+	if b.base == nil {
+		return b.c.worldOf(ctx, w, fs)
+	}
+	return manifest.World{FS: fs, Env: b.base.Env, Procs: b.base.Procs}, nil
 }
 
 // fixedLayers returns a manifest's other layers as they are.

@@ -97,14 +97,33 @@ type loadedEntry struct {
 // digest the store holds for good: an entry left by a snapshot that failed,
 // or whose blob was collected since, is a miss.
 func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
-	c := &statCache{files: s.FileCache(root), entries: map[string]*loadedEntry{}, updates: map[string]cacheEntry{}}
+	c := &statCache{files: s.FileCache(root), updates: map[string]cacheEntry{}}
+	// The entries are allocated in blocks, listed, then put in a map
+	// made at their number: a map grown entry by entry rehashes itself a
+	// dozen times.
+	const block = 1024
+	var free []loadedEntry
+	var loaded []*loadedEntry
+	var paths []string
 	err := c.files.Load(ctx, func(r pf.FileRecord, stored bool) error {
-		e, ok := decodeCacheEntry(r)
-		c.entries[r.Path] = &loadedEntry{cacheEntry: e, usable: ok && stored}
+		if len(free) == 0 {
+			free = make([]loadedEntry, block)
+		}
+		e := &free[0]
+		free = free[1:]
+		var ok bool
+		e.cacheEntry, ok = decodeCacheEntry(r)
+		e.usable = ok && stored
+		loaded = append(loaded, e)
+		paths = append(paths, r.Path)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	c.entries = make(map[string]*loadedEntry, len(loaded))
+	for i, path := range paths {
+		c.entries[path] = loaded[i]
 	}
 	return c, nil
 }
@@ -139,6 +158,13 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 	return e.digest, cacheHit
 }
 
+// holds reports whether the cache holds path with stat st and digest d,
+// usable: a file read again (racy, say) that proved unchanged.
+func (c *statCache) holds(path string, st fileStat, d manifest.Digest) bool {
+	e := c.entries[path]
+	return e != nil && e.usable && e.stat == st && e.digest == d
+}
+
 // record notes a file the capture hashed. Workers call it concurrently.
 func (c *statCache) record(path string, e cacheEntry) {
 	c.mu.Lock()
@@ -159,7 +185,7 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 		}
 		puts = append(puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
 	}
-	reached := map[manifest.Digest]int64{}
+	reached := make(map[manifest.Digest]int64, len(c.entries))
 	for path, e := range c.entries {
 		if _, hashed := c.updates[path]; !e.seen.Load() && !hashed {
 			dels = append(dels, path)
