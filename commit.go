@@ -124,6 +124,26 @@ func (pc *pendingCommit) knownIn(tx *bolt.Tx, lease *cas.Lease) func(manifest.Di
 	}
 }
 
+// writes reports whether the saves attached change anything: records to
+// put or delete, or a tree to seal. A save that would write the same
+// records and seal again need not be written.
+func (pc *pendingCommit) writes() bool {
+	if pc == nil {
+		return false
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	for _, sv := range pc.saves {
+		if len(sv.put) > 0 || len(sv.del) > 0 {
+			return true
+		}
+		if sv.tree != nil && (sv.loaded == nil || sv.loaded.tree == nil || *sv.loaded.tree != *sv.tree) {
+			return true // a tree to seal that the seal lacks
+		}
+	}
+	return false
+}
+
 // apply writes what the captures attached, in the commit's transaction.
 func (pc *pendingCommit) apply(tx *bolt.Tx, known func(manifest.Digest) (int64, bool)) error {
 	if pc == nil {

@@ -68,8 +68,8 @@ type Snapshot struct {
 
 	// SkipUnchanged commits nothing when the image would have the agent
 	// and layers of its first parent: Snapshot returns the parent's id
-	// (and still sets Head). A backup of a workspace that has not changed
-	// since its head is that head.
+	// (and sets Head to it, if Head names another image). A backup of a
+	// workspace that has not changed since its head is that head.
 	SkipUnchanged bool
 }
 
@@ -108,12 +108,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		}
 		if sameContent(parent.Manifest, m) {
 			lease.Abort()
-			if h := spec.Head; h != nil {
-				if _, err := s.SetHead(ctx, h.Dir, h.Session, parent.ID); err != nil {
-					return manifest.Digest{}, err
-				}
-			}
-			return parent.ID, nil
+			return parent.ID, s.keepUnchanged(ctx, spec.Head, parent.ID, pc)
 		}
 	}
 	raw, err := m.Encode()
@@ -137,6 +132,34 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		return manifest.Digest{}, err
 	}
 	return id, nil
+}
+
+// keepUnchanged finishes a snapshot that gives its parent back: it sets
+// the head, and saves what the captures found of their files (a file read
+// again that proved the same), in one transaction, or none when there is
+// nothing to write: the snapshot of an unchanged workspace is a read.
+func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Digest, pc *pendingCommit) error {
+	moveHead := false
+	if head != nil {
+		h, ok, err := s.Head(ctx, head.Dir, head.Session)
+		if err != nil {
+			return err
+		}
+		moveHead = !ok || h.ID != id
+	}
+	if !moveHead && !pc.writes() {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *bolt.Tx) error {
+		if moveHead {
+			if _, err := setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
+				return err
+			}
+		}
+		// The blobs the saves name are looked up: the lease that put
+		// them is gone.
+		return pc.apply(tx, func(manifest.Digest) (int64, bool) { return 0, false })
+	})
 }
 
 func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.Manifest, spec Snapshot, pc *pendingCommit) error {

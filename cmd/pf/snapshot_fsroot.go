@@ -24,8 +24,10 @@ const fsRootDescription = "--fs-root DIR snapshots an agent's workspace: the fil
 	"line checked. The layers not given (model, cache, effects) are what the reference's pf snapshot\n" +
 	"writes for them. The new image becomes DIR's head (per --session; pf heads lists them), kept in\n" +
 	"the store: nothing is written into DIR. The parent is --parent, else DIR's head, else the image\n" +
-	"DIR/.pfcid names (the reference's checkout leaves one). Files unchanged since the last snapshot\n" +
-	"of DIR are not read again. Files that usually hold credentials (.env, .env.*, *.pem, *.key,\n" +
+	"DIR/.pfcid names (the reference's checkout leaves one). Without --parent, a workspace unchanged\n" +
+	"since that parent (the same files, directories, links, modes, environment and other layers) is\n" +
+	"that image: pf snapshot prints its id, makes it the head, and commits nothing. Files unchanged\n" +
+	"since the last snapshot of DIR are not read again. Files that usually hold credentials (.env, .env.*, *.pem, *.key,\n" +
 	"id_rsa*, .npmrc, .netrc, credentials.json, ...; not .env.example) are not stored, named in one\n" +
 	"warning (--include-secrets stores them). A file that keeps changing while it is read (a log) is\n" +
 	"stored as read, with a warning (--strict fails instead); sockets, devices, unreadable files and\n" +
@@ -85,6 +87,9 @@ func checkNoFSRootFlags(c *cli.Context) error {
 type snapshotJSON struct {
 	ID      manifest.Digest   `json:"id"`
 	Parents []manifest.Digest `json:"parents"`
+	// New is false when the workspace was unchanged since its head,
+	// which ID then names (with --fs-root).
+	New *bool `json:"new,omitempty"`
 	// With --fs-root.
 	Dir       string        `json:"dir,omitempty"`
 	Session   *string       `json:"session,omitempty"`
@@ -179,18 +184,34 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (*sn
 	if f := c.String("trace-from-jsonl"); f != "" {
 		spec.Trace = worktree.TraceFile{Path: inv.path(f)}
 	}
+	// A workspace unchanged since its head, with the same layers, is its
+	// head: no image is committed. An explicit --parent always gets a
+	// child.
+	spec.SkipUnchanged = !c.IsSet("parent")
 	id, err := s.Snapshot(c.Context, spec)
 	draw.clear()
 	if err != nil {
 		return nil, err
+	}
+	isNew := len(parents) == 0 || id != parents[0]
+	if !isNew {
+		img, err := s.Image(c.Context, id)
+		if err != nil {
+			return nil, err
+		}
+		parents = img.Manifest.Parents
 	}
 	st := world.Stats()
 	if secrets := world.Secrets(); len(secrets) > 0 {
 		fmt.Fprintln(stderr, secretsNote(secrets, "not stored", "stores"))
 	}
 	if draw != nil {
-		fmt.Fprintf(stderr, "%d files, %s: %d read (%s), %d unchanged\n",
-			st.Files, humanBytes(st.Bytes), st.Hashed, humanBytes(st.HashedBytes), st.CacheHits)
+		same := ""
+		if !isNew {
+			same = ": the workspace is its head, " + id.Short()
+		}
+		fmt.Fprintf(stderr, "%d files, %s: %d read (%s), %d unchanged%s\n",
+			st.Files, humanBytes(st.Bytes), st.Hashed, humanBytes(st.HashedBytes), st.CacheHits, same)
 	}
 	if name != "" {
 		if _, err := s.Tag(c.Context, name, id); err != nil {
@@ -205,7 +226,7 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (*sn
 		secrets = []string{}
 	}
 	return &snapshotJSON{
-		ID: id, Parents: parents, Dir: ws.Dir, Session: &ws.Session,
+		ID: id, Parents: parents, New: &isNew, Dir: ws.Dir, Session: &ws.Session,
 		Files: &st.Files, Bytes: &st.Bytes, Read: &st.Hashed, ReadBytes: &st.HashedBytes, Unchanged: &st.CacheHits,
 		Secrets: secrets, Warnings: warned.warnings(),
 	}, nil
