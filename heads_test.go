@@ -127,3 +127,60 @@ func mkdirLink(dir, link string) error {
 	}
 	return os.Symlink(dir, link)
 }
+
+// TestStore_Snapshot_SkipUnchanged: a snapshot whose image would have its
+// parent's content gives the parent back and commits nothing; the head
+// moves to it when it named another image, and is not written again
+// (nor anything else) when it names it already.
+func TestStore_Snapshot_SkipUnchanged(t *testing.T) {
+	s := openStore(t)
+	dir := t.TempDir()
+	files := world{files: map[string][]byte{"a": []byte("a")}}
+	parent, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := commitAt(t, s, 1)
+	if _, err := s.SetHead(ctx, dir, "", other); err != nil {
+		t.Fatal(err)
+	}
+	head := &pf.HeadRef{Dir: dir, Session: ""}
+	skip := pf.Snapshot{Agent: agent, World: files, Parents: []manifest.Digest{parent}, Head: head, SkipUnchanged: true}
+	if id, err := s.Snapshot(ctx, skip); err != nil || id != parent {
+		t.Fatalf("unchanged: %v, %v; want the parent %v", id, err, parent)
+	}
+	h, ok, err := s.Head(ctx, dir, "")
+	if err != nil || !ok || h.ID != parent {
+		t.Fatalf("head %+v %v %v, want moved to the parent", h, ok, err)
+	}
+	before, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.Snapshot(ctx, skip); err != nil || id != parent {
+		t.Fatalf("unchanged again: %v, %v", id, err)
+	}
+	after, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2, _, _ := s.Head(ctx, dir, ""); h2 != h {
+		t.Errorf("head written again: %+v, was %+v", h2, h)
+	}
+	if !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size() {
+		t.Errorf("store file written: %v %d, was %v %d", after.ModTime(), after.Size(), before.ModTime(), before.Size())
+	}
+	if stats2, err := s.Stats(ctx); err != nil || stats2.Images != stats.Images {
+		t.Errorf("images %d, was %d (%v)", stats2.Images, stats.Images, err)
+	}
+
+	// Other content: a child, as without SkipUnchanged.
+	skip.World = world{files: map[string][]byte{"a": []byte("b")}}
+	if id, err := s.Snapshot(ctx, skip); err != nil || id == parent {
+		t.Fatalf("changed: %v, %v; want a new image", id, err)
+	}
+}

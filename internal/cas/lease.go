@@ -276,9 +276,13 @@ func (l *Lease) Abort() error {
 	batch.recycle()
 	l.waitSpill() // what it writes is reclaimed below with the rest
 	l.mu.Lock()
-	early := l.early
+	wrote, early := l.wrote, l.early
 	l.mu.Unlock()
-	return l.s.release(held, true, early)
+	// A lease that wrote nothing (a snapshot that found every blob
+	// stored) has nothing of its own to reclaim, and drops its holds
+	// without a write transaction: what another lease wrote, that lease
+	// reclaims.
+	return l.s.release(held, len(wrote) > 0 || len(early) > 0, early)
 }
 
 func (l *Lease) heldList() []valueRef {
