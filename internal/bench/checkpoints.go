@@ -250,6 +250,10 @@ func (c *gitCheckpointer) reset() error {
 		{"config", "core.worktree", c.ws},
 		{"config", "user.name", "pf-bench"},
 		{"config", "user.email", "pf-bench@localhost"},
+		// No automatic gc in the background: it made the final git gc
+		// fail ("gc is already running") and would time some steps
+		// beside it. The store's size is measured after an explicit gc.
+		{"config", "gc.auto", "0"},
 	} {
 		if _, _, err := c.git(args...); err != nil {
 			return err
