@@ -326,7 +326,9 @@ func (rs *restorer) warnSkippedLinks(current *manifest.Tree, links []skippedLink
 // through the same rules (asking about every entry of a large tree would
 // cost more than the restore itself).
 func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
-	want := &manifest.Tree{}
+	// Both lists are made at their full size: grown entry by entry, an
+	// image of 10,000 files copies them a dozen times.
+	want := &manifest.Tree{Entries: make([]manifest.Entry, 0, len(target.dirs)+len(target.files)+len(target.links))}
 	for _, list := range [][]manifest.Entry{target.dirs, target.files, target.links} {
 		for _, e := range list {
 			if rs.selected(e.Path) {
@@ -340,7 +342,7 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	for _, p := range target.skipped {
 		skipped[p] = true
 	}
-	have := &manifest.Tree{}
+	have := &manifest.Tree{Entries: make([]manifest.Entry, 0, len(current.Entries))}
 	for _, e := range current.Entries {
 		if rs.selected(e.Path) && !skipped[e.Path] {
 			have.Entries = append(have.Entries, e)
