@@ -97,12 +97,22 @@ func appendRawValue(dst, b []byte) []byte {
 // them against d. The output buffer is sized from the header, and the
 // decoder's own limit stops a frame that would grow past it.
 func decodeValue(d manifest.Digest, h header) ([]byte, error) {
+	return decodeValueInto(nil, d, h)
+}
+
+// decodeValueInto is decodeValue decoding a zstd value into dst's room
+// (grown if it is short) rather than a new buffer; a raw value is its
+// payload, as there.
+func decodeValueInto(dst []byte, d manifest.Digest, h header) ([]byte, error) {
 	var out []byte
 	if h.format == formatRaw {
 		out = h.payload
 	} else {
+		if int64(cap(dst)) < h.size {
+			dst = make([]byte, 0, h.size)
+		}
 		var err error
-		if out, err = appendDecoded(make([]byte, 0, h.size), d, h); err != nil {
+		if out, err = appendDecoded(dst[:0], d, h); err != nil {
 			return nil, err
 		}
 	}

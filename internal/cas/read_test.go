@@ -62,3 +62,52 @@ func TestBolt_OpenAt_SkipsEarlierChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestBolt_Open_StreamsRawAndCompressedChunks: a chunked blob of random
+// chunks (kept raw) and repetitive ones (kept in zstd) streams back
+// exactly, while another put grows the store between reads, and the
+// reader lets go of its buffers at the end.
+func TestBolt_Open_StreamsRawAndCompressedChunks(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	var b []byte
+	for i := range 6 {
+		if i%2 == 0 {
+			b = append(b, payload(uint64(i+1), 3<<20)...)
+		} else {
+			b = append(b, bytes.Repeat([]byte("a line of text, again and again\n"), 3<<20/32)...)
+		}
+	}
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Open(ctx, dg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rc.(*chunkReader)
+	got := make([]byte, 0, len(b))
+	buf := make([]byte, 1<<20)
+	for i := 0; ; i++ {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			if _, err := s.Put(ctx, bytes.NewReader(payload(99, 8<<20))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !bytes.Equal(got, b) {
+		t.Fatalf("read back %d bytes that differ from the %d put", len(got), len(b))
+	}
+	if r.payload != nil || r.decoded != nil {
+		t.Fatal("the reader still holds its buffers after the last chunk")
+	}
+	rc.Close()
+}
