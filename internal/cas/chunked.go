@@ -28,19 +28,17 @@ const (
 	chunkNormal    = 1 << 20 // where the cut condition loosens; a power of two
 )
 
-var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, chunkMax); return &b }}
-
 // newChunker returns a chunker of r with a scan buffer from the pool, and
 // a func that gives the buffer back.
 func newChunker(r io.Reader) (*cdc.Chunker, func(), error) {
-	buf := chunkBuffers.Get().(*[]byte)
+	buf := chunkBuffers().get(chunkMax)[:chunkMax]
 	ch, err := cdc.NewChunkerBuffer(chunkAlgorithm, r,
-		&cdc.ChunkerOpts{MinSize: chunkMin, NormalSize: chunkNormal, MaxSize: chunkMax}, *buf)
+		&cdc.ChunkerOpts{MinSize: chunkMin, NormalSize: chunkNormal, MaxSize: chunkMax}, buf)
 	if err != nil {
-		chunkBuffers.Put(buf)
+		chunkBuffers().put(buf)
 		return nil, nil, err
 	}
-	return ch, func() { chunkBuffers.Put(buf) }, nil
+	return ch, func() { chunkBuffers().put(buf) }, nil
 }
 
 func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, error) {
@@ -60,6 +58,12 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader) (manifest.Digest, e
 // chunk, or its chunk list) and its size. The caller stages that value,
 // or not: chunks without it are garbage that gc collects.
 func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, value []byte, total int64, err error) {
+	select {
+	case chunkedPuts() <- struct{}{}:
+	case <-ctx.Done():
+		return d, nil, 0, ctx.Err()
+	}
+	defer func() { <-chunkedPuts() }()
 	ch, release, err := newChunker(r)
 	if err != nil {
 		return d, nil, 0, err
@@ -106,7 +110,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 type chunkPipeline struct {
 	ctx     context.Context
 	l       *Lease
-	bufs    [pipelineBuffers]*[]byte
+	bufs    [pipelineBuffers][]byte
 	toStore chan []byte
 	toWhole chan []byte
 	// Each stage hands back a token per chunk it is done with; the buffer
@@ -137,7 +141,7 @@ func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
 		stored: make(chan struct{}, pipelineBuffers), hashed: make(chan struct{}, pipelineBuffers),
 	}
 	for i := range p.bufs {
-		p.bufs[i] = chunkBuffers.Get().(*[]byte)
+		p.bufs[i] = chunkBuffers().get(chunkMax)
 	}
 	p.stages.Add(2)
 	go func() {
@@ -168,7 +172,7 @@ func (p *chunkPipeline) buffer(i int) []byte {
 		<-p.stored
 		<-p.hashed
 	}
-	return *p.bufs[i%len(p.bufs)]
+	return p.bufs[i%len(p.bufs)]
 }
 
 func (p *chunkPipeline) add(c []byte) {
@@ -206,7 +210,7 @@ func (p *chunkPipeline) close() error {
 		close(p.toWhole)
 		p.stages.Wait()
 		for _, b := range p.bufs {
-			chunkBuffers.Put(b)
+			chunkBuffers().put(b)
 		}
 	}
 	return p.err

@@ -21,19 +21,27 @@ type spillBatch struct {
 	bytes  int
 }
 
-// recycle returns the batch's pack buffers, once it is written or dropped.
+// recycle returns the batch's pack and value buffers, once it is written
+// or dropped.
 func (sb *spillBatch) recycle() {
 	for _, p := range sb.packs {
 		p.recycle()
 	}
 	sb.packs = nil
+	for _, v := range sb.values {
+		if v.recycle {
+			valueBuffers().put(v.value)
+		}
+	}
+	sb.values = nil
 }
 
 // A stagedValue is a value too large to pack, encoded, waiting to be
-// written.
+// written. recycle says its buffer is from valueBuffers.
 type stagedValue struct {
-	ref   valueRef
-	value []byte
+	ref     valueRef
+	value   []byte
+	recycle bool
 }
 
 // putValue holds it.digest, then stages its value unless the store
@@ -118,14 +126,16 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 		v = compressValue(l.s.level, it.data)
 	}
 	packed := len(v) <= packMax && (v != nil || len(it.data) <= maxRawPacked)
+	recycle := false
 	if !packed && v == nil {
-		v = appendRawValue(make([]byte, 0, 1+binary.MaxVarintLen64+len(it.data)), it.data)
+		v = appendRawValue(valueBuffers().get(1+binary.MaxVarintLen64+len(it.data)), it.data)
+		recycle = true
 	}
 	ref := refIn(bucket, it.digest)
 
 	l.mu.Lock()
 	if !packed {
-		l.staged.values = append(l.staged.values, stagedValue{ref, v})
+		l.staged.values = append(l.staged.values, stagedValue{ref, v, recycle})
 		l.staged.bytes += len(v)
 	} else {
 		if l.pack == nil {
