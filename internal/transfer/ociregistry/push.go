@@ -100,9 +100,28 @@ func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 // file rather than memory while its digest is learnt.
 const spoolAbove = 4 << 20
 
-// layerBuffers hold the frames of small blobs while they upload: grown
-// once to the size of a blob, not doubled from nothing for each.
-var layerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// idleLayerBuffers hold the frames of small blobs while they upload:
+// grown once to the size of a blob, not doubled from nothing for each.
+// Not a sync.Pool, for the reason of transfer's idle encoders: a push runs
+// under a small memory limit, whose frequent collections would empty a
+// pool, and each new buffer is memory faulted in again.
+var idleLayerBuffers = make(chan *bytes.Buffer, transfer.DefaultConcurrency)
+
+func getLayerBuffer() *bytes.Buffer {
+	select {
+	case b := <-idleLayerBuffers:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+func putLayerBuffer(b *bytes.Buffer) {
+	select {
+	case idleLayerBuffers <- b:
+	default:
+	}
+}
 
 // PutBlob compresses blob b, learns the digest of its frame, and uploads
 // the frame unless the registry has it (a push that was cut short).
@@ -115,8 +134,8 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	var body io.ReadSeeker
 	var l ociimage.Layer
 	if b.Size <= spoolAbove {
-		buf := layerBuffers.Get().(*bytes.Buffer)
-		defer layerBuffers.Put(buf)
+		buf := getLayerBuffer()
+		defer putLayerBuffer(buf)
 		buf.Reset()
 		// A frame of incompressible bytes is a little larger than they.
 		buf.Grow(int(b.Size + b.Size/1024 + 64))
