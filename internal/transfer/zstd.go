@@ -28,17 +28,10 @@ var frameOptions = []zstd.EOption{
 }
 
 // idleEncoders keep the encoders of the blobs that moved at once, for the
-// next ones. Not a sync.Pool: a transfer runs under a small memory limit
-// (cmd/pf), whose frequent collections would empty a pool, and building
-// an encoder again clears and faults in its 9 MiB every time.
-var idleEncoders = make(chan *zstd.Encoder, DefaultConcurrency)
+// next ones: building one again clears and faults in its 9 MiB.
+var idleEncoders = NewIdle[*zstd.Encoder](DefaultConcurrency)
 
-func getEncoder() *zstd.Encoder {
-	select {
-	case e := <-idleEncoders:
-		return e
-	default:
-	}
+func newEncoder() *zstd.Encoder {
 	e, err := zstd.NewWriter(nil, frameOptions...)
 	if err != nil {
 		panic(err) // only for invalid options, which are constant
@@ -46,18 +39,11 @@ func getEncoder() *zstd.Encoder {
 	return e
 }
 
-func putEncoder(e *zstd.Encoder) {
-	select {
-	case idleEncoders <- e:
-	default:
-	}
-}
-
 // WriteFrame writes what r yields to w as one zstd frame and returns how
 // many bytes it read.
 func WriteFrame(w io.Writer, r io.Reader) (int64, error) {
-	e := getEncoder()
-	defer putEncoder(e)
+	e := idleEncoders.Get(newEncoder)
+	defer idleEncoders.Put(e)
 	e.Reset(w)
 	n, err := e.ReadFrom(r)
 	if err != nil {
@@ -72,14 +58,9 @@ func WriteFrame(w io.Writer, r io.Reader) (int64, error) {
 const maxWindow = 64 << 20
 
 // idleDecoders are kept as idleEncoders are, and for the same reason.
-var idleDecoders = make(chan *zstd.Decoder, DefaultConcurrency)
+var idleDecoders = NewIdle[*zstd.Decoder](DefaultConcurrency)
 
-func getDecoder() *zstd.Decoder {
-	select {
-	case d := <-idleDecoders:
-		return d
-	default:
-	}
+func newDecoder() *zstd.Decoder {
 	d, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderLowmem(true),
@@ -90,22 +71,15 @@ func getDecoder() *zstd.Decoder {
 	return d
 }
 
-func putDecoder(d *zstd.Decoder) {
-	select {
-	case idleDecoders <- d:
-	default:
-	}
-}
-
 // ReadFrames streams the bytes that the zstd frames r yields decode to.
 // Closing it closes r (if r is an io.Closer) and gives the decoder back.
 // Bytes that are not zstd are an error wrapping pf.ErrCorrupt; an error of
 // r's own is passed on as it is.
 func ReadFrames(r io.Reader) (io.ReadCloser, error) {
-	d := getDecoder()
+	d := idleDecoders.Get(newDecoder)
 	f := &frameReader{d: d, src: r, rec: &errRecorder{r: r}}
 	if err := d.Reset(f.rec); err != nil {
-		putDecoder(d)
+		idleDecoders.Put(d)
 		return nil, f.wrap(err)
 	}
 	return f, nil
@@ -153,7 +127,7 @@ func (f *frameReader) Read(p []byte) (int, error) {
 func (f *frameReader) Close() error {
 	if f.d != nil {
 		f.d.Reset(nil)
-		putDecoder(f.d)
+		idleDecoders.Put(f.d)
 		f.d = nil
 	}
 	if c, ok := f.src.(io.Closer); ok {

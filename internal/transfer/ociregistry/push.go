@@ -102,26 +102,7 @@ const spoolAbove = 4 << 20
 
 // idleLayerBuffers hold the frames of small blobs while they upload:
 // grown once to the size of a blob, not doubled from nothing for each.
-// Not a sync.Pool, for the reason of transfer's idle encoders: a push runs
-// under a small memory limit, whose frequent collections would empty a
-// pool, and each new buffer is memory faulted in again.
-var idleLayerBuffers = make(chan *bytes.Buffer, transfer.DefaultConcurrency)
-
-func getLayerBuffer() *bytes.Buffer {
-	select {
-	case b := <-idleLayerBuffers:
-		return b
-	default:
-		return new(bytes.Buffer)
-	}
-}
-
-func putLayerBuffer(b *bytes.Buffer) {
-	select {
-	case idleLayerBuffers <- b:
-	default:
-	}
-}
+var idleLayerBuffers = transfer.NewIdle[*bytes.Buffer](transfer.DefaultConcurrency)
 
 // PutBlob compresses blob b, learns the digest of its frame, and uploads
 // the frame unless the registry has it (a push that was cut short).
@@ -134,8 +115,8 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	var body io.ReadSeeker
 	var l ociimage.Layer
 	if b.Size <= spoolAbove {
-		buf := getLayerBuffer()
-		defer putLayerBuffer(buf)
+		buf := idleLayerBuffers.Get(func() *bytes.Buffer { return new(bytes.Buffer) })
+		defer idleLayerBuffers.Put(buf)
 		buf.Reset()
 		// A frame of incompressible bytes is a little larger than they.
 		buf.Grow(int(b.Size + b.Size/1024 + 64))
