@@ -49,7 +49,7 @@ func Compact(ctx context.Context, path string, opts Options) (before, after int6
 	dst, err := bolt.Open(tmp, info.Mode().Perm(), &bolt.Options{
 		Timeout:        opts.Timeout,
 		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
+		NoFreelistSync: noFreelistSync,
 	})
 	if err != nil {
 		return before, 0, fmt.Errorf("compact %s: create %s: %w", path, tmp, err)

@@ -95,5 +95,7 @@
 //	                      prune, like tags/.
 //
 // The file is locked by one read-write process at a time; read-only opens
-// share the lock with each other but not with a writer.
+// share the lock with each other but not with a writer. Every commit
+// writes bbolt's freelist (the pages free for reuse), so that an open for
+// writing reads it instead of visiting every page in use to rebuild it.
 package db

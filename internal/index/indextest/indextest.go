@@ -49,8 +49,8 @@ func Build(path string, n int) error {
 	}
 
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		NoSync:          true, // one fsync at the end is enough for a fixture
-		NoFreelistSync:  true,
+		NoSync:          true,  // one fsync at the end is enough for a fixture
+		NoFreelistSync:  false, // as the store writes it: see internal/db
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 1 << 30,
 	})
