@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -77,9 +78,8 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 // Put stages what r yields. A blob over InlineMax is chunked as it is
 // read, so memory stays bounded whatever its size.
 func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
-	bufp := headBuffers.Get().(*[]byte)
-	defer headBuffers.Put(bufp)
-	head := *bufp
+	head := getHead()
+	defer headBuffers().put(head)
 	n, err := io.ReadFull(r, head)
 	switch err {
 	case io.EOF, io.ErrUnexpectedEOF:
@@ -91,9 +91,15 @@ func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 }
 
 // headBuffers hold the first InlineMax+1 bytes of a streamed put: enough
-// to tell an inline blob from a chunked one. Pooled, because snapshots of
-// many small files would otherwise allocate one per file.
-var headBuffers = sync.Pool{New: func() any { b := make([]byte, InlineMax+1); return &b }}
+// to tell an inline blob from a chunked one. Kept, because snapshots of
+// many small files would otherwise allocate one per file; kept in a
+// bufferList, not a sync.Pool, for the reason bufferList gives.
+var headBuffers = sync.OnceValue(func() *bufferList {
+	return &bufferList{max: 2 * runtime.GOMAXPROCS(0) * (InlineMax + bufferStep)}
+})
+
+// getHead returns a buffer of InlineMax+1 bytes from headBuffers.
+func getHead() []byte { return headBuffers().get(InlineMax + 1)[:InlineMax+1] }
 
 // holdIfStored holds blob d for the lease if the store has it, and
 // reports whether it does; a blob it lacks is left unheld, for the put

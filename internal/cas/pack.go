@@ -151,9 +151,10 @@ func parsePackLive(id uint64, b []byte) (packLive, error) {
 func (l packLive) sparse() bool { return 2*l.bytes < l.size }
 
 // A pack is built in memory, then written whole by writePack. Its buffer
-// has room for packTarget bytes and one more value, so appending never
-// moves it; buffers are pooled, because zeroing 4 MiB for a snapshot that
-// writes a few KiB would cost more than the snapshot.
+// starts small and grows as values are added (members are found by
+// offset): most packs of a transfer hold a chunk list or two, and a pack
+// made with room for packTarget bytes cost a new 4 MiB for each. Buffers
+// are pooled, so that a snapshot of many small files grows few.
 type pack struct {
 	data    []byte
 	members []packMember
@@ -164,7 +165,10 @@ type packMember struct {
 	offset, length int
 }
 
-var packBuffers = sync.Pool{New: func() any { return &pack{data: make([]byte, 0, packTarget+packMax)} }}
+var packBuffers = sync.Pool{New: func() any { return &pack{data: make([]byte, 0, packStart)} }}
+
+// packStart is the room a new pack's buffer has.
+const packStart = 64 << 10
 
 func newPack() *pack { return packBuffers.Get().(*pack) }
 

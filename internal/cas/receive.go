@@ -22,9 +22,8 @@ import (
 // digests; the chunks of a large blob staged on the way are left for gc.
 // The bytes are hashed once, by the put itself.
 func (l *Lease) PutVerified(ctx context.Context, want manifest.Digest, r io.Reader) (int64, error) {
-	bufp := headBuffers.Get().(*[]byte)
-	defer headBuffers.Put(bufp)
-	head := *bufp
+	head := getHead()
+	defer headBuffers().put(head)
 	n, err := io.ReadFull(r, head)
 	switch err {
 	case io.EOF, io.ErrUnexpectedEOF:
