@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// A bufferList keeps the large buffers that chunked puts go through, for
-// the next ones, up to a bound. Not a sync.Pool: a transfer runs under a
+// A bufferList keeps the large buffers that puts go through, for the
+// next ones, up to a bound. Not a sync.Pool: a transfer runs under a
 // small memory limit (cmd/pf), whose frequent collections empty a pool,
 // and each new buffer is then memory the process faults in again. On this
 // project's machines a first touch costs more than ten times the copy
@@ -20,24 +20,31 @@ type bufferList struct {
 	max  int // bytes free may hold
 }
 
-// bufferStep is the granularity of buffer sizes: a buffer is reused only
-// for a request of its own size class, so that what a lease stages (which
-// it counts by length) takes little more memory than its length.
+// bufferStep is the granularity of buffer sizes. A request takes the
+// smallest free buffer with room for it, if that buffer is less than
+// twice the size asked for: staging counts a buffer by its capacity, so a
+// larger buffer only makes a lease write a little sooner, while a miss
+// costs a new buffer that the process faults in.
 const bufferStep = 256 << 10
 
 // get returns an empty buffer with room for n bytes.
 func (l *bufferList) get(n int) []byte {
 	size := (n + bufferStep - 1) / bufferStep * bufferStep
 	l.mu.Lock()
+	best := -1
 	for i, b := range l.free {
-		if cap(b) == size {
-			last := len(l.free) - 1
-			l.free[i], l.free[last] = l.free[last], nil
-			l.free = l.free[:last]
-			l.held -= cap(b)
-			l.mu.Unlock()
-			return b[:0]
+		if c := cap(b); c >= size && c < 2*size && (best < 0 || c < cap(l.free[best])) {
+			best = i
 		}
+	}
+	if best >= 0 {
+		b := l.free[best]
+		last := len(l.free) - 1
+		l.free[best], l.free[last] = l.free[last], nil
+		l.free = l.free[:last]
+		l.held -= cap(b)
+		l.mu.Unlock()
+		return b[:0]
 	}
 	l.mu.Unlock()
 	return make([]byte, 0, size)
@@ -60,18 +67,16 @@ func (l *bufferList) put(b []byte) {
 	l.mu.Unlock()
 }
 
-// chunkBuffers hold the chunks of chunked puts: each put takes one for its
-// chunker and pipelineBuffers for its pipeline, and chunkedPuts lets one
-// run a core.
+// chunkBuffers hold the chunkers' buffers of chunked puts: chunkedPuts
+// lets one run a core.
 var chunkBuffers = sync.OnceValue(func() *bufferList {
-	return &bufferList{max: runtime.GOMAXPROCS(0) * (1 + pipelineBuffers) * chunkMax}
+	return &bufferList{max: runtime.GOMAXPROCS(0) * chunkMax}
 })
 
-// valueBuffers hold the staged values of chunks stored raw, from their
-// put until the transaction that writes them commits: the buffers of the
-// batch a lease has written serve the batch it stages next. One batch,
-// not two: what the list keeps is live memory, which the collector lets
-// the heap double (GOGC) before it runs.
+// valueBuffers hold the raw values of chunks, from the chunk's cut until
+// the transaction that writes its value commits: the buffers of the batch
+// a lease has written serve the chunks it cuts next. One batch, not two:
+// what the list keeps is live memory.
 var valueBuffers = sync.OnceValue(func() *bufferList {
 	return &bufferList{max: DefaultSpillBytes + chunkMax}
 })

@@ -71,21 +71,22 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 	defer release()
 	p := newChunkPipeline(ctx, l)
 	defer p.close()
-	for i := 0; ; i++ {
+	for {
 		if err := ctx.Err(); err != nil {
 			return d, nil, 0, err
 		}
 		if p.failed.Load() {
 			break // close reports the store stage's error
 		}
-		// The chunk lies in the chunker's buffer until the next call: a
-		// copy goes down the pipeline, while the chunker cuts the next.
+		// The chunk lies in the chunker's buffer until the next call: it
+		// is copied into the buffer its staged value will be, while the
+		// chunker cuts the next.
 		c, err := ch.Next()
 		if err != nil && err != io.EOF {
 			return d, nil, 0, fmt.Errorf("read blob: %w", err)
 		}
 		if len(c) > 0 {
-			p.add(append(p.buffer(i)[:0], c...))
+			p.add(newRawValue(c))
 		}
 		if err == io.EOF {
 			break
@@ -95,7 +96,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 		return d, nil, 0, err
 	}
 	p.whole.Sum(d[:0])
-	value = p.first
+	value = p.single
 	if len(p.refs) != 1 {
 		value = encodeChunkList(p.total, p.refs)
 	}
@@ -104,113 +105,111 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader) (d manifest.Digest, valu
 
 // chunkPipeline runs a chunked put in three stages, each on a goroutine
 // of its own: the caller cuts chunks and copies each out of the chunker's
-// buffer, one stage hashes and stages each chunk, and one hashes the whole
-// blob. Three buffers go round: the caller fills one while the stages read
-// the others.
+// buffer into a raw value buffer (newRawValue), one stage hashes and
+// stages each chunk, and one hashes the whole blob. The buffer a chunk is
+// copied into is the one its value is staged and written from: no further
+// copy, and no buffer of the pipeline's own. A chunk is staged only once
+// the whole blob's hash has read it, as its buffer goes back to the list
+// after the write, which may come before the next chunk.
 type chunkPipeline struct {
 	ctx     context.Context
 	l       *Lease
-	bufs    [pipelineBuffers][]byte
 	toStore chan []byte
 	toWhole chan []byte
-	// Each stage hands back a token per chunk it is done with; the buffer
-	// of chunk i is free once both have handed back chunk i's.
-	stored   chan struct{}
-	hashed   chan struct{}
-	released int // chunks both stages are done with
-	stages   sync.WaitGroup
-	closed   bool
-	failed   atomic.Bool
+	// hashed passes a token per chunk from the whole blob's stage to the
+	// store stage: that chunk's buffer may be staged.
+	hashed chan struct{}
+	stages sync.WaitGroup
+	closed bool
+	failed atomic.Bool
 
 	// Owned by the stages until close returns.
-	whole hash.Hash
-	refs  []chunkRef
-	total int64
-	first []byte
-	err   error
+	whole  hash.Hash
+	refs   []chunkRef
+	total  int64
+	first  []byte // the first chunk's raw value buffer, until a second shows
+	single []byte // the value of a blob of one chunk, once close returns
+	err    error
 }
 
-// pipelineBuffers is how many chunks are in the pipeline at most: one
-// being cut, and one or two being hashed or stored.
-const pipelineBuffers = 3
+// pipelineDepth is how many chunks wait between the cutter and each
+// stage: with the one each stage works on and the one being cut, at most
+// four chunk buffers a put.
+const pipelineDepth = 1
 
 func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
 	p := &chunkPipeline{
 		ctx: ctx, l: l, whole: sha256.New(),
-		toStore: make(chan []byte, pipelineBuffers), toWhole: make(chan []byte, pipelineBuffers),
-		stored: make(chan struct{}, pipelineBuffers), hashed: make(chan struct{}, pipelineBuffers),
-	}
-	for i := range p.bufs {
-		p.bufs[i] = chunkBuffers().get(chunkMax)
+		toStore: make(chan []byte, pipelineDepth), toWhole: make(chan []byte, pipelineDepth),
+		hashed: make(chan struct{}, pipelineDepth+2),
 	}
 	p.stages.Add(2)
 	go func() {
 		defer p.stages.Done()
-		for c := range p.toWhole {
-			p.whole.Write(c)
+		for raw := range p.toWhole {
+			p.whole.Write(raw[rawValueRoom:])
 			p.hashed <- struct{}{}
 		}
 	}()
 	go func() {
 		defer p.stages.Done()
-		for c := range p.toStore {
-			if p.err == nil {
-				if p.err = p.store(c); p.err != nil {
-					p.failed.Store(true)
-				}
+		for raw := range p.toStore {
+			cd := manifest.Sum(raw[rawValueRoom:])
+			<-p.hashed
+			if p.err != nil {
+				valueBuffers().put(raw)
+				continue
 			}
-			p.stored <- struct{}{}
+			if p.err = p.store(cd, raw); p.err != nil {
+				p.failed.Store(true)
+			}
 		}
 	}()
 	return p
 }
 
-// buffer returns the buffer for chunk i, once both stages are done with
-// the chunk that used it before.
-func (p *chunkPipeline) buffer(i int) []byte {
-	for ; p.released <= i-len(p.bufs); p.released++ {
-		<-p.stored
-		<-p.hashed
-	}
-	return p.bufs[i%len(p.bufs)]
+func (p *chunkPipeline) add(raw []byte) {
+	p.toWhole <- raw
+	p.toStore <- raw
 }
 
-func (p *chunkPipeline) add(c []byte) {
-	p.toWhole <- c
-	p.toStore <- c
-}
-
-// store hashes and stages one chunk. The first chunk waits until a
-// second one shows: a blob the chunker leaves whole is stored as one
-// value, not as a list naming a chunk with the blob's own digest.
-func (p *chunkPipeline) store(c []byte) error {
-	cd := manifest.Sum(c)
-	p.refs = append(p.refs, chunkRef{cd, int64(len(c))})
-	p.total += int64(len(c))
+// store stages one chunk, whose digest is cd, from its raw value buffer,
+// which it hands on. The first chunk waits until a second one shows: a
+// blob the chunker leaves whole is stored as one value, not as a list
+// naming a chunk with the blob's own digest.
+func (p *chunkPipeline) store(cd manifest.Digest, raw []byte) error {
+	size := int64(len(raw) - rawValueRoom)
+	p.refs = append(p.refs, chunkRef{cd, size})
+	p.total += size
 	if len(p.refs) == 1 {
-		p.first = encodeValue(p.l.s.level, c) // a copy: the buffer is reused
+		p.first = raw
 		return nil
 	}
 	if len(p.refs) == 2 {
-		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: p.refs[0].digest, encoded: p.first}); err != nil {
+		first := p.first
+		p.first = nil
+		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: p.refs[0].digest, raw: first}); err != nil {
+			valueBuffers().put(raw)
 			return err
 		}
-		p.first = nil
 	}
-	return p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, data: c})
+	return p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, raw: raw})
 }
 
-// close waits for both stages to finish what they were given, gives the
-// buffers back and returns the store stage's error. It may be called
-// again.
+// close waits for both stages to finish what they were given and returns
+// the store stage's error. It may be called again.
 func (p *chunkPipeline) close() error {
 	if !p.closed {
 		p.closed = true
 		close(p.toStore)
 		close(p.toWhole)
 		p.stages.Wait()
-		for _, b := range p.bufs {
-			chunkBuffers().put(b)
+		if p.first != nil {
+			if p.err == nil && len(p.refs) == 1 {
+				p.single = encodeValue(p.l.s.level, p.first[rawValueRoom:])
+			}
+			valueBuffers().put(p.first)
+			p.first = nil
 		}
 	}
 	return p.err

@@ -93,6 +93,28 @@ func appendRawValue(dst, b []byte) []byte {
 	return append(appendHeader(dst, formatRaw, len(b)), b...)
 }
 
+// rawValueRoom is the room a raw value buffer keeps before its bytes for
+// the longest header.
+const rawValueRoom = 1 + binary.MaxVarintLen64
+
+// newRawValue copies b into a buffer from valueBuffers, after room for a
+// header: rawValueIn makes it b's raw value where it lies, and what is
+// staged so is written from that buffer with no further copy. The buffer
+// goes back to valueBuffers once nothing reads it.
+func newRawValue(b []byte) []byte {
+	return append(valueBuffers().get(rawValueRoom + len(b))[:rawValueRoom], b...)
+}
+
+// rawValueIn writes the header of the raw value of raw's bytes (those
+// after rawValueRoom) just before them, and returns the value.
+func rawValueIn(raw []byte) []byte {
+	var h [rawValueRoom]byte
+	hdr := appendHeader(h[:0], formatRaw, len(raw)-rawValueRoom)
+	start := rawValueRoom - len(hdr)
+	copy(raw[start:], hdr)
+	return raw[start:]
+}
+
 // decodeValue returns the logical bytes of a raw or zstd value and checks
 // them against d. The output buffer is sized from the header, and the
 // decoder's own limit stops a frame that would grow past it.

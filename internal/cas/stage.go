@@ -29,19 +29,20 @@ func (sb *spillBatch) recycle() {
 	}
 	sb.packs = nil
 	for _, v := range sb.values {
-		if v.recycle {
-			valueBuffers().put(v.value)
+		if v.buf != nil {
+			valueBuffers().put(v.buf)
 		}
 	}
 	sb.values = nil
 }
 
 // A stagedValue is a value too large to pack, encoded, waiting to be
-// written. recycle says its buffer is from valueBuffers.
+// written. buf, if not nil, is the buffer from valueBuffers that value
+// lies in.
 type stagedValue struct {
-	ref     valueRef
-	value   []byte
-	recycle bool
+	ref   valueRef
+	value []byte
+	buf   []byte
 }
 
 // putValue holds it.digest, then stages its value unless the store
@@ -53,11 +54,29 @@ func (l *Lease) putValue(ctx context.Context, bucket []byte, it pendingValue) er
 
 // A pendingValue is a value to put: its logical bytes, encoded only if
 // the store turns out not to have them (and not kept after the put), or
-// its value already encoded.
+// its value already encoded, or its logical bytes in a buffer from
+// newRawValue, which the put takes over: staged as the raw value where
+// it lies, or given back to valueBuffers.
 type pendingValue struct {
 	digest  manifest.Digest
 	data    []byte
 	encoded []byte
+	raw     []byte
+}
+
+// bytes returns its logical bytes (nil if it is given encoded).
+func (it pendingValue) bytes() []byte {
+	if it.raw != nil {
+		return it.raw[rawValueRoom:]
+	}
+	return it.data
+}
+
+// drop gives back the buffer of a value that is not staged.
+func (it pendingValue) drop() {
+	if it.raw != nil {
+		valueBuffers().put(it.raw)
+	}
 }
 
 // putValues is putValue for many values at once: one look at the store
@@ -65,13 +84,16 @@ type pendingValue struct {
 // cores.
 func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingValue) error {
 	l.mu.Lock()
-	if l.done {
+	if l.done || l.spillErr != nil {
+		err := l.spillErr
+		if l.done {
+			err = ErrLeaseDone
+		}
 		l.mu.Unlock()
-		return ErrLeaseDone
-	}
-	if l.spillErr != nil {
-		l.mu.Unlock()
-		return l.spillErr
+		for _, it := range items {
+			it.drop()
+		}
+		return err
 	}
 	var fresh []pendingValue
 	for _, it := range items {
@@ -79,6 +101,8 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 		if _, ok := l.held[ref]; !ok {
 			l.held[ref] = struct{}{}
 			fresh = append(fresh, it)
+		} else {
+			it.drop()
 		}
 	}
 	l.mu.Unlock()
@@ -101,10 +125,15 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 		for _, it := range fresh {
 			if !hasValue(b, it.digest) {
 				missing = append(missing, it)
+			} else {
+				it.drop()
 			}
 		}
 		return nil
 	}); err != nil {
+		for _, it := range fresh {
+			it.drop()
+		}
 		return err
 	}
 	return parallel(ctx, len(missing), func(i int) error {
@@ -121,29 +150,39 @@ const maxRawPacked = packMax - 1 - binary.MaxVarintLen64
 // filled; it is compressed first, outside the lock, so that puts on other
 // goroutines go on meanwhile.
 func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
+	data := it.bytes()
 	v := it.encoded
 	if v == nil {
-		v = compressValue(l.s.level, it.data)
+		v = compressValue(l.s.level, data)
 	}
-	packed := len(v) <= packMax && (v != nil || len(it.data) <= maxRawPacked)
-	recycle := false
-	if !packed && v == nil {
-		v = appendRawValue(valueBuffers().get(1+binary.MaxVarintLen64+len(it.data)), it.data)
-		recycle = true
+	packed := len(v) <= packMax && (v != nil || len(data) <= maxRawPacked)
+	var buf []byte // the buffer from valueBuffers that v lies in
+	switch {
+	case !packed && v == nil && it.raw != nil:
+		buf, v = it.raw, rawValueIn(it.raw)
+	case !packed && v == nil:
+		buf = valueBuffers().get(rawValueRoom + len(data))
+		v = appendRawValue(buf, data)
+	}
+	if it.raw != nil && buf == nil {
+		// Packed or compressed: the pack and the compressed value are
+		// copies.
+		defer it.drop()
 	}
 	ref := refIn(bucket, it.digest)
 
 	l.mu.Lock()
 	if !packed {
-		l.staged.values = append(l.staged.values, stagedValue{ref, v, recycle})
-		l.staged.bytes += len(v)
+		l.staged.values = append(l.staged.values, stagedValue{ref, v, buf})
+		// What a buffer holds is memory too, though the value is shorter.
+		l.staged.bytes += max(len(v), cap(buf))
 	} else {
 		if l.pack == nil {
 			l.pack = newPack()
 		}
 		before := len(l.pack.data)
 		if v == nil {
-			l.pack.addRaw(ref, it.data)
+			l.pack.addRaw(ref, data)
 		} else {
 			l.pack.add(ref, v)
 		}
