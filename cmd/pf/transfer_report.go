@@ -158,12 +158,17 @@ func clearProgress(o transfer.Observer) {
 }
 
 // transferMemoryLimit is the Go heap a transfer keeps to. A transfer
-// streams, so what it holds at once is small; but the garbage of the
-// buffers it goes through would let the heap grow to twice that between
-// collections (GOGC), and a 2 GiB blob's transfer then peaks near 130 MiB
-// of RSS. Under this soft limit the collector runs sooner and the peak
-// stays near 90 MiB (TestTransfer_LargeBlob_BoundedMemory).
-const transferMemoryLimit = 32 << 20
+// streams through buffers it reuses: a pull of large blobs holds about
+// 60 MiB (the chunkers and the chunks staged and being written, the zstd
+// decoders of the blobs moving at once), and bbolt's copy of each write
+// is the garbage. Without a limit the collector would let the heap grow
+// to twice what it holds (GOGC) and a 2 GiB blob's pull would pass the
+// 128 MiB of RSS a transfer must stay under; with a limit close to what
+// it holds, the collector runs without end and gives memory back to the
+// system that the next write faults in again (a 32 MiB limit made a pull
+// of 1 GiB four times slower). At this limit, a 2 GiB blob's pull peaks
+// near 110 MiB of RSS (TestTransfer_LargeBlob_BoundedMemory).
+const transferMemoryLimit = 96 << 20
 
 // boundMemory sets the soft memory limit for a transfer, unless the
 // process has a lower one (GOMEMLIMIT), and returns what puts the limit
