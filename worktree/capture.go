@@ -47,6 +47,10 @@ type Capture struct {
 	// that spares re-reading unchanged files, and its file is never
 	// captured. Nil hashes every file.
 	Store *pf.Store
+	// Changes, if set with Store, tells which directories changed since
+	// the last capture with the same Changes: the others are taken from
+	// what that capture found, without reading them (see Changes).
+	Changes Changes
 
 	// Environ is the environment to record, as "NAME=value" strings; nil
 	// means os.Environ(), an empty slice none. Values of secret-like
@@ -95,10 +99,14 @@ type Stats struct {
 	Hashed                int   // files read (the others came from the stat cache)
 	HashedBytes           int64
 	CacheHits             int
-	Racy                  int // files read again because they changed in the second the cache saw them
-	Reread                int // files read again because they changed while they were read
-	Ignored               int // entries left out by ignore rules
-	Skipped               int // entries Warn heard of
+	// Recalled counts the files, among CacheHits, taken from the last
+	// capture without a look at them, the watcher (Capture.Changes)
+	// having seen no change in their directory.
+	Recalled int
+	Racy     int // files read again because they changed in the second the cache saw them
+	Reread   int // files read again because they changed while they were read
+	Ignored  int // entries left out by ignore rules
+	Skipped  int // entries Warn heard of
 	// TreeCached says the tree was the one the last capture of the
 	// directory made, known from the stat cache without encoding it.
 	TreeCached bool
@@ -222,6 +230,13 @@ type walker struct {
 	started time.Time
 	hooks   *testHooks
 
+	// With Capture.Changes: what changed since lastMemo, and the memo
+	// this walk makes (nil in a scan, which records nothing).
+	changes  ChangeSet
+	lastMemo *captureMemo
+	memo     *captureMemo
+	rootDev  uint64
+
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
@@ -249,6 +264,7 @@ type walker struct {
 
 type fileJob struct {
 	rel, abs string
+	memo     *dirMemo // of the file's directory, nil if none is made
 }
 
 // captureTree walks the directory, saves the stat cache (unless c.scan)
@@ -287,13 +303,15 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(root); err != nil {
+	rootFi, err := os.Stat(root)
+	if err != nil {
 		return nil, err
-	} else if !fi.IsDir() {
+	} else if !rootFi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", c.Root)
 	}
 	c.root = root
 	wk := &walker{c: c, root: root, w: w, started: time.Now(), hooks: c.hooks}
+	_, wk.rootDev, _ = sysStat(rootFi)
 	if wk.hooks == nil {
 		wk.hooks = &testHooks{}
 	}
@@ -310,9 +328,28 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 	// context, after the capture returns.
 	wk.ctx, wk.cancel = context.WithCancelCause(ctx)
 
+	if c.Changes != nil && c.Store != nil {
+		if wk.changes, err = c.Changes.Begin(ctx); err != nil {
+			return nil, err
+		}
+		key := c.memoKey()
+		if m, ok := wk.changes.Memo().(*captureMemo); ok && m.key == key {
+			wk.lastMemo = m
+		}
+		if !c.scan {
+			wk.memo = &captureMemo{key: key, dirs: make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)}
+		}
+	}
 	stopProgress := wk.reportProgress()
 	err = wk.run()
 	stopProgress()
+	if wk.changes != nil {
+		if err == nil && wk.memo != nil {
+			wk.changes.End(wk.memo)
+		} else {
+			wk.changes.End(nil)
+		}
+	}
 	c.stats = wk.stats
 	slices.Sort(wk.secrets)
 	c.secrets, c.temps = wk.secrets, wk.temps
@@ -446,7 +483,7 @@ func (wk *walker) run() error {
 	// GOMAXPROCS goroutines: on a re-snapshot that reads few files, the
 	// walk is most of the time.
 	wk.dirSlots = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
-	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs)
+	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev)
 	wk.dirs.Wait()
 	close(jobs)
 	wg.Wait()
@@ -463,9 +500,30 @@ func (wk *walker) add(e manifest.Entry, count func(*Stats)) {
 	wk.mu.Unlock()
 }
 
+// addFile adds the file e, whose stat was st, to the walk and to the
+// memo m of its directory (nil: none is made).
+func (wk *walker) addFile(m *dirMemo, e manifest.Entry, st fileStat, count func(*Stats)) {
+	wk.mu.Lock()
+	wk.entries = append(wk.entries, e)
+	count(&wk.stats)
+	if m != nil {
+		m.addFile(e, st)
+	}
+	wk.mu.Unlock()
+}
+
 func (wk *walker) warn(rel string, err error) {
+	wk.warnIn(nil, rel, err)
+}
+
+// warnIn warns of an entry of the directory whose memo is m, which must
+// then be read again by the next capture, to warn again.
+func (wk *walker) warnIn(m *dirMemo, rel string, err error) {
 	wk.mu.Lock()
 	wk.stats.Skipped++
+	if m != nil {
+		m.volatile = true
+	}
 	wk.mu.Unlock()
 	wk.warnOnly(rel, err)
 }
@@ -481,13 +539,47 @@ func (wk *walker) warnOnly(rel string, err error) {
 
 // walkDir walks the directory at rel (segs are its segments) and reports
 // whether it could be read; an unreadable directory below the root is
-// skipped with a warning, the root fails the capture.
-func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob) (bool, error) {
+// skipped with a warning, the root fails the capture. With Changes, a
+// directory that did not change since the last capture is taken from
+// what that capture found, unless fresh (its subtree is new, or its
+// ignore rules changed); dev is the directory's device.
+func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64) (bool, error) {
 	if err := wk.ctx.Err(); err != nil {
 		return false, err
 	}
+	if !fresh && wk.changes != nil {
+		if m := wk.recall(rel); m != nil {
+			if err := wk.replay(rel, m); err != nil {
+				return false, err
+			}
+			for _, sub := range m.subdirs {
+				childSegs := append(segs[:len(segs):len(segs)], sub.name)
+				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub); err != nil {
+					return false, err
+				}
+			}
+			return true, nil
+		}
+	}
+	var memo, last *dirMemo
+	if wk.changes != nil {
+		// Watched before it is listed: a change after the listing
+		// reaches the next capture.
+		wk.changes.Watch(rel, true)
+		if wk.memo != nil {
+			memo = &dirMemo{volatile: dev != wk.rootDev}
+		}
+		if wk.lastMemo != nil {
+			last = wk.lastMemo.dirs[rel]
+		}
+	}
 	abs := filepath.Join(wk.root, filepath.FromSlash(rel))
-	dirents, err := wk.hooks.readDir(abs)
+	var watchFile func(name string)
+	if wk.changes != nil {
+		// Each file is watched before its stat is taken.
+		watchFile = func(name string) { wk.changes.Watch(join(rel, name), false) }
+	}
+	dirents, err := wk.hooks.readDir(abs, watchFile)
 	if err != nil {
 		if rel == "" {
 			return false, err
@@ -498,17 +590,26 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		}
 		return false, fmt.Errorf("read directory %q: %w", rel, err)
 	}
+	ignoreFile, ignoreLines := "", []string(nil)
 	for _, name := range ignoreFiles {
 		if !hasName(dirents, name) {
 			continue
 		}
+		ignoreFile = name
 		lines, err := readIgnoreFile(filepath.Join(abs, name))
 		if err != nil {
-			wk.warn(join(rel, name), fmt.Errorf("ignore rules not read: %w", err))
+			wk.warnIn(memo, join(rel, name), fmt.Errorf("ignore rules not read: %w", err))
 		} else {
 			rules = rules.with(lines, segs)
+			ignoreLines = lines
 		}
 		break
+	}
+	// Below a directory the last capture did not see, or whose ignore
+	// rules changed, nothing is taken from that capture.
+	fresh = fresh || last == nil || !last.sameIgnoreFile(ignoreFile, ignoreLines)
+	if memo != nil {
+		memo.ignoreFile, memo.ignoreLines, memo.rules = ignoreFile, ignoreLines, rules
 	}
 	ignoredHere := rules.all.inDir(segs)
 	secretHere := secretRules().inDir(segs)
@@ -520,12 +621,15 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		if isRestoreTemp(name) {
 			wk.mu.Lock()
 			wk.temps = append(wk.temps, join(rel, name))
+			if memo != nil {
+				memo.volatile = true
+			}
 			wk.mu.Unlock()
 			continue
 		}
 		childRel := join(rel, name)
 		if !utf8.ValidString(name) {
-			wk.warn(childRel, errBadName)
+			wk.warnIn(memo, childRel, errBadName)
 			continue
 		}
 		typ := de.Type()
@@ -533,12 +637,18 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		if ignoredHere.match(childSegs, name, typ.IsDir()) {
 			wk.mu.Lock()
 			wk.stats.Ignored++
+			if memo != nil {
+				memo.ignored++
+			}
 			wk.mu.Unlock()
 			continue
 		}
 		if !wk.c.IncludeSecrets && !typ.IsDir() && secretHere.match(childSegs, name, false) {
 			wk.mu.Lock()
 			wk.secrets = append(wk.secrets, childRel)
+			if memo != nil {
+				memo.secrets = append(memo.secrets, childRel)
+			}
 			wk.mu.Unlock()
 			continue
 		}
@@ -547,60 +657,54 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		case typ.IsDir():
 			fi, err := de.Info()
 			if err != nil {
-				if err := wk.skipOrFail(childRel, err); err != nil {
+				if err := wk.skipOrFailIn(memo, childRel, err); err != nil {
 					return false, err
 				}
 				continue
 			}
-			walk := func() error {
-				ok, err := wk.walkDir(childRel, childSegs, rules, jobs)
-				if ok {
-					wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Kind: manifest.KindDir},
-						func(s *Stats) { s.Dirs++ })
-				}
-				return err
+			_, childDev, _ := sysStat(fi)
+			sub := subdirMemo{name: name, mode: fi.Mode() & manifest.ModeMask, dev: childDev}
+			if err := wk.walkSubdir(childRel, childSegs, rules, jobs, fresh, sub); err != nil {
+				return false, err
 			}
-			select {
-			case wk.dirSlots <- struct{}{}:
-				wk.dirs.Add(1)
-				go func() {
-					defer wk.dirs.Done()
-					defer func() { <-wk.dirSlots }()
-					if err := walk(); err != nil {
-						wk.cancel(err)
-					}
-				}()
-			default:
-				if err := walk(); err != nil {
-					return false, err
-				}
+			if memo != nil {
+				wk.mu.Lock()
+				memo.subdirs = append(memo.subdirs, sub)
+				wk.mu.Unlock()
 			}
 		case typ&fs.ModeSymlink != 0:
-			if err := wk.addSymlink(childRel, childAbs, de); err != nil {
+			if err := wk.addSymlink(memo, childRel, childAbs, de); err != nil {
 				return false, err
 			}
 		case typ.IsRegular():
 			fi, err := de.Info()
 			if err != nil {
-				if err := wk.skipOrFail(childRel, err); err != nil {
+				if err := wk.skipOrFailIn(memo, childRel, err); err != nil {
 					return false, err
 				}
 				continue
 			}
 			if !fi.Mode().IsRegular() {
-				wk.warn(childRel, errChangedType)
+				wk.warnIn(memo, childRel, errChangedType)
 				continue
 			}
 			if wk.storeFi != nil && sameFile(fi, wk.storeFi) {
-				wk.warn(childRel, errStoreFile)
+				wk.warnIn(memo, childRel, errStoreFile)
 				continue
+			}
+			if memo != nil && linkCount(fi) != 1 {
+				// Written through another of its links, the file
+				// changes without an event in this directory.
+				wk.mu.Lock()
+				memo.volatile = true
+				wk.mu.Unlock()
 			}
 			if wk.cache != nil {
 				st := statOf(fi)
 				d, res := wk.cache.lookup(childRel, st)
 				if res == cacheHit {
 					wk.unchangedFiles.Add(1)
-					wk.add(manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d},
+					wk.addFile(memo, manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d}, st,
 						func(s *Stats) { s.Files++; s.Bytes += st.size; s.CacheHits++ })
 					wk.doneFiles.Add(1)
 					continue
@@ -618,44 +722,85 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 				continue
 			}
 			select {
-			case jobs <- fileJob{rel: childRel, abs: childAbs}:
+			case jobs <- fileJob{rel: childRel, abs: childAbs, memo: memo}:
 			case <-wk.ctx.Done():
 				return false, context.Cause(wk.ctx)
 			}
 		default:
-			wk.warn(childRel, fmt.Errorf("%w (%v)", errSpecial, typ))
+			wk.warnIn(memo, childRel, fmt.Errorf("%w (%v)", errSpecial, typ))
 		}
+	}
+	if memo != nil {
+		wk.remember(rel, memo)
 	}
 	return true, nil
 }
 
-func (wk *walker) addSymlink(rel, abs string, de fs.DirEntry) error {
+// walkSubdir walks the subdirectory sub at rel, on another goroutine if
+// one is free, and adds its entry once it could be read.
+func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo) error {
+	walk := func() error {
+		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev)
+		if ok {
+			wk.add(manifest.Entry{Path: rel, Mode: sub.mode, Kind: manifest.KindDir},
+				func(s *Stats) { s.Dirs++ })
+		}
+		return err
+	}
+	select {
+	case wk.dirSlots <- struct{}{}:
+		wk.dirs.Add(1)
+		go func() {
+			defer wk.dirs.Done()
+			defer func() { <-wk.dirSlots }()
+			if err := walk(); err != nil {
+				wk.cancel(err)
+			}
+		}()
+		return nil
+	default:
+		return walk()
+	}
+}
+
+func (wk *walker) addSymlink(memo *dirMemo, rel, abs string, de fs.DirEntry) error {
 	fi, err := de.Info()
 	if err != nil {
-		return wk.skipOrFail(rel, err)
+		return wk.skipOrFailIn(memo, rel, err)
 	}
 	target, err := os.Readlink(abs)
 	if err != nil {
-		return wk.skipOrFail(rel, err)
+		return wk.skipOrFailIn(memo, rel, err)
 	}
 	if target == "" || !utf8.ValidString(target) || strings.IndexByte(target, 0) >= 0 {
-		wk.warn(rel, errBadTarget)
+		wk.warnIn(memo, rel, errBadTarget)
 		return nil
 	}
 	d, err := wk.w.PutBytes(wk.ctx, []byte(target))
 	if err != nil {
 		return err
 	}
-	wk.add(manifest.Entry{Path: rel, Mode: fi.Mode() & manifest.ModeMask, Size: int64(len(target)), Kind: manifest.KindSymlink, Blob: d, LinkTarget: target},
-		func(s *Stats) { s.Symlinks++ })
+	e := manifest.Entry{Path: rel, Mode: fi.Mode() & manifest.ModeMask, Size: int64(len(target)), Kind: manifest.KindSymlink, Blob: d, LinkTarget: target}
+	wk.mu.Lock()
+	wk.entries = append(wk.entries, e)
+	wk.stats.Symlinks++
+	if memo != nil {
+		memo.entries = append(memo.entries, e)
+	}
+	wk.mu.Unlock()
 	return nil
 }
 
 // skipOrFail warns about an entry that cannot be read for a reason that
 // skips it, and returns other errors.
 func (wk *walker) skipOrFail(rel string, err error) error {
+	return wk.skipOrFailIn(nil, rel, err)
+}
+
+// skipOrFailIn is skipOrFail for an entry of the directory whose memo is m.
+func (wk *walker) skipOrFailIn(m *dirMemo, rel string, err error) error {
 	if skip := skipReason(err); skip != nil {
-		wk.warn(rel, skip)
+		wk.warnIn(m, rel, skip)
 		return nil
 	}
 	return fmt.Errorf("%q: %w", rel, err)
@@ -686,7 +831,7 @@ func (wk *walker) storeFile(job fileJob) error {
 	for attempt := 1; ; attempt++ {
 		f, err := wk.hooks.open(job.abs)
 		if err != nil {
-			return wk.skipOrFail(job.rel, err)
+			return wk.skipOrFailIn(job.memo, job.rel, err)
 		}
 		fi, err := f.Stat()
 		if err != nil {
@@ -695,7 +840,7 @@ func (wk *walker) storeFile(job fileJob) error {
 		}
 		if !fi.Mode().IsRegular() {
 			f.Close()
-			wk.warn(job.rel, errChangedType)
+			wk.warnIn(job.memo, job.rel, errChangedType)
 			return nil
 		}
 		before := statOf(fi)
@@ -707,7 +852,7 @@ func (wk *walker) storeFile(job fileJob) error {
 				return context.Cause(wk.ctx)
 			}
 			if skip := skipReason(err); skip != nil {
-				wk.warn(job.rel, skip)
+				wk.warnIn(job.memo, job.rel, skip)
 				return nil
 			}
 			return fmt.Errorf("%q: %w", job.rel, err)
@@ -721,7 +866,13 @@ func (wk *walker) storeFile(job fileJob) error {
 		settled := statOf(fiAfter) == before && counted.n == before.size
 		live := !settled && !wk.c.Strict && attempt == liveReads
 		if settled || live {
-			wk.add(manifest.Entry{Path: job.rel, Mode: fi.Mode() & manifest.ModeMask, Size: counted.n, Kind: manifest.KindFile, Blob: d},
+			memo := job.memo
+			if live && memo != nil {
+				wk.mu.Lock()
+				memo.volatile = true
+				wk.mu.Unlock()
+			}
+			wk.addFile(memo, manifest.Entry{Path: job.rel, Mode: fi.Mode() & manifest.ModeMask, Size: counted.n, Kind: manifest.KindFile, Blob: d}, before,
 				func(s *Stats) { s.Files++; s.Bytes += counted.n; s.Hashed++; s.HashedBytes += counted.n })
 			if settled && wk.cache != nil {
 				if wk.cache.holds(job.rel, before, d) {
@@ -835,11 +986,11 @@ func (h *testHooks) open(path string) (*os.File, error) {
 	return openForRead(path)
 }
 
-func (h *testHooks) readDir(path string) ([]fs.DirEntry, error) {
+func (h *testHooks) readDir(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
 	if h.readDirFunc != nil {
 		return h.readDirFunc(path)
 	}
-	return readDir(path)
+	return readDirWatching(path, watchFile)
 }
 
 func (h *testHooks) afterRead(path string, attempt int) {

@@ -16,13 +16,33 @@ import (
 // which is most of what a walk of an unchanged tree costs. A symbolic
 // link in the directory's place is not followed.
 func readDir(path string) ([]fs.DirEntry, error) {
+	return readDirWatching(path, nil)
+}
+
+// readDirWatching is readDir calling watchFile, if set, with the name of
+// each regular file before its stat is taken (the type that the listing
+// gives, not the stat).
+func readDirWatching(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
 	fd, err := openDir(path)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	var names []string
+	if watchFile == nil {
+		names, err = f.Readdirnames(-1)
+	} else {
+		var des []fs.DirEntry
+		des, err = f.ReadDir(-1)
+		names = make([]string, len(des))
+		for i, de := range des {
+			names[i] = de.Name()
+			if de.Type().IsRegular() {
+				watchFile(de.Name())
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

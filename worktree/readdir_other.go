@@ -17,3 +17,8 @@ func readDir(path string) ([]fs.DirEntry, error) {
 	// Unsorted: the tree is sorted once, at the end.
 	return f.ReadDir(-1)
 }
+
+// readDirWatching is readDir: there is no watcher but on Linux.
+func readDirWatching(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
+	return readDir(path)
+}

@@ -16,3 +16,11 @@ func sysStat(fi fs.FileInfo) (ino, dev uint64, ctime int64) {
 	}
 	return uint64(st.Ino), uint64(st.Dev), st.Ctimespec.Nano()
 }
+
+// linkCount is the number of hard links to the file; 0 when not known.
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 0
+}

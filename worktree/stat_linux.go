@@ -20,3 +20,14 @@ func sysStat(fi fs.FileInfo) (ino, dev uint64, ctime int64) {
 	}
 	return 0, 0, 0
 }
+
+// linkCount is the number of hard links to the file; 0 when not known.
+func linkCount(fi fs.FileInfo) uint64 {
+	switch st := fi.Sys().(type) {
+	case *syscall.Stat_t:
+		return uint64(st.Nlink)
+	case *unix.Stat_t:
+		return uint64(st.Nlink)
+	}
+	return 0
+}

@@ -8,3 +8,6 @@ import "io/fs"
 // stat cache then compares size and mtime only, as git does on such
 // systems.
 func sysStat(fi fs.FileInfo) (ino, dev uint64, ctime int64) { return 0, 0, 0 }
+
+// linkCount is the number of hard links to the file; 0: not known.
+func linkCount(fi fs.FileInfo) uint64 { return 0 }

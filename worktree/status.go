@@ -24,6 +24,9 @@ type StatusOptions struct {
 	IncludeSecrets   bool
 	// Warn hears of the entries the walk skips, as Capture.Warn does.
 	Warn func(path string, err error)
+	// Changes, as Capture.Changes, spares reading the directories that
+	// did not change since the last capture with it.
+	Changes Changes
 }
 
 // Status compares the directory dir, as a snapshot would capture it now,
@@ -48,7 +51,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	}
 	c := &Capture{
 		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
-		Store: s, Warn: opts.Warn, scan: true,
+		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true,
 		skipHash: func(rel string, size int64) bool {
 			e := known[rel]
 			return e == nil || e.Kind != manifest.KindFile || e.Size != size

@@ -1,0 +1,343 @@
+//go:build linux
+
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/processfork/pf/worktree"
+	"golang.org/x/sys/unix"
+)
+
+// barrierTimeout bounds the wait for a cookie's event; past it the
+// capture walks everything.
+const barrierTimeout = 2 * time.Second
+
+// localFileSystems are the file systems whose changes inotify reports
+// whoever makes them: on a network or FUSE file system, a change made
+// elsewhere has no event here.
+var localFileSystems = map[int64]bool{
+	unix.EXT4_SUPER_MAGIC:      true, // ext2, ext3 and ext4
+	unix.XFS_SUPER_MAGIC:       true,
+	unix.BTRFS_SUPER_MAGIC:     true,
+	unix.TMPFS_MAGIC:           true,
+	unix.F2FS_SUPER_MAGIC:      true,
+	unix.OVERLAYFS_SUPER_MAGIC: true,
+	0x2fc12fc1:                 true, // zfs
+}
+
+// A Watcher watches the directories of one workspace that a capture
+// enters, through one inotify instance, and keeps the set of directories
+// that changed since the last capture (see worktree.Changes).
+type Watcher struct {
+	root    string // absolute, links resolved
+	fsw     *fsnotify.Watcher
+	cookies string // a private directory outside root for the barrier
+
+	// capture is held by a capture from Begin to End.
+	capture sync.Mutex
+
+	mu       sync.Mutex
+	watched  map[string]bool          // paths watched, relative to root: true for a directory
+	dirty    map[string]bool          // directories changed
+	subtrees map[string]bool          // paths whose whole subtree changed
+	unknown  bool                     // events lost: everything changed
+	waiting  map[string]chan struct{} // cookie name → its event
+	memo     any
+	next     int
+	done     chan struct{}
+}
+
+// supported reports whether a watcher on root sees every change.
+func supported(root string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err != nil {
+		return false
+	}
+	return localFileSystems[int64(st.Type)]
+}
+
+// newWatcher starts watching root (absolute, links resolved), where
+// nothing is watched until a capture lists a directory.
+func newWatcher(root string) (*Watcher, error) {
+	if !supported(root) {
+		return nil, fmt.Errorf("%s: not on a local file system inotify watches fully", root)
+	}
+	cookies, err := cookieDir(root)
+	if err != nil {
+		return nil, err
+	}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		os.Remove(cookies)
+		return nil, err
+	}
+	if err := fsw.Add(cookies); err != nil {
+		fsw.Close()
+		os.Remove(cookies)
+		return nil, err
+	}
+	w := &Watcher{
+		root: root, fsw: fsw, cookies: cookies,
+		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
+		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
+	}
+	go w.run()
+	return w, nil
+}
+
+// cookieDir makes the private directory of a watcher's cookies, outside
+// root: pf never writes into a workspace it captures.
+func cookieDir(root string) (string, error) {
+	for _, tmp := range []string{os.TempDir(), "/dev/shm"} {
+		if tmp, err := filepath.EvalSymlinks(tmp); err != nil || tmp == root || strings.HasPrefix(tmp, root+"/") || root == "/" {
+			continue
+		}
+		return os.MkdirTemp(tmp, "pf-watch-")
+	}
+	return "", fmt.Errorf("%s: no directory outside it for the watcher's cookies", root)
+}
+
+// Root is the directory watched.
+func (w *Watcher) Root() string { return w.root }
+
+// Close stops watching, once the capture under way ends.
+func (w *Watcher) Close() error {
+	w.capture.Lock()
+	defer w.capture.Unlock()
+	err := w.fsw.Close()
+	<-w.done
+	os.RemoveAll(w.cookies)
+	return err
+}
+
+// run takes the watcher's events and errors, in the order inotify queued
+// them, until it is closed.
+func (w *Watcher) run() {
+	defer close(w.done)
+	events, errs := w.fsw.Events, w.fsw.Errors
+	for events != nil || errs != nil {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			w.note(ev)
+		case _, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			// An overflow (ErrEventOverflow) or any other error: events
+			// may be lost.
+			w.lose()
+		}
+	}
+	w.lose()
+}
+
+// lose notes that events may have been lost: the next capture walks
+// everything.
+func (w *Watcher) lose() {
+	w.mu.Lock()
+	w.unknown = true
+	w.mu.Unlock()
+}
+
+// note records what the event ev says changed.
+func (w *Watcher) note(ev fsnotify.Event) {
+	if dir, name := filepath.Split(ev.Name); filepath.Clean(dir) == w.cookies {
+		w.mu.Lock()
+		if ch := w.waiting[name]; ch != nil && ev.Has(fsnotify.Create) {
+			close(ch)
+			delete(w.waiting, name)
+		}
+		w.mu.Unlock()
+		return
+	}
+	rel, ok := w.rel(ev.Name)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !ok || rel == "" && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+		w.unknown = true // the root itself went, or an event of nowhere
+		return
+	}
+	// The event may be of an entry in a watched directory, or of a
+	// watched directory itself: both count as changed.
+	w.dirty[parent(rel)] = true
+	w.dirty[rel] = true
+	if !ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename) {
+		return
+	}
+	// A path made, removed or moved: what lies below is new. The watches
+	// below a directory moved away still report it under its old path,
+	// and are dropped: the next capture watches it anew.
+	w.subtrees[rel] = true
+	if !ev.Has(fsnotify.Remove | fsnotify.Rename) {
+		return
+	}
+	isDir, ok := w.watched[rel]
+	if !ok {
+		return
+	}
+	w.fsw.Remove(ev.Name)
+	delete(w.watched, rel)
+	if isDir {
+		for path := range w.watched {
+			if strings.HasPrefix(path, rel+"/") {
+				w.fsw.Remove(filepath.Join(w.root, path))
+				delete(w.watched, path)
+			}
+		}
+	}
+}
+
+// rel is path relative to the root, slash-separated.
+func (w *Watcher) rel(path string) (string, bool) {
+	if path == w.root {
+		return "", true
+	}
+	rel, ok := strings.CutPrefix(path, w.root+string(filepath.Separator))
+	return filepath.ToSlash(rel), ok
+}
+
+func parent(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// barrier returns once every event queued before the call has been
+// noted: it makes a file in the cookie directory and waits for its
+// event, which inotify queues after them. False: it timed out.
+func (w *Watcher) barrier(ctx context.Context) (bool, error) {
+	w.mu.Lock()
+	w.next++
+	name := "c" + strconv.Itoa(w.next)
+	ch := make(chan struct{})
+	w.waiting[name] = ch
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.waiting, name)
+		w.mu.Unlock()
+	}()
+	path := filepath.Join(w.cookies, name)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false, nil
+	}
+	f.Close()
+	defer os.Remove(path)
+	timer := time.NewTimer(barrierTimeout)
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true, nil
+	case <-w.done:
+		return false, nil
+	case <-timer.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// Begin implements worktree.Changes.
+func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
+	w.capture.Lock()
+	ok, err := w.barrier(ctx)
+	if err != nil {
+		w.capture.Unlock()
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	set := &changeSet{w: w, dirty: w.dirty, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
+	w.dirty, w.subtrees, w.unknown = map[string]bool{}, map[string]bool{}, false
+	return set, nil
+}
+
+// A changeSet is what changed between the memo it holds and its Begin.
+type changeSet struct {
+	w               *Watcher
+	dirty, subtrees map[string]bool
+	unknown         bool
+	memo            any
+	ended           bool
+}
+
+func (s *changeSet) Memo() any {
+	if s.unknown {
+		return nil
+	}
+	return s.memo
+}
+
+func (s *changeSet) Dirty(dir string) bool {
+	if s.unknown || s.dirty[dir] {
+		return true
+	}
+	for p := dir; ; p = parent(p) {
+		if s.subtrees[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
+}
+
+// Watch adds a watch on path, anew even if it has one: a directory moved
+// here keeps the watch of its old path, which names it there. Files are
+// watched as well as directories: a file written through another hard
+// link, or linked from elsewhere, has events on its own watch only. A
+// watch that cannot be added (the inotify limits) leaves the next capture
+// walking everything; a path gone has its directory changed.
+func (s *changeSet) Watch(path string, dir bool) {
+	w := s.w
+	err := w.fsw.Add(filepath.Join(w.root, filepath.FromSlash(path)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case err == nil:
+		w.watched[path] = dir
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
+	default:
+		w.unknown = true
+	}
+}
+
+func (s *changeSet) End(memo any) {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	w := s.w
+	w.mu.Lock()
+	if memo != nil {
+		w.memo = memo
+	} else {
+		for dir := range s.dirty {
+			w.dirty[dir] = true
+		}
+		for path := range s.subtrees {
+			w.subtrees[path] = true
+		}
+		w.unknown = w.unknown || s.unknown
+	}
+	w.mu.Unlock()
+	w.capture.Unlock()
+}

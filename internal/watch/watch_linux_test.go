@@ -1,0 +1,297 @@
+//go:build linux
+
+package watch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+	"github.com/processfork/pf/worktree"
+)
+
+var ctx = context.Background()
+
+var agent = manifest.Agent{Kind: "test", Version: "0.1.0", Fingerprint: "f"}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t testing.TB, dir, rel, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	must(t, os.WriteFile(p, []byte(content), 0o644))
+}
+
+func openStore(t testing.TB) *pf.Store {
+	t.Helper()
+	s, err := pf.Open(filepath.Join(t.TempDir(), "store.pf"), nil)
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// tree is the tree a capture makes of dir, by path, and its digest.
+func tree(t testing.TB, s *pf.Store, c *worktree.Capture) (map[string]manifest.Entry, manifest.Digest) {
+	t.Helper()
+	byPath, fs, _ := treeID(t, s, c)
+	return byPath, fs
+}
+
+func treeID(t testing.TB, s *pf.Store, c *worktree.Capture) (map[string]manifest.Entry, manifest.Digest, manifest.Digest) {
+	t.Helper()
+	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
+	must(t, err)
+	img, err := s.Image(ctx, id)
+	must(t, err)
+	tr, err := worktree.LoadTree(ctx, s, id)
+	must(t, err)
+	byPath := map[string]manifest.Entry{}
+	for _, e := range tr.Entries {
+		byPath[e.Path] = e
+	}
+	return byPath, img.Manifest.World.FS, id
+}
+
+// workspace is a directory watched the way pf serve watches one, with
+// the store its snapshots go to.
+type workspace struct {
+	t     *testing.T
+	dir   string
+	s     *pf.Store
+	w     *Watcher
+	rules []string // Capture.Ignore
+	first manifest.Digest
+}
+
+func newWorkspace(t *testing.T) *workspace {
+	dir := t.TempDir()
+	for i := range 6 {
+		for j := range 4 {
+			write(t, dir, fmt.Sprintf("src/p%d/q%d/f.go", i, j), fmt.Sprintf("package q%d", j))
+			write(t, dir, fmt.Sprintf("src/p%d/file%d.txt", i, j), strings.Repeat("x", i+j))
+		}
+	}
+	write(t, dir, "README", "readme")
+	write(t, dir, "node_modules/dep/index.js", "ignored")
+	write(t, dir, ".env", "TOKEN=secret")
+	must(t, os.Symlink("src/p0/file0.txt", filepath.Join(dir, "link")))
+	root, err := filepath.EvalSymlinks(dir)
+	must(t, err)
+	w, err := newWatcher(root)
+	must(t, err)
+	t.Cleanup(func() { w.Close() })
+	ws := &workspace{t: t, dir: root, s: openStore(t), w: w}
+	ws.check("first capture", false)
+	return ws
+}
+
+// check captures the workspace through the watcher and fails unless its
+// tree is the one a capture without watcher or cache makes now; recalled
+// says whether some files must have come from the last capture.
+func (ws *workspace) check(step string, recalled bool) {
+	t := ws.t
+	t.Helper()
+	watched := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w, Ignore: ws.rules}
+	got, gotFS, id := treeID(t, ws.s, watched)
+	if ws.first == (manifest.Digest{}) {
+		ws.first = id
+	}
+	fresh := &worktree.Capture{Root: ws.dir, Ignore: ws.rules}
+	want, wantFS := tree(t, openStore(t), fresh)
+	if gotFS != wantFS {
+		for p, e := range want {
+			if g, ok := got[p]; !ok || g != e {
+				t.Errorf("%s: %s: watched capture has %+v, want %+v", step, p, g, e)
+			}
+		}
+		for p, g := range got {
+			if _, ok := want[p]; !ok {
+				t.Errorf("%s: %s: watched capture has %+v, which is gone", step, p, g)
+			}
+		}
+		t.Fatalf("%s: world.fs %s, want %s", step, gotFS.Short(), wantFS.Short())
+	}
+	if st := watched.Stats(); (st.Recalled > 0) != recalled {
+		t.Errorf("%s: %d files recalled from the last capture, want some: %v", step, st.Recalled, recalled)
+	}
+	if secrets := watched.Secrets(); len(secrets) != 1 || secrets[0] != ".env" {
+		t.Errorf("%s: secrets %q, want .env", step, secrets)
+	}
+	ws.checkStatus(step)
+}
+
+// checkStatus fails unless Status through the watcher, against the
+// first image of the workspace's store, is Status without.
+func (ws *workspace) checkStatus(step string) {
+	t := ws.t
+	t.Helper()
+	base := ws.first
+	plain, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules})
+	must(t, err)
+	watched, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules, Changes: ws.w})
+	must(t, err)
+	if fmt.Sprint(plain) != fmt.Sprint(watched) {
+		byPath := map[string]string{}
+		for _, ch := range plain {
+			byPath[ch.Path] = fmt.Sprint(ch)
+		}
+		for _, ch := range watched {
+			if got := fmt.Sprint(ch); got != byPath[ch.Path] {
+				t.Errorf("%s: status through the watcher has %s, want %s", step, got, byPath[ch.Path])
+			}
+			delete(byPath, ch.Path)
+		}
+		for _, want := range byPath {
+			t.Errorf("%s: status through the watcher lacks %s", step, want)
+		}
+	}
+}
+
+func (ws *workspace) path(rel string) string { return filepath.Join(ws.dir, filepath.FromSlash(rel)) }
+
+// TestWatcher_CaptureIsFull: after each real change of the files, a
+// capture through the watcher gives the tree of a capture that walks and
+// reads everything.
+func TestWatcher_CaptureIsFull(t *testing.T) {
+	ws := newWorkspace(t)
+	ws.check("nothing changed", true)
+	steps := []struct {
+		name   string
+		change func()
+	}{
+		{"file rewritten, same size", func() { write(t, ws.dir, "src/p3/q1/f.go", "package Q1") }},
+		{"file created", func() { write(t, ws.dir, "src/p1/q2/new.go", "package new") }},
+		{"file deleted", func() { must(t, os.Remove(ws.path("src/p1/q2/f.go"))) }},
+		{"renamed within a directory", func() { must(t, os.Rename(ws.path("src/p2/file1.txt"), ws.path("src/p2/renamed.txt"))) }},
+		{"renamed across directories", func() { must(t, os.Rename(ws.path("src/p2/q0/f.go"), ws.path("src/p4/q3/moved.go"))) }},
+		{"new directory with files", func() {
+			write(t, ws.dir, "src/new/a/b/c.go", "package b")
+			write(t, ws.dir, "src/new/a/d.go", "package a")
+		}},
+		{"file in the new directory", func() { write(t, ws.dir, "src/new/a/b/e.go", "package e") }},
+		{"directory removed", func() { must(t, os.RemoveAll(ws.path("src/p5"))) }},
+		{"file mode", func() { must(t, os.Chmod(ws.path("src/p0/q0/f.go"), 0o755)) }},
+		{"directory mode", func() { must(t, os.Chmod(ws.path("src/p0/q1"), 0o700)) }},
+		{"symbolic link retargeted", func() {
+			must(t, os.Remove(ws.path("link")))
+			must(t, os.Symlink("src/p0/file1.txt", ws.path("link")))
+		}},
+		{"ignore file made", func() { write(t, ws.dir, "src/p1/.gitignore", "*.txt\nq3/\n") }},
+		{"ignore file edited", func() { write(t, ws.dir, "src/p1/.gitignore", "q3/\n") }},
+		{"ignore file removed", func() { must(t, os.Remove(ws.path("src/p1/.gitignore"))) }},
+		{"ignored directory's files", func() { write(t, ws.dir, "node_modules/dep/index.js", "changed, ignored") }},
+		{"directory moved, then a file in it written", func() {
+			must(t, os.Rename(ws.path("src/p3"), ws.path("src/p1/p3")))
+		}},
+		{"file of the moved directory rewritten", func() { write(t, ws.dir, "src/p1/p3/q2/f.go", "package Q2") }},
+		{"directory deleted and made again", func() {
+			must(t, os.RemoveAll(ws.path("src/p4/q0")))
+			write(t, ws.dir, "src/p4/q0/f.go", "package again")
+		}},
+		{"file of the remade directory rewritten", func() { write(t, ws.dir, "src/p4/q0/f.go", "package AGAIN") }},
+		{"file written through a link outside", func() {
+			outside := filepath.Join(t.TempDir(), "other-link")
+			must(t, os.Link(ws.path("src/p0/file2.txt"), outside))
+			must(t, os.WriteFile(outside, []byte("through the other link"), 0o644))
+		}},
+		{"written again through the link outside", func() {
+			f, err := os.OpenFile(ws.path("src/p0/file2.txt"), os.O_WRONLY|os.O_APPEND, 0)
+			must(t, err)
+			f.WriteString("!")
+			must(t, f.Close())
+		}},
+	}
+	for _, step := range steps {
+		step.change()
+		ws.check(step.name, true)
+	}
+	// Another capture's rules: nothing is taken from the last capture.
+	ws.rules = []string{"*.go"}
+	ws.check("rules of the capture changed", false)
+	ws.check("nothing changed since, with those rules", true)
+}
+
+// TestWatcher_FileEditedDuringCapture: a file written while a capture
+// runs is what the next capture reads again.
+func TestWatcher_FileEditedDuringCapture(t *testing.T) {
+	ws := newWorkspace(t)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			write(t, ws.dir, "src/p2/q2/f.go", fmt.Sprintf("package q2 // %d", i))
+			write(t, ws.dir, fmt.Sprintf("src/p1/busy%d", i%7), strings.Repeat("b", i%100))
+		}
+	}()
+	for i := range 5 {
+		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+		_, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
+		must(t, err)
+		_ = i
+	}
+	stop.Store(true)
+	wg.Wait()
+	ws.check("after the writer stopped", true)
+}
+
+// TestWatcher_LostEvents: once events may be lost (an overflow of the
+// inotify queue, here injected), the next capture walks everything.
+func TestWatcher_LostEvents(t *testing.T) {
+	ws := newWorkspace(t)
+	write(t, ws.dir, "src/p0/q0/f.go", "package lost")
+	ws.w.lose()
+	ws.check("after an overflow", false)
+	ws.check("then nothing changed", true)
+}
+
+// TestWatcher_Barrier: a change made just before a capture begins is in
+// it, every time.
+func TestWatcher_Barrier(t *testing.T) {
+	ws := newWorkspace(t)
+	for i := range 50 {
+		want := fmt.Sprintf("package q%d", i)
+		write(t, ws.dir, "src/p3/q3/f.go", want)
+		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+		got, _ := tree(t, ws.s, c)
+		if got["src/p3/q3/f.go"].Blob != manifest.Sum([]byte(want)) {
+			t.Fatalf("capture %d missed a change made before it began", i)
+		}
+	}
+}
+
+// TestRoots: workspaces past MaxRoots drop the least recently used.
+func TestRoots(t *testing.T) {
+	var r Roots
+	defer r.Close()
+	dirs := make([]string, MaxRoots+1)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		if r.For(dirs[i]) == nil {
+			t.Fatalf("no watcher for %s", dirs[i])
+		}
+	}
+	if len(r.used) != MaxRoots {
+		t.Fatalf("%d watchers, want %d", len(r.used), MaxRoots)
+	}
+	first := r.For(dirs[1])
+	if first != r.For(dirs[1]) {
+		t.Error("a second watcher for the same directory")
+	}
+	time.Sleep(10 * time.Millisecond)
+}

@@ -1,0 +1,208 @@
+package worktree
+
+import (
+	"context"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// Changes is what a file-system watcher knows of a directory: which of
+// its directories changed since a capture, so that the next capture reads
+// only those and takes the others from what that capture found. pf serve
+// keeps one for each directory it captures (on Linux, through inotify).
+// A capture with Changes makes the tree a capture without would make; a
+// Changes that cannot tell what changed (its watcher lost events, say)
+// makes the capture walk everything.
+type Changes interface {
+	// Begin is called as a capture of the directory starts. It waits
+	// until every change made to the directory before the call is known
+	// (a barrier), and returns the changes since the last capture that
+	// ended keeping a memo, with that memo. The Changes belongs to the
+	// capture until it calls End.
+	Begin(ctx context.Context) (ChangeSet, error)
+}
+
+// A ChangeSet is what changed in a directory since the capture that left
+// its Memo.
+type ChangeSet interface {
+	// Memo is what the last capture kept (see End), nil if none or if
+	// the watcher cannot tell what changed since.
+	Memo() any
+	// Dirty reports whether the directory at dir (slash-separated,
+	// relative to the root; "" is the root) may differ from what the
+	// memo recorded of it: its list of entries, or the kind, mode or
+	// bytes of any of them.
+	Dirty(dir string) bool
+	// Watch is called before the capture lists the directory at path
+	// (dir set) or reads the file there: every change to it from then on
+	// must make its directory dirty for the next capture. Captures on
+	// several goroutines call it concurrently.
+	Watch(path string, dir bool)
+	// End ends the capture. A memo is what the capture found, for the
+	// next one to start from, and means that the changes this set
+	// reported are captured; nil (a capture that failed, or one that
+	// records nothing, as Status) keeps the last memo and the changes.
+	End(memo any)
+}
+
+// A captureMemo is what a capture with Changes found, directory by
+// directory, for the next capture with the same Changes.
+type captureMemo struct {
+	key  memoKey
+	dirs map[string]*dirMemo // by slash path, "" the root
+}
+
+// memoKey is what makes the memo of a capture valid for another: the same
+// directory, store and rules.
+type memoKey struct {
+	root, store      string
+	ignore           string
+	noDefaultIgnores bool
+	includeSecrets   bool
+}
+
+func (c *Capture) memoKey() memoKey {
+	return memoKey{
+		root: c.root, store: c.Store.Path(), ignore: strings.Join(c.Ignore, "\x00"),
+		noDefaultIgnores: c.NoDefaultIgnores, includeSecrets: c.IncludeSecrets,
+	}
+}
+
+// A dirMemo is what a capture found in one directory, without what lies
+// in its subdirectories.
+type dirMemo struct {
+	ignoreFile  string   // the ignore file in force here, "" none
+	ignoreLines []string // its lines
+	rules       *ignoreRules
+
+	entries []manifest.Entry // the files and symbolic links
+	stats   []fileStat       // of the files, in the order of entries
+	subdirs []subdirMemo
+	ignored int
+	secrets []string
+
+	// volatile says the directory must be read again, whatever the
+	// watcher says: a file in it changed while it was read, an entry was
+	// skipped with a warning (which a later capture must give again), a
+	// file has other hard links, the directory is on another file system
+	// than the root, or restore's temporary files lie in it.
+	volatile bool
+}
+
+type subdirMemo struct {
+	name string
+	mode fs.FileMode
+	dev  uint64
+}
+
+func (m *dirMemo) addFile(e manifest.Entry, st fileStat) {
+	m.entries = append(m.entries, e)
+	m.stats = append(m.stats, st)
+}
+
+// recall returns the memo of the directory rel, and marks its files seen
+// and hit in the stat cache, when the last capture's memo holds it and
+// nothing in it changed since; nil to read the directory.
+func (wk *walker) recall(rel string) *dirMemo {
+	if wk.lastMemo == nil || wk.cache == nil || wk.changes.Dirty(rel) {
+		return nil
+	}
+	m := wk.lastMemo.dirs[rel]
+	if m == nil || m.volatile {
+		return nil
+	}
+	// A file's digest is taken from the memo only while the stat cache
+	// holds it, with the same stat, as stored for good: a blob collected
+	// since (gc) is read again.
+	files := 0
+	for i := range m.entries {
+		e := &m.entries[i]
+		if e.Kind != manifest.KindFile {
+			continue
+		}
+		ce := wk.cache.entries[e.Path]
+		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != m.stats[files] {
+			return nil
+		}
+		files++
+	}
+	for i := range m.entries {
+		if e := &m.entries[i]; e.Kind == manifest.KindFile {
+			ce := wk.cache.entries[e.Path]
+			ce.seen.Store(true)
+			ce.hit.Store(true)
+		}
+	}
+	return m
+}
+
+// replay adds what the memo m of the directory rel holds, as a walk of
+// it would, but for its subdirectories.
+func (wk *walker) replay(rel string, m *dirMemo) error {
+	for i := range m.entries {
+		e := m.entries[i]
+		if e.Kind == manifest.KindSymlink {
+			// Stored again: the blob may have been collected since.
+			if _, err := wk.w.PutBytes(wk.ctx, []byte(e.LinkTarget)); err != nil {
+				return err
+			}
+		}
+	}
+	wk.mu.Lock()
+	wk.entries = append(wk.entries, m.entries...)
+	for i := range m.entries {
+		e := &m.entries[i]
+		switch e.Kind {
+		case manifest.KindFile:
+			wk.stats.Files++
+			wk.stats.Bytes += e.Size
+			wk.stats.CacheHits++
+			wk.stats.Recalled++
+		case manifest.KindSymlink:
+			wk.stats.Symlinks++
+		}
+	}
+	if wk.c.skipHash != nil {
+		// A scan gives no digest for a file it need not read, unless
+		// the stat cache has it (not racy-clean), as it does walking.
+		first := len(wk.entries) - len(m.entries)
+		for i := first; i < len(wk.entries); i++ {
+			e := &wk.entries[i]
+			if e.Kind != manifest.KindFile || !wk.c.skipHash(e.Path, e.Size) {
+				continue
+			}
+			if ce := wk.cache.entries[e.Path]; unixSecond(ce.stat.mtime) >= unixSecond(ce.recorded) {
+				e.Blob = manifest.Digest{}
+			}
+		}
+	}
+	wk.stats.Ignored += m.ignored
+	wk.secrets = append(wk.secrets, m.secrets...)
+	if wk.memo != nil {
+		wk.memo.dirs[rel] = m
+	}
+	wk.mu.Unlock()
+	files := int64(len(m.stats))
+	wk.unchangedFiles.Add(files)
+	wk.doneFiles.Add(files)
+	return nil
+}
+
+// remember keeps m as what the walk found in the directory rel.
+func (wk *walker) remember(rel string, m *dirMemo) {
+	if wk.memo == nil {
+		return
+	}
+	wk.mu.Lock()
+	wk.memo.dirs[rel] = m
+	wk.mu.Unlock()
+}
+
+// sameIgnoreFile reports whether the memo m found the ignore file name
+// with lines, as the walk finds it now.
+func (m *dirMemo) sameIgnoreFile(name string, lines []string) bool {
+	return m.ignoreFile == name && slices.Equal(m.ignoreLines, lines)
+}
