@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/watch"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -35,6 +36,9 @@ type invocation struct {
 	// served is the store pf serve lends the commands it runs for other
 	// processes: openStore hands it out instead of opening the file.
 	served *pf.Store
+	// watches are pf serve's watchers of the workspaces it captures:
+	// a snapshot or status reads only what changed since the last.
+	watches *watch.Roots
 
 	// own is set when Dir is this process's working directory, so that a
 	// relative path can be handed on as typed, and messages quote it so.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/serve"
+	"github.com/processfork/pf/internal/watch"
 	"github.com/urfave/cli/v2"
 )
 
@@ -71,12 +72,15 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			defer s.Close()
+			// Closed after the server stops (defers run last first).
+			watches := &watch.Roots{}
+			defer watches.Close()
 			l, err := serve.ListenUnix(sock)
 			if err != nil {
 				return err
 			}
 			logger := log.New(inv.Stderr, "pf serve: ", log.LstdFlags)
-			srv := &serve.Server{Store: s, Run: runFor(s), Log: logger}
+			srv := &serve.Server{Store: s, Run: runFor(s, watches), Log: logger}
 			if c.Bool("quiet") {
 				srv.Log = nil
 			}
@@ -148,8 +152,9 @@ func writePrivateFile(path, data string) error {
 	return err
 }
 
-// runFor runs the command lines of other pf processes against s.
-func runFor(s *pf.Store) serve.RunFunc {
+// runFor runs the command lines of other pf processes against s, their
+// captures through the watchers of watches.
+func runFor(s *pf.Store, watches *watch.Roots) serve.RunFunc {
 	return func(ctx context.Context, req *serve.RunRequest, stdio serve.Stdio) int {
 		return run(req.Args, &invocation{
 			Dir:      req.Dir,
@@ -161,6 +166,7 @@ func runFor(s *pf.Store) serve.RunFunc {
 			Location: locationOf(req.Env),
 			Context:  ctx,
 			served:   s,
+			watches:  watches,
 		})
 	}
 }

@@ -33,7 +33,7 @@ func startInProcessServer(tb testing.TB) *inProcessServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &serve.Server{Store: s, Run: runFor(s)}
+	srv := &serve.Server{Store: s, Run: runFor(s, nil)}
 	go srv.ServeUnix(l)
 	tb.Cleanup(func() {
 		srv.Shutdown(tb.Context())

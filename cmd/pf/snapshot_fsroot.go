@@ -165,6 +165,7 @@ func snapshotFSRoot(c *cli.Context, s *pf.Store, parents []manifest.Digest) (*sn
 		IncludeSecrets:   c.Bool("include-secrets"),
 		Strict:           c.Bool("strict"),
 		Store:            s,
+		Changes:          inv.watches.For(dir),
 		Environ:          environ,
 		ScrubEnv:         scrub,
 		Warn:             warned.warn,

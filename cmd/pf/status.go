@@ -43,6 +43,7 @@ func statusCommand() *cli.Command {
 			changes, err := worktree.Status(c.Context, s, head, dir, worktree.StatusOptions{
 				Ignore: c.StringSlice("ignore"), NoDefaultIgnores: c.Bool("no-default-ignores"),
 				IncludeSecrets: c.Bool("include-secrets"), Warn: warned.warn,
+				Changes: invocationOf(c).watches.For(dir),
 			})
 			if err != nil {
 				return err
