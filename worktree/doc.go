@@ -51,6 +51,17 @@
 // as the cache saw it ("racy clean") could change again without its mtime
 // changing, so it is hashed again.
 //
+// # Changes
+//
+// With Capture.Changes (a file-system watcher: pf serve keeps one per
+// workspace, see internal/watch), a capture takes every directory that did
+// not change since the last capture with the same Changes from what that
+// capture found, without reading it, and lists and reads only the others;
+// Status and Restore's backup take it too. The tree is the one a capture
+// without Changes makes: a Changes that cannot tell what changed makes the
+// capture walk everything, and a directory holding a multi-linked file, an
+// entry warned of, or a file that changed while it was read is always read.
+//
 // # Status and patches
 //
 // Status compares a directory with an image's tree as a capture would see

@@ -50,6 +50,9 @@ type RestoreOptions struct {
 	// Progress, if set, is called about every ProgressInterval while
 	// files are written, and once at the end with Done set.
 	Progress func(Progress)
+	// Changes, as Capture.Changes, spares the backup reading the
+	// directories that did not change since the last capture with it.
+	Changes Changes
 }
 
 // RestoreResult says what a restore did.
@@ -139,7 +142,7 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	// nothing.
 	capture := &Capture{
 		Root: root, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
-		Store: s, Warn: warn, Environ: []string{}, Cwd: root,
+		Store: s, Warn: warn, Environ: []string{}, Cwd: root, Changes: opts.Changes,
 	}
 	res := &RestoreResult{}
 	var current *manifest.Tree

@@ -75,6 +75,7 @@ func restoreCommand() *cli.Command {
 				Paths: paths, Ignore: c.StringSlice("ignore"), NoDefaultIgnores: c.Bool("no-default-ignores"),
 				IncludeSecrets: c.Bool("include-secrets"), AllowOutsideSymlinks: c.Bool("allow-outside-symlinks"),
 				NoBackup: c.Bool("no-backup"), Head: ws, Warn: warned.warn, Progress: draw.filesInto(&written),
+				Changes: invocationOf(c).watches.For(dir),
 			})
 			draw.clear()
 			if res != nil && res.Backup != (manifest.Digest{}) && err != nil {

@@ -219,6 +219,14 @@ func TestWatcher_CaptureIsFull(t *testing.T) {
 		step.change()
 		ws.check(step.name, true)
 	}
+	// A restore through the watcher: its backup is a watched capture,
+	// and what it writes is what the next capture reads.
+	if _, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w}); err != nil {
+		t.Fatal(err)
+	}
+	ws.check("restored to the first capture", true)
+	write(t, ws.dir, "src/p2/q1/f.go", "after the restore")
+	ws.check("a file written after the restore", true)
 	// Another capture's rules: nothing is taken from the last capture.
 	ws.rules = []string{"*.go"}
 	ws.check("rules of the capture changed", false)
