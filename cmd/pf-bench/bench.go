@@ -42,7 +42,7 @@ func benchApp(stdout, stderr io.Writer) *cli.App {
 			"--only takes jobs (fixture, ingest-16k-random, ingest-16k-jsonl, ingest-4m-random,\n" +
 			"history-1k ... history-1m, bigblob, checkpoints-goroot, checkpoints-small,\n" +
 			"checkpoints-growing, registry; or ingest, history, checkpoints) and systems (reference,\n" +
-			"git, shadow-git, sqlite, oras, limits); pf always runs.",
+			"git, shadow-git, pf-serve, sqlite, oras, limits); pf always runs.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quick", Usage: "smaller stores and fewer rounds: about a minute"},
 			&cli.StringFlag{Name: "out", TakesFile: true,

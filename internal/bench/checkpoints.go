@@ -33,9 +33,11 @@ const (
 	jobCkptGrowing = "checkpoints-growing"
 )
 
-// The shadow git repository, and the machine's own limit on a walk.
+// The shadow git repository, pf through a running pf serve (which
+// watches the workspace), and the machine's own limit on a walk.
 const (
 	sysShadowGit = "shadow-git"
+	sysPFServe   = "pf-serve"
 	limitWalk    = "limit: walk"
 )
 
@@ -230,6 +232,49 @@ func (c *pfCheckpointer) missing(step string) string {
 	return ""
 }
 
+// pfServeCheckpointer runs the same pf commands as pfCheckpointer, each a
+// whole process, with a pf serve running on the store: they forward to
+// it, and it watches the workspace between them.
+type pfServeCheckpointer struct {
+	pfCheckpointer
+	server *exec.Cmd
+}
+
+func (c *pfServeCheckpointer) reset() error {
+	c.stop()
+	if err := c.pfCheckpointer.reset(); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(c.ctx, c.bin, "--store", c.store, "serve", "--quiet")
+	cmd.Dir, cmd.Env = c.ws, c.env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c.server = cmd
+	// It prints "serving STORE" once it listens.
+	line := make([]byte, 8)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "serving " {
+		c.stop()
+		return fmt.Errorf("pf serve did not start: %q %v", line, err)
+	}
+	go io.Copy(io.Discard, out)
+	return nil
+}
+
+// stop stops the server, if one runs, as SIGTERM does.
+func (c *pfServeCheckpointer) stop() {
+	if c.server == nil {
+		return
+	}
+	c.server.Process.Signal(os.Interrupt)
+	c.server.Wait()
+	c.server = nil
+}
+
 // gitCheckpointer is a shadow repository: its own directory, its
 // core.worktree the workspace, git's defaults otherwise.
 type gitCheckpointer struct {
@@ -341,6 +386,14 @@ func (j *job) checkpoints(system string) ([]Row, error) {
 			return all(func(r *Row) { r.Skipped = why }), nil
 		}
 		c = &pfCheckpointer{procs: procs{ctx: j.ctx, env: env}, bin: j.PF, store: filepath.Join(work, "pf", "store.pf"), ws: ws}
+	case sysPFServe:
+		if j.PF == "" {
+			why := "no pf binary to run: " + j.PFMissing
+			return all(func(r *Row) { r.Skipped = why }), nil
+		}
+		sc := &pfServeCheckpointer{pfCheckpointer{procs: procs{ctx: j.ctx, env: env}, bin: j.PF, store: filepath.Join(work, "pf-serve", "store.pf"), ws: ws}, nil}
+		defer sc.stop()
+		c = sc
 	case sysShadowGit:
 		if _, err := exec.LookPath("git"); err != nil {
 			return all(func(r *Row) { r.Skipped = "git is not installed" }), nil
@@ -799,33 +852,40 @@ func (rep *Report) checkpointGoals() []goal {
 			}
 			out = append(out, g)
 		}
-		for _, sg := range []struct {
-			step, what string
-			min        float64
-		}{
-			{stepTurn, "a turn with 10 files changed ≥ 5× faster than git add -A + git commit", 5},
-			{stepFirst, "first checkpoint ≥ 10× faster than the shadow repository's", 10},
-			{stepStatus, "pf status ≥ 3× faster than git status", 3},
-			{stepRestore, "pf restore ≥ 5× faster than git reset --hard + git clean -fd", 5},
-		} {
-			pf, git, ok := rep.pair(ckptWorkload(t.Job, sg.step), sysShadowGit)
-			r := speedRatio(pf, git)
-			if !ok || math.IsNaN(r) {
-				continue
+		for _, sys := range []string{sysPF, sysPFServe} {
+			how := ""
+			if sys == sysPFServe {
+				how = ", through pf serve"
 			}
-			add(goal{goal: sg.what,
-				measured: fmt.Sprintf("%s (pf %s, git %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(git.median())),
-				verdict:  judge(r >= sg.min)})
-		}
-		if pf, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), sysPF); ok && pf.ok() && len(pf.Seconds) > 0 {
-			m := pf.median()
-			g := goal{goal: "checkpoint of an unchanged workspace ≤ 30 ms, the whole pf snapshot process",
-				measured: fmtDuration(m), verdict: judge(m <= 0.030)}
-			if walk, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), limitWalk); ok && walk.ok() && m > 0.030 {
-				g.why = fmt.Sprintf("reading every directory and the stat of every file, in one goroutine with nothing else to do, takes %s here (%.0f%% of pf's %s): pf must do that walk to see what changed.",
-					fmtDuration(walk.median()), 100*walk.median()/m, fmtDuration(m))
+			for _, sg := range []struct {
+				step, what string
+				min        float64
+			}{
+				{stepTurn, "a turn with 10 files changed ≥ 5× faster than git add -A + git commit", 5},
+				{stepFirst, "first checkpoint ≥ 10× faster than the shadow repository's", 10},
+				{stepStatus, "pf status ≥ 3× faster than git status", 3},
+				{stepRestore, "pf restore ≥ 5× faster than git reset --hard + git clean -fd", 5},
+			} {
+				pf, ok1 := rep.row(ckptWorkload(t.Job, sg.step), sys)
+				git, ok2 := rep.row(ckptWorkload(t.Job, sg.step), sysShadowGit)
+				r := speedRatio(pf, git)
+				if !ok1 || !ok2 || !pf.ok() || !git.ok() || math.IsNaN(r) {
+					continue
+				}
+				add(goal{goal: sg.what + how,
+					measured: fmt.Sprintf("%s (pf %s, git %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(git.median())),
+					verdict:  judge(r >= sg.min)})
 			}
-			add(g)
+			if pf, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), sys); ok && pf.ok() && len(pf.Seconds) > 0 {
+				m := pf.median()
+				g := goal{goal: "checkpoint of an unchanged workspace ≤ 30 ms, the whole pf snapshot process" + how,
+					measured: fmtDuration(m), verdict: judge(m <= 0.030)}
+				if walk, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), limitWalk); ok && walk.ok() && m > 0.030 && sys == sysPF {
+					g.why = fmt.Sprintf("reading every directory and the stat of every file, in one goroutine with nothing else to do, takes %s here (%.0f%% of pf's %s): pf must do that walk to see what changed, unless pf serve watches the workspace.",
+						fmtDuration(walk.median()), 100*walk.median()/m, fmtDuration(m))
+				}
+				add(g)
+			}
 		}
 		if pf, git, ok := rep.pair(ckptWorkload(t.Job, stepStored), sysShadowGit); ok && pf.Stored != nil && git.Stored != nil {
 			add(goal{goal: fmt.Sprintf("store after the first checkpoint and %d turns ≤ the shadow repository after git gc", t.Turns),

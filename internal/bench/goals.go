@@ -54,7 +54,9 @@ func (rep *Report) bestGit(workload string) (Row, bool) {
 
 // peers are the systems pf is compared with: every one that is not pf or
 // a limit of the machine.
-func isPeer(system string) bool { return system != sysPF && !strings.HasPrefix(system, "limit") }
+func isPeer(system string) bool {
+	return system != sysPF && system != sysPFServe && !strings.HasPrefix(system, "limit")
+}
 
 // storeWorkload says whether a workload is one of the store's own (not a
 // checkpoints or registry job, which have goals of their own).
@@ -471,7 +473,7 @@ func (rep *Report) slower() []string {
 		}
 		var faster []string
 		for _, r := range rep.rowsOf(wl.ID) {
-			if r.System == sysPF || strings.HasPrefix(r.System, "limit") {
+			if !isPeer(r.System) {
 				continue
 			}
 			if s := speedRatio(pf, r); s < 1 {

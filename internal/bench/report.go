@@ -113,6 +113,8 @@ func systemName(id string) string {
 		return "git hash-object"
 	case sysShadowGit:
 		return "shadow git repository"
+	case sysPFServe:
+		return "pf through pf serve"
 	case sysSQLite:
 		return "SQLite"
 	case sysOras:
@@ -202,7 +204,7 @@ func (rep *Report) cells(w Workload, r Row) []string {
 		c[1] = fmtDuration(m)
 	}
 	c[2] = rate(w, r)
-	if r.System != sysPF {
+	if r.System != sysPF && r.System != sysPFServe {
 		c[5], c[6] = optRatio(speedRatio(pf, r)), optRatio(bytesRatio(pf, r))
 	}
 	return c

@@ -214,7 +214,7 @@ func goBuild(ctx context.Context, dir, name, pkg string) (path, why string) {
 // limits have nothing to say about history queries.
 func applies(system, job string) bool {
 	if isCheckpointsJob(job) {
-		return system == sysPF || system == sysShadowGit || system == sysLimits
+		return system == sysPF || system == sysPFServe || system == sysShadowGit || system == sysLimits
 	}
 	if job == jobRegistry {
 		return system == sysPF || system == sysOras
@@ -222,7 +222,7 @@ func applies(system, job string) bool {
 	switch system {
 	case sysOras:
 		return false
-	case sysShadowGit:
+	case sysShadowGit, sysPFServe:
 		return false
 	case sysGitLoose:
 		return strings.HasPrefix(job, "ingest-") || job == jobBigBlob

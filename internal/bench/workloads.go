@@ -287,13 +287,14 @@ const (
 	sysReference = "reference"
 	sysGit       = "git"             // git fast-import
 	sysGitLoose  = "git-hash-object" // git hash-object -w --stdin-paths
-	// sysShadowGit (checkpoints.go) is a shadow repository of a workspace.
+	// sysShadowGit (checkpoints.go) is a shadow repository of a workspace,
+	// sysPFServe pf's commands forwarded to a running pf serve.
 	sysSQLite = "sqlite"
 	sysLimits = "limits"
 )
 
 // AllSystems in the order of the report.
-var AllSystems = []string{sysPF, sysReference, sysGit, sysGitLoose, sysShadowGit, sysSQLite, sysOras, sysLimits}
+var AllSystems = []string{sysPF, sysPFServe, sysReference, sysGit, sysGitLoose, sysShadowGit, sysSQLite, sysOras, sysLimits}
 
 // Selection is what --only chose.
 type Selection struct {
