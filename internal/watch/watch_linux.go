@@ -180,13 +180,11 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	if !ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename) {
 		return
 	}
-	// A path made, removed or moved: what lies below is new. The watches
-	// below a directory moved away still report it under its old path,
-	// and are dropped: the next capture watches it anew.
+	// A path made, removed or moved: what lies below is new, and the
+	// path names another file now, or none, so its watch is dropped. The
+	// watches below a directory moved away still report it under its old
+	// path, and are dropped too: the next capture watches them anew.
 	w.subtrees[rel] = true
-	if !ev.Has(fsnotify.Remove | fsnotify.Rename) {
-		return
-	}
 	isDir, ok := w.watched[rel]
 	if !ok {
 		return
@@ -300,14 +298,24 @@ func (s *changeSet) Dirty(dir string) bool {
 	}
 }
 
-// Watch adds a watch on path, anew even if it has one: a directory moved
-// here keeps the watch of its old path, which names it there. Files are
-// watched as well as directories: a file written through another hard
-// link, or linked from elsewhere, has events on its own watch only. A
-// watch that cannot be added (the inotify limits) leaves the next capture
-// walking everything; a path gone has its directory changed.
+// Watch adds a watch on path. Files are watched as well as directories: a
+// file written through another hard link, or linked from elsewhere, has
+// events on its own watch only. A directory is watched anew even if it
+// has a watch (one moved here keeps the watch of its old path, which
+// names it there); a file keeps its watch, which events that made,
+// removed or moved anything at its path have dropped. A watch that
+// cannot be added (the inotify limits) leaves the next capture walking
+// everything; a path gone has its directory changed.
 func (s *changeSet) Watch(path string, dir bool) {
 	w := s.w
+	if !dir {
+		w.mu.Lock()
+		_, watched := w.watched[path]
+		w.mu.Unlock()
+		if watched {
+			return
+		}
+	}
 	err := w.fsw.Add(filepath.Join(w.root, filepath.FromSlash(path)))
 	w.mu.Lock()
 	defer w.mu.Unlock()

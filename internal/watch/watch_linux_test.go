@@ -208,6 +208,15 @@ func TestWatcher_CaptureIsFull(t *testing.T) {
 			must(t, os.Link(ws.path("src/p0/file2.txt"), outside))
 			must(t, os.WriteFile(outside, []byte("through the other link"), 0o644))
 		}},
+		{"file replaced by a rename over it, as editors save", func() {
+			write(t, ws.dir, "src/p4/file3.txt.tmp", "saved")
+			must(t, os.Rename(ws.path("src/p4/file3.txt.tmp"), ws.path("src/p4/file3.txt")))
+		}},
+		{"the replaced file written through a link outside", func() {
+			outside := filepath.Join(t.TempDir(), "link-to-replaced")
+			must(t, os.Link(ws.path("src/p4/file3.txt"), outside))
+			must(t, os.WriteFile(outside, []byte("saved, then written elsewhere"), 0o644))
+		}},
 		{"written again through the link outside", func() {
 			f, err := os.OpenFile(ws.path("src/p0/file2.txt"), os.O_WRONLY|os.O_APPEND, 0)
 			must(t, err)
