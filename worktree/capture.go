@@ -77,7 +77,8 @@ type Capture struct {
 	// capture runs, and once at the end with Done set.
 	Progress func(Progress)
 
-	root    string // Root as the last capture walked it
+	root    string       // Root as the last capture walked it
+	last    *captureMemo // what Changes kept of the capture before, if valid for this one
 	stats   Stats
 	secrets []string
 	temps   []string // restore's temporary files the walk met
@@ -189,6 +190,7 @@ func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.W
 	if err != nil {
 		return manifest.World{}, err
 	}
+	walked.keepTree(fs)
 	return c.worldOf(ctx, w, fs)
 }
 
@@ -309,7 +311,7 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 	} else if !rootFi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", c.Root)
 	}
-	c.root = root
+	c.root, c.last = root, nil
 	wk := &walker{c: c, root: root, w: w, started: time.Now(), hooks: c.hooks}
 	_, wk.rootDev, _ = sysStat(rootFi)
 	if wk.hooks == nil {
@@ -334,7 +336,7 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 		}
 		key := c.memoKey()
 		if m, ok := wk.changes.Memo().(*captureMemo); ok && m.key == key {
-			wk.lastMemo = m
+			wk.lastMemo, c.last = m, m
 		}
 		if !c.scan {
 			wk.memo = &captureMemo{key: key, dirs: make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)}
@@ -357,6 +359,20 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 		return nil, err
 	}
 	return &walked{wk: wk, rest: restOf(wk.entries)}, nil
+}
+
+// keepTree keeps in the walk's memo, if it made one, the tree it put,
+// fs, for a status against it (see Status).
+func (wd *walked) keepTree(fs manifest.Digest) {
+	wk := wd.wk
+	if wk.memo == nil {
+		return
+	}
+	tree := wk.lastMemo.treeOf(fs)
+	if tree == nil {
+		tree = wd.sortedTree()
+	}
+	wk.memo.tree.Store(&putTree{fs: fs, tree: tree})
 }
 
 // sortedTree returns the walk's tree, sorted in the order of its

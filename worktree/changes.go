@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/processfork/pf/manifest"
 )
@@ -53,6 +54,26 @@ type ChangeSet interface {
 type captureMemo struct {
 	key  memoKey
 	dirs map[string]*dirMemo // by slash path, "" the root
+	// The tree the capture put, when known: a status against it need
+	// not decode it. Set once the tree is put, after End.
+	tree atomic.Pointer[putTree]
+}
+
+// putTree is a tree a capture put, sorted, and its digest.
+type putTree struct {
+	fs   manifest.Digest
+	tree *manifest.Tree
+}
+
+// treeOf returns the tree of m if its digest is fs.
+func (m *captureMemo) treeOf(fs manifest.Digest) *manifest.Tree {
+	if m == nil {
+		return nil
+	}
+	if t := m.tree.Load(); t != nil && t.fs == fs {
+		return t.tree
+	}
+	return nil
 }
 
 // memoKey is what makes the memo of a capture valid for another: the same

@@ -235,6 +235,7 @@ func (b *backupWorld) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manife
 	if err != nil {
 		return manifest.World{}, err
 	}
+	walked.keepTree(fs)
 	b.tree = walked.sortedTree() // the restore plans from it
 	if b.base == nil {
 		return b.c.worldOf(ctx, w, fs)

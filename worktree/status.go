@@ -38,27 +38,59 @@ type StatusOptions struct {
 // is zero. Paths that the ignore rules or DefaultSecrets leave out now
 // are not listed, whatever the image holds there.
 func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string, opts StatusOptions) ([]Change, error) {
-	base := &manifest.Tree{}
+	var baseFS manifest.Digest
 	if image != (manifest.Digest{}) {
-		var err error
-		if base, err = LoadTree(ctx, s, image); err != nil {
+		img, err := s.Image(ctx, image)
+		if err != nil {
 			return nil, err
 		}
+		baseFS = img.Manifest.World.FS
 	}
-	known := make(map[string]*manifest.Entry, len(base.Entries))
-	for i := range base.Entries {
-		known[base.Entries[i].Path] = &base.Entries[i]
+	// The image's tree is loaded when the walk first asks for it: with
+	// Changes, the last capture may hold it decoded.
+	var c *Capture
+	var (
+		loadBase sync.Once
+		base     *manifest.Tree
+		baseErr  error
+		known    map[string]*manifest.Entry
+	)
+	loaded := func() error {
+		loadBase.Do(func() {
+			switch {
+			case image == (manifest.Digest{}):
+				base = &manifest.Tree{}
+			case c.last.treeOf(baseFS) != nil:
+				base = c.last.treeOf(baseFS)
+			default:
+				base, baseErr = LoadTree(ctx, s, image)
+			}
+			if baseErr != nil {
+				return
+			}
+			known = make(map[string]*manifest.Entry, len(base.Entries))
+			for i := range base.Entries {
+				known[base.Entries[i].Path] = &base.Entries[i]
+			}
+		})
+		return baseErr
 	}
-	c := &Capture{
+	c = &Capture{
 		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
 		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true,
 		skipHash: func(rel string, size int64) bool {
+			if loaded() != nil {
+				return true // the status fails
+			}
 			e := known[rel]
 			return e == nil || e.Kind != manifest.KindFile || e.Size != size
 		},
 	}
 	current, err := c.captureTree(ctx, hashOnly{})
 	if err != nil {
+		return nil, err
+	}
+	if err := loaded(); err != nil {
 		return nil, err
 	}
 	root, err := resolveRoot(dir)
