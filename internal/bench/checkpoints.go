@@ -34,11 +34,13 @@ const (
 )
 
 // The shadow git repository, pf through a running pf serve (which
-// watches the workspace), and the machine's own limit on a walk.
+// watches the workspace), the machine's own limit on a walk, and the
+// start of a pf process that does nothing (pf --version).
 const (
 	sysShadowGit = "shadow-git"
 	sysPFServe   = "pf-serve"
 	limitWalk    = "limit: walk"
+	limitStart   = "limit: pf start-up"
 )
 
 // Steps of a checkpoints job: one workload each.
@@ -565,7 +567,25 @@ func (j *job) ckptLimits() ([]Row, error) {
 	}
 	status := walk
 	status.Workload = ckptWorkload(t.Job, stepStatus)
-	return []Row{walk, status}, nil
+	rows := []Row{walk, status}
+	if j.PF == "" {
+		return rows, nil
+	}
+	// Every step is a pf process, served or not: what starting one
+	// costs bounds each of them.
+	start := Row{Workload: ckptWorkload(t.Job, stepUnchanged), System: limitStart}
+	start.Seconds, err = j.rounds("pf --version", j.Policy.CkptStep, func() (time.Duration, error) {
+		return runTimed(j.ctx, j.PF, "--version")
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range []string{stepUnchanged, stepTurn, stepStatus, stepRestore} {
+		r := start
+		r.Workload = ckptWorkload(t.Job, step)
+		rows = append(rows, r)
+	}
+	return rows, nil
 }
 
 // Workspaces.
@@ -837,6 +857,38 @@ default switch break continue package import error nil true false string int byt
 copy delete panic recover close the of and to in is that it was for on are as with his they at be this from have or
 by one had not but what all were when we there can an your which their said if do will each about how up out them`
 
+// ckptWhy explains a missed speed goal of a checkpoint step, whose whole
+// pf process had budget seconds, from the limit rows measured beside it:
+// pf alone must walk the workspace to see what changed, which pf serve's
+// watcher spares it; and every pf process must start.
+func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string {
+	var parts []string
+	if walk, ok := rep.row(ckptWorkload(job, stepUnchanged), limitWalk); ok && walk.ok() && sys == sysPF && step != stepFirst {
+		w := walk.median()
+		s := fmt.Sprintf("reading every directory and the stat of every file, in one goroutine with nothing else to do, takes %s here (%.0f%% of pf's %s)",
+			fmtDuration(w), 100*w/pf.median(), fmtDuration(pf.median()))
+		if w > budget {
+			s += fmt.Sprintf(", more than the %s the goal leaves the whole step: no checkpoint that walks the tree meets it; through pf serve, which watches the workspace, pf reads only what changed", fmtDuration(budget))
+		} else {
+			s += ": pf must do that walk to see what changed, unless pf serve watches the workspace"
+		}
+		parts = append(parts, s)
+	}
+	if start, ok := rep.row(ckptWorkload(job, step), limitStart); ok && start.ok() {
+		st := start.median()
+		s := fmt.Sprintf("starting a pf process that does nothing (pf --version) takes %s here (%.0f%% of pf's %s)",
+			fmtDuration(st), 100*st/pf.median(), fmtDuration(pf.median()))
+		if st > budget {
+			s += fmt.Sprintf(", more than the %s the goal leaves the whole step: no pf process meets it; an app that keeps pf serve's socket open posts to its API instead (docs/serve.md)", fmtDuration(budget))
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
 // checkpointGoals are the issue's goals for each tree: pf's speed over
 // the shadow repository's on each step, the unchanged checkpoint's whole
 // process time, the store's size, and the growing tree's peak memory.
@@ -872,17 +924,20 @@ func (rep *Report) checkpointGoals() []goal {
 				if !ok1 || !ok2 || !pf.ok() || !git.ok() || math.IsNaN(r) {
 					continue
 				}
-				add(goal{goal: sg.what + how,
+				g := goal{goal: sg.what + how,
 					measured: fmt.Sprintf("%s (pf %s, git %s)", fmtRatio(r), fmtDuration(pf.median()), fmtDuration(git.median())),
-					verdict:  judge(r >= sg.min)})
+					verdict:  judge(r >= sg.min)}
+				if r < sg.min {
+					g.why = rep.ckptWhy(t.Job, sg.step, sys, pf, git.median()/sg.min)
+				}
+				add(g)
 			}
 			if pf, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), sys); ok && pf.ok() && len(pf.Seconds) > 0 {
 				m := pf.median()
 				g := goal{goal: "checkpoint of an unchanged workspace ≤ 30 ms, the whole pf snapshot process" + how,
 					measured: fmtDuration(m), verdict: judge(m <= 0.030)}
-				if walk, ok := rep.row(ckptWorkload(t.Job, stepUnchanged), limitWalk); ok && walk.ok() && m > 0.030 && sys == sysPF {
-					g.why = fmt.Sprintf("reading every directory and the stat of every file, in one goroutine with nothing else to do, takes %s here (%.0f%% of pf's %s): pf must do that walk to see what changed, unless pf serve watches the workspace.",
-						fmtDuration(walk.median()), 100*walk.median()/m, fmtDuration(m))
+				if m > 0.030 {
+					g.why = rep.ckptWhy(t.Job, stepUnchanged, sys, pf, 0.030)
 				}
 				add(g)
 			}

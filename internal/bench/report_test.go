@@ -90,6 +90,7 @@ func sampleReport() *Report {
 		row(ckptWorkload(jobCkptGoroot, stepUnchanged), sysPF, ms(95, 97), -1, 40<<20),
 		row(ckptWorkload(jobCkptGoroot, stepUnchanged), sysShadowGit, ms(200, 190), -1, 30<<20),
 		row(ckptWorkload(jobCkptGoroot, stepUnchanged), limitWalk, ms(60, 61), -1, 0),
+		row(ckptWorkload(jobCkptGoroot, stepUnchanged), limitStart, ms(33, 35), -1, 0),
 		row(ckptWorkload(jobCkptGoroot, stepUnchanged), sysPFServe, ms(45, 47), -1, 20<<20),
 		row(ckptWorkload(jobCkptGoroot, stepTurn), sysPFServe, ms(60, 62, 59), -1, 20<<20),
 		row(ckptWorkload(jobCkptGoroot, stepStatus), sysPFServe, ms(40, 41), -1, 20<<20),
