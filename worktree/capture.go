@@ -79,6 +79,7 @@ type Capture struct {
 
 	root    string       // Root as the last capture walked it
 	last    *captureMemo // what Changes kept of the capture before, if valid for this one
+	made    *captureMemo // what this capture found, when it made a memo
 	stats   Stats
 	secrets []string
 	temps   []string // restore's temporary files the walk met
@@ -352,7 +353,7 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 			wk.changes.End(nil)
 		}
 	}
-	c.stats = wk.stats
+	c.stats, c.made = wk.stats, wk.memo
 	slices.Sort(wk.secrets)
 	c.secrets, c.temps = wk.secrets, wk.temps
 	if err != nil {

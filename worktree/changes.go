@@ -227,3 +227,37 @@ func (wk *walker) remember(rel string, m *dirMemo) {
 func (m *dirMemo) sameIgnoreFile(name string, lines []string) bool {
 	return m.ignoreFile == name && slices.Equal(m.ignoreLines, lines)
 }
+
+// recordedStat is the stat the capture holds for the file at rel: one it
+// took, or, in a directory it took from the last capture without a look,
+// the one that capture took. A scan makes no memo of its own: the last
+// capture's stat is given, which is older than the scan's own for a
+// directory it read. False: no memo holds such a file.
+func (c *Capture) recordedStat(rel string) (fileStat, bool) {
+	memo := c.made
+	if memo == nil {
+		memo = c.last
+	}
+	if memo == nil {
+		return fileStat{}, false
+	}
+	dir := ""
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir = rel[:i]
+	}
+	m := memo.dirs[dir]
+	if m == nil {
+		return fileStat{}, false
+	}
+	files := 0
+	for i := range m.entries {
+		if m.entries[i].Kind != manifest.KindFile {
+			continue
+		}
+		if m.entries[i].Path == rel {
+			return m.stats[files], true
+		}
+		files++
+	}
+	return fileStat{}, false
+}

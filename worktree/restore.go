@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -138,46 +139,59 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 	}
 
-	// The directory as it is: the backup's tree, or a scan that stores
-	// nothing.
-	capture := &Capture{
-		Root: root, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
-		Store: s, Warn: warn, Environ: []string{}, Cwd: root, Changes: opts.Changes,
-	}
-	res := &RestoreResult{}
-	var current *manifest.Tree
-	// An empty directory has nothing to back up.
-	if des, err := os.ReadDir(root); err != nil {
-		return nil, err
-	} else if len(des) == 0 {
-		opts.NoBackup = true
-	}
-	if opts.NoBackup {
-		capture.scan = true
-		if current, err = capture.captureTree(ctx, hashOnly{}); err != nil {
-			return nil, err
-		}
-	} else {
-		if res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head); err != nil {
-			return nil, fmt.Errorf("backup of %s: %w", dir, err)
-		}
-	}
-	res.Secrets = capture.Secrets()
-
 	r, err := openInPlaceRoot(root)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	rs := &restorer{
-		ctx: ctx, s: s, root: r, opts: opts, warn: warn,
-		keep: newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets),
+	res := &RestoreResult{}
+	var (
+		capture *Capture
+		current *manifest.Tree
+		rs      *restorer
+	)
+	for changes := opts.Changes; ; changes = nil {
+		// The directory as it is: the backup's tree, or a scan that
+		// stores nothing.
+		capture = &Capture{
+			Root: root, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
+			Store: s, Warn: warn, Environ: []string{}, Cwd: root, Changes: changes,
+		}
+		// An empty directory has nothing to back up.
+		if des, err := os.ReadDir(root); err != nil {
+			return nil, err
+		} else if len(des) == 0 {
+			opts.NoBackup = true
+		}
+		if opts.NoBackup {
+			capture.scan = true
+			if current, err = capture.captureTree(ctx, hashOnly{}); err != nil {
+				return nil, err
+			}
+		} else {
+			if res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head); err != nil {
+				return nil, fmt.Errorf("backup of %s: %w", dir, err)
+			}
+		}
+		rs = &restorer{
+			ctx: ctx, s: s, root: r, opts: opts, warn: warn,
+			keep: newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets),
+		}
+		rs.plan(current, plan)
+		// The watcher hears of no write through a shared memory mapping:
+		// a file it let the capture take from the last one, which the
+		// restore would replace or remove, is looked at first, and if it
+		// is not as recorded, everything is, so that the backup holds
+		// what the restore overwrites.
+		if changes == nil || capture.stats.Recalled == 0 || rs.asRecorded(capture) {
+			break
+		}
 	}
+	res.Secrets = capture.Secrets()
 	for _, tmp := range capture.temps {
 		rs.removeStaleTemp(tmp)
 	}
 	rs.warnSkippedLinks(current, outside)
-	rs.plan(current, plan)
 	if err := rs.apply(); err != nil {
 		return res, err
 	}
@@ -283,6 +297,25 @@ type restorer struct {
 	mu   sync.Mutex
 	done []Change
 	kept atomic.Int64
+}
+
+// asRecorded reports whether every file the plan replaces, removes or
+// changes the mode of has the stat now that the capture c recorded of it.
+func (rs *restorer) asRecorded(c *Capture) bool {
+	for path, ch := range rs.changes {
+		if ch.Kind == Added || ch.Old.Kind != manifest.KindFile {
+			continue
+		}
+		want, ok := c.recordedStat(path)
+		if !ok {
+			return false
+		}
+		fi, err := os.Lstat(filepath.Join(c.root, filepath.FromSlash(path)))
+		if err != nil || !fi.Mode().IsRegular() || statOf(fi) != want {
+			return false
+		}
+	}
+	return true
 }
 
 // selected reports whether path is one the restore may change.

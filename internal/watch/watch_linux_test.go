@@ -16,6 +16,7 @@ import (
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
 	"github.com/processfork/pf/worktree"
+	"golang.org/x/sys/unix"
 )
 
 var ctx = context.Background()
@@ -275,6 +276,44 @@ func TestWatcher_LostEvents(t *testing.T) {
 	ws.w.lose()
 	ws.check("after an overflow", false)
 	ws.check("then nothing changed", true)
+}
+
+// TestWatcher_RestoreBacksUpMappedWrite: inotify hears nothing of a
+// write through a shared memory mapping, yet a restore through the
+// watcher backs up the file so written before it overwrites it.
+func TestWatcher_RestoreBacksUpMappedWrite(t *testing.T) {
+	ws := newWorkspace(t)
+	const rel = "src/p1/file1.txt"
+	write(t, ws.dir, rel, "written by a write")
+	ws.check("a file written", true)
+	// The mtime a mapped write sets is the kernel's coarse clock: let it
+	// move past the write's.
+	time.Sleep(50 * time.Millisecond)
+	f, err := os.OpenFile(ws.path(rel), os.O_RDWR, 0)
+	must(t, err)
+	mapped, err := unix.Mmap(int(f.Fd()), 0, len("written by a write"), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	must(t, err)
+	copy(mapped, "WRITTEN")
+	must(t, unix.Munmap(mapped))
+	must(t, f.Close())
+	const want = "WRITTEN by a write"
+
+	res, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+	must(t, err)
+	tr, err := worktree.LoadTree(ctx, ws.s, res.Backup)
+	must(t, err)
+	backup := map[string]manifest.Entry{}
+	for _, e := range tr.Entries {
+		backup[e.Path] = e
+	}
+	if got := backup[rel].Blob; got != manifest.Sum([]byte(want)) {
+		t.Fatalf("the backup holds %s of %s, not the bytes the mapping wrote", got.Short(), rel)
+	}
+	got, err := os.ReadFile(ws.path(rel))
+	must(t, err)
+	if string(got) == want {
+		t.Fatalf("%s was not restored", rel)
+	}
 }
 
 // TestWatcher_Barrier: a change made just before a capture begins is in
