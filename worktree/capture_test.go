@@ -465,9 +465,13 @@ func TestCapture_Env(t *testing.T) {
 	}
 }
 
-// TestCapture_MemoryBounded captures a 256 MiB file (sparse, so the test
+// TestCapture_MemoryBounded captures a 1 GiB file (sparse, so the test
 // is cheap on disk): the heap stays far below the file's size, because
-// files are streamed into the store a chunk at a time.
+// files are streamed into the store a chunk at a time. What is live is
+// cas's budgets (a chunk buffer a core, the bytes a lease stages before
+// it spills), about 30 MiB; the heap in use also counts the garbage of
+// bbolt's copy of each write until the collector runs, which GOGC lets
+// grow to about as much again.
 func TestCapture_MemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 256 MiB")
@@ -477,7 +481,7 @@ func TestCapture_MemoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const size = 256 << 20
+	const size = 1 << 30
 	if err := f.Truncate(size); err != nil {
 		t.Skipf("no sparse file here: %v", err)
 	}
@@ -505,7 +509,7 @@ func TestCapture_MemoryBounded(t *testing.T) {
 	if got["huge"].Size != size {
 		t.Fatalf("huge: %+v", got["huge"])
 	}
-	if p := peak.Load(); p > 64<<20 {
+	if p := peak.Load(); p > 96<<20 {
 		t.Errorf("heap peaked at %d MiB capturing a %d MiB file", p>>20, size>>20)
 	} else {
 		t.Logf("heap peaked at %d MiB", p>>20)
