@@ -58,13 +58,19 @@ func treeID(t testing.TB, s *pf.Store, c *worktree.Capture) (map[string]manifest
 	must(t, err)
 	img, err := s.Image(ctx, id)
 	must(t, err)
+	return entriesOf(t, s, id), img.Manifest.World.FS, id
+}
+
+// entriesOf is the tree of image id, by path.
+func entriesOf(t testing.TB, s *pf.Store, id manifest.Digest) map[string]manifest.Entry {
+	t.Helper()
 	tr, err := worktree.LoadTree(ctx, s, id)
 	must(t, err)
 	byPath := map[string]manifest.Entry{}
 	for _, e := range tr.Entries {
 		byPath[e.Path] = e
 	}
-	return byPath, img.Manifest.World.FS, id
+	return byPath
 }
 
 // workspace is a directory watched the way pf serve watches one, with
@@ -300,13 +306,7 @@ func TestWatcher_RestoreBacksUpMappedWrite(t *testing.T) {
 
 	res, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
 	must(t, err)
-	tr, err := worktree.LoadTree(ctx, ws.s, res.Backup)
-	must(t, err)
-	backup := map[string]manifest.Entry{}
-	for _, e := range tr.Entries {
-		backup[e.Path] = e
-	}
-	if got := backup[rel].Blob; got != manifest.Sum([]byte(want)) {
+	if got := entriesOf(t, ws.s, res.Backup)[rel].Blob; got != manifest.Sum([]byte(want)) {
 		t.Fatalf("the backup holds %s of %s, not the bytes the mapping wrote", got.Short(), rel)
 	}
 	got, err := os.ReadFile(ws.path(rel))
