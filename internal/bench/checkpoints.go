@@ -267,6 +267,19 @@ func (c *pfServeCheckpointer) reset() error {
 	return nil
 }
 
+// peak counts the server beside the forwarding processes: it does the
+// work of each step, and what it keeps between steps (the watched
+// trees) is memory the user pays for too.
+func (c *pfServeCheckpointer) peak() int64 {
+	v := c.pfCheckpointer.peak()
+	if c.server != nil {
+		if hwm, ok := processHWM(c.server.Process.Pid); ok {
+			v = max(v, hwm)
+		}
+	}
+	return v
+}
+
 // stop stops the server, if one runs, as SIGTERM does.
 func (c *pfServeCheckpointer) stop() {
 	if c.server == nil {
@@ -950,8 +963,10 @@ func (rep *Report) checkpointGoals() []goal {
 		if t.Grow > 0 {
 			var peak int64
 			for _, step := range ckptSteps {
-				if r, ok := rep.row(ckptWorkload(t.Job, step), sysPF); ok && r.PeakRSS != nil {
-					peak = max(peak, *r.PeakRSS)
+				for _, sys := range []string{sysPF, sysPFServe} {
+					if r, ok := rep.row(ckptWorkload(t.Job, step), sys); ok && r.PeakRSS != nil {
+						peak = max(peak, *r.PeakRSS)
+					}
 				}
 			}
 			if peak > 0 {

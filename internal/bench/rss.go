@@ -87,8 +87,12 @@ func (m *rssMeter) peak() (total, anon int64, ok bool) {
 type procStatus struct{ rss, hwm, anon int64 }
 
 // readStatus reads VmRSS, VmHWM and RssAnon from /proc/self/status.
-func readStatus() (procStatus, bool) {
-	b, err := os.ReadFile("/proc/self/status")
+func readStatus() (procStatus, bool) { return readProcStatus("self") }
+
+// readProcStatus reads VmRSS, VmHWM and RssAnon from /proc/PROC/status,
+// PROC a process id or "self".
+func readProcStatus(proc string) (procStatus, bool) {
+	b, err := os.ReadFile("/proc/" + proc + "/status")
 	if err != nil {
 		return procStatus{}, false
 	}
@@ -120,4 +124,20 @@ func readStatus() (procStatus, bool) {
 		found++
 	}
 	return st, found == 3
+}
+
+// processHWM returns the high-water mark of a running process's resident
+// size since the last call, and resets it (writing 5 to its clear_refs),
+// so that each step of a job counts only what the process held during
+// it. ok is false where this cannot be done (not Linux).
+func processHWM(pid int) (hwm int64, ok bool) {
+	proc := strconv.Itoa(pid)
+	st, ok := readProcStatus(proc)
+	if !ok {
+		return 0, false
+	}
+	if os.WriteFile("/proc/"+proc+"/clear_refs", []byte("5"), 0) != nil {
+		return 0, false
+	}
+	return st.hwm, true
 }
