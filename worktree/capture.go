@@ -381,7 +381,7 @@ func (wd *walked) keepTree(fs manifest.Digest) {
 func (wd *walked) sortedTree() *manifest.Tree {
 	tree := &manifest.Tree{Entries: wd.wk.entries}
 	if !wd.sorted {
-		tree.Sort()
+		sortWalked(tree.Entries)
 		wd.sorted = true
 	}
 	return tree
