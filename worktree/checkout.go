@@ -105,6 +105,10 @@ type checkoutPlan struct {
 	bytes    int64
 	implicit map[string]bool // the directories the tree only implies
 	skipped  []string        // links left out: they lead out of the tree
+	// sorted is dirs, files and links together in the order of
+	// manifest.ComparePaths, for a restore to compare with a directory
+	// without sorting them again.
+	sorted []manifest.Entry
 }
 
 // An OutsideLinkError is a symbolic link of a tree whose target is
@@ -123,11 +127,15 @@ func (e *OutsideLinkError) Error() string {
 const maxLinkHops = 40
 
 func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, error) {
-	entries := slices.Clone(tree.Entries)
-	slices.SortFunc(entries, byPath)
+	// A decoded tree is sorted already: checked, it need not be copied.
+	entries := tree.Entries
+	if !slices.IsSortedFunc(entries, byPath) {
+		entries = slices.Clone(entries)
+		slices.SortFunc(entries, byPath)
+	}
 	kinds := make(map[string]manifest.EntryKind, len(entries))
 	links := map[string]string{}
-	kept := entries[:0]
+	kept := make([]manifest.Entry, 0, len(entries))
 	for _, e := range entries {
 		if problem := unsafePath(e.Path); problem != "" {
 			return nil, unsafeEntry(e.Path, problem)
@@ -148,7 +156,7 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		kept = append(kept, e)
 	}
 	implicit := map[string]bool{}
-	plan := &checkoutPlan{implicit: implicit}
+	plan := &checkoutPlan{implicit: implicit, sorted: make([]manifest.Entry, 0, len(kept))}
 	for _, e := range kept {
 		// Every parent must be a directory: one of the tree's, or one to
 		// make. A parent that is a link would carry the write elsewhere.
@@ -169,8 +177,10 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		switch e.Kind {
 		case manifest.KindDir:
 			plan.dirs = append(plan.dirs, e)
+			plan.sorted = append(plan.sorted, e)
 		case manifest.KindFile:
 			plan.files = append(plan.files, e)
+			plan.sorted = append(plan.sorted, e)
 			plan.bytes += e.Size
 		case manifest.KindSymlink:
 			if manifest.Sum([]byte(e.LinkTarget)) != e.Blob {
@@ -184,6 +194,7 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 				continue
 			}
 			plan.links = append(plan.links, e)
+			plan.sorted = append(plan.sorted, e)
 		default:
 			return nil, unsafeEntry(e.Path, fmt.Sprintf("unknown kind %q", e.Kind))
 		}
@@ -191,6 +202,14 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 	// Implicit parents were appended as met; parents sort before their
 	// children, which Mkdir needs.
 	slices.SortFunc(plan.dirs, byPath)
+	if len(implicit) > 0 {
+		for _, d := range plan.dirs {
+			if implicit[d.Path] {
+				plan.sorted = append(plan.sorted, d)
+			}
+		}
+		slices.SortFunc(plan.sorted, byPath)
+	}
 	return plan, nil
 }
 

@@ -365,9 +365,10 @@ func (rs *restorer) warnSkippedLinks(current *manifest.Tree, links []skippedLink
 func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	// Both lists are made at their full size: grown entry by entry, an
 	// image of 10,000 files copies them a dozen times.
-	want := &manifest.Tree{Entries: make([]manifest.Entry, 0, len(target.dirs)+len(target.files)+len(target.links))}
-	for _, list := range [][]manifest.Entry{target.dirs, target.files, target.links} {
-		for _, e := range list {
+	want := &manifest.Tree{Entries: target.sorted}
+	if len(rs.opts.Paths) > 0 {
+		want.Entries = make([]manifest.Entry, 0, len(target.sorted))
+		for _, e := range target.sorted {
 			if rs.selected(e.Path) {
 				want.Entries = append(want.Entries, e)
 			}
