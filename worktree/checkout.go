@@ -57,22 +57,7 @@ func LoadTree(ctx context.Context, s *pf.Store, image manifest.Digest) (*manifes
 	if err != nil {
 		return nil, err
 	}
-	d := img.Manifest.World.FS
-	if d == manifest.EmptyDigest {
-		return &manifest.Tree{}, nil
-	}
-	raw, err := s.Blobs().Get(ctx, d)
-	if errors.Is(err, pf.ErrNotFound) {
-		err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("image %s: world.fs %s: %w", image.Short(), d.Short(), err)
-	}
-	tree, err := manifest.DecodeTree(raw)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: world.fs %s: %w: %w", image.Short(), d.Short(), pf.ErrCorrupt, err)
-	}
-	return tree, nil
+	return decodeTreeOf(ctx, s, image, img.Manifest.World.FS)
 }
 
 // Checkout rebuilds the tree of image at into, which must not exist (its

@@ -98,10 +98,6 @@ var errNotDir = errors.New("not a directory, or a symbolic link")
 // image. Afterwards the head names image, or, when opts.Paths limit the
 // restore, the backup.
 func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string, opts RestoreOptions) (*RestoreResult, error) {
-	target, err := LoadTree(ctx, s, image)
-	if err != nil {
-		return nil, err
-	}
 	root, err := resolveRoot(dir)
 	if err != nil {
 		return nil, err
@@ -129,7 +125,7 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 		warn(path, err)
 	}
-	plan, err := planCheckout(target, CheckoutOptions{AllowOutsideSymlinks: opts.AllowOutsideSymlinks, Warn: planWarn})
+	plan, err := restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, opts.Changes != nil, planWarn)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,4 +351,39 @@ func TestRoots(t *testing.T) {
 		t.Error("a second watcher for the same directory")
 	}
 	time.Sleep(10 * time.Millisecond)
+}
+
+// TestWatcher_RestoreBackAndForth: restores through the watcher between
+// two images, whose checked plans the process keeps, make the directory
+// each image's tree every time, and warn every time of the link they
+// leave out.
+func TestWatcher_RestoreBackAndForth(t *testing.T) {
+	ws := newWorkspace(t)
+	write(t, ws.dir, "src/p1/file1.txt", "second")
+	write(t, ws.dir, "src/p2/q2/new.go", "package new")
+	must(t, os.Remove(ws.path("src/p3/file0.txt")))
+	must(t, os.Symlink("/nonexistent/outside", ws.path("src/outside")))
+	second := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+	secondTree, _, secondID := treeID(t, ws.s, second)
+	delete(secondTree, "src/outside") // restores skip it
+	firstTree := entriesOf(t, ws.s, ws.first)
+	for round := range 3 {
+		for _, to := range []struct {
+			id   manifest.Digest
+			tree map[string]manifest.Entry
+		}{{ws.first, firstTree}, {secondID, secondTree}} {
+			var warned []string
+			_, err := worktree.Restore(ctx, ws.s, to.id, ws.dir, worktree.RestoreOptions{
+				Changes: ws.w, Warn: func(path string, err error) { warned = append(warned, path) },
+			})
+			must(t, err)
+			got, _ := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
+			if fmt.Sprint(got) != fmt.Sprint(to.tree) {
+				t.Fatalf("round %d: restored to %s, the directory holds %v, want %v", round, to.id.Short(), got, to.tree)
+			}
+			if wantWarned := fmt.Sprint(to.id == secondID); fmt.Sprint(slices.Contains(warned, "src/outside")) != wantWarned {
+				t.Errorf("round %d: restore to %s warned of %q", round, to.id.Short(), warned)
+			}
+		}
+	}
 }

@@ -1,0 +1,125 @@
+package worktree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// recentPlans are the checked plans of the trees restored last in a
+// process that watches its workspaces (pf serve): an agent going back
+// and forth between a few checkpoints has each tree decoded and checked
+// once, not at every restore (on a tree of 11,500 files, about a fifth of
+// a restore's work). A tree is known by its digest: its plan can never be
+// another's.
+var recentPlans = &planCache{}
+
+// planCacheSize is how many plans recentPlans keeps: a few trees of a few
+// MB each.
+const planCacheSize = 4
+
+type planCache struct {
+	mu    sync.Mutex
+	plans []*cachedPlan // the one used last, last
+}
+
+type planKey struct {
+	tree                 manifest.Digest
+	allowOutsideSymlinks bool
+}
+
+// A cachedPlan is a checked plan and the warnings its check gave, which
+// each restore of it gives again.
+type cachedPlan struct {
+	key      planKey
+	plan     *checkoutPlan
+	warnings []planWarning
+}
+
+type planWarning struct {
+	path string
+	err  error
+}
+
+func (c *planCache) get(key planKey) *cachedPlan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.plans {
+		if p.key == key {
+			c.plans = append(append(c.plans[:i:i], c.plans[i+1:]...), p)
+			return p
+		}
+	}
+	return nil
+}
+
+func (c *planCache) put(p *cachedPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.plans) == planCacheSize {
+		c.plans = c.plans[1:]
+	}
+	c.plans = append(c.plans, p)
+}
+
+// restorePlan returns the checked plan of image's tree (see planCheckout),
+// giving warn what the check warns of; keep keeps it in recentPlans, and
+// takes it from there if it is.
+func restorePlan(ctx context.Context, s *pf.Store, image manifest.Digest, allowOutsideSymlinks, keep bool, warn func(string, error)) (*checkoutPlan, error) {
+	opts := CheckoutOptions{AllowOutsideSymlinks: allowOutsideSymlinks, Warn: warn}
+	if !keep {
+		tree, err := LoadTree(ctx, s, image)
+		if err != nil {
+			return nil, err
+		}
+		return planCheckout(tree, opts)
+	}
+	img, err := s.Image(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	key := planKey{tree: img.Manifest.World.FS, allowOutsideSymlinks: allowOutsideSymlinks}
+	if p := recentPlans.get(key); p != nil {
+		for _, w := range p.warnings {
+			warn(w.path, w.err)
+		}
+		return p.plan, nil
+	}
+	tree, err := decodeTreeOf(ctx, s, image, key.tree)
+	if err != nil {
+		return nil, err
+	}
+	cached := &cachedPlan{key: key}
+	opts.Warn = func(path string, err error) {
+		cached.warnings = append(cached.warnings, planWarning{path, err})
+		warn(path, err)
+	}
+	if cached.plan, err = planCheckout(tree, opts); err != nil {
+		return nil, err
+	}
+	recentPlans.put(cached)
+	return cached.plan, nil
+}
+
+// decodeTreeOf decodes the tree fs of image.
+func decodeTreeOf(ctx context.Context, s *pf.Store, image, fs manifest.Digest) (*manifest.Tree, error) {
+	if fs == manifest.EmptyDigest {
+		return &manifest.Tree{}, nil
+	}
+	raw, err := s.Blobs().Get(ctx, fs)
+	if errors.Is(err, pf.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: world.fs %s: %w", image.Short(), fs.Short(), err)
+	}
+	tree, err := manifest.DecodeTree(raw)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: world.fs %s: %w: %w", image.Short(), fs.Short(), pf.ErrCorrupt, err)
+	}
+	return tree, nil
+}
