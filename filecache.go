@@ -29,7 +29,12 @@ type FileCache struct {
 	mu     sync.Mutex
 	loaded *cacheLoad // what Load found, for Save
 	tree   *CacheTree // what Save is to seal, from SetTree
+	sealed []byte     // the seal Save's commit wrote, nil if none
 }
+
+// A FileCacheSeal names the records of a directory's FileCache exactly as
+// one Save left them (see FileCache.Sealed).
+type FileCacheSeal struct{ v string }
 
 // A FileRecord is one file of a FileCache.
 type FileRecord struct {
@@ -136,6 +141,7 @@ type cacheLoad struct {
 	count    int64  // records, and their checksum
 	sum      uint64
 	stored   map[manifest.Digest]struct{} // blobs Load said stored
+	all      bool                         // every record's blob is (LoadSealed)
 	unstored []string                     // paths whose blob was not
 	tree     *CacheTree                   // the trusted seal's tree
 }
@@ -211,6 +217,47 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 	})
 }
 
+// Sealed returns, once the commit of Save has written it, the seal of
+// the records as that Save left them, for a later capture that keeps them
+// in memory to LoadSealed; false if the Save wrote no seal (the records
+// changed under it, or a put was dropped).
+func (c *FileCache) Sealed() (FileCacheSeal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sealed == nil {
+		return FileCacheSeal{}, false
+	}
+	return FileCacheSeal{string(c.sealed)}, true
+}
+
+// LoadSealed is Load for a caller who holds the directory's records as
+// the Save that wrote seal left them (see Sealed): it reads none of them
+// and reports whether they are still exactly those, every blob they name
+// still stored (the same seal, and nothing deleted from the store since).
+// False: the caller must Load. Tree and Save then work as after Load.
+func (c *FileCache) LoadSealed(ctx context.Context, seal FileCacheSeal) (bool, error) {
+	ok := false
+	err := c.s.db.View(func(tx *bolt.Tx) error {
+		cache, err := db.Bucket(tx, db.BucketStatCache)
+		if err != nil {
+			return err
+		}
+		v := cache.Get(c.prefix)
+		sealed, tree, valid := decodeSeal(v)
+		deleted := db.Counter(tx, db.CounterDeleted)
+		if !valid || string(v) != seal.v || sealed.deleted != deleted {
+			return nil
+		}
+		ld := &cacheLoad{seal: bytes.Clone(v), deleted: deleted, count: sealed.count, sum: sealed.sum, all: true, tree: tree}
+		c.mu.Lock()
+		c.loaded = ld
+		c.mu.Unlock()
+		ok = true
+		return ctx.Err()
+	})
+	return ok, err
+}
+
 // Tree returns, after Load, the tree that the capture which last saved
 // the cache made of its records (see SetTree), if every record is as that
 // save left it and the tree's blob is stored; ok is false otherwise.
@@ -257,7 +304,7 @@ func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, de
 	if ld != nil {
 		sv.del = append(sv.del, ld.unstored...)
 		for d, size := range reached {
-			if _, ok := ld.stored[d]; ok {
+			if _, ok := ld.stored[d]; ok || ld.all {
 				sv.reached[d] = size
 			}
 		}
@@ -298,6 +345,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		return append(append(make([]byte, 0, len(sv.c.prefix)+len(path)), sv.c.prefix...), path...)
 	}
 	ld := sv.loaded
+	dropped := false
 	sealed := ld != nil && bytes.Equal(cache.Get(sv.c.prefix), ld.seal) && db.Counter(tx, db.CounterDeleted) == ld.deleted
 	next := seal{deleted: db.Counter(tx, db.CounterDeleted)}
 	if ld != nil {
@@ -323,6 +371,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		}
 		if !known(sv.blobs[i]) {
 			if _, err := cas.SizeTx(tx, sv.blobs[i]); err != nil {
+				dropped = true
 				continue
 			}
 		}
@@ -333,6 +382,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		next.sum += recordSum(path, sv.values[i])
 	}
 	if !sealed {
+		sv.c.setSealed(nil)
 		return cache.Delete(sv.c.prefix)
 	}
 	tree := sv.tree
@@ -341,5 +391,20 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 			tree = nil // not stored: the next capture encodes its tree
 		}
 	}
-	return cache.Put(sv.c.prefix, next.encode(tree))
+	v := next.encode(tree)
+	if dropped {
+		sv.c.setSealed(nil)
+	} else {
+		sv.c.setSealed(v)
+	}
+	return cache.Put(sv.c.prefix, v)
+}
+
+// setSealed notes the seal that Save's commit writes (nil: none, or the
+// records are not as Save was asked to leave them). A commit run again
+// notes it again.
+func (c *FileCache) setSealed(v []byte) {
+	c.mu.Lock()
+	c.sealed = v
+	c.mu.Unlock()
 }

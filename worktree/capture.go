@@ -112,6 +112,10 @@ type Stats struct {
 	// TreeCached says the tree was the one the last capture of the
 	// directory made, known from the stat cache without encoding it.
 	TreeCached bool
+	// CacheKept says the stat cache was the one the last capture through
+	// the same Capture.Changes saved, kept in memory, not read from the
+	// store (which still held exactly it).
+	CacheKept bool
 }
 
 // Progress is how far a capture or checkout has come.
@@ -318,14 +322,6 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 	if wk.hooks == nil {
 		wk.hooks = &testHooks{}
 	}
-	if c.Store != nil {
-		if wk.cache, err = loadStatCache(ctx, c.Store, root); err != nil {
-			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
-		}
-		// Room for the files the last capture met, and some.
-		wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
-		wk.storeFi, _ = os.Stat(c.Store.Path())
-	}
 	// wk.ctx is cancelled on failure only: the blob writer may finish
 	// writing what a put staged in the background, under the put's
 	// context, after the capture returns.
@@ -339,9 +335,27 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 		if m, ok := wk.changes.Memo().(*captureMemo); ok && m.key == key {
 			wk.lastMemo, c.last = m, m
 		}
-		if !c.scan {
-			wk.memo = &captureMemo{key: key, dirs: make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)}
+	}
+	if c.Store != nil {
+		if wk.lastMemo != nil {
+			wk.cache, err = resumeStatCache(ctx, c.Store, root, wk.lastMemo.cache)
+			wk.stats.CacheKept = wk.cache != nil
 		}
+		if wk.cache == nil && err == nil {
+			wk.cache, err = loadStatCache(ctx, c.Store, root)
+		}
+		if err != nil {
+			if wk.changes != nil {
+				wk.changes.End(nil)
+			}
+			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
+		}
+		// Room for the files the last capture met, and some.
+		wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+		wk.storeFi, _ = os.Stat(c.Store.Path())
+	}
+	if wk.changes != nil && !c.scan {
+		wk.memo = &captureMemo{key: c.memoKey(), cache: wk.cache, dirs: make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)}
 	}
 	stopProgress := wk.reportProgress()
 	err = wk.run()

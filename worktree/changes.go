@@ -54,6 +54,9 @@ type ChangeSet interface {
 type captureMemo struct {
 	key  memoKey
 	dirs map[string]*dirMemo // by slash path, "" the root
+	// The capture's stat cache, which the next capture resumes from
+	// once its save is committed (resumeStatCache).
+	cache *statCache
 	// The tree the capture put, when known: a status against it need
 	// not decode it. Set once the tree is put, after End.
 	tree atomic.Pointer[putTree]

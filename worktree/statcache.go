@@ -84,6 +84,16 @@ type statCache struct {
 
 	mu      sync.Mutex
 	updates map[string]cacheEntry
+
+	// After save: the paths it deleted. A later capture through the same
+	// watcher resumes from this cache (see resumeStatCache): once the
+	// save's commit sealed the records, they are applied to entries,
+	// which are then exactly the records under seal.
+	resumeMu sync.Mutex
+	dels     []string
+	saved    bool
+	exact    bool
+	seal     pf.FileCacheSeal
 }
 
 type loadedEntry struct {
@@ -194,5 +204,54 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 			reached[e.digest] = e.stat.size
 		}
 	}
+	c.resumeMu.Lock()
+	c.dels, c.saved = dels, true
+	c.resumeMu.Unlock()
 	return c.files.Save(ctx, w, puts, dels, reached)
+}
+
+// resumeStatCache returns the stat cache of root for a capture that
+// follows the capture whose cache was prev, through the same watcher, in
+// the same process (pf serve): the records prev's save left, kept in
+// memory rather than read and decoded again (on a tree of 11,500 files,
+// most of an unchanged snapshot's time in the server), if the store still
+// holds exactly those (nothing else saved the directory's cache since,
+// nothing was deleted from the store). Nil: load it.
+func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCache) (*statCache, error) {
+	if prev == nil {
+		return nil, nil
+	}
+	prev.resumeMu.Lock()
+	defer prev.resumeMu.Unlock()
+	if !prev.exact {
+		seal, ok := prev.files.Sealed()
+		if !prev.saved || !ok {
+			return nil, nil
+		}
+		// The save's commit wrote what it was given: apply the same
+		// to entries. Records whose blob Load found missing went.
+		for _, path := range prev.dels {
+			delete(prev.entries, path)
+		}
+		for path, e := range prev.entries {
+			if _, hashed := prev.updates[path]; !e.usable && !hashed {
+				delete(prev.entries, path)
+			}
+		}
+		for path, e := range prev.updates {
+			prev.entries[path] = &loadedEntry{cacheEntry: e, usable: true}
+		}
+		prev.updates, prev.dels = nil, nil
+		prev.exact, prev.seal = true, seal
+	}
+	files := s.FileCache(root)
+	ok, err := files.LoadSealed(ctx, prev.seal)
+	if err != nil || !ok {
+		return nil, err
+	}
+	for _, e := range prev.entries {
+		e.seen.Store(false)
+		e.hit.Store(false)
+	}
+	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}}, nil
 }

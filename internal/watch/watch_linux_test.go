@@ -83,6 +83,7 @@ type workspace struct {
 	w     *Watcher
 	rules []string // Capture.Ignore
 	first manifest.Digest
+	stats worktree.Stats // of the last watched capture that check made
 }
 
 func newWorkspace(t *testing.T) *workspace {
@@ -133,6 +134,7 @@ func (ws *workspace) check(step string, recalled bool) {
 		}
 		t.Fatalf("%s: world.fs %s, want %s", step, gotFS.Short(), wantFS.Short())
 	}
+	ws.stats = watched.Stats()
 	if st := watched.Stats(); (st.Recalled > 0) != recalled {
 		t.Errorf("%s: %d files recalled from the last capture, want some: %v", step, st.Recalled, recalled)
 	}
@@ -386,4 +388,47 @@ func TestWatcher_RestoreBackAndForth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWatcher_StatCacheKept: a capture through the watcher takes the stat
+// cache that the last one saved from memory while the store holds exactly
+// it, and reads it from the store after a capture without the watcher
+// saved the directory's cache, or gc deleted blobs; its tree is a fresh
+// capture's every time.
+func TestWatcher_StatCacheKept(t *testing.T) {
+	ws := newWorkspace(t)
+	kept := func(step string, want bool) {
+		t.Helper()
+		if ws.stats.CacheKept != want {
+			t.Errorf("%s: stat cache kept in memory: %v, want %v", step, ws.stats.CacheKept, want)
+		}
+	}
+	ws.check("nothing changed", true)
+	kept("nothing changed", true)
+	write(t, ws.dir, "src/p2/q1/f.go", "package edited")
+	must(t, os.Remove(ws.path("src/p4/file2.txt")))
+	ws.check("a file edited, one deleted", true)
+	kept("a file edited, one deleted", true)
+	ws.check("nothing changed since", true)
+	kept("nothing changed since", true)
+
+	write(t, ws.dir, "src/p3/q3/f.go", "package other")
+	tree(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s})
+	write(t, ws.dir, "src/p3/q3/f.go", "package other, again")
+	ws.check("after a capture without the watcher", true)
+	kept("after a capture without the watcher", false)
+	ws.check("then nothing changed", true)
+	kept("then nothing changed", true)
+
+	_, err := ws.s.Blobs().PutBytes(ctx, []byte("a blob no image names"))
+	must(t, err)
+	rep, err := ws.s.GC(ctx, pf.GCOptions{})
+	must(t, err)
+	if rep.Blobs == 0 {
+		t.Fatal("gc deleted nothing")
+	}
+	ws.check("after gc deleted a blob", true)
+	kept("after gc deleted a blob", false)
+	ws.check("then nothing changed, again", true)
+	kept("then nothing changed, again", true)
 }
