@@ -591,6 +591,11 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 			}
 			return true, nil
 		}
+		if m, changed := wk.recallExcept(rel, segs); m != nil {
+			if handled, err := wk.walkChanged(rel, segs, m, changed, jobs); handled || err != nil {
+				return err == nil, err
+			}
+		}
 	}
 	var memo, last *dirMemo
 	if wk.changes != nil {
@@ -642,6 +647,94 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	if memo != nil {
 		memo.ignoreFile, memo.ignoreLines, memo.rules = ignoreFile, ignoreLines, rules
 	}
+	if ok, err := wk.walkEntries(rel, segs, abs, rules, dirents, memo, jobs, fresh); !ok {
+		return false, err
+	}
+	if memo != nil {
+		wk.remember(rel, memo)
+	}
+	return true, nil
+}
+
+// walkChanged walks the directory rel as the memo m of the last capture
+// recorded it, but for the entries named changed, which it looks at
+// again as a listing would give them (m's files but those are known
+// unchanged: see recallExcept). handled is false, before anything is
+// added, when a changed entry could not be looked at: the directory is
+// then read whole.
+func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map[string]bool, jobs chan<- fileJob) (handled bool, err error) {
+	abs := filepath.Join(wk.root, filepath.FromSlash(rel))
+	dirents := make([]fs.DirEntry, 0, len(changed))
+	for name := range changed {
+		path := filepath.Join(abs, name)
+		fi, err := os.Lstat(path)
+		if err == nil && fi.Mode().IsRegular() {
+			// Watched before the stat that is recorded, as a
+			// listing's files are.
+			wk.changes.Watch(join(rel, name), false)
+			fi, err = os.Lstat(path)
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return false, nil
+		}
+		dirents = append(dirents, fs.FileInfoToDirEntry(fi))
+	}
+	// The memo of the directory now: the last one's, but for the
+	// changed entries, which walkEntries adds as it finds them.
+	next := &dirMemo{ignoreFile: m.ignoreFile, ignoreLines: m.ignoreLines, rules: m.rules, ignored: m.ignored}
+	files := 0
+	for _, e := range m.entries {
+		var st fileStat
+		if e.Kind == manifest.KindFile {
+			st = m.stats[files]
+			files++
+		}
+		switch {
+		case changed[baseName(e.Path)]:
+		case e.Kind == manifest.KindFile:
+			next.addFile(e, st)
+		default:
+			next.entries = append(next.entries, e)
+		}
+	}
+	for _, p := range m.secrets {
+		if !changed[baseName(p)] {
+			next.secrets = append(next.secrets, p)
+		}
+	}
+	for _, sub := range m.subdirs {
+		if !changed[sub.name] {
+			next.subdirs = append(next.subdirs, sub)
+		}
+	}
+	subdirs := slices.Clone(next.subdirs) // walkEntries may add to next's
+	if err := wk.replay(rel, next); err != nil {
+		return true, err
+	}
+	memo := next
+	if wk.memo == nil {
+		memo = nil
+	}
+	if ok, err := wk.walkEntries(rel, segs, abs, m.rules, dirents, memo, jobs, false); !ok {
+		return true, err
+	}
+	for _, sub := range subdirs {
+		childSegs := append(segs[:len(segs):len(segs)], sub.name)
+		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// walkEntries adds the entries dirents of the directory at rel (abs on
+// disk), whose ignore rules are rules, to the walk and to its memo (nil:
+// none is made); it walks the subdirectories among them. False: the walk
+// stops, with the error.
+func (wk *walker) walkEntries(rel string, segs []string, abs string, rules *ignoreRules, dirents []fs.DirEntry, memo *dirMemo, jobs chan<- fileJob, fresh bool) (bool, error) {
 	ignoredHere := rules.all.inDir(segs)
 	secretHere := secretRules().inDir(segs)
 	for _, de := range dirents {
@@ -760,9 +853,6 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		default:
 			wk.warnIn(memo, childRel, fmt.Errorf("%w (%v)", errSpecial, typ))
 		}
-	}
-	if memo != nil {
-		wk.remember(rel, memo)
 	}
 	return true, nil
 }

@@ -49,6 +49,19 @@ type ChangeSet interface {
 	End(memo any)
 }
 
+// DirtyNames is what a ChangeSet may also know: which entries of a
+// dirty directory changed. A capture then looks at those entries alone
+// and takes the others from the memo, so that a file changed in a
+// directory of thousands costs one stat, not thousands.
+type DirtyNames interface {
+	// DirtyNames returns the names of the entries of the directory dir
+	// (as Dirty's) that may differ from what the memo recorded of them:
+	// kind, mode, bytes, or whether they exist. ok is false when more
+	// than those may differ (the directory was made, moved, or changed
+	// itself): it is read whole.
+	DirtyNames(dir string) (names []string, ok bool)
+}
+
 // A captureMemo is what a capture with Changes found, directory by
 // directory, for the next capture with the same Changes.
 type captureMemo struct {
@@ -162,6 +175,62 @@ func (wk *walker) recall(rel string) *dirMemo {
 	}
 	return m
 }
+
+// recallExcept returns, for the dirty directory rel, the memo the last
+// capture made of it and the names of its entries that changed since,
+// when the watcher knows them and the memo's files but those are still
+// as the stat cache holds them (marked seen and hit); nil to read the
+// directory whole. A change of its ignore file, or of a name the rules
+// ignore (whose count the memo keeps, not its name), reads it whole.
+func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]bool) {
+	named, ok := wk.changes.(DirtyNames)
+	if wk.lastMemo == nil || wk.cache == nil || !ok {
+		return nil, nil
+	}
+	m := wk.lastMemo.dirs[rel]
+	if m == nil || m.volatile {
+		return nil, nil
+	}
+	names, ok := named.DirtyNames(rel)
+	if !ok {
+		return nil, nil
+	}
+	ignoredHere := m.rules.all.inDir(segs)
+	changed := make(map[string]bool, len(names))
+	for _, name := range names {
+		childSegs := append(segs[:len(segs):len(segs)], name)
+		if slices.Contains(ignoreFiles, name) || ignoredHere.match(childSegs, name, false) || ignoredHere.match(childSegs, name, true) {
+			return nil, nil
+		}
+		changed[name] = true
+	}
+	files := 0
+	for i := range m.entries {
+		e := &m.entries[i]
+		if e.Kind != manifest.KindFile {
+			continue
+		}
+		st := m.stats[files]
+		files++
+		if changed[baseName(e.Path)] {
+			continue
+		}
+		ce := wk.cache.entries[e.Path]
+		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != st {
+			return nil, nil
+		}
+	}
+	for i := range m.entries {
+		if e := &m.entries[i]; e.Kind == manifest.KindFile && !changed[baseName(e.Path)] {
+			ce := wk.cache.entries[e.Path]
+			ce.seen.Store(true)
+			ce.hit.Store(true)
+		}
+	}
+	return m, changed
+}
+
+func baseName(rel string) string { return rel[strings.LastIndexByte(rel, '/')+1:] }
 
 // replay adds what the memo m of the directory rel holds, as a walk of
 // it would, but for its subdirectories.

@@ -48,11 +48,13 @@ type Watcher struct {
 	capture sync.Mutex
 
 	mu       sync.Mutex
-	watched  map[string]bool          // paths watched, relative to root: true for a directory
-	dirty    map[string]bool          // directories changed
-	subtrees map[string]bool          // paths whose whole subtree changed
-	unknown  bool                     // events lost: everything changed
-	waiting  map[string]chan struct{} // cookie name → its event
+	watched  map[string]bool            // paths watched, relative to root: true for a directory
+	dirty    map[string]bool            // directories changed
+	names    map[string]map[string]bool // by directory, the names of its entries changed
+	whole    map[string]bool            // directories changed otherwise than by an entry's change
+	subtrees map[string]bool            // paths whose whole subtree changed
+	unknown  bool                       // events lost: everything changed
+	waiting  map[string]chan struct{}   // cookie name → its event
 	memo     any
 	next     int
 	done     chan struct{}
@@ -90,6 +92,7 @@ func newWatcher(root string) (*Watcher, error) {
 	w := &Watcher{
 		root: root, fsw: fsw, cookies: cookies,
 		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
+		names: map[string]map[string]bool{}, whole: map[string]bool{},
 		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
 	}
 	go w.run()
@@ -177,6 +180,19 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	// watched directory itself: both count as changed.
 	w.dirty[parent(rel)] = true
 	w.dirty[rel] = true
+	// The entry rel of its directory changed. If rel is a directory the
+	// event may be of the directory itself (its own watch's): it is read
+	// whole, as the root is.
+	if isDir, ok := w.watched[rel]; rel == "" || ok && isDir {
+		w.whole[rel] = true
+	}
+	if rel != "" {
+		dir := parent(rel)
+		if w.names[dir] == nil {
+			w.names[dir] = map[string]bool{}
+		}
+		w.names[dir][rel[strings.LastIndexByte(rel, '/')+1:]] = true
+	}
 	if !ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename) {
 		return
 	}
@@ -263,18 +279,20 @@ func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	set := &changeSet{w: w, dirty: w.dirty, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
+	set := &changeSet{w: w, dirty: w.dirty, names: w.names, whole: w.whole, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
 	w.dirty, w.subtrees, w.unknown = map[string]bool{}, map[string]bool{}, false
+	w.names, w.whole = map[string]map[string]bool{}, map[string]bool{}
 	return set, nil
 }
 
 // A changeSet is what changed between the memo it holds and its Begin.
 type changeSet struct {
-	w               *Watcher
-	dirty, subtrees map[string]bool
-	unknown         bool
-	memo            any
-	ended           bool
+	w                      *Watcher
+	dirty, whole, subtrees map[string]bool
+	names                  map[string]map[string]bool
+	unknown                bool
+	memo                   any
+	ended                  bool
 }
 
 func (s *changeSet) Memo() any {
@@ -296,6 +314,28 @@ func (s *changeSet) Dirty(dir string) bool {
 			return false
 		}
 	}
+}
+
+// DirtyNames implements worktree.DirtyNames: the names of dir's entries
+// that events were of, unless dir itself was made, moved or changed, or
+// events were lost.
+func (s *changeSet) DirtyNames(dir string) ([]string, bool) {
+	if s.unknown || s.whole[dir] {
+		return nil, false
+	}
+	for p := dir; ; p = parent(p) {
+		if s.subtrees[p] {
+			return nil, false
+		}
+		if p == "" {
+			break
+		}
+	}
+	names := make([]string, 0, len(s.names[dir]))
+	for name := range s.names[dir] {
+		names = append(names, name)
+	}
+	return names, true
 }
 
 // Watch adds a watch on path. Files are watched as well as directories: a
@@ -340,6 +380,17 @@ func (s *changeSet) End(memo any) {
 	} else {
 		for dir := range s.dirty {
 			w.dirty[dir] = true
+		}
+		for dir := range s.whole {
+			w.whole[dir] = true
+		}
+		for dir, names := range s.names {
+			if w.names[dir] == nil {
+				w.names[dir] = map[string]bool{}
+			}
+			for name := range names {
+				w.names[dir][name] = true
+			}
 		}
 		for path := range s.subtrees {
 			w.subtrees[path] = true

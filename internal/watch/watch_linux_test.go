@@ -432,3 +432,17 @@ func TestWatcher_StatCacheKept(t *testing.T) {
 	ws.check("then nothing changed, again", true)
 	kept("then nothing changed, again", true)
 }
+
+// TestWatcher_ChangedEntriesAlone: in a directory where some files
+// changed, a capture through the watcher looks at those alone and takes
+// the others from the last capture.
+func TestWatcher_ChangedEntriesAlone(t *testing.T) {
+	ws := newWorkspace(t)
+	write(t, ws.dir, "src/p2/file1.txt", "edited")
+	write(t, ws.dir, "src/p2/new.txt", "new")
+	must(t, os.Remove(ws.path("src/p2/file3.txt")))
+	ws.check("files of a directory edited, added, removed", true)
+	if st := ws.stats; st.Recalled != st.Files-2 || st.Hashed != 2 {
+		t.Errorf("%d files recalled, %d hashed, of %d: want all but the edited and the new recalled", st.Recalled, st.Hashed, st.Files)
+	}
+}
