@@ -144,6 +144,24 @@ func (pc *pendingCommit) writes() bool {
 	return false
 }
 
+// unwritten tells the file caches whose saves had nothing to write that
+// their records stay as they were loaded, under the same seal.
+func (pc *pendingCommit) unwritten() {
+	if pc == nil {
+		return
+	}
+	pc.mu.Lock()
+	saves := pc.saves
+	pc.mu.Unlock()
+	for _, sv := range saves {
+		if sv.loaded != nil && sv.loaded.trusted {
+			sv.c.setSealed(sv.loaded.seal)
+		} else {
+			sv.c.setSealed(nil)
+		}
+	}
+}
+
 // apply writes what the captures attached, in the commit's transaction.
 func (pc *pendingCommit) apply(tx *bolt.Tx, known func(manifest.Digest) (int64, bool)) error {
 	if pc == nil {

@@ -142,6 +142,7 @@ type cacheLoad struct {
 	sum      uint64
 	stored   map[manifest.Digest]struct{} // blobs Load said stored
 	all      bool                         // every record's blob is (LoadSealed)
+	trusted  bool                         // the seal names exactly the records
 	unstored []string                     // paths whose blob was not
 	tree     *CacheTree                   // the trusted seal's tree
 }
@@ -186,7 +187,7 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		if trusted {
 			// Its blob was stored when the seal was written, and
 			// nothing has been deleted since.
-			ld.tree = tree
+			ld.tree, ld.trusted = tree, true
 		}
 		var settled func(manifest.Digest) (bool, error)
 		if !trusted {
@@ -248,7 +249,7 @@ func (c *FileCache) LoadSealed(ctx context.Context, seal FileCacheSeal) (bool, e
 		if !valid || string(v) != seal.v || sealed.deleted != deleted {
 			return nil
 		}
-		ld := &cacheLoad{seal: bytes.Clone(v), deleted: deleted, count: sealed.count, sum: sealed.sum, all: true, tree: tree}
+		ld := &cacheLoad{seal: bytes.Clone(v), deleted: deleted, count: sealed.count, sum: sealed.sum, all: true, trusted: true, tree: tree}
 		c.mu.Lock()
 		c.loaded = ld
 		c.mu.Unlock()

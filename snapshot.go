@@ -148,6 +148,7 @@ func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Di
 		moveHead = !ok || h.ID != id
 	}
 	if !moveHead && !pc.writes() {
+		pc.unwritten()
 		return nil
 	}
 	return s.db.Update(ctx, func(tx *bolt.Tx) error {

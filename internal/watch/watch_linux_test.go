@@ -405,6 +405,17 @@ func TestWatcher_StatCacheKept(t *testing.T) {
 	}
 	ws.check("nothing changed", true)
 	kept("nothing changed", true)
+	// Snapshots that give their parent back write nothing: the records
+	// stay as the last one left them, and so in memory.
+	_, _, parent := treeID(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w})
+	for i := range 2 {
+		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+		id, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c, Parents: []manifest.Digest{parent}, SkipUnchanged: true})
+		must(t, err)
+		if id != parent || !c.Stats().CacheKept || !c.Stats().TreeCached {
+			t.Errorf("unchanged snapshot %d: %s, parent %s, stats %+v: want the parent, the stat cache and tree kept", i, id.Short(), parent.Short(), c.Stats())
+		}
+	}
 	write(t, ws.dir, "src/p2/q1/f.go", "package edited")
 	must(t, os.Remove(ws.path("src/p4/file2.txt")))
 	ws.check("a file edited, one deleted", true)
