@@ -24,7 +24,9 @@ type BlobStore interface {
 	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
 	// Open streams a blob, checking each chunk as it goes and the whole
 	// digest at the end, where it returns an error wrapping ErrCorrupt
-	// instead of io.EOF on a mismatch.
+	// instead of io.EOF on a mismatch. Its WriteTo (io.Copy uses it)
+	// hands over the whole blob, proven by its digest alone, and writes
+	// the last chunk only once that digest matches.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
 	// OpenAt streams a blob from offset on, without reading what comes
 	// before the chunk that holds it (a Range request near the end of a

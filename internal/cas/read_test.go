@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/processfork/pf/internal/db"
@@ -110,4 +111,58 @@ func TestBolt_Open_StreamsRawAndCompressedChunks(t *testing.T) {
 		t.Fatal("the reader still holds its buffers after the last chunk")
 	}
 	rc.Close()
+}
+
+// TestBolt_Open_WriteTo_ProvesTheWhole: a blob handed over whole through
+// WriteTo comes back exactly; with a chunk damaged, WriteTo fails with
+// an error that names that chunk and never writes the last chunk, so no
+// one is handed every byte of a damaged blob.
+func TestBolt_Open_WriteTo_ProvesTheWhole(t *testing.T) {
+	d, s := openStore(t, "", Options{})
+	b := payload(16, 10<<20)
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll := func() ([]byte, error) {
+		rc, err := s.Open(ctx, dg)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		var out bytes.Buffer
+		_, err = rc.(io.WriterTo).WriteTo(&out)
+		return out.Bytes(), err
+	}
+	if got, err := writeAll(); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("WriteTo: %d bytes of %d, %v", len(got), len(b), err)
+	}
+	var refs []chunkRef
+	err = d.Update(ctx, func(tx *bolt.Tx) error {
+		h, _, err := lookup(tx, dg)
+		if err != nil {
+			return err
+		}
+		if refs, err = parseChunkList(dg, header{format: h.format, size: h.size, payload: bytes.Clone(h.payload)}); err != nil {
+			return err
+		}
+		vb := tx.Bucket(db.BucketChunks).Bucket(refs[1].digest[:])
+		if vb == nil {
+			return errors.New("the second chunk is not a value of its own")
+		}
+		bad := bytes.Clone(vb.Get(valueKey))
+		bad[len(bad)-1] ^= 0xff
+		return vb.Put(valueKey, bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := writeAll()
+	if !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), refs[1].digest.String()) {
+		t.Fatalf("WriteTo of a blob whose second chunk is damaged: %v; want ErrCorrupt naming chunk %s", err, refs[1].digest)
+	}
+	last := refs[len(refs)-1].size
+	if int64(len(got)) > int64(len(b))-last {
+		t.Fatalf("WriteTo wrote %d bytes of a damaged blob of %d: its last chunk went out", len(got), len(b))
+	}
 }

@@ -34,7 +34,9 @@ type Store interface {
 	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
 	// Open streams a blob. The reader checks each chunk as it goes and
 	// the whole digest at the end, where it returns ErrCorrupt instead of
-	// io.EOF on a mismatch.
+	// io.EOF on a mismatch; its WriteTo, if it has one, hands over the
+	// whole blob proven by that digest alone, and writes the last chunk
+	// only once the digest matches.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
 	// OpenAt streams a blob from offset on, without reading what comes
 	// before the chunk that holds it: a reader from 0 is Open's; from

@@ -146,6 +146,14 @@ type readCloser struct {
 	io.Closer
 }
 
+// WriteTo passes on the Reader's WriteTo, if it has one.
+func (rc readCloser) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := rc.Reader.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, struct{ io.Reader }{rc.Reader})
+}
+
 // Selection reads images ids of s and, with ancestors, all their
 // ancestors, parents before children; with tags, each with the tags that
 // name it.

@@ -193,5 +193,28 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo passes on the WriteTo of the reader it counts, if it has one
+// (a store's blob reader proves a blob it hands over whole more cheaply).
+func (c countingReader) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := c.r.(io.WriterTo); ok {
+		return wt.WriteTo(countingWriter{w, c.tick})
+	}
+	return io.Copy(w, struct{ io.Reader }{c})
+}
+
+// countingWriter reports each write to an Observer's function.
+type countingWriter struct {
+	w    io.Writer
+	tick func(int64)
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if n > 0 {
+		c.tick(int64(n))
+	}
+	return n, err
+}
+
 // DefaultConcurrency is how many blobs move at once.
 const DefaultConcurrency = 4
