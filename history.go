@@ -98,6 +98,57 @@ func (s *Store) Log(ctx context.Context, q LogQuery) (entries []LogEntry, next s
 	return entries, next, nil
 }
 
+// A Summary is what a listing shows of an image, read from the time
+// index alone: pf verify checks it against the image's manifest.
+type Summary struct {
+	ID        manifest.Digest
+	CreatedAt time.Time // in UTC
+	Agent     manifest.Agent
+	Parents   []manifest.Digest // in the manifest's order
+}
+
+// Summaries is Log for a listing that needs no more of each image than
+// its Summary: each is read from the time index's value, beside the key
+// the scan visits, so that no manifest is decompressed, hashed or parsed.
+// The query, order and cursors are Log's. An image filed by a pf before
+// summaries were kept has none: its manifest is read.
+func (s *Store) Summaries(ctx context.Context, q LogQuery) (out []Summary, next string, err error) {
+	r, err := timeRange(q)
+	if err != nil {
+		return nil, "", err
+	}
+	if q.Limit > 0 {
+		out = make([]Summary, 0, min(q.Limit, logBatch))
+	}
+	var lastKey []byte
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return index.ScanSummaries(tx, r, func(key []byte, sum index.Summary, ok bool) (bool, error) {
+			if q.Limit > 0 && len(out) == q.Limit {
+				// There is one more: the page ends after the last one kept.
+				next = encodeCursor(lastKey, q.Reverse)
+				return false, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			if !ok {
+				img, err := imageTx(tx, sum.ID)
+				if err != nil {
+					return false, fmt.Errorf("index/time names image %s: %w", sum.ID, err)
+				}
+				sum = index.SummaryOf(sum.ID, img.Manifest)
+			}
+			out = append(out, Summary(sum))
+			lastKey = append(lastKey[:0], key...)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
 // logBatch is how many images Log decodes at a time: enough to share
 // among the cores, few enough that a listing of a whole store holds
 // little more than the entries it returns.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/internal/index/indextest"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
@@ -575,5 +576,62 @@ func TestResolveImage_HexTagOfAnOlderStore(t *testing.T) {
 	_, err = s.ResolveImage(ctx, x.Hex()[:8])
 	if !errors.Is(err, pf.ErrAmbiguous) || !strings.Contains(err.Error(), x.String()) || !strings.Contains(err.Error(), y.String()) {
 		t.Errorf("tag spelling another image's prefix: %v, want ErrAmbiguous naming %v and %v", err, x, y)
+	}
+}
+
+// Summaries lists what Log lists, page by page with the same cursors,
+// each image's summary equal to its manifest's.
+func TestSummaries_MatchLog(t *testing.T) {
+	h := newHistory(t)
+	h.add("a", at(0))
+	h.add("b", at(1))
+	h.add("c", at(1), "a")
+	h.add("m", at(2), "c", "b") // a merge: the parents' order is the manifest's
+	h.add("d", at(3), "m")
+	for _, q := range []pf.LogQuery{{}, {Reverse: true}, {Since: at(1), Until: at(3)}, {Limit: 2}, {Limit: 2, Reverse: true}} {
+		for pages := 0; ; pages++ {
+			entries, next, err := h.s.Log(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums, sumNext, err := h.s.Summaries(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next != sumNext || len(sums) != len(entries) {
+				t.Fatalf("%+v: %d summaries, next %q; Log: %d entries, next %q", q, len(sums), sumNext, len(entries), next)
+			}
+			for i, e := range entries {
+				m, got := e.Manifest, sums[i]
+				if got.ID != e.ID || !got.CreatedAt.Equal(m.CreatedAt) || got.Agent != m.Agent || !slices.Equal(got.Parents, m.Parents) {
+					t.Fatalf("%+v: summary %+v of image %s, manifest %+v", q, got, h.names[e.ID], m)
+				}
+			}
+			if next == "" {
+				break
+			}
+			q.Cursor = next
+		}
+	}
+}
+
+// An image filed without a summary (by a pf before schema 11) is listed
+// from its manifest.
+func TestSummaries_ReadTheManifestWithoutOne(t *testing.T) {
+	h := newHistory(t)
+	h.add("a", at(0))
+	id := h.add("b", at(1), "a")
+	err := pf.StoreDB(h.s).Update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Put(index.TimeKey(at(1), id), []byte{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, _, err := h.s.Summaries(ctx, pf.LogQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 2 || sums[0].ID != id || sums[0].Agent.Fingerprint != "b" || !slices.Equal(sums[0].Parents, []manifest.Digest{h.ids["a"]}) {
+		t.Fatalf("summaries %+v", sums)
 	}
 }

@@ -212,6 +212,8 @@ func (v *verifier) images() error {
 		m := img.Manifest
 		if byTime.Get(index.TimeKey(m.CreatedAt, id)) == nil {
 			v.imageProblem(id, "no index/time entry for created_at %s", manifest.FormatTime(m.CreatedAt))
+		} else if err := index.CheckSummary(v.tx, id, m); err != nil {
+			v.imageProblem(id, "%v", err) // a listing would show what it says
 		}
 		parents := m.Parents
 		if len(parents) == 0 {

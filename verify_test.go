@@ -61,6 +61,13 @@ func TestStore_Verify_FindsDamage(t *testing.T) {
 				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Put(index.TimeKey(img.Manifest.CreatedAt, manifest.Sum([]byte("x"))), nil)
 			})
 		}, "index/time"},
+		{"summary differing from the manifest", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
+			other := *img.Manifest
+			other.Agent.Fingerprint = "another"
+			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
+				return tx.Bucket(db.BucketIndex).Bucket(db.BucketTime).Put(index.TimeKey(img.Manifest.CreatedAt, img.ID), index.EncodeSummary(&other))
+			})
+		}, "differs from its manifest"},
 		{"tag naming no image", false, func(t *testing.T, s *pf.Store, img *pf.Image) error {
 			return pf.StoreDB(s).Update(ctx, func(tx *bolt.Tx) error {
 				missing := manifest.Sum([]byte("gone"))

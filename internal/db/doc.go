@@ -49,10 +49,16 @@
 //	                      cas, named in the frame's header)
 //	index/
 //	    time/
-//	        <created_at, 12 bytes> <image id>  = ""   (Unix seconds with
-//	                      the sign bit flipped, then nanoseconds, both
-//	                      big-endian: sorts in time order for any year;
-//	                      the id breaks ties)
+//	        <created_at, 12 bytes> <image id>  = summary (Unix seconds
+//	                      with the sign bit flipped, then nanoseconds,
+//	                      both big-endian: sorts in time order for any
+//	                      year; the id breaks ties. Since schema 11 the
+//	                      value is what a listing shows beyond the key:
+//	                      0x01, the agent's kind, version and fingerprint
+//	                      each behind its uvarint length, the number of
+//	                      parents (uvarint) and their ids in the
+//	                      manifest's order; package index. Empty: an
+//	                      image filed before, read from its manifest)
 //	    parent/
 //	        <parent id> <child id>            = ""   (a root is filed under
 //	                      the all-zero parent)

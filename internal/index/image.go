@@ -76,8 +76,8 @@ func Decode(id manifest.Digest, v []byte) (Entry, error) {
 	return Entry{ID: id, Raw: raw, Manifest: m, Value: v}, nil
 }
 
-// Put files images: each one's manifests/ value, its index/time and
-// index/parent keys, its shallow/ mark, and the stats counters (images,
+// Put files images: each one's manifests/ value, its index/time key
+// with its summary (EncodeSummary) as the value, its index/parent keys, its shallow/ mark, and the stats counters (images,
 // image_logical, logical, stored). An image filed already is left as it
 // is. Each bucket's keys go in in sorted order, which is how bbolt fills
 // its pages best: a bulk loader passes many entries at once.
@@ -96,6 +96,7 @@ func Put(tx *bolt.Tx, entries ...Entry) error {
 	}
 	slices.SortFunc(fresh, func(a, b Entry) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	var timeKeys, parentKeys, shallowKeys [][]byte
+	summaries := make(map[string][]byte, len(fresh)) // index/time's values, by key
 	var images, imageLogical, logical, stored int64
 	for _, e := range fresh {
 		if err := manifests.Put(e.ID[:], e.Value); err != nil {
@@ -103,6 +104,7 @@ func Put(tx *bolt.Tx, entries ...Entry) error {
 		}
 		t, p := keys(e.ID, e.Manifest.CreatedAt, e.Manifest.Parents)
 		timeKeys = append(timeKeys, t)
+		summaries[string(t)] = EncodeSummary(e.Manifest)
 		parentKeys = append(parentKeys, p...)
 		if e.Shallow {
 			shallowKeys = append(shallowKeys, e.ID[:])
@@ -126,7 +128,11 @@ func Put(tx *bolt.Tx, entries ...Entry) error {
 		}
 		slices.SortFunc(k.keys, bytes.Compare)
 		for _, key := range k.keys {
-			if err := b.Put(key, []byte{}); err != nil {
+			v := summaries[string(key)] // nil, stored as empty, outside index/time
+			if v == nil {
+				v = []byte{}
+			}
+			if err := b.Put(key, v); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,8 @@
 // image's manifest, and the buckets that order images by creation time
 // and by parent, written in the same transaction as each manifest, so
 // that history queries are range scans over them, never a scan of every
-// image; and shallow/, the images that lack parents. Put, Get and Remove
+// image (index/time's values hold each image's Summary, so a listing reads
+// no manifest: summary.go); and shallow/, the images that lack parents. Put, Get and Remove
 // (image.go) are the one place that writes, reads and removes an image's
 // record: commit, prune and the bulk loader of the benchmarks all go
 // through them.

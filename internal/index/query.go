@@ -56,13 +56,37 @@ func (r TimeRange) Contains(key []byte) bool {
 // there, so its cost grows with the number of keys fn sees, not with the
 // size of the index.
 func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) (more bool, err error)) error {
+	return scanTime(tx, r, func(key, _ []byte) (bool, error) {
+		_, id, ok := ParseTimeKey(key)
+		if !ok {
+			return false, corruptKey("time", key)
+		}
+		return fn(key, id)
+	})
+}
+
+// ScanSummaries is ScanTime passing each image's summary, read from
+// index/time's value. ok is false for an image filed without one (before
+// schema 11, or by an older pf): the caller reads its manifest.
+func ScanSummaries(tx *bolt.Tx, r TimeRange, fn func(key []byte, s Summary, ok bool) (more bool, err error)) error {
+	var d summaryDecoder
+	return scanTime(tx, r, func(key, value []byte) (bool, error) {
+		s, ok, err := d.decode(key, value)
+		if err != nil {
+			return false, err
+		}
+		return fn(key, s, ok)
+	})
+}
+
+func scanTime(tx *bolt.Tx, r TimeRange, fn func(key, value []byte) (more bool, err error)) error {
 	byTime, _, err := buckets(tx)
 	if err != nil {
 		return err
 	}
 	lo, hi := r.bounds()
 	c := byTime.Cursor()
-	var k []byte
+	var k, v []byte
 	if r.Reverse {
 		// Oldest first: start at the first key >= lo, or just after
 		// After, whichever is later. After+0x00 is the least key above
@@ -72,9 +96,9 @@ func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) 
 			start = append(bytes.Clone(r.After), 0)
 		}
 		if start == nil {
-			k, _ = c.First()
+			k, v = c.First()
 		} else {
-			k, _ = c.Seek(start)
+			k, v = c.Seek(start)
 		}
 	} else {
 		// Newest first: start at the last key < hi, or < After,
@@ -84,22 +108,18 @@ func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) 
 			end = r.After
 		}
 		if end == nil {
-			k, _ = c.Last()
+			k, v = c.Last()
 		} else if k, _ = c.Seek(end); k == nil {
-			k, _ = c.Last()
+			k, v = c.Last()
 		} else {
-			k, _ = c.Prev()
+			k, v = c.Prev()
 		}
 	}
-	for ; k != nil; k = step(c, r.Reverse) {
+	for ; k != nil; k, v = step(c, r.Reverse) {
 		if r.Reverse && hi != nil && bytes.Compare(k, hi) >= 0 || !r.Reverse && lo != nil && bytes.Compare(k, lo) < 0 {
 			return nil
 		}
-		_, id, ok := ParseTimeKey(k)
-		if !ok {
-			return corruptKey("time", k)
-		}
-		more, err := fn(k, id)
+		more, err := fn(k, v)
 		if err != nil || !more {
 			return err
 		}
@@ -107,13 +127,11 @@ func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) 
 	return nil
 }
 
-func step(c *bolt.Cursor, forward bool) []byte {
+func step(c *bolt.Cursor, forward bool) (k, v []byte) {
 	if forward {
-		k, _ := c.Next()
-		return k
+		return c.Next()
 	}
-	k, _ := c.Prev()
-	return k
+	return c.Prev()
 }
 
 // Children lists the images that name parent among their parents, in the

@@ -32,6 +32,7 @@ var Steps = []Step{
 	{8, "manifests compressed against pf's manifest dictionary", manifestDict},
 	{9, "pins bucket", addPins},
 	{10, "deleted counter and sealed stat caches", sealedStatCaches},
+	{11, "index/time values carry each image's summary", timeSummaries},
 }
 
 // Latest is the schema version a store has after every step.
@@ -203,3 +204,59 @@ func addPins(tx *bolt.Tx) error {
 // is gone; it must refuse the file. A missing counter reads as zero, and
 // no cache has a seal yet.
 func sealedStatCaches(*bolt.Tx) error { return nil }
+
+// SummarizeManifest returns the index/time value (a summary: agent and
+// parents) of image id, whose manifests/ value is v. Package index sets
+// it: reading a manifest takes package cas, which depends on this one.
+var SummarizeManifest func(id [32]byte, v []byte) ([]byte, error)
+
+// timeSummaries sets the value of every index/time key, empty before, to
+// its image's summary, so that a listing is a range scan of index/time
+// that reads no manifest (package index holds the value's layout). A
+// manifest that does not read keeps its empty value, which reads as "no
+// summary: read the manifest", so that a damaged image is reported by
+// pf verify rather than making the store unopenable. An older pf reads
+// the store as before and would file its images with empty values.
+func timeSummaries(tx *bolt.Tx) error {
+	index := tx.Bucket([]byte("index"))
+	manifests := tx.Bucket([]byte("manifests"))
+	if index == nil || manifests == nil || index.Bucket([]byte("time")) == nil {
+		return errors.New("no index/time or manifests bucket")
+	}
+	byTime := index.Bucket([]byte("time"))
+	const keyLen = 12 + 32
+	var keys, values [][]byte
+	err := byTime.ForEach(func(k, v []byte) error {
+		if len(k) != keyLen || len(v) > 0 {
+			return nil
+		}
+		m := manifests.Get(k[12:])
+		if m == nil {
+			return nil
+		}
+		if SummarizeManifest == nil {
+			return errors.New("no manifest reader is linked in")
+		}
+		s, err := SummarizeManifest([32]byte(k[12:]), m)
+		if err != nil {
+			return nil
+		}
+		keys, values = append(keys, k), append(values, s)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Put after the walk: bbolt forbids changing a bucket while ForEach
+	// walks it. The keys lie in the transaction's memory, unchanged until
+	// the first Put, so each is copied first.
+	for i := range keys {
+		keys[i] = append([]byte(nil), keys[i]...)
+	}
+	for i, k := range keys {
+		if err := byTime.Put(k, values[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
