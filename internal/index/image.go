@@ -117,15 +117,17 @@ func Put(tx *bolt.Tx, entries ...Entry) error {
 	for _, k := range []struct {
 		path [][]byte
 		keys [][]byte
+		fill float64
 	}{
-		{[][]byte{db.BucketIndex, db.BucketTime}, timeKeys},
-		{[][]byte{db.BucketIndex, db.BucketParent}, parentKeys},
-		{[][]byte{db.BucketShallow}, shallowKeys},
+		{[][]byte{db.BucketIndex, db.BucketTime}, timeKeys, timeFill},
+		{[][]byte{db.BucketIndex, db.BucketParent}, parentKeys, bolt.DefaultFillPercent},
+		{[][]byte{db.BucketShallow}, shallowKeys, bolt.DefaultFillPercent},
 	} {
 		b, err := db.Bucket(tx, k.path...)
 		if err != nil {
 			return err
 		}
+		b.FillPercent = k.fill
 		slices.SortFunc(k.keys, bytes.Compare)
 		for _, key := range k.keys {
 			v := summaries[string(key)] // nil, stored as empty, outside index/time
@@ -179,6 +181,12 @@ func Remove(tx *bolt.Tx, e Entry) (bool, error) {
 	raw := int64(len(e.Raw))
 	return true, addCounters(tx, -1, -(e.Reached + raw), -raw, -stored)
 }
+
+// timeFill is how full a page of index/time is left when it splits. New
+// images are nearly always the newest, so their keys go in at the end
+// and a page that splits is never written again: bbolt's default (half)
+// would leave index/time, summaries and all, half empty.
+const timeFill = 0.9
 
 func addCounters(tx *bolt.Tx, images, imageLogical, logical, stored int64) error {
 	for _, c := range []struct {

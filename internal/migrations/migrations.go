@@ -224,6 +224,7 @@ func timeSummaries(tx *bolt.Tx) error {
 		return errors.New("no index/time or manifests bucket")
 	}
 	byTime := index.Bucket([]byte("time"))
+	byTime.FillPercent = 0.9 // every page is rewritten in key order
 	const keyLen = 12 + 32
 	var keys, values [][]byte
 	err := byTime.ForEach(func(k, v []byte) error {
