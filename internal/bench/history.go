@@ -1,11 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"github.com/processfork/pf/internal/fixture"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/processfork/pf/manifest"
@@ -130,6 +130,11 @@ func (h *history) created(i int) time.Time { return historyEpoch.Add(time.Durati
 // chain is the agent image i belongs to.
 func (h *history) chain(i int) int { return i % h.chains }
 
+// agent is the agent image i was taken of.
+func (h *history) agent(i int) manifest.Agent {
+	return manifest.Agent{Kind: "bench-history", Version: "1.0.0", Fingerprint: fmt.Sprintf("agent-%03d", h.chain(i))}
+}
+
 // parent is the index of image i's parent, or -1 for a root.
 func (h *history) parent(i int) int {
 	if i < h.chains {
@@ -145,8 +150,7 @@ func (h *history) manifest(i int) []byte {
 	if p := h.parent(i); p >= 0 {
 		parents = append(parents, h.ids[p])
 	}
-	m := manifest.New(manifest.Agent{Kind: "bench-history", Version: "1.0.0", Fingerprint: fmt.Sprintf("agent-%03d", h.chain(i))},
-		h.created(i), parents...)
+	m := manifest.New(h.agent(i), h.created(i), parents...)
 	l := &h.layers.m
 	m.Model, m.Cache, m.World, m.Effects, m.Trace = l.Model, l.Cache, l.World, l.Effects, l.Trace
 	raw, err := m.Encode()
@@ -162,15 +166,21 @@ func (h *history) manifest(i int) []byte {
 func (h *history) since() time.Time { return h.created(h.n / 2) }
 
 // check verifies the answer to a query from since for the newest limit:
-// the newest images, newest first, byte for byte.
-func (h *history) check(got [][]byte, limit int) error {
+// the newest images, newest first, each with its id, creation time,
+// agent and parents.
+func (h *history) check(got []imageSummary, limit int) error {
 	want := min(limit, h.n-h.n/2)
 	if len(got) != want {
 		return fmt.Errorf("history query returned %d images, want %d", len(got), want)
 	}
-	for k, raw := range got {
-		if i := h.n - 1 - k; !bytes.Equal(raw, h.manifest(i)) {
-			return fmt.Errorf("history query: entry %d is not image %d: %.120s", k, i, raw)
+	for k, s := range got {
+		i := h.n - 1 - k
+		var parents []manifest.Digest
+		if p := h.parent(i); p >= 0 {
+			parents = append(parents, h.ids[p])
+		}
+		if s.id != h.ids[i] || !s.created.Equal(h.created(i)) || s.agent != h.agent(i) || !slices.Equal(s.parents, parents) {
+			return fmt.Errorf("history query: entry %d is not image %d: %+v", k, i, s)
 		}
 	}
 	return nil

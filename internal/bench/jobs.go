@@ -457,9 +457,13 @@ func (j *job) peakRSS(meter *rssMeter, others int64) (total, anon *int64) {
 // historyDir is where the history store of h for sys is cached.
 func (j *job) historyDir(sys system, h *history) string {
 	name := sys.Name()
-	if name == sysPF {
+	switch name {
+	case sysPF:
 		// A newer schema makes a new store rather than reading an old one.
 		name = fmt.Sprintf("pf-schema%d", migrations.Latest())
+	case sysSQLite:
+		// Since its summary columns.
+		name = "sqlite-summaries"
 	}
 	return filepath.Join(j.Cache, historyKey(h.n), name)
 }

@@ -51,10 +51,39 @@ type historian interface {
 }
 
 type historyStore interface {
-	// Newest returns the manifests of the n newest images created at or
-	// after since, newest first.
-	Newest(ctx context.Context, since time.Time, n int) ([][]byte, error)
+	// Newest returns the summaries of the n newest images created at or
+	// after since, newest first: what pf log lists of each.
+	Newest(ctx context.Context, since time.Time, n int) ([]imageSummary, error)
 	Close() error
+}
+
+// An imageSummary is what a history query returns of each image, as pf
+// log lists it: the id, creation time, agent and parents. Each system
+// answers from what it keeps: pf and SQLite from an index that holds the
+// summary, git and the reference design by parsing each manifest.
+type imageSummary struct {
+	id      manifest.Digest
+	created time.Time
+	agent   manifest.Agent
+	parents []manifest.Digest
+}
+
+// summaryOf is the summary of image id, whose manifest is m.
+func summaryOf(id manifest.Digest, m *manifest.Manifest) imageSummary {
+	return imageSummary{id: id, created: m.CreatedAt, agent: m.Agent, parents: m.Parents}
+}
+
+// summarize parses each manifest of raws into its summary.
+func summarize(raws [][]byte) ([]imageSummary, error) {
+	out := make([]imageSummary, len(raws))
+	for i, raw := range raws {
+		m, err := manifest.Decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = summaryOf(manifest.Sum(raw), m)
+	}
+	return out, nil
 }
 
 // unsupportedError is a workload a system has no way to do.
@@ -130,16 +159,4 @@ func mkdirEmpty(dir string) error {
 		return err
 	}
 	return os.MkdirAll(dir, 0o755)
-}
-
-// decodeAll parses manifests as a program listing images would, to use
-// them: pf's Log and the reference's listing return them parsed, so the
-// peers that return bytes parse them too.
-func decodeAll(raws [][]byte) error {
-	for _, raw := range raws {
-		if _, err := manifest.Decode(raw); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -413,7 +413,8 @@ func (g gitSystem) OpenHistory(ctx context.Context, dir string) (historyStore, e
 type gitHistory struct{ dir string }
 
 // Newest runs git log over every branch, newest first, since the time.
-func (g gitHistory) Newest(ctx context.Context, since time.Time, n int) ([][]byte, error) {
+// The manifest is the commit's message: each is parsed for its summary.
+func (g gitHistory) Newest(ctx context.Context, since time.Time, n int) ([]imageSummary, error) {
 	cmd := gitCmd(ctx, g.dir, "log", "--branches", "--since="+strconv.FormatInt(since.Unix(), 10),
 		"-n", strconv.Itoa(n), "--format=%B%x00")
 	var stderr bytes.Buffer
@@ -429,7 +430,7 @@ func (g gitHistory) Newest(ctx context.Context, since time.Time, n int) ([][]byt
 			res = append(res, msg)
 		}
 	}
-	return res, decodeAll(res)
+	return summarize(res)
 }
 
 func (g gitHistory) Close() error { return nil }

@@ -142,15 +142,15 @@ func (pfSystem) OpenHistory(ctx context.Context, dir string) (historyStore, erro
 
 type pfHistory struct{ s *pf.Store }
 
-// Newest is Store.Log, as pf log runs it.
-func (p pfHistory) Newest(ctx context.Context, since time.Time, n int) ([][]byte, error) {
-	entries, _, err := p.s.Log(ctx, pf.LogQuery{Since: since, Limit: n})
+// Newest is Store.Summaries, as pf log runs it.
+func (p pfHistory) Newest(ctx context.Context, since time.Time, n int) ([]imageSummary, error) {
+	sums, _, err := p.s.Summaries(ctx, pf.LogQuery{Since: since, Limit: n})
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(entries))
-	for i, e := range entries {
-		out[i] = e.Raw
+	out := make([]imageSummary, len(sums))
+	for i, s := range sums {
+		out[i] = imageSummary{id: s.ID, created: s.CreatedAt, agent: s.Agent, parents: s.Parents}
 	}
 	return out, nil
 }

@@ -335,14 +335,15 @@ func (refSystem) OpenHistory(ctx context.Context, dir string) (historyStore, err
 
 type refHistory struct{ s *refStore }
 
-func (r refHistory) Newest(ctx context.Context, since time.Time, n int) ([][]byte, error) {
+// Newest is the reference's log: it parses every manifest to sort them.
+func (r refHistory) Newest(ctx context.Context, since time.Time, n int) ([]imageSummary, error) {
 	imgs, err := r.s.Log(since, n)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(imgs))
+	out := make([]imageSummary, len(imgs))
 	for i, img := range imgs {
-		out[i] = img.raw
+		out[i] = summaryOf(img.id, img.m)
 	}
 	return out, nil
 }

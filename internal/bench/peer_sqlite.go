@@ -30,9 +30,14 @@ CREATE TABLE IF NOT EXISTS blobs (
 	data   BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS manifests (
-	id         TEXT PRIMARY KEY,
-	created_at INTEGER NOT NULL, -- Unix nanoseconds
-	manifest   BLOB NOT NULL
+	id            TEXT PRIMARY KEY,
+	created_at    INTEGER NOT NULL, -- Unix nanoseconds
+	manifest      BLOB NOT NULL,
+	-- The summary a listing shows, as pf keeps it in its time index.
+	agent_kind    TEXT NOT NULL DEFAULT '',
+	agent_version TEXT NOT NULL DEFAULT '',
+	fingerprint   TEXT NOT NULL DEFAULT '',
+	parents       BLOB NOT NULL DEFAULT x'' -- the parents' 32 bytes each
 );
 CREATE INDEX IF NOT EXISTS manifests_created_at ON manifests (created_at);
 `
@@ -174,7 +179,8 @@ func (s *sqliteStore) Close() error {
 	return s.db.Close()
 }
 
-// BuildHistory inserts every manifest in transactions of 50,000.
+// BuildHistory inserts every manifest with its summary, in transactions
+// of 50,000.
 func (sqliteSystem) BuildHistory(ctx context.Context, dir string, h *history) error {
 	db, err := openSQLite(ctx, dir)
 	if err != nil {
@@ -184,13 +190,24 @@ func (sqliteSystem) BuildHistory(ctx context.Context, dir string, h *history) er
 	const batch = 50_000
 	for start := 0; start < h.n; start += batch {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			stmt, err := tx.PrepareContext(ctx, "INSERT INTO manifests (id, created_at, manifest) VALUES (?, ?, ?)")
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO manifests (id, created_at, manifest, agent_kind, agent_version, fingerprint, parents)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return err
 			}
 			defer stmt.Close()
 			for i := start; i < min(h.n, start+batch); i++ {
-				if _, err := stmt.ExecContext(ctx, digestKey(h.ids[i]), h.created(i).UnixNano(), h.manifest(i)); err != nil {
+				raw := h.manifest(i)
+				m, err := manifest.Decode(raw)
+				if err != nil {
+					return err
+				}
+				parents := []byte{} // a root's: nil would be NULL
+				for _, p := range m.Parents {
+					parents = append(parents, p[:]...)
+				}
+				if _, err := stmt.ExecContext(ctx, digestKey(h.ids[i]), h.created(i).UnixNano(), raw,
+					m.Agent.Kind, m.Agent.Version, m.Agent.Fingerprint, parents); err != nil {
 					return err
 				}
 			}
@@ -214,25 +231,39 @@ func (sqliteSystem) OpenHistory(ctx context.Context, dir string) (historyStore, 
 
 type sqliteHistory struct{ db *sql.DB }
 
-func (s sqliteHistory) Newest(ctx context.Context, since time.Time, n int) ([][]byte, error) {
-	rows, err := s.db.QueryContext(ctx,
-		"SELECT manifest FROM manifests WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?", since.UnixNano(), n)
+// Newest reads the summary columns of the rows the created_at index
+// finds, as pf reads its time index.
+func (s sqliteHistory) Newest(ctx context.Context, since time.Time, n int) ([]imageSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, created_at, agent_kind, agent_version, fingerprint, parents
+		FROM manifests WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?`, since.UnixNano(), n)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out [][]byte
+	var out []imageSummary
 	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
+		var (
+			id      string
+			created int64
+			parents []byte
+			sum     imageSummary
+		)
+		if err := rows.Scan(&id, &created, &sum.agent.Kind, &sum.agent.Version, &sum.agent.Fingerprint, &parents); err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		if sum.id, err = manifest.ParseHex(id); err != nil {
+			return nil, fmt.Errorf("sqlite: id %q: %w", id, err)
+		}
+		if len(parents)%32 != 0 {
+			return nil, fmt.Errorf("sqlite: image %s: parents of %d bytes", id, len(parents))
+		}
+		for ; len(parents) > 0; parents = parents[32:] {
+			sum.parents = append(sum.parents, manifest.Digest(parents))
+		}
+		sum.created = time.Unix(0, created).UTC()
+		out = append(out, sum)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, decodeAll(out)
+	return out, rows.Err()
 }
 
 func (s sqliteHistory) Close() error { return s.db.Close() }
