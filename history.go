@@ -107,6 +107,12 @@ type Summary struct {
 	Parents   []manifest.Digest // in the manifest's order
 }
 
+// Summary is the image's summary, as Summaries lists it.
+func (img *Image) Summary() Summary {
+	m := img.Manifest
+	return Summary{ID: img.ID, CreatedAt: m.CreatedAt.UTC(), Agent: m.Agent, Parents: m.Parents}
+}
+
 // Summaries is Log for a listing that needs no more of each image than
 // its Summary: each is read from the time index's value, beside the key
 // the scan visits, so that no manifest is decompressed, hashed or parsed.

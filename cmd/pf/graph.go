@@ -13,7 +13,7 @@ import (
 // parents, as a graph must be drawn; otherwise it keeps the listing's
 // order (newest first). The two differ only where clocks were skewed and
 // a parent claims to be newer than its child.
-func topoOrder(entries []pf.LogEntry) []pf.LogEntry {
+func topoOrder(entries []pf.Summary) []pf.Summary {
 	pos := make(map[manifest.Digest]int, len(entries))
 	for i, e := range entries {
 		pos[e.ID] = i
@@ -21,7 +21,7 @@ func topoOrder(entries []pf.LogEntry) []pf.LogEntry {
 	// waiting[i] counts the listed children of entry i not yet placed.
 	waiting := make([]int, len(entries))
 	for _, e := range entries {
-		for _, p := range e.Manifest.Parents {
+		for _, p := range e.Parents {
 			if i, ok := pos[p]; ok {
 				waiting[i]++
 			}
@@ -33,11 +33,11 @@ func topoOrder(entries []pf.LogEntry) []pf.LogEntry {
 			heap.Push(ready, i)
 		}
 	}
-	out := make([]pf.LogEntry, 0, len(entries))
+	out := make([]pf.Summary, 0, len(entries))
 	for ready.Len() > 0 {
 		e := entries[heap.Pop(ready).(int)]
 		out = append(out, e)
-		for _, p := range e.Manifest.Parents {
+		for _, p := range e.Parents {
 			if i, ok := pos[p]; ok {
 				if waiting[i]--; waiting[i] == 0 {
 					heap.Push(ready, i)
@@ -81,7 +81,7 @@ type graph struct {
 	listed map[manifest.Digest]bool
 }
 
-func newGraph(entries []pf.LogEntry) *graph {
+func newGraph(entries []pf.Summary) *graph {
 	g := &graph{listed: make(map[manifest.Digest]bool, len(entries))}
 	for _, e := range entries {
 		g.listed[e.ID] = true

@@ -78,19 +78,19 @@ func TestGraph_Golden(t *testing.T) {
 
 // parseHistory reads a history, one image a line, children before
 // parents: "NAME [PARENT...]".
-func parseHistory(t *testing.T, text string) []pf.LogEntry {
+func parseHistory(t *testing.T, text string) []pf.Summary {
 	t.Helper()
-	var entries []pf.LogEntry
+	var entries []pf.Summary
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		fields := strings.Fields(line)
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		m := &manifest.Manifest{Agent: manifest.Agent{Fingerprint: fields[0]}}
+		s := pf.Summary{ID: manifest.Sum([]byte(fields[0])), Agent: manifest.Agent{Fingerprint: fields[0]}}
 		for _, p := range fields[1:] {
-			m.Parents = append(m.Parents, manifest.Sum([]byte(p)))
+			s.Parents = append(s.Parents, manifest.Sum([]byte(p)))
 		}
-		entries = append(entries, pf.LogEntry{Image: pf.Image{ID: manifest.Sum([]byte(fields[0])), Manifest: m}})
+		entries = append(entries, s)
 	}
 	return entries
 }
@@ -98,9 +98,9 @@ func parseHistory(t *testing.T, text string) []pf.LogEntry {
 // drawGraph is the graph of pf log -n limit, each image named by its
 // fingerprint one space after its graph cell, as git log --graph
 // --format=%s writes it (without git's padding).
-func drawGraph(entries []pf.LogEntry, limit int) string {
+func drawGraph(entries []pf.Summary, limit int) string {
 	var b strings.Builder
-	for _, row := range graphRows(entries, limit, func(e pf.LogEntry) []string { return []string{e.Manifest.Agent.Fingerprint} }) {
+	for _, row := range graphRows(entries, limit, func(e pf.Summary) []string { return []string{e.Agent.Fingerprint} }) {
 		b.WriteString(strings.Join(row, " ") + "\n")
 	}
 	return b.String()

@@ -107,29 +107,35 @@ func writeLog(ctx context.Context, w io.Writer, s *pf.Store, o logOptions) error
 		return err
 	}
 	bw := bufio.NewWriter(w)
-	if o.graph {
+	// The table and the graph show no more of an image than its summary,
+	// which the store lists without reading manifests; --json writes
+	// created_at as the manifest spells it, so it lists whole images.
+	summaries := func(e pf.LogEntry) pf.Summary { return e.Summary() }
+	switch {
+	case o.graph:
 		// The whole listing, so that the lines drawn for the images
 		// shown are the whole graph's (see writeGraph).
 		whole := o
 		whole.query.Limit = 0
-		var all []pf.LogEntry
-		err = eachPage(ctx, s, whole, func(page []pf.LogEntry) error {
+		var all []pf.Summary
+		err = eachPage(ctx, s, whole, s.Summaries, summaries, func(page []pf.Summary) error {
 			all = append(all, page...)
 			return nil
 		})
 		if err == nil {
 			err = writeGraph(bw, all, o.query.Limit, tags, o.loc)
 		}
-	} else {
-		err = eachPage(ctx, s, o, func(page []pf.LogEntry) error {
-			if o.json {
-				for _, e := range page {
-					if err := writeJSON(bw, logLine(e, tags)); err != nil {
-						return err
-					}
+	case o.json:
+		err = eachPage(ctx, s, o, s.Log, func(e pf.LogEntry) pf.LogEntry { return e }, func(page []pf.LogEntry) error {
+			for _, e := range page {
+				if err := writeJSON(bw, logLine(e, tags)); err != nil {
+					return err
 				}
-				return nil
 			}
+			return nil
+		})
+	default:
+		err = eachPage(ctx, s, o, s.Summaries, summaries, func(page []pf.Summary) error {
 			rows := make([][]string, len(page))
 			for i, e := range page {
 				rows[i] = logRow(e, tags, o.loc)
@@ -143,8 +149,11 @@ func writeLog(ctx context.Context, w io.Writer, s *pf.Store, o logOptions) error
 	return err
 }
 
-// eachPage calls fn with the listing o selects, a page at a time.
-func eachPage(ctx context.Context, s *pf.Store, o logOptions, fn func([]pf.LogEntry) error) error {
+// eachPage calls fn with the listing o selects, a page at a time, each
+// page listed by list (Store.Log or Store.Summaries); an ancestry's images
+// are turned into what fn takes by of.
+func eachPage[T any](ctx context.Context, s *pf.Store, o logOptions, list func(context.Context, pf.LogQuery) ([]T, string, error),
+	of func(pf.LogEntry) T, fn func([]T) error) error {
 	q := o.query
 	if len(o.from) > 0 {
 		// An ancestry is sorted whole before it is cut, so it comes in one piece.
@@ -154,7 +163,11 @@ func eachPage(ctx context.Context, s *pf.Store, o logOptions, fn func([]pf.LogEn
 		}
 		for len(entries) > 0 {
 			n := min(len(entries), logPage)
-			if err := fn(entries[:n]); err != nil {
+			page := make([]T, n)
+			for i, e := range entries[:n] {
+				page[i] = of(e)
+			}
+			if err := fn(page); err != nil {
 				return err
 			}
 			entries = entries[n:]
@@ -167,7 +180,7 @@ func eachPage(ctx context.Context, s *pf.Store, o logOptions, fn func([]pf.LogEn
 		if left > 0 {
 			q.Limit = min(left, logPage)
 		}
-		page, next, err := s.Log(ctx, q)
+		page, next, err := list(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -203,10 +216,9 @@ func logLine(e pf.LogEntry, tags map[manifest.Digest][]string) logJSON {
 
 // logRow is the cells of one image's line: short id, created, agent,
 // parents (how many, and which), fingerprint, tags.
-func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location) []string {
-	m := e.Manifest
-	parents := make([]string, len(m.Parents))
-	for i, p := range m.Parents {
+func logRow(e pf.Summary, tags map[manifest.Digest][]string, loc *time.Location) []string {
+	parents := make([]string, len(e.Parents))
+	for i, p := range e.Parents {
 		parents[i] = p.Short()
 	}
 	decoration := ""
@@ -215,11 +227,11 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location
 	}
 	return []string{
 		e.ID.Short(),
-		localTime(m.CreatedAt, loc),
-		m.Agent.String(),
-		plural(len(m.Parents), "parent", "parents"),
+		localTime(e.CreatedAt, loc),
+		e.Agent.String(),
+		plural(len(e.Parents), "parent", "parents"),
 		strings.Join(parents, " "),
-		m.Agent.Fingerprint,
+		e.Agent.Fingerprint,
 		decoration,
 	}
 }
@@ -228,13 +240,13 @@ func logRow(e pf.LogEntry, tags map[manifest.Digest][]string, loc *time.Location
 // listing in topoOrder, each line behind the graph of its parent edges.
 // The graph is the whole listing's, cut: -n shows fewer images, never
 // other lines.
-func writeGraph(w io.Writer, entries []pf.LogEntry, limit int, tags map[manifest.Digest][]string, loc *time.Location) error {
-	return writeTable(w, graphRows(entries, limit, func(e pf.LogEntry) []string { return logRow(e, tags, loc) }))
+func writeGraph(w io.Writer, entries []pf.Summary, limit int, tags map[manifest.Digest][]string, loc *time.Location) error {
+	return writeTable(w, graphRows(entries, limit, func(e pf.Summary) []string { return logRow(e, tags, loc) }))
 }
 
 // graphRows draws the graph of the listing and returns its rows: an
 // image's graph cell then its cells, or an edge row alone.
-func graphRows(entries []pf.LogEntry, limit int, cells func(pf.LogEntry) []string) [][]string {
+func graphRows(entries []pf.Summary, limit int, cells func(pf.Summary) []string) [][]string {
 	entries = topoOrder(entries)
 	g := newGraph(entries)
 	var rows [][]string
@@ -242,7 +254,7 @@ func graphRows(entries []pf.LogEntry, limit int, cells func(pf.LogEntry) []strin
 		if limit > 0 && i == limit {
 			break
 		}
-		row, edges := g.add(e.ID, e.Manifest.Parents)
+		row, edges := g.add(e.ID, e.Parents)
 		rows = append(rows, append([]string{row}, cells(e)...))
 		for _, edge := range edges {
 			rows = append(rows, []string{edge})
