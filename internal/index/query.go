@@ -69,7 +69,11 @@ func ScanTime(tx *bolt.Tx, r TimeRange, fn func(key []byte, id manifest.Digest) 
 // index/time's value. ok is false for an image filed without one (before
 // schema 11, or by an older pf): the caller reads its manifest.
 func ScanSummaries(tx *bolt.Tx, r TimeRange, fn func(key []byte, s Summary, ok bool) (more bool, err error)) error {
+	// Room for a page of a hundred or so images from the start: a
+	// listing is short, and each doubling copies what came before.
 	var d summaryDecoder
+	d.text.Grow(4096)
+	d.parents = make([]manifest.Digest, 0, 128)
 	return scanTime(tx, r, func(key, value []byte) (bool, error) {
 		s, ok, err := d.decode(key, value)
 		if err != nil {
