@@ -107,6 +107,11 @@ func (b blobBatch) PutBytes(ctx context.Context, p []byte) (manifest.Digest, err
 	return b.l.PutBytes(ctx, p)
 }
 
+// PutListing is what PutTree uses.
+func (b blobBatch) PutListing(ctx context.Context, p []byte) (manifest.Digest, error) {
+	return b.l.PutListing(ctx, p)
+}
+
 // PutBatch is what PutAll uses.
 func (b blobBatch) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest, error) {
 	return b.l.PutBatch(ctx, blobs)

@@ -23,7 +23,10 @@
 // FastCDC (github.com/PlakarKorp/go-cdc-chunkers, its fastcdc-v1.0.0) into
 // chunks of 512 KiB to 4 MiB, so an edit inside a large blob stores only
 // the chunks around it again. (Blobs an earlier pf stored were cut by a
-// Rabin fingerprint: their chunks read as any others.) A get streams one
+// Rabin fingerprint: their chunks read as any others.) A listing that
+// later snapshots store again with a few entries changed, a tree of
+// files, is cut smaller (PutListing: 4 to 64 KiB, from 16 KiB up), so
+// that each snapshot stores again only the chunks around its changes. A get streams one
 // chunk at a time; a put holds at most three, as the chunker, the chunks'
 // hashes and the whole blob's hash each run on a goroutine of their own.
 //

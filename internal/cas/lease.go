@@ -65,7 +65,7 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 			}
 			return d, err
 		}
-		return l.putChunked(ctx, bytes.NewReader(b))
+		return l.putChunked(ctx, bytes.NewReader(b), largeCuts)
 	}
 	d := manifest.Sum(b)
 	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, data: b}); err != nil {
@@ -73,6 +73,24 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 	}
 	l.known(d, int64(len(b)))
 	return d, nil
+}
+
+// PutListing stages b, a listing that later snapshots store again with a
+// few entries changed (a tree of files), cut into small chunks
+// (listingCuts) so that what the next one shares with it is stored once.
+// A listing of up to two such chunks is one value, as PutBytes stores it.
+func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, error) {
+	if len(b) <= 2*listingCuts.normal {
+		return l.PutBytes(ctx, b)
+	}
+	d := manifest.Sum(b)
+	if stored, err := l.holdIfStored(d); err != nil || stored {
+		if stored {
+			l.known(d, int64(len(b)))
+		}
+		return d, err
+	}
+	return l.putChunked(ctx, bytes.NewReader(b), listingCuts)
 }
 
 // Put stages what r yields. A blob over InlineMax is chunked as it is
@@ -85,7 +103,7 @@ func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	case io.EOF, io.ErrUnexpectedEOF:
 		return l.PutBytes(ctx, head[:n])
 	case nil:
-		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r))
+		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts)
 	}
 	return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 }
@@ -169,7 +187,7 @@ func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest
 	}
 	for i, b := range blobs {
 		if len(b) > InlineMax {
-			d, err := l.putChunked(ctx, bytes.NewReader(b))
+			d, err := l.putChunked(ctx, bytes.NewReader(b), largeCuts)
 			if err != nil {
 				return nil, err
 			}
