@@ -11,10 +11,12 @@ import (
 func compactCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "compact",
-		Usage: "rewrite the store file to drop the space freed pages take (run pf gc first)",
-		Description: "Copies what the store holds into a new file beside it, syncs it and renames it\n" +
-			"over the store. It refuses while another process has the store open (exit 5)\n" +
-			"and leaves the store as it was if anything fails, a full disk included.",
+		Usage: "recompress the stored values and rewrite the store file without free pages (run pf gc first)",
+		Description: "Writes the stored values again at zstd's strongest level where that makes them\n" +
+			"smaller (snapshots write at the fastest), then copies what the store holds into a\n" +
+			"new file beside it, syncs it and renames it over the store. It refuses while\n" +
+			"another process has the store open (exit 5) and leaves the store as it was if\n" +
+			"anything fails, a full disk included.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "the sizes as JSON"},
 		},

@@ -1,0 +1,89 @@
+package cas
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestRecompress_StoresSmallerAndReadsTheSame(t *testing.T) {
+	d, s := openStore(t, "", Options{})
+	l := s.NewLease()
+	blobs := map[manifest.Digest][]byte{}
+	// Packed values, one too large to pack (its own bucket), one chunked
+	// blob, and random bytes that no level compresses.
+	for i, n := range []int{3000, 40000, 100000, 600 << 10, 3 << 20} {
+		b := sourceText(i, n)
+		dg, err := l.PutBytes(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[dg] = b
+	}
+	// Hex text: too large to pack even compressed, so in its own bucket.
+	var hex bytes.Buffer
+	for i := 0; hex.Len() < 900<<10; i++ {
+		fmt.Fprintf(&hex, "%d %x\n", i%10, payload(uint64(i), 24))
+	}
+	hd, err := l.PutBytes(ctx, hex.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs[hd] = hex.Bytes()
+	random := payload(7, 50000)
+	rd, err := l.PutBytes(ctx, random)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs[rd] = random
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := checkTotals(t, d)
+	ownLen := func() (n int) {
+		d.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(db.BucketBlobs).Bucket(hd[:])
+			if v == nil {
+				t.Fatal("the hex text is not in a bucket of its own")
+			}
+			n = len(v.Get(valueKey))
+			return nil
+		})
+		return n
+	}
+	hexBefore := ownLen()
+
+	rep, err := s.Recompress(ctx, CompactLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := checkTotals(t, d)
+	if n := ownLen(); n >= hexBefore {
+		t.Errorf("the value in a bucket of its own took %d bytes before, %d after", hexBefore, n)
+	}
+	if rep.Values == 0 || rep.Saved <= 0 || after != before-rep.Saved {
+		t.Fatalf("recompressed %d values, saving %d bytes: stored %d before, %d after", rep.Values, rep.Saved, before, after)
+	}
+	for dg, want := range blobs {
+		got, err := s.Get(ctx, dg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("blob %s reads back differently", dg)
+		}
+	}
+
+	// Written at the level already: a second run changes nothing.
+	again, err := s.Recompress(ctx, CompactLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Values != 0 || checkTotals(t, d) != after {
+		t.Fatalf("a second run recompressed %d values", again.Values)
+	}
+}
