@@ -516,6 +516,7 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 	if err != nil {
 		return err
 	}
+	c.peak() // the maintenance's processes (pf compact) are no step's
 	stored.Stored = int64p(n)
 	if note != "" {
 		stored.Note = note
