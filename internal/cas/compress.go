@@ -77,10 +77,25 @@ func encodeValue(level zstd.EncoderLevel, b []byte) []byte {
 // compressValue returns b's value in zstd, or nil when it should be stored
 // raw: too short, random-looking, or saving less than one part in 16.
 func compressValue(level zstd.EncoderLevel, b []byte) []byte {
-	if len(b) < 64 || looksRandom(b) {
+	if !worthCompressing(b) {
 		return nil
 	}
-	h := appendHeader(make([]byte, 0, 12+len(b)), formatZstd, len(b))
+	return compressValueInto(make([]byte, 0, compressRoom(len(b))), level, b)
+}
+
+// worthCompressing reports whether b may compress: neither too short nor
+// random-looking.
+func worthCompressing(b []byte) bool { return len(b) >= 64 && !looksRandom(b) }
+
+// compressRoom is the room a buffer needs for the zstd value of n bytes
+// that compressValueInto keeps: its header and less than n bytes of frame.
+func compressRoom(n int) int { return 12 + n }
+
+// compressValueInto is compressValue writing the value into dst's room
+// (grown if it is short), or returning nil; it does not look at whether b
+// looks random, which the caller did.
+func compressValueInto(dst []byte, level zstd.EncoderLevel, b []byte) []byte {
+	h := appendHeader(dst[:0], formatZstd, len(b))
 	v := encoderFor(level).EncodeAll(b, h)
 	if len(v)-len(h) < len(b)-len(b)/16 {
 		return v

@@ -152,11 +152,25 @@ const maxRawPacked = packMax - 1 - binary.MaxVarintLen64
 func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 	data := it.bytes()
 	v := it.encoded
-	if v == nil {
-		v = compressValue(l.s.level, data)
+	var buf []byte // the buffer from valueBuffers that v lies in
+	if v == nil && worthCompressing(data) {
+		// Compressed into a buffer of the list, not a new one: a snapshot
+		// compresses its whole size, and new buffers are garbage that the
+		// process faults in and the collector chases (a 2 GiB log made
+		// as much). A packed value is copied into its pack and its buffer
+		// given back at once; another is written from it.
+		buf = valueBuffers().get(compressRoom(len(data)))
+		if v = compressValueInto(buf, l.s.level, data); v == nil || &v[0] != &buf[:1][0] {
+			valueBuffers().put(buf)
+			buf = nil
+		}
 	}
 	packed := len(v) <= packMax && (v != nil || len(data) <= maxRawPacked)
-	var buf []byte // the buffer from valueBuffers that v lies in
+	if !packed && buf != nil {
+		// Staged, the buffer counts whole: one of the value's size
+		// spares early writes of a few values each.
+		buf, v = fitValue(buf, v)
+	}
 	switch {
 	case !packed && v == nil && it.raw != nil:
 		buf, v = it.raw, rawValueIn(it.raw)
@@ -164,7 +178,7 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 		buf = valueBuffers().get(rawValueRoom + len(data))
 		v = appendRawValue(buf, data)
 	}
-	if it.raw != nil && buf == nil {
+	if it.raw != nil && (buf == nil || &buf[:1][0] != &it.raw[:1][0]) {
 		// Packed or compressed: the pack and the compressed value are
 		// copies.
 		defer it.drop()
@@ -198,9 +212,24 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 		batch = l.takeStaged()
 	}
 	l.mu.Unlock()
+	if packed && buf != nil {
+		valueBuffers().put(buf) // copied into the pack
+	}
 	if spill {
 		l.spill(ctx, batch)
 	}
+}
+
+// fitValue moves the value v, which lies in buf, a buffer from
+// valueBuffers, into a smaller one of them if it fits in less than half
+// of buf, and returns the buffer v lies in and v.
+func fitValue(buf, v []byte) ([]byte, []byte) {
+	if len(v)+bufferStep > cap(buf)/2 {
+		return buf, v
+	}
+	fit := append(valueBuffers().get(len(v)), v...)
+	valueBuffers().put(buf)
+	return fit, fit
 }
 
 // takeStaged hands over everything staged, the pack being filled with it.
