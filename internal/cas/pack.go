@@ -150,11 +150,13 @@ func parsePackLive(id uint64, b []byte) (packLive, error) {
 // sparse reports whether less than half of the pack is live.
 func (l packLive) sparse() bool { return 2*l.bytes < l.size }
 
-// A pack is built in memory, then written whole by writePack. Its buffer
-// starts small and grows as values are added (members are found by
-// offset): most packs of a transfer hold a chunk list or two, and a pack
-// made with room for packTarget bytes cost a new 4 MiB for each. Buffers
-// are pooled, so that a snapshot of many small files grows few.
+// A pack is built in memory, then written whole by writePack, into a
+// buffer with room for the largest pack (packTarget, then one more value
+// of up to packMax): a buffer grown as values came was copied at every
+// doubling, and its new memory faulted in each time, which cost a
+// snapshot of many small files a tenth of its time. The buffers are kept
+// in a bufferList for the next packs, as a new one is memory the process
+// faults in again.
 type pack struct {
 	data    []byte
 	members []packMember
@@ -165,18 +167,26 @@ type packMember struct {
 	offset, length int
 }
 
-var packBuffers = sync.Pool{New: func() any { return &pack{data: make([]byte, 0, packStart)} }}
+// packRoom is the room of a pack's buffer: a pack is full once it holds
+// packTarget bytes, and a value adds at most its header and packMax more.
+const packRoom = packTarget + packMax + rawValueRoom
 
-// packStart is the room a new pack's buffer has.
-const packStart = 64 << 10
+// packBuffers keep the buffers of packs written, for the next ones: a
+// lease fills one while one batch waits to be written and one is written,
+// each of a pack or two.
+var packBuffers = sync.OnceValue(func() *bufferList {
+	return &bufferList{max: 4 * (packRoom + bufferStep)}
+})
 
-func newPack() *pack { return packBuffers.Get().(*pack) }
+func newPack() *pack { return &pack{data: packBuffers().get(packRoom)} }
 
-// recycle returns p's buffer to the pool. Only once no transaction can
+// recycle returns p's buffer to packBuffers. Only once no transaction can
 // still read it: bbolt keeps a value's slice until its commit.
 func (p *pack) recycle() {
-	p.data, p.members = p.data[:0], p.members[:0]
-	packBuffers.Put(p)
+	if p.data != nil {
+		packBuffers().put(p.data)
+	}
+	p.data, p.members = nil, nil
 }
 
 func (p *pack) full() bool { return len(p.data) >= packTarget }
