@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash/crc64"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/processfork/pf/internal/cas"
@@ -297,19 +299,24 @@ func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, de
 	ld, tree := c.loaded, c.tree
 	c.mu.Unlock()
 	sv := &fileCacheSave{c: c, loaded: ld, tree: tree, del: del, reached: make(map[manifest.Digest]int64, len(reached))}
+	// In key order: bbolt inserts each key into its page's sorted list,
+	// and a capture's records, in the order its workers finished them,
+	// moved half of that list at every insert of a first capture.
+	put = slices.SortedFunc(slices.Values(put), func(a, b FileRecord) int { return strings.Compare(a.Path, b.Path) })
 	for _, r := range put {
 		sv.put = append(sv.put, r.Path)
 		sv.values = append(sv.values, append(append(make([]byte, 0, len(r.Stat)+len(r.Blob)), r.Stat...), r.Blob[:]...))
 		sv.blobs = append(sv.blobs, r.Blob)
 	}
 	if ld != nil {
-		sv.del = append(sv.del, ld.unstored...)
+		sv.del = append(slices.Clip(sv.del), ld.unstored...)
 		for d, size := range reached {
 			if _, ok := ld.stored[d]; ok || ld.all {
 				sv.reached[d] = size
 			}
 		}
 	}
+	sv.del = slices.Sorted(slices.Values(sv.del))
 	if k, ok := w.(*contentKeeper); ok && k.commit != nil {
 		k.commit.addSave(sv)
 		return nil
