@@ -1100,11 +1100,22 @@ type testHooks struct {
 	afterReadFn func(path string, attempt int)
 }
 
-func (h *testHooks) open(path string) (*os.File, error) {
+// A readFile is a file a capture reads.
+type readFile interface {
+	io.Reader
+	Stat() (fs.FileInfo, error)
+	Close() error
+}
+
+func (h *testHooks) open(path string) (readFile, error) {
 	if h.openFile != nil {
-		return h.openFile(path)
+		f, err := h.openFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
-	return openForRead(path)
+	return openToRead(path)
 }
 
 func (h *testHooks) readDir(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
