@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -125,8 +126,9 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Dige
 
 // chunkPipeline runs a chunked put in three stages, each on a goroutine
 // of its own: the caller cuts chunks and copies each out of the chunker's
-// buffer into a raw value buffer (newRawValue), one stage hashes and
-// stages each chunk, and one hashes the whole blob. The buffer a chunk is
+// buffer into a raw value buffer (newRawValue), one stage hashes each
+// chunk and hands it on to be staged (compressed) beside the others on
+// every core (stageChunk), and one hashes the whole blob. The buffer a chunk is
 // copied into is the one its value is staged and written from: no further
 // copy, and no buffer of the pipeline's own. A chunk is staged only once
 // the whole blob's hash has read it, as its buffer goes back to the list
@@ -149,7 +151,11 @@ type chunkPipeline struct {
 	total  int64
 	first  []byte // the first chunk's raw value buffer, until a second shows
 	single []byte // the value of a blob of one chunk, once close returns
-	err    error
+
+	// The chunks being staged, and the first failure to stage one.
+	staging sync.WaitGroup
+	errOnce sync.Once
+	err     error
 }
 
 // pipelineDepth is how many chunks wait between the cutter and each
@@ -176,16 +182,37 @@ func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
 		for raw := range p.toStore {
 			cd := manifest.Sum(raw[rawValueRoom:])
 			<-p.hashed
-			if p.err != nil {
+			if p.failed.Load() {
 				valueBuffers().put(raw)
 				continue
 			}
-			if p.err = p.store(cd, raw); p.err != nil {
-				p.failed.Store(true)
-			}
+			p.store(cd, raw)
 		}
+		p.staging.Wait()
 	}()
 	return p
+}
+
+// chunkStagers holds a place for each chunk being staged (compressed,
+// mostly), one a core, whichever put it is of: the chunks of one large
+// blob are staged on every core, and no more at once, as each holds a
+// chunk's buffers.
+var chunkStagers = sync.OnceValue(func() chan struct{} { return make(chan struct{}, runtime.GOMAXPROCS(0)) })
+
+// stageChunk stages the chunk whose value buffer is raw, on a goroutine
+// of its own once a place in chunkStagers is free, and records the first
+// failure.
+func (p *chunkPipeline) stageChunk(cd manifest.Digest, raw []byte) {
+	chunkStagers() <- struct{}{}
+	p.staging.Add(1)
+	go func() {
+		defer p.staging.Done()
+		defer func() { <-chunkStagers() }()
+		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, raw: raw}); err != nil {
+			p.errOnce.Do(func() { p.err = err })
+			p.failed.Store(true)
+		}
+	}()
 }
 
 func (p *chunkPipeline) add(raw []byte) {
@@ -197,23 +224,20 @@ func (p *chunkPipeline) add(raw []byte) {
 // which it hands on. The first chunk waits until a second one shows: a
 // blob the chunker leaves whole is stored as one value, not as a list
 // naming a chunk with the blob's own digest.
-func (p *chunkPipeline) store(cd manifest.Digest, raw []byte) error {
+func (p *chunkPipeline) store(cd manifest.Digest, raw []byte) {
 	size := int64(len(raw) - rawValueRoom)
 	p.refs = append(p.refs, chunkRef{cd, size})
 	p.total += size
 	if len(p.refs) == 1 {
 		p.first = raw
-		return nil
+		return
 	}
 	if len(p.refs) == 2 {
 		first := p.first
 		p.first = nil
-		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: p.refs[0].digest, raw: first}); err != nil {
-			valueBuffers().put(raw)
-			return err
-		}
+		p.stageChunk(p.refs[0].digest, first)
 	}
-	return p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, raw: raw})
+	p.stageChunk(cd, raw)
 }
 
 // close waits for both stages to finish what they were given and returns
