@@ -39,6 +39,10 @@ func encoderFor(level zstd.EncoderLevel) *zstd.Encoder {
 			zstd.WithEncoderLevel(level),
 			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 			zstd.WithEncoderCRC(false), // values are verified by SHA-256
+			// No value is longer than a chunk: a longer window adds only
+			// memory, as each encoder keeps a history of twice the
+			// window (32 MiB for two encoders at the default 8 MiB).
+			zstd.WithWindowSize(chunkMax),
 			zstd.WithZeroFrames(true))
 		if err != nil {
 			panic(err) // only for invalid options, which are constant here
