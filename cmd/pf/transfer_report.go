@@ -170,7 +170,8 @@ func clearProgress(o transfer.Observer) {
 // near 110 MiB of RSS (TestTransfer_LargeBlob_BoundedMemory).
 const transferMemoryLimit = 96 << 20
 
-// boundMemory sets the soft memory limit for a transfer, unless the
+// boundMemory sets the soft memory limit for a transfer (or a snapshot of
+// a workspace, whose large files stream the same way), unless the
 // process has a lower one (GOMEMLIMIT), and returns what puts the limit
 // back. The limit is the whole process's: a command that pf serve runs
 // beside others leaves it alone, or it would make every other command
