@@ -5,12 +5,12 @@ import (
 	"context"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 )
 
 // CompactLevel is the zstd level Recompress writes values with: the
@@ -217,47 +217,24 @@ func reencode(level zstd.EncoderLevel, d manifest.Digest, v []byte) ([]byte, err
 // encodeAll fills each item's new value, on every core: the strongest
 // level encodes at tens of MB/s a core.
 func encodeAll(ctx context.Context, level zstd.EncoderLevel, items []recompressItem) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
-	)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				v, err := reencode(level, items[i].ref.digest, items[i].old)
-				if err != nil {
-					mu.Lock()
-					first = cmpOr(first, err)
-					mu.Unlock()
-					continue
-				}
-				items[i].new = v
-			}
-		}()
-	}
+	// The group's context ends once Wait returns: the caller's says
+	// whether the work was cut short.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range items {
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		next <- i
+		g.Go(func() error {
+			v, err := reencode(level, items[i].ref.digest, items[i].old)
+			items[i].new = v
+			return err
+		})
 	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // rewritePacks moves the values of the packs ids, as items holds them,
