@@ -42,7 +42,8 @@ var localFileSystems = map[int64]bool{
 type Watcher struct {
 	root    string // absolute, links resolved
 	fsw     *fsnotify.Watcher
-	cookies string // a private directory outside root for the barrier
+	cookies string   // a private directory outside root for the barrier
+	lock    *os.File // cookies' lock file, locked while the watcher lives
 
 	// capture is held by a capture from Begin to End.
 	capture sync.Mutex
@@ -75,22 +76,22 @@ func newWatcher(root string) (*Watcher, error) {
 	if !supported(root) {
 		return nil, fmt.Errorf("%s: not on a local file system inotify watches fully", root)
 	}
-	cookies, err := cookieDir(root)
+	cookies, lock, err := cookieDir(root)
 	if err != nil {
 		return nil, err
 	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
-		os.Remove(cookies)
+		removeCookieDir(cookies, lock)
 		return nil, err
 	}
 	if err := fsw.Add(cookies); err != nil {
 		fsw.Close()
-		os.Remove(cookies)
+		removeCookieDir(cookies, lock)
 		return nil, err
 	}
 	w := &Watcher{
-		root: root, fsw: fsw, cookies: cookies,
+		root: root, fsw: fsw, cookies: cookies, lock: lock,
 		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
 		names: map[string]map[string]bool{}, whole: map[string]bool{},
 		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
@@ -100,15 +101,38 @@ func newWatcher(root string) (*Watcher, error) {
 }
 
 // cookieDir makes the private directory of a watcher's cookies, outside
-// root: pf never writes into a workspace it captures.
-func cookieDir(root string) (string, error) {
+// root (pf never writes into a workspace it captures), and locks it for
+// as long as the watcher lives: the lock, not a process id, tells a
+// later watcher that the directory's owner was killed (see
+// sweepCookieDirs), and it holds across pid namespaces sharing the
+// directory.
+func cookieDir(root string) (string, *os.File, error) {
 	for _, tmp := range []string{os.TempDir(), "/dev/shm"} {
 		if tmp, err := filepath.EvalSymlinks(tmp); err != nil || tmp == root || strings.HasPrefix(tmp, root+"/") || root == "/" {
 			continue
 		}
-		return os.MkdirTemp(tmp, "pf-watch-")
+		sweepCookieDirs(tmp)
+		dir, err := os.MkdirTemp(tmp, cookieDirPrefix)
+		if err != nil {
+			return "", nil, err
+		}
+		// The lock file gets its name only once locked, so that a sweep
+		// never finds it free while its watcher starts.
+		unnamed := filepath.Join(dir, cookieLockName+cookieLockUnnamed)
+		lock, err := os.OpenFile(unnamed, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		if err == nil {
+			err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		}
+		if err == nil {
+			err = os.Rename(unnamed, filepath.Join(dir, cookieLockName))
+		}
+		if err != nil {
+			removeCookieDir(dir, lock)
+			return "", nil, err
+		}
+		return dir, lock, nil
 	}
-	return "", fmt.Errorf("%s: no directory outside it for the watcher's cookies", root)
+	return "", nil, fmt.Errorf("%s: no directory outside it for the watcher's cookies", root)
 }
 
 // Root is the directory watched.
@@ -120,7 +144,7 @@ func (w *Watcher) Close() error {
 	defer w.capture.Unlock()
 	err := w.fsw.Close()
 	<-w.done
-	os.RemoveAll(w.cookies)
+	removeCookieDir(w.cookies, w.lock)
 	return err
 }
 
