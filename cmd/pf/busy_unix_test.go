@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -30,7 +32,7 @@ func TestInterrupt_Exits130(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitUntilOpened(t, cmd.Process.Pid, store)
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
@@ -44,4 +46,29 @@ func TestInterrupt_Exits130(t *testing.T) {
 	if got := errs.String(); got != "pf: interrupted\n" {
 		t.Fatalf("stderr %q", got)
 	}
+}
+
+// waitUntilOpened returns once process pid has the file at path open:
+// past its start-up, so that a signal meets pf's handler, not the
+// runtime's default. Where /proc is missing it waits half a second.
+func waitUntilOpened(t *testing.T, pid int, path string) {
+	t.Helper()
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	if _, err := os.Stat(fds); err != nil {
+		time.Sleep(500 * time.Millisecond)
+		return
+	}
+	want, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		entries, _ := os.ReadDir(fds)
+		for _, e := range entries {
+			if target, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && target == want {
+				return
+			}
+		}
+	}
+	t.Fatalf("process %d did not open %s in a minute", pid, path)
 }
