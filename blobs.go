@@ -37,6 +37,11 @@ type BlobStore interface {
 	Has(ctx context.Context, d manifest.Digest) (bool, error)
 	// Stat describes a stored blob without reading its content.
 	Stat(ctx context.Context, d manifest.Digest) (BlobInfo, error)
+	// Chunks lists the chunks a large blob is stored in, in order,
+	// without reading them: nil for a blob stored as one value. Two
+	// blobs that share a prefix share its chunks, but for the one that
+	// holds their end (the chunks are cut where the content says).
+	Chunks(ctx context.Context, d manifest.Digest) ([]ChunkInfo, error)
 	// NewBatch starts a batch of puts that become permanent together.
 	NewBatch() BlobBatch
 }
@@ -47,6 +52,13 @@ type BlobInfo struct {
 	Size   int64 // logical (uncompressed) bytes
 	Stored int64 // bytes its values take: the value, plus its chunks' values
 	Chunks int   // 0 for a blob stored as one value
+}
+
+// ChunkInfo is one chunk of a chunked blob: the SHA-256 of its bytes, and
+// how many there are.
+type ChunkInfo struct {
+	Digest manifest.Digest
+	Size   int64
 }
 
 // A BlobBatch groups puts, as a snapshot's captures do: what it puts is
@@ -92,6 +104,18 @@ func (s blobStore) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 func (s blobStore) Stat(ctx context.Context, d manifest.Digest) (BlobInfo, error) {
 	info, err := s.b.Stat(ctx, d)
 	return BlobInfo(info), err
+}
+
+func (s blobStore) Chunks(ctx context.Context, d manifest.Digest) ([]ChunkInfo, error) {
+	chunks, err := s.b.Chunks(ctx, d)
+	if err != nil || chunks == nil {
+		return nil, err
+	}
+	out := make([]ChunkInfo, len(chunks))
+	for i, c := range chunks {
+		out[i] = ChunkInfo(c)
+	}
+	return out, nil
 }
 
 func (s blobStore) NewBatch() BlobBatch { return blobBatch{s.b.NewLease()} }

@@ -140,3 +140,9 @@ func replaceDir(oldpath, newpath string) error {
 	}
 	return renameNoReplace(oldpath, newpath)
 }
+
+// openToTruncate is unix's alone: elsewhere a restore writes each file
+// whole.
+func (p *parentDir) openToTruncate(name string) (*os.File, error) {
+	return nil, errNotTruncatable
+}

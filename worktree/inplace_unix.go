@@ -121,6 +121,22 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode) (int64
 	return n, err
 }
 
+// openToTruncate opens name for reading and writing, never through a
+// link, when it is a regular file with no other link: a file cut in
+// place must not change what another name shows.
+func (p *parentDir) openToTruncate(name string) (*os.File, error) {
+	fd, err := unix.Openat(p.fd, name, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+		unix.Close(fd)
+		return nil, errNotTruncatable
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
 // symlink makes name a symbolic link to target, replacing a file or link
 // there in one rename.
 func (p *parentDir) symlink(target, name string) error {

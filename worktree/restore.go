@@ -80,6 +80,10 @@ var ErrKept = errors.New("left as it is")
 // errNotDir: a path's parent is not a real directory (a link, a file).
 var errNotDir = errors.New("not a directory, or a symbolic link")
 
+// errNotTruncatable: a file a restore may not cut in place (see
+// truncateToPrefix), which it writes whole instead.
+var errNotTruncatable = errors.New("not a regular file with one link")
+
 // Restore makes the directory dir match the tree of image in place: files
 // whose bytes or mode differ are rewritten, missing files, directories and
 // links made, and what the image lacks deleted, except what the ignore
@@ -583,6 +587,10 @@ func (rs *restorer) writeAll() error {
 				if err := rs.checkReplaceable(p, name, false); err != nil {
 					return err
 				}
+			}
+			if cut, err := rs.truncateToPrefix(p, name, c); cut || err != nil {
+				wrote(c.New.Size)
+				return err
 			}
 			n, err := rs.writeFile(p, name, c.New)
 			wrote(n)

@@ -153,6 +153,35 @@ func (s *Bolt) Stat(ctx context.Context, d manifest.Digest) (Info, error) {
 	return info, err
 }
 
+// A Chunk is one chunk of a chunked blob: its digest (SHA-256 of its
+// bytes) and its size.
+type Chunk struct {
+	Digest manifest.Digest
+	Size   int64
+}
+
+// Chunks lists the chunks d is stored in, in order, reading none of
+// them; nil for a blob stored as one value.
+func (s *Bolt) Chunks(ctx context.Context, d manifest.Digest) ([]Chunk, error) {
+	var out []Chunk
+	err := s.db.View(func(tx *bolt.Tx) error {
+		h, _, err := lookup(tx, d)
+		if err != nil || h.format != formatChunks {
+			return err
+		}
+		refs, err := parseChunkList(d, h)
+		if err != nil {
+			return err
+		}
+		out = make([]Chunk, len(refs))
+		for i, r := range refs {
+			out[i] = Chunk{r.digest, r.size}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Get reads a whole blob into memory, verified. A blob stored as one value
 // is decoded straight into a buffer of its size.
 func (s *Bolt) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {

@@ -1,0 +1,69 @@
+package worktree
+
+import (
+	"crypto/sha256"
+	"io"
+
+	"github.com/processfork/pf/manifest"
+)
+
+// minTruncateRestore is the size from which a restore looks for a file's
+// content at the start of what is on disk: below it, writing the file
+// whole costs less than a look at its chunks.
+const minTruncateRestore = 8 << 20
+
+// truncateToPrefix restores change c by cutting the file on disk short,
+// when c's content is the start of what the file holds now: a log or a
+// database file that only grew since the image. A whole write of a file
+// of gigabytes would take seconds; this reads one chunk.
+//
+// The two blobs' chunk lists say so for all of c's chunks but its last,
+// the only one cut where c ended (chunks are cut where the content says,
+// so the rest of a shared prefix is cut alike); that last one is read
+// from the file and hashed. The file must be the one the backup captured
+// (its size and digest, as for every file a restore leaves alone), a
+// regular file with no other link, writable. It reports whether it cut
+// the file; false leaves the file as it was, for a whole write, and an
+// error means the file is cut but its mode is not yet c's.
+func (rs *restorer) truncateToPrefix(p *parentDir, name string, c Change) (bool, error) {
+	if c.Kind != Changed || c.Old.Kind != manifest.KindFile || c.New.Kind != manifest.KindFile ||
+		c.New.Size < minTruncateRestore || c.New.Size >= c.Old.Size {
+		return false, nil
+	}
+	blobs := rs.s.Blobs()
+	want, err := blobs.Chunks(rs.ctx, c.New.Blob)
+	if err != nil || len(want) < 2 {
+		return false, nil
+	}
+	have, err := blobs.Chunks(rs.ctx, c.Old.Blob)
+	if err != nil || len(have) < len(want) {
+		return false, nil
+	}
+	last := want[len(want)-1]
+	var lastAt int64
+	for i, ch := range want[:len(want)-1] {
+		if ch != have[i] {
+			return false, nil
+		}
+		lastAt += ch.Size
+	}
+	f, err := p.openToTruncate(name)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != c.Old.Size {
+		return false, nil
+	}
+	h := sha256.New()
+	if n, err := io.Copy(h, io.NewSectionReader(f, lastAt, last.Size)); err != nil || n != last.Size || manifest.Digest(h.Sum(nil)) != last.Digest {
+		return false, nil
+	}
+	if err := f.Truncate(c.New.Size); err != nil {
+		return false, nil
+	}
+	if c.New.Mode.Perm() != c.Old.Mode.Perm() {
+		return true, f.Chmod(c.New.Mode.Perm())
+	}
+	return true, nil
+}
