@@ -223,8 +223,9 @@ func (rep *Report) goals() []goal {
 					g.why += " (same rounds, small store: " + first.Note + ")"
 				}
 				g.why += ": the Go runtime's own start is the floor, and what pf adds to it is the package initialization of the libraries it links " +
-					"(urfave/cli/v2's man-page renderer github.com/russross/blackfriday, the reference and digest regular expressions of oras-go and go-digest, " +
-					"encoding/gob through go-git's gitignore package) and the page faults of a binary of about 19 MB; pf's own packages build nothing at start-up. " +
+					"(the reference and digest regular expressions of oras-go and go-digest, encoding/gob through go-git's gitignore package, " +
+					"the width tables of mpb's go-runewidth) and the page faults of a binary of about 19 MB; pf's own packages build nothing at start-up, " +
+					"and the binary is built as the README installs it (static, without urfave/cli's man-page generator). " +
 					"On a shared machine under load, the wait for a core adds to every process."
 			}
 			add(g)
