@@ -609,8 +609,6 @@ func (j *job) bigBlob(sys system) ([]Row, error) {
 		return nil, err
 	}
 	defer unmap()
-	j.progress("preparing the changed copy")
-	b := changedCopy(a)
 	dir, err := j.scratch("big")
 	if err != nil {
 		return nil, err
@@ -646,6 +644,13 @@ func (j *job) bigBlob(sys system) ([]Row, error) {
 	if put.Stored, put.StoredApparent, err = measureStored(dir); err != nil {
 		return nil, err
 	}
+	// The changed copy is made only now: a live heap of its size during
+	// the first put would keep an in-process store's collector idle until
+	// the heap doubled, so that every buffer the put allocates (bbolt's
+	// copy of each value, at commit) were fresh memory to fault in, which
+	// a pf process putting a file never pays.
+	j.progress("preparing the changed copy")
+	b := changedCopy(a)
 	j.progress("storing it again with 1% changed")
 	secs, err = timed(b)
 	if err != nil {
