@@ -124,12 +124,29 @@ func TestStatCache_ReadsOnlyChangedFiles(t *testing.T) {
 }
 
 func TestStatCache_RacyCleanIsHashedAgain(t *testing.T) {
-	dir := t.TempDir()
-	build(t, dir, node{path: "fresh", content: "written just now"}, node{path: "old", content: "old"})
-	os.Chtimes(filepath.Join(dir, "old"), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
 	s := openStore(t)
-	c := &Capture{Root: dir, Store: s}
-	snapshot(t, s, c)
+	var c *Capture
+	// "fresh" must be written and first captured in the same second: a
+	// first capture in the next second would trust it, rightly. Each try
+	// starts early in a second, and one that ends in another is made
+	// again in a new directory.
+	for try := 1; ; try++ {
+		if ns := time.Now().Nanosecond(); ns < 50e6 || ns > 400e6 {
+			time.Sleep(time.Duration(1e9-ns) + 50*time.Millisecond)
+		}
+		second := time.Now().Unix()
+		dir := t.TempDir()
+		build(t, dir, node{path: "fresh", content: "written just now"}, node{path: "old", content: "old"})
+		os.Chtimes(filepath.Join(dir, "old"), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+		c = &Capture{Root: dir, Store: s}
+		snapshot(t, s, c)
+		if time.Now().Unix() == second {
+			break
+		}
+		if try == 5 {
+			t.Fatal("no write and capture in one second after 5 tries: the machine is too slow for this test")
+		}
+	}
 	// "fresh" was modified in the second the cache saw it: not trusted,
 	// however equal its stat.
 	snapshot(t, s, c)
