@@ -96,12 +96,8 @@ func CheckTx(tx *bolt.Tx, opts CheckOptions) (Totals, error) {
 // the size the list says. The error names the first thing missing or
 // wrong, and wraps db.ErrNotFound for a missing blob.
 func CheckStoredTx(tx *bolt.Tx, d manifest.Digest) error {
-	h, _, err := lookup(tx, d)
-	if err != nil || h.format != formatChunks {
-		return err
-	}
-	refs, err := parseChunkList(d, h)
-	if err != nil {
+	refs, err := chunkRefsTx(tx, d)
+	if err != nil || refs == nil {
 		return err
 	}
 	chunks, err := db.Bucket(tx, db.BucketChunks)

@@ -112,7 +112,7 @@ func (s *Bolt) sweep(ctx context.Context, chunks bool, live *marks, opts Collect
 					continue
 				}
 				if !chunks {
-					listed, err := chunksTx(tx, d)
+					listed, err := ChunksOfTx(tx, d)
 					if err != nil {
 						return err
 					}

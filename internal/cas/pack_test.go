@@ -1018,7 +1018,7 @@ func TestPack_MixedSizes(t *testing.T) {
 				t.Fatalf("stat of the chunked blob: %+v, %v", info, err)
 			}
 			var chunks []manifest.Digest
-			if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = chunksTx(tx, ds[2]); return err }); err != nil {
+			if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksOfTx(tx, ds[2]); return err }); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range chunks {
@@ -1084,7 +1084,7 @@ func TestPack_ChunkedBlobWrittenEarly(t *testing.T) {
 				}
 				readsBack(t, s, dg, tt.b)
 				var chunks []manifest.Digest
-				if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = chunksTx(tx, dg); return err }); err != nil {
+				if err := d.View(func(tx *bolt.Tx) (err error) { chunks, err = ChunksOfTx(tx, dg); return err }); err != nil {
 					t.Fatal(err)
 				}
 				for _, c := range chunks {

@@ -119,7 +119,7 @@ func (s *Bolt) Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	}
 	s.touch(ds...)
 	for _, d := range ds {
-		chunks, err := chunksTx(tx, d)
+		chunks, err := ChunksOfTx(tx, d)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (bk *buckets) settle(refs []valueRef) error {
 			continue
 		}
 		if !ref.chunk {
-			cs, err := chunksTx(bk.tx, ref.digest)
+			cs, err := ChunksOfTx(bk.tx, ref.digest)
 			if err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}

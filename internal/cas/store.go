@@ -165,12 +165,8 @@ type Chunk struct {
 func (s *Bolt) Chunks(ctx context.Context, d manifest.Digest) ([]Chunk, error) {
 	var out []Chunk
 	err := s.db.View(func(tx *bolt.Tx) error {
-		h, _, err := lookup(tx, d)
-		if err != nil || h.format != formatChunks {
-			return err
-		}
-		refs, err := parseChunkList(d, h)
-		if err != nil {
+		refs, err := chunkRefsTx(tx, d)
+		if err != nil || refs == nil {
 			return err
 		}
 		out = make([]Chunk, len(refs))

@@ -51,18 +51,14 @@ func ReadTx(tx *bolt.Tx, d manifest.Digest) ([]byte, error) {
 	return out, nil
 }
 
-// chunksTx lists the chunks of blob d; nil for a blob stored as one value.
-func chunksTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
+// chunkRefsTx reads the chunk list of blob d, reading none of the
+// chunks: nil for a blob stored as one value.
+func chunkRefsTx(tx *bolt.Tx, d manifest.Digest) ([]chunkRef, error) {
 	h, _, err := lookup(tx, d)
 	if err != nil || h.format != formatChunks {
 		return nil, err
 	}
-	refs, err := parseChunkList(d, h)
-	out := make([]manifest.Digest, len(refs))
-	for i, r := range refs {
-		out[i] = r.digest
-	}
-	return out, err
+	return parseChunkList(d, h)
 }
 
 func readChunk(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) ([]byte, error) {
@@ -108,14 +104,13 @@ func chunkValue(chunks *bolt.Bucket, d manifest.Digest, i int, r chunkRef) (h he
 // blob stored whole. pf verify names the blobs (and so the images) that a
 // bad chunk breaks with it.
 func ChunksOfTx(tx *bolt.Tx, d manifest.Digest) ([]manifest.Digest, error) {
-	h, _, err := lookup(tx, d)
-	if err != nil || h.format != formatChunks {
+	refs, err := chunkRefsTx(tx, d)
+	if err != nil || refs == nil {
 		return nil, err
 	}
-	refs, err := parseChunkList(d, h)
 	out := make([]manifest.Digest, len(refs))
 	for i, r := range refs {
 		out[i] = r.digest
 	}
-	return out, err
+	return out, nil
 }
