@@ -90,7 +90,11 @@ func (s *Store) Close() error {
 	if s.borrowed {
 		return nil
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if cerr := s.blobs.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Borrow returns a handle on the same open store for code that closes

@@ -444,10 +444,10 @@ func (rep *Report) registryGoals() []goal {
 		}
 		gl := goal{goal: g.name, measured: strings.Join(parts, ", "), verdict: judge(len(short) == 0)}
 		if len(short) > 0 {
-			gl.why = "oras.Copy moves the layer files as they are. pf push reads each blob out of the store's memory map (a new process " +
-				"faults in every page), checks it against its digest, compresses it into its layer (zstd copies each byte twice even where " +
-				"it keeps it raw) and hashes the layer before it uploads it; pf pull decompresses each layer, checks the blob against its " +
-				"digest and stores it as any put does: cut into chunks, compressed and committed with fsyncs. On a loaded machine, " +
+			gl.why = "oras.Copy moves the layer files as they are. pf push reads each blob out of the store file, checks it against its " +
+				"digest, compresses it into its layer (zstd copies each byte twice even where it keeps it raw), hashes the layer and " +
+				"spools it to a file before it uploads it: two SHA-256 of every byte and a compression pass that oras.Copy does not " +
+				"make; pf pull decompresses each layer, checks the blob against its digest and stores it as any put does: cut into chunks, compressed and committed with fsyncs. On a loaded machine, " +
 				"where a process gets a share of a core, the time follows that CPU."
 		}
 		if g.full && rep.Quick {

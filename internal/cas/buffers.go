@@ -84,3 +84,9 @@ var valueBuffers = sync.OnceValue(func() *bufferList {
 // chunkedPuts holds a place for each chunked put that runs, one a core:
 // each keeps a core busy, so more at once add only memory (16 MiB each).
 var chunkedPuts = sync.OnceValue(func() chan struct{} { return make(chan struct{}, runtime.GOMAXPROCS(0)) })
+
+// readBuffers hold the chunk buffers of streaming reads (chunkReader), a
+// chunk each: a push or an export reads several blobs at once.
+var readBuffers = sync.OnceValue(func() *bufferList {
+	return &bufferList{max: 2 * runtime.GOMAXPROCS(0) * chunkMax}
+})

@@ -131,6 +131,14 @@ func (r *chunkReader) load() error {
 		return err
 	}
 	ref := r.refs[r.next]
+	if cap(r.payload) < int(ref.size) {
+		// From the list, not grown: a new buffer is cleared and faulted
+		// in, which for a large blob's reads cost as much as the copy.
+		if r.payload != nil {
+			readBuffers().put(r.payload)
+		}
+		r.payload = readBuffers().get(chunkMax)
+	}
 	var h header
 	err := r.s.db.View(func(tx *bolt.Tx) error {
 		chunks, err := db.Bucket(tx, db.BucketChunks)
@@ -140,8 +148,7 @@ func (r *chunkReader) load() error {
 		if h, err = chunkValue(chunks, r.digest, r.next, ref); err != nil {
 			return err
 		}
-		r.payload = append(r.payload[:0], h.payload...)
-		dropMapped(h.payload, r.s.mapBase(), uintptr(tx.Size()))
+		r.payload = r.s.appendMapped(r.payload[:0], h.payload, r.s.mapBase(), uintptr(tx.Size()))
 		h.payload = r.payload
 		return nil
 	})
@@ -228,6 +235,9 @@ func (r *chunkReader) Close() error {
 
 // release drops the buffers once the last chunk is read.
 func (r *chunkReader) release() {
+	if r.payload != nil {
+		readBuffers().put(r.payload)
+	}
 	r.cur, r.payload, r.decoded = nil, nil, nil
 }
 

@@ -69,6 +69,7 @@ type Bolt struct {
 	spillBytes int
 	holds      holds
 	track      tracker
+	sf         storeFile
 }
 
 // New returns the blob store of an open store file.
