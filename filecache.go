@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -289,6 +290,7 @@ func (c *FileCache) SetTree(tree CacheTree) {
 // missing go too. reached are the blobs, with their sizes, of records that
 // Load said stored and that the capture's layer names: the commit need not
 // look them up while nothing has been deleted from the store since Load.
+// Save may keep reached as it is: the caller must not change it after.
 //
 // With the BlobWriter a snapshot gives its captures, all this happens in
 // the snapshot's commit transaction, and only if it commits: a record
@@ -296,9 +298,56 @@ func (c *FileCache) SetTree(tree CacheTree) {
 // it happens now, in a transaction of its own.
 func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, del []string, reached map[manifest.Digest]int64) error {
 	c.mu.Lock()
-	ld, tree := c.loaded, c.tree
+	tree := c.tree
 	c.mu.Unlock()
-	sv := &fileCacheSave{c: c, loaded: ld, tree: tree, del: del, reached: make(map[manifest.Digest]int64, len(reached))}
+	sv := c.newSave(tree, put, del, reached)
+	if k, ok := w.(*contentKeeper); ok && k.commit != nil {
+		k.commit.addSave(sv)
+		return nil
+	}
+	sv.reached = nil
+	return c.s.db.Update(ctx, func(tx *bolt.Tx) error {
+		return sv.apply(tx, func(manifest.Digest) bool { return false })
+	})
+}
+
+// SaveWithHead records files that the caller wrote itself and whose
+// bytes it therefore knows (a restore: each record's stat taken once the
+// file was in place), and moves the head of head.Dir in head.Session to
+// id, in one transaction: the records are there only if the head moved.
+// A nil head records the files alone. No tree is sealed with the records
+// (the files are no longer those of the tree a capture sealed before);
+// the seal itself is kept when the records were as Load or LoadSealed
+// found them, as with Save.
+func (c *FileCache) SaveWithHead(ctx context.Context, put []FileRecord, head *HeadRef, id manifest.Digest) (previous manifest.Digest, err error) {
+	if head != nil {
+		if err := checkHeadArgs(head.Dir, head.Session); err != nil {
+			return manifest.Digest{}, err
+		}
+	}
+	sv := c.newSave(nil, put, nil, nil)
+	sv.reached = nil
+	err = c.s.db.Update(ctx, func(tx *bolt.Tx) error {
+		if head != nil {
+			if previous, err = setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
+				return err
+			}
+		}
+		return sv.apply(tx, func(manifest.Digest) bool { return false })
+	})
+	return previous, err
+}
+
+// newSave makes the save of put and del after what Load found, sealing
+// tree if not nil.
+func (c *FileCache) newSave(tree *CacheTree, put []FileRecord, del []string, reached map[manifest.Digest]int64) *fileCacheSave {
+	c.mu.Lock()
+	ld := c.loaded
+	c.mu.Unlock()
+	sv := &fileCacheSave{c: c, loaded: ld, tree: tree, del: del}
+	if ld != nil && !ld.all {
+		sv.reached = make(map[manifest.Digest]int64, len(reached))
+	}
 	// In key order: bbolt inserts each key into its page's sorted list,
 	// and a capture's records, in the order its workers finished them,
 	// moved half of that list at every insert of a first capture.
@@ -310,21 +359,20 @@ func (c *FileCache) Save(ctx context.Context, w BlobWriter, put []FileRecord, de
 	}
 	if ld != nil {
 		sv.del = append(slices.Clip(sv.del), ld.unstored...)
-		for d, size := range reached {
-			if _, ok := ld.stored[d]; ok || ld.all {
-				sv.reached[d] = size
+		if ld.all {
+			// Every record's blob is stored: reached as given, which
+			// the caller leaves as it is, not copied.
+			sv.reached = reached
+		} else {
+			for d, size := range reached {
+				if _, ok := ld.stored[d]; ok {
+					sv.reached[d] = size
+				}
 			}
 		}
 	}
 	sv.del = slices.Sorted(slices.Values(sv.del))
-	if k, ok := w.(*contentKeeper); ok && k.commit != nil {
-		k.commit.addSave(sv)
-		return nil
-	}
-	sv.reached = nil
-	return c.s.db.Update(ctx, func(tx *bolt.Tx) error {
-		return sv.apply(tx, func(manifest.Digest) bool { return false })
-	})
+	return sv
 }
 
 // A fileCacheSave is one FileCache.Save, waiting for its commit.

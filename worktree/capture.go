@@ -80,6 +80,7 @@ type Capture struct {
 	root    string       // Root as the last capture walked it
 	last    *captureMemo // what Changes kept of the capture before, if valid for this one
 	made    *captureMemo // what this capture found, when it made a memo
+	cache   *statCache   // the stat cache the walk used, nil without a store
 	stats   Stats
 	secrets []string
 	temps   []string // restore's temporary files the walk met
@@ -112,6 +113,10 @@ type Stats struct {
 	// TreeCached says the tree was the one the last capture of the
 	// directory made, known from the stat cache without encoding it.
 	TreeCached bool
+	// Whole says the tree was the last capture's through the same
+	// Capture.Changes, taken whole: nothing changed since, and that
+	// capture found every file as the stat cache held it.
+	Whole bool
 	// CacheKept says the stat cache was the one the last capture through
 	// the same Capture.Changes saved, kept in memory, not read from the
 	// store (which still held exactly it).
@@ -187,7 +192,7 @@ func (c *Capture) Secrets() []string { return slices.Clone(c.secrets) }
 
 // CaptureWorld implements pf.WorldCapture.
 func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
-	walked, err := c.walkTree(ctx, w)
+	walked, err := c.walk(ctx, w, true)
 	if err != nil {
 		return manifest.World{}, err
 	}
@@ -196,6 +201,7 @@ func (c *Capture) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.W
 		return manifest.World{}, err
 	}
 	walked.keepTree(fs)
+	walked.keepWhole()
 	return c.worldOf(ctx, w, fs)
 }
 
@@ -296,10 +302,19 @@ type walked struct {
 	// directories and symbolic links.
 	rest   manifest.Digest
 	sorted bool
+	// whole is the last capture's whole walk, when this one took it.
+	whole *wholeWalk
 }
 
 // walkTree walks the directory (see Capture) and returns what it found.
 func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error) {
+	return c.walk(ctx, w, false)
+}
+
+// walk is walkTree; mayTakeWhole lets it take the last capture's whole
+// walk (see wholeWalk), whose entries it then shares: for a caller that
+// changes none.
+func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) (*walked, error) {
 	c.stats = Stats{}
 	c.secrets, c.temps = nil, nil
 	// The errors of these name the path already.
@@ -350,15 +365,29 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 			}
 			return nil, fmt.Errorf("%s: stat cache: %w", c.Root, err)
 		}
-		// Room for the files the last capture met, and some.
-		wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
 		wk.storeFi, _ = os.Stat(c.Store.Path())
 	}
+	var whole *wholeWalk
+	if mayTakeWhole && !c.scan {
+		whole = wk.takeWhole()
+	}
 	if wk.changes != nil && !c.scan {
-		wk.memo = &captureMemo{key: c.memoKey(), cache: wk.cache, dirs: make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)}
+		wk.memo = &captureMemo{key: c.memoKey(), cache: wk.cache}
+		if whole == nil {
+			wk.memo.dirs = make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)
+		}
 	}
 	stopProgress := wk.reportProgress()
-	err = wk.run()
+	if whole != nil {
+		err = wk.replayWhole(whole)
+	} else {
+		if wk.cache != nil {
+			// Room for the files the last capture met, and some.
+			wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+			*wk.cache.marked = true
+		}
+		err = wk.run()
+	}
 	stopProgress()
 	if wk.changes != nil {
 		if err == nil && wk.memo != nil {
@@ -367,11 +396,14 @@ func (c *Capture) walkTree(ctx context.Context, w pf.BlobWriter) (*walked, error
 			wk.changes.End(nil)
 		}
 	}
-	c.stats, c.made = wk.stats, wk.memo
+	c.stats, c.made, c.cache = wk.stats, wk.memo, wk.cache
 	slices.Sort(wk.secrets)
 	c.secrets, c.temps = wk.secrets, wk.temps
 	if err != nil {
 		return nil, err
+	}
+	if whole != nil {
+		return &walked{wk: wk, rest: whole.rest, sorted: true, whole: whole}, nil
 	}
 	return &walked{wk: wk, rest: restOf(wk.entries)}, nil
 }

@@ -62,6 +62,14 @@ type DirtyNames interface {
 	DirtyNames(dir string) (names []string, ok bool)
 }
 
+// Unchanged is what a ChangeSet may also know: that nothing at all in the
+// directory changed since its memo. A capture then takes the whole tree
+// from that memo, when the capture that made it checked every file of it
+// against the stat cache (see wholeWalk), at the cost of no directory.
+type Unchanged interface {
+	Unchanged() bool
+}
+
 // A captureMemo is what a capture with Changes found, directory by
 // directory, for the next capture with the same Changes.
 type captureMemo struct {
@@ -73,6 +81,10 @@ type captureMemo struct {
 	// The tree the capture put, when known: a status against it need
 	// not decode it. Set once the tree is put, after End.
 	tree atomic.Pointer[putTree]
+	// whole is the capture's result, for a next capture that nothing
+	// changed before (see Unchanged); nil when it cannot be taken whole.
+	// Set with tree.
+	whole atomic.Pointer[wholeWalk]
 }
 
 // putTree is a tree a capture put, sorted, and its digest.

@@ -70,11 +70,15 @@ func (p *parentDir) lstat(name string) (fs.FileMode, bool, error) {
 	return fi.Mode(), true, nil
 }
 
-func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode) (int64, error) {
+// writeFile is the Unix one's, but it never reports what the stat cache
+// may record: the file cannot be looked at through the directory it was
+// renamed in. So it does not sync either: on Unix the sync is what lets a
+// file be recorded, and here nothing is.
+func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, _ bool, beforeRename func(written fileStat)) (int64, placed, error) {
 	tmp := filepath.Join(p.dir, restoreTempName())
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, placed{}, err
 	}
 	n, err := io.Copy(f, r)
 	if err == nil {
@@ -83,13 +87,16 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode) (int64
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && beforeRename != nil {
+		beforeRename(fileStat{})
+	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(p.dir, name))
 	}
 	if err != nil {
 		os.Remove(tmp)
 	}
-	return n, err
+	return n, placed{}, err
 }
 
 func (p *parentDir) symlink(target, name string) error {

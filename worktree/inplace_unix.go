@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,27 +99,55 @@ func unixMode(m uint32) fs.FileMode {
 
 // writeFile writes r to a new temporary file beside name and renames it
 // over name: a reader of name sees the old file or the new one, whole.
-func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode) (int64, error) {
+// With sync, the file's bytes reach the disk before the rename, and what
+// it reports is what the stat cache may record of the file (see
+// placedStat), if anything.
+func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, sync bool, beforeRename func(written fileStat)) (int64, placed, error) {
 	tmp := restoreTempName()
 	fd, err := unix.Openat(p.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, placed{}, err
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	n, err := io.Copy(f, r)
 	if err == nil {
 		err = f.Chmod(mode.Perm())
 	}
+	var written fs.FileInfo
+	if err == nil && sync {
+		if err = f.Sync(); err == nil {
+			written, err = f.Stat()
+		}
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && beforeRename != nil {
+		var st fileStat
+		if written != nil {
+			st = statOf(written)
+		}
+		beforeRename(st)
+	}
+	renamed := time.Now()
 	if err == nil {
 		err = unix.Renameat(p.fd, tmp, p.fd, name)
 	}
 	if err != nil {
 		unix.Unlinkat(p.fd, tmp, 0)
+		return n, placed{}, err
 	}
-	return n, err
+	var pl placed
+	if written != nil {
+		if fd, err := unix.Openat(p.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+			f := os.NewFile(uintptr(fd), name)
+			if now, err := f.Stat(); err == nil {
+				pl = placedStat(statOf(written), statOf(now), renamed)
+			}
+			f.Close()
+		}
+	}
+	return n, pl, nil
 }
 
 // openToTruncate opens name for reading and writing, never through a

@@ -54,6 +54,10 @@ type RestoreOptions struct {
 	// Changes, as Capture.Changes, spares the backup reading the
 	// directories that did not change since the last capture with it.
 	Changes Changes
+
+	// beforeRename, in tests, is called as a file written whole is
+	// about to be renamed into place.
+	beforeRename func(path string)
 }
 
 // RestoreResult says what a restore did.
@@ -95,7 +99,10 @@ var errNotTruncatable = errors.New("not a regular file with one link")
 // new, and running it again completes it. No write ever passes through a
 // symbolic link: each directory on the way is opened without following
 // one. The image's entries are checked before anything changes, as
-// Checkout checks them.
+// Checkout checks them. A file of 8 MiB or more (minRecordedWrite) is
+// synced before its rename and, when the stat cache's racy-clean rule
+// allows, recorded in the directory's stat cache in the transaction that
+// moves the head: the next capture need not read it again.
 //
 // First, unless opts.NoBackup, the directory as it is becomes a snapshot,
 // a child of its head: every restore can be undone by restoring that
@@ -197,10 +204,11 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	}
 	res.Changes = rs.done
 	res.Kept = int(rs.kept.Load())
-	if len(opts.Paths) == 0 {
-		if _, err := s.SetHead(ctx, head.Dir, head.Session, image); err != nil {
-			return res, err
-		}
+	if len(opts.Paths) > 0 {
+		head = nil
+	}
+	if err := rs.finish(ctx, capture.root, capture.cache, head, image); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -294,9 +302,10 @@ type restorer struct {
 	changes map[string]Change // what the plan means to do, by path
 	failed  sync.Map          // paths whose step was skipped: their children's are too
 
-	mu   sync.Mutex
-	done []Change
-	kept atomic.Int64
+	mu     sync.Mutex
+	done   []Change
+	kept   atomic.Int64
+	placed []pf.FileRecord // what the stat cache may record of the files written
 }
 
 // asRecorded reports whether every file the plan replaces, removes or
@@ -488,7 +497,7 @@ func (rs *restorer) apply() error {
 			err := p.chmod(name, c.New.Mode)
 			if err != nil {
 				// Unreadable, say: rewrite it whole instead.
-				_, err = rs.writeFile(p, name, c.New)
+				_, err = rs.writeFile(p, c.Path, name, c.New)
 			}
 			return err
 		}); err != nil {
@@ -592,15 +601,16 @@ func (rs *restorer) writeAll() error {
 				wrote(c.New.Size)
 				return err
 			}
-			n, err := rs.writeFile(p, name, c.New)
+			n, err := rs.writeFile(p, c.Path, name, c.New)
 			wrote(n)
 			return err
 		})
 	})
 }
 
-// writeFile writes e's blob, verified as it streams, over name.
-func (rs *restorer) writeFile(p *parentDir, name string, e manifest.Entry) (int64, error) {
+// writeFile writes e's blob, verified as it streams, over name, the
+// file at path.
+func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry) (int64, error) {
 	var r io.Reader = strings.NewReader("")
 	if e.Blob != manifest.EmptyDigest || e.Size != 0 {
 		rc, err := rs.s.Blobs().Open(rs.ctx, e.Blob)
@@ -613,7 +623,19 @@ func (rs *restorer) writeFile(p *parentDir, name string, e manifest.Entry) (int6
 		defer rc.Close()
 		r = &sizeCheck{r: rc, want: e.Size, blob: e.Blob}
 	}
-	return p.writeFile(name, r, e.Mode)
+	beforeRename := func(written fileStat) {
+		if e.Size >= minSettledWrite {
+			waitPastSecond(written.mtime)
+		}
+		if hook := rs.opts.beforeRename; hook != nil {
+			hook(path)
+		}
+	}
+	n, pl, err := p.writeFile(name, r, e.Mode, e.Size >= minRecordedWrite, beforeRename)
+	if err == nil {
+		rs.notePlaced(path, pl, e.Blob)
+	}
+	return n, err
 }
 
 // sizeCheck fails a read that gives other than the tree's size, before

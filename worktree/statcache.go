@@ -85,6 +85,22 @@ type statCache struct {
 	mu      sync.Mutex
 	updates map[string]cacheEntry
 
+	// marked says whether a walk may have marked entries seen or hit
+	// since they were last cleared; shared by the caches that share
+	// entries (resumeStatCache), so that one that marked none (a whole
+	// walk taken) spares the next a pass over them all.
+	marked *bool
+	// whole says that save saved a whole walk taken: nothing put or
+	// deleted, every entry as the records hold it.
+	whole bool
+
+	// reached is what save gave the commit: the blobs of the entries
+	// the walk took digests from, with their sizes.
+	reached map[manifest.Digest]int64
+	// wholeReached, set by a capture that took the last one's whole
+	// walk, is reached for all of the entries, known before save.
+	wholeReached map[manifest.Digest]int64
+
 	// After save: the paths it deleted. A later capture through the same
 	// watcher resumes from this cache (see resumeStatCache): once the
 	// save's commit sealed the records, they are applied to entries,
@@ -107,7 +123,7 @@ type loadedEntry struct {
 // digest the store holds for good: an entry left by a snapshot that failed,
 // or whose blob was collected since, is a miss.
 func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
-	c := &statCache{files: s.FileCache(root), updates: map[string]cacheEntry{}}
+	c := &statCache{files: s.FileCache(root), updates: map[string]cacheEntry{}, marked: new(bool)}
 	// The entries are allocated in blocks, listed, then put in a map
 	// made at their number: a map grown entry by entry rehashes itself a
 	// dozen times.
@@ -189,6 +205,15 @@ func (c *statCache) record(path string, e cacheEntry) {
 func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 	var puts []pf.FileRecord
 	var dels []string
+	if c.wholeReached != nil {
+		// A whole walk taken (replayWhole): every entry met and hit,
+		// nothing hashed.
+		c.resumeMu.Lock()
+		c.dels, c.saved, c.whole = nil, true, true
+		c.resumeMu.Unlock()
+		c.reached = c.wholeReached
+		return c.files.Save(ctx, w, nil, nil, c.reached)
+	}
 	for path, e := range c.updates {
 		if old := c.entries[path]; old != nil && old.usable && old.cacheEntry == e {
 			continue
@@ -207,6 +232,7 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 	c.resumeMu.Lock()
 	c.dels, c.saved = dels, true
 	c.resumeMu.Unlock()
+	c.reached = reached
 	return c.files.Save(ctx, w, puts, dels, reached)
 }
 
@@ -233,9 +259,11 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 		for _, path := range prev.dels {
 			delete(prev.entries, path)
 		}
-		for path, e := range prev.entries {
-			if _, hashed := prev.updates[path]; !e.usable && !hashed {
-				delete(prev.entries, path)
+		if !prev.whole { // else entries are the records, as resumed
+			for path, e := range prev.entries {
+				if _, hashed := prev.updates[path]; !e.usable && !hashed {
+					delete(prev.entries, path)
+				}
 			}
 		}
 		for path, e := range prev.updates {
@@ -249,9 +277,12 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 	if err != nil || !ok {
 		return nil, err
 	}
-	for _, e := range prev.entries {
-		e.seen.Store(false)
-		e.hit.Store(false)
+	if *prev.marked {
+		for _, e := range prev.entries {
+			e.seen.Store(false)
+			e.hit.Store(false)
+		}
+		*prev.marked = false
 	}
-	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}}, nil
+	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}, marked: prev.marked}, nil
 }

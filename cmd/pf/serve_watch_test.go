@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServe_SnapshotAndStatusThroughWatcher: pf snapshot and pf status
@@ -21,27 +22,11 @@ func TestServe_SnapshotAndStatusThroughWatcher(t *testing.T) {
 		writeFile(t, filepath.Join(ws, p), p)
 	}
 	plain := filepath.Join(t.TempDir(), "plain.pf")
-	run := func(cmd *exec.Cmd) string {
-		t.Helper()
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%v: %v", cmd.Args, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := func(cmd *exec.Cmd) string { return outputOf(t, cmd) }
 	if out, err := exec.Command(srv.bin, "--store", plain, "init").CombinedOutput(); err != nil {
 		t.Fatalf("init: %v %s", err, out)
 	}
-	worldFS := func(store, id string) string {
-		t.Helper()
-		var m struct {
-			World struct{ FS string } `json:"world"`
-		}
-		if err := json.Unmarshal([]byte(run(exec.Command(srv.bin, "--store", store, "show", id, "--json"))), &m); err != nil {
-			t.Fatal(err)
-		}
-		return m.World.FS
-	}
+	worldFS := func(store, id string) string { return worldFSOf(t, srv.bin, store, id) }
 	turns := []func(){
 		func() {},
 		func() { writeFile(t, filepath.Join(ws, "a/b/y.go"), "changed") },
@@ -72,4 +57,75 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestServe_RestoreThenEditThroughWatcher: a large file that pf serve
+// restored (and may have recorded in its stat cache) and that is then
+// edited in place, its size kept, at once or after a second, is captured
+// as it is: the served snapshot is the one pf alone takes.
+func TestServe_RestoreThenEditThroughWatcher(t *testing.T) {
+	srv := startServe(t, "--quiet")
+	ws := t.TempDir()
+	big := filepath.Join(ws, "data", "big.bin")
+	content := strings.Repeat("0123456789abcdef", 1<<20) // 16 MiB
+	writeFile(t, big, content)
+	writeFile(t, filepath.Join(ws, "notes.txt"), "notes")
+	plain := filepath.Join(t.TempDir(), "plain.pf")
+	run := func(cmd *exec.Cmd) string { return outputOf(t, cmd) }
+	run(exec.Command(srv.bin, "--store", plain, "init"))
+	worldFS := func(store, id string) string { return worldFSOf(t, srv.bin, store, id) }
+	first := run(srv.pf("snapshot", "--fs-root", ws))
+	edit := func(at int64, b byte) {
+		t.Helper()
+		f, err := os.OpenFile(big, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{b}, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(5, 'x')
+	second := run(srv.pf("snapshot", "--fs-root", ws))
+	for i, wait := range []time.Duration{0, 1100 * time.Millisecond} {
+		run(srv.pf("restore", first, "--to", ws))
+		time.Sleep(wait)
+		edit(int64(1000+i), 'y')
+		served := run(srv.pf("snapshot", "--fs-root", ws))
+		alone := run(exec.Command(srv.bin, "--store", plain, "snapshot", "--fs-root", ws))
+		if got, want := worldFS(srv.store, served), worldFS(plain, alone); got != want {
+			t.Fatalf("edit %d after the restore: pf serve captured %s, pf alone %s", i, got, want)
+		}
+		if got := worldFS(srv.store, served); got == worldFS(srv.store, first) || got == worldFS(srv.store, second) {
+			t.Fatalf("edit %d after the restore: pf serve captured the tree of a restored image", i)
+		}
+		run(srv.pf("restore", second, "--to", ws))
+	}
+}
+
+// outputOf runs cmd and returns its standard output, trimmed; the test
+// fails if cmd does.
+func outputOf(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// worldFSOf returns the digest of the file tree of image id in store, as
+// pf show --json says it.
+func worldFSOf(t *testing.T, bin, store, id string) string {
+	t.Helper()
+	var m struct {
+		World struct{ FS string } `json:"world"`
+	}
+	if err := json.Unmarshal([]byte(outputOf(t, exec.Command(bin, "--store", store, "show", id, "--json"))), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.World.FS
 }

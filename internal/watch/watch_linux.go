@@ -340,6 +340,12 @@ func (s *changeSet) Dirty(dir string) bool {
 	}
 }
 
+// Unchanged implements worktree.Unchanged: no event since the memo, none
+// lost.
+func (s *changeSet) Unchanged() bool {
+	return !s.unknown && len(s.dirty) == 0 && len(s.whole) == 0 && len(s.subtrees) == 0 && len(s.names) == 0
+}
+
 // DirtyNames implements worktree.DirtyNames: the names of dir's entries
 // that events were of, unless dir itself was made, moved or changed, or
 // events were lost.

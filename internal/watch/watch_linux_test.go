@@ -457,3 +457,66 @@ func TestWatcher_ChangedEntriesAlone(t *testing.T) {
 		t.Errorf("%d files recalled, %d hashed, of %d: want all but the edited and the new recalled", st.Recalled, st.Hashed, st.Files)
 	}
 }
+
+// TestWatcher_UnchangedTakenWhole: when nothing changed since a capture
+// through the watcher that found every file as the stat cache held it,
+// the next one takes that capture's tree whole, which is the tree a fresh
+// capture makes; any change, a capture without the watcher, or gc makes
+// it walk the memo again.
+func TestWatcher_UnchangedTakenWhole(t *testing.T) {
+	ws := newWorkspace(t)
+	whole := func(step string, want bool) {
+		t.Helper()
+		ws.check(step, true)
+		if ws.stats.Whole != want {
+			t.Errorf("%s: tree taken whole from the last capture: %v, want %v (stats %+v)", step, ws.stats.Whole, want, ws.stats)
+		}
+		if ws.stats.Whole && (ws.stats.Recalled != ws.stats.Files || ws.stats.Hashed != 0 || !ws.stats.TreeCached) {
+			t.Errorf("%s: taken whole, but stats %+v: want every file recalled, none read, the tree cached", step, ws.stats)
+		}
+	}
+	// The first capture read the files: the second checks each against
+	// the stat cache, and the third may take the second's tree whole.
+	whole("nothing changed", false)
+	whole("nothing changed again", true)
+	whole("and again", true)
+
+	write(t, ws.dir, "src/p2/q1/f.go", "package edited")
+	whole("a file edited", false)
+	whole("nothing changed since the edit", false)
+	whole("nothing changed since, again", true)
+
+	// The stat cache a capture taken whole saved is the one before it:
+	// a file deleted since goes from it, a file added is read.
+	must(t, os.Remove(ws.path("src/p4/file2.txt")))
+	write(t, ws.dir, "src/p5/new.txt", "new")
+	whole("a file deleted, one added", false)
+	if ws.stats.Hashed != 1 {
+		t.Errorf("a file deleted, one added: %d files read, want the new one", ws.stats.Hashed)
+	}
+	whole("nothing changed since the deletion", false)
+	whole("nothing changed since the deletion, again", true)
+
+	must(t, os.Remove(ws.path("link")))
+	must(t, os.Symlink("src/p1/file1.txt", ws.path("link")))
+	whole("a link made anew", false)
+	// which read no file: the next capture takes its tree whole.
+	whole("nothing changed since the link", true)
+
+	// Every file has its record (read again only if written in the
+	// second it was recorded: racy).
+	plain := &worktree.Capture{Root: ws.dir, Store: ws.s}
+	tree(t, ws.s, plain)
+	if st := plain.Stats(); st.CacheHits+st.Racy != st.Files || st.Hashed != st.Racy {
+		t.Errorf("a capture without the watcher after captures taken whole: %+v, want every file from the stat cache", st)
+	}
+	whole("after a capture without the watcher", false)
+	whole("nothing changed after that", true)
+
+	_, err := ws.s.Blobs().PutBytes(ctx, []byte("a blob no image names"))
+	must(t, err)
+	if _, err := ws.s.GC(ctx, pf.GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	whole("after gc", false)
+}
