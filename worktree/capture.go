@@ -110,6 +110,10 @@ type Stats struct {
 	Reread   int // files read again because they changed while they were read
 	Ignored  int // entries left out by ignore rules
 	Skipped  int // entries Warn heard of
+	// OwnWrites counts the files taken unread as the restore before the
+	// capture wrote them: the watcher saw no other change of them since
+	// (see OwnWrites).
+	OwnWrites int
 	// TreeCached says the tree was the one the last capture of the
 	// directory made, known from the stat cache without encoding it.
 	TreeCached bool
@@ -862,6 +866,19 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, rules *igno
 					wk.unchangedFiles.Add(1)
 					wk.addFile(memo, manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d}, st,
 						func(s *Stats) { s.Files++; s.Bytes += st.size; s.CacheHits++ })
+					wk.doneFiles.Add(1)
+					continue
+				}
+				if d, ok := wk.ownWrite(childRel, st); ok {
+					// Recorded as a read at the capture's start would
+					// record it: the watcher vouches for the bytes up
+					// to Begin, the stat for what came after.
+					if wk.cache.holds(childRel, st, d) {
+						wk.unchangedFiles.Add(1)
+					}
+					wk.cache.record(childRel, cacheEntry{stat: st, recorded: wk.started.UnixNano(), digest: d})
+					wk.addFile(memo, manifest.Entry{Path: childRel, Mode: fi.Mode() & manifest.ModeMask, Size: st.size, Kind: manifest.KindFile, Blob: d}, st,
+						func(s *Stats) { s.Files++; s.Bytes += st.size; s.OwnWrites++ })
 					wk.doneFiles.Add(1)
 					continue
 				}

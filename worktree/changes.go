@@ -70,6 +70,55 @@ type Unchanged interface {
 	Unchanged() bool
 }
 
+// OwnWrites is what a Changes may also do: tell the files a restore
+// renamed into place from anyone else's changes, so that the next capture
+// need not read them again. A restore calls Expect before it renames a
+// file it wrote to path, then Placed once the rename is done, with what
+// the file is (nil: the rename failed). The watcher pairs the expected
+// rename with its event; a later event of the path, or one it cannot
+// pair, forgets the file (see OwnChanges).
+type OwnWrites interface {
+	Expect(path string)
+	Placed(path string, note any)
+}
+
+// OwnChanges is what a ChangeSet of an OwnWrites may also know: the note
+// Placed gave of the file at path, when the last event of that path was
+// the restore's own rename and none was lost since.
+type OwnChanges interface {
+	Own(path string) (note any, ok bool)
+}
+
+// ownWrite is the note a restore gives of a file it placed: its stat
+// once renamed into place, and its bytes' digest. A capture that finds
+// the file with this same stat, and no event since the rename, takes the
+// digest without reading it (see walker.ownWrite): the racy-clean rule
+// of the stat cache, which guards against a write in the same tick as
+// the stat, is what the watcher's order of events answers here.
+type ownWrite struct {
+	stat fileStat
+	blob manifest.Digest
+}
+
+// ownWrite returns the digest of the file at rel that the restore before
+// this capture wrote, if the watcher saw no change of it since and its
+// stat st is still the one the restore took.
+func (wk *walker) ownWrite(rel string, st fileStat) (manifest.Digest, bool) {
+	own, ok := wk.changes.(OwnChanges)
+	if !ok {
+		return manifest.Digest{}, false
+	}
+	note, ok := own.Own(rel)
+	if !ok {
+		return manifest.Digest{}, false
+	}
+	w, ok := note.(ownWrite)
+	if !ok || w.stat != st {
+		return manifest.Digest{}, false
+	}
+	return w.blob, true
+}
+
 // A captureMemo is what a capture with Changes found, directory by
 // directory, for the next capture with the same Changes.
 type captureMemo struct {

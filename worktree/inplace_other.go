@@ -70,6 +70,15 @@ func (p *parentDir) lstat(name string) (fs.FileMode, bool, error) {
 	return fi.Mode(), true, nil
 }
 
+// fileStat returns the stat of the file name, as statOf gives it.
+func (p *parentDir) fileStat(name string) (fileStat, error) {
+	fi, err := os.Lstat(filepath.Join(p.dir, name))
+	if err != nil {
+		return fileStat{}, err
+	}
+	return statOf(fi), nil
+}
+
 // writeFile is the Unix one's, but it never reports what the stat cache
 // may record: the file cannot be looked at through the directory it was
 // renamed in. So it does not sync either: on Unix the sync is what lets a

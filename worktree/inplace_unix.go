@@ -83,6 +83,15 @@ func (p *parentDir) lstat(name string) (mode fs.FileMode, ok bool, err error) {
 	return unixMode(uint32(st.Mode)), true, nil
 }
 
+// fileStat returns the stat of the file name, as statOf gives it.
+func (p *parentDir) fileStat(name string) (fileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fileStat{}, err
+	}
+	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: uint64(st.Ino), dev: uint64(st.Dev)}, nil
+}
+
 func unixMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & unix.S_IFMT {

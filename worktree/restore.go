@@ -623,9 +623,15 @@ func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry)
 		defer rc.Close()
 		r = &sizeCheck{r: rc, want: e.Size, blob: e.Blob}
 	}
+	own, _ := rs.opts.Changes.(OwnWrites)
+	expected := false
 	beforeRename := func(written fileStat) {
 		if e.Size >= minSettledWrite {
 			waitPastSecond(written.mtime)
+		}
+		if own != nil {
+			own.Expect(path)
+			expected = true
 		}
 		if hook := rs.opts.beforeRename; hook != nil {
 			hook(path)
@@ -634,6 +640,14 @@ func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry)
 	n, pl, err := p.writeFile(name, r, e.Mode, e.Size >= minRecordedWrite, beforeRename)
 	if err == nil {
 		rs.notePlaced(path, pl, e.Blob)
+	}
+	if expected {
+		// The stat once in place, which a write since would move.
+		var note any
+		if st, serr := p.fileStat(name); err == nil && serr == nil {
+			note = ownWrite{stat: st, blob: e.Blob}
+		}
+		own.Placed(path, note)
 	}
 	return n, err
 }

@@ -56,6 +56,11 @@ type Watcher struct {
 	subtrees map[string]bool            // paths whose whole subtree changed
 	unknown  bool                       // events lost: everything changed
 	waiting  map[string]chan struct{}   // cookie name → its event
+	// The files a restore renamed into place (see worktree.OwnWrites):
+	// renames expected and not yet paired with their event, by path, and
+	// by path what the restore placed, once its rename's event came.
+	expected map[string]int
+	own      map[string]*ownFile
 	memo     any
 	next     int
 	done     chan struct{}
@@ -95,6 +100,7 @@ func newWatcher(root string) (*Watcher, error) {
 		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
 		names: map[string]map[string]bool{}, whole: map[string]bool{},
 		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
+		expected: map[string]int{}, own: map[string]*ownFile{},
 	}
 	go w.run()
 	return w, nil
@@ -179,7 +185,79 @@ func (w *Watcher) run() {
 func (w *Watcher) lose() {
 	w.mu.Lock()
 	w.unknown = true
+	clear(w.own)
 	w.mu.Unlock()
+}
+
+// An ownFile is a file a restore renamed into place: evented once the
+// rename's event came, note what the restore said of it once done.
+type ownFile struct {
+	evented bool
+	note    any
+}
+
+// maxOwn bounds the files a watcher keeps as a restore's own: past it,
+// it forgets them all, and the next capture reads them.
+const maxOwn = 1 << 17
+
+// Expect implements worktree.OwnWrites: the next event of path that
+// makes a file there is the rename that the restore is about to make.
+func (w *Watcher) Expect(path string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.own) >= maxOwn {
+		clear(w.own)
+		clear(w.expected)
+	}
+	w.expected[path]++
+	w.own[path] = &ownFile{}
+	// The file there now is about to go: its own watch would report the
+	// rename's drop of its link after the rename (an event that would
+	// make the new file not the restore's alone), and it has no use once
+	// the path names the new file.
+	if isDir, ok := w.watched[path]; ok && !isDir {
+		w.fsw.Remove(filepath.Join(w.root, filepath.FromSlash(path)))
+		delete(w.watched, path)
+	}
+}
+
+// Placed implements worktree.OwnWrites. A nil note, a rename that
+// failed, takes back the expected rename.
+func (w *Watcher) Placed(path string, note any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if note == nil {
+		if w.expected[path]--; w.expected[path] <= 0 {
+			delete(w.expected, path)
+		}
+		delete(w.own, path)
+		// The file that stays may have lost its watch (Expect): the next
+		// capture looks at it, and watches it, again.
+		w.dirty[parent(path)] = true
+		w.subtrees[path] = true
+		return
+	}
+	if f := w.own[path]; f != nil {
+		f.note = note
+	}
+}
+
+// noteOwn pairs the event ev of rel with the rename a restore expected
+// there; any other event of rel means the file there is not, or no
+// longer, the restore's alone. Called with w.mu held.
+func (w *Watcher) noteOwn(rel string, ev fsnotify.Event) {
+	if n := w.expected[rel]; n > 0 && ev.Op == fsnotify.Create {
+		if n == 1 {
+			delete(w.expected, rel)
+		} else {
+			w.expected[rel] = n - 1
+		}
+		if f := w.own[rel]; f != nil && !f.evented {
+			f.evented = true
+			return
+		}
+	}
+	delete(w.own, rel)
 }
 
 // note records what the event ev says changed.
@@ -198,8 +276,10 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	defer w.mu.Unlock()
 	if !ok || rel == "" && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 		w.unknown = true // the root itself went, or an event of nowhere
+		clear(w.own)
 		return
 	}
+	w.noteOwn(rel, ev)
 	// The event may be of an entry in a watched directory, or of a
 	// watched directory itself: both count as changed.
 	w.dirty[parent(rel)] = true
@@ -236,6 +316,12 @@ func (w *Watcher) note(ev fsnotify.Event) {
 			if strings.HasPrefix(path, rel+"/") {
 				w.fsw.Remove(filepath.Join(w.root, path))
 				delete(w.watched, path)
+			}
+		}
+		// Files moved away with it may change without an event here.
+		for path := range w.own {
+			if strings.HasPrefix(path, rel+"/") {
+				delete(w.own, path)
 			}
 		}
 	}
@@ -304,6 +390,14 @@ func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	set := &changeSet{w: w, dirty: w.dirty, names: w.names, whole: w.whole, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
+	// A rename expected and not seen by now had no event (a directory
+	// not watched) or did not happen: a later event there is not it.
+	clear(w.expected)
+	for path, f := range w.own {
+		if !f.evented {
+			delete(w.own, path)
+		}
+	}
 	w.dirty, w.subtrees, w.unknown = map[string]bool{}, map[string]bool{}, false
 	w.names, w.whole = map[string]map[string]bool{}, map[string]bool{}
 	return set, nil
@@ -366,6 +460,20 @@ func (s *changeSet) DirtyNames(dir string) ([]string, bool) {
 		names = append(names, name)
 	}
 	return names, true
+}
+
+// Own implements worktree.OwnChanges.
+func (s *changeSet) Own(path string) (any, bool) {
+	if s.unknown {
+		return nil, false
+	}
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	f := s.w.own[path]
+	if f == nil || !f.evented || f.note == nil {
+		return nil, false
+	}
+	return f.note, true
 }
 
 // Watch adds a watch on path. Files are watched as well as directories: a

@@ -520,3 +520,54 @@ func TestWatcher_UnchangedTakenWhole(t *testing.T) {
 	}
 	whole("after gc", false)
 }
+
+// TestWatcher_RestoredFilesTakenUnread: the capture after a restore takes
+// the files the restore wrote without reading them, unless anything
+// touched them since (a write in the same tick, of the same size, an
+// editor's rename over one, a chmod, a delete): each capture is the tree
+// a capture that reads everything makes.
+func TestWatcher_RestoredFilesTakenUnread(t *testing.T) {
+	const rel = "src/p1/q1/f.go" // "package q1" in the first image
+	for _, tc := range []struct {
+		name   string
+		change func(ws *workspace)
+		unread int // files taken unread, of the restore's 3
+	}{
+		{"untouched", func(*workspace) {}, 3},
+		{"rewritten at once, same size", func(ws *workspace) { write(t, ws.dir, rel, "package X1") }, 2},
+		{"renamed over by an editor", func(ws *workspace) {
+			write(t, ws.dir, rel+".swp", "package Y1")
+			must(t, os.Rename(ws.path(rel+".swp"), ws.path(rel)))
+		}, 2},
+		{"made executable", func(ws *workspace) { must(t, os.Chmod(ws.path(rel), 0o755)) }, 2},
+		{"deleted and written again", func(ws *workspace) {
+			must(t, os.Remove(ws.path(rel)))
+			write(t, ws.dir, rel, "package q1")
+		}, 2},
+		{"its directory moved away, written there, moved back", func(ws *workspace) {
+			must(t, os.Rename(ws.path("src/p1/q1"), ws.path("src/q1-moved")))
+			write(t, ws.dir, "src/q1-moved/f.go", "package X1")
+			must(t, os.Rename(ws.path("src/q1-moved"), ws.path("src/p1/q1")))
+		}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			write(t, ws.dir, rel, "package second1")
+			write(t, ws.dir, "src/p2/file2.txt", "second")
+			write(t, ws.dir, "src/p4/q0/f.go", "package second0")
+			ws.check("the second image", true)
+			_, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			tc.change(ws)
+			ws.check("after the restore", true)
+			if ws.stats.OwnWrites != tc.unread {
+				t.Errorf("%d files taken unread as the restore wrote them, want %d (stats %+v)", ws.stats.OwnWrites, tc.unread, ws.stats)
+			}
+			// The next capture has them from the last one.
+			ws.check("the capture after", true)
+			if ws.stats.OwnWrites != 0 || ws.stats.Hashed != 0 {
+				t.Errorf("the capture after: %d files taken as the restore wrote them, %d read, want none", ws.stats.OwnWrites, ws.stats.Hashed)
+			}
+		})
+	}
+}
