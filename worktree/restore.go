@@ -184,6 +184,9 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 			ctx: ctx, s: s, root: r, opts: opts, warn: warn,
 			keep: newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets),
 		}
+		if capture.made != nil {
+			rs.keep.walked = capture.made.dirs
+		}
 		rs.plan(current, plan)
 		// The watcher hears of no write through a shared memory mapping:
 		// a file it let the capture take from the last one, which the

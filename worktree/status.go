@@ -157,6 +157,11 @@ type protection struct {
 	includeSecrets bool
 	base           *ignoreRules
 
+	// walked is what the capture just made of each directory it met
+	// (Capture.made): the rules in force there, read a moment ago, need
+	// not be read again.
+	walked map[string]*dirMemo
+
 	mu    sync.Mutex
 	rules map[string]*ignoreRules // by directory path, "" the root
 }
@@ -188,6 +193,10 @@ func (p *protection) rulesFor(segs []string) *ignoreRules {
 	key := strings.Join(segs, "/")
 	if r, ok := p.rules[key]; ok {
 		return r
+	}
+	if m := p.walked[key]; m != nil && m.rules != nil {
+		p.rules[key] = m.rules
+		return m.rules
 	}
 	r := p.base
 	if len(segs) > 0 {

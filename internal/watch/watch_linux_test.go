@@ -571,3 +571,32 @@ func TestWatcher_RestoredFilesTakenUnread(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcher_RestoreKeepsWhatRulesInForceIgnore: a served restore takes
+// the ignore rules of each directory from the capture it just made, and
+// leaves a file that an ignore file made since the image ignores as it
+// is, as a restore without the watcher does.
+func TestWatcher_RestoreKeepsWhatRulesInForceIgnore(t *testing.T) {
+	for _, served := range []bool{false, true} {
+		t.Run(fmt.Sprint("served=", served), func(t *testing.T) {
+			ws := newWorkspace(t)
+			write(t, ws.dir, "src/p2/q1/.gitignore", "f.go\n")
+			write(t, ws.dir, "src/p2/q1/f.go", "package mine")
+			write(t, ws.dir, "src/p2/file1.txt", "changed")
+			ws.check("an ignore file made", true)
+			opts := worktree.RestoreOptions{}
+			if served {
+				opts.Changes = ws.w
+			}
+			_, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, opts)
+			must(t, err)
+			for rel, want := range map[string]string{"src/p2/q1/f.go": "package mine", "src/p2/file1.txt": "xxx"} {
+				got, err := os.ReadFile(ws.path(rel))
+				must(t, err)
+				if string(got) != want {
+					t.Errorf("%s holds %q after the restore, want %q", rel, got, want)
+				}
+			}
+		})
+	}
+}
