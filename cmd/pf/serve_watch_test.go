@@ -60,9 +60,11 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // TestServe_RestoreThenEditThroughWatcher: a large file that pf serve
-// restored (and may have recorded in its stat cache) and that is then
-// edited in place, its size kept, at once or after a second, is captured
-// as it is: the served snapshot is the one pf alone takes.
+// restored (and may have recorded in its stat cache), and a small one
+// (which the watcher knows as the restore's own until an event of it),
+// that are then edited in place, their sizes kept, at once or after a
+// second, are captured as they are: the served snapshot is the one pf
+// alone takes.
 func TestServe_RestoreThenEditThroughWatcher(t *testing.T) {
 	srv := startServe(t, "--quiet")
 	ws := t.TempDir()
@@ -89,11 +91,21 @@ func TestServe_RestoreThenEditThroughWatcher(t *testing.T) {
 		}
 	}
 	edit(5, 'x')
+	notes := filepath.Join(ws, "notes.txt")
+	writeFile(t, notes, "tones")
 	second := run(srv.pf("snapshot", "--fs-root", ws))
 	for i, wait := range []time.Duration{0, 1100 * time.Millisecond} {
 		run(srv.pf("restore", first, "--to", ws))
 		time.Sleep(wait)
 		edit(int64(1000+i), 'y')
+		notesFile, err := os.OpenFile(notes, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notesFile.WriteAt([]byte{'N' + byte(i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+		notesFile.Close()
 		served := run(srv.pf("snapshot", "--fs-root", ws))
 		alone := run(exec.Command(srv.bin, "--store", plain, "snapshot", "--fs-root", ws))
 		if got, want := worldFS(srv.store, served), worldFS(plain, alone); got != want {
