@@ -193,6 +193,15 @@ func TestWatcher_CaptureIsFull(t *testing.T) {
 			write(t, ws.dir, "src/new/a/d.go", "package a")
 		}},
 		{"file in the new directory", func() { write(t, ws.dir, "src/new/a/b/e.go", "package e") }},
+		{"names that sort around a directory's", func() {
+			// "b" is a directory: "b-x" and "b.go" sort after its
+			// entries, "a" before them, "b0" after all.
+			write(t, ws.dir, "src/new/a/b-x/f.go", "package bx")
+			write(t, ws.dir, "src/new/a/b.go", "package a")
+			write(t, ws.dir, "src/new/a/a", "a")
+			write(t, ws.dir, "src/new/a/b0", "b0")
+		}},
+		{"a file in a directory among them", func() { write(t, ws.dir, "src/new/a/b-x/g.go", "package bx") }},
 		{"directory removed", func() { must(t, os.RemoveAll(ws.path("src/p5"))) }},
 		{"file mode", func() { must(t, os.Chmod(ws.path("src/p0/q0/f.go"), 0o755)) }},
 		{"directory mode", func() { must(t, os.Chmod(ws.path("src/p0/q1"), 0o700)) }},
