@@ -41,6 +41,15 @@ type Options struct {
 	NoCreate bool
 	// Level is the zstd level of new blobs (default zstd.SpeedFastest).
 	Level zstd.EncoderLevel
+	// HeapHeadroom, if positive, bounds the Go heap while a put of a
+	// large value streams: the process's soft memory limit
+	// (runtime/debug.SetMemoryLimit) is then what the heap kept at its
+	// last collection plus HeapHeadroom for each such put, and the
+	// process's own limit is back once the last ends. Such a put makes
+	// garbage as fast as it writes, which the collector would otherwise
+	// let grow to as much as the heap keeps. A lower limit the process
+	// has (GOMEMLIMIT) wins.
+	HeapHeadroom int64
 }
 
 // A Holder is the process that holds a store: its PID and command line
@@ -74,7 +83,7 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level}), refs: newRefCache(1 << 20)}
+	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: opts.HeapHeadroom}), refs: newRefCache(1 << 20)}
 	if !opts.ReadOnly {
 		if _, err := s.blobs.ReclaimAbandoned(context.Background()); err != nil {
 			d.Close()

@@ -66,12 +66,7 @@ func snapshotCommand() *cli.Command {
 			var err error
 			switch {
 			case root != "":
-				// A workspace's large files stream through the put
-				// pipeline's buffers as a transfer's blobs do, with
-				// bbolt's copy of each write as the garbage.
-				restore := boundMemory(c)
 				rep, err = snapshotFSRoot(c, s, parents)
-				restore()
 			case fixture:
 				id, err = snapshotFixture(c, s, parents)
 			default:

@@ -13,6 +13,7 @@ import (
 	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers the algorithm
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/processfork/pf/manifest"
 )
 
@@ -92,6 +93,16 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Dige
 	defer release()
 	p := newChunkPipeline(ctx, l)
 	defer p.close()
+	// A put that writes early makes bbolt's copy of each early write as
+	// garbage, until it ends: from there on the heap is held near what
+	// it keeps. A smaller put ends before the collector need run.
+	var read int64
+	var releaseHeap func()
+	defer func() {
+		if releaseHeap != nil {
+			releaseHeap()
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return d, nil, 0, err
@@ -108,6 +119,10 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Dige
 		}
 		if len(c) > 0 {
 			p.add(newRawValue(c))
+			read += int64(len(c))
+			if releaseHeap == nil && l.s.headroom > 0 && read > int64(l.s.spillBytes) {
+				releaseHeap = heaplimit.Hold(l.s.headroom)
+			}
 		}
 		if err == io.EOF {
 			break

@@ -55,6 +55,13 @@ type Options struct {
 	// SpillBytes is how much a lease stages in memory before it writes
 	// early; zero means DefaultSpillBytes.
 	SpillBytes int
+	// HeapHeadroom, if positive, bounds the Go heap while a put of a
+	// large value streams (one that writes early, past SpillBytes): the
+	// process's soft memory limit is then what the heap kept at its last
+	// collection plus HeapHeadroom for each such put (internal/heaplimit).
+	// Zero leaves the heap to the collector's pacing, which lets garbage
+	// grow to as much as the heap keeps.
+	HeapHeadroom int64
 }
 
 // DefaultSpillBytes keeps a lease's staged values, plus the copy bbolt makes
@@ -67,6 +74,7 @@ type Bolt struct {
 	db         *db.DB
 	level      zstd.EncoderLevel
 	spillBytes int
+	headroom   int64
 	holds      holds
 	track      tracker
 	sf         storeFile
@@ -80,7 +88,7 @@ func New(d *db.DB, opts Options) *Bolt {
 	if opts.SpillBytes <= 0 {
 		opts.SpillBytes = DefaultSpillBytes
 	}
-	return &Bolt{db: d, level: opts.Level, spillBytes: opts.SpillBytes, holds: holds{n: map[manifest.Digest]int{}}}
+	return &Bolt{db: d, level: opts.Level, spillBytes: opts.SpillBytes, headroom: opts.HeapHeadroom, holds: holds{n: map[manifest.Digest]int{}}}
 }
 
 var _ Store = (*Bolt)(nil)
