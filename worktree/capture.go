@@ -282,6 +282,13 @@ type walker struct {
 type fileJob struct {
 	rel, abs string
 	memo     *dirMemo // of the file's directory, nil if none is made
+	// dir is the file's directory, held open for the job (nil: open by
+	// abs), and name the file's name in it.
+	dir  *dirHandle
+	name string
+	// unlisted says the listing took no stat of the file (statDeferred):
+	// the job makes the checks the walk makes of a listed file's stat.
+	unlisted bool
 }
 
 // captureTree walks the directory, saves the stat cache (unless c.scan)
@@ -538,9 +545,12 @@ func (wk *walker) run() error {
 			defer wg.Done()
 			for job := range jobs {
 				if wk.ctx.Err() != nil {
+					job.dir.release()
 					continue // drain
 				}
-				if err := wk.storeFile(job); err != nil {
+				err := wk.storeFile(job)
+				job.dir.release()
+				if err != nil {
 					wk.cancel(err)
 				}
 			}
@@ -651,7 +661,8 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		// Each file is watched before its stat is taken.
 		watchFile = func(name string) { wk.changes.Watch(join(rel, name), false) }
 	}
-	dirents, err := wk.hooks.readDir(abs, watchFile)
+	dirents, dir, err := wk.hooks.readDir(abs, watchFile, func(name string) bool { return wk.needsListedStat(join(rel, name)) })
+	defer dir.release()
 	if err != nil {
 		if rel == "" {
 			return false, err
@@ -683,7 +694,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	if memo != nil {
 		memo.ignoreFile, memo.ignoreLines, memo.rules = ignoreFile, ignoreLines, rules
 	}
-	if ok, err := wk.walkEntries(rel, segs, abs, rules, dirents, memo, jobs, fresh); !ok {
+	if ok, err := wk.walkEntries(rel, segs, abs, dir, rules, dirents, memo, jobs, fresh); !ok {
 		return false, err
 	}
 	if memo != nil {
@@ -754,7 +765,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 	if wk.memo == nil {
 		memo = nil
 	}
-	if ok, err := wk.walkEntries(rel, segs, abs, m.rules, dirents, memo, jobs, false); !ok {
+	if ok, err := wk.walkEntries(rel, segs, abs, nil, m.rules, dirents, memo, jobs, false); !ok {
 		return true, err
 	}
 	for _, sub := range subdirs {
@@ -770,7 +781,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 // disk), whose ignore rules are rules, to the walk and to its memo (nil:
 // none is made); it walks the subdirectories among them. False: the walk
 // stops, with the error.
-func (wk *walker) walkEntries(rel string, segs []string, abs string, rules *ignoreRules, dirents []fs.DirEntry, memo *dirMemo, jobs chan<- fileJob, fresh bool) (bool, error) {
+func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHandle, rules *ignoreRules, dirents []fs.DirEntry, memo *dirMemo, jobs chan<- fileJob, fresh bool) (bool, error) {
 	ignoredHere := rules.all.inDir(segs)
 	secretHere := secretRules().inDir(segs)
 	for _, de := range dirents {
@@ -836,6 +847,10 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, rules *igno
 			if err := wk.addSymlink(memo, childRel, childAbs, de); err != nil {
 				return false, err
 			}
+		case typ.IsRegular() && statDeferred(de):
+			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs, memo: memo, dir: dir, name: name, unlisted: true}); err != nil {
+				return false, err
+			}
 		case typ.IsRegular():
 			fi, err := de.Info()
 			if err != nil {
@@ -894,16 +909,42 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, rules *igno
 				wk.doneFiles.Add(1)
 				continue
 			}
-			select {
-			case jobs <- fileJob{rel: childRel, abs: childAbs, memo: memo}:
-			case <-wk.ctx.Done():
-				return false, context.Cause(wk.ctx)
+			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs, memo: memo, dir: dir, name: name}); err != nil {
+				return false, err
 			}
 		default:
 			wk.warnIn(memo, childRel, fmt.Errorf("%w (%v)", errSpecial, typ))
 		}
 	}
 	return true, nil
+}
+
+// needsListedStat reports whether the walk needs the stat of the regular
+// file at rel from the listing, before it decides to read the file: to
+// find it in the stat cache or among the last restore's writes, or to
+// spare a scan's hash. A file it would read anyway takes its stat from
+// the open file alone.
+func (wk *walker) needsListedStat(rel string) bool {
+	if wk.c.skipHash != nil || (wk.cache != nil && wk.cache.knows(rel)) {
+		return true
+	}
+	if own, ok := wk.changes.(OwnChanges); ok {
+		_, ok := own.Own(rel)
+		return ok
+	}
+	return false
+}
+
+// queueFile hands job to the workers, holding its directory open for it.
+func (wk *walker) queueFile(jobs chan<- fileJob, job fileJob) error {
+	job.dir.hold()
+	select {
+	case jobs <- job:
+		return nil
+	case <-wk.ctx.Done():
+		job.dir.release()
+		return context.Cause(wk.ctx)
+	}
 }
 
 // walkSubdir walks the subdirectory sub at rel, on another goroutine if
@@ -999,7 +1040,7 @@ func skipReason(err error) error {
 // capture stores what its last read got, with a warning.
 func (wk *walker) storeFile(job fileJob) error {
 	for attempt := 1; ; attempt++ {
-		f, err := wk.hooks.open(job.abs)
+		f, err := wk.hooks.open(job.dir, job.name, job.abs)
 		if err != nil {
 			return wk.skipOrFailIn(job.memo, job.rel, err)
 		}
@@ -1012,6 +1053,19 @@ func (wk *walker) storeFile(job fileJob) error {
 			f.Close()
 			wk.warnIn(job.memo, job.rel, errChangedType)
 			return nil
+		}
+		if job.unlisted && attempt == 1 {
+			if wk.storeFi != nil && sameFile(fi, wk.storeFi) {
+				f.Close()
+				wk.warnIn(job.memo, job.rel, errStoreFile)
+				return nil
+			}
+			if job.memo != nil && linkCount(fi) != 1 {
+				// As walkEntries says of a listed file.
+				wk.mu.Lock()
+				job.memo.volatile = true
+				wk.mu.Unlock()
+			}
 		}
 		before := statOf(fi)
 		counted := &countingReader{r: io.LimitReader(f, before.size), progress: &wk.doneBytes}
@@ -1156,7 +1210,9 @@ type readFile interface {
 	Close() error
 }
 
-func (h *testHooks) open(path string) (readFile, error) {
+// open opens the file name of the directory dir, whose whole path is
+// path.
+func (h *testHooks) open(dir *dirHandle, name, path string) (readFile, error) {
 	if h.openFile != nil {
 		f, err := h.openFile(path)
 		if err != nil {
@@ -1164,14 +1220,17 @@ func (h *testHooks) open(path string) (readFile, error) {
 		}
 		return f, nil
 	}
-	return openToRead(path)
+	return dir.openToRead(name, path)
 }
 
-func (h *testHooks) readDir(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
+// readDir lists the directory at path (see readDirWatching); a test's
+// listing has no handle.
+func (h *testHooks) readDir(path string, watchFile func(name string), needStat func(name string) bool) ([]fs.DirEntry, *dirHandle, error) {
 	if h.readDirFunc != nil {
-		return h.readDirFunc(path)
+		dirents, err := h.readDirFunc(path)
+		return dirents, nil, err
 	}
-	return readDirWatching(path, watchFile)
+	return readDirWatching(path, watchFile, needStat)
 }
 
 func (h *testHooks) afterRead(path string, attempt int) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,54 +17,99 @@ import (
 // which is most of what a walk of an unchanged tree costs. A symbolic
 // link in the directory's place is not followed.
 func readDir(path string) ([]fs.DirEntry, error) {
-	return readDirWatching(path, nil)
+	dirents, dir, err := readDirWatching(path, nil, nil)
+	dir.release()
+	return dirents, err
 }
 
 // readDirWatching is readDir calling watchFile, if set, with the name of
 // each regular file before its stat is taken (the type that the listing
-// gives, not the stat).
-func readDirWatching(path string, watchFile func(name string)) ([]fs.DirEntry, error) {
+// gives, not the stat). A regular file (by the listing's type) for which
+// needStat, if set, returns false is listed without a stat (see
+// statDeferred): the capture that reads it takes its stat from the open
+// file, and a first capture, which knows no file's stat yet, would take
+// every file's twice. The directory stays open, for dir's holders to open
+// its files by name; the caller releases dir.
+func readDirWatching(path string, watchFile func(name string), needStat func(name string) bool) (_ []fs.DirEntry, dir *dirHandle, err error) {
 	fd, err := openDir(path)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	var names []string
-	if watchFile == nil {
-		names, err = f.Readdirnames(-1)
-	} else {
-		var des []fs.DirEntry
-		des, err = f.ReadDir(-1)
-		names = make([]string, len(des))
-		for i, de := range des {
-			names[i] = de.Name()
-			if de.Type().IsRegular() {
-				watchFile(de.Name())
-			}
-		}
-	}
+	dir = &dirHandle{f: f, fd: fd}
+	dir.refs.Store(1)
+	des, err := f.ReadDir(-1)
 	if err != nil {
-		return nil, err
+		dir.release()
+		return nil, nil, err
 	}
-	out := make([]fs.DirEntry, len(names))
-	infos := make([]statInfo, len(names))
-	for i, name := range names {
+	out := make([]fs.DirEntry, len(des))
+	infos := make([]statInfo, len(des))
+	for i, de := range des {
 		info := &infos[i]
-		info.name = name
+		info.name = de.Name()
+		regular := de.Type().IsRegular()
+		if regular && watchFile != nil {
+			watchFile(info.name)
+		}
+		if regular && needStat != nil && !needStat(info.name) {
+			out[i] = statEntry{info: info, deferred: true}
+			continue
+		}
 		for {
-			err = unix.Fstatat(fd, name, &info.st, unix.AT_SYMLINK_NOFOLLOW)
+			err = unix.Fstatat(fd, info.name, &info.st, unix.AT_SYMLINK_NOFOLLOW)
 			if !errors.Is(err, syscall.EINTR) {
 				break
 			}
 		}
 		if err != nil {
-			out[i] = statEntry{info: info, err: &fs.PathError{Op: "lstat", Path: path + "/" + name, Err: err}}
+			out[i] = statEntry{info: info, err: &fs.PathError{Op: "lstat", Path: path + "/" + info.name, Err: err}}
 			continue
 		}
 		out[i] = statEntry{info: info}
 	}
-	return out, nil
+	return out, dir, nil
+}
+
+// A dirHandle is a listed directory kept open while the files the walk
+// found in it wait to be read, each opened by its name in it (openat),
+// not by its whole path: the kernel then resolves one name per file
+// instead of every directory above it, 20 of them in a deep tree. Each
+// file job holds it; the last release closes it.
+type dirHandle struct {
+	f    *os.File
+	fd   int
+	refs atomic.Int32
+}
+
+// hold adds a holder; a nil handle (a listing by a test hook) has none.
+func (h *dirHandle) hold() {
+	if h != nil {
+		h.refs.Add(1)
+	}
+}
+
+func (h *dirHandle) release() {
+	if h != nil && h.refs.Add(-1) == 0 {
+		h.f.Close()
+	}
+}
+
+// openToRead opens the file name of the directory, whose whole path is
+// path; without a handle, by path.
+func (h *dirHandle) openToRead(name, path string) (readFile, error) {
+	if h == nil {
+		return openToRead(path)
+	}
+	return openToReadAt(h.fd, name, path)
+}
+
+// statDeferred reports whether readDirWatching listed de, a regular file,
+// without its stat: its Info fails, and whoever reads the file takes the
+// stat from the open file instead.
+func statDeferred(de fs.DirEntry) bool {
+	e, ok := de.(statEntry)
+	return ok && e.deferred
 }
 
 func openDir(path string) (int, error) {
@@ -78,14 +124,21 @@ func openDir(path string) (int, error) {
 // A statEntry is a directory entry with its stat taken (or the error of
 // taking it, which Info returns).
 type statEntry struct {
-	info *statInfo
-	err  error
+	info     *statInfo
+	err      error
+	deferred bool // a regular file listed without its stat (see statDeferred)
 }
+
+// errStatDeferred is the Info of an entry listed without its stat.
+var errStatDeferred = errors.New("stat not taken with the listing")
 
 func (e statEntry) Name() string { return e.info.name }
 func (e statEntry) IsDir() bool  { return e.Type().IsDir() }
 
 func (e statEntry) Type() fs.FileMode {
+	if e.deferred {
+		return 0 // regular, as the listing gave it
+	}
 	if e.err != nil {
 		return fs.ModeIrregular // vanished or unreadable: Info says which
 	}
@@ -93,6 +146,9 @@ func (e statEntry) Type() fs.FileMode {
 }
 
 func (e statEntry) Info() (fs.FileInfo, error) {
+	if e.deferred {
+		return nil, &fs.PathError{Op: "lstat", Path: e.info.name, Err: errStatDeferred}
+	}
 	if e.err != nil {
 		return nil, e.err
 	}

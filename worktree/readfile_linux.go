@@ -15,8 +15,14 @@ import (
 // descriptor flag change and a cleanup for the collector, and a first
 // capture opens every file.
 func openToRead(path string) (readFile, error) {
+	return openToReadAt(unix.AT_FDCWD, path, path)
+}
+
+// openToReadAt is openToRead of name in the open directory dirfd, path
+// being name's whole path, for errors.
+func openToReadAt(dirfd int, name, path string) (readFile, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err == nil {
 			return &fdFile{fd: fd, path: path}, nil
 		}

@@ -184,6 +184,11 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 	return e.digest, cacheHit
 }
 
+// knows reports whether the cache has an entry for path, of any stat.
+func (c *statCache) knows(path string) bool {
+	return c.entries[path] != nil
+}
+
 // holds reports whether the cache holds path with stat st and digest d,
 // usable: a file read again (racy, say) that proved unchanged.
 func (c *statCache) holds(path string, st fileStat, d manifest.Digest) bool {
