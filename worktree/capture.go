@@ -662,6 +662,13 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		watchFile = func(name string) { wk.changes.Watch(join(rel, name), false) }
 	}
 	dirents, dir, err := wk.hooks.readDir(abs, watchFile, func(name string) bool { return wk.needsListedStat(join(rel, name)) })
+	if len(segs) >= maxHeldDepth {
+		// A walk holds open each directory above the one it lists:
+		// deeper than this, files are opened by their whole path, so
+		// that the descriptors it holds stay few however deep the tree.
+		dir.release()
+		dir = nil
+	}
 	defer dir.release()
 	if err != nil {
 		if rel == "" {
@@ -918,6 +925,10 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 	}
 	return true, nil
 }
+
+// maxHeldDepth is the depth of directories below which a walk no longer
+// keeps directories open for their files to be opened by name.
+const maxHeldDepth = 64
 
 // needsListedStat reports whether the walk needs the stat of the regular
 // file at rel from the listing, before it decides to read the file: to

@@ -441,6 +441,30 @@ func TestCapture_LeavesOutItsOwnStore(t *testing.T) {
 	}
 }
 
+// TestCapture_DeepTree captures files above and below maxHeldDepth,
+// where the walk stops keeping directories open and opens files by their
+// whole path, each on a first capture and on one with the stat cache.
+func TestCapture_DeepTree(t *testing.T) {
+	dir := t.TempDir()
+	var nodes []node
+	want := map[string]string{}
+	for _, depth := range []int{1, maxHeldDepth - 1, maxHeldDepth, maxHeldDepth + 5} {
+		p := strings.Repeat("d/", depth) + "f.txt"
+		want[p] = fmt.Sprintf("at depth %d", depth)
+		nodes = append(nodes, node{path: p, content: want[p]})
+	}
+	build(t, dir, nodes...)
+	s := openStore(t)
+	for _, capture := range []string{"first", "second, with the stat cache"} {
+		got := treeOf(t, s, snapshot(t, s, &Capture{Root: dir, Store: s}))
+		for p, content := range want {
+			if e, ok := got[p]; !ok || string(blob(t, s, e.Blob)) != content {
+				t.Errorf("%s capture: %s is %v", capture, p, e)
+			}
+		}
+	}
+}
+
 func TestCapture_Root(t *testing.T) {
 	dir := t.TempDir()
 	build(t, dir, node{path: "real/f", content: "x"}, node{path: "link", link: "real"}, node{path: "file", content: "x"})
