@@ -600,8 +600,8 @@ func (rs *restorer) writeAll() error {
 					return err
 				}
 			}
+			// A file cut to its prefix in place has no byte written.
 			if cut, err := rs.truncateToPrefix(p, name, c); cut || err != nil {
-				wrote(c.New.Size)
 				return err
 			}
 			n, err := rs.writeFile(p, c.Path, name, c.New)
