@@ -227,8 +227,11 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 	}
 	reached := make(map[manifest.Digest]int64, len(c.entries))
 	for path, e := range c.entries {
-		if _, hashed := c.updates[path]; !e.seen.Load() && !hashed {
-			dels = append(dels, path)
+		// The map is looked up only for an entry not seen, rare.
+		if !e.seen.Load() {
+			if _, hashed := c.updates[path]; !hashed {
+				dels = append(dels, path)
+			}
 		}
 		if e.hit.Load() {
 			reached[e.digest] = e.stat.size
@@ -266,7 +269,10 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 		}
 		if !prev.whole { // else entries are the records, as resumed
 			for path, e := range prev.entries {
-				if _, hashed := prev.updates[path]; !e.usable && !hashed {
+				if e.usable {
+					continue // the lookup below only for the rare entry that is not
+				}
+				if _, hashed := prev.updates[path]; !hashed {
 					delete(prev.entries, path)
 				}
 			}
