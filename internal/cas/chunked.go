@@ -63,8 +63,8 @@ func newChunker(r io.Reader, c cuts) (*cdc.Chunker, func(), error) {
 	return ch, func() { chunkBuffers().put(buf) }, nil
 }
 
-func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts) (manifest.Digest, error) {
-	d, value, total, err := l.chunk(ctx, r, c)
+func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts, streamed bool) (manifest.Digest, error) {
+	d, value, total, err := l.chunk(ctx, r, c, streamed)
 	if err != nil {
 		return d, err
 	}
@@ -78,8 +78,10 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts) (manifest.D
 // chunk cuts what r yields into chunks and stages them, and returns the
 // whole blob's digest, the value that the blob's key must hold (its one
 // chunk, or its chunk list) and its size. The caller stages that value,
-// or not: chunks without it are garbage that gc collects.
-func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Digest, value []byte, total int64, err error) {
+// or not: chunks without it are garbage that gc collects. streamed says
+// r streams from outside (a file, a transfer), not from bytes the caller
+// holds: only such a put, whatever its size, holds the heap (below).
+func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool) (d manifest.Digest, value []byte, total int64, err error) {
 	select {
 	case chunkedPuts() <- struct{}{}:
 	case <-ctx.Done():
@@ -93,9 +95,13 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Dige
 	defer release()
 	p := newChunkPipeline(ctx, l)
 	defer p.close()
-	// A put that writes early makes bbolt's copy of each early write as
-	// garbage, until it ends: from there on the heap is held near what
-	// it keeps. A smaller put ends before the collector need run.
+	// A streamed put that writes early makes bbolt's copy of each early
+	// write as garbage, until it ends: from there on the heap is held
+	// near what it keeps. A smaller put ends before the collector need
+	// run, and one of bytes in memory (a listing, a stat cache) makes no
+	// more garbage than the bytes its caller holds: held, a process that
+	// keeps a large heap, as pf serve does with the trees of 100,000
+	// files, would collect it again and again for each listing it puts.
 	var read int64
 	var releaseHeap func()
 	defer func() {
@@ -120,7 +126,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts) (d manifest.Dige
 		if len(c) > 0 {
 			p.add(newRawValue(c))
 			read += int64(len(c))
-			if releaseHeap == nil && l.s.headroom > 0 && read > int64(l.s.spillBytes) {
+			if releaseHeap == nil && streamed && l.s.headroom > 0 && read > int64(l.s.spillBytes) {
 				releaseHeap = heaplimit.Hold(l.s.headroom)
 			}
 		}

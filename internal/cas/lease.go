@@ -65,7 +65,7 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 			}
 			return d, err
 		}
-		return l.putChunked(ctx, bytes.NewReader(b), largeCuts)
+		return l.putChunked(ctx, bytes.NewReader(b), largeCuts, false)
 	}
 	d := manifest.Sum(b)
 	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, data: b}); err != nil {
@@ -90,7 +90,7 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 		}
 		return d, err
 	}
-	return l.putChunked(ctx, bytes.NewReader(b), listingCuts)
+	return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
 }
 
 // Put stages what r yields. A blob over InlineMax is chunked as it is
@@ -103,7 +103,7 @@ func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	case io.EOF, io.ErrUnexpectedEOF:
 		return l.PutBytes(ctx, head[:n])
 	case nil:
-		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts)
+		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts, true)
 	}
 	return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 }
@@ -187,7 +187,7 @@ func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest
 	}
 	for i, b := range blobs {
 		if len(b) > InlineMax {
-			d, err := l.putChunked(ctx, bytes.NewReader(b), largeCuts)
+			d, err := l.putChunked(ctx, bytes.NewReader(b), largeCuts, false)
 			if err != nil {
 				return nil, err
 			}
