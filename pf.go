@@ -42,7 +42,8 @@ type Options struct {
 	// Level is the zstd level of new blobs (default zstd.SpeedFastest).
 	Level zstd.EncoderLevel
 	// HeapHeadroom, if positive, bounds the Go heap while a put of a
-	// large value streams: the process's soft memory limit
+	// large value streams from a reader (Put, a receive; not PutBytes,
+	// whose bytes the caller holds): the process's soft memory limit
 	// (runtime/debug.SetMemoryLimit) is then what the heap kept at its
 	// last collection plus HeapHeadroom for each such put, and the
 	// process's own limit is back once the last ends. Such a put makes

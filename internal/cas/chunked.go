@@ -98,7 +98,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool) (
 	// A streamed put that writes early makes bbolt's copy of each early
 	// write as garbage, until it ends: from there on the heap is held
 	// near what it keeps. A smaller put ends before the collector need
-	// run, and one of bytes in memory (a listing, a stat cache) makes no
+	// run, and one of bytes in memory (a listing, PutBytes) makes no
 	// more garbage than the bytes its caller holds: held, a process that
 	// keeps a large heap, as pf serve does with the trees of 100,000
 	// files, would collect it again and again for each listing it puts.
