@@ -1,11 +1,13 @@
 package cas_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 
@@ -65,4 +67,87 @@ func TestBolt_Put_HoldsTheHeapOnlyWhileALargeValueStreams(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLease_Put_BytesInMemoryDoNotHoldTheHeap puts values larger than
+// SpillBytes that the caller already holds in memory (a listing, bytes)
+// beside one streamed from a reader, while a goroutine watches the
+// process's soft memory limit: only the streamed put may lower it. A
+// process that keeps a large heap (pf serve with a tree of 100,000 files)
+// would otherwise collect again and again for each listing it puts.
+func TestLease_Put_BytesInMemoryDoNotHoldTheHeap(t *testing.T) {
+	const spill, headroom, size = 1 << 20, 48 << 20, 16 << 20
+	d, err := db.Open(filepath.Join(t.TempDir(), "store.pf"), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s := cas.New(d, cas.Options{SpillBytes: spill, HeapHeadroom: headroom})
+	old := debug.SetMemoryLimit(math.MaxInt64)
+	defer debug.SetMemoryLimit(old)
+
+	tests := []struct {
+		name  string
+		put   func(context.Context, *cas.Lease, []byte) error
+		bound bool
+	}{
+		{"PutBytes", func(ctx context.Context, l *cas.Lease, b []byte) error {
+			_, err := l.PutBytes(ctx, b)
+			return err
+		}, false},
+		{"PutListing", func(ctx context.Context, l *cas.Lease, b []byte) error {
+			_, err := l.PutListing(ctx, b)
+			return err
+		}, false},
+		{"Put from a reader", func(ctx context.Context, l *cas.Lease, b []byte) error {
+			_, err := l.Put(ctx, onlyReader{bytes.NewReader(b)})
+			return err
+		}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := make([]byte, size)
+			rand.NewChaCha8([32]byte{byte(i)}).Read(b)
+			lowered := watchMemoryLimit(func() {
+				l := s.NewLease()
+				defer l.Abort()
+				if err := tt.put(context.Background(), l, b); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if lowered != tt.bound {
+				t.Errorf("memory limit lowered during the put: %v, want %v", lowered, tt.bound)
+			}
+		})
+	}
+}
+
+// onlyReader hides any method of its reader but Read.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// watchMemoryLimit runs fn while a goroutine reads the soft memory limit
+// over and over, and says whether it ever saw it below MaxInt64.
+func watchMemoryLimit(fn func()) bool {
+	done := make(chan struct{})
+	seen := make(chan bool)
+	go func() {
+		lowered := false
+		for {
+			if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+				lowered = true
+			}
+			select {
+			case <-done:
+				seen <- lowered
+				return
+			default:
+				runtime.Gosched()
+			}
+		}
+	}()
+	fn()
+	close(done)
+	return <-seen
 }
