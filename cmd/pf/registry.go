@@ -56,7 +56,6 @@ func pushCommand() *cli.Command {
 			"that was cut short, run again, uploads only the rest.\n\n" + registryHelp,
 		Flags: registryFlags(),
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
-			defer boundMemory(c)()
 			if err := wantArgs(c, 2, 2); err != nil {
 				return err
 			}
@@ -144,7 +143,6 @@ func pullInto(c *cli.Context, s *pf.Store, src string) (manifest.Digest, error) 
 		return manifest.Digest{}, err
 	}
 	defer source.Close()
-	defer boundMemory(c)()
 	l := &listed{Source: source}
 	obs := newTransferProgress(c, "pull")
 	defer clearProgress(obs)

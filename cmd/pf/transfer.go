@@ -47,7 +47,6 @@ func exportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the report as one JSON object (see docs/json.md)"},
 		},
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
-			defer boundMemory(c)()
 			ids, err := exportedImages(c, s)
 			if err != nil {
 				return err
@@ -229,7 +228,6 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the report as one JSON object (see docs/json.md)"},
 		},
 		Action: func(c *cli.Context) error {
-			defer boundMemory(c)()
 			if err := wantArgs(c, 0, 1); err != nil {
 				return err
 			}
