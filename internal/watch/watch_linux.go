@@ -574,8 +574,11 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 	for _, path := range files {
 		w.mu.Lock()
 		_, watched := w.watched[path]
+		// A file a restore is about to replace: the next capture watches
+		// the one it puts there (see Expect).
+		replaced := w.expected[path] > 0
 		w.mu.Unlock()
-		if watched {
+		if watched || replaced {
 			continue
 		}
 		abs := filepath.Join(w.root, filepath.FromSlash(path))
