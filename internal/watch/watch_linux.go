@@ -571,6 +571,7 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 		return cmp.Or(strings.Compare(parent(a), parent(b)), strings.Compare(a, b))
 	})
 	dir, same := "", (func(string, fs.FileInfo) bool)(nil)
+	var full error // the limit reached: the other files are not tried
 	for _, path := range files {
 		w.mu.Lock()
 		_, watched := w.watched[path]
@@ -582,9 +583,15 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 			continue
 		}
 		abs := filepath.Join(w.root, filepath.FromSlash(path))
-		err := w.fsw.Add(abs)
-		if errors.Is(err, fsnotify.ErrClosed) {
+		err := full
+		if err == nil {
+			err = w.fsw.Add(abs)
+		}
+		switch {
+		case errors.Is(err, fsnotify.ErrClosed):
 			return
+		case errors.Is(err, syscall.ENOSPC):
+			full = err
 		}
 		changed := false
 		if err == nil && memo != nil {
