@@ -49,6 +49,39 @@ type ChangeSet interface {
 	End(memo any)
 }
 
+// FileMemo is what the memo a capture gives End also tells: whether a
+// file is still as the capture found it. A watcher that adds the
+// watches of the files only once the capture ended asks it of each file
+// whose watch is in place, and makes the next capture look again at
+// those of which it says no: a change between the capture's look at the
+// file and its watch had no event.
+type FileMemo interface {
+	// SameFiles returns the test of the files of the directory dir (as
+	// Dirty's): whether its file name, whose stat fi was taken now, is
+	// the one the capture recorded (size, times, inode) and has no other
+	// hard link. A name the capture did not record (ignored, say) passes.
+	SameFiles(dir string) func(name string, fi fs.FileInfo) bool
+}
+
+// SameFiles implements FileMemo.
+func (m *captureMemo) SameFiles(dir string) func(name string, fi fs.FileInfo) bool {
+	var recorded map[string]fileStat
+	if d := m.dirs[dir]; d != nil {
+		recorded = make(map[string]fileStat, len(d.stats))
+		files := 0
+		for _, e := range d.entries {
+			if e.Kind == manifest.KindFile {
+				recorded[baseName(e.Path)] = d.stats[files]
+				files++
+			}
+		}
+	}
+	return func(name string, fi fs.FileInfo) bool {
+		st, ok := recorded[name]
+		return !ok || statOf(fi) == st && linkCount(fi) == 1
+	}
+}
+
 // DirtyNames is what a ChangeSet may also know: which entries of a
 // dirty directory changed. A capture then looks at those entries alone
 // and takes the others from the memo, so that a file changed in a

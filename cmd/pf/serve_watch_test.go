@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,25 @@ func TestServe_SnapshotAndStatusThroughWatcher(t *testing.T) {
 		func() { os.Rename(filepath.Join(ws, "c"), filepath.Join(ws, "a/c")) },
 		func() { writeFile(t, filepath.Join(ws, "a/c/z.txt"), "in the moved directory") },
 		func() { os.RemoveAll(filepath.Join(ws, "a/b")) },
+		// Hard links made after the capture: written through another
+		// link, the file has events on its own watch, not its
+		// directory's.
+		func() {
+			other := filepath.Join(t.TempDir(), "x-link")
+			if err := os.Link(filepath.Join(ws, "a/x.go"), other); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(other, []byte("written through a link outside"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func() {
+			if err := os.Link(filepath.Join(ws, "a/x.go"), filepath.Join(ws, "a/new/x-link.go")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func() { appendFile(t, filepath.Join(ws, "a/new/x-link.go"), " and through a link inside") },
+		func() { appendFile(t, filepath.Join(ws, "a/x.go"), " and through its first link") },
 	}
 	for i, turn := range turns {
 		turn()
@@ -46,6 +66,18 @@ func TestServe_SnapshotAndStatusThroughWatcher(t *testing.T) {
 		if got, want := run(srv.pf("status", ws)), run(exec.Command(srv.bin, "--store", plain, "status", ws)); got != want || got != "M top.txt" {
 			t.Fatalf("turn %d: status through pf serve %q, pf alone %q, want %q", i, got, want, "M top.txt")
 		}
+	}
+}
+
+func appendFile(t *testing.T, path, content string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(content)
+	if err := errors.Join(err, f.Close()); err != nil {
+		t.Fatal(err)
 	}
 }
 

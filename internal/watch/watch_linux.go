@@ -3,11 +3,14 @@
 package watch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +67,12 @@ type Watcher struct {
 	memo     any
 	next     int
 	done     chan struct{}
+	// filesWatched is closed once the watches of the files the last
+	// capture found are in place (see changeSet.End); nil when none were
+	// left to add. unwatched are the files whose watch could not be added
+	// (the inotify limits): every capture looks at them again.
+	filesWatched chan struct{}
+	unwatched    map[string]bool
 }
 
 // supported reports whether a watcher on root sees every change.
@@ -100,7 +109,7 @@ func newWatcher(root string) (*Watcher, error) {
 		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
 		names: map[string]map[string]bool{}, whole: map[string]bool{},
 		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
-		expected: map[string]int{}, own: map[string]*ownFile{},
+		expected: map[string]int{}, own: map[string]*ownFile{}, unwatched: map[string]bool{},
 	}
 	go w.run()
 	return w, nil
@@ -150,6 +159,9 @@ func (w *Watcher) Close() error {
 	defer w.capture.Unlock()
 	err := w.fsw.Close()
 	<-w.done
+	if w.filesWatched != nil {
+		<-w.filesWatched // its adds fail once closed
+	}
 	removeCookieDir(w.cookies, w.lock)
 	return err
 }
@@ -282,7 +294,6 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	w.noteOwn(rel, ev)
 	// The event may be of an entry in a watched directory, or of a
 	// watched directory itself: both count as changed.
-	w.dirty[parent(rel)] = true
 	w.dirty[rel] = true
 	// The entry rel of its directory changed. If rel is a directory the
 	// event may be of the directory itself (its own watch's): it is read
@@ -291,11 +302,9 @@ func (w *Watcher) note(ev fsnotify.Event) {
 		w.whole[rel] = true
 	}
 	if rel != "" {
-		dir := parent(rel)
-		if w.names[dir] == nil {
-			w.names[dir] = map[string]bool{}
-		}
-		w.names[dir][rel[strings.LastIndexByte(rel, '/')+1:]] = true
+		w.changed(rel)
+	} else {
+		w.dirty[""] = true
 	}
 	if !ev.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename) {
 		return
@@ -305,6 +314,7 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	// watches below a directory moved away still report it under its old
 	// path, and are dropped too: the next capture watches them anew.
 	w.subtrees[rel] = true
+	delete(w.unwatched, rel)
 	isDir, ok := w.watched[rel]
 	if !ok {
 		return
@@ -318,6 +328,11 @@ func (w *Watcher) note(ev fsnotify.Event) {
 				delete(w.watched, path)
 			}
 		}
+		for path := range w.unwatched {
+			if strings.HasPrefix(path, rel+"/") {
+				delete(w.unwatched, path)
+			}
+		}
 		// Files moved away with it may change without an event here.
 		for path := range w.own {
 			if strings.HasPrefix(path, rel+"/") {
@@ -325,6 +340,17 @@ func (w *Watcher) note(ev fsnotify.Event) {
 			}
 		}
 	}
+}
+
+// changed notes that the entry rel (not the root) of its directory
+// changed. Called with w.mu held.
+func (w *Watcher) changed(rel string) {
+	dir := parent(rel)
+	w.dirty[dir] = true
+	if w.names[dir] == nil {
+		w.names[dir] = map[string]bool{}
+	}
+	w.names[dir][rel[strings.LastIndexByte(rel, '/')+1:]] = true
 }
 
 // rel is path relative to the root, slash-separated.
@@ -382,6 +408,15 @@ func (w *Watcher) barrier(ctx context.Context) (bool, error) {
 // Begin implements worktree.Changes.
 func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	w.capture.Lock()
+	if w.filesWatched != nil {
+		select {
+		case <-w.filesWatched:
+			w.filesWatched = nil
+		case <-ctx.Done():
+			w.capture.Unlock()
+			return nil, ctx.Err()
+		}
+	}
 	ok, err := w.barrier(ctx)
 	if err != nil {
 		w.capture.Unlock()
@@ -389,6 +424,9 @@ func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for path := range w.unwatched {
+		w.changed(path)
+	}
 	set := &changeSet{w: w, dirty: w.dirty, names: w.names, whole: w.whole, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
 	// A rename expected and not seen by now had no event (a directory
 	// not watched) or did not happen: a later event there is not it.
@@ -411,6 +449,9 @@ type changeSet struct {
 	unknown                bool
 	memo                   any
 	ended                  bool
+
+	filesMu sync.Mutex
+	files   []string // to watch once the capture ends (see Watch)
 }
 
 func (s *changeSet) Memo() any {
@@ -476,24 +517,25 @@ func (s *changeSet) Own(path string) (any, bool) {
 	return f.note, true
 }
 
-// Watch adds a watch on path. Files are watched as well as directories: a
-// file written through another hard link, or linked from elsewhere, has
-// events on its own watch only. A directory is watched anew even if it
-// has a watch (one moved here keeps the watch of its old path, which
-// names it there); a file keeps its watch, which events that made,
-// removed or moved anything at its path have dropped. A watch that
+// Watch adds a watch on path. A directory is watched at once, before
+// the capture lists it, and anew even if it has a watch (one moved here
+// keeps the watch of its old path, which names it there); a watch that
 // cannot be added (the inotify limits) leaves the next capture walking
-// everything; a path gone has its directory changed.
+// everything; a directory gone has its parent changed.
+//
+// Files are watched too, for their hard links: a file written through
+// another link, or linked from elsewhere, has events on its own watch
+// only, not on its directory's. Their watches are added once the capture
+// ends (see watchFiles), off its way: a change between the capture's
+// look at a file and its watch is told by the file's stat then.
 func (s *changeSet) Watch(path string, dir bool) {
-	w := s.w
 	if !dir {
-		w.mu.Lock()
-		_, watched := w.watched[path]
-		w.mu.Unlock()
-		if watched {
-			return
-		}
+		s.filesMu.Lock()
+		s.files = append(s.files, path)
+		s.filesMu.Unlock()
+		return
 	}
+	w := s.w
 	err := w.fsw.Add(filepath.Join(w.root, filepath.FromSlash(path)))
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -503,6 +545,77 @@ func (s *changeSet) Watch(path string, dir bool) {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 	default:
 		w.unknown = true
+	}
+}
+
+// beforeFileWatches, set by tests, is called with the files a capture
+// found before their watches are added.
+var beforeFileWatches func(files []string)
+
+// watchFiles adds the watches of the files a capture found, then closes
+// done. A file keeps the watch it has: events that made, removed or
+// moved anything at its path dropped it. Once a file's watch is in
+// place, memo (the capture's) tells whether the file changed since the
+// capture looked at it, while it had no watch: the next capture looks
+// at those files again, and at the files whose watch could not be
+// added. Without a memo (a capture that recorded nothing, as Status)
+// the next capture looks again at everything this one looked at.
+func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan struct{}) {
+	defer close(done)
+	if beforeFileWatches != nil {
+		beforeFileWatches(files)
+	}
+	// The memo is asked directory by directory: captures on several
+	// goroutines interleave their directories' files.
+	slices.SortFunc(files, func(a, b string) int {
+		return cmp.Or(strings.Compare(parent(a), parent(b)), strings.Compare(a, b))
+	})
+	dir, same := "", (func(string, fs.FileInfo) bool)(nil)
+	var full error // the limit reached: the other files are not tried
+	for _, path := range files {
+		w.mu.Lock()
+		_, watched := w.watched[path]
+		// A file a restore is about to replace: the next capture watches
+		// the one it puts there (see Expect).
+		replaced := w.expected[path] > 0
+		w.mu.Unlock()
+		if watched || replaced {
+			continue
+		}
+		abs := filepath.Join(w.root, filepath.FromSlash(path))
+		err := full
+		if err == nil {
+			err = w.fsw.Add(abs)
+		}
+		switch {
+		case errors.Is(err, fsnotify.ErrClosed):
+			return
+		case errors.Is(err, syscall.ENOSPC):
+			full = err
+		}
+		changed := false
+		if err == nil && memo != nil {
+			if d := parent(path); same == nil || d != dir {
+				dir, same = d, memo.SameFiles(d)
+			}
+			fi, statErr := os.Lstat(abs)
+			// Gone: its directory's watch saw it go.
+			changed = statErr == nil && !same(path[strings.LastIndexByte(path, '/')+1:], fi)
+		}
+		w.mu.Lock()
+		switch {
+		case err == nil:
+			w.watched[path] = false
+			delete(w.unwatched, path)
+			if changed {
+				w.changed(path)
+			}
+		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
+			delete(w.unwatched, path)
+		default:
+			w.unwatched[path] = true
+		}
+		w.mu.Unlock()
 	}
 }
 
@@ -536,5 +649,14 @@ func (s *changeSet) End(memo any) {
 		w.unknown = w.unknown || s.unknown
 	}
 	w.mu.Unlock()
+	s.filesMu.Lock()
+	files := s.files
+	s.files = nil
+	s.filesMu.Unlock()
+	if len(files) > 0 {
+		fm, _ := memo.(worktree.FileMemo)
+		w.filesWatched = make(chan struct{})
+		go w.watchFiles(files, fm, w.filesWatched)
+	}
 	w.capture.Unlock()
 }

@@ -4,6 +4,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -236,6 +237,25 @@ func TestWatcher_CaptureIsFull(t *testing.T) {
 			must(t, os.Link(ws.path("src/p4/file3.txt"), outside))
 			must(t, os.WriteFile(outside, []byte("saved, then written elsewhere"), 0o644))
 		}},
+		{"a second link made inside", func() {
+			must(t, os.Link(ws.path("src/p1/file0.txt"), ws.path("src/p2/second-link")))
+		}},
+		{"written through the second link inside", func() {
+			f, err := os.OpenFile(ws.path("src/p2/second-link"), os.O_WRONLY|os.O_APPEND, 0)
+			must(t, err)
+			f.WriteString(" and through the second link")
+			must(t, f.Close())
+		}},
+		{"the second link removed, then the first written", func() {
+			must(t, os.Remove(ws.path("src/p2/second-link")))
+			write(t, ws.dir, "src/p1/file0.txt", "one link again")
+		}},
+		{"a file made inside linked from outside, then written there", func() {
+			write(t, ws.dir, "src/p5/q1/made.txt", "made")
+			outside := filepath.Join(t.TempDir(), "made-link")
+			must(t, os.Link(ws.path("src/p5/q1/made.txt"), outside))
+			must(t, os.WriteFile(outside, []byte("made, then written elsewhere"), 0o644))
+		}},
 		{"written again through the link outside", func() {
 			f, err := os.OpenFile(ws.path("src/p0/file2.txt"), os.O_WRONLY|os.O_APPEND, 0)
 			must(t, err)
@@ -284,6 +304,45 @@ func TestWatcher_FileEditedDuringCapture(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	ws.check("after the writer stopped", true)
+}
+
+// TestWatcher_ChangedBeforeFileWatch: a file's watch is added once the
+// capture that found it ended; a file linked from outside, written there
+// and unlinked again before its watch is in place had no event, and the
+// next capture reads it all the same.
+func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
+	ws := newWorkspace(t)
+	defer func() { beforeFileWatches = nil }()
+	for i, rel := range []string{"src/p3/new.txt", "src/p3/q0/f.go", "README"} {
+		beforeFileWatches = func(files []string) {
+			beforeFileWatches = nil // once
+			if !slices.Contains(files, rel) {
+				t.Errorf("%s not among the files to watch", rel)
+			}
+			// On the watcher's goroutine: errors, not Fatal.
+			outside := filepath.Join(t.TempDir(), "link")
+			if err := os.Link(ws.path(rel), outside); err != nil {
+				t.Error(err)
+				return
+			}
+			f, err := os.OpenFile(outside, os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				fmt.Fprintf(f, " // written outside before its watch, %d", i)
+				err = f.Close()
+			}
+			if err := errors.Join(err, os.Remove(outside)); err != nil {
+				t.Error(err)
+			}
+		}
+		// Made anew, so that it has no watch yet; it changes again once
+		// the capture ended, before its watch.
+		os.Remove(ws.path(rel))
+		write(t, ws.dir, rel, fmt.Sprintf("made anew %d", i))
+		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+		_, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
+		must(t, err)
+		ws.check("the file written outside before its watch: "+rel, true)
+	}
 }
 
 // TestWatcher_LostEvents: once events may be lost (an overflow of the
