@@ -93,6 +93,11 @@ type Capture struct {
 	// size alone shows that it changed, say. Their entries have a zero
 	// Blob.
 	skipHash func(rel string, size int64) bool
+	// scanBase, in a scan, is the tree that skipHash compares with: when
+	// it is the tree the last capture put, whose memos the scan replays,
+	// every file of a replayed directory is in it with its size, and
+	// skipHash need not be asked of them.
+	scanBase manifest.Digest
 }
 
 // Stats sum up a capture.
@@ -891,7 +896,9 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 					wk.doneFiles.Add(1)
 					continue
 				}
-				if d, ok := wk.ownWrite(childRel, st); ok {
+				// A scan's file that needs no digest has none, as
+				// without the watcher (see skipHash below).
+				if d, ok := wk.ownWrite(childRel, st); ok && (wk.c.skipHash == nil || !wk.c.skipHash(childRel, st.size)) {
 					// Recorded as a read at the capture's start would
 					// record it: the watcher vouches for the bytes up
 					// to Begin, the stat for what came after.

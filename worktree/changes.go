@@ -319,9 +319,11 @@ func (wk *walker) replay(rel string, m *dirMemo) error {
 			wk.stats.Symlinks++
 		}
 	}
-	if wk.c.skipHash != nil {
+	if wk.c.skipHash != nil && wk.lastMemo.treeOf(wk.c.scanBase) == nil {
 		// A scan gives no digest for a file it need not read, unless
 		// the stat cache has it (not racy-clean), as it does walking.
+		// Against the tree of the capture that made the memo, every
+		// file replayed is one to compare (see Capture.scanBase).
 		first := len(wk.entries) - len(m.entries)
 		for i := first; i < len(wk.entries); i++ {
 			e := &wk.entries[i]

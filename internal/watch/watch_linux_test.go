@@ -83,7 +83,8 @@ type workspace struct {
 	w     *Watcher
 	rules []string // Capture.Ignore
 	first manifest.Digest
-	stats worktree.Stats // of the last watched capture that check made
+	last  manifest.Digest // the image of the last watched capture that check made
+	stats worktree.Stats  // of the last watched capture that check made
 }
 
 func newWorkspace(t *testing.T) *workspace {
@@ -114,11 +115,16 @@ func newWorkspace(t *testing.T) *workspace {
 func (ws *workspace) check(step string, recalled bool) {
 	t := ws.t
 	t.Helper()
+	if ws.last != (manifest.Digest{}) {
+		// Against the last capture, whose memos the status replays.
+		ws.checkStatus(step+", status against the last capture", ws.last)
+	}
 	watched := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w, Ignore: ws.rules}
 	got, gotFS, id := treeID(t, ws.s, watched)
 	if ws.first == (manifest.Digest{}) {
 		ws.first = id
 	}
+	ws.last = id
 	fresh := &worktree.Capture{Root: ws.dir, Ignore: ws.rules}
 	want, wantFS := tree(t, openStore(t), fresh)
 	if gotFS != wantFS {
@@ -141,15 +147,14 @@ func (ws *workspace) check(step string, recalled bool) {
 	if secrets := watched.Secrets(); len(secrets) != 1 || secrets[0] != ".env" {
 		t.Errorf("%s: secrets %q, want .env", step, secrets)
 	}
-	ws.checkStatus(step)
+	ws.checkStatus(step, ws.first)
 }
 
 // checkStatus fails unless Status through the watcher, against the
-// first image of the workspace's store, is Status without.
-func (ws *workspace) checkStatus(step string) {
+// image base, is Status without.
+func (ws *workspace) checkStatus(step string, base manifest.Digest) {
 	t := ws.t
 	t.Helper()
-	base := ws.first
 	plain, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules})
 	must(t, err)
 	watched, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules, Changes: ws.w})
