@@ -98,6 +98,11 @@ type Capture struct {
 	// every file of a replayed directory is in it with its size, and
 	// skipHash need not be asked of them.
 	scanBase manifest.Digest
+	// knownTree is a stored tree the capture may find, as a restore's
+	// backup finds the tree the restore before it wrote: when the walk's
+	// entries are its entries, its digest is the walk's tree's, without
+	// encoding, hashing and putting the tree again.
+	knownTree *putTree
 }
 
 // Stats sum up a capture.
@@ -476,6 +481,9 @@ func (wd *walked) cachedTree() (manifest.Digest, bool) {
 func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest, error) {
 	fs, ok := wd.cachedTree()
 	wd.wk.c.stats.TreeCached = ok
+	if k := wd.wk.c.knownTree; !ok && k != nil && slices.Equal(k.tree.Entries, wd.sortedTree().Entries) {
+		fs, ok = k.fs, true
+	}
 	if !ok {
 		var err error
 		if fs, err = pf.PutTree(ctx, w, wd.sortedTree()); err != nil {

@@ -233,6 +233,11 @@ func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef) (id 
 		}
 		m := img.Manifest
 		spec.Agent, spec.Parents, world.base = m.Agent, []manifest.Digest{h.ID}, &m.World
+		// The directory as the restore before this one left it: the
+		// head's tree, whose plan that restore kept.
+		if tree := recentPlans.treeOf(m.World.FS); tree != nil {
+			c.knownTree = &putTree{fs: m.World.FS, tree: tree}
+		}
 		layers := fixedLayers{m}
 		spec.Model, spec.Cache, spec.Effects, spec.Trace = layers, layers, layers, layers
 	}
