@@ -93,11 +93,15 @@ type Capture struct {
 	// size alone shows that it changed, say. Their entries have a zero
 	// Blob.
 	skipHash func(rel string, size int64) bool
-	// scanBase, in a scan, is the tree that skipHash compares with: when
+	// scanBase, in a scan, is the tree that skipHash compares with. When
 	// it is the tree the last capture put, whose memos the scan replays,
-	// every file of a replayed directory is in it with its size, and
-	// skipHash need not be asked of them.
+	// the files and links of a directory replayed are that tree's: the
+	// scan leaves them out of its tree, and omitted says which
+	// directories it left out so, each with the names of the entries it
+	// looked at again there, whose entries are in the tree (as are its
+	// subdirectories).
 	scanBase manifest.Digest
+	omitted  map[string]map[string]bool
 	// knownTree is a stored tree the capture may find, as a restore's
 	// backup finds the tree the restore before it wrote: when the walk's
 	// entries are its entries, its digest is the walk's tree's, without
@@ -372,6 +376,10 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 			wk.lastMemo, c.last = m, m
 		}
 	}
+	c.omitted = nil
+	if c.scan && c.scanBase != (manifest.Digest{}) && wk.lastMemo.treeOf(c.scanBase) != nil {
+		c.omitted = map[string]map[string]bool{}
+	}
 	if c.Store != nil {
 		if wk.lastMemo != nil {
 			wk.cache, err = resumeStatCache(ctx, c.Store, root, wk.lastMemo.cache)
@@ -403,8 +411,10 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		err = wk.replayWhole(whole)
 	} else {
 		if wk.cache != nil {
-			// Room for the files the last capture met, and some.
-			wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+			if c.omitted == nil {
+				// Room for the files the last capture met, and some.
+				wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+			}
 			*wk.cache.marked = true
 		}
 		err = wk.run()
@@ -639,7 +649,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	}
 	if !fresh && wk.changes != nil {
 		if m := wk.recall(rel); m != nil {
-			if err := wk.replay(rel, m); err != nil {
+			if err := wk.replay(rel, m, nil); err != nil {
 				return false, err
 			}
 			for _, sub := range m.subdirs {
@@ -778,7 +788,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 		}
 	}
 	subdirs := slices.Clone(next.subdirs) // walkEntries may add to next's
-	if err := wk.replay(rel, next); err != nil {
+	if err := wk.replay(rel, next, changed); err != nil {
 		return true, err
 	}
 	memo := next

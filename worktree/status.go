@@ -95,8 +95,15 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	// What the walk met, as a directory or not, the rules did not leave
 	// out: only the image's other paths need asking (rules and secret
 	// patterns for every path are most of the time of a status).
+	// The files and links of the directories the walk left out (see
+	// Capture.omitted) are the image's, unchanged.
 	visible := func(e *manifest.Entry, met *manifest.Entry) bool {
 		isDir := e.Kind == manifest.KindDir
+		if met == nil && !isDir {
+			if again, ok := c.omitted[dirOfPath(e.Path)]; ok && !again[baseName(e.Path)] {
+				return false
+			}
+		}
 		return (met != nil && (met.Kind == manifest.KindDir) == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir)
 	}
 	var changes []Change
@@ -106,6 +113,14 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		}
 	}
 	return changes, nil
+}
+
+// dirOfPath is the directory of the slash path rel, "" the root.
+func dirOfPath(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
 }
 
 // resolveRoot is dir as a capture walks it: absolute, links resolved.
