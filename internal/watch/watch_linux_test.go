@@ -383,16 +383,32 @@ func TestWatcher_RestoreBackAndForth(t *testing.T) {
 	secondTree, _, secondID := treeID(t, ws.s, second)
 	delete(secondTree, "src/outside") // restores skip it
 	firstTree := entriesOf(t, ws.s, ws.first)
+	last := secondID
 	for round := range 3 {
 		for _, to := range []struct {
 			id   manifest.Digest
 			tree map[string]manifest.Entry
 		}{{ws.first, firstTree}, {secondID, secondTree}} {
+			edited := round == 1 && to.id == secondID
+			if edited {
+				// The backup is not the tree the last restore wrote.
+				write(t, ws.dir, "src/p0/file0.txt", "edited between restores")
+			}
 			var warned []string
-			_, err := worktree.Restore(ctx, ws.s, to.id, ws.dir, worktree.RestoreOptions{
+			res, err := worktree.Restore(ctx, ws.s, to.id, ws.dir, worktree.RestoreOptions{
 				Changes: ws.w, Warn: func(path string, err error) { warned = append(warned, path) },
 			})
 			must(t, err)
+			// Restored to the first image, the directory is that image's
+			// tree: its backup is that image, unless edited since (the
+			// second image has a link that restores leave out).
+			if to.id == secondID && (res.BackupIsNew != edited || (!edited && res.Backup != last)) {
+				t.Errorf("round %d: backup %s (new: %v), want the image restored last, %s, unless edited (%v)", round, res.Backup.Short(), res.BackupIsNew, last.Short(), edited)
+			}
+			if backup := entriesOf(t, ws.s, res.Backup); edited && backup["src/p0/file0.txt"].Size != int64(len("edited between restores")) {
+				t.Errorf("round %d: the backup holds %+v, not the edit", round, backup["src/p0/file0.txt"])
+			}
+			last = to.id
 			got, _ := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
 			if fmt.Sprint(got) != fmt.Sprint(to.tree) {
 				t.Fatalf("round %d: restored to %s, the directory holds %v, want %v", round, to.id.Short(), got, to.tree)
