@@ -93,6 +93,20 @@ type Capture struct {
 	// size alone shows that it changed, say. Their entries have a zero
 	// Blob.
 	skipHash func(rel string, size int64) bool
+	// scanBase, in a scan, is the tree that skipHash compares with. When
+	// it is the tree the last capture put, whose memos the scan replays,
+	// the files and links of a directory replayed are that tree's: the
+	// scan leaves them out of its tree, and omitted says which
+	// directories it left out so, each with the names of the entries it
+	// looked at again there, whose entries are in the tree (as are its
+	// subdirectories).
+	scanBase manifest.Digest
+	omitted  map[string]map[string]bool
+	// knownTree is a stored tree the capture may find, as a restore's
+	// backup finds the tree the restore before it wrote: when the walk's
+	// entries are its entries, its digest is the walk's tree's, without
+	// encoding, hashing and putting the tree again.
+	knownTree *putTree
 }
 
 // Stats sum up a capture.
@@ -362,6 +376,10 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 			wk.lastMemo, c.last = m, m
 		}
 	}
+	c.omitted = nil
+	if c.scan && c.scanBase != (manifest.Digest{}) && wk.lastMemo.treeOf(c.scanBase) != nil {
+		c.omitted = map[string]map[string]bool{}
+	}
 	if c.Store != nil {
 		if wk.lastMemo != nil {
 			wk.cache, err = resumeStatCache(ctx, c.Store, root, wk.lastMemo.cache)
@@ -393,8 +411,10 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		err = wk.replayWhole(whole)
 	} else {
 		if wk.cache != nil {
-			// Room for the files the last capture met, and some.
-			wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+			if c.omitted == nil {
+				// Room for the files the last capture met, and some.
+				wk.entries = make([]manifest.Entry, 0, len(wk.cache.entries)*9/8+64)
+			}
 			*wk.cache.marked = true
 		}
 		err = wk.run()
@@ -471,6 +491,9 @@ func (wd *walked) cachedTree() (manifest.Digest, bool) {
 func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest, error) {
 	fs, ok := wd.cachedTree()
 	wd.wk.c.stats.TreeCached = ok
+	if k := wd.wk.c.knownTree; !ok && k != nil && slices.Equal(k.tree.Entries, wd.sortedTree().Entries) {
+		fs, ok = k.fs, true
+	}
 	if !ok {
 		var err error
 		if fs, err = pf.PutTree(ctx, w, wd.sortedTree()); err != nil {
@@ -626,7 +649,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	}
 	if !fresh && wk.changes != nil {
 		if m := wk.recall(rel); m != nil {
-			if err := wk.replay(rel, m); err != nil {
+			if err := wk.replay(rel, m, nil); err != nil {
 				return false, err
 			}
 			for _, sub := range m.subdirs {
@@ -765,7 +788,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 		}
 	}
 	subdirs := slices.Clone(next.subdirs) // walkEntries may add to next's
-	if err := wk.replay(rel, next); err != nil {
+	if err := wk.replay(rel, next, changed); err != nil {
 		return true, err
 	}
 	memo := next
@@ -891,7 +914,9 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 					wk.doneFiles.Add(1)
 					continue
 				}
-				if d, ok := wk.ownWrite(childRel, st); ok {
+				// A scan's file that needs no digest has none, as
+				// without the watcher (see skipHash below).
+				if d, ok := wk.ownWrite(childRel, st); ok && (wk.c.skipHash == nil || !wk.c.skipHash(childRel, st.size)) {
 					// Recorded as a read at the capture's start would
 					// record it: the watcher vouches for the bytes up
 					// to Begin, the stat for what came after.

@@ -245,6 +245,12 @@ func (wk *walker) recall(rel string) *dirMemo {
 	if m == nil || m.volatile {
 		return nil
 	}
+	if wk.c.omitted != nil {
+		// A scan against the memo's own tree takes no digest from it
+		// (see Capture.omitted): what the stat cache holds does not
+		// matter, and the scan saves no cache.
+		return m
+	}
 	// A file's digest is taken from the memo only while the stat cache
 	// holds it, with the same stat, as stored for good: a blob collected
 	// since (gc) is read again.
@@ -327,8 +333,9 @@ func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]
 func baseName(rel string) string { return rel[strings.LastIndexByte(rel, '/')+1:] }
 
 // replay adds what the memo m of the directory rel holds, as a walk of
-// it would, but for its subdirectories.
-func (wk *walker) replay(rel string, m *dirMemo) error {
+// it would, but for its subdirectories; changed names the entries left
+// out of m, which the walk looks at again (nil: none).
+func (wk *walker) replay(rel string, m *dirMemo, changed map[string]bool) error {
 	for i := range m.entries {
 		e := m.entries[i]
 		if e.Kind == manifest.KindSymlink {
@@ -339,7 +346,13 @@ func (wk *walker) replay(rel string, m *dirMemo) error {
 		}
 	}
 	wk.mu.Lock()
-	wk.entries = append(wk.entries, m.entries...)
+	if wk.c.omitted != nil {
+		// A scan against the tree whose memos these are: the entries
+		// are that tree's, and the scan leaves them out.
+		wk.c.omitted[rel] = changed
+	} else {
+		wk.entries = append(wk.entries, m.entries...)
+	}
 	for i := range m.entries {
 		e := &m.entries[i]
 		switch e.Kind {
@@ -352,7 +365,7 @@ func (wk *walker) replay(rel string, m *dirMemo) error {
 			wk.stats.Symlinks++
 		}
 	}
-	if wk.c.skipHash != nil {
+	if wk.c.skipHash != nil && wk.c.omitted == nil {
 		// A scan gives no digest for a file it need not read, unless
 		// the stat cache has it (not racy-clean), as it does walking.
 		first := len(wk.entries) - len(m.entries)

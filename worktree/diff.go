@@ -61,16 +61,38 @@ func (c Change) BytesRemoved() int64 {
 // order of manifest.ComparePaths. Directories count like any entry: an added directory is listed,
 // and so are the entries under it.
 func DiffTrees(a, b *manifest.Tree) []Change {
-	ea, eb := sortedEntries(a), sortedEntries(b)
+	return diffEntries(sortedEntries(a), sortedEntries(b), nil)
+}
+
+// diffEntries is DiffTrees of entries in the order of
+// manifest.ComparePaths, of the entries of ea that visible keeps (nil:
+// all): it is given each entry of ea and the entry of eb at the same
+// path, nil if eb has none. An entry of eb whose path has no visible
+// entry of ea is added.
+func diffEntries(ea, eb []manifest.Entry, visible func(e, met *manifest.Entry) bool) []Change {
 	var changes []Change
 	i, j := 0, 0
 	for i < len(ea) || j < len(eb) {
+		order := 0
 		switch {
-		case j == len(eb) || (i < len(ea) && manifest.ComparePaths(ea[i].Path, eb[j].Path) < 0):
-			changes = append(changes, Change{Path: ea[i].Path, Kind: Removed, Old: ea[i]})
+		case i == len(ea):
+			order = 1
+		case j == len(eb):
+			order = -1
+		default:
+			order = manifest.ComparePaths(ea[i].Path, eb[j].Path)
+		}
+		switch {
+		case order < 0:
+			if visible == nil || visible(&ea[i], nil) {
+				changes = append(changes, Change{Path: ea[i].Path, Kind: Removed, Old: ea[i]})
+			}
 			i++
-		case i == len(ea) || manifest.ComparePaths(eb[j].Path, ea[i].Path) < 0:
+		case order > 0 || (visible != nil && !visible(&ea[i], &eb[j])):
 			changes = append(changes, Change{Path: eb[j].Path, Kind: Added, New: eb[j]})
+			if order == 0 {
+				i++
+			}
 			j++
 		default:
 			old, cur := ea[i], eb[j]

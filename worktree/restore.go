@@ -233,6 +233,11 @@ func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef) (id 
 		}
 		m := img.Manifest
 		spec.Agent, spec.Parents, world.base = m.Agent, []manifest.Digest{h.ID}, &m.World
+		// The directory as the restore before this one left it: the
+		// head's tree, whose plan that restore kept.
+		if tree := recentPlans.treeOf(m.World.FS); tree != nil {
+			c.knownTree = &putTree{fs: m.World.FS, tree: tree}
+		}
 		layers := fixedLayers{m}
 		spec.Model, spec.Cache, spec.Effects, spec.Trace = layers, layers, layers, layers
 	}
@@ -399,7 +404,9 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 		}
 	}
 	rs.changes = map[string]Change{}
-	for _, c := range DiffTrees(have, want) {
+	// Both are in the order of manifest.ComparePaths already (a
+	// capture's tree, a plan's sorted entries): no check of it.
+	for _, c := range diffEntries(have.Entries, want.Entries, nil) {
 		if c.Kind != Removed && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
 			continue
 		}

@@ -38,6 +38,9 @@ type cachedPlan struct {
 	key      planKey
 	plan     *checkoutPlan
 	warnings []planWarning
+	// tree is the tree checked, for a backup that finds the directory
+	// as it (see Capture.knownTree).
+	tree *manifest.Tree
 }
 
 type planWarning struct {
@@ -52,6 +55,18 @@ func (c *planCache) get(key planKey) *cachedPlan {
 		if p.key == key {
 			c.plans = append(append(c.plans[:i:i], c.plans[i+1:]...), p)
 			return p
+		}
+	}
+	return nil
+}
+
+// treeOf returns the tree fs, if a plan kept is of it.
+func (c *planCache) treeOf(fs manifest.Digest) *manifest.Tree {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.plans {
+		if p.key.tree == fs {
+			return p.tree
 		}
 	}
 	return nil
@@ -93,7 +108,7 @@ func restorePlan(ctx context.Context, s *pf.Store, image manifest.Digest, allowO
 	if err != nil {
 		return nil, err
 	}
-	cached := &cachedPlan{key: key}
+	cached := &cachedPlan{key: key, tree: tree}
 	opts.Warn = func(path string, err error) {
 		cached.warnings = append(cached.warnings, planWarning{path, err})
 		warn(path, err)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -47,13 +48,13 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		baseFS = img.Manifest.World.FS
 	}
 	// The image's tree is loaded when the walk first asks for it: with
-	// Changes, the last capture may hold it decoded.
+	// Changes, the last capture may hold it decoded. Its entries are in
+	// the order of manifest.ComparePaths, as the capture's tree is.
 	var c *Capture
 	var (
 		loadBase sync.Once
 		base     *manifest.Tree
 		baseErr  error
-		known    map[string]*manifest.Entry
 	)
 	loaded := func() error {
 		loadBase.Do(func() {
@@ -65,25 +66,18 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 			default:
 				base, baseErr = LoadTree(ctx, s, image)
 			}
-			if baseErr != nil {
-				return
-			}
-			known = make(map[string]*manifest.Entry, len(base.Entries))
-			for i := range base.Entries {
-				known[base.Entries[i].Path] = &base.Entries[i]
-			}
 		})
 		return baseErr
 	}
 	c = &Capture{
 		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
-		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true,
+		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true, scanBase: baseFS,
 		skipHash: func(rel string, size int64) bool {
 			if loaded() != nil {
 				return true // the status fails
 			}
-			e := known[rel]
-			return e == nil || e.Kind != manifest.KindFile || e.Size != size
+			i, found := slices.BinarySearchFunc(base.Entries, rel, func(e manifest.Entry, rel string) int { return manifest.ComparePaths(e.Path, rel) })
+			return !found || base.Entries[i].Kind != manifest.KindFile || base.Entries[i].Size != size
 		},
 	}
 	current, err := c.captureTree(ctx, hashOnly{})
@@ -101,24 +95,32 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	// What the walk met, as a directory or not, the rules did not leave
 	// out: only the image's other paths need asking (rules and secret
 	// patterns for every path are most of the time of a status).
-	walked := make(map[string]bool, len(current.Entries))
-	for _, e := range current.Entries {
-		walked[e.Path] = e.Kind == manifest.KindDir
-	}
-	visible := manifest.Tree{Entries: make([]manifest.Entry, 0, len(base.Entries))}
-	for _, e := range base.Entries {
+	// The files and links of the directories the walk left out (see
+	// Capture.omitted) are the image's, unchanged.
+	visible := func(e *manifest.Entry, met *manifest.Entry) bool {
 		isDir := e.Kind == manifest.KindDir
-		if wasDir, ok := walked[e.Path]; (ok && wasDir == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir) {
-			visible.Entries = append(visible.Entries, e)
+		if met == nil && !isDir {
+			if again, ok := c.omitted[dirOfPath(e.Path)]; ok && !again[baseName(e.Path)] {
+				return false
+			}
 		}
+		return (met != nil && (met.Kind == manifest.KindDir) == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir)
 	}
 	var changes []Change
-	for _, ch := range DiffTrees(&visible, current) {
+	for _, ch := range diffEntries(base.Entries, current.Entries, visible) {
 		if ch.Path != CIDFile && !isCIDTemp(ch.Path) {
 			changes = append(changes, ch)
 		}
 	}
 	return changes, nil
+}
+
+// dirOfPath is the directory of the slash path rel, "" the root.
+func dirOfPath(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
 }
 
 // resolveRoot is dir as a capture walks it: absolute, links resolved.

@@ -84,7 +84,8 @@ type workspace struct {
 	w     *Watcher
 	rules []string // Capture.Ignore
 	first manifest.Digest
-	stats worktree.Stats // of the last watched capture that check made
+	last  manifest.Digest // the image of the last watched capture that check made
+	stats worktree.Stats  // of the last watched capture that check made
 }
 
 func newWorkspace(t *testing.T) *workspace {
@@ -115,11 +116,16 @@ func newWorkspace(t *testing.T) *workspace {
 func (ws *workspace) check(step string, recalled bool) {
 	t := ws.t
 	t.Helper()
+	if ws.last != (manifest.Digest{}) {
+		// Against the last capture, whose memos the status replays.
+		ws.checkStatus(step+", status against the last capture", ws.last)
+	}
 	watched := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w, Ignore: ws.rules}
 	got, gotFS, id := treeID(t, ws.s, watched)
 	if ws.first == (manifest.Digest{}) {
 		ws.first = id
 	}
+	ws.last = id
 	fresh := &worktree.Capture{Root: ws.dir, Ignore: ws.rules}
 	want, wantFS := tree(t, openStore(t), fresh)
 	if gotFS != wantFS {
@@ -142,15 +148,14 @@ func (ws *workspace) check(step string, recalled bool) {
 	if secrets := watched.Secrets(); len(secrets) != 1 || secrets[0] != ".env" {
 		t.Errorf("%s: secrets %q, want .env", step, secrets)
 	}
-	ws.checkStatus(step)
+	ws.checkStatus(step, ws.first)
 }
 
 // checkStatus fails unless Status through the watcher, against the
-// first image of the workspace's store, is Status without.
-func (ws *workspace) checkStatus(step string) {
+// image base, is Status without.
+func (ws *workspace) checkStatus(step string, base manifest.Digest) {
 	t := ws.t
 	t.Helper()
-	base := ws.first
 	plain, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules})
 	must(t, err)
 	watched, err := worktree.Status(ctx, ws.s, base, ws.dir, worktree.StatusOptions{Ignore: ws.rules, Changes: ws.w})
@@ -437,16 +442,32 @@ func TestWatcher_RestoreBackAndForth(t *testing.T) {
 	secondTree, _, secondID := treeID(t, ws.s, second)
 	delete(secondTree, "src/outside") // restores skip it
 	firstTree := entriesOf(t, ws.s, ws.first)
+	last := secondID
 	for round := range 3 {
 		for _, to := range []struct {
 			id   manifest.Digest
 			tree map[string]manifest.Entry
 		}{{ws.first, firstTree}, {secondID, secondTree}} {
+			edited := round == 1 && to.id == secondID
+			if edited {
+				// The backup is not the tree the last restore wrote.
+				write(t, ws.dir, "src/p0/file0.txt", "edited between restores")
+			}
 			var warned []string
-			_, err := worktree.Restore(ctx, ws.s, to.id, ws.dir, worktree.RestoreOptions{
+			res, err := worktree.Restore(ctx, ws.s, to.id, ws.dir, worktree.RestoreOptions{
 				Changes: ws.w, Warn: func(path string, err error) { warned = append(warned, path) },
 			})
 			must(t, err)
+			// Restored to the first image, the directory is that image's
+			// tree: its backup is that image, unless edited since (the
+			// second image has a link that restores leave out).
+			if to.id == secondID && (res.BackupIsNew != edited || (!edited && res.Backup != last)) {
+				t.Errorf("round %d: backup %s (new: %v), want the image restored last, %s, unless edited (%v)", round, res.Backup.Short(), res.BackupIsNew, last.Short(), edited)
+			}
+			if backup := entriesOf(t, ws.s, res.Backup); edited && backup["src/p0/file0.txt"].Size != int64(len("edited between restores")) {
+				t.Errorf("round %d: the backup holds %+v, not the edit", round, backup["src/p0/file0.txt"])
+			}
+			last = to.id
 			got, _ := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
 			if fmt.Sprint(got) != fmt.Sprint(to.tree) {
 				t.Fatalf("round %d: restored to %s, the directory holds %v, want %v", round, to.id.Short(), got, to.tree)
