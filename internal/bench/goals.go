@@ -278,7 +278,7 @@ func everyRow(name string, compared int, misses []string, word, why string) goal
 // bytesWhy says why pf can store more than a peer.
 const bytesWhy = "pf keeps every value in the pages of one bbolt file: a value takes whole 4 KiB pages or a share of a pack, " +
 	"and the B+tree's pages are partly empty; JSON goes in at zstd's fastest level, where the reference design spends zstd's strongest " +
-	"on each blob and git deltas similar objects against each other in its pack; and pf's history stores hold two indexes beside the manifests."
+	"on each blob and git deltas similar objects against each other in its pack."
 
 // shortName is a workload's name in a list.
 func shortName(w Workload) string {

@@ -3,8 +3,10 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/processfork/pf/internal/fixture"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -490,6 +492,9 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 		}
 	} else {
 		j.progress(fmt.Sprintf("building the store of %s images", commas(n)))
+		if err := os.Remove(dir + ".compacted"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err // the mark of a store no longer there
+		}
 		if err := mkdirEmpty(dir); err != nil {
 			return nil, err
 		}
@@ -507,6 +512,13 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 			return nil, err
 		}
 		row.Note = fmt.Sprintf("store built in %s", fmtDuration(secs))
+	}
+	if c, ok := hs.(historyCompactor); ok {
+		note, err := j.compactHistory(c, dir)
+		if err != nil {
+			return nil, err
+		}
+		row.Note += ", " + note
 	}
 	q, err := hs.OpenHistory(j.ctx, dir)
 	if err != nil {
@@ -539,6 +551,33 @@ func (j *job) history(sys system, n int) ([]Row, error) {
 	}
 	proc, err := j.logProcess(n, pfPath(dir), since)
 	return []Row{row, proc}, err
+}
+
+// compactHistory runs the system's compaction on its history store in
+// dir, once: a cached store compacted by an earlier run is not compacted
+// again. It returns the note that says so, with the store's size before.
+func (j *job) compactHistory(c historyCompactor, dir string) (string, error) {
+	done := dir + ".compacted" // holds the store's size before
+	var before int64
+	if b, err := os.ReadFile(done); err == nil {
+		before, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", done, err)
+		}
+	} else {
+		if before, _, err = diskUsage(dir); err != nil {
+			return "", err
+		}
+		j.progress("compacting the store: " + c.Compaction())
+		if err := c.CompactHistory(j.ctx, dir); err != nil {
+			return "", fmt.Errorf("compact the history store: %w", err)
+		}
+		syncAll()
+		if err := os.WriteFile(done, []byte(strconv.FormatInt(before, 10)+"\n"), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("measured after %s (%s before)", c.Compaction(), fmtBytes(before)), nil
 }
 
 // logProcess times `pf log -n 100` on a pf history store as a whole

@@ -50,6 +50,17 @@ type historian interface {
 	OpenHistory(ctx context.Context, dir string) (historyStore, error)
 }
 
+// A historyCompactor has a command of its own that its users run to make
+// a store smaller after it grew: pf compact, git gc, SQLite's VACUUM.
+// History stores are measured after it, each system's the same way, as a
+// store kept for long would be kept.
+type historyCompactor interface {
+	// CompactHistory runs that command on the history store in dir.
+	CompactHistory(ctx context.Context, dir string) error
+	// Compaction names the command, for the row's note.
+	Compaction() string
+}
+
 type historyStore interface {
 	// Newest returns the summaries of the n newest images created at or
 	// after since, newest first: what pf log lists of each.

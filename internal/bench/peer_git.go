@@ -400,6 +400,18 @@ func (g gitSystem) BuildHistory(ctx context.Context, dir string, h *history) err
 	return err
 }
 
+// CompactHistory is git gc, which repacks what fast-import wrote, as
+// git fast-import's documentation advises after an import, and writes
+// the commit graph that git log reads.
+func (g gitSystem) CompactHistory(ctx context.Context, dir string) error {
+	if out, err := gitCmd(ctx, dir, "gc", "--quiet").CombinedOutput(); err != nil {
+		return fmt.Errorf("git gc: %v: %s", err, out)
+	}
+	return nil
+}
+
+func (gitSystem) Compaction() string { return "git gc" }
+
 func (g gitSystem) OpenHistory(ctx context.Context, dir string) (historyStore, error) {
 	if g.loose {
 		return nil, unsupported("history is measured with git log on the fast-import repository")

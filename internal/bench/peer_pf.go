@@ -132,6 +132,16 @@ func commitHistory(ctx context.Context, s *pf.Store, h *history) error {
 	return first
 }
 
+// CompactHistory is pf compact: the values recompressed at zstd's
+// strongest level where that is smaller, the file copied with its pages
+// full.
+func (pfSystem) CompactHistory(ctx context.Context, dir string) error {
+	_, _, err := pf.Compact(ctx, pfPath(dir), nil)
+	return err
+}
+
+func (pfSystem) Compaction() string { return "pf compact" }
+
 func (pfSystem) OpenHistory(ctx context.Context, dir string) (historyStore, error) {
 	s, err := pf.Open(pfPath(dir), &pf.Options{ReadOnly: true})
 	if err != nil {

@@ -221,6 +221,24 @@ func (sqliteSystem) BuildHistory(ctx context.Context, dir string, h *history) er
 	return s.Close()
 }
 
+// CompactHistory is VACUUM, with the write-ahead log checkpointed into
+// the database and emptied.
+func (sqliteSystem) CompactHistory(ctx context.Context, dir string) error {
+	db, err := openSQLite(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, q := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return fmt.Errorf("sqlite: %s: %w", q, err)
+		}
+	}
+	return db.Close()
+}
+
+func (sqliteSystem) Compaction() string { return "VACUUM" }
+
 func (sqliteSystem) OpenHistory(ctx context.Context, dir string) (historyStore, error) {
 	db, err := openSQLite(ctx, dir)
 	if err != nil {
