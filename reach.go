@@ -70,6 +70,15 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
+		if len(named) > 2*len(seen) {
+			// Room for what a tree of 100,000 files names at once,
+			// not grown step by step.
+			grown := make(map[manifest.Digest]bool, len(seen)+len(named))
+			for k, v := range seen {
+				grown[k] = v
+			}
+			seen = grown
+		}
 		namedBy := "named by " + layer + " " + d.Short()
 		for _, r := range named {
 			if err := walk(r, next, namedBy); err != nil {
