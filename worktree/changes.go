@@ -218,7 +218,7 @@ func (wk *walker) recall(rel string) *dirMemo {
 	// Each file's cache entry is looked up once, kept here until all
 	// are known to match, then marked: a directory of a few files keeps
 	// them on the stack.
-	var buf [16]*loadedEntry
+	var buf [32]*loadedEntry
 	found := buf[:0]
 	for i := range m.entries {
 		e := &m.entries[i]
