@@ -57,7 +57,7 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 			}
 		}
 		known := pc.knownIn(tx, lease)
-		blobs, err := s.reachedTx(context.Background(), tx, id, m, known)
+		blobs, err := s.reachedTx(context.Background(), tx, id, m, known, pc.reachedHint())
 		if err != nil {
 			return err
 		}
@@ -109,19 +109,40 @@ func (pc *pendingCommit) knownIn(tx *bolt.Tx, lease *cas.Lease) func(manifest.Di
 		}
 		pc.mu.Unlock()
 	}
+	// The file caches' records first: on a turn that changed a few of
+	// 100,000 files, they name all but those, which the lease put.
 	return func(d manifest.Digest) (int64, bool) {
-		if lease != nil {
-			if size, ok := lease.Size(d); ok {
-				return size, true
-			}
-		}
 		for _, r := range reached {
 			if size, ok := r[d]; ok {
 				return size, true
 			}
 		}
+		if lease != nil {
+			if size, ok := lease.Size(d); ok {
+				return size, true
+			}
+		}
 		return 0, false
 	}
+}
+
+// reachedHint is how many blobs the commit's image may reach: what the
+// file caches' records name, and some, so that the list of a tree of
+// 100,000 files is not grown step by step.
+func (pc *pendingCommit) reachedHint() int {
+	if pc == nil {
+		return 0
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	n := 0
+	for _, sv := range pc.saves {
+		n += len(sv.reached)
+	}
+	if n == 0 {
+		return 0
+	}
+	return n + n/8 + 64
 }
 
 // writes reports whether the saves attached change anything: records to

@@ -171,7 +171,7 @@ func (s *Store) removeImage(tx *bolt.Tx, id manifest.Digest) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	blobs, err := s.reachedTx(context.Background(), tx, id, e.Manifest, nil)
+	blobs, err := s.reachedTx(context.Background(), tx, id, e.Manifest, nil, 0)
 	if err != nil {
 		return false, err
 	}

@@ -70,6 +70,15 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
+		if len(named) > 2*len(seen) {
+			// Room for what a tree of 100,000 files names at once,
+			// not grown step by step.
+			grown := make(map[manifest.Digest]bool, len(seen)+len(named))
+			for k, v := range seen {
+				grown[k] = v
+			}
+			seen = grown
+		}
 		namedBy := "named by " + layer + " " + d.Short()
 		for _, r := range named {
 			if err := walk(r, next, namedBy); err != nil {
@@ -91,9 +100,10 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 // blob that is missing fails it with an error wrapping ErrNotFound that
 // names where the image reaches it. known, when not nil, gives the sizes
 // of blobs the caller knows stored in tx (what a snapshot's lease put),
-// which need no lookup.
-func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, m *manifest.Manifest, known func(manifest.Digest) (int64, bool)) ([]Blob, error) {
-	var out []Blob
+// which need no lookup. hint is how many blobs the caller expects, for
+// room made once.
+func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, m *manifest.Manifest, known func(manifest.Digest) (int64, bool), hint int) ([]Blob, error) {
+	out := make([]Blob, 0, hint)
 	err := reach(m, s.refs,
 		func(d manifest.Digest) ([]byte, error) { return cas.ReadTx(tx, d) },
 		func(d manifest.Digest, where string) error {

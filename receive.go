@@ -151,7 +151,7 @@ func (s *Store) Reached(ctx context.Context, id manifest.Digest) ([]Blob, error)
 		if err != nil {
 			return err
 		}
-		out, err = s.reachedTx(ctx, tx, id, e.Manifest, nil)
+		out, err = s.reachedTx(ctx, tx, id, e.Manifest, nil, 0)
 		return err
 	})
 	return out, err

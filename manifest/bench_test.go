@@ -88,3 +88,31 @@ func BenchmarkRefs_Tree(b *testing.B) {
 func BenchmarkRefs_CachePages(b *testing.B) {
 	benchDecode(b, benchCachePages(b, 32), func(b []byte) ([]Digest, error) { return Refs(LayerCacheManifest, b) })
 }
+
+// BenchmarkTreeEncode_Deep encodes a sorted tree of 20,000 files 20
+// levels deep, as pf-bench's small-files workload lays them out.
+func BenchmarkTreeEncode_Deep(b *testing.B) {
+	var t Tree
+	var add func(dir string, depth int)
+	add = func(dir string, depth int) {
+		for i := range 3 {
+			p := fmt.Sprintf("%sf%d.txt", dir, i)
+			t.Entries = append(t.Entries, Entry{Path: p, Mode: 0o644, Size: 100, Kind: KindFile, Blob: Sum([]byte(p))})
+		}
+		if depth < 20 && len(t.Entries) < 20_000 {
+			for i := range 2 {
+				d := fmt.Sprintf("%sd%02d", dir, i)
+				t.Entries = append(t.Entries, Entry{Path: d, Mode: 0o755, Kind: KindDir})
+				add(d+"/", depth+1)
+			}
+		}
+	}
+	add("", 0)
+	t.Sort()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := t.Encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

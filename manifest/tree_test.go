@@ -209,6 +209,16 @@ func TestTreeEncodeErrors(t *testing.T) {
 		{"symlink without target", []Entry{{Path: "a", Kind: KindSymlink, Blob: B}}, "symlink without link_target"},
 		{"invalid UTF-8 path", []Entry{{Path: "a\xff", Kind: KindDir}}, "not valid UTF-8"},
 		{"invalid UTF-8 target", []Entry{{Path: "a", Kind: KindSymlink, Blob: B, LinkTarget: "\xff"}}, "link_target"},
+		// A path's problems, one reported: NUL first, then UTF-8, then the
+		// first bad segment, wherever each lies in the path.
+		{"NUL after a bad segment", []Entry{{Path: "a/../b\x00", Kind: KindDir}}, "path: contains NUL"},
+		{"invalid UTF-8 after a bad segment", []Entry{{Path: "./\xff", Kind: KindDir}}, "path: not valid UTF-8"},
+		{"first bad segment", []Entry{{Path: "a//./..", Kind: KindDir}}, "path: empty segment"},
+		{"bad last segment", []Entry{{Path: "a/b/..", Kind: KindDir}}, `path: ".." segment`},
+		{"dot dot dot is a name", []Entry{{Path: ".../a", Kind: KindDir}, {Path: ".../a", Kind: KindDir}}, `entry ".../a": duplicate path`},
+		// Unsorted: the first problem in the order Encode lists them.
+		{"unsorted, problem first in order", []Entry{{Path: "b", Kind: KindFile}, {Path: "a", Kind: KindFile}}, `entry "a": file without blob`},
+		{"unsorted duplicate", []Entry{{Path: "b", Kind: KindDir}, {Path: "a", Kind: KindDir}, {Path: "b", Kind: KindDir}}, `entry "b": duplicate path`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -254,24 +254,25 @@ func (wk *walker) recall(rel string) *dirMemo {
 	// A file's digest is taken from the memo only while the stat cache
 	// holds it, with the same stat, as stored for good: a blob collected
 	// since (gc) is read again.
-	files := 0
+	// Each file's cache entry is looked up once, kept here until all
+	// are known to match, then marked: a directory of a few files keeps
+	// them on the stack.
+	var buf [32]*loadedEntry
+	found := buf[:0]
 	for i := range m.entries {
 		e := &m.entries[i]
 		if e.Kind != manifest.KindFile {
 			continue
 		}
 		ce := wk.cache.entries[e.Path]
-		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != m.stats[files] {
+		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != m.stats[len(found)] {
 			return nil
 		}
-		files++
+		found = append(found, ce)
 	}
-	for i := range m.entries {
-		if e := &m.entries[i]; e.Kind == manifest.KindFile {
-			ce := wk.cache.entries[e.Path]
-			ce.seen.Store(true)
-			ce.hit.Store(true)
-		}
+	for _, ce := range found {
+		ce.seen.Store(true)
+		ce.hit.Store(true)
 	}
 	return m
 }

@@ -22,9 +22,14 @@ func sortWalked(entries []manifest.Entry) {
 		return
 	}
 	// Each entry's name, sliced from its path once: a sort asks for it
-	// at every comparison.
+	// at every comparison. Its directory is numbered by a map, looked up
+	// only where the directory differs from the last entry's: a walk
+	// adds a directory's files together.
 	names := make([]string, len(entries))
-	byDir := map[string][]int32{}
+	group := make([]int32, len(entries))
+	ids := make(map[string]int32, len(entries)/4+1)
+	var sizes []int32
+	lastDir, lastID := "", int32(-1)
 	for i := range entries {
 		p, dir := entries[i].Path, ""
 		j := strings.LastIndexByte(p, '/')
@@ -32,15 +37,42 @@ func sortWalked(entries []manifest.Entry) {
 			dir = p[:j]
 		}
 		names[i] = p[j+1:]
-		byDir[dir] = append(byDir[dir], int32(i))
+		if lastID < 0 || dir != lastDir {
+			id, ok := ids[dir]
+			if !ok {
+				id = int32(len(sizes))
+				ids[dir] = id
+				sizes = append(sizes, 0)
+			}
+			lastDir, lastID = dir, id
+		}
+		group[i] = lastID
+		sizes[lastID]++
 	}
-	order := make([]int32, 0, len(entries))
+	// The groups, one after another in one slice: members[start[g]:
+	// start[g+1]] are the entries of directory g.
+	start := make([]int32, len(sizes)+1)
+	for g, n := range sizes {
+		start[g+1] = start[g] + n
+	}
+	members := make([]int32, len(entries))
+	next := sizes // reused as each group's next free slot
+	copy(next, start)
+	for i, g := range group {
+		members[next[g]] = int32(i)
+		next[g]++
+	}
+	order := group[:0] // group is read no more
 	var lay func(dir string)
 	lay = func(dir string) {
-		group := byDir[dir]
-		delete(byDir, dir) // each directory once, even if listed twice
-		slices.SortFunc(group, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
-		for _, i := range group {
+		g, ok := ids[dir]
+		if !ok {
+			return
+		}
+		delete(ids, dir) // each directory once, even if listed twice
+		in := members[start[g]:start[g+1]]
+		slices.SortFunc(in, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
+		for _, i := range in {
 			order = append(order, i)
 			if entries[i].Kind == manifest.KindDir {
 				lay(entries[i].Path)
@@ -52,9 +84,29 @@ func sortWalked(entries []manifest.Entry) {
 		slices.SortFunc(entries, func(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) })
 		return
 	}
-	sorted := make([]manifest.Entry, len(entries))
-	for k, i := range order {
-		sorted[k] = entries[i]
+	permute(entries, order)
+}
+
+// permute moves entries[order[k]] to entries[k] for every k, in place,
+// one cycle of the permutation at a time, instead of through a copy of
+// the entries (10 MB for 100,000 files). It spends order.
+func permute(entries []manifest.Entry, order []int32) {
+	const done = -1
+	for k := range order {
+		if order[k] == done {
+			continue
+		}
+		held := entries[k]
+		j := k
+		for {
+			i := int(order[j])
+			order[j] = done
+			if i == k {
+				entries[j] = held
+				break
+			}
+			entries[j] = entries[i]
+			j = i
+		}
 	}
-	copy(entries, sorted)
 }
