@@ -33,16 +33,25 @@ func (l *limitSeen) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func TestBolt_Put_HoldsTheHeapOnlyWhileALargeValueStreams(t *testing.T) {
-	const spill, headroom = 4 << 20, 48 << 20
+// openWithoutMemoryLimit opens a new store whose puts spill to the file
+// past spill bytes and hold the heap to 48 MiB over what is live, with
+// the process's soft memory limit lifted for the test, so that a put
+// that lowers it shows.
+func openWithoutMemoryLimit(t *testing.T, spill int) *cas.Bolt {
+	t.Helper()
 	d, err := db.Open(filepath.Join(t.TempDir(), "store.pf"), db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	s := cas.New(d, cas.Options{SpillBytes: spill, HeapHeadroom: headroom})
+	t.Cleanup(func() { d.Close() })
 	old := debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetMemoryLimit(old)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	return cas.New(d, cas.Options{SpillBytes: spill, HeapHeadroom: 48 << 20})
+}
+
+func TestBolt_Put_HoldsTheHeapOnlyWhileALargeValueStreams(t *testing.T) {
+	const spill = 4 << 20
+	s := openWithoutMemoryLimit(t, spill)
 
 	tests := []struct {
 		name  string
@@ -76,15 +85,8 @@ func TestBolt_Put_HoldsTheHeapOnlyWhileALargeValueStreams(t *testing.T) {
 // process that keeps a large heap (pf serve with a tree of 100,000 files)
 // would otherwise collect again and again for each listing it puts.
 func TestLease_Put_BytesInMemoryDoNotHoldTheHeap(t *testing.T) {
-	const spill, headroom, size = 1 << 20, 48 << 20, 16 << 20
-	d, err := db.Open(filepath.Join(t.TempDir(), "store.pf"), db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	s := cas.New(d, cas.Options{SpillBytes: spill, HeapHeadroom: headroom})
-	old := debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetMemoryLimit(old)
+	const spill, size = 1 << 20, 16 << 20
+	s := openWithoutMemoryLimit(t, spill)
 
 	tests := []struct {
 		name  string
