@@ -56,6 +56,7 @@ func pushCommand() *cli.Command {
 			"that was cut short, run again, uploads only the rest.\n\n" + registryHelp,
 		Flags: registryFlags(),
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
+			defer boundMemory(c)()
 			if err := wantArgs(c, 2, 2); err != nil {
 				return err
 			}
@@ -143,6 +144,7 @@ func pullInto(c *cli.Context, s *pf.Store, src string) (manifest.Digest, error) 
 		return manifest.Digest{}, err
 	}
 	defer source.Close()
+	defer boundMemory(c)()
 	l := &listed{Source: source}
 	obs := newTransferProgress(c, "pull")
 	defer clearProgress(obs)

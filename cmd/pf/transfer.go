@@ -47,6 +47,7 @@ func exportCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the report as one JSON object (see docs/json.md)"},
 		},
 		Action: withStore(readOnly, func(c *cli.Context, s *pf.Store) error {
+			defer boundMemory(c)()
 			ids, err := exportedImages(c, s)
 			if err != nil {
 				return err
@@ -228,6 +229,7 @@ func importCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the report as one JSON object (see docs/json.md)"},
 		},
 		Action: func(c *cli.Context) error {
+			defer boundMemory(c)()
 			if err := wantArgs(c, 0, 1); err != nil {
 				return err
 			}

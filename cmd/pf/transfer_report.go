@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	lines "github.com/processfork/pf/internal/progress"
@@ -156,6 +157,19 @@ func clearProgress(o transfer.Observer) {
 	}
 }
 
+// transferMemoryLimit is the Go heap a transfer keeps to. A transfer
+// streams through buffers it reuses: a pull of large blobs holds about
+// 60 MiB (the chunkers and the chunks staged and being written, the zstd
+// decoders of the blobs moving at once), and bbolt's copy of each write
+// is the garbage. Without a limit the collector would let the heap grow
+// to twice what it holds (GOGC) and a 2 GiB blob's pull would pass the
+// 128 MiB of RSS a transfer must stay under; with a limit close to what
+// it holds, the collector runs without end and gives memory back to the
+// system that the next write faults in again (a 32 MiB limit made a pull
+// of 1 GiB four times slower). At this limit, a 2 GiB blob's pull peaks
+// near 110 MiB of RSS (TestTransfer_LargeBlob_BoundedMemory).
+const transferMemoryLimit = 96 << 20
+
 // streamingHeadroom is the garbage each put of a large value may make
 // before the collector runs (pf.Options.HeapHeadroom), above what the
 // process keeps. A capture of a large file keeps about 40-55 MiB live (its
@@ -164,8 +178,22 @@ func clearProgress(o transfer.Observer) {
 // where the collector's own pacing let them reach 139 MiB. The limit
 // follows what the process keeps, so a capture of 100,000 small files,
 // whose trees and stat caches grow, never runs the collector without end
-// as a fixed limit did. It bounds transfers too, whose puts stream: a
-// pull, an import or an export to a bundle of a 2 GiB blob peaks near
-// 100 MiB (TestTransfer_LargeBlob_BoundedMemory), and a push or an
-// export to a directory, which only read the store, near 30 MiB.
+// as a fixed limit did.
 const streamingHeadroom = 32 << 20
+
+// boundMemory sets the soft memory limit for a transfer, unless the
+// process has a lower one (GOMEMLIMIT), and returns what puts the limit
+// back. The limit is the whole process's: a command that pf serve runs
+// beside others leaves it alone, or it would make every other command
+// collect garbage as often, and restore a limit another transfer set.
+func boundMemory(c *cli.Context) (restore func()) {
+	if invocationOf(c).served != nil {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(-1)
+	if old <= transferMemoryLimit {
+		return func() {}
+	}
+	debug.SetMemoryLimit(transferMemoryLimit)
+	return func() { debug.SetMemoryLimit(old) }
+}

@@ -6,13 +6,13 @@ import (
 )
 
 // A bufferList keeps the large buffers that puts go through, for the
-// next ones, up to a bound. Not a sync.Pool: a streamed put runs under a
-// memory limit close to the heap it keeps (internal/heaplimit), whose
-// frequent collections empty a pool, and each new buffer is then memory
-// the process faults in again. On this project's machines a first touch
-// costs more than ten times the copy into the buffer: a pull of 1 GiB
-// faulted in three times its size, the chunk buffers, the staged values
-// and bbolt's own copy of them, and spent half its time doing so.
+// next ones, up to a bound. Not a sync.Pool: a transfer runs under a
+// small memory limit (cmd/pf), whose frequent collections empty a pool,
+// and each new buffer is then memory the process faults in again. On this
+// project's machines a first touch costs more than ten times the copy
+// into the buffer: a pull of 1 GiB faulted in three times its size, the
+// chunk buffers, the staged values and bbolt's own copy of them, and spent
+// half its time doing so.
 type bufferList struct {
 	mu   sync.Mutex
 	free [][]byte
