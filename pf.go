@@ -41,17 +41,28 @@ type Options struct {
 	NoCreate bool
 	// Level is the zstd level of new blobs (default zstd.SpeedFastest).
 	Level zstd.EncoderLevel
-	// HeapHeadroom, if positive, bounds the Go heap while a put of a
-	// large value streams from a reader (Put, a receive; not PutBytes,
-	// whose bytes the caller holds): the process's soft memory limit
+	// HeapHeadroom bounds the Go heap while a put of a large value
+	// streams from a reader (Put, a receive), and while a lease writes
+	// large values early (PutBytes and PutAll of blobs past the lease's
+	// spill): the process's soft memory limit
 	// (runtime/debug.SetMemoryLimit) is then what the heap kept at its
 	// last collection plus HeapHeadroom for each such put, and the
 	// process's own limit is back once the last ends. Such a put makes
 	// garbage as fast as it writes, which the collector would otherwise
-	// let grow to as much as the heap keeps. A lower limit the process
-	// has (GOMEMLIMIT) wins.
+	// let grow to as much as the heap keeps, each byte of it memory the
+	// system must fault in afresh. A lower limit the process has
+	// (GOMEMLIMIT) wins. Zero means DefaultHeapHeadroom; a negative
+	// value leaves the heap to the collector's pacing.
 	HeapHeadroom int64
 }
+
+// DefaultHeapHeadroom is the garbage each put of a large value may make
+// before the collector runs (Options.HeapHeadroom), above what the
+// process keeps. Left to the collector's pacing, a process that holds a
+// 1 GiB blob in memory let the garbage of its put grow to 1 GiB, and the
+// page faults of that fresh memory and bbolt's copies into it cost a
+// quarter of the put's CPU (BenchmarkBlobs_Put_256MiB).
+const DefaultHeapHeadroom = 32 << 20
 
 // A Holder is the process that holds a store: its PID and command line
 // where the system says (Linux), else PID 0.
@@ -80,11 +91,18 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 	if opts == nil {
 		opts = &Options{}
 	}
+	headroom := opts.HeapHeadroom
+	switch {
+	case headroom == 0:
+		headroom = DefaultHeapHeadroom
+	case headroom < 0:
+		headroom = 0
+	}
 	d, err := db.OpenContext(ctx, path, db.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoCreate: opts.NoCreate, Waiting: opts.Waiting})
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: opts.HeapHeadroom}), refs: newRefCache(1 << 20)}
+	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: headroom}), refs: newRefCache(1 << 20)}
 	if !opts.ReadOnly {
 		if _, err := s.blobs.ReclaimAbandoned(context.Background()); err != nil {
 			d.Close()
