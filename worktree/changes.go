@@ -211,9 +211,17 @@ type dirMemo struct {
 
 	entries []manifest.Entry // the files and symbolic links
 	stats   []fileStat       // of the files, in the order of entries
-	subdirs []subdirMemo
-	ignored int
-	secrets []string
+	// The stat cache's entries of the files, in the order of stats, as
+	// the last recall of the directory found them in the cache whose
+	// lineage is cachedIn (statCache.marked), so that the next recall
+	// of a directory nothing changed in looks none up in the cache's
+	// map; an entry the cache dropped since (see resumeStatCache) is
+	// looked up again.
+	cached   []*loadedEntry
+	cachedIn *bool
+	subdirs  []subdirMemo
+	ignored  int
+	secrets  []string
 
 	// volatile says the directory must be read again, whatever the
 	// watcher says: a file in it changed while it was read, an entry was
@@ -259,12 +267,21 @@ func (wk *walker) recall(rel string) *dirMemo {
 	// them on the stack.
 	var buf [32]*loadedEntry
 	found := buf[:0]
+	kept := m.cachedIn == wk.cache.marked && len(m.cached) == len(m.stats)
+	lookedUp := !kept
 	for i := range m.entries {
 		e := &m.entries[i]
 		if e.Kind != manifest.KindFile {
 			continue
 		}
-		ce := wk.cache.entries[e.Path]
+		var ce *loadedEntry
+		if kept {
+			ce = m.cached[len(found)]
+		}
+		if ce == nil || ce.dropped.Load() {
+			ce = wk.cache.entries[e.Path]
+			lookedUp = true
+		}
 		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != m.stats[len(found)] {
 			return nil
 		}
@@ -273,6 +290,9 @@ func (wk *walker) recall(rel string) *dirMemo {
 	for _, ce := range found {
 		ce.seen.Store(true)
 		ce.hit.Store(true)
+	}
+	if lookedUp {
+		m.cached, m.cachedIn = append(m.cached[:0], found...), wk.cache.marked
 	}
 	return m
 }
