@@ -235,6 +235,23 @@ type subdirMemo struct {
 	name string
 	mode fs.FileMode
 	dev  uint64
+	// The memo the capture whose memo is memoOf made of the
+	// subdirectory, kept where the walk meets it so that the next
+	// capture's recall of a directory nothing changed in need not look
+	// it up in that memo's map of every directory by path. Set by a
+	// walk that came through this (recalled) parent; a capture that
+	// failed, or whose memo the next does not start from, leaves one
+	// that no longer matches, and the map is asked.
+	memo   *dirMemo
+	memoOf *captureMemo
+}
+
+// keepIn keeps m, the memo this walk made of a directory, in the
+// directory's slot in its parent's memo (nil: none).
+func (wk *walker) keepIn(slot *subdirMemo, m *dirMemo) {
+	if slot != nil && wk.memo != nil {
+		slot.memo, slot.memoOf = m, wk.memo
+	}
 }
 
 func (m *dirMemo) addFile(e manifest.Entry, st fileStat) {
@@ -244,12 +261,18 @@ func (m *dirMemo) addFile(e manifest.Entry, st fileStat) {
 
 // recall returns the memo of the directory rel, and marks its files seen
 // and hit in the stat cache, when the last capture's memo holds it and
-// nothing in it changed since; nil to read the directory.
-func (wk *walker) recall(rel string) *dirMemo {
+// nothing in it changed since; nil to read the directory. slot is the
+// directory's place in its parent's memo, if the walk came through one.
+func (wk *walker) recall(rel string, slot *subdirMemo) *dirMemo {
 	if wk.lastMemo == nil || wk.cache == nil || wk.changes.Dirty(rel) {
 		return nil
 	}
-	m := wk.lastMemo.dirs[rel]
+	var m *dirMemo
+	if slot != nil && slot.memoOf == wk.lastMemo {
+		m = slot.memo
+	} else {
+		m = wk.lastMemo.dirs[rel]
+	}
 	if m == nil || m.volatile {
 		return nil
 	}
