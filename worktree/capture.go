@@ -591,7 +591,7 @@ func (wk *walker) run() error {
 	// GOMAXPROCS goroutines: on a re-snapshot that reads few files, the
 	// walk is most of the time.
 	wk.dirSlots = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
-	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev)
+	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev, nil)
 	wk.dirs.Wait()
 	close(jobs)
 	wg.Wait()
@@ -650,19 +650,23 @@ func (wk *walker) warnOnly(rel string, err error) {
 // skipped with a warning, the root fails the capture. With Changes, a
 // directory that did not change since the last capture is taken from
 // what that capture found, unless fresh (its subtree is new, or its
-// ignore rules changed); dev is the directory's device.
-func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64) (bool, error) {
+// ignore rules changed); dev is the directory's device. slot, if not
+// nil, is the directory's place in its parent's memo, which keeps the
+// memo this walk makes of it (see subdirMemo.memo).
+func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64, slot *subdirMemo) (bool, error) {
 	if err := wk.ctx.Err(); err != nil {
 		return false, err
 	}
 	if !fresh && wk.changes != nil {
-		if m := wk.recall(rel); m != nil {
+		if m := wk.recall(rel, slot); m != nil {
 			if err := wk.replay(rel, m, nil); err != nil {
 				return false, err
 			}
-			for _, sub := range m.subdirs {
+			wk.keepIn(slot, m)
+			for i := range m.subdirs {
+				sub := &m.subdirs[i]
 				childSegs := append(segs[:len(segs):len(segs)], sub.name)
-				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub); err != nil {
+				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, *sub, sub); err != nil {
 					return false, err
 				}
 			}
@@ -737,6 +741,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	}
 	if memo != nil {
 		wk.remember(rel, memo)
+		wk.keepIn(slot, memo)
 	}
 	return true, nil
 }
@@ -808,7 +813,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 	}
 	for _, sub := range subdirs {
 		childSegs := append(segs[:len(segs):len(segs)], sub.name)
-		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub); err != nil {
+		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub, nil); err != nil {
 			return true, err
 		}
 	}
@@ -873,7 +878,7 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 			}
 			_, childDev, _ := sysStat(fi)
 			sub := subdirMemo{name: name, mode: fi.Mode() & manifest.ModeMask, dev: childDev}
-			if err := wk.walkSubdir(childRel, childSegs, rules, jobs, fresh, sub); err != nil {
+			if err := wk.walkSubdir(childRel, childSegs, rules, jobs, fresh, sub, nil); err != nil {
 				return false, err
 			}
 			if memo != nil {
@@ -992,10 +997,11 @@ func (wk *walker) queueFile(jobs chan<- fileJob, job fileJob) error {
 }
 
 // walkSubdir walks the subdirectory sub at rel, on another goroutine if
-// one is free, and adds its entry once it could be read.
-func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo) error {
+// one is free, and adds its entry once it could be read. slot is as
+// walkDir's.
+func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo, slot *subdirMemo) error {
 	walk := func() error {
-		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev)
+		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev, slot)
 		if ok {
 			wk.add(manifest.Entry{Path: rel, Mode: sub.mode, Kind: manifest.KindDir},
 				func(s *Stats) { s.Dirs++ })

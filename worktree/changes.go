@@ -211,9 +211,17 @@ type dirMemo struct {
 
 	entries []manifest.Entry // the files and symbolic links
 	stats   []fileStat       // of the files, in the order of entries
-	subdirs []subdirMemo
-	ignored int
-	secrets []string
+	// The stat cache's entries of the files, in the order of stats, as
+	// the last recall of the directory found them in the cache whose
+	// lineage is cachedIn (statCache.marked), so that the next recall
+	// of a directory nothing changed in looks none up in the cache's
+	// map; an entry the cache dropped since (see resumeStatCache) is
+	// looked up again.
+	cached   []*loadedEntry
+	cachedIn *bool
+	subdirs  []subdirMemo
+	ignored  int
+	secrets  []string
 
 	// volatile says the directory must be read again, whatever the
 	// watcher says: a file in it changed while it was read, an entry was
@@ -227,6 +235,23 @@ type subdirMemo struct {
 	name string
 	mode fs.FileMode
 	dev  uint64
+	// The memo the capture whose memo is memoOf made of the
+	// subdirectory, kept where the walk meets it so that the next
+	// capture's recall of a directory nothing changed in need not look
+	// it up in that memo's map of every directory by path. Set by a
+	// walk that came through this (recalled) parent; a capture that
+	// failed, or whose memo the next does not start from, leaves one
+	// that no longer matches, and the map is asked.
+	memo   *dirMemo
+	memoOf *captureMemo
+}
+
+// keepIn keeps m, the memo this walk made of a directory, in the
+// directory's slot in its parent's memo (nil: none).
+func (wk *walker) keepIn(slot *subdirMemo, m *dirMemo) {
+	if slot != nil && wk.memo != nil {
+		slot.memo, slot.memoOf = m, wk.memo
+	}
 }
 
 func (m *dirMemo) addFile(e manifest.Entry, st fileStat) {
@@ -236,12 +261,18 @@ func (m *dirMemo) addFile(e manifest.Entry, st fileStat) {
 
 // recall returns the memo of the directory rel, and marks its files seen
 // and hit in the stat cache, when the last capture's memo holds it and
-// nothing in it changed since; nil to read the directory.
-func (wk *walker) recall(rel string) *dirMemo {
+// nothing in it changed since; nil to read the directory. slot is the
+// directory's place in its parent's memo, if the walk came through one.
+func (wk *walker) recall(rel string, slot *subdirMemo) *dirMemo {
 	if wk.lastMemo == nil || wk.cache == nil || wk.changes.Dirty(rel) {
 		return nil
 	}
-	m := wk.lastMemo.dirs[rel]
+	var m *dirMemo
+	if slot != nil && slot.memoOf == wk.lastMemo {
+		m = slot.memo
+	} else {
+		m = wk.lastMemo.dirs[rel]
+	}
 	if m == nil || m.volatile {
 		return nil
 	}
@@ -259,12 +290,21 @@ func (wk *walker) recall(rel string) *dirMemo {
 	// them on the stack.
 	var buf [32]*loadedEntry
 	found := buf[:0]
+	kept := m.cachedIn == wk.cache.marked && len(m.cached) == len(m.stats)
+	lookedUp := !kept
 	for i := range m.entries {
 		e := &m.entries[i]
 		if e.Kind != manifest.KindFile {
 			continue
 		}
-		ce := wk.cache.entries[e.Path]
+		var ce *loadedEntry
+		if kept {
+			ce = m.cached[len(found)]
+		}
+		if ce == nil || ce.dropped.Load() {
+			ce = wk.cache.entries[e.Path]
+			lookedUp = true
+		}
 		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != m.stats[len(found)] {
 			return nil
 		}
@@ -273,6 +313,9 @@ func (wk *walker) recall(rel string) *dirMemo {
 	for _, ce := range found {
 		ce.seen.Store(true)
 		ce.hit.Store(true)
+	}
+	if lookedUp {
+		m.cached, m.cachedIn = append(m.cached[:0], found...), wk.cache.marked
 	}
 	return m
 }

@@ -97,6 +97,13 @@ type statCache struct {
 	// reached is what save gave the commit: the blobs of the entries
 	// the walk took digests from, with their sizes.
 	reached map[manifest.Digest]int64
+	// known, in a cache resumed from an earlier capture's, is reached
+	// kept up to date from one capture to the next instead of made
+	// again from every entry at each save: the blobs of the records,
+	// and of records since replaced or deleted, which the store still
+	// holds as long as the lineage of seals holds (nothing deleted
+	// since the first of them). Nil: save makes reached.
+	known map[manifest.Digest]int64
 	// wholeReached, set by a capture that took the last one's whole
 	// walk, is reached for all of the entries, known before save.
 	wholeReached map[manifest.Digest]int64
@@ -117,6 +124,9 @@ type loadedEntry struct {
 	usable bool        // well-formed, and its digest is stored and not provisional
 	seen   atomic.Bool // the walk met the path again
 	hit    atomic.Bool // and took its digest from here
+	// dropped says a resumed cache deleted or replaced the entry: a
+	// memo that kept it (dirMemo.cached) looks the path up again.
+	dropped atomic.Bool
 }
 
 // loadStatCache reads root's entries, keeping as usable only those whose
@@ -225,7 +235,10 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 		}
 		puts = append(puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
 	}
-	reached := make(map[manifest.Digest]int64, len(c.entries))
+	reached := c.known
+	if reached == nil {
+		reached = make(map[manifest.Digest]int64, len(c.entries))
+	}
 	for path, e := range c.entries {
 		// The map is looked up only for an entry not seen, rare.
 		if !e.seen.Load() {
@@ -233,7 +246,7 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 				dels = append(dels, path)
 			}
 		}
-		if e.hit.Load() {
+		if c.known == nil && e.hit.Load() {
 			reached[e.digest] = e.stat.size
 		}
 	}
@@ -265,7 +278,10 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 		// The save's commit wrote what it was given: apply the same
 		// to entries. Records whose blob Load found missing went.
 		for _, path := range prev.dels {
-			delete(prev.entries, path)
+			if e := prev.entries[path]; e != nil {
+				e.dropped.Store(true)
+				delete(prev.entries, path)
+			}
 		}
 		if !prev.whole { // else entries are the records, as resumed
 			for path, e := range prev.entries {
@@ -273,13 +289,29 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 					continue // the lookup below only for the rare entry that is not
 				}
 				if _, hashed := prev.updates[path]; !hashed {
+					e.dropped.Store(true)
 					delete(prev.entries, path)
 				}
 			}
 		}
-		for path, e := range prev.updates {
-			prev.entries[path] = &loadedEntry{cacheEntry: e, usable: true}
+		// What the commit that sealed them reached is known to be stored
+		// for as long as the seals hold, and so are the blobs it put for
+		// the records it replaced; a map grown well past the records
+		// (blobs of files long gone) is made again by the next save.
+		known := prev.reached
+		if len(known) > 2*len(prev.entries)+1024 {
+			known = nil
 		}
+		for path, e := range prev.updates {
+			if old := prev.entries[path]; old != nil {
+				old.dropped.Store(true)
+			}
+			prev.entries[path] = &loadedEntry{cacheEntry: e, usable: true}
+			if known != nil {
+				known[e.digest] = e.stat.size
+			}
+		}
+		prev.known = known
 		prev.updates, prev.dels = nil, nil
 		prev.exact, prev.seal = true, seal
 	}
@@ -295,5 +327,5 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 		}
 		*prev.marked = false
 	}
-	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}, marked: prev.marked}, nil
+	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}, marked: prev.marked, known: prev.known}, nil
 }
