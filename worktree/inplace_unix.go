@@ -19,7 +19,8 @@ import (
 // O_NOFOLLOW, so that no symbolic link, in the tree or put there while
 // Restore runs, ever carries a write elsewhere.
 type inPlaceRoot struct {
-	fd int
+	fd   int
+	late *lateCloser
 }
 
 func openInPlaceRoot(dir string) (*inPlaceRoot, error) {
@@ -27,16 +28,20 @@ func openInPlaceRoot(dir string) (*inPlaceRoot, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	return &inPlaceRoot{fd: fd}, nil
+	return &inPlaceRoot{fd: fd, late: newLateCloser()}, nil
 }
 
-func (r *inPlaceRoot) Close() error { return unix.Close(r.fd) }
+func (r *inPlaceRoot) Close() error {
+	r.late.stop()
+	return unix.Close(r.fd)
+}
 
 // A parentDir is the directory that holds an entry: the operations on the
 // entry take its base name.
 type parentDir struct {
 	fd   int
 	root bool // fd is the root's, not to be closed
+	late *lateCloser
 }
 
 // parent opens the directory that holds rel, refusing to pass through
@@ -44,7 +49,7 @@ type parentDir struct {
 func (r *inPlaceRoot) parent(rel string) (*parentDir, string, error) {
 	i := strings.LastIndexByte(rel, '/')
 	if i < 0 {
-		return &parentDir{fd: r.fd, root: true}, rel, nil
+		return &parentDir{fd: r.fd, root: true, late: r.late}, rel, nil
 	}
 	fd := r.fd
 	for seg := range strings.SplitSeq(rel[:i], "/") {
@@ -60,7 +65,7 @@ func (r *inPlaceRoot) parent(rel string) (*parentDir, string, error) {
 		}
 		fd = next
 	}
-	return &parentDir{fd: fd}, rel[i+1:], nil
+	return &parentDir{fd: fd, late: r.late}, rel[i+1:], nil
 }
 
 func (p *parentDir) Close() {
@@ -140,7 +145,9 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, sync b
 	}
 	renamed := time.Now()
 	if err == nil {
+		replaced := holdReplaced(p.fd, name)
 		err = unix.Renameat(p.fd, tmp, p.fd, name)
+		p.late.release(replaced)
 	}
 	if err != nil {
 		unix.Unlinkat(p.fd, tmp, 0)
@@ -204,11 +211,14 @@ func (p *parentDir) chmod(name string, mode fs.FileMode) error {
 
 // remove deletes the file or link name, or the directory name when dir.
 func (p *parentDir) remove(name string, dir bool) error {
-	flags := 0
+	flags, removed := 0, -1
 	if dir {
 		flags = unix.AT_REMOVEDIR
+	} else {
+		removed = holdReplaced(p.fd, name)
 	}
 	err := unix.Unlinkat(p.fd, name, flags)
+	p.late.release(removed)
 	if errors.Is(err, unix.EEXIST) {
 		err = unix.ENOTEMPTY // as some systems say it
 	}
