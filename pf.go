@@ -42,9 +42,8 @@ type Options struct {
 	// Level is the zstd level of new blobs (default zstd.SpeedFastest).
 	Level zstd.EncoderLevel
 	// HeapHeadroom bounds the Go heap while a put of a large value
-	// streams from a reader (Put, a receive), and while a lease writes
-	// large values early (PutBytes and PutAll of blobs past the lease's
-	// spill): the process's soft memory limit
+	// streams from a reader (Put, a receive; not PutBytes or PutAll,
+	// whose bytes the caller holds): the process's soft memory limit
 	// (runtime/debug.SetMemoryLimit) is then what the heap kept at its
 	// last collection plus HeapHeadroom for each such put, and the
 	// process's own limit is back once the last ends. Such a put makes

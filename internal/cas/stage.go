@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/processfork/pf/internal/db"
-	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
@@ -35,18 +34,6 @@ func (sb *spillBatch) recycle() {
 		}
 	}
 	sb.values = nil
-}
-
-// mostlyLarge reports whether at least half of the batch's bytes are
-// values too large to pack: the chunks of large blobs, not the small
-// values of a tree, whose put in a process that keeps a large heap (pf
-// serve) would run the collector again and again if held.
-func (sb *spillBatch) mostlyLarge() bool {
-	large := 0
-	for _, v := range sb.values {
-		large += len(v.value)
-	}
-	return large > 0 && 2*large >= sb.bytes
 }
 
 // A stagedValue is a value too large to pack, encoded, waiting to be
@@ -298,14 +285,6 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer func() { <-l.spilling }()
-		if l.s.headroom > 0 && batch.mostlyLarge() {
-			// bbolt copies the batch into page buffers of its own, which
-			// are garbage once it commits: held, the collector reuses
-			// them for the next batch rather than the heap growing, each
-			// byte of it faulted in afresh, to as much as the process
-			// keeps (the caller's blobs, for a put of bytes it holds).
-			defer heaplimit.Hold(l.s.headroom)()
-		}
 		var (
 			stored []valueRef
 			packs  []earlyPack

@@ -57,8 +57,7 @@ type Options struct {
 	SpillBytes int
 	// HeapHeadroom, if positive, bounds the Go heap while a put of a
 	// large value streams from a reader (one that reads past SpillBytes;
-	// not a put of bytes the caller holds), and while a lease writes
-	// early a batch mostly of values too large to pack: the
+	// not a put of bytes the caller holds): the
 	// process's soft memory limit is then what the heap kept at its last
 	// collection plus HeapHeadroom for each such put (internal/heaplimit).
 	// Zero leaves the heap to the collector's pacing, which lets garbage
