@@ -5,11 +5,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"testing"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/heaplimit/heaplimittest"
 )
 
 // TestOpen_HeapHeadroom streams a blob that writes early into stores
@@ -38,7 +38,7 @@ func TestOpen_HeapHeadroom(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			lowered := watchMemoryLimit(func() {
+			lowered := heaplimittest.Lowered(func() {
 				if _, err := s.Blobs().Put(ctx, bytes.NewReader(b)); err != nil {
 					t.Error(err)
 				}
@@ -51,29 +51,4 @@ func TestOpen_HeapHeadroom(t *testing.T) {
 			}
 		})
 	}
-}
-
-// watchMemoryLimit runs fn while a goroutine reads the soft memory limit
-// over and over, and says whether it ever saw it below MaxInt64.
-func watchMemoryLimit(fn func()) bool {
-	done := make(chan struct{})
-	seen := make(chan bool)
-	go func() {
-		lowered := false
-		for {
-			if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-				lowered = true
-			}
-			select {
-			case <-done:
-				seen <- lowered
-				return
-			default:
-				runtime.Gosched()
-			}
-		}
-	}()
-	fn()
-	close(done)
-	return <-seen
 }

@@ -7,12 +7,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"testing"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/heaplimit/heaplimittest"
 )
 
 // limitSeen reads its bytes from r and notes the process's soft memory
@@ -110,7 +110,7 @@ func TestLease_Put_BytesInMemoryDoNotHoldTheHeap(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := make([]byte, size)
 			rand.NewChaCha8([32]byte{byte(i)}).Read(b)
-			lowered := watchMemoryLimit(func() {
+			lowered := heaplimittest.Lowered(func() {
 				l := s.NewLease()
 				defer l.Abort()
 				if err := tt.put(context.Background(), l, b); err != nil {
@@ -128,28 +128,3 @@ func TestLease_Put_BytesInMemoryDoNotHoldTheHeap(t *testing.T) {
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-// watchMemoryLimit runs fn while a goroutine reads the soft memory limit
-// over and over, and says whether it ever saw it below MaxInt64.
-func watchMemoryLimit(fn func()) bool {
-	done := make(chan struct{})
-	seen := make(chan bool)
-	go func() {
-		lowered := false
-		for {
-			if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-				lowered = true
-			}
-			select {
-			case <-done:
-				seen <- lowered
-				return
-			default:
-				runtime.Gosched()
-			}
-		}
-	}()
-	fn()
-	close(done)
-	return <-seen
-}
