@@ -74,7 +74,7 @@ func openOptions(c *cli.Context) *pf.Options {
 	if timeout == 0 {
 		timeout = -1 // pf.Options: no wait at all
 	}
-	opts := &pf.Options{Timeout: timeout, HeapHeadroom: streamingHeadroom}
+	opts := &pf.Options{Timeout: timeout} // HeapHeadroom zero: pf.DefaultHeapHeadroom bounds each streamed put
 	if inv := invocationOf(c); inv.Terminal {
 		opts.Waiting = func(h pf.Holder) {
 			fmt.Fprintf(inv.Stderr, "pf: waiting for %s, which holds the store (up to %v: --timeout)\n", h, timeout.Round(time.Millisecond))

@@ -170,17 +170,6 @@ func clearProgress(o transfer.Observer) {
 // near 110 MiB of RSS (TestTransfer_LargeBlob_BoundedMemory).
 const transferMemoryLimit = 96 << 20
 
-// streamingHeadroom is the garbage each put of a large value may make
-// before the collector runs (pf.Options.HeapHeadroom), above what the
-// process keeps. A capture of a large file keeps about 40-55 MiB live (its
-// chunk buffers, the lease's staged values); at this headroom pf serve's
-// first checkpoint of a 2 GiB file and its turns peak near 90 MiB of RSS,
-// where the collector's own pacing let them reach 139 MiB. The limit
-// follows what the process keeps, so a capture of 100,000 small files,
-// whose trees and stat caches grow, never runs the collector without end
-// as a fixed limit did.
-const streamingHeadroom = 32 << 20
-
 // boundMemory sets the soft memory limit for a transfer, unless the
 // process has a lower one (GOMEMLIMIT), and returns what puts the limit
 // back. The limit is the whole process's: a command that pf serve runs
