@@ -290,7 +290,10 @@ func (c *FileCache) SetTree(tree CacheTree) {
 // missing go too. reached are the blobs, with their sizes, of records that
 // Load said stored and that the capture's layer names: the commit need not
 // look them up while nothing has been deleted from the store since Load.
-// Save may keep reached as it is: the caller must not change it after.
+// Save may keep reached as it is, without a copy: the caller must not
+// change it until the snapshot's commit has ended (with any other writer,
+// until Save returns). After that it is the caller's again; a resumed
+// stat cache adds the next capture's blobs to it.
 //
 // With the BlobWriter a snapshot gives its captures, all this happens in
 // the snapshot's commit transaction, and only if it commits: a record
