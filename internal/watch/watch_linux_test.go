@@ -311,6 +311,44 @@ func TestWatcher_FileEditedDuringCapture(t *testing.T) {
 	ws.check("after the writer stopped", true)
 }
 
+// TestWatcher_FailedCapture: a capture that fails midway, after it
+// walked some changed directories and made memos of them, leaves the last
+// good capture's memos in force: the captures after it give the tree of a
+// capture that walks and reads everything, and still recall what did not
+// change.
+func TestWatcher_FailedCapture(t *testing.T) {
+	for failAt := 1; failAt <= 3; failAt++ {
+		t.Run(fmt.Sprintf("at skipped entry %d", failAt), func(t *testing.T) {
+			ws := newWorkspace(t)
+			// Each changed directory also holds a named pipe, which a
+			// capture skips with a warning; the failing capture is
+			// cancelled at the failAt-th.
+			for i, dir := range []string{"src/p1/q0", "src/p3", "src/p5/q2"} {
+				write(t, ws.dir, dir+"/f.go", fmt.Sprintf("package changed%d", i))
+				write(t, ws.dir, dir+"/new/g.go", "package new")
+				must(t, unix.Mkfifo(ws.path(dir+"/pipe"), 0o644))
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			warned := 0
+			failing := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w, Warn: func(string, error) {
+				if warned++; warned == failAt {
+					cancel()
+				}
+			}}
+			if _, err := ws.s.Snapshot(cctx, pf.Snapshot{Agent: agent, World: failing}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("capture cancelled at skipped entry %d: err %v, want context.Canceled", failAt, err)
+			}
+			ws.check("after the failed capture", true)
+			write(t, ws.dir, "src/p1/q0/f.go", "package again")
+			write(t, ws.dir, "src/p2/q3/f.go", "package untouched until now")
+			must(t, os.Remove(ws.path("src/p3/new/g.go")))
+			ws.check("changed again after the failed capture", true)
+			ws.check("nothing changed since", true)
+		})
+	}
+}
+
 // TestWatcher_ChangedBeforeFileWatch: a file's watch is added once the
 // capture that found it ended; a file linked from outside, written there
 // and unlinked again before its watch is in place had no event, and the
