@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -28,6 +30,11 @@ const dialTimeout = 2 * time.Second
 // returns the command's exit status. Cancelling ctx interrupts the
 // command, as SIGINT would in process; Forward still waits for it to end.
 func Forward(ctx context.Context, socket string, req *RunRequest, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	// Most commands run with no server: a missing socket says so without
+	// starting the network poller that a dial needs.
+	if _, err := os.Lstat(socket); errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%w: no socket %s", ErrNoServer, socket)
+	}
 	conn, err := net.DialTimeout("unix", socket, dialTimeout)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrNoServer, err)
