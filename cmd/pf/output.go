@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -26,19 +26,26 @@ func writeTable(w io.Writer, rows [][]string) error {
 			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
 		}
 	}
-	var b strings.Builder
+	// One buffer for the whole table: the process starts on fresh pages,
+	// and a buffer per line touches a new one every few rows.
+	lineLen := 1
+	for _, w := range widths {
+		lineLen += w + 2
+	}
+	b := make([]byte, 0, len(rows)*lineLen)
 	for _, row := range rows {
-		line := make([]byte, 0, 128)
 		for i, cell := range row {
-			line = append(line, cell...)
+			b = append(b, cell...)
 			if i < len(row)-1 {
-				line = append(line, strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2)...)
+				for pad := widths[i] - utf8.RuneCountInString(cell) + 2; pad > 0; pad-- {
+					b = append(b, ' ')
+				}
 			}
 		}
-		b.WriteString(strings.TrimRight(string(line), " "))
-		b.WriteByte('\n')
+		b = bytes.TrimRight(b, " ")
+		b = append(b, '\n')
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := w.Write(b)
 	return err
 }
 
