@@ -90,7 +90,59 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 		}
 		return d, err
 	}
-	return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+	return l.putListingChunks(ctx, b, d)
+}
+
+// putListingChunks stores the listing b, whose digest is d, in the
+// chunks putChunked would cut, from the bytes in hand: every chunk's
+// digest first, then one look at the store for all of them (putValues).
+// An edited listing shares all but a few chunks with the one before: each
+// of those costs a hash, where putChunked gives it a transaction, a
+// goroutine and a copy, and hashes the whole listing again.
+func (l *Lease) putListingChunks(ctx context.Context, b []byte, d manifest.Digest) (manifest.Digest, error) {
+	ch, release, err := newChunker(bytes.NewReader(b), listingCuts)
+	if err != nil {
+		return d, err
+	}
+	var chunks []pendingValue
+	for at := 0; ; {
+		c, err := ch.Next()
+		if err != nil && err != io.EOF {
+			release()
+			return d, fmt.Errorf("cut listing: %w", err)
+		}
+		if len(c) > 0 {
+			chunks = append(chunks, pendingValue{data: b[at : at+len(c) : at+len(c)]})
+			at += len(c)
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	release()
+	if len(chunks) == 1 {
+		// A listing the chunker leaves whole is one value (see
+		// chunkPipeline.store).
+		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+	}
+	if err := parallel(ctx, len(chunks), func(i int) error {
+		chunks[i].digest = manifest.Sum(chunks[i].data)
+		return nil
+	}); err != nil {
+		return d, err
+	}
+	refs := make([]chunkRef, len(chunks))
+	for i, c := range chunks {
+		refs[i] = chunkRef{c.digest, int64(len(c.data))}
+	}
+	if err := l.putValues(ctx, db.BucketChunks, chunks); err != nil {
+		return d, err
+	}
+	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, encoded: encodeChunkList(int64(len(b)), refs)}); err != nil {
+		return d, err
+	}
+	l.known(d, int64(len(b)))
+	return d, nil
 }
 
 // Put stages what r yields. A blob over InlineMax is chunked as it is

@@ -3,6 +3,7 @@ package cas
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/processfork/pf/internal/db"
@@ -81,5 +82,49 @@ func TestPutListing_StoresAnEditedListingOnceMore(t *testing.T) {
 	added := checkTotals(t, d) - stored
 	if added > stored/4 {
 		t.Fatalf("an edit of one entry stored %d bytes again, the whole listing took %d", added, stored)
+	}
+}
+
+// A listing put from the bytes in hand is cut as putChunked cuts what a
+// reader yields: the same chunks, the same list, the same value for one
+// the chunker leaves whole. Stores that put a tree either way share it.
+func TestPutListing_CutsAsAChunkedPut(t *testing.T) {
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"source text", sourceText(1, 300<<10)},
+		{"one chunk", bytes.Repeat([]byte{'x'}, 2*listingCuts.normal+1)},
+		{"repeated chunks", bytes.Repeat(sourceText(2, 70<<10), 4)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			put := func(f func(l *Lease) (manifest.Digest, error)) (manifest.Digest, []Chunk) {
+				_, s := openStore(t, "", Options{})
+				l := s.NewLease()
+				dg, err := f(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Commit(ctx, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, tt.b) {
+					t.Fatalf("listing reads back wrong: %v", err)
+				}
+				chunks, err := s.Chunks(ctx, dg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return dg, chunks
+			}
+			listed, listedChunks := put(func(l *Lease) (manifest.Digest, error) { return l.PutListing(ctx, tt.b) })
+			streamed, streamedChunks := put(func(l *Lease) (manifest.Digest, error) {
+				return l.putChunked(ctx, bytes.NewReader(tt.b), listingCuts, false)
+			})
+			if listed != streamed || !slices.Equal(listedChunks, streamedChunks) {
+				t.Errorf("PutListing stored %s as %d chunks, a chunked put %s as %d", listed.Short(), len(listedChunks), streamed.Short(), len(streamedChunks))
+			}
+		})
 	}
 }
