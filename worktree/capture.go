@@ -107,6 +107,10 @@ type Capture struct {
 	// entries are its entries, its digest is the walk's tree's, without
 	// encoding, hashing and putting the tree again.
 	knownTree *putTree
+	// statCache is the stat cache of the directory, loaded by the
+	// caller before the walk (a status that asks it of the head's
+	// tree), for a capture without Changes; nil: the walk loads it.
+	statCache *statCache
 }
 
 // Stats sum up a capture.
@@ -385,7 +389,11 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 			wk.cache, err = resumeStatCache(ctx, c.Store, root, wk.lastMemo.cache)
 			wk.stats.CacheKept = wk.cache != nil
 		}
-		if wk.cache == nil && err == nil {
+		switch {
+		case wk.cache != nil || err != nil:
+		case c.statCache != nil && wk.lastMemo == nil && c.statCache.root == root:
+			wk.cache = c.statCache
+		default:
 			wk.cache, err = loadStatCache(ctx, c.Store, root)
 		}
 		if err != nil {

@@ -94,7 +94,23 @@ func (p *parentDir) fileStat(name string) (fileStat, error) {
 	if err := unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fileStat{}, err
 	}
-	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: uint64(st.Ino), dev: uint64(st.Dev)}, nil
+	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: uint64(st.Ino), dev: uint64(st.Dev), mode: entryMode(uint32(st.Mode))}, nil
+}
+
+// entryMode is the mode a tree entry records of a file whose st_mode is
+// m, as fs.FileInfo's Mode masked with manifest.ModeMask gives it.
+func entryMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
 }
 
 func unixMode(m uint32) fs.FileMode {

@@ -12,18 +12,21 @@ import (
 )
 
 // fileStat is what the stat cache compares to decide that a file is the
-// one it hashed before. Times are Unix nanoseconds.
+// one it hashed before. Times are Unix nanoseconds. mode is the file's
+// mode as a tree entry records it (manifest.ModeMask): with the size and
+// digest, a record then says all that the tree says of the file.
 type fileStat struct {
 	size  int64
 	mtime int64
 	ctime int64
 	ino   uint64
 	dev   uint64
+	mode  fs.FileMode
 }
 
 func statOf(fi fs.FileInfo) fileStat {
 	ino, dev, ctime := sysStat(fi)
-	return fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, ino: ino, dev: dev}
+	return fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, ino: ino, dev: dev, mode: fi.Mode() & manifest.ModeMask}
 }
 
 // A cacheEntry is one file of the stat cache: its stat when it was hashed,
@@ -36,10 +39,10 @@ type cacheEntry struct {
 
 // statRecordFormat is the first byte of the record a cache entry keeps
 // in the store's file cache beside its digest; a record of another format
-// is treated as absent (and replaced).
+// is treated as absent (and replaced). Format 1 lacked the mode.
 const (
-	statRecordFormat = 1
-	statRecordSize   = 1 + 6*8
+	statRecordFormat = 2
+	statRecordSize   = 1 + 6*8 + 4
 )
 
 // record is what the store keeps of e beside its digest.
@@ -49,7 +52,7 @@ func (e *cacheEntry) record() []byte {
 	for _, n := range [...]uint64{uint64(e.stat.size), uint64(e.stat.mtime), uint64(e.stat.ctime), e.stat.ino, e.stat.dev, uint64(e.recorded)} {
 		b = binary.BigEndian.AppendUint64(b, n)
 	}
-	return b
+	return binary.BigEndian.AppendUint32(b, uint32(e.stat.mode))
 }
 
 func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
@@ -59,7 +62,7 @@ func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
 	return cacheEntry{
-		stat:     fileStat{size: int64(u(0)), mtime: int64(u(1)), ctime: int64(u(2)), ino: u(3), dev: u(4)},
+		stat:     fileStat{size: int64(u(0)), mtime: int64(u(1)), ctime: int64(u(2)), ino: u(3), dev: u(4), mode: fs.FileMode(binary.BigEndian.Uint32(v[1+6*8:]))},
 		recorded: int64(u(5)),
 		digest:   r.Blob,
 	}, true
@@ -80,7 +83,11 @@ func unixSecond(ns int64) int64 {
 // workers hashed, and writes the difference back at the end.
 type statCache struct {
 	files   *pf.FileCache
+	root    string // the directory, as loadStatCache was given it
 	entries map[string]*loadedEntry
+	// malformed counts the records loadStatCache could not decode (of
+	// another format): entries that say nothing of their file.
+	malformed int
 
 	mu      sync.Mutex
 	updates map[string]cacheEntry
@@ -133,7 +140,7 @@ type loadedEntry struct {
 // digest the store holds for good: an entry left by a snapshot that failed,
 // or whose blob was collected since, is a miss.
 func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
-	c := &statCache{files: s.FileCache(root), updates: map[string]cacheEntry{}, marked: new(bool)}
+	c := &statCache{files: s.FileCache(root), root: root, updates: map[string]cacheEntry{}, marked: new(bool)}
 	// The entries are allocated in blocks, listed, then put in a map
 	// made at their number: a map grown entry by entry rehashes itself a
 	// dozen times.
@@ -150,6 +157,9 @@ func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, e
 		var ok bool
 		e.cacheEntry, ok = decodeCacheEntry(r)
 		e.usable = ok && stored
+		if !ok {
+			c.malformed++
+		}
 		loaded = append(loaded, e)
 		paths = append(paths, r.Path)
 		return nil
@@ -327,5 +337,5 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 		}
 		*prev.marked = false
 	}
-	return &statCache{files: files, entries: prev.entries, updates: map[string]cacheEntry{}, marked: prev.marked, known: prev.known}, nil
+	return &statCache{files: files, root: root, entries: prev.entries, malformed: prev.malformed, updates: map[string]cacheEntry{}, marked: prev.marked, known: prev.known}, nil
 }

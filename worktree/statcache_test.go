@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,7 +57,7 @@ func TestStatCache_Lookup(t *testing.T) {
 }
 
 func TestCacheEntry_RoundTrip(t *testing.T) {
-	e := cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3}, recorded: 42, digest: manifest.Sum([]byte("x"))}
+	e := cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3, mode: fs.ModeSetuid | 0o755}, recorded: 42, digest: manifest.Sum([]byte("x"))}
 	b := e.record()
 	if len(b) != statRecordSize {
 		t.Fatalf("%d bytes, want %d", len(b), statRecordSize)
@@ -64,7 +65,8 @@ func TestCacheEntry_RoundTrip(t *testing.T) {
 	if got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest}); !ok || got != e {
 		t.Errorf("decoded %+v %v, want %+v", got, ok, e)
 	}
-	for _, bad := range [][]byte{nil, b[:len(b)-1], append([]byte{2}, b[1:]...)} {
+	// A record of format 1 had no mode: it is treated as absent.
+	for _, bad := range [][]byte{nil, b[:len(b)-1], append([]byte{1}, b[1:]...), append([]byte{1}, b[1:1+6*8]...)} {
 		if _, ok := decodeCacheEntry(pf.FileRecord{Stat: bad, Blob: e.digest}); ok {
 			t.Errorf("decoded %x", bad)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -47,9 +48,27 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		}
 		baseFS = img.Manifest.World.FS
 	}
-	// The image's tree is loaded when the walk first asks for it: with
-	// Changes, the last capture may hold it decoded. Its entries are in
-	// the order of manifest.ComparePaths, as the capture's tree is.
+	root, err := resolveRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Without a watcher, the stat cache is loaded first: when its records
+	// are the files of the image's tree (the last snapshot of dir made
+	// it), they and the walk's directories and links are that tree, which
+	// then need not be read and decoded (see treeOfRecords).
+	var cache, records *statCache
+	if opts.Changes == nil && image != (manifest.Digest{}) {
+		if cache, err = loadStatCache(ctx, s, root); err != nil {
+			return nil, fmt.Errorf("%s: stat cache: %w", dir, err)
+		}
+		if t, ok := cache.tree(); ok && t.Blob == baseFS && cache.malformed == 0 {
+			records = cache
+		}
+	}
+	// Otherwise the image's tree is loaded when the walk first asks for
+	// it, or before (see below): with Changes, the last capture may hold
+	// it decoded, and is the only one that reads c.last. Its entries are
+	// in the order of manifest.ComparePaths, as the capture's tree is.
 	var c *Capture
 	var (
 		loadBase sync.Once
@@ -61,7 +80,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 			switch {
 			case image == (manifest.Digest{}):
 				base = &manifest.Tree{}
-			case c.last.treeOf(baseFS) != nil:
+			case opts.Changes != nil && c.last.treeOf(baseFS) != nil:
 				base = c.last.treeOf(baseFS)
 			default:
 				base, baseErr = LoadTree(ctx, s, image)
@@ -73,22 +92,38 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
 		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true, scanBase: baseFS,
 		skipHash: func(rel string, size int64) bool {
+			if records != nil {
+				e := records.entries[rel]
+				return e == nil || e.stat.size != size
+			}
 			if loaded() != nil {
 				return true // the status fails
 			}
 			i, found := slices.BinarySearchFunc(base.Entries, rel, func(e manifest.Entry, rel string) int { return manifest.ComparePaths(e.Path, rel) })
 			return !found || base.Entries[i].Kind != manifest.KindFile || base.Entries[i].Size != size
 		},
+		statCache: cache,
 	}
-	current, err := c.captureTree(ctx, hashOnly{})
+	if opts.Changes == nil && image != (manifest.Digest{}) && records == nil {
+		// Without a watcher no capture holds the tree: it is decoded
+		// beside the walk, on the other core, from the start, rather
+		// than when the walk first meets a changed file and waits for it.
+		loading := make(chan struct{})
+		go func() {
+			defer close(loading)
+			loaded()
+		}()
+		defer func() { <-loading }()
+	}
+	walked, err := c.walkTree(ctx, hashOnly{})
 	if err != nil {
 		return nil, err
+	}
+	current := walked.sortedTree()
+	if t, ok := records.tree(); ok && t.Rest == walked.rest {
+		loadBase.Do(func() { base = treeOfRecords(current, records) })
 	}
 	if err := loaded(); err != nil {
-		return nil, err
-	}
-	root, err := resolveRoot(dir)
-	if err != nil {
 		return nil, err
 	}
 	kept := newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets)
@@ -113,6 +148,33 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		}
 	}
 	return changes, nil
+}
+
+// treeOfRecords is the tree whose files are the stat cache's records and
+// whose directories and links are those of current. It is the tree the
+// records were saved with (pf.FileCache.SetTree) when the walk that made
+// current found the same directories and links (the same Rest).
+func treeOfRecords(current *manifest.Tree, records *statCache) *manifest.Tree {
+	entries := make([]manifest.Entry, 0, len(current.Entries)+len(records.entries))
+	for _, e := range current.Entries {
+		if e.Kind != manifest.KindFile {
+			entries = append(entries, e)
+		}
+	}
+	for path, r := range records.entries {
+		entries = append(entries, manifest.Entry{Path: path, Mode: r.stat.mode, Size: r.stat.size, Kind: manifest.KindFile, Blob: r.digest})
+	}
+	sortWalked(entries)
+	return &manifest.Tree{Entries: entries}
+}
+
+// tree is the tree the records were saved with, if known (see
+// pf.FileCache.Tree); false for a nil cache.
+func (c *statCache) tree() (pf.CacheTree, bool) {
+	if c == nil {
+		return pf.CacheTree{}, false
+	}
+	return c.files.Tree()
 }
 
 // dirOfPath is the directory of the slash path rel, "" the root.
