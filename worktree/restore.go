@@ -136,18 +136,44 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 		warn(path, err)
 	}
-	plan, err := restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, opts.Changes != nil, planWarn)
-	if err != nil {
-		return nil, err
+	// Without a watcher, the image's tree is decoded and checked on the
+	// other core while the backup walks the directory; the backup waits
+	// for it before it stores anything, so that a refused image still
+	// changes nothing. With one, the plan is most often kept from the
+	// last restore, and the backup may take its tree from it.
+	var (
+		plan    *checkoutPlan
+		planErr error
+		planned = make(chan struct{})
+	)
+	if opts.Changes == nil {
+		go func() {
+			defer close(planned)
+			plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, false, planWarn)
+		}()
+		defer func() { <-planned }()
+	} else {
+		plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, true, planWarn)
+		close(planned)
+	}
+	waitPlan := func() error {
+		<-planned
+		return planErr
 	}
 	for _, p := range opts.Paths {
 		if problem := unsafePath(p); problem != "" {
+			if err := waitPlan(); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("restore path %q: %s", p, problem)
 		}
 	}
 
 	r, err := openInPlaceRoot(root)
 	if err != nil {
+		if err := waitPlan(); err != nil {
+			return nil, err
+		}
 		return nil, err
 	}
 	defer r.Close()
@@ -166,17 +192,28 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 		// An empty directory has nothing to back up.
 		if des, err := os.ReadDir(root); err != nil {
+			if err := waitPlan(); err != nil {
+				return nil, err
+			}
 			return nil, err
 		} else if len(des) == 0 {
 			opts.NoBackup = true
 		}
 		if opts.NoBackup {
 			capture.scan = true
-			if current, err = capture.captureTree(ctx, hashOnly{}); err != nil {
+			current, err = capture.captureTree(ctx, hashOnly{})
+			if err := waitPlan(); err != nil {
+				return nil, err
+			}
+			if err != nil {
 				return nil, err
 			}
 		} else {
-			if res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head); err != nil {
+			res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head, waitPlan)
+			if err := waitPlan(); err != nil {
+				return nil, err
+			}
+			if err != nil {
 				return nil, fmt.Errorf("backup of %s: %w", dir, err)
 			}
 		}
@@ -219,12 +256,12 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 // backup snapshots the directory as a child of its head, with the head's
 // agent and every layer but world.fs, which it captures; a directory
 // unchanged since its head gives the head back.
-func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef) (id manifest.Digest, isNew bool, tree *manifest.Tree, err error) {
+func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef, planned func() error) (id manifest.Digest, isNew bool, tree *manifest.Tree, err error) {
 	h, ok, err := s.Head(ctx, head.Dir, head.Session)
 	if err != nil {
 		return id, false, nil, err
 	}
-	world := &backupWorld{c: c}
+	world := &backupWorld{c: c, planned: planned}
 	spec := pf.Snapshot{Agent: manifest.Agent{Kind: "workspace"}, World: world, Head: head, SkipUnchanged: true}
 	if ok {
 		img, err := s.Image(ctx, h.ID)
@@ -254,11 +291,17 @@ type backupWorld struct {
 	c    *Capture
 	base *manifest.World
 	tree *manifest.Tree
+	// planned waits for the restore's plan, and fails if the image is
+	// refused: the backup then stores nothing.
+	planned func() error
 }
 
 func (b *backupWorld) CaptureWorld(ctx context.Context, w pf.BlobWriter) (manifest.World, error) {
 	walked, err := b.c.walkTree(ctx, w)
 	if err != nil {
+		return manifest.World{}, err
+	}
+	if err := b.planned(); err != nil {
 		return manifest.World{}, err
 	}
 	fs, err := walked.putTree(ctx, w)
