@@ -26,8 +26,9 @@
 // Rabin fingerprint: their chunks read as any others.) A listing that
 // later snapshots store again with a few entries changed, a tree of
 // files, is cut smaller (PutListing: 4 to 64 KiB, from 16 KiB up), so
-// that each snapshot stores again only the chunks around its changes. A get streams one
-// chunk at a time; a put holds at most three, as the chunker, the chunks'
+// that each snapshot stores again only the chunks around its changes. A get reads the
+// chunks on every core at once, each proven by its own digest; a stream
+// reads one chunk at a time; a put holds at most three, as the chunker, the chunks'
 // hashes and the whole blob's hash each run on a goroutine of their own.
 //
 // # Packs
@@ -48,7 +49,7 @@
 // deleted; write.go writes values and keeps the counters; pack.go is the
 // pack format and earlypack.go the packs written before their commit;
 // provisional.go the marks of early writes and settling; store.go,
-// read.go and tx.go read values back; collect.go deletes what the caller
+// read.go, getchunked.go and tx.go read values back; collect.go deletes what the caller
 // no longer uses, with marks.go its set of what is kept, and track.go what
 // commits settle meanwhile; repack.go rewrites sparse packs; check.go and
 // packcheck.go check values and packs for verify.

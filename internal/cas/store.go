@@ -3,7 +3,6 @@ package cas
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 
@@ -30,7 +29,8 @@ type Store interface {
 	// PutBytes is Put for bytes already in memory.
 	PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 	// Get returns a blob's bytes, verified. A missing blob is ErrNotFound;
-	// bytes that do not hash to d are ErrCorrupt.
+	// bytes that do not hash to d are ErrCorrupt (a chunked blob's are
+	// proven by its chunks' digests, each chunk's bytes by its own).
 	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
 	// Open streams a blob. The reader checks each chunk as it goes and
 	// the whole digest at the end, where it returns ErrCorrupt instead of
@@ -209,74 +209,6 @@ func (s *Bolt) Get(ctx context.Context, d manifest.Digest) ([]byte, error) {
 		return decodeValue(d, h)
 	}
 	return s.getChunked(ctx, d, h)
-}
-
-// getChunked reads a chunked blob whole, decoding each chunk straight into
-// the result and hashing only the whole: the chunk's own digests are
-// checked only to name the bad chunk once the whole is found wrong. (A
-// streaming reader checks each chunk before handing it out.) The whole's
-// hash runs on a goroutine of its own, a chunk behind the copying, so a
-// read takes about one SHA-256 of the blob rather than a hash plus a copy.
-func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, list header) ([]byte, error) {
-	refs, err := parseChunkList(d, list)
-	if err != nil {
-		return nil, err
-	}
-	// out never grows past list.size (each chunk's size is checked
-	// against its entry, and the entries add up to it), so what was handed
-	// to the hasher stays in place while later chunks are appended.
-	out := make([]byte, 0, list.size)
-	copied := make(chan []byte, len(refs))
-	sum := make(chan manifest.Digest, 1)
-	go func() {
-		h := sha256.New()
-		for b := range copied {
-			h.Write(b)
-		}
-		var got manifest.Digest
-		sum <- manifest.Digest(h.Sum(got[:0]))
-	}()
-	for i, r := range refs {
-		err := ctx.Err()
-		start := len(out)
-		if err == nil {
-			// A transaction per chunk, as the streaming reader: a long
-			// read would keep writers from growing the map.
-			err = s.db.View(func(tx *bolt.Tx) error {
-				chunks, err := db.Bucket(tx, db.BucketChunks)
-				if err != nil {
-					return err
-				}
-				h, err := chunkValue(chunks, d, i, r)
-				if err != nil {
-					return err
-				}
-				if out, err = appendDecoded(out, r.digest, h); err != nil {
-					return err
-				}
-				dropMapped(h.payload, s.mapBase(), uintptr(tx.Size()))
-				return nil
-			})
-		}
-		if err != nil {
-			close(copied)
-			<-sum
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("blob %s: %w", d, err)
-		}
-		copied <- out[start:]
-	}
-	close(copied)
-	got := <-sum
-	if got == d {
-		return out, nil
-	}
-	if err := s.db.View(func(tx *bolt.Tx) error { return verifyBlob(tx, d) }); err != nil {
-		return nil, fmt.Errorf("blob %s: %w", d, err)
-	}
-	return nil, corrupt(d, "chunks hash to %s", got)
 }
 
 // lookup finds d in blobs/ and parses its header; the header's payload

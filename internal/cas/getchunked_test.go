@@ -1,0 +1,112 @@
+package cas
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere: Get proves a chunked
+// blob by its chunks' digests, on every core at once, not by one hash of
+// the whole. A byte flipped on disk in any one chunk, raw or in zstd, or
+// in the chunk list (a chunk's digest or its size), is refused with
+// ErrCorrupt, a damaged chunk named; undamaged, the blob reads back exactly.
+func TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere(t *testing.T) {
+	var b []byte
+	for i := range 4 {
+		if i%2 == 0 {
+			b = append(b, payload(uint64(50+i), 3<<20)...)
+		} else {
+			b = append(b, bytes.Repeat([]byte("a line of text, again and again\n"), 3<<20/32)...)
+		}
+	}
+	template := filepath.Join(t.TempDir(), "store.pf")
+	d, s := openStore(t, template, Options{})
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("Get: %d bytes of %d, %v", len(got), len(b), err)
+	}
+	type damage struct {
+		name  string
+		at    int64           // the byte flipped, in the store file
+		chunk manifest.Digest // the chunk the error must name, if any
+	}
+	var cases []damage
+	formats := map[byte]bool{}
+	err = d.View(func(tx *bolt.Tx) error {
+		at := func(p []byte, i int) int64 { return int64(uintptr(unsafe.Pointer(&p[i])) - s.mapBase()) }
+		list, _, err := lookup(tx, dg)
+		if err != nil {
+			return err
+		}
+		refs, err := parseChunkList(dg, list)
+		if err != nil {
+			return err
+		}
+		cases = append(cases,
+			damage{name: "a chunk's digest in the list", at: at(list.payload, 5)},
+			damage{name: "a chunk's size in the list", at: at(list.payload, 32)})
+		chunks, err := db.Bucket(tx, db.BucketChunks)
+		if err != nil {
+			return err
+		}
+		for i, r := range refs {
+			h, err := chunkValue(chunks, dg, i, r)
+			if err != nil {
+				return err
+			}
+			formats[h.format] = true
+			name := "raw"
+			if h.format == formatZstd {
+				name = "zstd"
+			}
+			cases = append(cases, damage{name: fmt.Sprintf("chunk %d %s", i, name), at: at(h.payload, len(h.payload)/2), chunk: r.digest})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !formats[formatRaw] || !formats[formatZstd] || len(cases) < 2+4 {
+		t.Fatalf("the blob is %d chunks, raw %v, zstd %v; want both kinds and at least 4", len(cases)-2, formats[formatRaw], formats[formatZstd])
+	}
+	s.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clean, err := os.ReadFile(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			damaged := bytes.Clone(clean)
+			damaged[c.at] ^= 0x01
+			path := filepath.Join(t.TempDir(), "store.pf")
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, s := openStore(t, path, Options{})
+			defer s.Close()
+			got, err := s.Get(ctx, dg)
+			if !errors.Is(err, db.ErrCorrupt) {
+				t.Fatalf("Get: %d bytes, %v; want ErrCorrupt", len(got), err)
+			}
+			if c.chunk != (manifest.Digest{}) && !strings.Contains(err.Error(), c.chunk.String()) {
+				t.Fatalf("Get: %v; want the damaged chunk %s named", err, c.chunk)
+			}
+		})
+	}
+}
