@@ -22,16 +22,16 @@ type BlobStore interface {
 	// Get returns a blob's bytes, verified. A missing blob is an error
 	// wrapping ErrNotFound; bytes that do not hash to d, ErrCorrupt.
 	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
-	// Open streams a blob, checking each chunk as it goes and the whole
-	// digest at the end, where it returns an error wrapping ErrCorrupt
-	// instead of io.EOF on a mismatch. Its WriteTo (io.Copy uses it)
-	// hands over the whole blob, proven by its digest alone, and writes
-	// the last chunk only once that digest matches.
+	// Open streams a blob, checking each chunk against its own digest
+	// (a large blob is stored as chunks, each named by its SHA-256)
+	// before any of its bytes go out, and returns an error wrapping
+	// ErrCorrupt at the first that does not match. Its WriteTo (io.Copy
+	// uses it) reads and checks the chunks ahead on every core, a few at
+	// a time, and hands them over in order.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
 	// OpenAt streams a blob from offset on, without reading what comes
 	// before the chunk that holds it (a Range request near the end of a
-	// large blob costs a chunk): from 0 it is Open; from elsewhere it
-	// checks each chunk it reads, not the whole digest.
+	// large blob costs a chunk): from 0 it is Open.
 	OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error)
 	// Has reports whether the blob is stored.
 	Has(ctx context.Context, d manifest.Digest) (bool, error)

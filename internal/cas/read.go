@@ -3,10 +3,11 @@ package cas
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
@@ -65,10 +66,6 @@ func (s *Bolt) OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.
 		return nil, err
 	}
 	r := &chunkReader{ctx: ctx, s: s, digest: d, refs: refs}
-	if offset == 0 {
-		r.whole = sha256.New()
-		return r, nil
-	}
 	// Skip the chunks before offset by their sizes in the list, then
 	// the start of the one that holds it.
 	for r.next < len(refs) && offset >= refs[r.next].size {
@@ -85,8 +82,8 @@ func (s *Bolt) OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.
 }
 
 // chunkReader streams a chunked blob, checking each chunk against its
-// digest and, when it reads from the start, the whole against the blob's
-// (whole is nil otherwise).
+// digest before any of its bytes go out: the chunks' digests prove the
+// blob, as for Get (getchunked.go).
 type chunkReader struct {
 	ctx    context.Context
 	s      *Bolt
@@ -94,11 +91,7 @@ type chunkReader struct {
 	refs   []chunkRef
 	next   int
 	cur    []byte
-	whole  hash.Hash
-	// proveByWhole leaves the chunks unhashed: a WriteTo from the start
-	// hands the whole blob over, which its digest proves.
-	proveByWhole bool
-	err          error
+	err    error
 	// The chunk's stored payload and its decoded bytes are read into
 	// these, one chunk after another: a new buffer for each chunk would
 	// be memory the process has to fault in again for every chunk, which
@@ -122,113 +115,188 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 // load reads the next chunk into cur, or sets up the final outcome.
 func (r *chunkReader) load() error {
 	if r.next == len(r.refs) {
-		if r.whole == nil {
-			r.release()
-			return io.EOF
-		}
-		err := r.checkWhole()
 		r.release()
-		if err != nil {
-			return err
-		}
 		return io.EOF
 	}
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	ref := r.refs[r.next]
-	if cap(r.payload) < int(ref.size) {
-		// From the list, not grown: a new buffer is cleared and faulted
-		// in, which for a large blob's reads cost as much as the copy.
-		if r.payload != nil {
-			readBuffers().put(r.payload)
-		}
-		r.payload = readBuffers().get(chunkMax)
-	}
-	var h header
-	err := r.s.db.View(func(tx *bolt.Tx) error {
-		chunks, err := db.Bucket(tx, db.BucketChunks)
-		if err != nil {
-			return err
-		}
-		if h, err = chunkValue(chunks, r.digest, r.next, ref); err != nil {
-			return err
-		}
-		r.payload = r.s.appendMapped(r.payload[:0], h.payload, r.s.mapBase(), uintptr(tx.Size()))
-		h.payload = r.payload
-		return nil
-	})
+	b, err := r.s.loadChunk(&r.payload, &r.decoded, r.digest, r.next, r.refs[r.next])
 	if err != nil {
 		return err
-	}
-	decode := decodeValueInto
-	if r.proveByWhole {
-		decode = decodeUnverifiedInto
-	}
-	b, err := decode(r.decoded[:0], ref.digest, h)
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", r.digest, err)
-	}
-	if h.format != formatRaw {
-		r.decoded = b
-	}
-	if r.whole != nil {
-		r.whole.Write(b)
-	}
-	if r.proveByWhole && r.next == len(r.refs)-1 {
-		// The last chunk goes out only once the whole is proven, so
-		// that no one is handed every byte of a damaged blob.
-		if err := r.checkWhole(); err != nil {
-			return err
-		}
 	}
 	r.cur = b
 	r.next++
 	return nil
 }
 
-// checkWhole checks what the whole hash has read against the blob's
-// digest. Where the chunks were not hashed one by one, a mismatch is
-// looked into, to name the chunk that is damaged if one is.
-func (r *chunkReader) checkWhole() error {
-	var got manifest.Digest
-	r.whole.Sum(got[:0])
-	if got == r.digest {
-		return nil
-	}
-	if r.proveByWhole {
-		if err := r.s.db.View(func(tx *bolt.Tx) error { return verifyBlob(tx, r.digest) }); err != nil {
-			return fmt.Errorf("blob %s: %w", r.digest, err)
+// loadChunk reads chunk i of blob d into *payload (its stored bytes) and,
+// for a chunk in zstd, *decoded, taking them from readBuffers when they
+// are short, and returns its bytes once they match its digest.
+func (s *Bolt) loadChunk(payload, decoded *[]byte, d manifest.Digest, i int, ref chunkRef) ([]byte, error) {
+	if cap(*payload) < int(ref.size) {
+		// From the list, not grown: a new buffer is cleared and faulted
+		// in, which for a large blob's reads cost as much as the copy.
+		if *payload != nil {
+			readBuffers().put(*payload)
 		}
+		*payload = readBuffers().get(chunkMax)
 	}
-	return corrupt(r.digest, "chunks hash to %s", got)
+	var h header
+	err := s.db.View(func(tx *bolt.Tx) error {
+		chunks, err := db.Bucket(tx, db.BucketChunks)
+		if err != nil {
+			return err
+		}
+		if h, err = chunkValue(chunks, d, i, ref); err != nil {
+			return err
+		}
+		if h.format != formatRaw && cap(*decoded) < int(ref.size) {
+			putReadBuffers(*decoded)
+			*decoded = readBuffers().get(chunkMax)
+		}
+		*payload = s.appendMapped((*payload)[:0], h.payload, s.mapBase(), uintptr(tx.Size()))
+		h.payload = *payload
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := decodeValueInto((*decoded)[:0], ref.digest, h)
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	if h.format != formatRaw {
+		*decoded = b
+	}
+	return b, nil
 }
 
-// WriteTo writes the rest of the blob to w. From the start, it hands w
-// the whole blob, which the blob's digest proves: the chunks are not
-// hashed one by one as well, which would hash every byte twice (a push
-// spent an eighth of its time there), and the last chunk is written only
-// once the whole is proven.
+// WriteTo writes the rest of the blob to w. The chunks after the current
+// one are read and checked ahead on every core, a few at a time, while w
+// takes those before them, in order: w is handed no byte of a chunk
+// before that chunk is proven, and nothing past the first bad one.
 func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
-	if r.whole != nil && r.next == 0 && len(r.cur) == 0 {
-		r.proveByWhole = true
-	}
 	var n int64
-	for {
-		for len(r.cur) == 0 {
-			if r.err != nil {
-				if r.err == io.EOF {
-					return n, nil
-				}
-				return n, r.err
-			}
-			r.err = r.load()
-		}
+	if len(r.cur) > 0 {
 		m, err := w.Write(r.cur)
 		n += int64(m)
 		r.cur = r.cur[m:]
 		if err != nil {
 			return n, err
+		}
+	}
+	if r.err != nil {
+		if r.err == io.EOF {
+			return n, nil
+		}
+		return n, r.err
+	}
+	m, err := r.writeAhead(w)
+	n += m
+	r.release()
+	if err == nil {
+		r.err = io.EOF
+		return n, nil
+	}
+	r.err = err
+	return n, err
+}
+
+// writeAhead writes the chunks from r.next on to w, each read and proven
+// by one of a goroutine per core; they all end before it returns.
+func (r *chunkReader) writeAhead(w io.Writer) (int64, error) {
+	first, count := r.next, len(r.refs)-r.next
+	if count == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	type loaded struct {
+		b, payload, decoded []byte
+		err                 error
+	}
+	var (
+		results = make([]chan loaded, count)
+		// A token for each chunk claimed and not yet written, one a
+		// core and one for the chunk w takes: memory stays a few chunks.
+		// A token is taken before a chunk's number, so the lowest
+		// unwritten chunk always holds one.
+		window  = make(chan struct{}, runtime.GOMAXPROCS(0)+1)
+		claimed atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for k := range results {
+		results[k] = make(chan loaded, 1)
+	}
+	worker := func() {
+		defer wg.Done()
+		var payload, decoded []byte
+		for {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			k := int(claimed.Add(1) - 1)
+			if k >= count {
+				return
+			}
+			var l loaded
+			if l.err = ctx.Err(); l.err == nil {
+				l.b, l.err = r.s.loadChunk(&payload, &decoded, r.digest, first+k, r.refs[first+k])
+			}
+			// The buffers go with the chunk; the next is read into new ones.
+			l.payload, l.decoded = payload, decoded
+			payload, decoded = nil, nil
+			results[k] <- l
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), count)
+	wg.Add(workers)
+	for range workers {
+		go worker()
+	}
+	var (
+		n   int64
+		err error
+	)
+	for k := 0; k < count && err == nil; k++ {
+		var l loaded
+		select {
+		case l = <-results[k]:
+		case <-ctx.Done():
+			// The workers stop claiming chunks: chunk k may never come.
+			err = ctx.Err()
+			continue
+		}
+		if err = l.err; err == nil {
+			var m int
+			m, err = w.Write(l.b)
+			n += int64(m)
+			r.next = first + k + 1
+		}
+		putReadBuffers(l.payload, l.decoded)
+		<-window
+	}
+	cancel()
+	wg.Wait()
+	// Give back the buffers of what was read past an error.
+	for k := range results {
+		select {
+		case l := <-results[k]:
+			putReadBuffers(l.payload, l.decoded)
+		default:
+		}
+	}
+	return n, err
+}
+
+// putReadBuffers gives a chunk's buffers back to readBuffers.
+func putReadBuffers(bufs ...[]byte) {
+	for _, b := range bufs {
+		if b != nil {
+			readBuffers().put(b)
 		}
 	}
 }
@@ -241,9 +309,7 @@ func (r *chunkReader) Close() error {
 
 // release drops the buffers once the last chunk is read.
 func (r *chunkReader) release() {
-	if r.payload != nil {
-		readBuffers().put(r.payload)
-	}
+	putReadBuffers(r.payload, r.decoded)
 	r.cur, r.payload, r.decoded = nil, nil, nil
 }
 

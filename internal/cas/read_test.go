@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -113,11 +114,11 @@ func TestBolt_Open_StreamsRawAndCompressedChunks(t *testing.T) {
 	rc.Close()
 }
 
-// TestBolt_Open_WriteTo_ProvesTheWhole: a blob handed over whole through
-// WriteTo comes back exactly; with a chunk damaged, WriteTo fails with
-// an error that names that chunk and never writes the last chunk, so no
-// one is handed every byte of a damaged blob.
-func TestBolt_Open_WriteTo_ProvesTheWhole(t *testing.T) {
+// TestBolt_Open_WriteTo_RefusesADamagedChunk: a blob handed over whole
+// through WriteTo comes back exactly; with a chunk damaged, WriteTo fails
+// with an error that names that chunk, having written the chunks before
+// it and no byte of it or after it.
+func TestBolt_Open_WriteTo_RefusesADamagedChunk(t *testing.T) {
 	d, s := openStore(t, "", Options{})
 	b := payload(16, 10<<20)
 	dg, err := s.Put(ctx, bytes.NewReader(b))
@@ -161,8 +162,88 @@ func TestBolt_Open_WriteTo_ProvesTheWhole(t *testing.T) {
 	if !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), refs[1].digest.String()) {
 		t.Fatalf("WriteTo of a blob whose second chunk is damaged: %v; want ErrCorrupt naming chunk %s", err, refs[1].digest)
 	}
-	last := refs[len(refs)-1].size
-	if int64(len(got)) > int64(len(b))-last {
-		t.Fatalf("WriteTo wrote %d bytes of a damaged blob of %d: its last chunk went out", len(got), len(b))
+	if int64(len(got)) != refs[0].size || !bytes.Equal(got, b[:refs[0].size]) {
+		t.Fatalf("WriteTo wrote %d bytes of a blob whose second chunk is damaged; want the %d of the first chunk", len(got), refs[0].size)
+	}
+}
+
+// failingWriter takes n bytes, then fails.
+type failingWriter struct{ n int }
+
+var errWriterFull = errors.New("the writer is full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		m := w.n
+		w.n = 0
+		return m, errWriterFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestBolt_Open_WriteTo_ReadsAheadInOrder: WriteTo reads the chunks ahead
+// on every core but hands them to w in order, from wherever the reader
+// is, and stops at once when w fails or the context ends, its goroutines
+// gone.
+func TestBolt_Open_WriteTo_ReadsAheadInOrder(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	var b []byte
+	for i := range 6 {
+		if i%2 == 0 {
+			b = append(b, payload(uint64(60+i), 2<<20)...)
+		} else {
+			b = append(b, bytes.Repeat([]byte("a line of text, again and again\n"), 2<<20/32)...)
+		}
+	}
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		offset  int64
+		readN   int // read before WriteTo
+		w       func() io.Writer
+		cancel  bool
+		wantErr error
+	}{
+		{name: "from the start", w: func() io.Writer { return new(bytes.Buffer) }},
+		{name: "from an offset", offset: 5<<20 + 3, w: func() io.Writer { return new(bytes.Buffer) }},
+		{name: "after a Read", readN: 1000, w: func() io.Writer { return new(bytes.Buffer) }},
+		{name: "into a writer that fails", w: func() io.Writer { return &failingWriter{n: 3 << 20} }, wantErr: errWriterFull},
+		{name: "with the context cancelled", w: func() io.Writer { return new(bytes.Buffer) }, cancel: true, wantErr: context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			rc, err := s.OpenAt(rctx, dg, tc.offset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			head := make([]byte, tc.readN)
+			if _, err := io.ReadFull(rc, head); err != nil {
+				t.Fatal(err)
+			}
+			if tc.cancel {
+				cancel()
+			}
+			w := tc.w()
+			n, err := rc.(io.WriterTo).WriteTo(w)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("WriteTo: %d bytes, %v; want %v", n, err, tc.wantErr)
+				}
+				return
+			}
+			got := append(head, w.(*bytes.Buffer).Bytes()...)
+			if err != nil || !bytes.Equal(got, b[tc.offset:]) || n != int64(len(got)-tc.readN) {
+				t.Fatalf("WriteTo: %d bytes (%d in all) of %d, %v", n, len(got), len(b)-int(tc.offset), err)
+			}
+			if m, err := rc.Read(make([]byte, 1)); m != 0 || err != io.EOF {
+				t.Fatalf("Read after WriteTo: %d, %v; want io.EOF", m, err)
+			}
+		})
 	}
 }

@@ -32,15 +32,14 @@ type Store interface {
 	// bytes that do not hash to d are ErrCorrupt (a chunked blob's are
 	// proven by its chunks' digests, each chunk's bytes by its own).
 	Get(ctx context.Context, d manifest.Digest) ([]byte, error)
-	// Open streams a blob. The reader checks each chunk as it goes and
-	// the whole digest at the end, where it returns ErrCorrupt instead of
-	// io.EOF on a mismatch; its WriteTo, if it has one, hands over the
-	// whole blob proven by that digest alone, and writes the last chunk
-	// only once the digest matches.
+	// Open streams a blob. The reader checks each chunk against its
+	// digest before handing out any of its bytes, and returns ErrCorrupt
+	// at the first that does not match; its WriteTo, if it has one, reads
+	// and checks the chunks ahead on every core, a few at a time, and
+	// hands them over in order.
 	Open(ctx context.Context, d manifest.Digest) (io.ReadCloser, error)
 	// OpenAt streams a blob from offset on, without reading what comes
-	// before the chunk that holds it: a reader from 0 is Open's; from
-	// elsewhere it checks each chunk it reads, not the whole digest.
+	// before the chunk that holds it: a reader from 0 is Open's.
 	OpenAt(ctx context.Context, d manifest.Digest, offset int64) (io.ReadCloser, error)
 	// Has reports whether the blob is stored.
 	Has(ctx context.Context, d manifest.Digest) (bool, error)
