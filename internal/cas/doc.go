@@ -26,10 +26,17 @@
 // Rabin fingerprint: their chunks read as any others.) A listing that
 // later snapshots store again with a few entries changed, a tree of
 // files, is cut smaller (PutListing: 4 to 64 KiB, from 16 KiB up), so
-// that each snapshot stores again only the chunks around its changes. A get reads the
-// chunks on every core at once, each proven by its own digest; a stream
-// reads one chunk at a time; a put holds at most three, as the chunker, the chunks'
-// hashes and the whole blob's hash each run on a goroutine of their own.
+// that each snapshot stores again only the chunks around its changes.
+//
+// A read proves a chunked blob by its chunks, each against its own
+// digest: a get reads them on every core at once, a stream's WriteTo
+// reads ahead on every core and hands them over in order. The chunk list
+// binding them to the blob's digest is trusted: only a put writes one,
+// cut from the bytes it hashed, and a flipped byte in it names a chunk
+// that is not there or sizes that do not add up. Verify (pf verify
+// --deep) hashes every blob whole. A put holds at most three chunks, as
+// the chunker, the chunks' hashes and the whole blob's hash each run on a
+// goroutine of their own.
 //
 // # Packs
 //
