@@ -203,6 +203,14 @@ func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
+// maxReadAhead bounds the chunks a WriteTo reads ahead at once: each
+// holds up to two chunk-sized buffers (stored and decoded bytes), so a
+// machine of many cores would otherwise hold hundreds of MiB for one
+// stream, where two or three cores already outpace most writers.
+const maxReadAhead = 4
+
+func readAheadWorkers() int { return min(runtime.GOMAXPROCS(0), maxReadAhead) }
+
 // writeAhead writes the chunks from r.next on to w, each read and proven
 // by one of a goroutine per core; they all end before it returns.
 func (r *chunkReader) writeAhead(w io.Writer) (int64, error) {
@@ -219,10 +227,10 @@ func (r *chunkReader) writeAhead(w io.Writer) (int64, error) {
 	var (
 		results = make([]chan loaded, count)
 		// A token for each chunk claimed and not yet written, one a
-		// core and one for the chunk w takes: memory stays a few chunks.
+		// worker and one for the chunk w takes: memory stays a few chunks.
 		// A token is taken before a chunk's number, so the lowest
 		// unwritten chunk always holds one.
-		window  = make(chan struct{}, runtime.GOMAXPROCS(0)+1)
+		window  = make(chan struct{}, readAheadWorkers()+1)
 		claimed atomic.Int64
 		wg      sync.WaitGroup
 	)
@@ -252,7 +260,7 @@ func (r *chunkReader) writeAhead(w io.Writer) (int64, error) {
 			results[k] <- l
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), count)
+	workers := min(readAheadWorkers(), count)
 	wg.Add(workers)
 	for range workers {
 		go worker()
