@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/processfork/pf/manifest"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,12 +95,12 @@ func (p *parentDir) fileStat(name string) (fileStat, error) {
 	if err := unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fileStat{}, err
 	}
-	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: uint64(st.Ino), dev: uint64(st.Dev), mode: entryMode(uint32(st.Mode))}, nil
+	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: uint64(st.Ino), dev: uint64(st.Dev), mode: unixMode(uint32(st.Mode)) & manifest.ModeMask}, nil
 }
 
-// entryMode is the mode a tree entry records of a file whose st_mode is
-// m, as fs.FileInfo's Mode masked with manifest.ModeMask gives it.
-func entryMode(m uint32) fs.FileMode {
+// unixMode is the fs.FileMode of st_mode m, as os.Lstat's Mode gives
+// it: a tree entry records it masked with manifest.ModeMask.
+func unixMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	if m&unix.S_ISUID != 0 {
 		mode |= fs.ModeSetuid
@@ -110,11 +111,6 @@ func entryMode(m uint32) fs.FileMode {
 	if m&unix.S_ISVTX != 0 {
 		mode |= fs.ModeSticky
 	}
-	return mode
-}
-
-func unixMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
 	switch m & unix.S_IFMT {
 	case unix.S_IFDIR:
 		mode |= fs.ModeDir
