@@ -33,6 +33,9 @@ var (
 	// ErrInvalidCursor: a LogQuery.Cursor that no listing returned, or that
 	// a listing in the other order did.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrInvalidAncestry: an image reference whose ~N and ^N steps do not
+	// parse, such as "main~x" or "~1".
+	ErrInvalidAncestry = errors.New("invalid ancestry steps")
 	// ErrInvalidTagName: a tag name that ValidateTagName refuses.
 	ErrInvalidTagName = errors.New("invalid tag name")
 	// ErrInvalidSession: a session name that ValidateSessionName refuses.

@@ -24,14 +24,14 @@ func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Min
 // history commits metadata-only images (every layer the empty blob) with
 // chosen times and parents, and remembers them by name.
 type history struct {
-	t     *testing.T
+	t     testing.TB
 	s     *pf.Store
 	empty manifest.Digest
 	ids   map[string]manifest.Digest
 	names map[manifest.Digest]string
 }
 
-func newHistory(t *testing.T) *history {
+func newHistory(t testing.TB) *history {
 	t.Helper()
 	s := openStore(t)
 	empty, err := s.Blobs().PutBytes(ctx, nil)
@@ -482,6 +482,91 @@ func TestResolveImage(t *testing.T) {
 			t.Errorf("%q: %v, want %v saying %q", tt.ref, err, tt.want, tt.says)
 		}
 	}
+}
+
+func TestResolveImage_Ancestry(t *testing.T) {
+	// root <- a <- b <- merge -> side -> root: merge's first parent is b.
+	h := newHistory(t)
+	h.add("root", at(0))
+	h.add("a", at(1), "root")
+	h.add("b", at(2), "a")
+	h.add("side", at(3), "root")
+	merge := h.add("merge", at(4), "b", "side")
+	if _, err := h.s.Tag(ctx, "main", merge); err != nil {
+		t.Fatal(err)
+	}
+
+	found := []struct{ ref, want string }{
+		{"main~0", "merge"},
+		{"main^0", "merge"},
+		{"main~", "b"},
+		{"main~1", "b"},
+		{"main^", "b"},
+		{"main~2", "a"},
+		{"main~3", "root"},
+		{"main^2", "side"},
+		{"main^2~1", "root"},
+		{"main~~", "a"},
+		{"main^^^", "root"},
+		{merge.Hex()[:8] + "~3", "root"},
+		{merge.String() + "^2", "side"},
+	}
+	for _, tt := range found {
+		got, err := h.s.ResolveImage(ctx, tt.ref)
+		if err != nil || got != h.ids[tt.want] {
+			t.Errorf("%q: %s, %v, want %s", tt.ref, h.names[got], err, tt.want)
+		}
+	}
+
+	failures := []struct {
+		ref  string
+		want error
+		says string
+	}{
+		{"main~4", pf.ErrNotFound, "3 generations back, is a root"},
+		{"main^3", pf.ErrNotFound, "has 2 parents"},
+		{"main~1^2", pf.ErrNotFound, "has 1 parent"},
+		{"nosuchtag~1", pf.ErrNotFound, "nosuchtag"},
+		{"~1", pf.ErrInvalidAncestry, "follow an image"},
+		{"main~x", pf.ErrInvalidAncestry, "'x'"},
+		{"main~1:", pf.ErrInvalidAncestry, "':'"},
+		{"main~99999999999999999999", pf.ErrInvalidAncestry, "too many generations"},
+		{"main" + strings.Repeat("^", 65), pf.ErrInvalidAncestry, "more than 64"},
+	}
+	for _, tt := range failures {
+		_, err := h.s.ResolveImage(ctx, tt.ref)
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%q: %v, want %v saying %q", tt.ref, err, tt.want, tt.says)
+		}
+	}
+}
+
+// FuzzResolveImage feeds ResolveImage arbitrary references: each resolves
+// to an image the store holds, or fails with one of its documented errors.
+func FuzzResolveImage(f *testing.F) {
+	for _, seed := range []string{"main", "main~2^2", "main^0", "~1", "main~x", "sha256:abc", "abcdef~1", "main~99999999999999999999", ""} {
+		f.Add(seed)
+	}
+	h := newHistory(f)
+	h.add("root", at(0))
+	h.add("a", at(1), "root")
+	h.add("side", at(2), "root")
+	merge := h.add("merge", at(3), "a", "side")
+	if _, err := h.s.Tag(ctx, "main", merge); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		id, err := h.s.ResolveImage(ctx, ref)
+		switch {
+		case err == nil:
+			if _, ok := h.names[id]; !ok {
+				t.Fatalf("%q resolved to %s, which is no image of the store", ref, id)
+			}
+		case !errors.Is(err, pf.ErrNotFound) && !errors.Is(err, pf.ErrAmbiguous) &&
+			!errors.Is(err, manifest.ErrInvalidDigest) && !errors.Is(err, pf.ErrInvalidAncestry):
+			t.Fatalf("%q: undocumented error %v", ref, err)
+		}
+	})
 }
 
 func TestResolveBlob(t *testing.T) {

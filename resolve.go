@@ -25,11 +25,35 @@ const maxCandidates = 8
 // lower-case hex digits, with or without "sha256:". Tag names cannot spell
 // an id prefix (ValidateTagName); such a tag kept from an older pf names its
 // image only while no other id starts with it, else the reference is
-// ambiguous. Errors wrap ErrNotFound when nothing matches,
-// ErrAmbiguous (listing the candidates) when a prefix matches several
-// images, and manifest.ErrInvalidDigest when ref is a malformed id.
+// ambiguous.
+//
+// As in git, ancestors follow: ref~N is the Nth first-parent ancestor of
+// ref (ref~ is ref~1), ref^N its Nth parent (ref^ is ref^1, ref^0 ref
+// itself), and steps chain left to right (main~2^2). Tag names cannot hold
+// '~' or '^', so the suffix never reads as part of one.
+//
+// Errors wrap ErrNotFound when nothing matches or an image lacks the
+// parent a step asks for, ErrAmbiguous (listing the candidates) when a
+// prefix matches several images, manifest.ErrInvalidDigest when ref
+// is a malformed id, and ErrInvalidAncestry when its steps are.
 func (s *Store) ResolveImage(ctx context.Context, ref string) (manifest.Digest, error) {
-	return s.resolve(ref, "image", db.BucketManifests)
+	base, steps, err := parseAncestry(ref)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	var id manifest.Digest
+	err = s.db.View(func(tx *bolt.Tx) (err error) {
+		if id, err = resolveTx(tx, base, "image", [][]byte{db.BucketManifests}); err != nil {
+			return err
+		}
+		for _, step := range steps {
+			if id, err = step.follow(tx, id); err != nil {
+				return fmt.Errorf("%s: %w", strconv.Quote(ref), err)
+			}
+		}
+		return nil
+	})
+	return id, err
 }
 
 // ResolveBlob is ResolveImage for anything the store holds by digest:

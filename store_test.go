@@ -18,7 +18,7 @@ import (
 
 var ctx = context.Background()
 
-func openStore(t *testing.T) *pf.Store {
+func openStore(t testing.TB) *pf.Store {
 	t.Helper()
 	s, err := pf.Open(filepath.Join(t.TempDir(), "store.pf"), nil)
 	if err != nil {

@@ -18,16 +18,18 @@ func diffCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "diff",
 		Usage:     "show what differs between two images, or between an image and a workspace",
-		ArgsUsage: "A B | IMAGE DIR | [DIR]",
+		ArgsUsage: "A B | IMAGE [DIR] | [DIR]",
 		Description: "Compares the layer digests of images A and B (tags, ids or id prefixes) and, when both\n" +
 			"world.fs layers are fs.tree.v1 trees, lists the paths added (+), removed (-), changed (~)\n" +
 			"and changed in mode only (m) from A to B. A path changes when its kind, size, content or\n" +
 			"link target does. --stat adds the bytes each path adds and removes.\n\n" +
 			"pf diff IMAGE DIR compares IMAGE's files with the directory DIR as pf snapshot --fs-root\n" +
 			"DIR would capture it now (ignore rules, secret patterns; the stat cache spares reading\n" +
-			"unchanged files); pf diff DIR compares DIR's head (see pf heads, --session) with DIR, and\n" +
-			"pf diff alone the current directory's head with the current directory. An\n" +
-			"argument with a path separator, or that is no image but a directory, is a directory.\n\n" +
+			"unchanged files), and pf diff IMAGE with the current directory; pf diff DIR compares\n" +
+			"DIR's head (see pf heads, --session) with DIR, and pf diff alone the current directory's\n" +
+			"head with the current directory. An argument with a path separator, or that is no image\n" +
+			"but a directory, is a directory. IMAGE~N is IMAGE's Nth first-parent ancestor and\n" +
+			"IMAGE^N its Nth parent, as in git: pf diff ID~1 ID shows what turn ID changed.\n\n" +
 			"--patch prints unified diffs of the files instead, as git diff does (\"Binary files ...\n" +
 			"differ\" for files that are not text or larger than 8 MiB; no rename detection).",
 		Flags: append(rulesFlags(), sessionFlag(),
@@ -47,7 +49,14 @@ func diffCommand() *cli.Command {
 				return diffWorkspace(c, s, args[:len(args)-1], dir)
 			}
 			if len(args) == 1 {
-				return usagef("diff: %s is not a directory: usage: pf diff %s", quotePath(args[0]), c.Command.ArgsUsage)
+				if strings.ContainsRune(args[0], '/') || strings.ContainsRune(args[0], filepath.Separator) {
+					return usagef("diff: %s is not a directory: usage: pf diff %s", quotePath(args[0]), c.Command.ArgsUsage)
+				}
+				if _, err := resolveImage(c, s, args[0]); err != nil {
+					return fmt.Errorf("diff: %w", err)
+				}
+				dir, _ := dirArg(c, s, ".")
+				return diffWorkspace(c, s, args, dir) // as git diff COMMIT: against the workspace one is in
 			}
 			var imgs [2]*pf.Image
 			for i, ref := range args {

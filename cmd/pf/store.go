@@ -99,7 +99,7 @@ func resolveBlob(c *cli.Context, s *pf.Store, ref string) (manifest.Digest, erro
 // argError marks a malformed argument (not a tag, and not an id either)
 // as a usage error.
 func argError(err error) error {
-	if errors.Is(err, manifest.ErrInvalidDigest) || errors.Is(err, pf.ErrInvalidTagName) {
+	if errors.Is(err, manifest.ErrInvalidDigest) || errors.Is(err, pf.ErrInvalidTagName) || errors.Is(err, pf.ErrInvalidAncestry) {
 		return usageError{err}
 	}
 	return err
