@@ -290,3 +290,25 @@ func TestReport_WriteMarkdownFile_ThroughSymlink(t *testing.T) {
 		t.Fatalf("the link's target holds %d bytes (%v), not the report", len(got), err)
 	}
 }
+
+// TestReport_Goals_PullMissNamesDurableWrite: a pull short of 70% of oras
+// is explained by the same run's write+fsync of the 1 GiB blob, which oras
+// (no fsync) does not pay.
+func TestReport_Goals_PullMissNamesDurableWrite(t *testing.T) {
+	rep := sampleReport()
+	rep.Rows = append(rep.Rows,
+		Row{Workload: wlRegPull, System: sysPF, Seconds: []float64{5.0, 5.2}},
+		Row{Workload: wlRegPull, System: sysOras, Seconds: []float64{1.6, 1.7}},
+		Row{Workload: wlBigPut, System: limitWrite, Seconds: []float64{2.9, 3.0}},
+	)
+	for _, g := range rep.goals() {
+		if !strings.HasPrefix(g.goal, "push and pull of 1 GiB") {
+			continue
+		}
+		if g.verdict != verdictMissed || !strings.Contains(g.why, "write+fsync of 1 GiB ran at 364 MB/s, 56% of oras's pull") {
+			t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
+		}
+		return
+	}
+	t.Fatal("no registry goal")
+}
