@@ -100,6 +100,11 @@ type rulePattern struct {
 	// string comparison, which gives filepath.Match's verdict at a
 	// fraction of its cost (a walk asks every pattern about every name).
 	name nameMatch
+	// need, for a pattern that is not simple, is one of its segments
+	// with no glob in it: gitignore matches it only against a segment
+	// equal to it, so a path holding no such segment is not matched,
+	// which a walk knows without a glob (most paths, for "**/.aws/credentials").
+	need string
 }
 
 // A nameMatch decides a simple pattern on one name without a glob.
@@ -187,10 +192,28 @@ func parsePatterns(lines []string, domain []string) []rulePattern {
 		p := rulePattern{Pattern: gitignore.ParsePattern(line, domain), domain: domain, simple: isSimplePattern(line)}
 		if p.simple {
 			p.name = newNameMatch(line)
+		} else {
+			p.need = neededSegment(line)
 		}
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// neededSegment reads a line with a "/" as gitignore.ParsePattern does and
+// returns its last segment that holds no glob, "" if none does.
+func neededSegment(line string) string {
+	p := strings.TrimPrefix(line, "!")
+	if !strings.HasSuffix(p, "\\ ") {
+		p = strings.TrimRight(p, " ")
+	}
+	segs := strings.Split(strings.TrimSuffix(p, "/"), "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i] != "" && !strings.ContainsAny(segs[i], `*?[\`) {
+			return segs[i]
+		}
+	}
+	return ""
 }
 
 // isSimplePattern reads a line as gitignore.ParsePattern does to tell
@@ -227,15 +250,21 @@ type dirMatch struct {
 	dir    []string
 	inDir  []bool                  // the pattern's domain is the directory or above it
 	prefix []gitignore.MatchResult // simple patterns: what the directory's own segments make of them
+	held   []bool                  // other patterns: the directory has a segment equal to need
 	name   []string                // scratch: a domain and one name
 }
 
 func (s *patternSet) inDir(dir []string) *dirMatch {
-	m := &dirMatch{set: s, dir: dir, inDir: make([]bool, len(s.patterns)), prefix: make([]gitignore.MatchResult, len(s.patterns))}
+	n := len(s.patterns)
+	m := &dirMatch{set: s, dir: dir, inDir: make([]bool, n), prefix: make([]gitignore.MatchResult, n), held: make([]bool, n)}
 	for i, p := range s.patterns {
 		m.inDir[i] = len(dir) >= len(p.domain) && slices.Equal(dir[:len(p.domain)], p.domain)
-		if m.inDir[i] && p.simple {
+		switch {
+		case !m.inDir[i]:
+		case p.simple:
 			m.prefix[i] = p.matchSegments(dir)
+		default:
+			m.held[i] = p.need == "" || slices.Contains(dir[len(p.domain):], p.need)
 		}
 	}
 	return m
@@ -267,7 +296,9 @@ func (m *dirMatch) match(path []string, name string, isDir bool) bool {
 		r := gitignore.NoMatch
 		switch {
 		case !p.simple:
-			r = p.Match(path, isDir)
+			if m.held[i] || name == p.need {
+				r = p.Match(path, isDir)
+			}
 		case m.prefix[i] != gitignore.NoMatch:
 			r = m.prefix[i]
 		default:

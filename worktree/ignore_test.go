@@ -11,7 +11,8 @@ import (
 // entry as the gitignore library's matcher does on the whole path, for
 // the default ignores, the default secrets and rules of every kind from
 // ignore files at several depths (negations, directory-only patterns,
-// globs with "/" and "**", character classes, escapes).
+// globs with "/" and "**", character classes, escapes), and paths that
+// hold a glob's literal segment above the entry or as its name.
 func TestPatternSet_InDirAsGitignore(t *testing.T) {
 	names := []string{"a", "b", "src", "build", "node_modules", ".cache", ".git", "x.key", "id_rsa", "id_rsa.pub",
 		".env", ".env.example", "keep.log", "debug.log", "lib", "Foo1", "foo2", "credentials", ".aws", "deep", " sp ", "#hash",
@@ -24,6 +25,8 @@ func TestPatternSet_InDirAsGitignore(t *testing.T) {
 			parsePatterns([]string{"a/b", "!*.log", "**/x.key", "b/", "id_*"}, []string{"src"})...),
 			parsePatterns([]string{"*", "!deep"}, []string{"src", "a"})...),
 			parsePatterns([]string{"!.git/", "a"}, nil)...)),
+		"paths": newPatternSet(parsePatterns([]string{"a/**", "!a/b/**/key", "/b/*/key", "**/log/", "deep/x.key/", "**/.aws/credentials",
+			"!src/**/credentials", "[ab]/lib", "a/b/  ", "**/*", "!**/deep/**"}, nil)),
 		"names": newPatternSet(parsePatterns([]string{"x.*", "*key", "!id_*", "lib/", "!b/", "*.", "*", "!\\*", "log  ", "!deep/  ", "x.*/"}, []string{"src"})),
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
