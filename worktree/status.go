@@ -154,18 +154,56 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 // whose directories and links are those of current. It is the tree the
 // records were saved with (pf.FileCache.SetTree) when the walk that made
 // current found the same directories and links (the same Rest).
+//
+// current is in tree order and holds most of the records' paths: they
+// are taken in its order, a map lookup each, rather than the whole set
+// sorted again; only the records of files gone since (few) are sorted,
+// then merged in.
 func treeOfRecords(current *manifest.Tree, records *statCache) *manifest.Tree {
 	entries := make([]manifest.Entry, 0, len(current.Entries)+len(records.entries))
+	taken := 0
 	for _, e := range current.Entries {
 		if e.Kind != manifest.KindFile {
 			entries = append(entries, e)
 		}
+		if r := records.entries[e.Path]; r != nil {
+			entries = append(entries, r.fileEntry(e.Path))
+			taken++
+		}
 	}
+	if taken == len(records.entries) {
+		return &manifest.Tree{Entries: entries}
+	}
+	met := make(map[string]bool, len(current.Entries))
+	for _, e := range current.Entries {
+		met[e.Path] = true
+	}
+	gone := make([]manifest.Entry, 0, len(records.entries)-taken)
 	for path, r := range records.entries {
-		entries = append(entries, manifest.Entry{Path: path, Mode: r.stat.mode, Size: r.stat.size, Kind: manifest.KindFile, Blob: r.digest})
+		if !met[path] {
+			gone = append(gone, r.fileEntry(path))
+		}
 	}
-	sortWalked(entries)
-	return &manifest.Tree{Entries: entries}
+	sortWalked(gone)
+	return &manifest.Tree{Entries: mergeByPath(entries, gone)}
+}
+
+// fileEntry is the tree entry at path that the record e says.
+func (e *loadedEntry) fileEntry(path string) manifest.Entry {
+	return manifest.Entry{Path: path, Mode: e.stat.mode, Size: e.stat.size, Kind: manifest.KindFile, Blob: e.digest}
+}
+
+// mergeByPath merges two lists of entries, each in tree order, into one.
+func mergeByPath(a, b []manifest.Entry) []manifest.Entry {
+	out := make([]manifest.Entry, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if manifest.ComparePaths(b[0].Path, a[0].Path) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // tree is the tree the records were saved with, if known (see

@@ -1,11 +1,15 @@
 package worktree
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/processfork/pf/manifest"
 )
 
 // TestStatus_ChangesSinceSnapshot checks Status against the tree of the
@@ -81,6 +85,61 @@ func TestStatus_ChangesSinceSnapshot(t *testing.T) {
 				if got[p] != k {
 					t.Errorf("%s: %v, want %v (all: %v)", p, got[p], k, got)
 				}
+			}
+		})
+	}
+}
+
+// treeOfRecords gives the tree of the walk's directories and links and of
+// the records' files, in tree order, whichever of the records' files the
+// walk met again (changed or not), lost or found new, names that sort
+// differently by bytes and by ComparePaths included.
+func TestTreeOfRecords_TreeOrder(t *testing.T) {
+	dirs := []string{"a", "a/b", "a-b", "a.d"}
+	records := []string{"a/x", "a/b/y", "a-b/z", "a.d/w", "a.txt", "a0", "z"}
+	for _, tc := range []struct {
+		name  string
+		gone  []string // records' files the walk did not meet
+		found []string // files the walk met that no record has
+	}{
+		{name: "all met"},
+		{name: "some gone", gone: []string{"a/b/y", "a.txt"}},
+		{name: "all gone", gone: records},
+		{name: "new files", found: []string{"a/b/new", "b"}},
+		{name: "gone and new", gone: []string{"a-b/z", "z"}, found: []string{"a-b/n", "y"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var current []manifest.Entry
+			for _, d := range dirs {
+				current = append(current, manifest.Entry{Path: d, Kind: manifest.KindDir, Mode: fs.ModeDir | 0o755})
+			}
+			current = append(current, manifest.Entry{Path: "a/link", Kind: manifest.KindSymlink, LinkTarget: "x"})
+			cache := &statCache{entries: map[string]*loadedEntry{}}
+			var want []manifest.Entry
+			for i, p := range records {
+				r := &loadedEntry{cacheEntry: cacheEntry{stat: fileStat{size: int64(i), mode: 0o644}, digest: manifest.Sum([]byte(p))}}
+				cache.entries[p] = r
+				want = append(want, r.fileEntry(p))
+				if !slices.Contains(tc.gone, p) {
+					// Met again, changed: the walk's entry is not the record's.
+					current = append(current, manifest.Entry{Path: p, Kind: manifest.KindFile, Size: 1000, Mode: 0o600})
+				}
+			}
+			for _, p := range tc.found {
+				current = append(current, manifest.Entry{Path: p, Kind: manifest.KindFile})
+			}
+			for _, e := range current {
+				if e.Kind != manifest.KindFile {
+					want = append(want, e)
+				}
+			}
+			sortWalked(current)
+			slices.SortFunc(want, func(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) })
+			got := treeOfRecords(&manifest.Tree{Entries: current}, cache).Entries
+			if !slices.EqualFunc(got, want, func(a, b manifest.Entry) bool {
+				return a.Path == b.Path && a.Kind == b.Kind && a.Size == b.Size && a.Mode == b.Mode && a.Blob == b.Blob && a.LinkTarget == b.LinkTarget
+			}) {
+				t.Errorf("got\n%v\nwant\n%v", got, want)
 			}
 		})
 	}
