@@ -141,35 +141,36 @@ type loadedEntry struct {
 // or whose blob was collected since, is a miss.
 func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
 	c := &statCache{files: s.FileCache(root), root: root, updates: map[string]cacheEntry{}, marked: new(bool)}
-	// The entries are allocated in blocks, listed, then put in a map
+	// The entries and their paths are kept in blocks, then put in a map
 	// made at their number: a map grown entry by entry rehashes itself a
-	// dozen times.
+	// dozen times, and a slice grown entry by entry copies itself as
+	// often (most of a load's own time on 11,500 files).
 	const block = 1024
-	var free []loadedEntry
-	var loaded []*loadedEntry
-	var paths []string
+	var entries [][]loadedEntry
+	var paths [][]string
+	n := 0
 	err := c.files.Load(ctx, func(r pf.FileRecord, stored bool) error {
-		if len(free) == 0 {
-			free = make([]loadedEntry, block)
+		if n%block == 0 {
+			entries = append(entries, make([]loadedEntry, block))
+			paths = append(paths, make([]string, block))
 		}
-		e := &free[0]
-		free = free[1:]
+		e := &entries[n/block][n%block]
+		paths[n/block][n%block] = r.Path
+		n++
 		var ok bool
 		e.cacheEntry, ok = decodeCacheEntry(r)
 		e.usable = ok && stored
 		if !ok {
 			c.malformed++
 		}
-		loaded = append(loaded, e)
-		paths = append(paths, r.Path)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.entries = make(map[string]*loadedEntry, len(loaded))
-	for i, path := range paths {
-		c.entries[path] = loaded[i]
+	c.entries = make(map[string]*loadedEntry, n)
+	for i := range n {
+		c.entries[paths[i/block][i%block]] = &entries[i/block][i%block]
 	}
 	return c, nil
 }
