@@ -143,8 +143,8 @@ type cacheLoad struct {
 	deleted  int64  // the store's deletion count then
 	count    int64  // records, and their checksum
 	sum      uint64
-	stored   map[manifest.Digest]struct{} // blobs Load said stored
-	all      bool                         // every record's blob is (LoadSealed)
+	stored   map[manifest.Digest]struct{} // blobs Load said stored, unless all
+	all      bool                         // every record's blob is (a trusted seal)
 	trusted  bool                         // the seal names exactly the records
 	unstored []string                     // paths whose blob was not
 	tree     *CacheTree                   // the trusted seal's tree
@@ -165,7 +165,7 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		if sealed, _, ok := decodeSeal(cache.Get(c.prefix)); ok {
 			hint = int(min(max(sealed.count, 0), 1<<20))
 		}
-		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted), stored: make(map[manifest.Digest]struct{}, hint)}
+		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted)}
 		records := make([]FileRecord, 0, hint)
 		cur := cache.Cursor()
 		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
@@ -189,8 +189,13 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 		trusted := ok && sealed == seal{deleted: ld.deleted, count: ld.count, sum: ld.sum}
 		if trusted {
 			// Its blob was stored when the seal was written, and
-			// nothing has been deleted since.
+			// nothing has been deleted since; so was every record's,
+			// which Save then need not look up one by one.
 			ld.tree, ld.trusted = tree, true
+			ld.all = len(ld.unstored) == 0
+		}
+		if !ld.all {
+			ld.stored = make(map[manifest.Digest]struct{}, len(records))
 		}
 		var settled func(manifest.Digest) (bool, error)
 		if !trusted {
@@ -205,9 +210,11 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 					return err
 				}
 			}
-			if stored {
+			switch {
+			case ld.all:
+			case stored:
 				ld.stored[r.Blob] = struct{}{}
-			} else {
+			default:
 				ld.unstored = append(ld.unstored, r.Path)
 			}
 			if err := fn(r, stored); err != nil {
