@@ -874,7 +874,9 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 			wk.mu.Unlock()
 			continue
 		}
-		childAbs := filepath.Join(abs, name)
+		// childAbs, made only for the cases that open the entry: most
+		// of a re-snapshot's files are found unchanged by their stat.
+		childAbs := func() string { return filepath.Join(abs, name) }
 		switch {
 		case typ.IsDir():
 			fi, err := de.Info()
@@ -895,11 +897,11 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 				wk.mu.Unlock()
 			}
 		case typ&fs.ModeSymlink != 0:
-			if err := wk.addSymlink(memo, childRel, childAbs, de); err != nil {
+			if err := wk.addSymlink(memo, childRel, childAbs(), de); err != nil {
 				return false, err
 			}
 		case typ.IsRegular() && statDeferred(de):
-			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs, memo: memo, dir: dir, name: name, unlisted: true}); err != nil {
+			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs(), memo: memo, dir: dir, name: name, unlisted: true}); err != nil {
 				return false, err
 			}
 		case typ.IsRegular():
@@ -962,7 +964,7 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 				wk.doneFiles.Add(1)
 				continue
 			}
-			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs, memo: memo, dir: dir, name: name}); err != nil {
+			if err := wk.queueFile(jobs, fileJob{rel: childRel, abs: childAbs(), memo: memo, dir: dir, name: name}); err != nil {
 				return false, err
 			}
 		default:
