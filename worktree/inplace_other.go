@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/processfork/pf/manifest"
 )
 
 // An inPlaceRoot is a directory that Restore changes in place. Without
@@ -91,7 +93,7 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, _ bool
 	}
 	n, err := io.Copy(f, r)
 	if err == nil {
-		err = f.Chmod(mode.Perm())
+		err = f.Chmod(mode & manifest.ModeMask)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -127,7 +129,7 @@ func (p *parentDir) chmod(name string, mode fs.FileMode) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return &os.PathError{Op: "chmod", Path: path, Err: errNotDir}
 	}
-	return os.Chmod(path, mode.Perm())
+	return os.Chmod(path, mode&manifest.ModeMask)
 }
 
 func (p *parentDir) remove(name string, dir bool) error {

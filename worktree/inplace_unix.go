@@ -137,7 +137,9 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, sync b
 	f := os.NewFile(uintptr(fd), tmp)
 	n, err := io.Copy(f, r)
 	if err == nil {
-		err = f.Chmod(mode.Perm())
+		// umask and the open drop the setuid, setgid and sticky bits:
+		// set them as recorded, as tar and cp -a do.
+		err = f.Chmod(mode & manifest.ModeMask)
 	}
 	var written fs.FileInfo
 	if err == nil && sync {
@@ -218,7 +220,23 @@ func (p *parentDir) chmod(name string, mode fs.FileMode) error {
 		return err
 	}
 	defer unix.Close(fd)
-	return unix.Fchmod(fd, uint32(mode.Perm()))
+	return unix.Fchmod(fd, unixPermBits(mode))
+}
+
+// unixPermBits is the st_mode of mode's permission, setuid, setgid and
+// sticky bits.
+func unixPermBits(mode fs.FileMode) uint32 {
+	m := uint32(mode.Perm())
+	if mode&fs.ModeSetuid != 0 {
+		m |= unix.S_ISUID
+	}
+	if mode&fs.ModeSetgid != 0 {
+		m |= unix.S_ISGID
+	}
+	if mode&fs.ModeSticky != 0 {
+		m |= unix.S_ISVTX
+	}
+	return m
 }
 
 // remove deletes the file or link name, or the directory name when dir.

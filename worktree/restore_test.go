@@ -434,3 +434,54 @@ func TestRestore_LeavesWhatTheRulesProtectNow(t *testing.T) {
 	want := map[string]string{"a.txt": "file -rw-r--r--:a1", ".env": "file -rw-r--r--:TOKEN=now"}
 	sameListing(t, "after restore", got, want)
 }
+
+// TestRestore_KeepsSpecialModeBits: the setuid, setgid and sticky bits
+// come back as recorded, as tar and cp -a restore them, whether the
+// restore writes the file whole, makes it anew or changes its mode alone;
+// a status afterwards finds nothing changed.
+func TestRestore_KeepsSpecialModeBits(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no setuid, setgid or sticky bits")
+	}
+	const special = fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+	tests := []struct {
+		name string
+		mode fs.FileMode
+		turn func(path string) error // what the agent does to it
+	}{
+		{"setuid file rewritten", 0o755 | fs.ModeSetuid, func(p string) error { return os.WriteFile(p, []byte("edited"), 0o644) }},
+		{"setgid file removed", 0o755 | fs.ModeSetgid, os.Remove},
+		{"setuid file chmodded", 0o755 | fs.ModeSetuid, func(p string) error { return os.Chmod(p, 0o755) }},
+		{"sticky directory chmodded", 0o755 | fs.ModeDir | fs.ModeSticky, func(p string) error { return os.Chmod(p, 0o755) }},
+		{"setgid directory removed", 0o755 | fs.ModeDir | fs.ModeSetgid, os.RemoveAll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			ws := t.TempDir()
+			n := node{path: "x", content: "original", mode: tt.mode &^ fs.ModeDir}
+			if tt.mode.IsDir() {
+				n.path = "x/"
+			}
+			build(t, ws, n, node{path: "other", content: "o"})
+			age(t, ws)
+			path := filepath.Join(ws, "x")
+			if fi, err := os.Lstat(path); err != nil || fi.Mode()&special != tt.mode&special {
+				t.Fatalf("before: %v, %v", fi.Mode(), err)
+			}
+			base := snapshot(t, s, &Capture{Root: ws, Store: s})
+			if err := tt.turn(path); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Restore(ctx, s, base, ws, RestoreOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(path); err != nil || fi.Mode() != tt.mode {
+				t.Errorf("restored mode %v, %v; want %v", fi.Mode(), err, tt.mode)
+			}
+			if changes, err := Status(ctx, s, base, ws, StatusOptions{}); err != nil || len(changes) != 0 {
+				t.Errorf("status after the restore: %v, %v", changes, err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package worktree
 import (
 	"crypto/sha256"
 	"io"
+	"io/fs"
 
 	"github.com/processfork/pf/manifest"
 )
@@ -62,8 +63,9 @@ func (rs *restorer) truncateToPrefix(p *parentDir, name string, c Change) (bool,
 	if err := f.Truncate(c.New.Size); err != nil {
 		return false, nil
 	}
-	if c.New.Mode.Perm() != c.Old.Mode.Perm() {
-		return true, f.Chmod(c.New.Mode.Perm())
+	// A truncate by other than root clears the setuid and setgid bits.
+	if c.New.Mode != c.Old.Mode || c.New.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		return true, f.Chmod(c.New.Mode & manifest.ModeMask)
 	}
 	return true, nil
 }
