@@ -80,20 +80,44 @@ func Checkout(ctx context.Context, s *pf.Store, image manifest.Digest, into stri
 	return checkoutTree(ctx, s.Blobs(), tree, image, into, opts)
 }
 
-// checkoutPlan is a tree checked for checkout, in the order of writing:
-// directories (parents first), files, then symbolic links, last so that
-// no write can pass through one even if a check above were wrong.
+// checkoutPlan is a tree checked for checkout: its entries in the order
+// of manifest.ComparePaths, the directories it only implies among them.
+// A restore compares them with a directory as they are; a checkout writes
+// them by kind (see byKind).
 type checkoutPlan struct {
-	dirs     []manifest.Entry // with the implicit parents of entries, mode 0755
-	files    []manifest.Entry
-	links    []manifest.Entry
-	bytes    int64
-	implicit map[string]bool // the directories the tree only implies
-	skipped  []string        // links left out: they lead out of the tree
-	// sorted is dirs, files and links together in the order of
-	// manifest.ComparePaths, for a restore to compare with a directory
-	// without sorting them again.
-	sorted []manifest.Entry
+	sorted   []manifest.Entry // with the implicit parents of entries, mode 0755
+	implicit map[string]bool  // the directories the tree only implies
+	skipped  []string         // links left out: they lead out of the tree
+}
+
+// byKind returns the plan's entries in the order of writing: directories
+// (parents first), files, then symbolic links, last so that no write can
+// pass through one even if a check above were wrong. A restore, which
+// plans from sorted alone, does not pay for these copies of a large tree.
+func (p *checkoutPlan) byKind() (dirs, files, links []manifest.Entry) {
+	var nDirs, nLinks int
+	for _, e := range p.sorted {
+		switch e.Kind {
+		case manifest.KindDir:
+			nDirs++
+		case manifest.KindSymlink:
+			nLinks++
+		}
+	}
+	dirs = make([]manifest.Entry, 0, nDirs)
+	files = make([]manifest.Entry, 0, len(p.sorted)-nDirs-nLinks)
+	links = make([]manifest.Entry, 0, nLinks)
+	for _, e := range p.sorted {
+		switch e.Kind {
+		case manifest.KindDir:
+			dirs = append(dirs, e)
+		case manifest.KindSymlink:
+			links = append(links, e)
+		default:
+			files = append(files, e)
+		}
+	}
+	return dirs, files, links
 }
 
 // An OutsideLinkError is a symbolic link of a tree whose target is
@@ -120,12 +144,11 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 	}
 	kinds := make(map[string]manifest.EntryKind, len(entries))
 	links := map[string]string{}
-	kept := make([]manifest.Entry, 0, len(entries))
 	for _, e := range entries {
 		if problem := unsafePath(e.Path); problem != "" {
 			return nil, unsafeEntry(e.Path, problem)
 		}
-		if e.Path == CIDFile || isCIDTemp(e.Path) {
+		if leftOut(e.Path) {
 			if opts.Warn != nil {
 				opts.Warn(e.Path, errors.New("left out: the name is kept for the image id"))
 			}
@@ -138,11 +161,16 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		if e.Kind == manifest.KindSymlink {
 			links[e.Path] = e.LinkTarget
 		}
-		kept = append(kept, e)
 	}
 	implicit := map[string]bool{}
-	plan := &checkoutPlan{implicit: implicit, sorted: make([]manifest.Entry, 0, len(kept))}
-	for _, e := range kept {
+	var implied []manifest.Entry
+	// Made at its full size: grown entry by entry, the list of a tree of
+	// 10,000 entries is copied a dozen times.
+	plan := &checkoutPlan{implicit: implicit, sorted: make([]manifest.Entry, 0, len(entries))}
+	for _, e := range entries {
+		if leftOut(e.Path) {
+			continue
+		}
 		// Every parent must be a directory: one of the tree's, or one to
 		// make. A parent that is a link would carry the write elsewhere.
 		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
@@ -151,7 +179,7 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 			case !ok:
 				if !implicit[parent] {
 					implicit[parent] = true
-					plan.dirs = append(plan.dirs, manifest.Entry{Path: parent, Mode: 0o755, Kind: manifest.KindDir})
+					implied = append(implied, manifest.Entry{Path: parent, Mode: 0o755, Kind: manifest.KindDir})
 				}
 			case kind == manifest.KindSymlink:
 				return nil, unsafeEntry(e.Path, fmt.Sprintf("goes through the symbolic link %q", parent))
@@ -160,13 +188,7 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 			}
 		}
 		switch e.Kind {
-		case manifest.KindDir:
-			plan.dirs = append(plan.dirs, e)
-			plan.sorted = append(plan.sorted, e)
-		case manifest.KindFile:
-			plan.files = append(plan.files, e)
-			plan.sorted = append(plan.sorted, e)
-			plan.bytes += e.Size
+		case manifest.KindDir, manifest.KindFile:
 		case manifest.KindSymlink:
 			if manifest.Sum([]byte(e.LinkTarget)) != e.Blob {
 				return nil, fmt.Errorf("entry %q: %w: link_target does not hash to its blob %s", e.Path, pf.ErrCorrupt, e.Blob.Short())
@@ -178,25 +200,21 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 				plan.skipped = append(plan.skipped, e.Path)
 				continue
 			}
-			plan.links = append(plan.links, e)
-			plan.sorted = append(plan.sorted, e)
 		default:
 			return nil, unsafeEntry(e.Path, fmt.Sprintf("unknown kind %q", e.Kind))
 		}
+		plan.sorted = append(plan.sorted, e)
 	}
-	// Implicit parents were appended as met; parents sort before their
-	// children, which Mkdir needs.
-	slices.SortFunc(plan.dirs, byPath)
-	if len(implicit) > 0 {
-		for _, d := range plan.dirs {
-			if implicit[d.Path] {
-				plan.sorted = append(plan.sorted, d)
-			}
-		}
+	if len(implied) > 0 {
+		plan.sorted = append(plan.sorted, implied...)
 		slices.SortFunc(plan.sorted, byPath)
 	}
 	return plan, nil
 }
+
+// leftOut reports whether a tree path is one a checkout or restore never
+// writes: the name kept for the image id.
+func leftOut(path string) bool { return path == CIDFile || isCIDTemp(path) }
 
 func byPath(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) }
 
@@ -316,16 +334,17 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 		}
 	}()
 
-	for _, d := range plan.dirs {
+	dirs, files, links := plan.byKind()
+	for _, d := range dirs {
 		// Owner-writable until the end, whatever the recorded mode.
 		if err := os.Mkdir(filepath.Join(staging, filepath.FromSlash(d.Path)), 0o700); err != nil {
 			return fmt.Errorf("checkout into %s: entry %q: %w", into, d.Path, err)
 		}
 	}
-	if err := writeFiles(ctx, blobs, staging, plan, opts); err != nil {
+	if err := writeFiles(ctx, blobs, staging, files, opts); err != nil {
 		return fmt.Errorf("checkout into %s: %w", into, err)
 	}
-	for _, l := range plan.links {
+	for _, l := range links {
 		if err := os.Symlink(l.LinkTarget, filepath.Join(staging, filepath.FromSlash(l.Path))); err != nil {
 			return fmt.Errorf("checkout into %s: entry %q: %w", into, l.Path, err)
 		}
@@ -335,7 +354,7 @@ func checkoutTree(ctx context.Context, blobs blobSource, tree *manifest.Tree, im
 	}
 	// Children before parents, so that a read-only directory is filled
 	// before it becomes read-only.
-	for _, d := range slices.Backward(plan.dirs) {
+	for _, d := range slices.Backward(dirs) {
 		if err := os.Chmod(filepath.Join(staging, filepath.FromSlash(d.Path)), d.Mode); err != nil {
 			return fmt.Errorf("checkout into %s: entry %q: %w", into, d.Path, err)
 		}
@@ -403,8 +422,8 @@ func replaceEmptyDir(staging, dest string, fi fs.FileInfo) error {
 
 // writeFiles writes the plan's files on a pool of workers, each blob
 // verified by the blob store as it streams.
-func writeFiles(ctx context.Context, blobs blobSource, staging string, plan *checkoutPlan, opts CheckoutOptions) error {
-	return writeEach(ctx, opts.Workers, opts.Progress, plan.files, func(ctx context.Context, e manifest.Entry, wrote func(int64)) error {
+func writeFiles(ctx context.Context, blobs blobSource, staging string, files []manifest.Entry, opts CheckoutOptions) error {
+	return writeEach(ctx, opts.Workers, opts.Progress, files, func(ctx context.Context, e manifest.Entry, wrote func(int64)) error {
 		_, err := writeFile(ctx, blobs, filepath.Join(staging, filepath.FromSlash(e.Path)), e, wrote)
 		return err
 	})
