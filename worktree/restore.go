@@ -423,8 +423,9 @@ func (rs *restorer) warnSkippedLinks(current *manifest.Tree, links []skippedLink
 // through the same rules (asking about every entry of a large tree would
 // cost more than the restore itself).
 func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
-	// Both lists are made at their full size: grown entry by entry, an
-	// image of 10,000 files copies them a dozen times.
+	// Each list is the tree itself when the restore takes all of it, else
+	// a copy made at its full size: grown entry by entry, an image of
+	// 10,000 files copies it a dozen times.
 	want := &manifest.Tree{Entries: target.sorted}
 	if len(rs.opts.Paths) > 0 {
 		want.Entries = make([]manifest.Entry, 0, len(target.sorted))
@@ -440,10 +441,13 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	for _, p := range target.skipped {
 		skipped[p] = true
 	}
-	have := &manifest.Tree{Entries: make([]manifest.Entry, 0, len(current.Entries))}
-	for _, e := range current.Entries {
-		if rs.selected(e.Path) && !skipped[e.Path] {
-			have.Entries = append(have.Entries, e)
+	have := current
+	if len(rs.opts.Paths) > 0 || len(skipped) > 0 {
+		have = &manifest.Tree{Entries: make([]manifest.Entry, 0, len(current.Entries))}
+		for _, e := range current.Entries {
+			if rs.selected(e.Path) && !skipped[e.Path] {
+				have.Entries = append(have.Entries, e)
+			}
 		}
 	}
 	rs.changes = map[string]Change{}
