@@ -173,18 +173,28 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		}
 		// Every parent must be a directory: one of the tree's, or one to
 		// make. A parent that is a link would carry the write elsewhere.
-		for i := strings.IndexByte(e.Path, '/'); i >= 0; i = nextSlash(e.Path, i) {
+		// They are looked at from the nearest up, to the first that is
+		// checked already: a directory of the tree, whose own parents are
+		// checked as an entry, or one to make, whose parents were checked
+		// when it was first met. Each is then looked at about once, not
+		// once for every entry under it (a tree 20 deep, of 100,000
+		// files, made 2 million lookups of long paths).
+	parents:
+		for i := strings.LastIndexByte(e.Path, '/'); i >= 0; i = strings.LastIndexByte(e.Path[:i], '/') {
 			parent := e.Path[:i]
 			switch kind, ok := kinds[parent]; {
 			case !ok:
-				if !implicit[parent] {
-					implicit[parent] = true
-					implied = append(implied, manifest.Entry{Path: parent, Mode: 0o755, Kind: manifest.KindDir})
+				if implicit[parent] {
+					break parents
 				}
+				implicit[parent] = true
+				implied = append(implied, manifest.Entry{Path: parent, Mode: 0o755, Kind: manifest.KindDir})
 			case kind == manifest.KindSymlink:
 				return nil, unsafeEntry(e.Path, fmt.Sprintf("goes through the symbolic link %q", parent))
 			case kind != manifest.KindDir:
 				return nil, unsafeEntry(e.Path, fmt.Sprintf("its parent %q is a %s", parent, kind))
+			default:
+				break parents
 			}
 		}
 		switch e.Kind {
@@ -217,14 +227,6 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 func leftOut(path string) bool { return path == CIDFile || isCIDTemp(path) }
 
 func byPath(a, b manifest.Entry) int { return manifest.ComparePaths(a.Path, b.Path) }
-
-func nextSlash(p string, i int) int {
-	j := strings.IndexByte(p[i+1:], '/')
-	if j < 0 {
-		return -1
-	}
-	return i + 1 + j
-}
 
 func unsafeEntry(path, problem string) error {
 	return fmt.Errorf("entry %q: %w: %s", path, ErrUnsafeEntry, problem)
