@@ -160,6 +160,15 @@ func TestCheckout_Refuses(t *testing.T) {
 		{"link loop is restored as is", false, []manifest.Entry{link("a", "b"), link("b", "a"), link("self", "self")}, ""},
 		{"target climbing and coming back", false, []manifest.Entry{dir("a"), file("a/f"), link("a/l", "../a/f")}, ""},
 		{"implicit parents", false, []manifest.Entry{file("src/deep/x.go")}, ""},
+		{"implicit parents shared", false, []manifest.Entry{file("src/a/x"), file("src/a/y"), file("src/b/z")}, ""},
+		// Parents are checked to the first checked already: what is above
+		// a directory of the tree, or one only implied, is checked still.
+		{"link above an implied directory", true, []manifest.Entry{link("escape", "/tmp"), file("escape/a/b/planted")},
+			`entry "escape/a/b/planted": unsafe tree entry: goes through the symbolic link "escape"`},
+		{"link above a directory of the tree", true, []manifest.Entry{link("escape", "/tmp"), dir("escape/d"), file("escape/d/planted")},
+			`entry "escape/d": unsafe tree entry: goes through the symbolic link "escape"`},
+		{"file above an implied directory met twice", false, []manifest.Entry{file("ok/x/1"), file("f"), file("f/x/1"), file("f/x/2")},
+			`entry "f/x/1": unsafe tree entry: its parent "f" is a file`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openStore(t)
