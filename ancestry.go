@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/processfork/pf/internal/index"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -67,33 +66,26 @@ func (st ancestryStep) follow(tx *bolt.Tx, id manifest.Digest) (manifest.Digest,
 		if st.n == 0 {
 			return id, nil
 		}
-		parents, err := parentsTx(tx, id)
+		img, err := imageTx(tx, id)
 		if err != nil {
 			return manifest.Digest{}, err
 		}
+		parents := img.Manifest.Parents
 		if st.n > len(parents) {
 			return manifest.Digest{}, fmt.Errorf("^%d: image %s has %s: %w", st.n, id, plural(len(parents), "parent", "parents"), ErrNotFound)
 		}
 		return parents[st.n-1], nil
 	}
 	for walked := 0; walked < st.n; walked++ {
-		parents, err := parentsTx(tx, id)
+		img, err := imageTx(tx, id)
 		if err != nil {
 			return manifest.Digest{}, err
 		}
+		parents := img.Manifest.Parents
 		if len(parents) == 0 {
 			return manifest.Digest{}, fmt.Errorf("~%d: image %s, %s back, is a root: %w", st.n, id, plural(walked, "generation", "generations"), ErrNotFound)
 		}
 		id = parents[0]
 	}
 	return id, nil
-}
-
-// parentsTx reads image id's parents from its manifest.
-func parentsTx(tx *bolt.Tx, id manifest.Digest) ([]manifest.Digest, error) {
-	e, err := index.Get(tx, id)
-	if err != nil {
-		return nil, err
-	}
-	return e.Manifest.Parents, nil
 }

@@ -160,21 +160,23 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		<-planned
 		return planErr
 	}
+	// planFirst is err unless the image was refused: the refusal is what
+	// the restore reports, whatever else went wrong meanwhile.
+	planFirst := func(err error) error {
+		if perr := waitPlan(); perr != nil {
+			return perr
+		}
+		return err
+	}
 	for _, p := range opts.Paths {
 		if problem := unsafePath(p); problem != "" {
-			if err := waitPlan(); err != nil {
-				return nil, err
-			}
-			return nil, fmt.Errorf("restore path %q: %s", p, problem)
+			return nil, planFirst(fmt.Errorf("restore path %q: %s", p, problem))
 		}
 	}
 
 	r, err := openInPlaceRoot(root)
 	if err != nil {
-		if err := waitPlan(); err != nil {
-			return nil, err
-		}
-		return nil, err
+		return nil, planFirst(err)
 	}
 	defer r.Close()
 	res := &RestoreResult{}
@@ -192,29 +194,23 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 		// An empty directory has nothing to back up.
 		if des, err := os.ReadDir(root); err != nil {
-			if err := waitPlan(); err != nil {
-				return nil, err
-			}
-			return nil, err
+			return nil, planFirst(err)
 		} else if len(des) == 0 {
 			opts.NoBackup = true
 		}
 		if opts.NoBackup {
 			capture.scan = true
 			current, err = capture.captureTree(ctx, hashOnly{})
-			if err := waitPlan(); err != nil {
-				return nil, err
-			}
-			if err != nil {
+			if err := planFirst(err); err != nil {
 				return nil, err
 			}
 		} else {
 			res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head, waitPlan)
-			if err := waitPlan(); err != nil {
-				return nil, err
-			}
 			if err != nil {
-				return nil, fmt.Errorf("backup of %s: %w", dir, err)
+				err = fmt.Errorf("backup of %s: %w", dir, err)
+			}
+			if err := planFirst(err); err != nil {
+				return nil, err
 			}
 		}
 		rs = &restorer{

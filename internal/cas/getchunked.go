@@ -4,10 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
@@ -41,46 +38,12 @@ func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, list header) (
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(refs[b].size, refs[a].size) })
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		mu     sync.Mutex
-		first  = -1 // the lowest failed chunk, whose error is reported
-		errs   = make([]error, len(refs))
-		wg     sync.WaitGroup
-	)
-	work := func() {
-		defer wg.Done()
-		for k := int(next.Add(1) - 1); k < len(order) && !failed.Load(); k = int(next.Add(1) - 1) {
-			i := order[k]
-			err := ctx.Err()
-			if err == nil {
-				end := starts[i] + refs[i].size
-				err = s.readChunkInto(out[starts[i]:end:end], d, i, refs[i])
-			}
-			if err != nil {
-				mu.Lock()
-				errs[i] = err
-				if first < 0 || i < first {
-					first = i
-				}
-				mu.Unlock()
-				failed.Store(true)
-			}
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(refs))
-	wg.Add(workers)
-	for range workers - 1 {
-		go work()
-	}
-	work()
-	wg.Wait()
-	if first >= 0 {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, errs[first]
+	if err := parallel(ctx, len(order), func(k int) error {
+		i := order[k]
+		end := starts[i] + refs[i].size
+		return s.readChunkInto(out[starts[i]:end:end], d, i, refs[i])
+	}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
