@@ -386,8 +386,8 @@ func TestTags(t *testing.T) {
 }
 
 func TestValidateTagName(t *testing.T) {
-	good := []string{"main", "v1.0", "release/2026-11", "exp_3", "a", "日本", "deadb", "v4ab2ee", "4ab2e", "cafe-beef", strings.Repeat("x", pf.MaxTagName), "a@b"}
-	bad := []string{"", "-f", "has space", "tab\there", "nul\x00", "del\x7f", "a..b", "a//b", "/a", "a/", ".a", "a.", "x.lock",
+	good := []string{"main", "v1.0", "release/2026-11", "exp_3", "a", "日本", "deadb", "v4ab2ee", "4ab2e", "cafe-beef", strings.Repeat("x", pf.MaxTagName), "a@b", "head", "HEAD2", "@a"}
+	bad := []string{"", "HEAD", "@", "-f", "has space", "tab\there", "nul\x00", "del\x7f", "a..b", "a//b", "/a", "a/", ".a", "a.", "x.lock",
 		"a:b", "sha256:abc", "a~1", "a^", "a?", "a*", "a[", `a\b`, "a@{1}", strings.Repeat("x", pf.MaxTagName+1),
 		strings.Repeat("ab", 32), strings.Repeat("AB", 32), "4ab2ee", "deadbeef", "DEADBEEF", "0123456789", "bad\xffutf8", "nbsp\u00a0x"}
 	for _, name := range good {

@@ -27,10 +27,10 @@ const MaxTagName = 200
 // reads as something else: not empty, at most MaxTagName bytes of UTF-8,
 // no white space or control characters, none of ~ ^ : ? * [ \, no "..",
 // "//" or "@{", not starting with '-', '.' or '/', not ending with '.', '/'
-// or ".lock", and not MinPrefix or more hex digits in either case (which
-// would read as an image id or a prefix of one: "pf show 4ab2ee" must never
-// mean a tag in one store and an image in another). The error wraps
-// ErrInvalidTagName.
+// or ".lock", not HEAD or @ (IsHeadName), and not MinPrefix or more hex
+// digits in either case (which would read as an image id or a prefix of
+// one: "pf show 4ab2ee" must never mean a tag in one store and an image in
+// another). The error wraps ErrInvalidTagName.
 func ValidateTagName(name string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w %s: %s", ErrInvalidTagName, strconv.Quote(name), why)
@@ -50,6 +50,8 @@ func ValidateTagName(name string) error {
 		return bad(fmt.Sprintf("ends with %q", name[len(name)-1]))
 	case strings.HasSuffix(name, ".lock"):
 		return bad(`ends with ".lock"`)
+	case IsHeadName(name):
+		return bad("it names a workspace's head, as in git")
 	case isHex(strings.ToLower(name)) && len(name) == 2*len(manifest.Digest{}):
 		return bad("64 hex digits read as an image id")
 	case isHex(strings.ToLower(name)) && len(name) >= MinPrefix:
@@ -72,6 +74,13 @@ func ValidateTagName(name string) error {
 	}
 	return nil
 }
+
+// IsHeadName reports whether name is what the pf command line calls a
+// workspace's head in an image argument, as git calls its checked-out
+// commit: "HEAD", or "@" for short (HEAD~1 is the head's parent). No tag
+// takes either name, so that neither ever means a tag in one store and
+// the head in another.
+func IsHeadName(name string) bool { return name == "HEAD" || name == "@" }
 
 // Tag points the tag name at image id, creating the tag or moving it, and
 // returns the image it named before (zero if it is new).

@@ -55,8 +55,9 @@ const completionWordKey = "pf.completing"
 const recentImages = 20
 
 // completeImages is the completion of a command that takes images: while
-// a flag is typed, the command's flags; else the tags and the newest
-// image ids of the store, which the shell filters by what is typed. It
+// a flag is typed, the command's flags; else HEAD when the current
+// directory has a head, the tags and the newest image ids of the store,
+// which the shell filters by what is typed. It
 // never waits for the store: a store busy, missing or damaged completes
 // nothing.
 func completeImages(cmd *cli.Command) cli.BashCompleteFunc {
@@ -76,6 +77,11 @@ func completeImages(cmd *cli.Command) cli.BashCompleteFunc {
 		}
 		defer s.Close()
 		w := c.App.Writer
+		if ws, err := workspaceOf(c, invocationOf(c).Dir); err == nil {
+			if _, ok, _ := headOfWorkspace(c, s, ws, invocationOf(c).Dir); ok {
+				io.WriteString(w, "HEAD\n")
+			}
+		}
 		if tags, err := s.Tags(c.Context); err == nil {
 			for _, t := range tags {
 				io.WriteString(w, t.Name+"\n")

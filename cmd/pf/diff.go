@@ -236,7 +236,7 @@ func dirArg(c *cli.Context, s *pf.Store, arg string) (string, bool) {
 	if arg == "." || arg == ".." || strings.ContainsRune(arg, '/') || strings.ContainsRune(arg, filepath.Separator) {
 		return dir, true
 	}
-	if _, err := s.ResolveImage(c.Context, arg); err == nil {
+	if _, err := resolveImage(c, s, arg); err == nil {
 		return "", false
 	}
 	return dir, true
@@ -260,7 +260,7 @@ func diffWorkspace(c *cli.Context, s *pf.Store, image []string, dir string) erro
 	var id manifest.Digest
 	ok := true
 	if len(image) == 1 {
-		if id, err = resolveImage(c, s, image[0]); err != nil {
+		if id, err = resolveImageIn(c, s, image[0], dir); err != nil {
 			return err
 		}
 	} else if id, ok, err = headOfWorkspace(c, s, ws, dir); err != nil {

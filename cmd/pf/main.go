@@ -117,8 +117,10 @@ func newApp(inv *invocation) *cli.App {
 		Version:  buildVersion().Version,
 		Usage:    "snapshot, browse and restore AI agents, all in one store file",
 		Description: "Wherever an image is taken, a tag, a full id (sha256:...) or a unique prefix of at least\n" +
-			"6 hex digits works, and as in git ID~N names its Nth first-parent ancestor, ID^N its Nth\n" +
-			"parent; blobs likewise by digest or prefix. Flags may follow arguments.\n\n" +
+			"6 hex digits works, and HEAD (or @) is the head of the workspace in the current directory\n" +
+			"(pf restore: its --to DIR; --session); as in git ID~N names its Nth first-parent ancestor,\n" +
+			"ID^N its Nth parent (pf restore HEAD~1 undoes a turn); blobs likewise by digest or prefix.\n" +
+			"Flags may follow arguments.\n\n" +
 			"Exit status: 0 ok; 1 failed (not found, ambiguous, bad input, \"not a pf store\"); 2 usage\n" +
 			"(unknown command or flag, malformed argument); 4 integrity (corrupt or missing data, a\n" +
 			"\"damaged store\" file); 5 the store is held by another process past --timeout (10s by\n" +

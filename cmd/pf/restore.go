@@ -51,7 +51,7 @@ func restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			id, err := resolveImage(c, s, c.Args().First())
+			id, err := resolveImageIn(c, s, c.Args().First(), dir)
 			if err != nil {
 				return err
 			}

@@ -53,9 +53,13 @@ func snapshotCommand() *cli.Command {
 					return err
 				}
 			}
+			headDir := invocationOf(c).Dir // HEAD in --parent: --fs-root's head, else the current directory's
+			if root != "" {
+				headDir = invocationOf(c).abs(root)
+			}
 			var parents []manifest.Digest
 			for _, ref := range c.StringSlice("parent") {
-				id, err := resolveImage(c, s, ref)
+				id, err := resolveImageIn(c, s, ref, headDir)
 				if err != nil {
 					return err
 				}

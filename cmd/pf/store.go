@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/processfork/pf"
@@ -83,11 +85,60 @@ func openOptions(c *cli.Context) *pf.Options {
 	return opts
 }
 
-// resolveImage reads an image argument: a tag, an id or an id prefix.
+// resolveImage reads an image argument: a tag, an id or an id prefix, or
+// HEAD (or @): the head of the workspace in the current directory, in the
+// command's --session; each may end in ancestry steps (HEAD~1).
 func resolveImage(c *cli.Context, s *pf.Store, ref string) (manifest.Digest, error) {
-	id, err := s.ResolveImage(c.Context, ref)
-	return id, argError(err)
+	return resolveImageIn(c, s, ref, invocationOf(c).Dir)
 }
+
+// resolveImageIn is resolveImage with HEAD naming the head of the
+// workspace dir: the commands that work on a workspace other than the
+// current directory (restore --to, diff IMAGE DIR) pass theirs.
+func resolveImageIn(c *cli.Context, s *pf.Store, ref, dir string) (manifest.Digest, error) {
+	base, steps := ref, ""
+	if i := strings.IndexAny(ref, "~^"); i >= 0 {
+		base, steps = ref[:i], ref[i:]
+	}
+	if !pf.IsHeadName(base) {
+		id, err := s.ResolveImage(c.Context, ref)
+		return id, argError(err)
+	}
+	ws, err := workspaceOf(c, dir)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	head, ok, err := headOfWorkspace(c, s, ws, dir)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	if !ok {
+		return manifest.Digest{}, fmt.Errorf("%s: %w", base, errNoHead(ws))
+	}
+	if steps == "" {
+		return head, nil
+	}
+	resolved := head.Hex() + steps
+	id, err := s.ResolveImage(c.Context, resolved)
+	if err != nil {
+		// The error names the reference resolved, the head's whole id:
+		// name the one typed instead, and what HEAD was.
+		why := strings.ReplaceAll(err.Error(), strconv.Quote(resolved), strconv.Quote(ref))
+		return manifest.Digest{}, renamedError{fmt.Sprintf("%s is %s, the head of %s%s: %s",
+			base, head.Short(), quotePath(ws.Dir), sessionNote(ws.Session), why), argError(err)}
+	}
+	return id, nil
+}
+
+// renamedError is err told in other words: its sentinels (and the exit
+// status they give) are err's.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e renamedError) Error() string { return e.msg }
+func (e renamedError) Unwrap() error { return e.err }
 
 // resolveBlob reads a blob argument: a digest, a prefix of one, or an
 // image's id or tag (which names its manifest's bytes).
