@@ -196,7 +196,15 @@ var (
 	errStoreFile   = skipped("is the store file itself")
 )
 
-func skipped(why string) error { return fmt.Errorf("%w: %s", ErrSkipped, why) }
+// skipped wraps ErrSkipped as fmt.Errorf("%w: %s") would, without
+// running fmt at package initialization: every pf process, whatever its
+// command, initializes this package.
+func skipped(why string) error { return &skippedError{why} }
+
+type skippedError struct{ why string }
+
+func (e *skippedError) Error() string { return ErrSkipped.Error() + ": " + e.why }
+func (e *skippedError) Unwrap() error { return ErrSkipped }
 
 // Reads of a file that changes while it is read: a strict capture fails
 // after maxReads, another stores what its liveReads-th read got.
