@@ -55,21 +55,13 @@ func fsRootFlags() []cli.Flag {
 	}
 }
 
-// withFSRootFlags adds fsRootFlags to flags, except those flags already
-// has (--parent, say), so that one command can have both sets.
+// withFSRootFlags adds fsRootFlags to flags. The two sets share no name
+// (the flag package panics on a name defined twice as soon as pf
+// snapshot parses its flags), so no set of names is built here: Names
+// runs a regular expression for each flag, and every pf process builds
+// this command's flags, whatever it runs.
 func withFSRootFlags(flags []cli.Flag) []cli.Flag {
-	have := map[string]bool{}
-	for _, f := range flags {
-		for _, name := range f.Names() {
-			have[name] = true
-		}
-	}
-	for _, f := range fsRootFlags() {
-		if !have[f.Names()[0]] {
-			flags = append(flags, f)
-		}
-	}
-	return flags
+	return append(flags, fsRootFlags()...)
 }
 
 // checkNoFSRootFlags refuses the --fs-root options on a snapshot of
