@@ -52,21 +52,32 @@ func (r *inPlaceRoot) parent(rel string) (*parentDir, string, error) {
 	if i < 0 {
 		return &parentDir{fd: r.fd, root: true, late: r.late}, rel, nil
 	}
-	fd := r.fd
-	for seg := range strings.SplitSeq(rel[:i], "/") {
+	fd, err := openDirBeneath(r.fd, rel[:i])
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			err = errNotDir
+		}
+		return nil, "", &os.PathError{Op: "open", Path: rel[:i], Err: err}
+	}
+	return &parentDir{fd: fd, late: r.late}, rel[i+1:], nil
+}
+
+// openDirStepwise opens the directory rel under the directory root one
+// component at a time, never following a link (ELOOP) nor passing
+// through what is not a directory (ENOTDIR).
+func openDirStepwise(root int, rel string) (int, error) {
+	fd := root
+	for seg := range strings.SplitSeq(rel, "/") {
 		next, err := unix.Openat(fd, seg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if fd != r.fd {
+		if fd != root {
 			unix.Close(fd)
 		}
 		if err != nil {
-			if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-				err = errNotDir
-			}
-			return nil, "", &os.PathError{Op: "open", Path: rel[:i], Err: err}
+			return -1, err
 		}
 		fd = next
 	}
-	return &parentDir{fd: fd, late: r.late}, rel[i+1:], nil
+	return fd, nil
 }
 
 func (p *parentDir) Close() {
