@@ -43,17 +43,21 @@ func readDirWatching(path string, watchFile func(name string), needStat func(nam
 		dir.release()
 		return nil, nil, err
 	}
+	// The entries are made in one block, each handed out by pointer:
+	// an entry a value in an interface would be an allocation apiece.
 	out := make([]fs.DirEntry, len(des))
-	infos := make([]statInfo, len(des))
+	entries := make([]statEntry, len(des))
 	for i, de := range des {
-		info := &infos[i]
+		e := &entries[i]
+		out[i] = e
+		info := &e.info
 		info.name = de.Name()
 		regular := de.Type().IsRegular()
 		if regular && watchFile != nil {
 			watchFile(info.name)
 		}
 		if regular && needStat != nil && !needStat(info.name) {
-			out[i] = statEntry{info: info, deferred: true}
+			e.deferred = true
 			continue
 		}
 		for {
@@ -63,10 +67,8 @@ func readDirWatching(path string, watchFile func(name string), needStat func(nam
 			}
 		}
 		if err != nil {
-			out[i] = statEntry{info: info, err: &fs.PathError{Op: "lstat", Path: path + "/" + info.name, Err: err}}
-			continue
+			e.err = &fs.PathError{Op: "lstat", Path: path + "/" + info.name, Err: err}
 		}
-		out[i] = statEntry{info: info}
 	}
 	return out, dir, nil
 }
@@ -108,7 +110,7 @@ func (h *dirHandle) openToRead(name, path string) (readFile, error) {
 // without its stat: its Info fails, and whoever reads the file takes the
 // stat from the open file instead.
 func statDeferred(de fs.DirEntry) bool {
-	e, ok := de.(statEntry)
+	e, ok := de.(*statEntry)
 	return ok && e.deferred
 }
 
@@ -124,7 +126,7 @@ func openDir(path string) (int, error) {
 // A statEntry is a directory entry with its stat taken (or the error of
 // taking it, which Info returns).
 type statEntry struct {
-	info     *statInfo
+	info     statInfo
 	err      error
 	deferred bool // a regular file listed without its stat (see statDeferred)
 }
@@ -132,10 +134,10 @@ type statEntry struct {
 // errStatDeferred is the Info of an entry listed without its stat.
 var errStatDeferred = errors.New("stat not taken with the listing")
 
-func (e statEntry) Name() string { return e.info.name }
-func (e statEntry) IsDir() bool  { return e.Type().IsDir() }
+func (e *statEntry) Name() string { return e.info.name }
+func (e *statEntry) IsDir() bool  { return e.Type().IsDir() }
 
-func (e statEntry) Type() fs.FileMode {
+func (e *statEntry) Type() fs.FileMode {
 	if e.deferred {
 		return 0 // regular, as the listing gave it
 	}
@@ -145,14 +147,14 @@ func (e statEntry) Type() fs.FileMode {
 	return e.info.Mode().Type()
 }
 
-func (e statEntry) Info() (fs.FileInfo, error) {
+func (e *statEntry) Info() (fs.FileInfo, error) {
 	if e.deferred {
 		return nil, &fs.PathError{Op: "lstat", Path: e.info.name, Err: errStatDeferred}
 	}
 	if e.err != nil {
 		return nil, e.err
 	}
-	return e.info, nil
+	return &e.info, nil
 }
 
 // statInfo is an fs.FileInfo made from a stat, as os.Lstat makes one.

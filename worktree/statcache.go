@@ -175,6 +175,47 @@ func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, e
 	return c, nil
 }
 
+// A statCacheLoad is a stat cache being loaded on its own goroutine,
+// beside a walk that lists and stats directories meanwhile: the load
+// takes a core that a walk waiting for it would leave idle.
+type statCacheLoad struct {
+	root  string // as loadStatCache is given it
+	done  chan struct{}
+	cache *statCache // once done, if err is nil
+	err   error
+}
+
+// startStatCacheLoad starts loading root's stat cache, once after is
+// closed if not nil (a test's). Whoever starts it waits for it (wait)
+// before the store may close: the load reads it.
+func startStatCacheLoad(ctx context.Context, s *pf.Store, root string, after <-chan struct{}) *statCacheLoad {
+	l := &statCacheLoad{root: root, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		if after != nil {
+			<-after
+		}
+		l.cache, l.err = loadStatCache(ctx, s, root)
+	}()
+	return l
+}
+
+// wait waits for the load to end.
+func (l *statCacheLoad) wait() (*statCache, error) {
+	<-l.done
+	return l.cache, l.err
+}
+
+// loaded returns the cache if the load ended well, without waiting.
+func (l *statCacheLoad) loaded() (*statCache, bool) {
+	select {
+	case <-l.done:
+		return l.cache, l.err == nil
+	default:
+		return nil, false
+	}
+}
+
 // lookupResult says what the cache knows of a file.
 type lookupResult int
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -52,19 +51,28 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	if err != nil {
 		return nil, err
 	}
-	// Without a watcher, the stat cache is loaded first: when its records
-	// are the files of the image's tree (the last snapshot of dir made
-	// it), they and the walk's directories and links are that tree, which
-	// then need not be read and decoded (see treeOfRecords).
-	var cache, records *statCache
+	// Without a watcher, the stat cache loads beside the walk, which asks
+	// it of a file only once it is loaded: when its records are the files
+	// of the image's tree (the last snapshot of dir made it), they and the
+	// walk's directories and links are that tree, which then need not be
+	// read and decoded (see treeOfRecords).
+	var cacheLoad *statCacheLoad
 	if opts.Changes == nil && image != (manifest.Digest{}) {
-		if cache, err = loadStatCache(ctx, s, root); err != nil {
-			return nil, fmt.Errorf("%s: stat cache: %w", dir, err)
-		}
-		if t, ok := cache.tree(); ok && t.Blob == baseFS && cache.malformed == 0 {
-			records = cache
-		}
+		cacheLoad = startStatCacheLoad(ctx, s, root, nil)
+		defer cacheLoad.wait() // the walk may fail before it waits
 	}
+	// recordsOnceLoaded waits for the load: the walk asks it of a file
+	// only once the cache is loaded (see walker.cacheLoad).
+	recordsOnceLoaded := sync.OnceValue(func() *statCache {
+		if cacheLoad == nil {
+			return nil
+		}
+		cache, err := cacheLoad.wait()
+		if t, ok := cache.tree(); err != nil || !ok || t.Blob != baseFS || cache.malformed != 0 {
+			return nil // a failed load fails the walk
+		}
+		return cache
+	})
 	// Otherwise the image's tree is loaded when the walk first asks for
 	// it, or before (see below): with Changes, the last capture may hold
 	// it decoded, and is the only one that reads c.last. Its entries are
@@ -92,7 +100,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		Root: dir, Ignore: opts.Ignore, NoDefaultIgnores: opts.NoDefaultIgnores, IncludeSecrets: opts.IncludeSecrets,
 		Store: s, Warn: opts.Warn, Changes: opts.Changes, scan: true, scanBase: baseFS,
 		skipHash: func(rel string, size int64) bool {
-			if records != nil {
+			if records := recordsOnceLoaded(); records != nil {
 				e := records.entries[rel]
 				return e == nil || e.stat.size != size
 			}
@@ -102,16 +110,19 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 			i, found := slices.BinarySearchFunc(base.Entries, rel, func(e manifest.Entry, rel string) int { return manifest.ComparePaths(e.Path, rel) })
 			return !found || base.Entries[i].Kind != manifest.KindFile || base.Entries[i].Size != size
 		},
-		statCache: cache,
+		statCacheLoad: cacheLoad,
 	}
-	if opts.Changes == nil && image != (manifest.Digest{}) && records == nil {
-		// Without a watcher no capture holds the tree: it is decoded
-		// beside the walk, on the other core, from the start, rather
-		// than when the walk first meets a changed file and waits for it.
+	if cacheLoad != nil {
+		// Without a watcher no capture holds the tree: unless the
+		// records are it, it is decoded beside the walk, from the
+		// start, rather than when the walk first meets a changed file
+		// and waits for it.
 		loading := make(chan struct{})
 		go func() {
 			defer close(loading)
-			loaded()
+			if recordsOnceLoaded() == nil {
+				loaded()
+			}
 		}()
 		defer func() { <-loading }()
 	}
@@ -119,6 +130,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	if err != nil {
 		return nil, err
 	}
+	records := recordsOnceLoaded()
 	current := walked.sortedTree()
 	if t, ok := records.tree(); ok && t.Rest == walked.rest {
 		loadBase.Do(func() { base = treeOfRecords(current, records) })
