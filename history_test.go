@@ -541,6 +541,42 @@ func TestResolveImage_Ancestry(t *testing.T) {
 	}
 }
 
+// TestResolveImageFrom follows a reference's steps from an image its
+// caller resolved the name to, as the command line does for HEAD; errors
+// name the reference as typed.
+func TestResolveImageFrom(t *testing.T) {
+	h := newHistory(t)
+	h.add("root", at(0))
+	h.add("a", at(1), "root")
+	h.add("side", at(2), "root")
+	merge := h.add("merge", at(3), "a", "side")
+
+	for _, tt := range []struct{ ref, want string }{
+		{"HEAD", "merge"}, {"HEAD~1", "a"}, {"@^2", "side"}, {"HEAD~2", "root"}, {"HEAD^2~1", "root"},
+	} {
+		got, err := h.s.ResolveImageFrom(ctx, tt.ref, merge)
+		if err != nil || got != h.ids[tt.want] {
+			t.Errorf("%q: %s, %v, want %s", tt.ref, h.names[got], err, tt.want)
+		}
+	}
+	missing := manifest.Digest{1}
+	for _, tt := range []struct {
+		ref  string
+		base manifest.Digest
+		want error
+		says string
+	}{
+		{"HEAD~3", merge, pf.ErrNotFound, `"HEAD~3": ~3: image ` + h.ids["root"].String() + ", 2 generations back, is a root"},
+		{"HEAD~x", merge, pf.ErrInvalidAncestry, `"HEAD~x": 'x'`},
+		{"HEAD~1", missing, pf.ErrNotFound, `"HEAD" is image ` + missing.String()},
+	} {
+		_, err := h.s.ResolveImageFrom(ctx, tt.ref, tt.base)
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%q: %v, want %v saying %q", tt.ref, err, tt.want, tt.says)
+		}
+	}
+}
+
 // FuzzResolveImage feeds ResolveImage arbitrary references: each resolves
 // to an image the store holds, or fails with one of its documented errors.
 func FuzzResolveImage(f *testing.F) {

@@ -37,13 +37,27 @@ const maxCandidates = 8
 // prefix matches several images, manifest.ErrInvalidDigest when ref
 // is a malformed id, and ErrInvalidAncestry when its steps are.
 func (s *Store) ResolveImage(ctx context.Context, ref string) (manifest.Digest, error) {
-	base, steps, err := parseAncestry(ref)
+	return s.resolveImage(ref, nil)
+}
+
+// ResolveImageFrom is ResolveImage for a reference whose name, before its
+// ancestry steps, the caller has resolved to image base: a name the store
+// does not keep, such as the command line's HEAD (IsHeadName). Errors are
+// ResolveImage's and name ref.
+func (s *Store) ResolveImageFrom(ctx context.Context, ref string, base manifest.Digest) (manifest.Digest, error) {
+	return s.resolveImage(ref, &base)
+}
+
+// resolveImage resolves ref, its name taken as image *base when base is
+// not nil.
+func (s *Store) resolveImage(ref string, base *manifest.Digest) (manifest.Digest, error) {
+	name, steps, err := parseAncestry(ref)
 	if err != nil {
 		return manifest.Digest{}, err
 	}
 	var id manifest.Digest
 	err = s.db.View(func(tx *bolt.Tx) (err error) {
-		if id, err = resolveTx(tx, base, "image", [][]byte{db.BucketManifests}); err != nil {
+		if id, err = resolveNameTx(tx, name, base); err != nil {
 			return err
 		}
 		for _, step := range steps {
@@ -70,6 +84,23 @@ func (s *Store) resolve(ref, what string, buckets ...[]byte) (manifest.Digest, e
 		return err
 	})
 	return id, err
+}
+
+// resolveNameTx is the image a reference's name gives: *base when the
+// caller resolved it (an image the store must hold), else the tag, id or
+// prefix it spells.
+func resolveNameTx(tx *bolt.Tx, name string, base *manifest.Digest) (manifest.Digest, error) {
+	if base == nil {
+		return resolveTx(tx, name, "image", [][]byte{db.BucketManifests})
+	}
+	manifests, err := db.Bucket(tx, db.BucketManifests)
+	if err != nil {
+		return manifest.Digest{}, err
+	}
+	if manifests.Get(base[:]) == nil {
+		return manifest.Digest{}, fmt.Errorf("%s is image %s: %w", strconv.Quote(name), base, ErrNotFound)
+	}
+	return *base, nil
 }
 
 func resolveTx(tx *bolt.Tx, ref, what string, names [][]byte) (manifest.Digest, error) {

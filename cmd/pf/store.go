@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,27 +117,12 @@ func resolveImageIn(c *cli.Context, s *pf.Store, ref, dir string) (manifest.Dige
 	if steps == "" {
 		return head, nil
 	}
-	resolved := head.Hex() + steps
-	id, err := s.ResolveImage(c.Context, resolved)
+	id, err := s.ResolveImageFrom(c.Context, ref, head)
 	if err != nil {
-		// The error names the reference resolved, the head's whole id:
-		// name the one typed instead, and what HEAD was.
-		why := strings.ReplaceAll(err.Error(), strconv.Quote(resolved), strconv.Quote(ref))
-		return manifest.Digest{}, renamedError{fmt.Sprintf("%s is %s, the head of %s%s: %s",
-			base, head.Short(), quotePath(ws.Dir), sessionNote(ws.Session), why), argError(err)}
+		return manifest.Digest{}, fmt.Errorf("%s is %s, the head of %s%s: %w", base, head.Short(), quotePath(ws.Dir), sessionNote(ws.Session), argError(err))
 	}
 	return id, nil
 }
-
-// renamedError is err told in other words: its sentinels (and the exit
-// status they give) are err's.
-type renamedError struct {
-	msg string
-	err error
-}
-
-func (e renamedError) Error() string { return e.msg }
-func (e renamedError) Unwrap() error { return e.err }
 
 // resolveBlob reads a blob argument: a digest, a prefix of one, or an
 // image's id or tag (which names its manifest's bytes).
