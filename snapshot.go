@@ -71,6 +71,20 @@ type Snapshot struct {
 	// (and sets Head to it, if Head names another image). A backup of a
 	// workspace that has not changed since its head is that head.
 	SkipUnchanged bool
+
+	// Defer, when set, takes what a snapshot that SkipUnchanged gives
+	// back as its parent, already Head, would still write in a
+	// transaction of its own (the captures' file-cache records, which
+	// no image needs): the caller writes it with a commit of its own
+	// later (Store.CommitDeferred), so that a restore whose backup is the
+	// head commits once. Not written, it costs the next capture only
+	// reading again what the records would have spared it.
+	Defer *Deferred
+}
+
+// Deferred is what a snapshot left to a later commit (Snapshot.Defer).
+type Deferred struct {
+	pc *pendingCommit
 }
 
 // HeadRef names a head: a workspace directory (absolute, as WorkspaceDir
@@ -108,7 +122,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		}
 		if sameContent(parent.Manifest, m) {
 			lease.Abort()
-			return parent.ID, s.keepUnchanged(ctx, spec.Head, parent.ID, pc)
+			return parent.ID, s.keepUnchanged(ctx, spec.Head, parent.ID, pc, spec.Defer)
 		}
 	}
 	raw, err := m.Encode()
@@ -138,7 +152,9 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 // the head, and saves what the captures found of their files (a file read
 // again that proved the same), in one transaction, or none when there is
 // nothing to write: the snapshot of an unchanged workspace is a read.
-func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Digest, pc *pendingCommit) error {
+// With deferred set, records that are all it would write are left to
+// the caller's commit.
+func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Digest, pc *pendingCommit, deferred *Deferred) error {
 	moveHead := false
 	if head != nil {
 		h, ok, err := s.Head(ctx, head.Dir, head.Session)
@@ -151,15 +167,43 @@ func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Di
 		pc.unwritten()
 		return nil
 	}
+	if !moveHead && deferred != nil {
+		deferred.pc = pc
+		return nil
+	}
 	return s.db.Update(ctx, func(tx *bolt.Tx) error {
 		if moveHead {
 			if _, err := setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
 				return err
 			}
 		}
-		// The blobs the saves name are looked up: the lease that put
-		// them is gone.
-		return pc.apply(tx, func(manifest.Digest) (int64, bool) { return 0, false })
+		return pc.applyUnleased(tx)
+	})
+}
+
+// CommitDeferred writes what a snapshot left in d (Snapshot.Defer) and
+// moves head to id, unless head is nil, in one transaction; with nothing
+// to write and no head, it writes nothing. d may be nil or empty.
+func (s *Store) CommitDeferred(ctx context.Context, d *Deferred, head *HeadRef, id manifest.Digest) error {
+	if head != nil {
+		if err := checkHeadArgs(head.Dir, head.Session); err != nil {
+			return err
+		}
+	}
+	var pc *pendingCommit
+	if d != nil {
+		pc, d.pc = d.pc, nil
+	}
+	if head == nil && pc == nil {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *bolt.Tx) error {
+		if head != nil {
+			if _, err := setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
+				return err
+			}
+		}
+		return pc.applyUnleased(tx)
 	})
 }
 

@@ -184,6 +184,8 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		capture *Capture
 		current *manifest.Tree
 		rs      *restorer
+		// What an unchanged backup left to the restore's last commit.
+		deferred *pf.Deferred
 	)
 	for changes := opts.Changes; ; changes = nil {
 		// The directory as it is: the backup's tree, or a scan that
@@ -205,7 +207,8 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 				return nil, err
 			}
 		} else {
-			res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head, waitPlan)
+			deferred = &pf.Deferred{}
+			res.Backup, res.BackupIsNew, current, err = backup(ctx, s, capture, head, waitPlan, deferred)
 			if err != nil {
 				err = fmt.Errorf("backup of %s: %w", dir, err)
 			}
@@ -243,7 +246,7 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	if len(opts.Paths) > 0 {
 		head = nil
 	}
-	if err := rs.finish(ctx, capture.root, capture.cache, head, image); err != nil {
+	if err := rs.finish(ctx, capture.root, capture.cache, head, image, deferred); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -251,14 +254,17 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 
 // backup snapshots the directory as a child of its head, with the head's
 // agent and every layer but world.fs, which it captures; a directory
-// unchanged since its head gives the head back.
-func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef, planned func() error) (id manifest.Digest, isNew bool, tree *manifest.Tree, err error) {
+// unchanged since its head gives the head back, and leaves the stat
+// cache's records in deferred: the head is stored already, so nothing
+// need be durable before the restore writes, and the records, a cache,
+// go with the restore's own commit.
+func backup(ctx context.Context, s *pf.Store, c *Capture, head *pf.HeadRef, planned func() error, deferred *pf.Deferred) (id manifest.Digest, isNew bool, tree *manifest.Tree, err error) {
 	h, ok, err := s.Head(ctx, head.Dir, head.Session)
 	if err != nil {
 		return id, false, nil, err
 	}
 	world := &backupWorld{c: c, planned: planned}
-	spec := pf.Snapshot{Agent: manifest.Agent{Kind: "workspace"}, World: world, Head: head, SkipUnchanged: true}
+	spec := pf.Snapshot{Agent: manifest.Agent{Kind: "workspace"}, World: world, Head: head, SkipUnchanged: true, Defer: deferred}
 	if ok {
 		img, err := s.Image(ctx, h.ID)
 		if err != nil {

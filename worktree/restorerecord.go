@@ -77,13 +77,15 @@ func (rs *restorer) notePlaced(path string, pl placed, blob manifest.Digest) {
 // head is nil, in one transaction: a restore killed before it leaves no
 // record, and one that ends leaves records of files in place and synced.
 // used is the stat cache the restore's backup (or scan) loaded: when that
-// capture's save sealed the records, the seal is kept.
-func (rs *restorer) finish(ctx context.Context, root string, used *statCache, head *pf.HeadRef, image manifest.Digest) error {
+// capture's save sealed the records, the seal is kept. What an unchanged
+// backup deferred goes in the same transaction when no file is recorded
+// (the common case: small files), else in one before, which seals what
+// used's save left.
+func (rs *restorer) finish(ctx context.Context, root string, used *statCache, head *pf.HeadRef, image manifest.Digest, deferred *pf.Deferred) error {
 	if len(rs.placed) == 0 {
-		if head == nil {
-			return nil
-		}
-		_, err := rs.s.SetHead(ctx, head.Dir, head.Session, image)
+		return rs.s.CommitDeferred(ctx, deferred, head, image)
+	}
+	if err := rs.s.CommitDeferred(ctx, deferred, nil, manifest.Digest{}); err != nil {
 		return err
 	}
 	files := rs.s.FileCache(root)

@@ -224,3 +224,59 @@ func TestRestore_LargeFileIsRecordedWithoutHelp(t *testing.T) {
 		t.Errorf("%+v: want big.bin from the stat cache", st)
 	}
 }
+
+// TestRestore_UnchangedBackupRecordsWithTheHead: a backup that is the
+// head writes nothing of its own; the records of the files its capture
+// read again (touched, the same bytes) go with the restore's commit, which
+// moves the head (a restore of some paths leaves it), so that the next
+// capture reads only what the restore wrote.
+func TestRestore_UnchangedBackupRecordsWithTheHead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		paths []string
+	}{
+		{"whole tree", nil},
+		{"some paths", []string{"change.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			ws := t.TempDir()
+			root, err := resolveRoot(ws)
+			must(t, err)
+			head := &pf.HeadRef{Dir: root}
+			checkpoint := func(parents ...manifest.Digest) manifest.Digest {
+				t.Helper()
+				id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, Parents: parents, World: &Capture{Root: ws, Store: s}, Head: head})
+				must(t, err)
+				return id
+			}
+			build(t, ws, node{path: "keep.txt", content: "kept"}, node{path: "change.txt", content: "old"})
+			age(t, ws)
+			old := checkpoint()
+			must(t, os.WriteFile(filepath.Join(ws, "change.txt"), []byte("new"), 0o644))
+			age(t, ws)
+			latest := checkpoint(old)
+			past := time.Now().Add(-2 * time.Hour)
+			must(t, os.Chtimes(filepath.Join(ws, "keep.txt"), past, past))
+
+			res, err := Restore(ctx, s, old, ws, RestoreOptions{Paths: tc.paths})
+			must(t, err)
+			if res.BackupIsNew || res.Backup != latest {
+				t.Errorf("backup %s (new: %v), want the head %s", res.Backup.Short(), res.BackupIsNew, latest.Short())
+			}
+			want := old
+			if tc.paths != nil {
+				want = latest
+			}
+			if h, ok, err := s.Head(ctx, root, ""); err != nil || !ok || h.ID != want {
+				t.Errorf("head %s (%v, %v), want %s", h.ID.Short(), ok, err, want.Short())
+			}
+			mustContain(t, filepath.Join(ws, "change.txt"), []byte("old"))
+			c := &Capture{Root: ws, Store: s}
+			snapshot(t, s, c)
+			if st := c.Stats(); st.Hashed != 1 || st.CacheHits != 1 {
+				t.Errorf("%+v: want change.txt read, keep.txt from the stat cache", st)
+			}
+		})
+	}
+}
