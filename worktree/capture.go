@@ -797,7 +797,14 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		// Each file is watched before its stat is taken.
 		watchFile = func(name string) { wk.changes.Watch(join(rel, name), false) }
 	}
-	dirents, dir, err := wk.hooks.readDir(abs, watchFile, func(name string) bool { return wk.needsListedStat(join(rel, name)) })
+	// The cache is asked of a file's path in a buffer made once for the
+	// directory: a path joined for each file was garbage for most files.
+	var pathBuf []byte
+	dirents, dir, err := wk.hooks.readDir(abs, watchFile, func(name string) bool {
+		var need bool
+		need, pathBuf = wk.needsListedStat(rel, name, pathBuf)
+		return need
+	})
 	if len(segs) >= maxHeldDepth {
 		// A walk holds open each directory above the one it lists:
 		// deeper than this, files are opened by their whole path, so
@@ -1090,20 +1097,30 @@ func (wk *walker) addListedFile(cache *statCache, memo *dirMemo, dir *dirHandle,
 const maxHeldDepth = 64
 
 // needsListedStat reports whether the walk needs the stat of the regular
-// file at rel from the listing, before it decides to read the file: to
-// find it in the stat cache or among the last restore's writes, or to
-// spare a scan's hash. A file it would read anyway takes its stat from
-// the open file alone.
-func (wk *walker) needsListedStat(rel string) bool {
+// file name of the directory dir from the listing, before it decides to
+// read the file: to find it in the stat cache or among the last
+// restore's writes, or to spare a scan's hash. A file it would read
+// anyway takes its stat from the open file alone. buf is scratch for
+// the file's path, returned for the next call; the path is joined only
+// when the cache must be asked of it.
+func (wk *walker) needsListedStat(dir, name string, buf []byte) (bool, []byte) {
 	cache, known := wk.cacheSoFar()
-	if wk.c.skipHash != nil || !known || (cache != nil && cache.knows(rel)) {
-		return true
+	if wk.c.skipHash != nil || !known {
+		return true, buf
+	}
+	buf = buf[:0]
+	if dir != "" {
+		buf = append(append(buf, dir...), '/')
+	}
+	buf = append(buf, name...)
+	if cache != nil && cache.knows(buf) {
+		return true, buf
 	}
 	if own, ok := wk.changes.(OwnChanges); ok {
-		_, ok := own.Own(rel)
-		return ok
+		_, ok := own.Own(string(buf))
+		return ok, buf
 	}
-	return false
+	return false, buf
 }
 
 // queueFile hands job to the workers, holding its directory open for it.

@@ -247,8 +247,9 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 }
 
 // knows reports whether the cache has an entry for path, of any stat.
-func (c *statCache) knows(path string) bool {
-	return c.entries[path] != nil
+// The path is bytes, which a map index converts without a copy.
+func (c *statCache) knows(path []byte) bool {
+	return c.entries[string(path)] != nil
 }
 
 // holds reports whether the cache holds path with stat st and digest d,
