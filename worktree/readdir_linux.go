@@ -1,12 +1,16 @@
 package worktree
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
-	"os"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,31 +39,49 @@ func readDirWatching(path string, watchFile func(name string), needStat func(nam
 	if err != nil {
 		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), path)
-	dir = &dirHandle{f: f, fd: fd}
+	dir = &dirHandle{fd: fd}
 	dir.refs.Store(1)
-	des, err := f.ReadDir(-1)
+	bufp := direntBuffers.Get().(*[]byte)
+	defer direntBuffers.Put(bufp)
+	listing, err := readDirents(fd, (*bufp)[:0])
+	*bufp = listing[:0]
 	if err != nil {
 		dir.release()
-		return nil, nil, err
+		return nil, nil, &fs.PathError{Op: "readdirent", Path: path, Err: err}
 	}
-	// The entries are made in one block, each handed out by pointer:
-	// an entry a value in an interface would be an allocation apiece.
-	out := make([]fs.DirEntry, len(des))
-	entries := make([]statEntry, len(des))
-	for i, de := range des {
+	// The entries are made in one block, each handed out by pointer
+	// (an entry a value in an interface would be an allocation apiece),
+	// and their names are cut from one string: os.File.ReadDir made an
+	// entry and a name apiece, then a slice of them, all garbage here.
+	count, nameBytes := 0, 0
+	eachDirent(listing, func(name []byte, typ byte) {
+		count++
+		nameBytes += len(name)
+	})
+	names := make([]byte, 0, nameBytes)
+	eachDirent(listing, func(name []byte, typ byte) { names = append(names, name...) })
+	allNames := unsafe.String(unsafe.SliceData(names), len(names)) // names is not written again
+	out := make([]fs.DirEntry, count)
+	entries := make([]statEntry, count)
+	i, at := 0, 0
+	eachDirent(listing, func(name []byte, typ byte) {
 		e := &entries[i]
 		out[i] = e
+		i++
 		info := &e.info
-		info.name = de.Name()
-		regular := de.Type().IsRegular()
+		info.name = allNames[at : at+len(name)]
+		at += len(name)
+		// DT_UNKNOWN (a file system that does not say) is not known
+		// regular: its stat is taken, which tells.
+		regular := typ == unix.DT_REG
 		if regular && watchFile != nil {
 			watchFile(info.name)
 		}
 		if regular && needStat != nil && !needStat(info.name) {
 			e.deferred = true
-			continue
+			return
 		}
+		var err error
 		for {
 			err = unix.Fstatat(fd, info.name, &info.st, unix.AT_SYMLINK_NOFOLLOW)
 			if !errors.Is(err, syscall.EINTR) {
@@ -69,8 +91,60 @@ func readDirWatching(path string, watchFile func(name string), needStat func(nam
 		if err != nil {
 			e.err = &fs.PathError{Op: "lstat", Path: path + "/" + info.name, Err: err}
 		}
-	}
+	})
 	return out, dir, nil
+}
+
+// direntBuffers hold a directory's listing while readDirWatching reads it.
+var direntBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// readDirents appends the whole listing of the open directory fd, as
+// getdents64 returns it, to buf.
+func readDirents(fd int, buf []byte) ([]byte, error) {
+	for {
+		if cap(buf)-len(buf) < 4<<10 { // room for a few of the largest records
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := unix.Getdents(fd, buf[len(buf):cap(buf)])
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case err != nil:
+			return buf, err
+		case n <= 0:
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// eachDirent calls fn with the name and type (unix.DT_*) of each entry of
+// a listing that readDirents read, but "." and "..", in the listing's
+// order. x/sys/unix's ParseDirent gives the names without their types,
+// which a walk needs to leave a regular file's stat to its reader.
+func eachDirent(listing []byte, fn func(name []byte, typ byte)) {
+	// struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16,
+	// d_type u8, then the name, NUL-terminated.
+	const nameAt = 19
+	for len(listing) >= nameAt {
+		reclen := int(binary.NativeEndian.Uint16(listing[16:18]))
+		if reclen < nameAt || reclen > len(listing) {
+			return
+		}
+		rec := listing[:reclen]
+		listing = listing[reclen:]
+		if binary.NativeEndian.Uint64(rec[0:8]) == 0 {
+			continue // a removed entry, as os.File.ReadDir skips it
+		}
+		name := rec[nameAt:]
+		if n := bytes.IndexByte(name, 0); n >= 0 {
+			name = name[:n]
+		}
+		if string(name) == "." || string(name) == ".." {
+			continue
+		}
+		fn(name, rec[18])
+	}
 }
 
 // A dirHandle is a listed directory kept open while the files the walk
@@ -79,7 +153,6 @@ func readDirWatching(path string, watchFile func(name string), needStat func(nam
 // instead of every directory above it, 20 of them in a deep tree. Each
 // file job holds it; the last release closes it.
 type dirHandle struct {
-	f    *os.File
 	fd   int
 	refs atomic.Int32
 }
@@ -93,7 +166,7 @@ func (h *dirHandle) hold() {
 
 func (h *dirHandle) release() {
 	if h != nil && h.refs.Add(-1) == 0 {
-		h.f.Close()
+		unix.Close(h.fd)
 	}
 }
 
