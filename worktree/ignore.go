@@ -246,25 +246,30 @@ func newPatternSet(ps []rulePattern) *patternSet {
 // entry there if it matches one of the directory's segments (found once
 // here, the same for every entry) or the entry's name.
 type dirMatch struct {
-	set    *patternSet
-	dir    []string
-	inDir  []bool                  // the pattern's domain is the directory or above it
-	prefix []gitignore.MatchResult // simple patterns: what the directory's own segments make of them
-	held   []bool                  // other patterns: the directory has a segment equal to need
-	name   []string                // scratch: a domain and one name
+	set      *patternSet
+	dir      []string
+	patterns []patternInDir // one a pattern of set, in one block: a walk makes two a directory
+	name     []string       // scratch: a domain and one name
+}
+
+// patternInDir is what a dirMatch knows of one pattern in its directory.
+type patternInDir struct {
+	inDir  bool                  // the pattern's domain is the directory or above it
+	held   bool                  // other patterns: the directory has a segment equal to need
+	prefix gitignore.MatchResult // simple patterns: what the directory's own segments make of them
 }
 
 func (s *patternSet) inDir(dir []string) *dirMatch {
-	n := len(s.patterns)
-	m := &dirMatch{set: s, dir: dir, inDir: make([]bool, n), prefix: make([]gitignore.MatchResult, n), held: make([]bool, n)}
+	m := &dirMatch{set: s, dir: dir, patterns: make([]patternInDir, len(s.patterns))}
 	for i, p := range s.patterns {
-		m.inDir[i] = len(dir) >= len(p.domain) && slices.Equal(dir[:len(p.domain)], p.domain)
+		here := &m.patterns[i]
+		here.inDir = len(dir) >= len(p.domain) && slices.Equal(dir[:len(p.domain)], p.domain)
 		switch {
-		case !m.inDir[i]:
+		case !here.inDir:
 		case p.simple:
-			m.prefix[i] = p.matchSegments(dir)
+			here.prefix = p.matchSegments(dir)
 		default:
-			m.held[i] = p.need == "" || slices.Contains(dir[len(p.domain):], p.need)
+			here.held = p.need == "" || slices.Contains(dir[len(p.domain):], p.need)
 		}
 	}
 	return m
@@ -289,18 +294,19 @@ func (p *rulePattern) matchSegments(dir []string) gitignore.MatchResult {
 // the directory's segments and name, which glob patterns need whole.
 func (m *dirMatch) match(path []string, name string, isDir bool) bool {
 	for i := len(m.set.patterns) - 1; i >= 0; i-- {
-		if !m.inDir[i] {
+		here := &m.patterns[i]
+		if !here.inDir {
 			continue
 		}
 		p := m.set.patterns[i]
 		r := gitignore.NoMatch
 		switch {
 		case !p.simple:
-			if m.held[i] || name == p.need {
+			if here.held || name == p.need {
 				r = p.Match(path, isDir)
 			}
-		case m.prefix[i] != gitignore.NoMatch:
-			r = m.prefix[i]
+		case here.prefix != gitignore.NoMatch:
+			r = here.prefix
 		default:
 			var ok bool
 			if r, ok = p.name.match(name, isDir); !ok {
