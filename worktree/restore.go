@@ -724,47 +724,8 @@ func (c *sizeCheck) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	if c.n > c.want || err == io.EOF && c.n != c.want {
-		return n, c.mismatch()
+		return n, fmt.Errorf("%w: the tree says %d bytes, blob %s has more or fewer", pf.ErrCorrupt, c.want, c.blob.Short())
 	}
-	return n, err
-}
-
-func (c *sizeCheck) mismatch() error {
-	return fmt.Errorf("%w: the tree says %d bytes, blob %s has more or fewer", pf.ErrCorrupt, c.want, c.blob.Short())
-}
-
-// WriteTo hands a blob read whole into memory (most are) to the file in
-// one write, where io.Copy through Read allocated a 32 KiB buffer a file
-// and wrote that much at a time. No write passes the tree's size.
-func (c *sizeCheck) WriteTo(w io.Writer) (int64, error) {
-	wt, ok := c.r.(io.WriterTo)
-	if !ok {
-		return io.Copy(w, readerOnly{c})
-	}
-	n, err := wt.WriteTo(&cappedWriter{w: w, left: c.want - c.n, check: c})
-	c.n += n
-	if err == nil && c.n != c.want {
-		err = c.mismatch()
-	}
-	return n, err
-}
-
-// readerOnly hides a reader's WriteTo from io.Copy.
-type readerOnly struct{ io.Reader }
-
-// cappedWriter refuses a write past what its sizeCheck allows.
-type cappedWriter struct {
-	w     io.Writer
-	left  int64
-	check *sizeCheck
-}
-
-func (cw *cappedWriter) Write(p []byte) (int, error) {
-	if int64(len(p)) > cw.left {
-		return 0, cw.check.mismatch()
-	}
-	n, err := cw.w.Write(p)
-	cw.left -= int64(n)
 	return n, err
 }
 
