@@ -183,12 +183,6 @@ func (pc *pendingCommit) unwritten() {
 	}
 }
 
-// applyUnleased is apply outside the snapshot's commit: the lease that
-// put the blobs is gone, so each blob the saves name is looked up.
-func (pc *pendingCommit) applyUnleased(tx *bolt.Tx) error {
-	return pc.apply(tx, func(manifest.Digest) (int64, bool) { return 0, false })
-}
-
 // apply writes what the captures attached, in the commit's transaction.
 func (pc *pendingCommit) apply(tx *bolt.Tx, known func(manifest.Digest) (int64, bool)) error {
 	if pc == nil {

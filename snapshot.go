@@ -72,13 +72,12 @@ type Snapshot struct {
 	// workspace that has not changed since its head is that head.
 	SkipUnchanged bool
 
-	// Defer, when set, takes what a snapshot that SkipUnchanged gives
-	// back as its parent, already Head, would still write in a
-	// transaction of its own (the captures' file-cache records, which
-	// no image needs): the caller writes it with a commit of its own
-	// later (Store.CommitDeferred), so that a restore whose backup is the
-	// head commits once. Not written, it costs the next capture only
-	// reading again what the records would have spared it.
+	// Defer, when set, receives the file-cache records that a snapshot
+	// which SkipUnchanged gives back as its parent (already Head) would
+	// otherwise write in a transaction of its own, for the caller to
+	// write with Store.CommitDeferred in a commit it makes anyway: a
+	// restore whose backup is the head then commits once. Records never
+	// written cost the next capture only a second read of those files.
 	Defer *Deferred
 }
 
@@ -167,18 +166,14 @@ func (s *Store) keepUnchanged(ctx context.Context, head *HeadRef, id manifest.Di
 		pc.unwritten()
 		return nil
 	}
-	if !moveHead && deferred != nil {
-		deferred.pc = pc
-		return nil
-	}
-	return s.db.Update(ctx, func(tx *bolt.Tx) error {
-		if moveHead {
-			if _, err := setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
-				return err
-			}
+	if !moveHead {
+		if deferred != nil {
+			deferred.pc = pc
+			return nil
 		}
-		return pc.applyUnleased(tx)
-	})
+		head = nil
+	}
+	return s.commitHeadAndRecords(ctx, head, id, pc)
 }
 
 // CommitDeferred writes what a snapshot left in d (Snapshot.Defer) and
@@ -197,13 +192,22 @@ func (s *Store) CommitDeferred(ctx context.Context, d *Deferred, head *HeadRef, 
 	if head == nil && pc == nil {
 		return nil
 	}
+	return s.commitHeadAndRecords(ctx, head, id, pc)
+}
+
+// commitHeadAndRecords moves head to id, unless head is nil, and writes
+// what the captures found of their files (pc, which may be nil), in one
+// transaction.
+func (s *Store) commitHeadAndRecords(ctx context.Context, head *HeadRef, id manifest.Digest, pc *pendingCommit) error {
 	return s.db.Update(ctx, func(tx *bolt.Tx) error {
 		if head != nil {
 			if _, err := setHeadTx(tx, head.Dir, head.Session, id, time.Now()); err != nil {
 				return err
 			}
 		}
-		return pc.applyUnleased(tx)
+		// The blobs the saves name are looked up: the lease that put
+		// them is gone.
+		return pc.apply(tx, func(manifest.Digest) (int64, bool) { return 0, false })
 	})
 }
 

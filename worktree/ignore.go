@@ -248,7 +248,7 @@ func newPatternSet(ps []rulePattern) *patternSet {
 type dirMatch struct {
 	set      *patternSet
 	dir      []string
-	patterns []patternInDir // one a pattern of set, in one block: a walk makes two a directory
+	patterns []patternInDir // one for each pattern of set, in one block (a walk makes two dirMatches a directory: ignore rules and secret patterns)
 	name     []string       // scratch: a domain and one name
 }
 
