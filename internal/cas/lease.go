@@ -31,6 +31,14 @@ type Lease struct {
 	staged spillBatch                // the rest of what is not written yet
 	done   bool
 
+	// empty notes the buckets, of blobs [0] and of chunks [1],
+	// that a look found empty: the lease puts into them with no look at
+	// the store for each value, as a first snapshot into a new store
+	// would look once a file for nothing. What another lease stores
+	// there meanwhile is then staged again, and not written twice: a
+	// write looks first (writeValues, commitEarly).
+	empty [2]bool
+
 	// What early writes stored, each marked provisional until the commit
 	// deletes its mark; and the packs they wrote, to which the commit adds
 	// the references.

@@ -1368,3 +1368,50 @@ func FuzzPackedRef(f *testing.F) {
 		}
 	})
 }
+
+// A lease that found the store empty puts with no look at it (Lease.empty):
+// a blob another lease commits meanwhile is staged again, and stored once,
+// whether the first lease writes it at its commit or early, in a pack.
+func TestLease_PutBytes_StoredMeanwhileAfterEmptyLook(t *testing.T) {
+	tests := []struct {
+		name  string
+		spill int
+		x     []byte
+	}{
+		{"written at the commit", 0, jsonLike(31, 6000)},
+		{"written early, packed", 4 << 10, jsonLike(32, 6000)},
+		{"written early, alone", 4 << 10, payload(33, maxRawPacked+1)},
+		{"written at the commit, alone", 0, payload(34, maxRawPacked+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, s := openStore(t, "", Options{SpillBytes: tt.spill})
+			first, other := jsonLike(30, 5000), s.NewLease()
+			a := s.NewLease()
+			if _, err := a.PutBytes(ctx, first); err != nil { // finds the store empty
+				t.Fatal(err)
+			}
+			if _, err := other.PutBytes(ctx, tt.x); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Commit(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.PutBytes(ctx, tt.x); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Commit(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			readsBack(t, s, manifest.Sum(first), first)
+			readsBack(t, s, manifest.Sum(tt.x), tt.x)
+			st := checkPacked(t, d)
+			if want := int64(len(first) + len(tt.x)); st.blobs != 2 || st.logical != want {
+				t.Errorf("counters: %d blobs of %d bytes; want 2 of %d", st.blobs, st.logical, want)
+			}
+			if st.marks() != 0 {
+				t.Errorf("%d provisional marks after both commits", st.marks())
+			}
+		})
+	}
+}

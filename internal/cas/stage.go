@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -105,6 +106,11 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 			it.drop()
 		}
 	}
+	which := 0 // of Lease.empty
+	if bytes.Equal(bucket, db.BucketChunks) {
+		which = 1
+	}
+	empty := l.empty[which]
 	l.mu.Unlock()
 	if len(fresh) == 0 {
 		return nil
@@ -116,13 +122,40 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 	}
 	l.s.holds.mu.Unlock()
 
+	missing := fresh
+	if !empty {
+		var err error
+		if missing, err = l.missing(bucket, which, fresh); err != nil {
+			for _, it := range fresh {
+				it.drop()
+			}
+			return err
+		}
+	}
+	return parallel(ctx, len(missing), func(i int) error {
+		l.stage(ctx, bucket, missing[i])
+		return nil
+	})
+}
+
+// missing returns the values of items that bucket does not hold, and
+// gives back the buffers of the others. A bucket found empty is noted
+// (Lease.empty[which]): the lease's later puts into it skip the look.
+func (l *Lease) missing(bucket []byte, which int, items []pendingValue) ([]pendingValue, error) {
 	var missing []pendingValue
-	if err := l.s.db.View(func(tx *bolt.Tx) error {
+	err := l.s.db.View(func(tx *bolt.Tx) error {
 		b, err := db.Bucket(tx, bucket)
 		if err != nil {
 			return err
 		}
-		for _, it := range fresh {
+		if k, _ := b.Cursor().First(); k == nil {
+			l.mu.Lock()
+			l.empty[which] = true
+			l.mu.Unlock()
+			missing = items
+			return nil
+		}
+		for _, it := range items {
 			if !hasValue(b, it.digest) {
 				missing = append(missing, it)
 			} else {
@@ -130,16 +163,8 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 			}
 		}
 		return nil
-	}); err != nil {
-		for _, it := range fresh {
-			it.drop()
-		}
-		return err
-	}
-	return parallel(ctx, len(missing), func(i int) error {
-		l.stage(ctx, bucket, missing[i])
-		return nil
 	})
+	return missing, err
 }
 
 // maxRawPacked is the largest blob whose raw value fits in a pack.
