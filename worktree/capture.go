@@ -474,7 +474,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 				}
 				wk.entries = make([]manifest.Entry, 0, n*9/8+64)
 			}
-			*wk.cache.marked = true
+			wk.cache.marks.used = true
 		}
 		err = wk.run()
 	}
@@ -658,7 +658,7 @@ func (wk *walker) run() error {
 			err = fmt.Errorf("%s: stat cache: %w", wk.c.Root, loadErr)
 		}
 		if err == nil {
-			*cache.marked = true
+			cache.marks.used = true
 			err = wk.lookUpWaiting(cache, jobs)
 		}
 	}

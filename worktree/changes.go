@@ -213,12 +213,12 @@ type dirMemo struct {
 	stats   []fileStat       // of the files, in the order of entries
 	// The stat cache's entries of the files, in the order of stats, as
 	// the last recall of the directory found them in the cache whose
-	// lineage is cachedIn (statCache.marked), so that the next recall
+	// lineage is cachedIn (statCache.marks), so that the next recall
 	// of a directory nothing changed in looks none up in the cache's
 	// map; an entry the cache dropped since (see resumeStatCache) is
 	// looked up again.
 	cached   []*loadedEntry
-	cachedIn *bool
+	cachedIn *cacheMarks
 	subdirs  []subdirMemo
 	ignored  int
 	secrets  []string
@@ -290,7 +290,7 @@ func (wk *walker) recall(rel string, slot *subdirMemo) *dirMemo {
 	// them on the stack.
 	var buf [32]*loadedEntry
 	found := buf[:0]
-	kept := m.cachedIn == wk.cache.marked && len(m.cached) == len(m.stats)
+	kept := m.cachedIn == wk.cache.marks && len(m.cached) == len(m.stats)
 	lookedUp := !kept
 	for i := range m.entries {
 		e := &m.entries[i]
@@ -311,11 +311,10 @@ func (wk *walker) recall(rel string, slot *subdirMemo) *dirMemo {
 		found = append(found, ce)
 	}
 	for _, ce := range found {
-		ce.seen.Store(true)
-		ce.hit.Store(true)
+		wk.cache.markHit(ce)
 	}
 	if lookedUp {
-		m.cached, m.cachedIn = append(m.cached[:0], found...), wk.cache.marked
+		m.cached, m.cachedIn = append(m.cached[:0], found...), wk.cache.marks
 	}
 	return m
 }
@@ -366,9 +365,7 @@ func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]
 	}
 	for i := range m.entries {
 		if e := &m.entries[i]; e.Kind == manifest.KindFile && !changed[baseName(e.Path)] {
-			ce := wk.cache.entries[e.Path]
-			ce.seen.Store(true)
-			ce.hit.Store(true)
+			wk.cache.markHit(wk.cache.entries[e.Path])
 		}
 	}
 	return m, changed

@@ -92,11 +92,14 @@ type statCache struct {
 	mu      sync.Mutex
 	updates map[string]cacheEntry
 
-	// marked says whether a walk may have marked entries seen or hit
-	// since they were last cleared; shared by the caches that share
-	// entries (resumeStatCache), so that one that marked none (a whole
-	// walk taken) spares the next a pass over them all.
-	marked *bool
+	// marks is the lineage of caches that share entries
+	// (resumeStatCache), and epoch the mark that means seen or hit in
+	// this cache: a resume after a walk marked entries moves the
+	// lineage to a new epoch, which leaves every entry unmarked without
+	// a pass over them all (100,000 records on a large tree, at every
+	// served status and snapshot).
+	marks *cacheMarks
+	epoch uint32
 	// whole says that save saved a whole walk taken: nothing put or
 	// deleted, every entry as the records hold it.
 	whole bool
@@ -126,11 +129,21 @@ type statCache struct {
 	seal     pf.FileCacheSeal
 }
 
+// cacheMarks is shared by the caches of one lineage (see statCache.marks).
+type cacheMarks struct {
+	// used says whether a walk may have marked entries in the current
+	// epoch.
+	used  bool
+	epoch uint32
+}
+
 type loadedEntry struct {
 	cacheEntry
-	usable bool        // well-formed, and its digest is stored and not provisional
-	seen   atomic.Bool // the walk met the path again
-	hit    atomic.Bool // and took its digest from here
+	usable bool // well-formed, and its digest is stored and not provisional
+	// seenIn and hitIn are the epochs (statCache.epoch) in which the
+	// walk met the path again, and took its digest from here.
+	seenIn atomic.Uint32
+	hitIn  atomic.Uint32
 	// dropped says a resumed cache deleted or replaced the entry: a
 	// memo that kept it (dirMemo.cached) looks the path up again.
 	dropped atomic.Bool
@@ -140,7 +153,7 @@ type loadedEntry struct {
 // digest the store holds for good: an entry left by a snapshot that failed,
 // or whose blob was collected since, is a miss.
 func loadStatCache(ctx context.Context, s *pf.Store, root string) (*statCache, error) {
-	c := &statCache{files: s.FileCache(root), root: root, updates: map[string]cacheEntry{}, marked: new(bool)}
+	c := &statCache{files: s.FileCache(root), root: root, updates: map[string]cacheEntry{}, marks: &cacheMarks{epoch: 1}, epoch: 1}
 	// The entries and their paths are kept in blocks, then put in a map
 	// made at their number: a map grown entry by entry rehashes itself a
 	// dozen times, and a slice grown entry by entry copies itself as
@@ -233,7 +246,7 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 	if e == nil {
 		return manifest.Digest{}, cacheMiss
 	}
-	e.seen.Store(true)
+	c.markSeen(e)
 	if !e.usable || e.stat != st {
 		return manifest.Digest{}, cacheMiss
 	}
@@ -242,8 +255,16 @@ func (c *statCache) lookup(path string, st fileStat) (manifest.Digest, lookupRes
 	if unixSecond(st.mtime) >= unixSecond(e.recorded) {
 		return manifest.Digest{}, cacheRacy
 	}
-	e.hit.Store(true)
+	c.markHit(e)
 	return e.digest, cacheHit
+}
+
+// markSeen marks e as met by the walk; markHit, as met and its digest
+// taken. The walk's goroutines call them concurrently.
+func (c *statCache) markSeen(e *loadedEntry) { e.seenIn.Store(c.epoch) }
+func (c *statCache) markHit(e *loadedEntry) {
+	e.seenIn.Store(c.epoch)
+	e.hitIn.Store(c.epoch)
 }
 
 // knows reports whether the cache has an entry for path, of any stat.
@@ -294,12 +315,12 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 	}
 	for path, e := range c.entries {
 		// The map is looked up only for an entry not seen, rare.
-		if !e.seen.Load() {
+		if e.seenIn.Load() != c.epoch {
 			if _, hashed := c.updates[path]; !hashed {
 				dels = append(dels, path)
 			}
 		}
-		if c.known == nil && e.hit.Load() {
+		if c.known == nil && e.hitIn.Load() == c.epoch {
 			reached[e.digest] = e.stat.size
 		}
 	}
@@ -373,12 +394,17 @@ func resumeStatCache(ctx context.Context, s *pf.Store, root string, prev *statCa
 	if err != nil || !ok {
 		return nil, err
 	}
-	if *prev.marked {
-		for _, e := range prev.entries {
-			e.seen.Store(false)
-			e.hit.Store(false)
+	if prev.marks.used {
+		prev.marks.epoch++
+		prev.marks.used = false
+		if prev.marks.epoch == 0 {
+			// Wrapped: marks of 2^32 epochs ago would read as new.
+			for _, e := range prev.entries {
+				e.seenIn.Store(0)
+				e.hitIn.Store(0)
+			}
+			prev.marks.epoch = 1
 		}
-		*prev.marked = false
 	}
-	return &statCache{files: files, root: root, entries: prev.entries, malformed: prev.malformed, updates: map[string]cacheEntry{}, marked: prev.marked, known: prev.known}, nil
+	return &statCache{files: files, root: root, entries: prev.entries, malformed: prev.malformed, updates: map[string]cacheEntry{}, marks: prev.marks, epoch: prev.marks.epoch, known: prev.known}, nil
 }

@@ -44,12 +44,12 @@ func TestStatCache_Lookup(t *testing.T) {
 			if tc.name == "size" || tc.name == "mtime" || tc.name == "ctime" || tc.name == "inode" || tc.name == "device" {
 				entry.stat = base // the cache holds the old stat, the file has st
 			}
-			c := &statCache{entries: map[string]*loadedEntry{"f": entry}}
+			c := &statCache{entries: map[string]*loadedEntry{"f": entry}, epoch: 1}
 			got, res := c.lookup("f", st)
 			if res != tc.want || (res == cacheHit) != (got == d) {
 				t.Errorf("lookup: %v %v, want %v", got.Short(), res, tc.want)
 			}
-			if !entry.seen.Load() {
+			if entry.seenIn.Load() != c.epoch {
 				t.Error("entry not marked seen")
 			}
 		})

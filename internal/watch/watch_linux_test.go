@@ -727,3 +727,43 @@ func TestWatcher_RestoreKeepsWhatRulesInForceIgnore(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcher_StatCacheForgetsDeletedFiles: the stat cache a watched
+// capture saves drops the records of the files deleted since the last
+// one, whatever the watched statuses between them met (each marks the
+// records it meets, in the cache the next capture resumes).
+func TestWatcher_StatCacheForgetsDeletedFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		statuses int // watched statuses between the deletion and the capture
+	}{
+		{name: "no status", statuses: 0},
+		{name: "one status", statuses: 1},
+		{name: "three statuses", statuses: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			for i, gone := range []string{"src/p1/q2/f.go", "src/p3/file1.txt"} {
+				for range tc.statuses {
+					ws.checkStatus("before the deletion", ws.last)
+				}
+				must(t, os.Remove(ws.path(gone)))
+				for range tc.statuses {
+					ws.checkStatus("after the deletion", ws.last)
+				}
+				ws.check(fmt.Sprintf("deletion %d", i), true)
+				var cached []string
+				must(t, ws.s.FileCache(ws.dir).Load(ctx, func(r pf.FileRecord, stored bool) error {
+					cached = append(cached, r.Path)
+					return nil
+				}))
+				if slices.Contains(cached, gone) {
+					t.Errorf("deletion %d: the stat cache still holds %s", i, gone)
+				}
+				if !slices.Contains(cached, "src/p0/q0/f.go") {
+					t.Errorf("deletion %d: the stat cache lost src/p0/q0/f.go: %v", i, cached)
+				}
+			}
+		})
+	}
+}
