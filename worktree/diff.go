@@ -61,18 +61,24 @@ func (c Change) BytesRemoved() int64 {
 // order of manifest.ComparePaths. Directories count like any entry: an added directory is listed,
 // and so are the entries under it.
 func DiffTrees(a, b *manifest.Tree) []Change {
-	return diffEntries(sortedEntries(a), sortedEntries(b), nil)
+	return diffEntries(sortedEntries(a), sortedEntries(b), nil, nil)
 }
 
 // diffEntries is DiffTrees of entries in the order of
 // manifest.ComparePaths, of the entries of ea that visible keeps (nil:
 // all): it is given each entry of ea and the entry of eb at the same
 // path, nil if eb has none. An entry of eb whose path has no visible
-// entry of ea is added.
-func diffEntries(ea, eb []manifest.Entry, visible func(e, met *manifest.Entry) bool) []Change {
+// entry of ea is added. unmet (nil: none) tells entries of ea that eb
+// lacks and that visible would not keep: they are passed over without
+// a comparison of paths, most of a served status's base tree.
+func diffEntries(ea, eb []manifest.Entry, visible func(e, met *manifest.Entry) bool, unmet func(e *manifest.Entry) bool) []Change {
 	var changes []Change
 	i, j := 0, 0
 	for i < len(ea) || j < len(eb) {
+		if unmet != nil && i < len(ea) && unmet(&ea[i]) {
+			i++
+			continue
+		}
 		order := 0
 		switch {
 		case i == len(ea):

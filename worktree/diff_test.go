@@ -151,3 +151,43 @@ func TestCapture_PathOrder(t *testing.T) {
 		t.Errorf("checkout of the byte-order tree captures as %s, want %s", worldFS(t, s, again).Short(), worldFS(t, s, id).Short())
 	}
 }
+
+// TestDiffEntries_Unmet: entries of the first list that unmet passes over
+// change nothing when they are ones visible would not keep and the second
+// list lacks, wherever they lie between the second list's entries.
+func TestDiffEntries_Unmet(t *testing.T) {
+	file := func(path, content string) manifest.Entry {
+		return manifest.Entry{Path: path, Mode: 0o644, Size: int64(len(content)), Kind: manifest.KindFile, Blob: manifest.Sum([]byte(content))}
+	}
+	dir := func(path string) manifest.Entry {
+		return manifest.Entry{Path: path, Mode: os.ModeDir | 0o755, Kind: manifest.KindDir}
+	}
+	// In a and c, the replayed directories, only the files named "again"
+	// were looked at; the others are the image's and not in the walk.
+	replayed := map[string]bool{"a": true, "a/c": true}
+	passedOver := func(e *manifest.Entry) bool {
+		return e.Kind != manifest.KindDir && replayed[dirOfPath(e.Path)] && baseName(e.Path) != "again"
+	}
+	visible := func(e, met *manifest.Entry) bool { return met != nil || !passedOver(e) }
+	image := []manifest.Entry{
+		dir("a"), file("a/1", "1"), file("a/2", "2"), file("a/again", "old"), dir("a/c"), file("a/c/x", "x"), file("a/c/y", "y"),
+		file("a/z", "z"), dir("b"), file("b/gone", "g"), file("b/kept", "k"), file("top", "t"),
+	}
+	for _, tc := range []struct {
+		name string
+		walk []manifest.Entry
+	}{
+		{name: "nothing changed", walk: []manifest.Entry{dir("a"), file("a/again", "old"), dir("a/c"), dir("b"), file("b/gone", "g"), file("b/kept", "k"), file("top", "t")}},
+		{name: "changes around passed-over runs", walk: []manifest.Entry{dir("a"), file("a/0", "new"), file("a/again", "new"), dir("a/c"), file("a/c/w", "w"), dir("b"), file("b/kept", "K"), file("b/new", "n")}},
+		{name: "a replayed directory gone", walk: []manifest.Entry{dir("b"), file("b/gone", "g"), file("b/kept", "k"), file("top", "t")}},
+		{name: "empty walk", walk: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := diffEntries(image, tc.walk, visible, nil)
+			got := diffEntries(image, tc.walk, visible, passedOver)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("with unmet:\n%v\nwant\n%v", got, want)
+			}
+		})
+	}
+}

@@ -455,7 +455,7 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	rs.changes = map[string]Change{}
 	// Both are in the order of manifest.ComparePaths already (a
 	// capture's tree, a plan's sorted entries): no check of it.
-	for _, c := range diffEntries(have.Entries, want.Entries, nil) {
+	for _, c := range diffEntries(have.Entries, want.Entries, nil, nil) {
 		if c.Kind != Removed && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
 			continue
 		}

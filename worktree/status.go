@@ -153,8 +153,30 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		}
 		return (met != nil && (met.Kind == manifest.KindDir) == isDir) || e.Path == CIDFile || !kept.protected(e.Path, isDir)
 	}
+	// Those files and links of the image are not in the walk's tree
+	// either: the diff passes over them without comparing paths. A
+	// directory's files come together in the image's order, so its
+	// omission is looked up once for them.
+	var unmet func(e *manifest.Entry) bool
+	if c.omitted != nil {
+		var (
+			lastDir            string
+			lastAgain          map[string]bool
+			lastOmitted, known bool
+		)
+		unmet = func(e *manifest.Entry) bool {
+			if e.Kind == manifest.KindDir {
+				return false
+			}
+			if dir := dirOfPath(e.Path); !known || dir != lastDir {
+				lastAgain, lastOmitted = c.omitted[dir]
+				lastDir, known = dir, true
+			}
+			return lastOmitted && !lastAgain[baseName(e.Path)]
+		}
+	}
 	var changes []Change
-	for _, ch := range diffEntries(base.Entries, current.Entries, visible) {
+	for _, ch := range diffEntries(base.Entries, current.Entries, visible, unmet) {
 		if ch.Path != CIDFile && !isCIDTemp(ch.Path) {
 			changes = append(changes, ch)
 		}
