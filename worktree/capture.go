@@ -360,8 +360,10 @@ func (c *Capture) captureTree(ctx context.Context, w pf.BlobWriter) (*manifest.T
 type walked struct {
 	wk *walker
 	// rest sums up the entries that the stat cache does not record:
-	// directories and symbolic links.
-	rest   manifest.Digest
+	// directories and symbolic links. Taken when first asked: a served
+	// status never asks, and on 30,000 directories it is a sort and a
+	// hash of megabytes.
+	rest   func() manifest.Digest
 	sorted bool
 	// whole is the last capture's whole walk, when this one took it.
 	whole *wholeWalk
@@ -496,9 +498,10 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		return nil, err
 	}
 	if whole != nil {
-		return &walked{wk: wk, rest: whole.rest, sorted: true, whole: whole}, nil
+		return &walked{wk: wk, rest: func() manifest.Digest { return whole.rest }, sorted: true, whole: whole}, nil
 	}
-	return &walked{wk: wk, rest: restOf(wk.entries)}, nil
+	entries := wk.entries
+	return &walked{wk: wk, rest: sync.OnceValue(func() manifest.Digest { return restOf(entries) })}, nil
 }
 
 // keepTree keeps in the walk's memo, if it made one, the tree it put,
@@ -537,7 +540,7 @@ func (wd *walked) cachedTree() (manifest.Digest, bool) {
 		return manifest.Digest{}, false
 	}
 	tree, ok := c.files.Tree()
-	if !ok || tree.Rest != wd.rest {
+	if !ok || tree.Rest != wd.rest() {
 		return manifest.Digest{}, false
 	}
 	files := int64(wd.wk.stats.Files)
@@ -562,7 +565,7 @@ func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest
 			return manifest.Digest{}, err
 		}
 	}
-	return fs, wd.saveCache(ctx, w, &pf.CacheTree{Blob: fs, Rest: wd.rest})
+	return fs, wd.saveCache(ctx, w, &pf.CacheTree{Blob: fs, Rest: wd.rest()})
 }
 
 // saveCache saves the stat cache, with the tree made of it if known,

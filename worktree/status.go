@@ -132,7 +132,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	}
 	records := recordsOnceLoaded()
 	current := walked.sortedTree()
-	if t, ok := records.tree(); ok && t.Rest == walked.rest {
+	if t, ok := records.tree(); ok && t.Rest == walked.rest() {
 		loadBase.Do(func() { base = treeOfRecords(current, records) })
 	}
 	if err := loaded(); err != nil {

@@ -86,7 +86,7 @@ func (wd *walked) keepWhole() {
 			return
 		}
 	}
-	w := &wholeWalk{tree: put.tree, rest: wd.rest, stats: st, secrets: slices.Clone(wk.secrets), reached: wk.cache.reached}
+	w := &wholeWalk{tree: put.tree, rest: wd.rest(), stats: st, secrets: slices.Clone(wk.secrets), reached: wk.cache.reached}
 	w.stats.CacheHits, w.stats.Recalled = st.Files, st.Files
 	w.stats.CacheKept, w.stats.TreeCached, w.stats.Whole = false, false, false
 	for i := range put.tree.Entries {
