@@ -39,33 +39,79 @@ type cacheEntry struct {
 
 // statRecordFormat is the first byte of the record a cache entry keeps
 // in the store's file cache beside its digest; a record of another format
-// is treated as absent (and replaced). Format 1 lacked the mode.
+// is treated as absent (and replaced). Format 1 lacked the mode; format 2
+// held each field in 8 bytes (4 for the mode), 53 bytes a file, and is
+// still read. Format 3 holds them as varints, the ctime and the time of
+// the record as their distance from the mtime, which they are near: about
+// 30 bytes, a fifth of what a small file's cache entry takes in the store
+// (2.2 MB over 100,000 files).
 const (
-	statRecordFormat = 2
-	statRecordSize   = 1 + 6*8 + 4
+	statRecordFormat      = 3
+	statRecordFixedFormat = 2
+	statRecordFixedSize   = 1 + 6*8 + 4
+	statRecordMaxSize     = 1 + 7*binary.MaxVarintLen64
 )
 
 // record is what the store keeps of e beside its digest.
 func (e *cacheEntry) record() []byte {
-	b := make([]byte, 0, statRecordSize)
+	b := make([]byte, 0, statRecordMaxSize)
 	b = append(b, statRecordFormat)
-	for _, n := range [...]uint64{uint64(e.stat.size), uint64(e.stat.mtime), uint64(e.stat.ctime), e.stat.ino, e.stat.dev, uint64(e.recorded)} {
-		b = binary.BigEndian.AppendUint64(b, n)
-	}
-	return binary.BigEndian.AppendUint32(b, uint32(e.stat.mode))
+	b = binary.AppendUvarint(b, uint64(e.stat.size))
+	b = binary.AppendVarint(b, e.stat.mtime)
+	b = binary.AppendVarint(b, e.stat.ctime-e.stat.mtime)
+	b = binary.AppendUvarint(b, e.stat.ino)
+	b = binary.AppendUvarint(b, e.stat.dev)
+	b = binary.AppendVarint(b, e.recorded-e.stat.mtime)
+	return binary.AppendUvarint(b, uint64(e.stat.mode))
 }
 
 func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
 	v := r.Stat
-	if len(v) != statRecordSize || v[0] != statRecordFormat {
+	if len(v) == statRecordFixedSize && v[0] == statRecordFixedFormat {
+		u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
+		return cacheEntry{
+			stat:     fileStat{size: int64(u(0)), mtime: int64(u(1)), ctime: int64(u(2)), ino: u(3), dev: u(4), mode: fs.FileMode(binary.BigEndian.Uint32(v[1+6*8:]))},
+			recorded: int64(u(5)),
+			digest:   r.Blob,
+		}, true
+	}
+	if len(v) == 0 || v[0] != statRecordFormat {
 		return cacheEntry{}, false
 	}
-	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[1+8*i:]) }
-	return cacheEntry{
-		stat:     fileStat{size: int64(u(0)), mtime: int64(u(1)), ctime: int64(u(2)), ino: u(3), dev: u(4), mode: fs.FileMode(binary.BigEndian.Uint32(v[1+6*8:]))},
-		recorded: int64(u(5)),
-		digest:   r.Blob,
-	}, true
+	v = v[1:]
+	ok := true
+	uvarint := func() uint64 {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			ok = false
+			return 0
+		}
+		v = v[n:]
+		return x
+	}
+	varint := func() int64 {
+		x, n := binary.Varint(v)
+		if n <= 0 {
+			ok = false
+			return 0
+		}
+		v = v[n:]
+		return x
+	}
+	var e cacheEntry
+	e.stat.size = int64(uvarint())
+	e.stat.mtime = varint()
+	e.stat.ctime = e.stat.mtime + varint()
+	e.stat.ino = uvarint()
+	e.stat.dev = uvarint()
+	e.recorded = e.stat.mtime + varint()
+	mode := uvarint()
+	if !ok || len(v) != 0 || mode > 1<<32-1 {
+		return cacheEntry{}, false
+	}
+	e.stat.mode = fs.FileMode(mode)
+	e.digest = r.Blob
+	return e, true
 }
 
 // unixSecond is the second a Unix-nanosecond time falls in, rounding down

@@ -2,11 +2,14 @@ package worktree
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,19 +60,38 @@ func TestStatCache_Lookup(t *testing.T) {
 }
 
 func TestCacheEntry_RoundTrip(t *testing.T) {
-	e := cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3, mode: fs.ModeSetuid | 0o755}, recorded: 42, digest: manifest.Sum([]byte("x"))}
-	b := e.record()
-	if len(b) != statRecordSize {
-		t.Fatalf("%d bytes, want %d", len(b), statRecordSize)
-	}
-	if got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest}); !ok || got != e {
-		t.Errorf("decoded %+v %v, want %+v", got, ok, e)
-	}
-	// A record of format 1 had no mode: it is treated as absent.
-	for _, bad := range [][]byte{nil, b[:len(b)-1], append([]byte{1}, b[1:]...), append([]byte{1}, b[1:1+6*8]...)} {
-		if _, ok := decodeCacheEntry(pf.FileRecord{Stat: bad, Blob: e.digest}); ok {
-			t.Errorf("decoded %x", bad)
-		}
+	for _, tc := range []struct {
+		name string
+		e    cacheEntry
+	}{
+		{"extremes", cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3, mode: fs.ModeSetuid | 0o755}, recorded: 42, digest: manifest.Sum([]byte("x"))}},
+		{"far apart", cacheEntry{stat: fileStat{size: 0, mtime: math.MaxInt64, ctime: math.MinInt64, ino: 0, dev: 1<<64 - 1, mode: fs.ModeSymlink | fs.ModeType}, recorded: math.MinInt64, digest: manifest.Sum(nil)}},
+		{"typical", cacheEntry{stat: fileStat{size: 1234, mtime: 1733400000123456789, ctime: 1733400000123456789, ino: 918273, dev: 2049, mode: 0o644}, recorded: 1733400005000000000, digest: manifest.Sum([]byte("y"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.e
+			b := e.record()
+			if len(b) > statRecordMaxSize {
+				t.Fatalf("%d bytes, want at most %d", len(b), statRecordMaxSize)
+			}
+			if got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest}); !ok || got != e {
+				t.Errorf("decoded %+v %v, want %+v", got, ok, e)
+			}
+			for _, bad := range [][]byte{nil, b[:len(b)-1], append(slices.Clone(b), 0), append([]byte{1}, b[1:]...)} {
+				if _, ok := decodeCacheEntry(pf.FileRecord{Stat: bad, Blob: e.digest}); ok {
+					t.Errorf("decoded %x", bad)
+				}
+			}
+			// Format 2, each field fixed, as an older pf wrote it, reads the same.
+			fixed := []byte{statRecordFixedFormat}
+			for _, n := range [...]uint64{uint64(e.stat.size), uint64(e.stat.mtime), uint64(e.stat.ctime), e.stat.ino, e.stat.dev, uint64(e.recorded)} {
+				fixed = binary.BigEndian.AppendUint64(fixed, n)
+			}
+			fixed = binary.BigEndian.AppendUint32(fixed, uint32(e.stat.mode))
+			if got, ok := decodeCacheEntry(pf.FileRecord{Stat: fixed, Blob: e.digest}); !ok || got != e {
+				t.Errorf("format 2: decoded %+v %v, want %+v", got, ok, e)
+			}
+		})
 	}
 }
 

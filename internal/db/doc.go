@@ -76,16 +76,18 @@
 //	                      images are
 //	statcache/          (since schema 3; the root package's FileCache, where
 //	                    package worktree's stat cache keeps its entries)
-//	    <root id, 16 bytes> <relative path>  = <entry, 81 bytes>
+//	    <root id, 16 bytes> <relative path>  = <entry>
 //	                      root id: the first 16 bytes of the SHA-256 of the
 //	                      captured directory's absolute path with symlinks
 //	                      resolved, so one cursor seek lists a directory's
 //	                      files; relative path: '/'-separated, as in the
 //	                      fs.tree.v1 entry. Entry: the capture's record
 //	                      of the file, then the 32-byte digest of its
-//	                      bytes. worktree's record: format byte 1, then
-//	                      big-endian size, mtime (Unix ns), ctime (Unix ns),
-//	                      inode, device, when the stat was taken (Unix ns).
+//	                      bytes. worktree's record: format byte 3, then
+//	                      varints: size, mtime (Unix ns), ctime - mtime,
+//	                      inode, device, when the stat was taken - mtime,
+//	                      mode (format 2, still read: those fields fixed,
+//	                      big-endian, 8 bytes each and 4 for the mode).
 //	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
 //	    <root id>       = seal (since schema 10): format byte 1, then
