@@ -10,9 +10,10 @@ import (
 
 // Compact rewrites the store file at path to hold only what is in use,
 // and returns its size before and after. First it writes the stored
-// values again at zstd's strongest level where that makes them smaller
-// (a snapshot writes at the fastest, for speed), then copies what is in
-// use into a new file. The store must not be open, in this process or
+// values again at zstd's strongest level, or against a zstd dictionary
+// trained on the store's own small values (once, kept in the store),
+// where that makes them smaller (a snapshot writes at the fastest, for
+// speed), then copies what is in use into a new file. The store must not be open, in this process or
 // another (ErrBusy); run GC first to drop unreached blobs. If anything
 // fails, a full disk included, the store is left as it was: values are
 // rewritten in transactions, each whole or not at all.

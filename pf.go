@@ -108,6 +108,10 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 		return nil, err
 	}
 	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: headroom}), refs: newRefCache(1 << 20)}
+	if err := s.blobs.LoadDicts(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if !opts.ReadOnly {
 		if _, err := s.blobs.ReclaimAbandoned(context.Background()); err != nil {
 			d.Close()

@@ -12,7 +12,8 @@ func compactCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "compact",
 		Usage: "recompress the stored values and rewrite the store file without free pages (run pf gc first)",
-		Description: "Writes the stored values again at zstd's strongest level where that makes them\n" +
+		Description: "Writes the stored values again at zstd's strongest level, or against a zstd\n" +
+			"dictionary trained once on the store's own small values, where that makes them\n" +
 			"smaller (snapshots write at the fastest), then copies what the store holds into a\n" +
 			"new file beside it, syncs it and renames it over the store. It refuses while\n" +
 			"another process has the store open (exit 5) and leaves the store as it was if\n" +

@@ -186,9 +186,13 @@ func appendDecoded(dst []byte, d manifest.Digest, h header) ([]byte, error) {
 		if err := fh.Decode(h.payload); err != nil || (fh.HasFCS && fh.FrameContentSize != uint64(h.size)) {
 			return nil, corrupt(d, "zstd frame header does not match the recorded size %d", h.size)
 		}
+		dec := decoderFor(fh.DictionaryID)
+		if dec == nil {
+			return nil, corrupt(d, "compressed against zstd dictionary %d, which the store does not hold", fh.DictionaryID)
+		}
 		// Into dst's spare room, not onto dst: the decoder's limit counts
 		// what dst already holds.
-		out, err := sharedDecoder().DecodeAll(h.payload, dst[len(dst):])
+		out, err := dec.DecodeAll(h.payload, dst[len(dst):])
 		if err != nil {
 			return nil, corrupt(d, "zstd: %v", err)
 		}

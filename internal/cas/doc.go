@@ -8,7 +8,9 @@
 // (uncompressed) size as a uvarint, then the payload:
 //
 //	0x00 raw      the bytes themselves
-//	0x01 zstd     one zstd frame that decodes to exactly the logical size
+//	0x01 zstd     one zstd frame that decodes to exactly the logical size;
+//	              since schema 12 the frame may name a dictionary in
+//	              dicts/, which compaction trains on the store (dict.go)
 //	0x02 chunks   (blobs/ only) repeated {32-byte chunk digest, uvarint size};
 //	              the chunks live in chunks/ and are raw or zstd values
 //	0x03 manifest (manifests/ only, since schema 8) one zstd frame,

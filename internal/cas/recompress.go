@@ -40,8 +40,9 @@ type recompressItem struct {
 	old, new []byte
 }
 
-// Recompress writes every stored raw or zstd value again at level, where
-// that makes it smaller: packs are rewritten whole, values in buckets of
+// Recompress writes every stored raw or zstd value again at level, or,
+// at CompactLevel, against the store's dictionary (trained first if the
+// store has none, dict.go), where that makes it smaller: packs are rewritten whole, values in buckets of
 // their own in place. Chunk lists and manifests stay as they are. Values
 // only change encoding, their digests stay, and each is decoded and
 // verified before it is written again. A pack none of whose four largest
@@ -51,18 +52,26 @@ type recompressItem struct {
 // returns them to the file system.
 func (s *Bolt) Recompress(ctx context.Context, level zstd.EncoderLevel) (RecompressReport, error) {
 	var rep RecompressReport
-	if err := s.recompressPacks(ctx, level, &rep); err != nil {
+	enc := recompressor{level: level}
+	if level == CompactLevel {
+		dict, err := s.compactDict(ctx)
+		if err != nil {
+			return rep, err
+		}
+		enc.dict = dict
+	}
+	if err := s.recompressPacks(ctx, enc, &rep); err != nil {
 		return rep, err
 	}
 	for _, bucket := range [][]byte{db.BucketBlobs, db.BucketChunks} {
-		if err := s.recompressOwn(ctx, level, bucket, &rep); err != nil {
+		if err := s.recompressOwn(ctx, enc, bucket, &rep); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
-func (s *Bolt) recompressPacks(ctx context.Context, level zstd.EncoderLevel, rep *RecompressReport) error {
+func (s *Bolt) recompressPacks(ctx context.Context, enc recompressor, rep *RecompressReport) error {
 	var after []byte
 	for done := false; !done; {
 		if err := ctx.Err(); err != nil {
@@ -95,7 +104,7 @@ func (s *Bolt) recompressPacks(ctx context.Context, level zstd.EncoderLevel, rep
 				if err != nil {
 					return err
 				}
-				if !anyShrinks(level, members) {
+				if !anyShrinks(enc, members) {
 					continue
 				}
 				ids = append(ids, bytes.Clone(k))
@@ -110,7 +119,7 @@ func (s *Bolt) recompressPacks(ctx context.Context, level zstd.EncoderLevel, rep
 		if len(ids) == 0 {
 			continue
 		}
-		if err := encodeAll(ctx, level, items); err != nil {
+		if err := encodeAll(ctx, enc, items); err != nil {
 			return err
 		}
 		var used []*pack
@@ -176,7 +185,7 @@ const probes = 4
 // items is stored smaller at level: whether their pack was written at a
 // lower level. Several, as one may be a listing of digests, which no
 // level compresses further.
-func anyShrinks(level zstd.EncoderLevel, items []recompressItem) bool {
+func anyShrinks(enc recompressor, items []recompressItem) bool {
 	var order []int
 	for i, it := range items {
 		if len(it.old) > 0 && (it.old[0] == formatRaw || it.old[0] == formatZstd) {
@@ -184,18 +193,33 @@ func anyShrinks(level zstd.EncoderLevel, items []recompressItem) bool {
 		}
 	}
 	slices.SortFunc(order, func(a, b int) int { return len(items[b].old) - len(items[a].old) })
-	for _, i := range order[:min(len(order), probes)] {
-		if v, err := reencode(level, items[i].ref.digest, items[i].old); err != nil || v != nil {
+	tried := slices.Clone(order[:min(len(order), probes)])
+	if enc.dict != nil && len(order) > probes {
+		// A dictionary helps the small values most: try some of those too.
+		rest := order[probes:]
+		for k := range probes {
+			tried = append(tried, rest[k*len(rest)/probes])
+		}
+	}
+	for _, i := range tried {
+		if v, err := enc.reencode(items[i].ref.digest, items[i].old); err != nil || v != nil {
 			return true // an error shows again, and stops, in encodeAll
 		}
 	}
 	return false
 }
 
-// reencode returns v's value at level if that is smaller, else nil. A
-// value that does not decode to its digest is an error: Recompress
-// writes nothing it has not verified.
-func reencode(level zstd.EncoderLevel, d manifest.Digest, v []byte) ([]byte, error) {
+// A recompressor encodes values at a level, and against a dictionary
+// where it has one and that is smaller.
+type recompressor struct {
+	level zstd.EncoderLevel
+	dict  *storeDict // nil: none
+}
+
+// reencode returns v's value as enc encodes it if that is smaller, else
+// nil. A value that does not decode to its digest is an error:
+// Recompress writes nothing it has not verified.
+func (enc recompressor) reencode(d manifest.Digest, v []byte) ([]byte, error) {
 	h, err := parseValue(d, v)
 	if err != nil {
 		return nil, err
@@ -207,7 +231,13 @@ func reencode(level zstd.EncoderLevel, d manifest.Digest, v []byte) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	n := compressValue(level, logical)
+	n := compressValue(enc.level, logical)
+	if enc.dict != nil && len(logical) <= dictValueMax && worthCompressing(logical) {
+		h := appendHeader(make([]byte, 0, compressRoom(len(logical))), formatZstd, len(logical))
+		if withDict := enc.dict.enc().EncodeAll(logical, h); n == nil || len(withDict) < len(n) {
+			n = withDict
+		}
+	}
 	if n == nil || len(n) >= len(v) {
 		return nil, nil
 	}
@@ -216,7 +246,7 @@ func reencode(level zstd.EncoderLevel, d manifest.Digest, v []byte) ([]byte, err
 
 // encodeAll fills each item's new value, on every core: the strongest
 // level encodes at tens of MB/s a core.
-func encodeAll(ctx context.Context, level zstd.EncoderLevel, items []recompressItem) error {
+func encodeAll(ctx context.Context, enc recompressor, items []recompressItem) error {
 	// The group's context ends once Wait returns: the caller's says
 	// whether the work was cut short.
 	g, gctx := errgroup.WithContext(ctx)
@@ -226,7 +256,7 @@ func encodeAll(ctx context.Context, level zstd.EncoderLevel, items []recompressI
 			break
 		}
 		g.Go(func() error {
-			v, err := reencode(level, items[i].ref.digest, items[i].old)
+			v, err := enc.reencode(items[i].ref.digest, items[i].old)
 			items[i].new = v
 			return err
 		})
@@ -298,7 +328,7 @@ func (bk *buckets) rewritePacks(ids [][]byte, items []recompressItem, rep *Recom
 
 // recompressOwn recompresses the values in bucket that have buckets of
 // their own, in place.
-func (s *Bolt) recompressOwn(ctx context.Context, level zstd.EncoderLevel, bucket []byte, rep *RecompressReport) error {
+func (s *Bolt) recompressOwn(ctx context.Context, enc recompressor, bucket []byte, rep *RecompressReport) error {
 	var after []byte
 	for done := false; !done; {
 		if err := ctx.Err(); err != nil {
@@ -345,7 +375,7 @@ func (s *Bolt) recompressOwn(ctx context.Context, level zstd.EncoderLevel, bucke
 		if len(items) == 0 {
 			continue
 		}
-		if err := encodeAll(ctx, level, items); err != nil {
+		if err := encodeAll(ctx, enc, items); err != nil {
 			return err
 		}
 		var saved int64

@@ -2,7 +2,9 @@ package cas
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/processfork/pf/internal/db"
@@ -85,5 +87,71 @@ func TestRecompress_StoresSmallerAndReadsTheSame(t *testing.T) {
 	}
 	if again.Values != 0 || checkTotals(t, d) != after {
 		t.Fatalf("a second run recompressed %d values", again.Values)
+	}
+}
+
+func TestRecompress_Dictionary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.pf")
+	d, s := openStore(t, path, Options{})
+	l := s.NewLease()
+	blobs := map[manifest.Digest][]byte{}
+	for i := range 400 {
+		b := sourceText(i, 300+i*7)
+		dg, err := l.PutBytes(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[dg] = b
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	plain := checkTotals(t, d)
+	if _, err := s.Recompress(ctx, CompactLevel); err != nil {
+		t.Fatal(err)
+	}
+	withDict := checkTotals(t, d)
+	var dictIDs int
+	d.View(func(tx *bolt.Tx) error {
+		dictIDs = tx.Bucket(db.BucketDicts).Stats().KeyN
+		return nil
+	})
+	if dictIDs != 1 {
+		t.Fatalf("dicts/ holds %d dictionaries, want 1", dictIDs)
+	}
+	t.Logf("%d values: %d bytes stored, %d after recompressing against a dictionary", len(blobs), plain, withDict)
+	if withDict >= plain {
+		t.Errorf("stored %d bytes before, %d after", plain, withDict)
+	}
+	readAll := func() error {
+		for dg, want := range blobs {
+			got, err := s.Get(ctx, dg)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("blob %s reads back differently", dg)
+			}
+		}
+		return nil
+	}
+	if err := readAll(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A process that has not loaded the store's dictionary reads no
+	// value compressed against it; one that has reads them all.
+	dicts.Clear()
+	if err := readAll(); !errors.Is(err, db.ErrCorrupt) {
+		t.Fatalf("read without the dictionary: %v, want ErrCorrupt", err)
+	}
+	if err := s.LoadDicts(); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAll(); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Recompress(ctx, CompactLevel); err != nil || again.Values != 0 {
+		t.Fatalf("a second run recompressed %d values (%v)", again.Values, err)
 	}
 }

@@ -26,6 +26,7 @@ var (
 	BucketHeads       = []byte("heads")
 	BucketShallow     = []byte("shallow")
 	BucketPins        = []byte("pins")
+	BucketDicts       = []byte("dicts")
 
 	KeyFormat        = []byte("format")
 	KeySchemaVersion = []byte("schema_version")

@@ -74,6 +74,11 @@
 //	                      A blob a user keeps though no image reaches it
 //	                      (pf put --pin, pf pin): a root of gc, as
 //	                      images are
+//	dicts/              (since schema 12; package cas)
+//	    <dictionary id, uint32 big-endian> = a zstd dictionary that pf
+//	                      compact trained on the store's own values; a
+//	                      zstd value whose frame header names that id is
+//	                      compressed against it. Never deleted
 //	statcache/          (since schema 3; the root package's FileCache, where
 //	                    package worktree's stat cache keeps its entries)
 //	    <root id, 16 bytes> <relative path>  = <entry>

@@ -33,6 +33,7 @@ var Steps = []Step{
 	{9, "pins bucket", addPins},
 	{10, "deleted counter and sealed stat caches", sealedStatCaches},
 	{11, "index/time values carry each image's summary", timeSummaries},
+	{12, "dicts bucket: values compressed against the store's own zstd dictionary", addDicts},
 }
 
 // Latest is the schema version a store has after every step.
@@ -260,4 +261,14 @@ func timeSummaries(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// addDicts adds the bucket of the store's zstd dictionaries, which pf
+// compact trains on the store's own values and then compresses small
+// values against (package cas). Such a value is a zstd frame naming its
+// dictionary; a pf of schema 11 could not decode it and would report
+// the blobs as damaged, so it must refuse the file.
+func addDicts(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists([]byte("dicts"))
+	return err
 }
