@@ -112,6 +112,10 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 		return false, err
 	}
 	defer r.Close()
+	// Read, not WriteTo: the store's WriteTo reads each blob ahead on
+	// every core with chunk buffers of its own, while a push already
+	// moves several blobs at once.
+	r = struct{ io.ReadCloser }{r}
 	var body io.ReadSeeker
 	var l ociimage.Layer
 	if b.Size <= spoolAbove {
