@@ -374,3 +374,36 @@ func TestStep10_SealedStatCaches(t *testing.T) {
 		return nil
 	})
 }
+
+func TestStep12_Dicts(t *testing.T) {
+	bdb := storeAt(t, 11)
+	// A value of a version-11 store survives the step; the dictionaries'
+	// bucket is new and empty (only pf compact trains one).
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("blobs")).Put([]byte("k"), []byte("v")) })
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 11 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		dicts := tx.Bucket([]byte("dicts"))
+		if dicts == nil {
+			t.Fatal("dicts bucket missing")
+		}
+		if k, _ := dicts.Cursor().First(); k != nil {
+			t.Errorf("a dictionary %x appeared in the upgrade", k)
+		}
+		if string(tx.Bucket([]byte("blobs")).Get([]byte("k"))) != "v" {
+			t.Error("blob lost in upgrade")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
+}
