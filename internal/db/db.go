@@ -193,7 +193,7 @@ func check(bdb *bolt.DB, path string, readOnly bool) error {
 		if v == 0 && readOnly {
 			return notStore(path, "the file has no buckets")
 		}
-		if v < migrations.Latest() && readOnly {
+		if v < migrations.Latest() && readOnly && !migrations.ReadableAt(v) {
 			return fmt.Errorf("open store %s: schema %d needs an upgrade to %d: open it read-write once", path, v, migrations.Latest())
 		}
 		return nil

@@ -375,3 +375,51 @@ func TestDB_Open_CreatesWhole(t *testing.T) {
 	}
 	ro.Close()
 }
+
+// A read-only open of a store an older pf wrote works when every step it
+// lacks is one a reader reads past (migrations.Step.ReadableBefore), and
+// leaves the file as it was; otherwise it asks for a read-write open.
+func TestDB_Open_ReadOnlyOfOlderSchema(t *testing.T) {
+	for v := 1; v < migrations.Latest(); v++ {
+		t.Run(fmt.Sprintf("schema %d", v), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.pf")
+			bdb, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = bdb.Update(func(tx *bolt.Tx) error {
+				for _, s := range migrations.Steps[:v] {
+					if err := s.Apply(tx); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, byte(v)})
+			})
+			if cerr := bdb.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := db.Open(path, db.Options{ReadOnly: true})
+			if migrations.ReadableAt(v) {
+				if err != nil {
+					t.Fatalf("read-only open: %v", err)
+				}
+				d.Close()
+			} else if err == nil || !strings.Contains(err.Error(), "open it read-write once") {
+				if d != nil {
+					d.Close()
+				}
+				t.Fatalf("read-only open of schema %d (not readable as it is): %v", v, err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Error("a read-only open changed the file")
+			}
+		})
+	}
+}

@@ -18,26 +18,46 @@ type Step struct {
 	Version int
 	Name    string
 	Apply   func(tx *bolt.Tx) error
+	// ReadableBefore says that this pf reads a store the step has not
+	// reached yet as it is: the step only adds what a reader takes as
+	// empty when it is missing. A read-only open (pf status, pf log)
+	// then works on a file an older pf wrote, before anything has
+	// opened it read-write to upgrade it.
+	ReadableBefore bool
 }
 
 // Steps is the schema history, oldest first. Version N is Steps[N-1].
 var Steps = []Step{
-	{1, "initial layout: meta, stats, blobs, chunks, provisional, manifests, time and parent indexes", initialLayout},
-	{2, "tags bucket", addTags},
-	{3, "statcache bucket", addStatCache},
-	{4, "packs and packlive buckets", addPacks},
-	{5, "early packs: a marked pack with no packlive entry", earlyPacks},
-	{6, "heads bucket", addHeads},
-	{7, "shallow bucket", addShallow},
-	{8, "manifests compressed against pf's manifest dictionary", manifestDict},
-	{9, "pins bucket", addPins},
-	{10, "deleted counter and sealed stat caches", sealedStatCaches},
-	{11, "index/time values carry each image's summary", timeSummaries},
-	{12, "dicts bucket: values compressed against the store's own zstd dictionary", addDicts},
+	{1, "initial layout: meta, stats, blobs, chunks, provisional, manifests, time and parent indexes", initialLayout, false},
+	{2, "tags bucket", addTags, false},
+	{3, "statcache bucket", addStatCache, false},
+	{4, "packs and packlive buckets", addPacks, false},
+	{5, "early packs: a marked pack with no packlive entry", earlyPacks, false},
+	{6, "heads bucket", addHeads, false},
+	{7, "shallow bucket", addShallow, false},
+	{8, "manifests compressed against pf's manifest dictionary", manifestDict, false},
+	{9, "pins bucket", addPins, false},
+	{10, "deleted counter and sealed stat caches", sealedStatCaches, false},
+	{11, "index/time values carry each image's summary", timeSummaries, false},
+	{12, "dicts bucket: values compressed against the store's own zstd dictionary", addDicts, true},
 }
 
 // Latest is the schema version a store has after every step.
 func Latest() int { return Steps[len(Steps)-1].Version }
+
+// ReadableAt reports whether this pf reads a store of schema v without
+// upgrading it: every step after v is ReadableBefore.
+func ReadableAt(v int) bool {
+	if v < 1 || v > Latest() {
+		return v == Latest()
+	}
+	for _, s := range Steps[v:] {
+		if !s.ReadableBefore {
+			return false
+		}
+	}
+	return true
+}
 
 var (
 	metaBucket       = []byte("meta")

@@ -407,3 +407,22 @@ func TestStep12_Dicts(t *testing.T) {
 		return nil
 	})
 }
+
+func TestReadableAt(t *testing.T) {
+	latest := migrations.Latest()
+	for _, tc := range []struct {
+		v    int
+		want bool
+	}{
+		{0, false},
+		{1, false},
+		{10, false}, // step 11 rewrites index/time's values
+		{11, true},  // step 12 only adds dicts/, which a reader takes as empty
+		{latest, true},
+		{latest + 1, false}, // newer than this pf
+	} {
+		if got := migrations.ReadableAt(tc.v); got != tc.want {
+			t.Errorf("ReadableAt(%d) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
