@@ -78,40 +78,40 @@ func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
 	if len(v) == 0 || v[0] != statRecordFormat {
 		return cacheEntry{}, false
 	}
-	v = v[1:]
-	ok := true
-	uvarint := func() uint64 {
-		x, n := binary.Uvarint(v)
-		if n <= 0 {
-			ok = false
-			return 0
-		}
-		v = v[n:]
-		return x
-	}
-	varint := func() int64 {
-		x, n := binary.Varint(v)
-		if n <= 0 {
-			ok = false
-			return 0
-		}
-		v = v[n:]
-		return x
-	}
+	rd := varintReader{rest: v[1:], ok: true}
 	var e cacheEntry
-	e.stat.size = int64(uvarint())
-	e.stat.mtime = varint()
-	e.stat.ctime = e.stat.mtime + varint()
-	e.stat.ino = uvarint()
-	e.stat.dev = uvarint()
-	e.recorded = e.stat.mtime + varint()
-	mode := uvarint()
-	if !ok || len(v) != 0 || mode > 1<<32-1 {
+	e.stat.size = int64(readVarint(&rd, binary.Uvarint))
+	e.stat.mtime = readVarint(&rd, binary.Varint)
+	e.stat.ctime = e.stat.mtime + readVarint(&rd, binary.Varint)
+	e.stat.ino = readVarint(&rd, binary.Uvarint)
+	e.stat.dev = readVarint(&rd, binary.Uvarint)
+	e.recorded = e.stat.mtime + readVarint(&rd, binary.Varint)
+	mode := readVarint(&rd, binary.Uvarint)
+	if !rd.ok || len(rd.rest) != 0 || mode > 1<<32-1 {
 		return cacheEntry{}, false
 	}
 	e.stat.mode = fs.FileMode(mode)
 	e.digest = r.Blob
 	return e, true
+}
+
+// varintReader is what is left of a record being decoded, and whether
+// every varint read so far was whole.
+type varintReader struct {
+	rest []byte
+	ok   bool
+}
+
+// readVarint reads one varint off rd with read (binary.Uvarint or
+// binary.Varint); a short or overlong one clears rd.ok.
+func readVarint[T uint64 | int64](rd *varintReader, read func([]byte) (T, int)) T {
+	x, n := read(rd.rest)
+	if n <= 0 {
+		rd.ok = false
+		return 0
+	}
+	rd.rest = rd.rest[n:]
+	return x
 }
 
 // unixSecond is the second a Unix-nanosecond time falls in, rounding down
