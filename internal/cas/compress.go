@@ -35,15 +35,7 @@ func encoderFor(level zstd.EncoderLevel) *zstd.Encoder {
 	e := encoders[level]
 	if e == nil {
 		var err error
-		e, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(level),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithEncoderCRC(false), // values are verified by SHA-256
-			// No value is longer than a chunk: a longer window adds only
-			// memory, as each encoder keeps a history of twice the
-			// window (32 MiB for two encoders at the default 8 MiB).
-			zstd.WithWindowSize(chunkMax),
-			zstd.WithZeroFrames(true))
+		e, err = zstd.NewWriter(nil, valueEncoderOptions(level)...)
 		if err != nil {
 			panic(err) // only for invalid options, which are constant here
 		}
@@ -52,16 +44,37 @@ func encoderFor(level zstd.EncoderLevel) *zstd.Encoder {
 	return e
 }
 
+// valueEncoderOptions are those of every encoder of values, at level,
+// with extra (a dictionary) after them.
+func valueEncoderOptions(level zstd.EncoderLevel, extra ...zstd.EOption) []zstd.EOption {
+	return append([]zstd.EOption{
+		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithEncoderCRC(false), // values are verified by SHA-256
+		// No value is longer than a chunk: a longer window adds only
+		// memory, as each encoder keeps a history of twice the
+		// window (32 MiB for two encoders at the default 8 MiB).
+		zstd.WithWindowSize(chunkMax),
+		zstd.WithZeroFrames(true),
+	}, extra...)
+}
+
+// valueDecoderOptions are those of every decoder of values, with extra
+// (its dictionaries) after them.
+func valueDecoderOptions(extra ...zstd.DOption) []zstd.DOption {
+	return append([]zstd.DOption{
+		zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithDecoderMaxMemory(chunkMax),
+		zstd.IgnoreChecksum(true), // values are verified by SHA-256
+	}, extra...)
+}
+
 // sharedDecoder refuses to produce more than chunkMax bytes, whatever a
 // frame claims.
 func sharedDecoder() *zstd.Decoder {
 	decoderOnce.Do(func() {
 		var err error
-		decoder, err = zstd.NewReader(nil,
-			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithDecoderMaxMemory(chunkMax),
-			zstd.WithDecoderDictRaw(manifestDictID, manifestDict()),
-			zstd.IgnoreChecksum(true))
+		decoder, err = zstd.NewReader(nil, valueDecoderOptions(zstd.WithDecoderDictRaw(manifestDictID, manifestDict()))...)
 		if err != nil {
 			panic(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -57,24 +56,14 @@ func newStoreDict(content []byte) *storeDict {
 	return &storeDict{
 		content: content,
 		dec: sync.OnceValue(func() *zstd.Decoder {
-			d, err := zstd.NewReader(nil,
-				zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
-				zstd.WithDecoderMaxMemory(chunkMax),
-				zstd.WithDecoderDicts(content),
-				zstd.IgnoreChecksum(true))
+			d, err := zstd.NewReader(nil, valueDecoderOptions(zstd.WithDecoderDicts(content))...)
 			if err != nil {
 				panic(err) // registerDict checked the dictionary
 			}
 			return d
 		}),
 		enc: sync.OnceValue(func() *zstd.Encoder {
-			e, err := zstd.NewWriter(nil,
-				zstd.WithEncoderLevel(dictLevel),
-				zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-				zstd.WithEncoderCRC(false),
-				zstd.WithWindowSize(chunkMax),
-				zstd.WithZeroFrames(true),
-				zstd.WithEncoderDict(content))
+			e, err := zstd.NewWriter(nil, valueEncoderOptions(dictLevel, zstd.WithEncoderDict(content))...)
 			if err != nil {
 				panic(err)
 			}
