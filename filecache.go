@@ -26,8 +26,8 @@ import (
 //
 // A FileCache is one capture's handle: Load, then Save, once each.
 type FileCache struct {
-	s      *Store
-	prefix []byte
+	s    *Store
+	root []byte // the name of the directory's bucket in statcache/
 
 	mu     sync.Mutex
 	loaded *cacheLoad // what Load found, for Save
@@ -54,14 +54,27 @@ type FileRecord struct {
 // FileCache returns the cache of the directory dir: an absolute path with
 // symbolic links resolved, so that each directory has one cache.
 func (s *Store) FileCache(dir string) *FileCache {
-	// A fixed-length hash of the path: no directory's prefix is
-	// another's, and one cursor seek lists a directory's files.
+	// A fixed-length hash of the path names the directory's bucket,
+	// whose keys are then the paths alone.
 	sum := sha256.Sum256([]byte(dir))
-	return &FileCache{s: s, prefix: sum[:16]}
+	return &FileCache{s: s, root: sum[:16]}
 }
 
-// Each directory's cache has a seal under its prefix alone (no path is
-// empty): the store's deletion count when every record was last known to
+// bucket returns the directory's bucket of records, nil if there is none
+// yet.
+func (c *FileCache) bucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	cache, err := db.Bucket(tx, db.BucketStatCache)
+	if err != nil {
+		return nil, err
+	}
+	return cache.Bucket(c.root), nil
+}
+
+// sealKey is the key of a directory's seal in its bucket: no path is a
+// NUL byte.
+var sealKey = []byte{0}
+
+// Each directory's cache has a seal under sealKey: the store's deletion count when every record was last known to
 // name a stored blob, and the count and checksum of the records then. A
 // Load that finds the seal matching (nothing deleted since, the same
 // records) knows every record's blob is stored without looking one up;
@@ -156,34 +169,19 @@ type cacheLoad struct {
 // collected since, which a capture must read again.
 func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool) error) error {
 	return c.s.db.View(func(tx *bolt.Tx) error {
-		cache, err := db.Bucket(tx, db.BucketStatCache)
+		dir, err := c.bucket(tx)
 		if err != nil {
 			return err
 		}
-		// The seal, if any, says how many records to make room for.
-		hint := 0
-		if sealed, _, ok := decodeSeal(cache.Get(c.prefix)); ok {
-			hint = int(min(max(sealed.count, 0), 1<<20))
-		}
 		ld := &cacheLoad{deleted: db.Counter(tx, db.CounterDeleted)}
-		records := make([]FileRecord, 0, hint)
-		cur := cache.Cursor()
-		for k, v := cur.Seek(c.prefix); k != nil && bytes.HasPrefix(k, c.prefix); k, v = cur.Next() {
-			if len(k) == len(c.prefix) {
-				ld.seal = bytes.Clone(v)
-				continue
+		var records []FileRecord
+		if dir != nil {
+			// The seal, if any, says how many records to make room for.
+			ld.seal = bytes.Clone(dir.Get(sealKey))
+			if sealed, _, ok := decodeSeal(ld.seal); ok {
+				records = make([]FileRecord, 0, min(max(sealed.count, 0), 1<<20))
 			}
-			r := FileRecord{Path: string(k[len(c.prefix):])}
-			ld.count++
-			ld.sum += recordSum(r.Path, v)
-			if n := len(v) - len(r.Blob); n >= 0 {
-				r.Stat = v[:n:n]
-				copy(r.Blob[:], v[n:])
-			} else {
-				ld.unstored = append(ld.unstored, r.Path)
-				continue
-			}
-			records = append(records, r)
+			records = loadRecords(dir, ld, records)
 		}
 		sealed, tree, ok := decodeSeal(ld.seal)
 		trusted := ok && sealed == seal{deleted: ld.deleted, count: ld.count, sum: ld.sum}
@@ -228,6 +226,29 @@ func (c *FileCache) Load(ctx context.Context, fn func(r FileRecord, stored bool)
 	})
 }
 
+// loadRecords appends the records of the directory's bucket to records,
+// adding them up in ld.
+func loadRecords(dir *bolt.Bucket, ld *cacheLoad, records []FileRecord) []FileRecord {
+	cur := dir.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if bytes.Equal(k, sealKey) || v == nil {
+			continue
+		}
+		r := FileRecord{Path: string(k)}
+		ld.count++
+		ld.sum += recordSum(r.Path, v)
+		if n := len(v) - len(r.Blob); n >= 0 {
+			r.Stat = v[:n:n]
+			copy(r.Blob[:], v[n:])
+		} else {
+			ld.unstored = append(ld.unstored, r.Path)
+			continue
+		}
+		records = append(records, r)
+	}
+	return records
+}
+
 // Sealed returns, once the commit of Save has written it, the seal of
 // the records as that Save left them, for a later capture that keeps them
 // in memory to LoadSealed; false if the Save wrote no seal (the records
@@ -249,11 +270,11 @@ func (c *FileCache) Sealed() (FileCacheSeal, bool) {
 func (c *FileCache) LoadSealed(ctx context.Context, seal FileCacheSeal) (bool, error) {
 	ok := false
 	err := c.s.db.View(func(tx *bolt.Tx) error {
-		cache, err := db.Bucket(tx, db.BucketStatCache)
-		if err != nil {
+		dir, err := c.bucket(tx)
+		if err != nil || dir == nil {
 			return err
 		}
-		v := cache.Get(c.prefix)
+		v := dir.Get(sealKey)
 		sealed, tree, valid := decodeSeal(v)
 		deleted := db.Counter(tx, db.CounterDeleted)
 		if !valid || string(v) != seal.v || sealed.deleted != deleted {
@@ -407,21 +428,24 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 	if err != nil {
 		return err
 	}
-	key := func(path string) []byte {
-		return append(append(make([]byte, 0, len(sv.c.prefix)+len(path)), sv.c.prefix...), path...)
+	dir, err := cache.CreateBucketIfNotExists(sv.c.root)
+	if err != nil {
+		return err
 	}
+	dir.FillPercent = db.FillPercent
+	key := func(path string) []byte { return []byte(path) }
 	ld := sv.loaded
 	dropped := false
-	sealed := ld != nil && bytes.Equal(cache.Get(sv.c.prefix), ld.seal) && db.Counter(tx, db.CounterDeleted) == ld.deleted
+	sealed := ld != nil && bytes.Equal(dir.Get(sealKey), ld.seal) && db.Counter(tx, db.CounterDeleted) == ld.deleted
 	next := seal{deleted: db.Counter(tx, db.CounterDeleted)}
 	if ld != nil {
 		next.count, next.sum = ld.count, ld.sum
 	}
 	drop := func(k []byte, path string) error {
-		if old := cache.Get(k); old != nil {
+		if old := dir.Get(k); old != nil {
 			next.count--
 			next.sum -= recordSum(path, old)
-			return cache.Delete(k)
+			return dir.Delete(k)
 		}
 		return nil
 	}
@@ -441,7 +465,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 				continue
 			}
 		}
-		if err := cache.Put(k, sv.values[i]); err != nil {
+		if err := dir.Put(k, sv.values[i]); err != nil {
 			return err
 		}
 		next.count++
@@ -449,7 +473,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 	}
 	if !sealed {
 		sv.c.setSealed(nil)
-		return cache.Delete(sv.c.prefix)
+		return dir.Delete(sealKey)
 	}
 	tree := sv.tree
 	if tree != nil && !known(tree.Blob) {
@@ -463,7 +487,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 	} else {
 		sv.c.setSealed(v)
 	}
-	return cache.Put(sv.c.prefix, v)
+	return dir.Put(sealKey, v)
 }
 
 // setSealed notes the seal that Save's commit writes (nil: none, or the

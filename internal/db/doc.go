@@ -81,11 +81,14 @@
 //	                      compressed against it. Never deleted
 //	statcache/          (since schema 3; the root package's FileCache, where
 //	                    package worktree's stat cache keeps its entries)
-//	    <root id, 16 bytes> <relative path>  = <entry>
+//	    <root id, 16 bytes>/  (a bucket since schema 13; before, its keys
+//	                      were each prefixed with the root id, and the
+//	                      seal was the value of the root id alone)
 //	                      root id: the first 16 bytes of the SHA-256 of the
 //	                      captured directory's absolute path with symlinks
-//	                      resolved, so one cursor seek lists a directory's
-//	                      files; relative path: '/'-separated, as in the
+//	                      resolved
+//	        <relative path>  = <entry>
+//	                      relative path: '/'-separated, as in the
 //	                      fs.tree.v1 entry. Entry: the capture's record
 //	                      of the file, then the 32-byte digest of its
 //	                      bytes. worktree's record: format byte 3, then
@@ -95,11 +98,13 @@
 //	                      big-endian, 8 bytes each and 4 for the mode).
 //	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
-//	    <root id>       = seal (since schema 10): format byte 1, then
+//	        0x00        = seal (since schema 10): format byte 1, then
 //	                      big-endian the deleted counter, the number of
 //	                      the root's entries and the sum of their CRC-64s
 //	                      when all of them last named stored blobs. While
 //	                      all three still hold, no entry's blob is gone.
+//	                      (Format byte 2: the same, then the digests of
+//	                      the tree sealed with them and of its rest.)
 //	heads/              (since schema 6; the root package's workspace heads)
 //	    <directory> 0x00 <session>  = <image id, 32 bytes> <when set, Unix
 //	                      ns, 8 bytes big-endian>

@@ -1,7 +1,9 @@
 package migrations_test
 
 import (
+	"bytes"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/processfork/pf/internal/migrations"
@@ -357,9 +359,9 @@ func TestStep10_SealedStatCaches(t *testing.T) {
 	}
 	bdb.View(func(tx *bolt.Tx) error {
 		// Nothing is sealed, and the deleted counter starts at zero
-		// (absent).
-		c := tx.Bucket([]byte("statcache")).Cursor()
-		if k, _ := c.First(); string(k) != "0123456789abcdefpath" {
+		// (absent). Since step 13 the record is in its root's bucket.
+		c := tx.Bucket([]byte("statcache")).Bucket([]byte("0123456789abcdef")).Cursor()
+		if k, _ := c.First(); string(k) != "path" {
 			t.Errorf("statcache's first key %q after upgrade", k)
 		}
 		if k, _ := c.Next(); k != nil {
@@ -418,6 +420,7 @@ func TestReadableAt(t *testing.T) {
 		{1, false},
 		{10, false}, // step 11 rewrites index/time's values
 		{11, true},  // step 12 only adds dicts/, which a reader takes as empty
+		{12, true},  // step 13 moves statcache/'s records: a reader finds none
 		{latest, true},
 		{latest + 1, false}, // newer than this pf
 	} {
@@ -425,4 +428,70 @@ func TestReadableAt(t *testing.T) {
 			t.Errorf("ReadableAt(%d) = %v, want %v", tc.v, got, tc.want)
 		}
 	}
+}
+
+func TestStep13_StatCacheBuckets(t *testing.T) {
+	rootA := bytes.Repeat([]byte{0xaa}, 16)
+	rootB := bytes.Repeat([]byte{0xbb}, 16)
+	key := func(root []byte, path string) []byte { return append(bytes.Clone(root), path...) }
+	// A version-12 statcache/: root A sealed with two records, root B
+	// with one record and no seal.
+	before := map[string]string{
+		string(rootA):                  "seal of A",
+		string(key(rootA, "a.go")):     "record a",
+		string(key(rootA, "dir/b.go")): "record b",
+		string(key(rootB, "c.txt")):    "record c",
+	}
+	bdb := storeAt(t, 12)
+	bdb.Update(func(tx *bolt.Tx) error {
+		cache := tx.Bucket([]byte("statcache"))
+		for k, v := range before {
+			if err := cache.Put([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 12 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		cache := tx.Bucket([]byte("statcache"))
+		if cache == nil {
+			t.Fatal("statcache bucket missing")
+		}
+		got := map[string]map[string]string{}
+		cache.ForEach(func(root, v []byte) error {
+			if v != nil {
+				t.Errorf("key %x left outside a directory's bucket", root)
+				return nil
+			}
+			got[string(root)] = map[string]string{}
+			return cache.Bucket(root).ForEach(func(k, v []byte) error {
+				got[string(root)][string(k)] = string(v)
+				return nil
+			})
+		})
+		want := map[string]map[string]string{
+			string(rootA): {"\x00": "seal of A", "a.go": "record a", "dir/b.go": "record b"},
+			string(rootB): {"c.txt": "record c"},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("statcache after the step:\n got %q\nwant %q", got, want)
+		}
+		if tx.Bucket([]byte("statcache.step13")) != nil {
+			t.Error("the step's scratch bucket is left")
+		}
+		if v, _ := migrations.Version(tx); v != migrations.Latest() {
+			t.Errorf("version %d after upgrade", v)
+		}
+		return nil
+	})
 }
