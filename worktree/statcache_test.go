@@ -66,6 +66,8 @@ func TestCacheEntry_RoundTrip(t *testing.T) {
 	}{
 		{"extremes", cacheEntry{stat: fileStat{size: 1 << 40, mtime: -5, ctime: 1e18, ino: 1<<64 - 1, dev: 3, mode: fs.ModeSetuid | 0o755}, recorded: 42, digest: manifest.Sum([]byte("x"))}},
 		{"far apart", cacheEntry{stat: fileStat{size: 0, mtime: math.MaxInt64, ctime: math.MinInt64, ino: 0, dev: 1<<64 - 1, mode: fs.ModeSymlink | fs.ModeType}, recorded: math.MinInt64, digest: manifest.Sum(nil)}},
+		{"racy", cacheEntry{stat: fileStat{size: 9, mtime: 1733400000123456789, ino: 7, dev: 2049, mode: 0o644}, recorded: 1733400000900000000, digest: manifest.Sum([]byte("z"))}},
+		{"clock set back", cacheEntry{stat: fileStat{size: 9, mtime: 1733400000123456789, ino: 7, dev: 2049, mode: 0o644}, recorded: 1733300000000000000, digest: manifest.Sum([]byte("z"))}},
 		{"typical", cacheEntry{stat: fileStat{size: 1234, mtime: 1733400000123456789, ctime: 1733400000123456789, ino: 918273, dev: 2049, mode: 0o644}, recorded: 1733400005000000000, digest: manifest.Sum([]byte("y"))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,13 +76,29 @@ func TestCacheEntry_RoundTrip(t *testing.T) {
 			if len(b) > statRecordMaxSize {
 				t.Fatalf("%d bytes, want at most %d", len(b), statRecordMaxSize)
 			}
-			if got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest}); !ok || got != e {
-				t.Errorf("decoded %+v %v, want %+v", got, ok, e)
+			// Format 4 keeps of the time of the record its second's
+			// distance from the mtime's, and with it lookup's verdict.
+			got, ok := decodeCacheEntry(pf.FileRecord{Stat: b, Blob: e.digest})
+			racy := func(e cacheEntry) bool { return unixSecond(e.stat.mtime) >= unixSecond(e.recorded) }
+			if want := e; !ok || racy(got) != racy(e) || func() bool { got.recorded = want.recorded; return got != want }() {
+				t.Errorf("decoded %+v %v, want %+v (racy %v)", got, ok, e, racy(e))
 			}
 			for _, bad := range [][]byte{nil, b[:len(b)-1], append(slices.Clone(b), 0), append([]byte{1}, b[1:]...)} {
 				if _, ok := decodeCacheEntry(pf.FileRecord{Stat: bad, Blob: e.digest}); ok {
 					t.Errorf("decoded %x", bad)
 				}
+			}
+			// Format 3, the time of the record in nanoseconds, reads the same.
+			ns := []byte{statRecordNsFormat}
+			ns = binary.AppendUvarint(ns, uint64(e.stat.size))
+			ns = binary.AppendVarint(ns, e.stat.mtime)
+			ns = binary.AppendVarint(ns, e.stat.ctime-e.stat.mtime)
+			ns = binary.AppendUvarint(ns, e.stat.ino)
+			ns = binary.AppendUvarint(ns, e.stat.dev)
+			ns = binary.AppendVarint(ns, e.recorded-e.stat.mtime)
+			ns = binary.AppendUvarint(ns, uint64(e.stat.mode))
+			if got, ok := decodeCacheEntry(pf.FileRecord{Stat: ns, Blob: e.digest}); !ok || got != e {
+				t.Errorf("format 3: decoded %+v %v, want %+v", got, ok, e)
 			}
 			// Format 2, each field fixed, as an older pf wrote it, reads the same.
 			fixed := []byte{statRecordFixedFormat}

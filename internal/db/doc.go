@@ -91,11 +91,14 @@
 //	                      relative path: '/'-separated, as in the
 //	                      fs.tree.v1 entry. Entry: the capture's record
 //	                      of the file, then the 32-byte digest of its
-//	                      bytes. worktree's record: format byte 3, then
+//	                      bytes. worktree's record: format byte 4, then
 //	                      varints: size, mtime (Unix ns), ctime - mtime,
-//	                      inode, device, when the stat was taken - mtime,
-//	                      mode (format 2, still read: those fields fixed,
-//	                      big-endian, 8 bytes each and 4 for the mode).
+//	                      inode, device, the second the stat was taken
+//	                      minus the mtime's second, clamped to -1..1,
+//	                      mode (format 3, still read: the same but the
+//	                      time of the stat as ns - mtime; format 2, still
+//	                      read: those fields fixed, big-endian, 8 bytes
+//	                      each and 4 for the mode).
 //	                      A cache, never a reference: an entry's digest may
 //	                      be gone from blobs/, and gc need not look here.
 //	        0x00        = seal (since schema 10): format byte 1, then
