@@ -104,14 +104,24 @@ func (sess *session) serve(ctx context.Context, s *Server) {
 	if err != nil || kind != frameRequest {
 		return
 	}
-	sess.conn.SetReadDeadline(time.Time{})
 	var req RunRequest
 	if err := json.Unmarshal(payload, &req); err != nil {
 		sess.fail(fmt.Sprintf("pf: pf serve: malformed request: %v\n", err))
 		return
 	}
+	if req.Version == ProtocolVersion {
+		kind, payload, err = readFrame(sess.in, maxRequest)
+		if err != nil {
+			return
+		}
+		if err := req.decode(payload); kind != frameRunArgs || err != nil {
+			sess.fail("pf: pf serve: malformed request\n")
+			return
+		}
+	}
+	sess.conn.SetReadDeadline(time.Time{})
 	switch {
-	case req.Version != ProtocolVersion:
+	case req.Version != ProtocolVersion && req.Version != 1:
 		sess.fail(fmt.Sprintf("pf: pf serve (pid %d) speaks version %d of the CLI's protocol, this pf version %d: restart pf serve with this pf\n", s.pid, ProtocolVersion, req.Version))
 		return
 	case len(req.Args) == 0 || !filepath.IsAbs(req.Dir):

@@ -41,16 +41,13 @@ func Forward(ctx context.Context, socket string, req *RunRequest, stdin io.Reade
 	}
 	defer conn.Close()
 	req.Version = ProtocolVersion
-	body, err := json.Marshal(req)
-	if err != nil {
-		return 0, err
-	}
-	// The request and its first frame go in one write: the server reads
-	// the frame from what it buffered with the request.
+	// The HTTP request and the RunRequest's frames go in one write: the
+	// server reads the frames from what it buffered with the request.
 	var w writeLocked
 	w.w = bufio.NewWriter(conn)
-	fmt.Fprintf(w.w, "POST /cli HTTP/1.1\r\nHost: pf\r\nConnection: Upgrade\r\nUpgrade: %s\r\nContent-Length: 0\r\n\r\n", CLIUpgrade)
-	if err := w.frame(frameRequest, body); err != nil {
+	w.w.WriteString("POST /cli HTTP/1.1\r\nHost: pf\r\nConnection: Upgrade\r\nUpgrade: " + CLIUpgrade + "\r\nContent-Length: 0\r\n\r\n")
+	writeFrame(w.w, frameRequest, versionJSON)
+	if err := w.frame(frameRunArgs, req.encode(nil)); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrNoServer, err)
 	}
 	br := bufio.NewReaderSize(conn, 64<<10)

@@ -13,7 +13,8 @@ import (
 // many bytes of payload.
 const (
 	// client to server
-	frameRequest   = 'h' // the RunRequest, as JSON; the first frame
+	frameRequest   = 'h' // the RunRequest's version, as JSON; the first frame (request.go)
+	frameRunArgs   = 'a' // the rest of the RunRequest, in binary; the second frame
 	frameStdin     = 'i' // bytes of standard input, answering a frameRead
 	frameStdinEnd  = 'z' // standard input ended: empty at EOF, else the error
 	frameInterrupt = 'x' // the user interrupted the command (SIGINT)
@@ -30,8 +31,10 @@ const (
 const maxFrame = 1 << 20
 
 // ProtocolVersion is the version of the CLI's protocol a RunRequest
-// speaks: a server refuses another.
-const ProtocolVersion = 1
+// speaks: a server refuses another, but for version 1, whose
+// frameRequest held the whole RunRequest as JSON (a pf from before
+// request.go).
+const ProtocolVersion = 2
 
 // CLIUpgrade is the HTTP Upgrade token of the CLI's protocol.
 const CLIUpgrade = "pf-cli"
