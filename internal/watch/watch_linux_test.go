@@ -767,3 +767,56 @@ func TestWatcher_StatCacheForgetsDeletedFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcher_CaptureIsFull_LongListing: on a tree whose listing is cut
+// into many chunks, which the store compares with its last listing to hash
+// only the chunks that changed, a capture through the watcher still gives
+// the tree of a capture that walks and reads everything, after edits at
+// the listing's start, middle and end.
+func TestWatcher_CaptureIsFull_LongListing(t *testing.T) {
+	ws := newWorkspace(t)
+	for i := range 30 {
+		for j := range 15 {
+			write(t, ws.dir, fmt.Sprintf("pad/d%02d/a-file-with-a-longer-name-%02d.txt", i, j), fmt.Sprintf("padding %d %d", i, j))
+		}
+	}
+	ws.check("padding written", true)
+	steps := []struct {
+		name   string
+		change func()
+	}{
+		{"files edited at the start, middle and end", func() {
+			write(t, ws.dir, ".env", "TOKEN=other")
+			write(t, ws.dir, "pad/d15/a-file-with-a-longer-name-07.txt", "edited")
+			write(t, ws.dir, "src/p5/q3/f.go", "package edited")
+		}},
+		{"files added", func() {
+			write(t, ws.dir, "a-first.txt", "first")
+			write(t, ws.dir, "pad/d15/added.txt", "added")
+			write(t, ws.dir, "zz-last.txt", "last")
+		}},
+		{"files deleted", func() {
+			must(t, os.Remove(ws.path("a-first.txt")))
+			must(t, os.Remove(ws.path("pad/d20/a-file-with-a-longer-name-00.txt")))
+		}},
+		{"file renamed across the listing", func() {
+			must(t, os.Rename(ws.path("pad/d01/a-file-with-a-longer-name-01.txt"), ws.path("src/p4/moved.txt")))
+		}},
+		{"modes changed", func() {
+			must(t, os.Chmod(ws.path("pad/d10/a-file-with-a-longer-name-10.txt"), 0o755))
+			must(t, os.Chmod(ws.path("pad/d11"), 0o700))
+		}},
+		{"directories removed", func() {
+			must(t, os.RemoveAll(ws.path("pad/d05")))
+			must(t, os.RemoveAll(ws.path("pad/d29")))
+		}},
+		{"nothing changed", func() {}},
+		{"a directory made again", func() {
+			write(t, ws.dir, "pad/d05/a-file-with-a-longer-name-00.txt", "made again")
+		}},
+	}
+	for _, step := range steps {
+		step.change()
+		ws.check(step.name, true)
+	}
+}
