@@ -166,3 +166,25 @@ func rawCLI(t *testing.T, sock, body string) (code int, stdout, stderr string) {
 		}
 	}
 }
+
+// FuzzRunRequest_Decode: the binary form comes from another process
+// over the socket. No input panics the decoder, and what it accepts
+// encodes to a form that decodes to the same request.
+func FuzzRunRequest_Decode(f *testing.F) {
+	f.Add((&RunRequest{Args: []string{"pf", "status"}, Dir: "/w", Env: []string{"HOME=/root"}, Pid: 7}).encode(nil))
+	f.Add((&RunRequest{Args: []string{""}, Terminal: true}).encode(nil))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var got RunRequest
+		if err := got.decode(p); err != nil {
+			return
+		}
+		var again RunRequest
+		if err := again.decode(got.encode(nil)); err != nil {
+			t.Fatalf("the encoding of a decoded request does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(got, again) {
+			t.Fatalf("decoded %+v, then %+v", got, again)
+		}
+	})
+}
