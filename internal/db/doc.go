@@ -2,7 +2,7 @@
 // files that are not stores, upgrading old schemas), the bucket layout, and
 // the group commit that lets many writers share one fsync.
 //
-// The layout, schema version 10 (every key that names content is the raw
+// The layout, schema version 13 (every key that names content is the raw
 // 32-byte SHA-256 of the uncompressed bytes; every value that holds content
 // is in the cas value format, see package cas):
 //
