@@ -357,8 +357,10 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 	ws := newWorkspace(t)
 	defer func() { beforeFileWatches = nil }()
 	for i, rel := range []string{"src/p3/new.txt", "src/p3/q0/f.go", "README"} {
+		written := make(chan struct{})
 		beforeFileWatches = func(files []string) {
 			beforeFileWatches = nil // once
+			defer close(written)
 			if !slices.Contains(files, rel) {
 				t.Errorf("%s not among the files to watch", rel)
 			}
@@ -384,6 +386,15 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
 		_, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
 		must(t, err)
+		// The watcher writes outside on its own goroutine once the
+		// capture ended: wait for it, or the status without the watcher
+		// in check may look before the write and the one through it
+		// after.
+		select {
+		case <-written:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the watches of the capture's files were never added", rel)
+		}
 		ws.check("the file written outside before its watch: "+rel, true)
 	}
 }
