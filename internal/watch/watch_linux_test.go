@@ -783,10 +783,9 @@ func TestWatcher_StatCacheForgetsDeletedFiles(t *testing.T) {
 }
 
 // TestWatcher_CaptureIsFull_LongListing: on a tree whose listing is cut
-// into many chunks, which the store compares with its last listing to hash
-// only the chunks that changed, a capture through the watcher still gives
-// the tree of a capture that walks and reads everything, after edits at
-// the listing's start, middle and end.
+// into many chunks, a capture through the watcher gives the tree of a
+// capture that walks and reads everything, after edits at the listing's
+// start, middle and end.
 func TestWatcher_CaptureIsFull_LongListing(t *testing.T) {
 	ws := newWorkspace(t)
 	for i := range 30 {
