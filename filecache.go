@@ -433,7 +433,6 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		return err
 	}
 	dir.FillPercent = db.FillPercent
-	key := func(path string) []byte { return []byte(path) }
 	ld := sv.loaded
 	dropped := false
 	sealed := ld != nil && bytes.Equal(dir.Get(sealKey), ld.seal) && db.Counter(tx, db.CounterDeleted) == ld.deleted
@@ -441,6 +440,7 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 	if ld != nil {
 		next.count, next.sum = ld.count, ld.sum
 	}
+	// A record's key is its path.
 	drop := func(k []byte, path string) error {
 		if old := dir.Get(k); old != nil {
 			next.count--
@@ -450,12 +450,12 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		return nil
 	}
 	for _, path := range sv.del {
-		if err := drop(key(path), path); err != nil {
+		if err := drop([]byte(path), path); err != nil {
 			return err
 		}
 	}
 	for i, path := range sv.put {
-		k := key(path)
+		k := []byte(path)
 		if err := drop(k, path); err != nil {
 			return err
 		}

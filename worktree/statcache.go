@@ -92,8 +92,10 @@ func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
 	e.stat.dev = readVarint(&rd, binary.Uvarint)
 	if v[0] == statRecordNsFormat {
 		e.recorded = e.stat.mtime + readVarint(&rd, binary.Varint)
+	} else if seconds := readVarint(&rd, binary.Varint); seconds >= -1 && seconds <= 1 {
+		e.recorded = recordedAfter(e.stat.mtime, seconds)
 	} else {
-		e.recorded = recordedAfter(e.stat.mtime, readVarint(&rd, binary.Varint))
+		rd.ok = false // record clamps it: not a record of this format
 	}
 	mode := readVarint(&rd, binary.Uvarint)
 	if !rd.ok || len(rd.rest) != 0 || mode > 1<<32-1 {
@@ -105,8 +107,8 @@ func decodeCacheEntry(r pf.FileRecord) (cacheEntry, bool) {
 }
 
 // recordedAfter is a time of the record in the second that is seconds
-// past mtime's; past what int64 holds, mtime's own second, which lookup
-// takes as racy and so hashes the file again.
+// (-1..1) past mtime's; past what int64 holds, mtime's own second, which
+// lookup takes as racy and so hashes the file again.
 func recordedAfter(mtime, seconds int64) int64 {
 	s := unixSecond(mtime)
 	if s+seconds > math.MaxInt64/int64(1e9) || s+seconds < math.MinInt64/int64(1e9) {

@@ -88,6 +88,16 @@ func TestCacheEntry_RoundTrip(t *testing.T) {
 					t.Errorf("decoded %x", bad)
 				}
 			}
+			// A format 4 record's seconds past the mtime are clamped to
+			// -1..1: another count is not of this format.
+			for _, seconds := range []int64{-2, 2, math.MaxInt64} {
+				clamped := slices.Clone(b[:len(b)-binary.PutUvarint(make([]byte, binary.MaxVarintLen64), uint64(e.stat.mode))-1])
+				clamped = binary.AppendVarint(clamped, seconds)
+				clamped = binary.AppendUvarint(clamped, uint64(e.stat.mode))
+				if _, ok := decodeCacheEntry(pf.FileRecord{Stat: clamped, Blob: e.digest}); ok {
+					t.Errorf("decoded a record %d seconds past the mtime", seconds)
+				}
+			}
 			// Format 3, the time of the record in nanoseconds, reads the same.
 			ns := []byte{statRecordNsFormat}
 			ns = binary.AppendUvarint(ns, uint64(e.stat.size))

@@ -1,7 +1,6 @@
 package db
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -38,9 +37,7 @@ const FormatMarker = "processfork.store"
 
 // Bucket returns the top-level bucket name, or the nested bucket under
 // index/ when path has two names. A missing bucket means the file's
-// structure is damaged: the migrations create every bucket. In a
-// writable transaction, the stat cache's pages are filled whole
-// (FillPercent).
+// structure is damaged: the migrations create every bucket.
 func Bucket(tx *bolt.Tx, path ...[]byte) (*bolt.Bucket, error) {
 	b := tx.Bucket(path[0])
 	for _, name := range path[1:] {
@@ -52,14 +49,12 @@ func Bucket(tx *bolt.Tx, path ...[]byte) (*bolt.Bucket, error) {
 	if b == nil {
 		return nil, fmt.Errorf("bucket %q missing: %w", path, ErrCorrupt)
 	}
-	if tx.Writable() && len(path) == 1 && bytes.Equal(path[0], BucketStatCache) {
-		b.FillPercent = FillPercent
-	}
 	return b, nil
 }
 
 // FillPercent is how full bbolt fills the stat cache's pages when a commit
-// splits them. bbolt's default, half, leaves room for inserts between
+// splits them: the root package sets it on each captured directory's
+// bucket, which holds that directory's records. bbolt's default, half, leaves room for inserts between
 // keys; the stat cache gets its entries a directory at a time, in key
 // order, mostly in one commit: at half, that of an 11,500-file tree took
 // 3.6 MB of pages for 1.7 MB of entries. Buckets keyed by digest keep

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strconv"
 )
 
 // The RunRequest travels as two frames: a frameRequest holding only
@@ -20,7 +21,7 @@ import (
 // terminal flag (0 or 1), the pid.
 
 // versionJSON is the frameRequest of this version.
-var versionJSON = []byte(`{"version":2}`)
+var versionJSON = []byte(`{"version":` + strconv.Itoa(ProtocolVersion) + `}`)
 
 // encode appends the binary form of r to b.
 func (r *RunRequest) encode(b []byte) []byte {
