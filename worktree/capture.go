@@ -111,6 +111,13 @@ type Capture struct {
 	// the caller started it (a status that asks it of the head's tree),
 	// for a capture without Changes; nil: the walk loads it.
 	statCacheLoad *statCacheLoad
+	// begun is the change set of Changes that the caller began for this
+	// capture (a status that looked for a kept result first); nil: the
+	// walk begins one.
+	begun ChangeSet
+	// unsure says the last walk met what a watcher's events do not
+	// vouch for (see walker.unsure).
+	unsure bool
 }
 
 // Stats sum up a capture.
@@ -279,6 +286,12 @@ type walker struct {
 	lastMemo *captureMemo
 	memo     *captureMemo
 	rootDev  uint64
+	// unsure is set when the walk meets what may change with no event
+	// of the watcher, or must be told again: a file with other hard
+	// links, a directory on another file system, a file that changed
+	// while it was read, an entry warned of. What makes a directory's
+	// memo volatile, known to a scan too, which makes no memo.
+	unsure atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -406,7 +419,9 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 	wk.ctx, wk.cancel = context.WithCancelCause(ctx)
 
 	if c.Changes != nil && c.Store != nil {
-		if wk.changes, err = c.Changes.Begin(ctx); err != nil {
+		if c.begun != nil {
+			wk.changes, c.begun = c.begun, nil
+		} else if wk.changes, err = c.Changes.Begin(ctx); err != nil {
 			return nil, err
 		}
 		key := c.memoKey()
@@ -492,6 +507,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		}
 	}
 	c.stats, c.made, c.cache = wk.stats, wk.memo, wk.cache
+	c.unsure = wk.unsure.Load() || len(wk.temps) != 0
 	slices.Sort(wk.secrets)
 	c.secrets, c.temps = wk.secrets, wk.temps
 	if err != nil {
@@ -742,6 +758,7 @@ func (wk *walker) warnIn(m *dirMemo, rel string, err error) {
 
 // warnOnly tells Warn of an entry that the tree still holds.
 func (wk *walker) warnOnly(rel string, err error) {
+	wk.unsure.Store(true)
 	if wk.c.Warn != nil {
 		wk.warnMu.Lock()
 		defer wk.warnMu.Unlock()
@@ -789,6 +806,9 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		wk.changes.Watch(rel, true)
 		if wk.memo != nil {
 			memo = &dirMemo{volatile: dev != wk.rootDev}
+		}
+		if dev != wk.rootDev {
+			wk.unsure.Store(true)
 		}
 		if wk.lastMemo != nil {
 			last = wk.lastMemo.dirs[rel]
@@ -1027,12 +1047,15 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 				wk.warnIn(memo, childRel, errStoreFile)
 				continue
 			}
-			if memo != nil && linkCount(fi) != 1 {
+			if linkCount(fi) != 1 {
 				// Written through another of its links, the file
 				// changes without an event in this directory.
-				wk.mu.Lock()
-				memo.volatile = true
-				wk.mu.Unlock()
+				wk.unsure.Store(true)
+				if memo != nil {
+					wk.mu.Lock()
+					memo.volatile = true
+					wk.mu.Unlock()
+				}
 			}
 			cache, known := wk.cacheSoFar()
 			if !known {
@@ -1252,11 +1275,14 @@ func (wk *walker) storeFile(job fileJob) error {
 				wk.warnIn(job.memo, job.rel, errStoreFile)
 				return nil
 			}
-			if job.memo != nil && linkCount(fi) != 1 {
+			if linkCount(fi) != 1 {
 				// As walkEntries says of a listed file.
-				wk.mu.Lock()
-				job.memo.volatile = true
-				wk.mu.Unlock()
+				wk.unsure.Store(true)
+				if job.memo != nil {
+					wk.mu.Lock()
+					job.memo.volatile = true
+					wk.mu.Unlock()
+				}
 			}
 		}
 		before := statOf(fi)
@@ -1283,6 +1309,9 @@ func (wk *walker) storeFile(job fileJob) error {
 		live := !settled && !wk.c.Strict && attempt == liveReads
 		if settled || live {
 			memo := job.memo
+			if live {
+				wk.unsure.Store(true)
+			}
 			if live && memo != nil {
 				wk.mu.Lock()
 				memo.volatile = true

@@ -103,6 +103,20 @@ type Unchanged interface {
 	Unchanged() bool
 }
 
+// KeptResult is what a ChangeSet may also do: keep a result of the
+// capture for the next one, which takes it back when nothing at all
+// changed in the directory since this capture began. A status keeps its
+// changes so: the next status of the same head, with nothing changed,
+// answers from them without a walk.
+type KeptResult interface {
+	// Kept returns what the capture before this one kept, when no
+	// change at all was noted since it began (no event, none lost, no
+	// watch missing); nil otherwise.
+	Kept() any
+	// Keep keeps v for the next capture; it may be called after End.
+	Keep(v any)
+}
+
 // OwnWrites is what a Changes may also do: tell the files a restore
 // renamed into place from anyone else's changes, so that the next capture
 // need not read them again. A restore calls Expect before it renames a

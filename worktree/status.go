@@ -51,6 +51,22 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	if err != nil {
 		return nil, err
 	}
+	// With a watcher, a status that nothing changed since, of the same
+	// head and rules, answers from the changes it kept.
+	var begun ChangeSet
+	key := keptStatusKey{image: image, ignore: strings.Join(opts.Ignore, "\x00"), noDefaultIgnores: opts.NoDefaultIgnores, includeSecrets: opts.IncludeSecrets}
+	if opts.Changes != nil && s != nil {
+		if begun, err = opts.Changes.Begin(ctx); err != nil {
+			return nil, err
+		}
+		if kept, ok := begun.(KeptResult); ok {
+			if last, ok := kept.Kept().(*keptStatus); ok && last.key == key && last.store == s.Path() && last.root == root {
+				kept.Keep(last)
+				begun.End(nil)
+				return slices.Clone(last.changes), nil
+			}
+		}
+	}
 	// Without a watcher, the stat cache loads beside the walk, which asks
 	// it of a file only once it is loaded: when its records are the files
 	// of the image's tree (the last snapshot of dir made it), they and the
@@ -110,7 +126,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 			i, found := slices.BinarySearchFunc(base.Entries, rel, func(e manifest.Entry, rel string) int { return manifest.ComparePaths(e.Path, rel) })
 			return !found || base.Entries[i].Kind != manifest.KindFile || base.Entries[i].Size != size
 		},
-		statCacheLoad: cacheLoad,
+		statCacheLoad: cacheLoad, begun: begun,
 	}
 	if cacheLoad != nil {
 		// Without a watcher no capture holds the tree: unless the
@@ -127,6 +143,10 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		defer func() { <-loading }()
 	}
 	walked, err := c.walkTree(ctx, hashOnly{})
+	if c.begun != nil {
+		// The walk failed before it took the change set.
+		c.begun.End(nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +201,27 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 			changes = append(changes, ch)
 		}
 	}
+	if kept, ok := begun.(KeptResult); ok && !c.unsure && c.root == root {
+		kept.Keep(&keptStatus{key: key, store: s.Path(), root: root, changes: slices.Clone(changes)})
+	}
 	return changes, nil
+}
+
+// A keptStatus is the changes a status with a watcher found, kept for
+// the next status (see KeptResult).
+type keptStatus struct {
+	key         keptStatusKey
+	store, root string
+	changes     []Change
+}
+
+// keptStatusKey is what else than the workspace a status's changes
+// depend on: the head and the rules.
+type keptStatusKey struct {
+	image            manifest.Digest
+	ignore           string
+	noDefaultIgnores bool
+	includeSecrets   bool
 }
 
 // treeOfRecords is the tree whose files are the stat cache's records and

@@ -65,8 +65,14 @@ type Watcher struct {
 	expected map[string]int
 	own      map[string]*ownFile
 	memo     any
-	next     int
-	done     chan struct{}
+	// kept is what the last capture left with Keep (see
+	// worktree.KeptResult), valid while quiet: no change at all was
+	// noted since that capture's Begin, which began generation gen.
+	kept  any
+	quiet bool
+	gen   uint64
+	next  int
+	done  chan struct{}
 	// filesWatched is closed once the watches of the files the last
 	// capture found are in place (see changeSet.End); nil when none were
 	// left to add. unwatched are the files whose watch could not be added
@@ -196,7 +202,7 @@ func (w *Watcher) run() {
 // everything.
 func (w *Watcher) lose() {
 	w.mu.Lock()
-	w.unknown = true
+	w.unknown, w.quiet = true, false
 	clear(w.own)
 	w.mu.Unlock()
 }
@@ -217,6 +223,7 @@ const maxOwn = 1 << 17
 func (w *Watcher) Expect(path string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.quiet = false
 	if len(w.own) >= maxOwn {
 		clear(w.own)
 		clear(w.expected)
@@ -238,6 +245,7 @@ func (w *Watcher) Expect(path string) {
 func (w *Watcher) Placed(path string, note any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.quiet = false
 	if note == nil {
 		if w.expected[path]--; w.expected[path] <= 0 {
 			delete(w.expected, path)
@@ -286,6 +294,7 @@ func (w *Watcher) note(ev fsnotify.Event) {
 	rel, ok := w.rel(ev.Name)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.quiet = false
 	if !ok || rel == "" && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 		w.unknown = true // the root itself went, or an event of nowhere
 		clear(w.own)
@@ -428,6 +437,12 @@ func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 		w.changed(path)
 	}
 	set := &changeSet{w: w, dirty: w.dirty, names: w.names, whole: w.whole, subtrees: w.subtrees, unknown: w.unknown || !ok, memo: w.memo}
+	if ok && w.quiet && !w.unknown && len(w.unwatched) == 0 {
+		set.kept = w.kept
+	}
+	w.kept, w.quiet = nil, true
+	w.gen++
+	set.gen = w.gen
 	// A rename expected and not seen by now had no event (a directory
 	// not watched) or did not happen: a later event there is not it.
 	clear(w.expected)
@@ -449,6 +464,8 @@ type changeSet struct {
 	unknown                bool
 	memo                   any
 	ended                  bool
+	kept                   any
+	gen                    uint64
 
 	filesMu sync.Mutex
 	files   []string // to watch once the capture ends (see Watch)
@@ -503,6 +520,23 @@ func (s *changeSet) DirtyNames(dir string) ([]string, bool) {
 	return names, true
 }
 
+// Kept implements worktree.KeptResult: what the capture before this one
+// left with Keep, when nothing at all was noted since it began (no
+// event, none lost, no file left unwatched).
+func (s *changeSet) Kept() any { return s.kept }
+
+// Keep implements worktree.KeptResult. It keeps v only while no capture
+// began since this one: a later Begin has already judged what changed
+// since this one's.
+func (s *changeSet) Keep(v any) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gen == s.gen {
+		w.kept = v
+	}
+}
+
 // Own implements worktree.OwnChanges.
 func (s *changeSet) Own(path string) (any, bool) {
 	if s.unknown {
@@ -544,7 +578,7 @@ func (s *changeSet) Watch(path string, dir bool) {
 		w.watched[path] = dir
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 	default:
-		w.unknown = true
+		w.unknown, w.quiet = true, false
 	}
 }
 
@@ -610,10 +644,16 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 			if changed {
 				w.changed(path)
 			}
+			if changed || memo == nil {
+				// A change between the capture's look at the file
+				// and this watch had no event.
+				w.quiet = false
+			}
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 			delete(w.unwatched, path)
 		default:
 			w.unwatched[path] = true
+			w.quiet = false
 		}
 		w.mu.Unlock()
 	}

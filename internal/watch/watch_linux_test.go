@@ -833,3 +833,156 @@ func TestWatcher_CaptureIsFull_LongListing(t *testing.T) {
 		ws.check(step.name, true)
 	}
 }
+
+// TestWatcher_StatusKept: a status through the watcher keeps its
+// changes for the next status, which any change reported since, of any
+// kind, makes walk again; each status equals one without the watcher.
+func TestWatcher_StatusKept(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ws *workspace)
+		hidden bool // the rules leave the change out of a status
+	}{
+		{"a file written, same size", func(ws *workspace) { write(t, ws.dir, "src/p2/file1.txt", "yyy") }, false},
+		{"a file added", func(ws *workspace) { write(t, ws.dir, "src/p4/q1/new.go", "package new") }, false},
+		{"a file removed", func(ws *workspace) { must(t, os.Remove(ws.path("src/p5/q3/f.go"))) }, false},
+		{"a mode changed", func(ws *workspace) { must(t, os.Chmod(ws.path("README"), 0o755)) }, false},
+		{"a directory made", func(ws *workspace) { must(t, os.Mkdir(ws.path("src/p0/q9"), 0o755)) }, false},
+		{"a directory renamed", func(ws *workspace) { must(t, os.Rename(ws.path("src/p1/q2"), ws.path("src/p1/moved"))) }, false},
+		{"a link retargeted", func(ws *workspace) {
+			must(t, os.Remove(ws.path("link")))
+			must(t, os.Symlink("README", ws.path("link")))
+		}, false},
+		{"an ignored file made", func(ws *workspace) { write(t, ws.dir, "node_modules/dep/more.js", "still ignored") }, true},
+		{"a secret written", func(ws *workspace) { write(t, ws.dir, ".env", "TOKEN=other") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			write(t, ws.dir, "src/p3/q0/f.go", "package changed")
+			ws.checkStatus("before the change", ws.last)
+			ws.checkStatus("nothing changed since the last status", ws.last)
+			before, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
+			must(t, err)
+			tc.change(ws)
+			ws.checkStatus("after the change", ws.last)
+			ws.checkStatus("nothing changed since", ws.last)
+			after, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
+			must(t, err)
+			if !tc.hidden && fmt.Sprint(before) == fmt.Sprint(after) {
+				t.Errorf("the status after the change is the one before: %v", after)
+			}
+		})
+	}
+}
+
+// TestWatcher_StatusKept_Invalidated: the changes a status keeps are
+// given to the next capture only when nothing at all happened since
+// that status began.
+func TestWatcher_StatusKept_Invalidated(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		between func(ws *workspace)
+		kept    bool
+	}{
+		{"nothing", func(ws *workspace) {}, true},
+		{"a write", func(ws *workspace) { write(t, ws.dir, "README", "new") }, false},
+		{"events lost", func(ws *workspace) { ws.w.lose() }, false},
+		{"a capture", func(ws *workspace) {
+			c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+			_, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
+			must(t, err)
+		}, false},
+		{"a restore's expected rename", func(ws *workspace) { ws.w.Expect("README") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			set, err := ws.w.Begin(ctx)
+			must(t, err)
+			set.End(nil)
+			set.(worktree.KeptResult).Keep("changes")
+			tc.between(ws)
+			next, err := ws.w.Begin(ctx)
+			must(t, err)
+			defer next.End(nil)
+			if got := next.(worktree.KeptResult).Kept(); (got == "changes") != tc.kept {
+				t.Errorf("kept %v, want it given: %v", got, tc.kept)
+			}
+		})
+	}
+}
+
+// TestWatcher_StatusKept_LateKeep: a status that keeps its changes once
+// another capture began keeps nothing: that capture judged what changed
+// since without them.
+func TestWatcher_StatusKept_LateKeep(t *testing.T) {
+	ws := newWorkspace(t)
+	first, err := ws.w.Begin(ctx)
+	must(t, err)
+	first.End(nil)
+	second, err := ws.w.Begin(ctx)
+	must(t, err)
+	second.End(nil)
+	first.(worktree.KeptResult).Keep("late")
+	third, err := ws.w.Begin(ctx)
+	must(t, err)
+	defer third.End(nil)
+	if got := third.(worktree.KeptResult).Kept(); got != nil {
+		t.Errorf("kept %v from a status another capture began after", got)
+	}
+}
+
+// TestWatcher_StatusKept_Overflow: after events may have been lost, a
+// status walks again, and sees a change that had no event (a write
+// through a shared mapping) which the kept changes do not hold.
+func TestWatcher_StatusKept_Overflow(t *testing.T) {
+	ws := newWorkspace(t)
+	const rel = "src/p1/file1.txt"
+	write(t, ws.dir, rel, "written by a write")
+	ws.checkStatus("a file written", ws.last)
+	time.Sleep(50 * time.Millisecond) // past the write's coarse mtime
+	f, err := os.OpenFile(ws.path(rel), os.O_RDWR, 0)
+	must(t, err)
+	mapped, err := unix.Mmap(int(f.Fd()), 0, len("written by a write"), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	must(t, err)
+	copy(mapped, "WRITTEN")
+	must(t, unix.Munmap(mapped))
+	must(t, f.Close())
+	ws.w.lose()
+	ws.checkStatus("after an overflow", ws.last)
+}
+
+// TestWatcher_StatusKept_ChangedBeforeFileWatch: a file a status met
+// before it had a watch, changed before its watch was added, is looked
+// at again by the next status.
+func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
+	ws := newWorkspace(t)
+	defer func() { beforeFileWatches = nil }()
+	const rel = "src/p3/new.txt"
+	write(t, ws.dir, rel, "made anew")
+	written := make(chan struct{})
+	beforeFileWatches = func(files []string) {
+		beforeFileWatches = nil // once
+		defer close(written)
+		if !slices.Contains(files, rel) {
+			t.Errorf("%s not among the files to watch", rel)
+		}
+		// On the watcher's goroutine: errors, not Fatal.
+		outside := filepath.Join(t.TempDir(), "link")
+		if err := os.Link(ws.path(rel), outside); err != nil {
+			t.Error(err)
+			return
+		}
+		err := os.WriteFile(outside, []byte("written outside, longer"), 0o644)
+		if err := errors.Join(err, os.Remove(outside)); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
+	must(t, err)
+	select {
+	case <-written:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watches of the status's files were never added")
+	}
+	ws.checkStatus("the file written outside before its watch", ws.last)
+}
