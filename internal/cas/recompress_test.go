@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"path/filepath"
 	"testing"
 
@@ -153,5 +154,55 @@ func TestRecompress_Dictionary(t *testing.T) {
 	}
 	if again, err := s.Recompress(ctx, CompactLevel); err != nil || again.Values != 0 {
 		t.Fatalf("a second run recompressed %d values (%v)", again.Values, err)
+	}
+}
+
+func TestTrainDict(t *testing.T) {
+	samplesOf := func(n int) [][]byte {
+		var s [][]byte
+		for i := range n {
+			s = append(s, sourceText(i, 300+i*7))
+		}
+		return s
+	}
+	tests := []struct {
+		name     string
+		samples  [][]byte
+		wantDict bool
+	}{
+		{"no samples", nil, false},
+		{"too few", samplesOf(dictMinSamples - 1), false},
+		{"enough", samplesOf(400), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			content, id := trainDict(tt.samples)
+			if (content != nil) != tt.wantDict {
+				t.Fatalf("dictionary of %d bytes, want one: %v", len(content), tt.wantDict)
+			}
+			if !tt.wantDict {
+				return
+			}
+			var fh zstd.Header
+			if id < 32768 || id == manifestDictID {
+				t.Errorf("id %d: outside zstd's private range, or the manifest dictionary's", id)
+			}
+			if len(content) > dictHistory+1<<10 {
+				t.Errorf("dictionary of %d bytes, its history at most %d", len(content), dictHistory)
+			}
+			// The id names the content: trained again, the dictionary
+			// has the same id only if it is the same.
+			again, againID := trainDict(tt.samples)
+			if (againID == id) != bytes.Equal(again, content) {
+				t.Errorf("trained twice: ids %d and %d, contents equal: %v", id, againID, bytes.Equal(again, content))
+			}
+			enc, err := zstd.NewWriter(nil, zstd.WithEncoderDict(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fh.Decode(enc.EncodeAll(tt.samples[0], nil)); err != nil || fh.DictionaryID != id {
+				t.Errorf("a frame compressed against it names dictionary %d (%v), want %d", fh.DictionaryID, err, id)
+			}
+		})
 	}
 }
