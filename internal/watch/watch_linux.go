@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -582,9 +583,11 @@ func (s *changeSet) Watch(path string, dir bool) {
 	}
 }
 
-// beforeFileWatches, set by tests, is called with the files a capture
-// found before their watches are added.
-var beforeFileWatches func(files []string)
+// beforeFileWatches, set by tests, is called once, with the files the
+// next capture found before their watches are added. Atomic: the
+// watches are added on a goroutine of their own, which a test's later
+// captures outlive.
+var beforeFileWatches atomic.Pointer[func(files []string)]
 
 // watchFiles adds the watches of the files a capture found, then closes
 // done. A file keeps the watch it has: events that made, removed or
@@ -596,8 +599,8 @@ var beforeFileWatches func(files []string)
 // the next capture looks again at everything this one looked at.
 func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan struct{}) {
 	defer close(done)
-	if beforeFileWatches != nil {
-		beforeFileWatches(files)
+	if hook := beforeFileWatches.Swap(nil); hook != nil {
+		(*hook)(files)
 	}
 	// The memo is asked directory by directory: captures on several
 	// goroutines interleave their directories' files.

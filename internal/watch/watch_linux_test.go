@@ -355,11 +355,10 @@ func TestWatcher_FailedCapture(t *testing.T) {
 // next capture reads it all the same.
 func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 	ws := newWorkspace(t)
-	defer func() { beforeFileWatches = nil }()
+	defer beforeFileWatches.Store(nil)
 	for i, rel := range []string{"src/p3/new.txt", "src/p3/q0/f.go", "README"} {
 		written := make(chan struct{})
-		beforeFileWatches = func(files []string) {
-			beforeFileWatches = nil // once
+		hook := func(files []string) {
 			defer close(written)
 			if !slices.Contains(files, rel) {
 				t.Errorf("%s not among the files to watch", rel)
@@ -379,6 +378,7 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 				t.Error(err)
 			}
 		}
+		beforeFileWatches.Store(&hook)
 		// Made anew, so that it has no watch yet; it changes again once
 		// the capture ended, before its watch.
 		os.Remove(ws.path(rel))
@@ -956,12 +956,11 @@ func TestWatcher_StatusKept_Overflow(t *testing.T) {
 // at again by the next status.
 func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 	ws := newWorkspace(t)
-	defer func() { beforeFileWatches = nil }()
+	defer beforeFileWatches.Store(nil)
 	const rel = "src/p3/new.txt"
 	write(t, ws.dir, rel, "made anew")
 	written := make(chan struct{})
-	beforeFileWatches = func(files []string) {
-		beforeFileWatches = nil // once
+	hook := func(files []string) {
 		defer close(written)
 		if !slices.Contains(files, rel) {
 			t.Errorf("%s not among the files to watch", rel)
@@ -977,6 +976,7 @@ func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	beforeFileWatches.Store(&hook)
 	_, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
 	must(t, err)
 	select {
