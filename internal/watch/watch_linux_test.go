@@ -349,6 +349,22 @@ func TestWatcher_FailedCapture(t *testing.T) {
 	}
 }
 
+// changeFromOutside changes the workspace's file rel through a hard link
+// made outside the workspace, then removes the link: a write that no
+// watch of the workspace's directories sees. It runs on the watcher's
+// goroutine (a beforeFileWatches hook), so it reports errors, not Fatal.
+func changeFromOutside(t *testing.T, ws *workspace, rel string, change func(outside string) error) {
+	outside := filepath.Join(t.TempDir(), "link")
+	if err := os.Link(ws.path(rel), outside); err != nil {
+		t.Error(err)
+		return
+	}
+	err := change(outside)
+	if err := errors.Join(err, os.Remove(outside)); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestWatcher_ChangedBeforeFileWatch: a file's watch is added once the
 // capture that found it ended; a file linked from outside, written there
 // and unlinked again before its watch is in place had no event, and the
@@ -363,20 +379,14 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 			if !slices.Contains(files, rel) {
 				t.Errorf("%s not among the files to watch", rel)
 			}
-			// On the watcher's goroutine: errors, not Fatal.
-			outside := filepath.Join(t.TempDir(), "link")
-			if err := os.Link(ws.path(rel), outside); err != nil {
-				t.Error(err)
-				return
-			}
-			f, err := os.OpenFile(outside, os.O_WRONLY|os.O_APPEND, 0)
-			if err == nil {
-				fmt.Fprintf(f, " // written outside before its watch, %d", i)
-				err = f.Close()
-			}
-			if err := errors.Join(err, os.Remove(outside)); err != nil {
-				t.Error(err)
-			}
+			changeFromOutside(t, ws, rel, func(outside string) error {
+				f, err := os.OpenFile(outside, os.O_WRONLY|os.O_APPEND, 0)
+				if err == nil {
+					fmt.Fprintf(f, " // written outside before its watch, %d", i)
+					err = f.Close()
+				}
+				return err
+			})
 		}
 		beforeFileWatches.Store(&hook)
 		// Made anew, so that it has no watch yet; it changes again once
@@ -965,16 +975,9 @@ func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 		if !slices.Contains(files, rel) {
 			t.Errorf("%s not among the files to watch", rel)
 		}
-		// On the watcher's goroutine: errors, not Fatal.
-		outside := filepath.Join(t.TempDir(), "link")
-		if err := os.Link(ws.path(rel), outside); err != nil {
-			t.Error(err)
-			return
-		}
-		err := os.WriteFile(outside, []byte("written outside, longer"), 0o644)
-		if err := errors.Join(err, os.Remove(outside)); err != nil {
-			t.Error(err)
-		}
+		changeFromOutside(t, ws, rel, func(outside string) error {
+			return os.WriteFile(outside, []byte("written outside, longer"), 0o644)
+		})
 	}
 	beforeFileWatches.Store(&hook)
 	_, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
