@@ -419,6 +419,22 @@ func TestWatcher_LostEvents(t *testing.T) {
 	ws.check("then nothing changed", true)
 }
 
+// writeMapped writes b at the start of the file at path through a shared
+// memory mapping: a write inotify reports no event of. The mtime such a
+// write sets is the kernel's coarse clock, so it first lets that clock
+// move past the file's last write.
+func writeMapped(t *testing.T, path string, b string) {
+	t.Helper()
+	time.Sleep(50 * time.Millisecond)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	must(t, err)
+	mapped, err := unix.Mmap(int(f.Fd()), 0, len(b), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	must(t, err)
+	copy(mapped, b)
+	must(t, unix.Munmap(mapped))
+	must(t, f.Close())
+}
+
 // TestWatcher_RestoreBacksUpMappedWrite: inotify hears nothing of a
 // write through a shared memory mapping, yet a restore through the
 // watcher backs up the file so written before it overwrites it.
@@ -427,16 +443,7 @@ func TestWatcher_RestoreBacksUpMappedWrite(t *testing.T) {
 	const rel = "src/p1/file1.txt"
 	write(t, ws.dir, rel, "written by a write")
 	ws.check("a file written", true)
-	// The mtime a mapped write sets is the kernel's coarse clock: let it
-	// move past the write's.
-	time.Sleep(50 * time.Millisecond)
-	f, err := os.OpenFile(ws.path(rel), os.O_RDWR, 0)
-	must(t, err)
-	mapped, err := unix.Mmap(int(f.Fd()), 0, len("written by a write"), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	must(t, err)
-	copy(mapped, "WRITTEN")
-	must(t, unix.Munmap(mapped))
-	must(t, f.Close())
+	writeMapped(t, ws.path(rel), "WRITTEN")
 	const want = "WRITTEN by a write"
 
 	res, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
@@ -949,14 +956,7 @@ func TestWatcher_StatusKept_Overflow(t *testing.T) {
 	const rel = "src/p1/file1.txt"
 	write(t, ws.dir, rel, "written by a write")
 	ws.checkStatus("a file written", ws.last)
-	time.Sleep(50 * time.Millisecond) // past the write's coarse mtime
-	f, err := os.OpenFile(ws.path(rel), os.O_RDWR, 0)
-	must(t, err)
-	mapped, err := unix.Mmap(int(f.Fd()), 0, len("written by a write"), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	must(t, err)
-	copy(mapped, "WRITTEN")
-	must(t, unix.Munmap(mapped))
-	must(t, f.Close())
+	writeMapped(t, ws.path(rel), "WRITTEN")
 	ws.w.lose()
 	ws.checkStatus("after an overflow", ws.last)
 }
