@@ -349,20 +349,30 @@ func TestWatcher_FailedCapture(t *testing.T) {
 	}
 }
 
-// changeFromOutside changes the workspace's file rel through a hard link
-// made outside the workspace, then removes the link: a write that no
-// watch of the workspace's directories sees. It runs on the watcher's
-// goroutine (a beforeFileWatches hook), so it reports errors, not Fatal.
-func changeFromOutside(t *testing.T, ws *workspace, rel string, change func(outside string) error) {
-	outside := filepath.Join(t.TempDir(), "link")
-	if err := os.Link(ws.path(rel), outside); err != nil {
-		t.Error(err)
-		return
+// changeBeforeFileWatches has the next capture's file watches wait until
+// its file rel is changed through a hard link made outside the workspace
+// (then removed): a write that no watch of the workspace's directories
+// sees. The channel closes once the change is made. It runs on the
+// watcher's goroutine, so it reports errors, not Fatal.
+func changeBeforeFileWatches(t *testing.T, ws *workspace, rel string, change func(outside string) error) <-chan struct{} {
+	written := make(chan struct{})
+	hook := func(files []string) {
+		defer close(written)
+		if !slices.Contains(files, rel) {
+			t.Errorf("%s not among the files to watch", rel)
+		}
+		outside := filepath.Join(t.TempDir(), "link")
+		if err := os.Link(ws.path(rel), outside); err != nil {
+			t.Error(err)
+			return
+		}
+		err := change(outside)
+		if err := errors.Join(err, os.Remove(outside)); err != nil {
+			t.Error(err)
+		}
 	}
-	err := change(outside)
-	if err := errors.Join(err, os.Remove(outside)); err != nil {
-		t.Error(err)
-	}
+	beforeFileWatches.Store(&hook)
+	return written
 }
 
 // TestWatcher_ChangedBeforeFileWatch: a file's watch is added once the
@@ -373,22 +383,14 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 	ws := newWorkspace(t)
 	defer beforeFileWatches.Store(nil)
 	for i, rel := range []string{"src/p3/new.txt", "src/p3/q0/f.go", "README"} {
-		written := make(chan struct{})
-		hook := func(files []string) {
-			defer close(written)
-			if !slices.Contains(files, rel) {
-				t.Errorf("%s not among the files to watch", rel)
+		written := changeBeforeFileWatches(t, ws, rel, func(outside string) error {
+			f, err := os.OpenFile(outside, os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				fmt.Fprintf(f, " // written outside before its watch, %d", i)
+				err = f.Close()
 			}
-			changeFromOutside(t, ws, rel, func(outside string) error {
-				f, err := os.OpenFile(outside, os.O_WRONLY|os.O_APPEND, 0)
-				if err == nil {
-					fmt.Fprintf(f, " // written outside before its watch, %d", i)
-					err = f.Close()
-				}
-				return err
-			})
-		}
-		beforeFileWatches.Store(&hook)
+			return err
+		})
 		// Made anew, so that it has no watch yet; it changes again once
 		// the capture ended, before its watch.
 		os.Remove(ws.path(rel))
@@ -969,17 +971,9 @@ func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 	defer beforeFileWatches.Store(nil)
 	const rel = "src/p3/new.txt"
 	write(t, ws.dir, rel, "made anew")
-	written := make(chan struct{})
-	hook := func(files []string) {
-		defer close(written)
-		if !slices.Contains(files, rel) {
-			t.Errorf("%s not among the files to watch", rel)
-		}
-		changeFromOutside(t, ws, rel, func(outside string) error {
-			return os.WriteFile(outside, []byte("written outside, longer"), 0o644)
-		})
-	}
-	beforeFileWatches.Store(&hook)
+	written := changeBeforeFileWatches(t, ws, rel, func(outside string) error {
+		return os.WriteFile(outside, []byte("written outside, longer"), 0o644)
+	})
 	_, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
 	must(t, err)
 	select {
