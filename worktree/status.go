@@ -54,13 +54,14 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 	// With a watcher, a status that nothing changed since, of the same
 	// head and rules, answers from the changes it kept.
 	var begun ChangeSet
-	key := keptStatusKey{image: image, ignore: strings.Join(opts.Ignore, "\x00"), noDefaultIgnores: opts.NoDefaultIgnores, includeSecrets: opts.IncludeSecrets}
+	var key keptStatusKey
 	if opts.Changes != nil && s != nil {
+		key = keptStatusKey{image: image, ignore: strings.Join(opts.Ignore, "\x00"), noDefaultIgnores: opts.NoDefaultIgnores, includeSecrets: opts.IncludeSecrets, store: s.Path(), root: root}
 		if begun, err = opts.Changes.Begin(ctx); err != nil {
 			return nil, err
 		}
 		if kept, ok := begun.(KeptResult); ok {
-			if last, ok := kept.Kept().(*keptStatus); ok && last.key == key && last.store == s.Path() && last.root == root {
+			if last, ok := kept.Kept().(*keptStatus); ok && last.key == key {
 				kept.Keep(last)
 				begun.End(nil)
 				return slices.Clone(last.changes), nil
@@ -202,7 +203,7 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 		}
 	}
 	if kept, ok := begun.(KeptResult); ok && !c.unsure && c.root == root {
-		kept.Keep(&keptStatus{key: key, store: s.Path(), root: root, changes: slices.Clone(changes)})
+		kept.Keep(&keptStatus{key: key, changes: slices.Clone(changes)})
 	}
 	return changes, nil
 }
@@ -210,18 +211,18 @@ func Status(ctx context.Context, s *pf.Store, image manifest.Digest, dir string,
 // A keptStatus is the changes a status with a watcher found, kept for
 // the next status (see KeptResult).
 type keptStatus struct {
-	key         keptStatusKey
-	store, root string
-	changes     []Change
+	key     keptStatusKey
+	changes []Change
 }
 
-// keptStatusKey is what else than the workspace a status's changes
-// depend on: the head and the rules.
+// keptStatusKey is what else than the workspace's files a status's
+// changes depend on: the head, the rules, the store and the directory.
 type keptStatusKey struct {
 	image            manifest.Digest
 	ignore           string
 	noDefaultIgnores bool
 	includeSecrets   bool
+	store, root      string
 }
 
 // treeOfRecords is the tree whose files are the stat cache's records and
