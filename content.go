@@ -97,9 +97,33 @@ func (k *contentKeeper) keep(d manifest.Digest, b []byte) {
 // snapshot gives its world capture, the commit then knows what the tree
 // names from its entries, without parsing the encoding again.
 func PutTree(ctx context.Context, w BlobWriter, tree *manifest.Tree) (manifest.Digest, error) {
+	return putTree(ctx, w, tree, tree.Encode)
+}
+
+// PutTreeFrom puts tree as PutTree does, encoding it from last, the
+// encoding of a tree put before, or nil (manifest.Tree.EncodeFrom): the
+// entries the two trees share are not encoded again. It returns tree's
+// encoding too, for the next call.
+func PutTreeFrom(ctx context.Context, w BlobWriter, tree *manifest.Tree, last *manifest.EncodedTree) (manifest.Digest, *manifest.EncodedTree, error) {
+	var enc *manifest.EncodedTree
+	d, err := putTree(ctx, w, tree, func() ([]byte, error) {
+		var err error
+		if enc, err = tree.EncodeFrom(last); err != nil {
+			return nil, err
+		}
+		return enc.Bytes(), nil
+	})
+	if err != nil {
+		return d, nil, err
+	}
+	return d, enc, nil
+}
+
+// putTree puts tree's encoding, which encode returns.
+func putTree(ctx context.Context, w BlobWriter, tree *manifest.Tree, encode func() ([]byte, error)) (manifest.Digest, error) {
 	k, ok := w.(*contentKeeper)
 	if !ok || k.layer != manifest.LayerWorldFS {
-		raw, err := tree.Encode()
+		raw, err := encode()
 		if err != nil {
 			return manifest.Digest{}, err
 		}
@@ -108,7 +132,7 @@ func PutTree(ctx context.Context, w BlobWriter, tree *manifest.Tree) (manifest.D
 	// Encode sorts a copy of an unsorted tree itself, and what the tree
 	// names is a set: the tree need not be checked for order here too (a
 	// pass over a tree of 11,500 files, each a path comparison).
-	raw, err := tree.Encode()
+	raw, err := encode()
 	if err != nil {
 		return manifest.Digest{}, err
 	}

@@ -81,16 +81,22 @@ func ComparePaths(a, b string) int {
 // A directory has no blob, and only a symlink has a link_target. t is not
 // modified. Errors wrap ErrInvalidTree and name the entry's path.
 func (t *Tree) Encode() ([]byte, error) {
-	entries := t.Entries
-	sorted, err := checkEntries(entries)
-	if !sorted {
-		entries = slices.Clone(entries)
-		slices.SortFunc(entries, compareEntries)
-		_, err = checkEntries(entries)
-	}
+	entries, err := t.checkedEntries()
 	if err != nil {
 		return nil, err
 	}
+	return encodeEntries(entries, nil), nil
+}
+
+// treeHead and treeTail enclose an encoding's entries.
+const (
+	treeHead = `{"kind":"fs.tree.v1","entries":[`
+	treeTail = "]}"
+)
+
+// encodeEntries encodes checked and sorted entries, noting in starts,
+// when it is not nil, where each entry's object begins.
+func encodeEntries(entries []Entry, starts []int) []byte {
 	// One allocation: an entry's fixed part and a digest take about 140
 	// bytes, then its path (and a link's target), escapes aside.
 	n := 64
@@ -98,31 +104,51 @@ func (t *Tree) Encode() ([]byte, error) {
 		n += 140 + len(entries[i].Path) + len(entries[i].LinkTarget)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, `{"kind":"fs.tree.v1","entries":[`...)
+	b = append(b, treeHead...)
 	for i := range entries {
-		e := &entries[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"path":`...)
-		b = appendString(b, e.Path)
-		b = append(b, `,"mode":"`...)
-		b = appendMode(b, e.Mode)
-		b = append(b, `","size":`...)
-		b = strconv.AppendInt(b, e.Size, 10)
-		b = append(b, `,"kind":`...)
-		b = appendString(b, string(e.Kind))
-		if e.Kind != KindDir {
-			b = append(b, `,"blob":`...)
-			b = appendDigest(b, e.Blob)
+		if starts != nil {
+			starts[i] = len(b)
 		}
-		if e.Kind == KindSymlink {
-			b = append(b, `,"link_target":`...)
-			b = appendString(b, e.LinkTarget)
-		}
-		b = append(b, '}')
+		b = appendEntry(b, &entries[i])
 	}
-	return append(b, "]}"...), nil
+	return append(b, treeTail...)
+}
+
+// appendEntry appends e's object to b.
+func appendEntry(b []byte, e *Entry) []byte {
+	b = append(b, `{"path":`...)
+	b = appendString(b, e.Path)
+	b = append(b, `,"mode":"`...)
+	b = appendMode(b, e.Mode)
+	b = append(b, `","size":`...)
+	b = strconv.AppendInt(b, e.Size, 10)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, string(e.Kind))
+	if e.Kind != KindDir {
+		b = append(b, `,"blob":`...)
+		b = appendDigest(b, e.Blob)
+	}
+	if e.Kind == KindSymlink {
+		b = append(b, `,"link_target":`...)
+		b = appendString(b, e.LinkTarget)
+	}
+	return append(b, '}')
+}
+
+// checkedEntries checks t's entries and returns them sorted: t's own
+// when they are, else a sorted copy.
+func (t *Tree) checkedEntries() ([]Entry, error) {
+	entries := t.Entries
+	sorted, err := checkEntries(entries)
+	if !sorted {
+		entries = slices.Clone(entries)
+		slices.SortFunc(entries, compareEntries)
+		_, err = checkEntries(entries)
+	}
+	return entries, err
 }
 
 // checkEntries checks entries in one pass, as Encode lists them, and

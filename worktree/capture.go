@@ -380,6 +380,8 @@ type walked struct {
 	sorted bool
 	// whole is the last capture's whole walk, when this one took it.
 	whole *wholeWalk
+	// enc is the tree's encoding, once putTree made one.
+	enc *manifest.EncodedTree
 }
 
 // walkTree walks the directory (see Capture) and returns what it found.
@@ -527,11 +529,13 @@ func (wd *walked) keepTree(fs manifest.Digest) {
 	if wk.memo == nil {
 		return
 	}
-	tree := wk.lastMemo.treeOf(fs)
-	if tree == nil {
-		tree = wd.sortedTree()
+	put := &putTree{fs: fs, tree: wk.lastMemo.treeOf(fs), enc: wd.enc}
+	if put.tree == nil {
+		put.tree = wd.sortedTree()
+	} else if put.enc == nil {
+		put.enc = wk.lastMemo.tree.Load().enc
 	}
-	wk.memo.tree.Store(&putTree{fs: fs, tree: tree})
+	wk.memo.tree.Store(put)
 }
 
 // sortedTree returns the walk's tree, sorted in the order of its
@@ -577,7 +581,19 @@ func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest
 	}
 	if !ok {
 		var err error
-		if fs, err = pf.PutTree(ctx, w, wd.sortedTree()); err != nil {
+		if wd.wk.memo == nil {
+			fs, err = pf.PutTree(ctx, w, wd.sortedTree())
+		} else {
+			// A served capture encodes its tree from the last one's
+			// encoding, whose entries are mostly its own, and keeps
+			// its own for the next.
+			var last *manifest.EncodedTree
+			if t := wd.wk.lastMemo.lastPut(); t != nil {
+				last = t.enc
+			}
+			fs, wd.enc, err = pf.PutTreeFrom(ctx, w, wd.sortedTree(), last)
+		}
+		if err != nil {
 			return manifest.Digest{}, err
 		}
 	}

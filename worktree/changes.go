@@ -187,6 +187,17 @@ type captureMemo struct {
 type putTree struct {
 	fs   manifest.Digest
 	tree *manifest.Tree
+	// enc is the tree's encoding, when the capture made one, from which
+	// the next capture encodes its tree (manifest.Tree.EncodeFrom).
+	enc *manifest.EncodedTree
+}
+
+// lastPut returns the tree m's capture put, or nil.
+func (m *captureMemo) lastPut() *putTree {
+	if m == nil {
+		return nil
+	}
+	return m.tree.Load()
 }
 
 // treeOf returns the tree of m if its digest is fs.

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -851,6 +853,70 @@ func TestWatcher_CaptureIsFull_LongListing(t *testing.T) {
 		step.change()
 		ws.check(step.name, true)
 	}
+}
+
+// TestWatcher_CaptureIsFull_RandomTurns: over turns of random edits,
+// adds, deletes, renames, mode changes and directories made and removed
+// across a listing of some hundreds of entries, a served capture's tree
+// digest, encoded from the last capture's (manifest.Tree.EncodeFrom),
+// equals a fresh walk's.
+func TestWatcher_CaptureIsFull_RandomTurns(t *testing.T) {
+	ws := newWorkspace(t)
+	for i := range 20 {
+		for j := range 10 {
+			write(t, ws.dir, fmt.Sprintf("pad/d%02d/f%02d.txt", i, j), fmt.Sprintf("padding %d %d", i, j))
+		}
+	}
+	ws.check("padding written", true)
+	rng := rand.New(rand.NewPCG(16, 3))
+	files := func() []string {
+		var out []string
+		must(t, filepath.WalkDir(ws.path("pad"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				out = append(out, p)
+			}
+			return err
+		}))
+		return out
+	}
+	newPath := func() string {
+		return ws.path(fmt.Sprintf("pad/d%02d/n%03d.txt", rng.IntN(24), rng.IntN(1000)))
+	}
+	for turn := range 12 {
+		for range 1 + rng.IntN(10) {
+			paths := files()
+			f := paths[rng.IntN(len(paths))]
+			switch rng.IntN(7) {
+			case 0, 1:
+				appendTo(t, f, fmt.Sprintf("turn %d\n", turn))
+			case 2:
+				write(t, ws.dir, strings.TrimPrefix(newPath(), ws.dir+"/"), fmt.Sprint("new ", rng.Int()))
+			case 3:
+				must(t, os.Remove(f))
+			case 4:
+				to := newPath()
+				must(t, os.MkdirAll(filepath.Dir(to), 0o755))
+				must(t, os.Rename(f, to))
+			case 5:
+				must(t, os.Chmod(f, 0o600+os.FileMode(rng.IntN(0o200))))
+			case 6:
+				if rng.IntN(2) == 0 {
+					must(t, os.RemoveAll(filepath.Dir(f)))
+				} else {
+					must(t, os.MkdirAll(ws.path(fmt.Sprintf("pad/e%02d", rng.IntN(5))), 0o755))
+				}
+			}
+		}
+		ws.check(fmt.Sprint("turn ", turn), true)
+	}
+}
+
+func appendTo(t testing.TB, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.WriteString(s)
+	must(t, errors.Join(err, f.Close()))
 }
 
 // TestWatcher_StatusKept: a status through the watcher keeps its
