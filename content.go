@@ -136,12 +136,16 @@ func putTree(ctx context.Context, w BlobWriter, tree *manifest.Tree, encode func
 	if err != nil {
 		return manifest.Digest{}, err
 	}
+	// What the tree names, for the commit, is listed beside the put.
+	refs := make(chan []manifest.Digest, 1)
+	go func() { refs <- tree.Refs() }()
 	d, err := putListing(ctx, k.w, raw)
+	named := <-refs
 	if err != nil {
 		return d, err
 	}
 	k.mu.Lock()
-	k.digest, k.kept, k.named = d, nil, tree.Refs()
+	k.digest, k.kept, k.named = d, nil, named
 	k.mu.Unlock()
 	return d, nil
 }

@@ -91,33 +91,48 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 	if len(b) <= 2*listingCuts.normal {
 		return l.PutBytes(ctx, b)
 	}
-	d := manifest.Sum(b)
+	// The listing's digest is taken on a core of its own while the
+	// others cut the listing and hash its chunks: an edited listing is
+	// rarely stored already, and each pass is about a millisecond for a
+	// tree of 11,500 files.
+	var d manifest.Digest
+	summed := make(chan struct{})
+	go func() {
+		d = manifest.Sum(b)
+		close(summed)
+	}()
+	chunks, err := cutListing(ctx, b)
+	<-summed
+	if err != nil {
+		return d, err
+	}
 	if stored, err := l.holdIfStored(d); err != nil || stored {
 		if stored {
 			l.known(d, int64(len(b)))
 		}
 		return d, err
 	}
-	return l.putListingChunks(ctx, b, d)
+	if len(chunks) == 1 {
+		// A listing the chunker leaves whole is one value (see
+		// chunkPipeline.store).
+		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+	}
+	return l.putListingChunks(ctx, b, d, chunks)
 }
 
-// putListingChunks stores the listing b, whose digest is d, in the
-// chunks putChunked would cut, from the bytes in hand: every chunk's
-// digest first, then one look at the store for all of them (putValues).
-// An edited listing shares all but a few chunks with the one before: each
-// of those costs a hash, where putChunked gives it a transaction, a
-// goroutine and a copy, and hashes the whole listing again.
-func (l *Lease) putListingChunks(ctx context.Context, b []byte, d manifest.Digest) (manifest.Digest, error) {
+// cutListing cuts the listing b into the chunks putChunked would cut,
+// from the bytes in hand, and takes each one's digest.
+func cutListing(ctx context.Context, b []byte) ([]pendingValue, error) {
 	ch, release, err := newChunker(bytes.NewReader(b), listingCuts)
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	var chunks []pendingValue
 	for at := 0; ; {
 		c, err := ch.Next()
 		if err != nil && err != io.EOF {
 			release()
-			return d, fmt.Errorf("cut listing: %w", err)
+			return nil, fmt.Errorf("cut listing: %w", err)
 		}
 		if len(c) > 0 {
 			chunks = append(chunks, pendingValue{data: b[at : at+len(c) : at+len(c)]})
@@ -129,16 +144,21 @@ func (l *Lease) putListingChunks(ctx context.Context, b []byte, d manifest.Diges
 	}
 	release()
 	if len(chunks) == 1 {
-		// A listing the chunker leaves whole is one value (see
-		// chunkPipeline.store).
-		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+		return chunks, nil
 	}
-	if err := parallel(ctx, len(chunks), func(i int) error {
+	return chunks, parallel(ctx, len(chunks), func(i int) error {
 		chunks[i].digest = manifest.Sum(chunks[i].data)
 		return nil
-	}); err != nil {
-		return d, err
-	}
+	})
+}
+
+// putListingChunks stores the listing b, whose digest is d, as chunks,
+// the cuts of cutListing with their digests: one look at the store for
+// all of them (putValues). An edited listing shares all but a few
+// chunks with the one before: each of those costs a hash, where
+// putChunked gives it a transaction, a goroutine and a copy, and hashes
+// the whole listing again.
+func (l *Lease) putListingChunks(ctx context.Context, b []byte, d manifest.Digest, chunks []pendingValue) (manifest.Digest, error) {
 	refs := make([]chunkRef, len(chunks))
 	for i, c := range chunks {
 		refs[i] = chunkRef{c.digest, int64(len(c.data))}
