@@ -592,6 +592,9 @@ func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest
 				last = t.enc
 			}
 			fs, wd.enc, err = pf.PutTreeFrom(ctx, w, wd.sortedTree(), last)
+			if err == nil {
+				wd.wk.lastMemo.dropEncoding()
+			}
 		}
 		if err != nil {
 			return manifest.Digest{}, err
