@@ -52,3 +52,60 @@ func BenchmarkWatcher_TenChanged(b *testing.B) {
 		must(b, err)
 	}
 }
+
+// BenchmarkWatcher_Restore: pf serve's restore on a tree shaped as
+// $GOROOT/src (11,880 files of 4 KiB in 1,320 directories), through the
+// watcher: to the image 100 files back, then (not timed) forward again,
+// as pf-bench's checkpoints-goroot restore step does. On ext4 without a
+// journal (this project's machines), each restore's 100 new inodes cost
+// more the more inodes were freed in the last minutes (the kernel's
+// recently_deleted scan in find_inode_bit), so the time per restore grows
+// with b.N: compare runs of the same -benchtime only.
+func BenchmarkWatcher_Restore(b *testing.B) {
+	dir := b.TempDir()
+	var files []string
+	body := make([]byte, 4096)
+	for i := range 40 {
+		for j := range 33 {
+			for k := range 9 {
+				rel := fmt.Sprintf("d%02d/e%02d/f%d.go", i, j, k)
+				for n := range body {
+					body[n] = byte('a' + (i*31+j*7+k+n)%26)
+				}
+				write(b, dir, rel, string(body))
+				files = append(files, rel)
+			}
+		}
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	must(b, err)
+	w, err := newWatcher(root)
+	must(b, err)
+	b.Cleanup(func() { w.Close() })
+	s := openStore(b)
+	capture := func() *worktree.Capture { return &worktree.Capture{Root: root, Store: s, Changes: w} }
+	back, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture()})
+	must(b, err)
+	for k := range 100 {
+		rel := files[k*7919%len(files)]
+		must(b, os.WriteFile(filepath.Join(root, rel), []byte(fmt.Sprintf("edit of %s", rel)), 0o644))
+	}
+	latest, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture(), Parents: []manifest.Digest{back}})
+	must(b, err)
+	restore := func(id manifest.Digest) {
+		res, err := worktree.Restore(ctx, s, id, root, worktree.RestoreOptions{Changes: w})
+		must(b, err)
+		if len(res.Changes) != 100 {
+			b.Fatalf("restore: %d changes, want 100", len(res.Changes))
+		}
+	}
+	restore(back)
+	restore(latest)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		restore(back)
+		b.StopTimer()
+		restore(latest)
+		b.StartTimer()
+	}
+}
