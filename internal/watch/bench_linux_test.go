@@ -26,13 +26,7 @@ func BenchmarkWatcher_TenChanged(b *testing.B) {
 			}
 		}
 	}
-	root, err := filepath.EvalSymlinks(dir)
-	must(b, err)
-	w, err := newWatcher(root)
-	must(b, err)
-	b.Cleanup(func() { w.Close() })
-	s := openStore(b)
-	capture := func() *worktree.Capture { return &worktree.Capture{Root: root, Store: s, Changes: w} }
+	root, w, s, capture := servedTree(b, dir)
 	last, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture()})
 	must(b, err)
 	b.ResetTimer()
@@ -77,13 +71,7 @@ func BenchmarkWatcher_Restore(b *testing.B) {
 			}
 		}
 	}
-	root, err := filepath.EvalSymlinks(dir)
-	must(b, err)
-	w, err := newWatcher(root)
-	must(b, err)
-	b.Cleanup(func() { w.Close() })
-	s := openStore(b)
-	capture := func() *worktree.Capture { return &worktree.Capture{Root: root, Store: s, Changes: w} }
+	root, w, s, capture := servedTree(b, dir)
 	back, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture()})
 	must(b, err)
 	for k := range 100 {
@@ -108,4 +96,17 @@ func BenchmarkWatcher_Restore(b *testing.B) {
 		restore(latest)
 		b.StartTimer()
 	}
+}
+
+// servedTree watches the tree written in dir, as pf serve does, beside a
+// new store, and returns the tree's root with the symlinks in its path
+// resolved, and a capture of it through the watcher.
+func servedTree(b *testing.B, dir string) (root string, w *Watcher, s *pf.Store, capture func() *worktree.Capture) {
+	root, err := filepath.EvalSymlinks(dir)
+	must(b, err)
+	w, err = newWatcher(root)
+	must(b, err)
+	b.Cleanup(func() { w.Close() })
+	s = openStore(b)
+	return root, w, s, func() *worktree.Capture { return &worktree.Capture{Root: root, Store: s, Changes: w} }
 }
