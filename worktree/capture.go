@@ -529,11 +529,16 @@ func (wd *walked) keepTree(fs manifest.Digest) {
 	if wk.memo == nil {
 		return
 	}
-	put := &putTree{fs: fs, tree: wk.lastMemo.treeOf(fs), enc: wd.enc}
-	if put.tree == nil {
+	put := &putTree{fs: fs, enc: wd.enc}
+	if last := wk.lastMemo.lastPut(); last != nil && last.fs == fs {
+		// The last capture's tree, and its encoding if this capture
+		// made none.
+		put.tree = last.tree
+		if put.enc == nil {
+			put.enc = last.enc
+		}
+	} else {
 		put.tree = wd.sortedTree()
-	} else if put.enc == nil {
-		put.enc = wk.lastMemo.tree.Load().enc
 	}
 	wk.memo.tree.Store(put)
 }
