@@ -20,11 +20,14 @@ func (i *Idle[T]) Get(make func() T) T {
 	}
 }
 
-// Put keeps v for the next Get, or leaves it to the collector when the
-// bound is reached.
-func (i *Idle[T]) Put(v T) {
+// Put keeps v for the next Get and reports true, or leaves it to the
+// collector when the bound is reached (a value that holds more than
+// memory, such as a file, is then the caller's to release).
+func (i *Idle[T]) Put(v T) bool {
 	select {
 	case i.free <- v:
+		return true
 	default:
+		return false
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -27,6 +26,8 @@ type Sink struct {
 
 	mu    sync.Mutex
 	known map[manifest.Digest]ociimage.Layer // layers the registry has
+
+	spools *spools
 }
 
 // Create connects to ref's repository to push image target there under
@@ -40,7 +41,7 @@ func Create(ctx context.Context, ref Ref, target manifest.Digest, tagIDs bool, o
 	if err != nil {
 		return nil, explain(ref, err)
 	}
-	s := &Sink{ref: ref, repo: repo, opts: opts, target: target, tagIDs: tagIDs, known: map[manifest.Digest]ociimage.Layer{}}
+	s := &Sink{ref: ref, repo: repo, opts: opts, target: target, tagIDs: tagIDs, known: map[manifest.Digest]ociimage.Layer{}, spools: newSpools(opts.SpoolDir)}
 	// What the tag holds now names layers the registry has: a push of
 	// the same image, or of one that shares blobs with it, need not
 	// compress those blobs again to learn their digests.
@@ -116,46 +117,83 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	// every core with chunk buffers of its own, while a push already
 	// moves several blobs at once.
 	r = struct{ io.ReadCloser }{r}
-	var body io.ReadSeeker
-	var l ociimage.Layer
-	if b.Size <= spoolAbove {
-		buf := idleLayerBuffers.Get(func() *bytes.Buffer { return new(bytes.Buffer) })
-		defer idleLayerBuffers.Put(buf)
-		buf.Reset()
-		// A frame of incompressible bytes is a little larger than they.
-		buf.Grow(int(b.Size + b.Size/1024 + 64))
-		if l, err = ociimage.WriteLayer(buf, b.Digest, r); err != nil {
-			return false, err
-		}
-		body = bytes.NewReader(buf.Bytes())
-	} else {
-		spool, err := os.CreateTemp(s.opts.SpoolDir, "pf-push-*.zst")
-		if err != nil {
-			return false, err
-		}
-		defer func() { spool.Close(); os.Remove(spool.Name()) }()
-		if l, err = ociimage.WriteLayer(spool, b.Digest, r); err != nil {
-			return false, err
-		}
-		if _, err := spool.Seek(0, io.SeekStart); err != nil {
-			return false, err
-		}
-		body = spool
+	if b.Size > spoolAbove {
+		return s.putSpooled(ctx, b, r)
 	}
-	desc := layerDesc(l)
+	buf := idleLayerBuffers.Get(func() *bytes.Buffer { return new(bytes.Buffer) })
+	defer idleLayerBuffers.Put(buf)
+	buf.Reset()
+	// A frame of incompressible bytes is a little larger than they.
+	buf.Grow(int(b.Size + b.Size/1024 + 64))
+	l, err := ociimage.WriteLayer(buf, b.Digest, r)
+	if err != nil {
+		return false, err
+	}
+	sent, err := s.upload(ctx, layerDesc(l), func() (io.Reader, error) { return bytes.NewReader(buf.Bytes()), nil })
+	if err != nil {
+		return false, err
+	}
+	s.learnt(b.Digest, l)
+	return sent, nil
+}
+
+// putSpooled is PutBlob of a blob too large to hold its frame in memory:
+// the frame goes to a spool file while its digest is learnt.
+func (s *Sink) putSpooled(ctx context.Context, b pf.Blob, r io.Reader) (bool, error) {
+	spool, err := s.spools.get()
+	if err != nil {
+		return false, err
+	}
+	var l ociimage.Layer
+	uploaded := false
+	defer func() { s.spools.put(spool, l.Size, uploaded) }()
+	if l, err = ociimage.WriteLayer(spool, b.Digest, r); err != nil {
+		return false, err
+	}
+	// A spool used before may be longer than this layer.
+	if err := spool.Truncate(l.Size); err != nil {
+		return false, err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	sent, err := s.upload(ctx, layerDesc(l), func() (io.Reader, error) { return uploadBody(spool) })
+	if err != nil {
+		return false, err
+	}
+	uploaded = true
+	s.learnt(b.Digest, l)
+	return sent, nil
+}
+
+// upload sends layer desc, whose bytes body opens, unless the registry
+// has it (a push that was cut short), and reports whether it sent it.
+func (s *Sink) upload(ctx context.Context, desc ocispec.Descriptor, body func() (io.Reader, error)) (bool, error) {
 	has, err := s.repo.Exists(ctx, desc)
 	if err != nil {
 		return false, explain(s.ref, err)
 	}
-	if !has {
-		if err := s.repo.Push(ctx, desc, body); err != nil {
-			return false, explain(s.ref, err)
-		}
+	if has {
+		return false, nil
 	}
+	r, err := body()
+	if err != nil {
+		return false, err
+	}
+	if c, ok := r.(io.Closer); ok {
+		defer c.Close() // net/http closes it too, but not if it never sends it
+	}
+	if err := s.repo.Push(ctx, desc, r); err != nil {
+		return false, explain(s.ref, err)
+	}
+	return true, nil
+}
+
+// learnt remembers that the registry has blob d's layer l.
+func (s *Sink) learnt(d manifest.Digest, l ociimage.Layer) {
 	s.mu.Lock()
-	s.known[b.Digest] = l
+	s.known[d] = l
 	s.mu.Unlock()
-	return !has, nil
 }
 
 // pushSmall uploads b unless the registry has it.
@@ -210,7 +248,11 @@ func (s *Sink) PutImage(ctx context.Context, img transfer.Image, blobs []pf.Blob
 	return nil
 }
 
-func (s *Sink) Close() error { return nil }
+// Close drops the spools the push kept.
+func (s *Sink) Close() error {
+	s.spools.close()
+	return nil
+}
 
 // Layer returns the layer the registry keeps blob d in, if this push
 // learnt it.
