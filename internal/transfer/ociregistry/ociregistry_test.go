@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
@@ -425,4 +426,65 @@ func TestRegistry_OrasCopiesALayoutPfWrote(t *testing.T) {
 		t.Fatal(err)
 	}
 	transfertest.SameImage(t, src, dst, im.Fork)
+}
+
+// largePages is a cache layer whose pages are random blobs of the sizes
+// given, each over the size above which a push spools a blob's frame.
+type largePages struct{ sizes []int64 }
+
+func (c largePages) CaptureCache(ctx context.Context, bw pf.BlobWriter) (manifest.Cache, error) {
+	src := rand.NewChaCha8([32]byte{7})
+	cp := manifest.CachePages{Layout: manifest.DefaultCacheLayout, Dtype: manifest.DtypeBF16}
+	empty, err := bw.PutBytes(ctx, nil)
+	if err != nil {
+		return manifest.Cache{}, err
+	}
+	for i, n := range c.sizes {
+		k, err := bw.Put(ctx, io.LimitReader(src, n))
+		if err != nil {
+			return manifest.Cache{}, err
+		}
+		cp.Pages = append(cp.Pages, manifest.CachePage{Ix: i, K: k, V: empty})
+	}
+	pages, err := cp.Encode()
+	if err != nil {
+		return manifest.Cache{}, err
+	}
+	d, err := bw.PutBytes(ctx, pages)
+	return manifest.Cache{Manifest: d}, err
+}
+
+// Large blobs go through spool files that a push reuses from blob to
+// blob, a longer one before a shorter: each layer uploads whole, and no
+// spool is left in the spool directory.
+func TestRegistry_Push_SpooledBlobsComeBackWhole(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	src := transfertest.OpenStore(t)
+	const mib = 1 << 20
+	id, err := src.Snapshot(ctx, pf.Snapshot{
+		Agent: manifest.Agent{Kind: "test", Version: "1"},
+		// More blobs than move at once, so that spools are reused; sizes
+		// that fall and rise, so that a spool is written shorter than it was.
+		Cache: largePages{[]int64{9 * mib, 5*mib + 1, 12 * mib, 6 * mib, 5*mib + 7, 8 * mib, 4*mib + 3, 10 * mib}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoolDir := t.TempDir()
+	r := ref(t, reg, "agents/spooled:v1")
+	rep, _, err := push(t, src, r, id, ociregistry.Options{SpoolDir: spoolDir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Blobs < 8 {
+		t.Fatalf("the push sent %d blobs, want the 8 pages and more", rep.Blobs)
+	}
+	if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+		t.Fatalf("the push left %d files in its spool directory", len(left))
+	}
+	dst := transfertest.OpenStore(t)
+	if _, err := pull(t, dst, r, ociregistry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	transfertest.SameImage(t, src, dst, id)
 }
