@@ -50,7 +50,9 @@ type Options struct {
 	// certificate).
 	Client *http.Client
 	// SpoolDir is where a push writes the compressed form of a large
-	// blob before it uploads it (os.TempDir() if empty).
+	// blob before it uploads it (os.TempDir() if empty). On Unix those
+	// files lose their names as soon as they are made and are reused
+	// from blob to blob until the push ends.
 	SpoolDir string
 }
 
