@@ -11,21 +11,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// getChunked reads a chunked blob whole. Each chunk is decoded straight
-// into its place in the result and checked against its own digest, and
-// the chunks are spread over the cores: a chunk is keyed by its SHA-256,
-// so the chunks of one blob can be proven at once, where the blob's own
-// digest is one SHA-256 over every byte, on one core. A byte flipped
-// anywhere is still refused: in a chunk, by that chunk's digest; in the
-// chunk list, by the chunk it then fails to name or the sizes that no
-// longer add up (parseChunkList, chunkValue). The list itself was cut from
-// the bytes whose hash is the blob's digest when they were put.
-func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, list header) ([]byte, error) {
-	refs, err := parseChunkList(d, list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, list.size)
+// getChunked reads a chunked blob whole: size bytes, in the chunks refs
+// lists (parsed by parseChunkList, so their sizes add up to size). Each
+// chunk is decoded straight into its place in the result and checked
+// against its own digest, and the chunks are spread over the cores: a
+// chunk is keyed by its SHA-256, so the chunks of one blob can be proven
+// at once, where the blob's own digest is one SHA-256 over every byte, on
+// one core. A byte flipped anywhere is still refused: in a chunk, by that
+// chunk's digest; in the chunk list, by the chunk it then fails to name
+// or the sizes that no longer add up (parseChunkList, chunkValue). The
+// list itself was cut from the bytes whose hash is the blob's digest when
+// they were put.
+func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, refs []chunkRef, size int64) ([]byte, error) {
+	out := make([]byte, size)
 	starts := make([]int64, len(refs))
 	var at int64
 	for i, r := range refs {

@@ -3,6 +3,7 @@ package cas
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -111,6 +112,100 @@ func TestBolt_LargeValueReadsRefuseAByteFlippedOnDisk(t *testing.T) {
 		}
 		if !errors.Is(err, db.ErrCorrupt) {
 			t.Errorf("Open and WriteTo of value %d with a byte flipped on disk: %v; want ErrCorrupt", i, err)
+		}
+	}
+}
+
+// Get and ReadTx decode a compressed value straight from the store's
+// memory map, inside the read transaction: a byte flipped on disk in the
+// compressed bytes of a small value (kept in a pack) or of a large one
+// (in its own bucket) must be refused with ErrCorrupt all the same, and
+// the undamaged values read back exactly.
+func TestBolt_Get_CompressedValueRefusesAByteFlippedOnDisk(t *testing.T) {
+	// JSON lines, each with an id of random bytes: they compress, by
+	// about half, so the large value stays past what a pack takes.
+	lines := func(seed, n int) []byte {
+		var b []byte
+		for i := 0; len(b) < n; i++ {
+			b = fmt.Appendf(b, `{"seq":%d,"tool":"read_file","id":"%x","ok":true}`+"\n", i, payload(uint64(seed*n+i), 24))
+		}
+		return b[:n]
+	}
+	path := filepath.Join(t.TempDir(), "store.pf")
+	d, s := openStore(t, path, Options{})
+	blobs := [][]byte{lines(3, 16<<10), lines(7, InlineMax)}
+	var digests []manifest.Digest
+	for _, b := range blobs {
+		dg, err := s.PutBytes(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, dg)
+	}
+	var offsets []int64
+	err := d.View(func(tx *bolt.Tx) error {
+		for i, dg := range digests {
+			h, _, err := lookup(tx, dg)
+			if err != nil {
+				return err
+			}
+			if h.format != formatZstd {
+				t.Fatalf("value %d: format 0x%02x, want zstd", i, h.format)
+			}
+			blobs, err := db.Bucket(tx, db.BucketBlobs)
+			if err != nil {
+				return err
+			}
+			if packed := blobs.Get(dg[:]) != nil; packed != (i == 0) {
+				t.Fatalf("value %d: packed %v, want %v", i, packed, i == 0)
+			}
+			at := uintptr(unsafe.Pointer(&h.payload[len(h.payload)/2])) - s.mapBase()
+			offsets = append(offsets, int64(at))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, dg := range digests {
+		if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, blobs[i]) {
+			t.Fatalf("Get of value %d before the flip: %d bytes of %d, %v", i, len(got), len(blobs[i]), err)
+		}
+	}
+	s.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range offsets {
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0x01
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d, s = openStore(t, path, Options{})
+	defer s.Close()
+	for i, dg := range digests {
+		if got, err := s.Get(ctx, dg); !errors.Is(err, db.ErrCorrupt) {
+			t.Errorf("Get of value %d with a byte flipped on disk: %d bytes, %v; want ErrCorrupt", i, len(got), err)
+		}
+		err := d.View(func(tx *bolt.Tx) error {
+			_, err := ReadTx(tx, dg)
+			return err
+		})
+		if !errors.Is(err, db.ErrCorrupt) {
+			t.Errorf("ReadTx of value %d with a byte flipped on disk: %v; want ErrCorrupt", i, err)
 		}
 	}
 }

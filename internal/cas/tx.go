@@ -26,7 +26,11 @@ func ReadTx(tx *bolt.Tx, d manifest.Digest) ([]byte, error) {
 		return nil, err
 	}
 	if h.format != formatChunks {
-		h.payload = bytes.Clone(h.payload)
+		if h.format == formatRaw {
+			// The result is the value's own bytes, which are the
+			// transaction's; a compressed value is decoded from them.
+			h.payload = bytes.Clone(h.payload)
+		}
 		return decodeValue(d, h)
 	}
 	refs, err := parseChunkList(d, h)
