@@ -383,19 +383,22 @@ func BenchmarkIngest_Baseline_SHA256(b *testing.B) {
 }
 
 // BenchmarkGet reads random blobs back, verified, from a warm store: a
-// cache page and the largest blob stored as one value.
+// cache page (random bytes, stored raw, and JSON lines, in zstd) and a
+// chunked blob of 4 MiB.
 func BenchmarkGet(b *testing.B) {
 	for _, tc := range []struct {
 		name        string
+		kind        string
 		size, count int
 	}{
-		{"16KiB", 16 << 10, 1024},
-		{"4MiB", 4 << 20, 16},
+		{"16KiB", kindRandom, 16 << 10, 1024},
+		{"16KiB_JSONL", kindJSONL, 16 << 10, 1024},
+		{"4MiB", kindRandom, 4 << 20, 16},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := openStore(b, nil)
 			ctx := b.Context()
-			data := corpusOf(kindRandom).data
+			data := corpusOf(tc.kind).data
 			l := s.Blobs().NewBatch()
 			ds := make([]manifest.Digest, tc.count)
 			for i := range ds {
