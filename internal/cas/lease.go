@@ -87,6 +87,8 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 // few entries changed (a tree of files), cut into small chunks
 // (listingCuts) so that what the next one shares with it is stored once.
 // A listing of up to two such chunks is one value, as PutBytes stores it.
+// The store keeps b, which the caller must not modify afterwards, as the
+// base of the next listing's cut (listingBase).
 func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, error) {
 	if len(b) <= 2*listingCuts.normal {
 		return l.PutBytes(ctx, b)
@@ -101,10 +103,14 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 		d = manifest.Sum(b)
 		close(summed)
 	}()
-	chunks, err := cutListing(ctx, b)
+	chunks, err := cutListing(ctx, b, l.s.listing.Load())
 	<-summed
 	if err != nil {
 		return d, err
+	}
+	if len(chunks) > 1 {
+		// A listing left whole has no chunk digests to keep.
+		l.s.listing.Store(newListingBase(b, chunks))
 	}
 	if stored, err := l.holdIfStored(d); err != nil || stored {
 		if stored {
@@ -118,38 +124,6 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
 	}
 	return l.putListingChunks(ctx, b, d, chunks)
-}
-
-// cutListing cuts the listing b into the chunks putChunked would cut,
-// from the bytes in hand, and takes each one's digest.
-func cutListing(ctx context.Context, b []byte) ([]pendingValue, error) {
-	ch, release, err := newChunker(bytes.NewReader(b), listingCuts)
-	if err != nil {
-		return nil, err
-	}
-	var chunks []pendingValue
-	for at := 0; ; {
-		c, err := ch.Next()
-		if err != nil && err != io.EOF {
-			release()
-			return nil, fmt.Errorf("cut listing: %w", err)
-		}
-		if len(c) > 0 {
-			chunks = append(chunks, pendingValue{data: b[at : at+len(c) : at+len(c)]})
-			at += len(c)
-		}
-		if err == io.EOF {
-			break
-		}
-	}
-	release()
-	if len(chunks) == 1 {
-		return chunks, nil
-	}
-	return chunks, parallel(ctx, len(chunks), func(i int) error {
-		chunks[i].digest = manifest.Sum(chunks[i].data)
-		return nil
-	})
 }
 
 // putListingChunks stores the listing b, whose digest is d, as chunks,

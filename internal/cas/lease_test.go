@@ -20,7 +20,7 @@ import (
 
 var ctx = context.Background()
 
-func openStore(t *testing.T, path string, opts Options) (*db.DB, *Bolt) {
+func openStore(t testing.TB, path string, opts Options) (*db.DB, *Bolt) {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "store.pf")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/db"
@@ -78,6 +79,9 @@ type Bolt struct {
 	holds      holds
 	track      tracker
 	sf         storeFile
+	// listing is the last listing PutListing cut: the base of the next
+	// one's cut.
+	listing atomic.Pointer[listingBase]
 }
 
 // New returns the blob store of an open store file.
