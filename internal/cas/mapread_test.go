@@ -73,23 +73,7 @@ func TestBolt_LargeValueReadsRefuseAByteFlippedOnDisk(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, off := range offsets {
-		b := make([]byte, 1)
-		if _, err := f.ReadAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-		b[0] ^= 0x01
-		if _, err := f.WriteAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	flipBytesAt(t, path, offsets)
 
 	d, s = openStore(t, path, Options{})
 	defer s.Close()
@@ -176,6 +160,28 @@ func TestBolt_Get_CompressedValueRefusesAByteFlippedOnDisk(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
+	flipBytesAt(t, path, offsets)
+
+	d, s = openStore(t, path, Options{})
+	defer s.Close()
+	for i, dg := range digests {
+		if got, err := s.Get(ctx, dg); !errors.Is(err, db.ErrCorrupt) {
+			t.Errorf("Get of value %d with a byte flipped on disk: %d bytes, %v; want ErrCorrupt", i, len(got), err)
+		}
+		err := d.View(func(tx *bolt.Tx) error {
+			_, err := ReadTx(tx, dg)
+			return err
+		})
+		if !errors.Is(err, db.ErrCorrupt) {
+			t.Errorf("ReadTx of value %d with a byte flipped on disk: %v; want ErrCorrupt", i, err)
+		}
+	}
+}
+
+// flipBytesAt flips the lowest bit of the byte at each of offsets in the
+// closed store file at path.
+func flipBytesAt(t *testing.T, path string, offsets []int64) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -192,20 +198,5 @@ func TestBolt_Get_CompressedValueRefusesAByteFlippedOnDisk(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
-	}
-
-	d, s = openStore(t, path, Options{})
-	defer s.Close()
-	for i, dg := range digests {
-		if got, err := s.Get(ctx, dg); !errors.Is(err, db.ErrCorrupt) {
-			t.Errorf("Get of value %d with a byte flipped on disk: %d bytes, %v; want ErrCorrupt", i, len(got), err)
-		}
-		err := d.View(func(tx *bolt.Tx) error {
-			_, err := ReadTx(tx, dg)
-			return err
-		})
-		if !errors.Is(err, db.ErrCorrupt) {
-			t.Errorf("ReadTx of value %d with a byte flipped on disk: %v; want ErrCorrupt", i, err)
-		}
 	}
 }
