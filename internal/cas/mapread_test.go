@@ -69,13 +69,7 @@ func TestBolt_LargeValueReadsRefuseAByteFlippedOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	flipBytesAt(t, path, offsets)
-
-	d, s = openStore(t, path, Options{})
+	d, s = reopenFlipped(t, path, d, s, offsets)
 	defer s.Close()
 	for i, dg := range digests {
 		if got, err := s.Get(ctx, dg); !errors.Is(err, db.ErrCorrupt) {
@@ -156,13 +150,7 @@ func TestBolt_Get_CompressedValueRefusesAByteFlippedOnDisk(t *testing.T) {
 			t.Fatalf("Get of value %d before the flip: %d bytes of %d, %v", i, len(got), len(blobs[i]), err)
 		}
 	}
-	s.Close()
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	flipBytesAt(t, path, offsets)
-
-	d, s = openStore(t, path, Options{})
+	d, s = reopenFlipped(t, path, d, s, offsets)
 	defer s.Close()
 	for i, dg := range digests {
 		if got, err := s.Get(ctx, dg); !errors.Is(err, db.ErrCorrupt) {
@@ -178,10 +166,15 @@ func TestBolt_Get_CompressedValueRefusesAByteFlippedOnDisk(t *testing.T) {
 	}
 }
 
-// flipBytesAt flips the lowest bit of the byte at each of offsets in the
-// closed store file at path.
-func flipBytesAt(t *testing.T, path string, offsets []int64) {
+// reopenFlipped closes the store d and its blob store s, flips the lowest
+// bit of the byte at each of offsets in its file at path, and opens it
+// again.
+func reopenFlipped(t *testing.T, path string, d *db.DB, s *Bolt, offsets []int64) (*db.DB, *Bolt) {
 	t.Helper()
+	s.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -199,4 +192,5 @@ func flipBytesAt(t *testing.T, path string, offsets []int64) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return openStore(t, path, Options{})
 }
