@@ -66,7 +66,12 @@ func (s *spools) close() {
 	}
 }
 
+// discard closes spool f and, where it still has its name, removes it.
+// Where its name went when it was made (Unix), the name is not removed
+// again: another file may have it by now.
 func discard(f *os.File) {
 	f.Close()
-	os.Remove(f.Name()) // gone already where the system unlinks open files
+	if !reusable {
+		os.Remove(f.Name())
+	}
 }
