@@ -43,7 +43,10 @@ func TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere(t *testing.T) {
 		at    int64           // the byte flipped, in the store file
 		chunk manifest.Digest // the chunk the error must name, if any
 	}
-	var cases []damage
+	var (
+		cases []damage
+		edges bool // the cases at a raw chunk's piece edges are in
+	)
 	formats := map[byte]bool{}
 	err = d.View(func(tx *bolt.Tx) error {
 		at := func(p []byte, i int) int64 { return int64(uintptr(unsafe.Pointer(&p[i])) - s.mapBase()) }
@@ -73,14 +76,23 @@ func TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere(t *testing.T) {
 				name = "zstd"
 			}
 			cases = append(cases, damage{name: fmt.Sprintf("chunk %d %s", i, name), at: at(h.payload, len(h.payload)/2), chunk: r.digest})
+			if h.format == formatRaw && !edges && len(h.payload) > pieceSize+1 {
+				// A raw chunk is copied and hashed a piece at a time,
+				// by whichever core gets there first: the bytes either
+				// side of a piece's edge, and the chunk's first and last.
+				edges = true
+				for _, off := range []int{0, pieceSize - 1, pieceSize, len(h.payload) - 1} {
+					cases = append(cases, damage{name: fmt.Sprintf("chunk %d raw, byte %d", i, off), at: at(h.payload, off), chunk: r.digest})
+				}
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !formats[formatRaw] || !formats[formatZstd] || len(cases) < 2+4 {
-		t.Fatalf("the blob is %d chunks, raw %v, zstd %v; want both kinds and at least 4", len(cases)-2, formats[formatRaw], formats[formatZstd])
+	if !formats[formatRaw] || !formats[formatZstd] || !edges || len(cases) < 2+4 {
+		t.Fatalf("the blob makes %d cases, raw %v, zstd %v, a raw chunk of several pieces %v; want both kinds and at least 4 chunks", len(cases), formats[formatRaw], formats[formatZstd], edges)
 	}
 	s.Close()
 	if err := d.Close(); err != nil {

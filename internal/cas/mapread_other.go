@@ -15,5 +15,11 @@ func (s *Bolt) appendMapped(dst, v []byte, base, mapped uintptr) []byte {
 	return append(dst, v...)
 }
 
+// copyMapped copies v, a value or a part of one inside a read
+// transaction's memory map, to dst, which is as long.
+func (s *Bolt) copyMapped(dst, v []byte, head bool, base, mapped uintptr) {
+	copy(dst, v)
+}
+
 // Close does nothing here.
 func (s *Bolt) Close() error { return nil }

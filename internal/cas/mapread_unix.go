@@ -55,20 +55,29 @@ func (s *Bolt) file() *os.File {
 }
 
 // appendMapped appends v, a value inside a read transaction's memory
-// map [base, base+mapped), to dst. A large value is read with pread from
-// the file at its place in the map, which bbolt maps from the file's
-// first byte; its pages are then never mapped into this process. Where
-// pread falls short, the value is copied out of the map and, if large,
-// its pages dropped again.
+// map [base, base+mapped), to dst (see copyMapped).
 func (s *Bolt) appendMapped(dst, v []byte, base, mapped uintptr) []byte {
+	n := len(dst)
+	if cap(dst)-n < len(v) {
+		dst = append(dst[:n:n], make([]byte, len(v))...)[:n]
+	}
+	dst = dst[:n+len(v)]
+	s.copyMapped(dst[n:], v, true, base, mapped)
+	return dst
+}
+
+// copyMapped copies v, a value or a part of one inside a read
+// transaction's memory map [base, base+mapped), to dst, which is as long.
+// A large one is read with pread from the file at its place in the map,
+// which bbolt maps from the file's first byte; its pages are then never
+// mapped into this process. Where pread falls short, it is copied out of
+// the map and, if large, its pages dropped again. head says v starts at
+// its value's first byte, which bbolt read through the map.
+func (s *Bolt) copyMapped(dst, v []byte, head bool, base, mapped uintptr) {
 	if len(v) >= preadMin && base != 0 {
 		start := uintptr(unsafe.Pointer(&v[0]))
-		if start >= base && start+uintptr(len(v)) <= base+mapped {
-			n := len(dst)
-			if cap(dst)-n < len(v) {
-				dst = append(dst[:n:n], make([]byte, len(v))...)[:n]
-			}
-			if s.pread(dst[n:n+len(v)], int64(start-base)) {
+		if start >= base && start+uintptr(len(v)) <= base+mapped && s.pread(dst, int64(start-base)) {
+			if head {
 				// bbolt read the value's first page, its header, through
 				// the map, and the kernel mapped the pages around it with
 				// it (fault-around, 64 KiB by default): dropped too, or a
@@ -76,15 +85,14 @@ func (s *Bolt) appendMapped(dst, v []byte, base, mapped uintptr) []byte {
 				back := int(start - max(base, start&^(faultAround-1)))
 				around := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&v[0]), -back)), back+len(v))
 				dropMapped(around, base, mapped)
-				return dst[:n+len(v)]
 			}
+			return
 		}
 	}
-	dst = append(dst, v...)
+	copy(dst, v)
 	if len(v) >= preadMin {
 		dropMapped(v, base, mapped)
 	}
-	return dst
 }
 
 // pread fills p from the store file at off, and reports whether it could.
