@@ -26,7 +26,9 @@ import (
 // list itself was cut from the bytes whose hash is the blob's digest when
 // they were put.
 func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, refs []chunkRef, size int64) ([]byte, error) {
-	out := make([]byte, size)
+	// Not cleared: every byte of it is a chunk's, copied or decoded in,
+	// before it is returned, and on an error it is dropped.
+	out := uninitializedBytes(int(size))
 	err := s.db.View(func(tx *bolt.Tx) error {
 		chunks, err := db.Bucket(tx, db.BucketChunks)
 		if err != nil {
