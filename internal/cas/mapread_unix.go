@@ -14,10 +14,11 @@ import (
 // dropMapped unmaps them again so that a large read does not grow the
 // process: reading a 16 MiB blob that way took 25% more CPU time than
 // pread, which copies straight from the page cache into the reader's
-// buffer. Get does not use it: there the destination is a new buffer the
-// size of the blob, and on this project's machines (paravirtualized)
-// pread into fresh pages cost more than the map's faults (a 4 MiB Get,
-// measured both ways in one process, took about 25% more CPU time).
+// buffer. Get of a blob stored whole copies it out of the map into the
+// new buffer it returns: on this project's machines (paravirtualized)
+// pread into fresh pages cost more than the map's faults there. A
+// chunked Get reads its chunks with pread (getchunked.go), a piece at a
+// time, each piece hashed while it is in the core's cache.
 // Below this size the map is cheaper than the call.
 const preadMin = 64 << 10
 
