@@ -29,27 +29,42 @@ func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, refs []chunkRe
 	// Not cleared: every byte of it is a chunk's, copied or decoded in,
 	// before it is returned, and on an error it is dropped.
 	out := uninitializedBytes(int(size))
-	err := s.db.View(func(tx *bolt.Tx) error {
-		chunks, err := db.Bucket(tx, db.BucketChunks)
-		if err != nil {
-			return err
+	var at int64
+	for first := 0; first < len(refs); {
+		// A window of the chunks at a time, each in a transaction of its
+		// own: the values' bytes, and their places in the file, stay
+		// valid until every core is done with them, and a writer that
+		// grows the file waits for one window, not for a whole large blob.
+		last, n := first+1, refs[first].size
+		for last < len(refs) && n+refs[last].size <= getWindow {
+			n += refs[last].size
+			last++
 		}
-		values := make([]header, len(refs))
-		for i, r := range refs {
-			if values[i], err = chunkValue(chunks, d, i, r); err != nil {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			chunks, err := db.Bucket(tx, db.BucketChunks)
+			if err != nil {
 				return err
 			}
+			values := make([]header, last-first)
+			for i := range values {
+				if values[i], err = chunkValue(chunks, d, first+i, refs[first+i]); err != nil {
+					return err
+				}
+			}
+			g := newChunkedGet(s, d, first, out[at:at+n], refs[first:last], values, s.mapBase(), uintptr(tx.Size()))
+			return g.run(ctx)
+		})
+		if err != nil {
+			return nil, err
 		}
-		// One transaction for the whole read: the values' bytes, and
-		// their places in the file, stay valid until every core is done.
-		g := newChunkedGet(s, d, out, refs, values, s.mapBase(), uintptr(tx.Size()))
-		return g.run(ctx)
-	})
-	if err != nil {
-		return nil, err
+		first, at = last, at+n
 	}
 	return out, nil
 }
+
+// getWindow bounds the bytes of the chunks a Get reads in one read
+// transaction: about 20 ms on two cores.
+const getWindow = 64 << 20
 
 // pieceSize is the unit a raw chunk is copied out of the store file in,
 // so that one core can copy the bytes of a chunk another core hashes.
@@ -61,14 +76,15 @@ func (s *Bolt) getChunked(ctx context.Context, d manifest.Digest, refs []chunkRe
 // piece is hashed while it is still in the core's cache.
 const pieceSize = 256 << 10
 
-// chunkedGet is one getChunked's work: the chunks' hashes, dealt out to
-// the cores before they start (largest first, each to the core with the
-// fewest bytes so far), and the copies of the raw chunks' pieces, which
-// any core takes, in the order the hashes will need them, whenever the
-// piece it is to hash next is not there yet.
+// chunkedGet is the work of one window of a getChunked: the chunks'
+// hashes, dealt out to the cores before they start (largest first, each
+// to the core with the fewest bytes so far), and the copies of the raw
+// chunks' pieces, which any core takes, in the order the hashes will
+// need them, whenever the piece it is to hash next is not there yet.
 type chunkedGet struct {
 	s            *Bolt
 	d            manifest.Digest
+	first        int // the blob's chunk refs[0] is, for errors
 	out          []byte
 	refs         []chunkRef
 	values       []header // each chunk's stored value, in the transaction's map
@@ -89,8 +105,8 @@ type piece struct {
 	done       chan struct{} // closed once the bytes are in out
 }
 
-func newChunkedGet(s *Bolt, d manifest.Digest, out []byte, refs []chunkRef, values []header, base, mapped uintptr) *chunkedGet {
-	g := &chunkedGet{s: s, d: d, out: out, refs: refs, values: values, base: base, mapped: mapped}
+func newChunkedGet(s *Bolt, d manifest.Digest, first int, out []byte, refs []chunkRef, values []header, base, mapped uintptr) *chunkedGet {
+	g := &chunkedGet{s: s, d: d, first: first, out: out, refs: refs, values: values, base: base, mapped: mapped}
 	g.starts = make([]int64, len(refs))
 	var at int64
 	for i, r := range refs {
@@ -200,7 +216,7 @@ func (g *chunkedGet) prove(i int) error {
 	}
 	var got manifest.Digest
 	if h.Sum(got[:0]); got != r.digest {
-		return corrupt(g.d, "chunk %d (%s) hashes to %s", i, r.digest, got)
+		return corrupt(g.d, "chunk %d (%s) hashes to %s", g.first+i, r.digest, got)
 	}
 	return nil
 }

@@ -122,3 +122,56 @@ func TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere(t *testing.T) {
 		})
 	}
 }
+
+// TestBolt_Get_ChunkedReadsLargeBlobsInWindows: Get reads a blob of more
+// than getWindow bytes a window of chunks at a time, one read transaction
+// each. It reads back exactly, and a byte flipped on disk in the last
+// chunk, in the last window, is refused with that chunk named by its
+// place in the whole blob.
+func TestBolt_Get_ChunkedReadsLargeBlobsInWindows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.pf")
+	d, s := openStore(t, path, Options{})
+	b := payload(77, getWindow+8<<20)
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("Get: %d bytes of %d, %v", len(got), len(b), err)
+	}
+	var (
+		at   int64
+		last string
+	)
+	err = d.View(func(tx *bolt.Tx) error {
+		list, _, err := lookup(tx, dg)
+		if err != nil {
+			return err
+		}
+		refs, err := parseChunkList(dg, list)
+		if err != nil {
+			return err
+		}
+		chunks, err := db.Bucket(tx, db.BucketChunks)
+		if err != nil {
+			return err
+		}
+		i := len(refs) - 1
+		h, err := chunkValue(chunks, dg, i, refs[i])
+		if err != nil {
+			return err
+		}
+		at = int64(uintptr(unsafe.Pointer(&h.payload[len(h.payload)/2])) - s.mapBase())
+		last = fmt.Sprintf("chunk %d (%s)", i, refs[i].digest)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, s = reopenFlipped(t, path, d, s, []int64{at})
+	defer s.Close()
+	got, err := s.Get(ctx, dg)
+	if !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), last) {
+		t.Fatalf("Get: %d bytes, %v; want ErrCorrupt naming %s", len(got), err, last)
+	}
+}
