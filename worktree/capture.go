@@ -503,6 +503,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 	}
 	if wk.changes != nil {
 		if err == nil && wk.memo != nil {
+			wk.memo.unsure = wk.unsure.Load() || len(wk.temps) != 0
 			wk.changes.End(wk.memo)
 		} else {
 			wk.changes.End(nil)

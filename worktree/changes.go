@@ -129,6 +129,19 @@ type OwnWrites interface {
 	Placed(path string, note any)
 }
 
+// ChangedPaths is what a ChangeSet may also tell: every path an event
+// was of since its memo. A restore that finds each of them as it left
+// it knows the whole directory is its image's tree without a walk (see
+// restoredState).
+type ChangedPaths interface {
+	// ChangedPaths returns the paths (as Dirty's) whose entries may
+	// differ from what the memo recorded, each a file, link or
+	// directory made, changed or removed there; ok is false when more
+	// than their entries may differ: events were lost, or a directory
+	// changed otherwise than by its entries' changes.
+	ChangedPaths() (paths []string, ok bool)
+}
+
 // OwnChanges is what a ChangeSet of an OwnWrites may also know: the note
 // Placed gave of the file at path, when the last event of that path was
 // the restore's own rename and none was lost since.
@@ -181,6 +194,9 @@ type captureMemo struct {
 	// changed before (see Unchanged); nil when it cannot be taken whole.
 	// Set with tree.
 	whole atomic.Pointer[wholeWalk]
+	// unsure says the capture met what may change with no event of the
+	// watcher (see walker.unsure).
+	unsure bool
 }
 
 // putTree is a tree a capture put, sorted, and its digest.
@@ -491,6 +507,12 @@ func (c *Capture) recordedStat(rel string) (fileStat, bool) {
 	if memo == nil {
 		memo = c.last
 	}
+	return memo.recordedStat(rel)
+}
+
+// recordedStat is the stat the memo holds for the file at rel; false if
+// none (no such file, or a nil memo).
+func (memo *captureMemo) recordedStat(rel string) (fileStat, bool) {
 	if memo == nil {
 		return fileStat{}, false
 	}

@@ -88,6 +88,9 @@ type checkoutPlan struct {
 	sorted   []manifest.Entry // with the implicit parents of entries, mode 0755
 	implicit map[string]bool  // the directories the tree only implies
 	skipped  []string         // links left out: they lead out of the tree
+	// exact says sorted is the tree's entries, no more, no fewer: none
+	// implied, none left out.
+	exact bool
 }
 
 // byKind returns the plan's entries in the order of writing: directories
@@ -215,6 +218,7 @@ func planCheckout(tree *manifest.Tree, opts CheckoutOptions) (*checkoutPlan, err
 		}
 		plan.sorted = append(plan.sorted, e)
 	}
+	plan.exact = len(implied) == 0 && len(plan.sorted) == len(tree.Entries)
 	if len(implied) > 0 {
 		plan.sorted = append(plan.sorted, implied...)
 		slices.SortFunc(plan.sorted, byPath)

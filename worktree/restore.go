@@ -187,7 +187,30 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		// What an unchanged backup left to the restore's last commit.
 		deferred *pf.Deferred
 	)
-	for changes := opts.Changes; ; changes = nil {
+	// A served restore that follows one which left the directory as its
+	// image, with nothing changed since, takes that image's tree as the
+	// directory's, and the image as its backup (see restoredState).
+	var restored *restoredState
+	if opts.Changes != nil && !opts.NoBackup {
+		restored = takeRestored(ctx, s, root, opts, head)
+	}
+	if restored != nil {
+		if err := waitPlan(); err != nil {
+			return nil, err
+		}
+		rs = &restorer{
+			ctx: ctx, s: s, root: r, opts: opts, warn: warn,
+			keep: newProtection(root, opts.NoDefaultIgnores, opts.Ignore, opts.IncludeSecrets),
+		}
+		current = &manifest.Tree{Entries: restored.sorted}
+		rs.plan(current, plan)
+		if restored.asRecorded(rs) {
+			res.Backup, res.Secrets = restored.image, slices.Clone(restored.secrets)
+		} else {
+			restored = nil
+		}
+	}
+	for changes := opts.Changes; restored == nil; changes = nil {
 		// The directory as it is: the backup's tree, or a scan that
 		// stores nothing.
 		capture = &Capture{
@@ -233,9 +256,16 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 			break
 		}
 	}
-	res.Secrets = capture.Secrets()
-	for _, tmp := range capture.temps {
-		rs.removeStaleTemp(tmp)
+	// The stat cache the last capture saved, whose seal the restore's
+	// records keep if they are still as it left them.
+	finishRoot, used := root, (*statCache)(nil)
+	if restored != nil {
+		used = restored.memo.cache
+	} else {
+		res.Secrets, finishRoot, used = capture.Secrets(), capture.root, capture.cache
+		for _, tmp := range capture.temps {
+			rs.removeStaleTemp(tmp)
+		}
 	}
 	rs.warnSkippedLinks(current, outside)
 	if err := rs.apply(); err != nil {
@@ -243,11 +273,17 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	}
 	res.Changes = rs.done
 	res.Kept = int(rs.kept.Load())
-	if len(opts.Paths) > 0 {
+	whole := len(opts.Paths) == 0
+	if !whole {
 		head = nil
 	}
-	if err := rs.finish(ctx, capture.root, capture.cache, head, image, deferred); err != nil {
+	if err := rs.finish(ctx, finishRoot, used, head, image, deferred); err != nil {
 		return res, err
+	}
+	// The directory is the image's tree if the plan was that tree and
+	// every change of it was made.
+	if opts.Changes != nil && whole && plan.exact && len(outside) == 0 && rs.passed == 0 && len(rs.changes) == 0 && res.Kept == 0 {
+		keepRestored(ctx, s, root, opts, head, image, plan, res.Secrets)
 	}
 	return res, nil
 }
@@ -353,7 +389,10 @@ type restorer struct {
 	chmodDirs   []manifest.Entry // deepest first
 
 	changes map[string]Change // what the plan means to do, by path
-	failed  sync.Map          // paths whose step was skipped: their children's are too
+	// passed counts the differences the plan leaves as they are (what
+	// the rules protect, the modes of implied directories).
+	passed int
+	failed sync.Map // paths whose step was skipped: their children's are too
 
 	mu     sync.Mutex
 	done   []Change
@@ -457,9 +496,11 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	// capture's tree, a plan's sorted entries): no check of it.
 	for _, c := range diffEntries(have.Entries, want.Entries, nil, nil) {
 		if c.Kind != Removed && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
+			rs.passed++
 			continue
 		}
 		if c.Kind == ModeChanged && c.New.Kind == manifest.KindDir && target.implicit[c.Path] {
+			rs.passed++
 			continue // a directory the image only implies: its mode is not the image's
 		}
 		rs.changes[c.Path] = c

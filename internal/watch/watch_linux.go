@@ -521,6 +521,41 @@ func (s *changeSet) DirtyNames(dir string) ([]string, bool) {
 	return names, true
 }
 
+// ChangedPaths implements worktree.ChangedPaths: the entries events
+// were of, and the paths made, removed or moved; not ok when events were
+// lost or a directory itself changed (its listing may hold what no event
+// named: a directory watched only once made, say).
+func (s *changeSet) ChangedPaths() ([]string, bool) {
+	if s.unknown || len(s.whole) > 0 {
+		return nil, false
+	}
+	set := make(map[string]bool, len(s.subtrees)+len(s.names))
+	for dir, names := range s.names {
+		for name := range names {
+			if dir == "" {
+				set[name] = true
+			} else {
+				set[dir+"/"+name] = true
+			}
+		}
+	}
+	for path := range s.subtrees {
+		set[path] = true
+	}
+	// Every dirty directory is the parent of a changed entry, or a path
+	// changed itself; any other is a change these paths do not tell.
+	for dir := range s.dirty {
+		if !set[dir] && s.names[dir] == nil {
+			return nil, false
+		}
+	}
+	paths := make([]string, 0, len(set))
+	for path := range set {
+		paths = append(paths, path)
+	}
+	return paths, true
+}
+
 // Kept implements worktree.KeptResult: what the capture before this one
 // left with Keep, when nothing at all was noted since it began (no
 // event, none lost, no file left unwatched).

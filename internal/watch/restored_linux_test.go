@@ -1,0 +1,172 @@
+//go:build linux
+
+package watch
+
+import (
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/processfork/pf/manifest"
+	"github.com/processfork/pf/worktree"
+)
+
+// TestWatcher_RestoreBackupIsWalk_RandomChanges: a served restore's
+// backup is, round after round, the image a walk without watcher or
+// stat cache makes of the directory just before the restore, whether the
+// restore before left the directory as its image and nothing changed
+// since (the backup is then that image, taken without a walk) or files,
+// modes and directories changed just before it; and the directory is
+// then the image's tree.
+func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
+	ws := newWorkspace(t)
+	for i := range 8 {
+		for j := range 6 {
+			write(t, ws.dir, fmt.Sprintf("pad/d%02d/f%02d.txt", i, j), fmt.Sprintf("padding %d %d", i, j))
+		}
+	}
+	rng := rand.New(rand.NewPCG(16, 5))
+	files := func() []string {
+		var out []string
+		must(t, filepath.WalkDir(ws.path("pad"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				out = append(out, p)
+			}
+			return err
+		}))
+		return out
+	}
+	// A turn of an agent: files edited, made and removed where
+	// directories are; with dirs, modes and directories change too.
+	turn := func(n int, dirs bool) {
+		kinds := 3
+		if dirs {
+			kinds = 6
+		}
+		for range n {
+			paths := files()
+			f := paths[rng.IntN(len(paths))]
+			switch rng.IntN(kinds) {
+			case 0:
+				appendTo(t, f, fmt.Sprintf("edit %d\n", rng.Int()))
+			case 1:
+				write(t, ws.dir, fmt.Sprintf("pad/d%02d/n%03d.txt", rng.IntN(8), rng.IntN(1000)), fmt.Sprint("new ", rng.Int()))
+			case 2:
+				must(t, os.Remove(f))
+			case 3:
+				must(t, os.Chmod(f, 0o600+os.FileMode(rng.IntN(0o200))))
+			case 4:
+				write(t, ws.dir, fmt.Sprintf("pad/e%02d/n.txt", rng.IntN(3)), fmt.Sprint("new dir ", rng.Int()))
+			case 5:
+				must(t, os.RemoveAll(filepath.Dir(f)))
+			}
+		}
+	}
+	var images []manifest.Digest
+	for i := range 6 {
+		turn(1+rng.IntN(6), i >= 4)
+		_, _, id := treeID(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w})
+		images = append(images, id)
+	}
+	kept := 0
+	for round := range 40 {
+		changed := rng.IntN(3) == 0
+		if changed {
+			turn(1+rng.IntN(4), rng.IntN(2) == 0)
+		}
+		step := fmt.Sprintf("round %d (changed just before: %v)", round, changed)
+		_, want := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
+		to := images[rng.IntN(len(images))]
+		res, err := worktree.Restore(ctx, ws.s, to, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+		must(t, err)
+		img, err := ws.s.Image(ctx, res.Backup)
+		must(t, err)
+		if img.Manifest.World.FS != want {
+			t.Fatalf("%s: the backup's tree is %s, a walk's %s", step, img.Manifest.World.FS.Short(), want.Short())
+		}
+		if fmt.Sprint(res.Secrets) != "[.env]" {
+			t.Errorf("%s: secrets %q, want .env", step, res.Secrets)
+		}
+		img, err = ws.s.Image(ctx, to)
+		must(t, err)
+		if _, got := tree(t, openStore(t), &worktree.Capture{Root: ws.dir}); got != img.Manifest.World.FS {
+			t.Fatalf("%s: restored to %s, the directory's tree is %s, want %s", step, to.Short(), got.Short(), img.Manifest.World.FS.Short())
+		}
+		ws.w.mu.Lock()
+		if ws.w.kept != nil {
+			kept++
+		}
+		ws.w.mu.Unlock()
+	}
+	// Most restores leave what the next takes; some cannot (a directory
+	// made or a mode changed, which the backup walks to see).
+	if kept < 10 {
+		t.Errorf("%d restores of 40 left the directory as their image for the next", kept)
+	}
+}
+
+// TestWatcher_RestoredThenChanged: a change of any kind after a restore
+// that left the directory as its image, even one the restore's own files
+// see no event of, makes the next restore's backup walk: its backup
+// holds the change.
+func TestWatcher_RestoredThenChanged(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ws *workspace)
+		// what the backup has at src/p1/file1.txt
+		want string
+		// again restores the image restored last, whose plan leaves the
+		// file as it is: only the backup looks at it.
+		again bool
+	}{
+		{"edited", func(ws *workspace) { write(t, ws.dir, "src/p1/file1.txt", "edited after") }, "edited after", false},
+		{"edited through a mapping", func(ws *workspace) { writeMapped(t, ws.path("src/p1/file1.txt"), "mapped") }, "mapped", false},
+		{"edited through a mapping, restored again", func(ws *workspace) { writeMapped(t, ws.path("src/p1/file1.txt"), "mapped") }, "mapped", true},
+		{"edited through a link from outside", func(ws *workspace) {
+			outside := filepath.Join(t.TempDir(), "link")
+			must(t, os.Link(ws.path("src/p1/file1.txt"), outside))
+			must(t, os.WriteFile(outside, []byte("linked"), 0o644))
+		}, "linked", false},
+		{"a new secret", func(ws *workspace) { write(t, ws.dir, "src/p1/key.pem", "k") }, "second", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			write(t, ws.dir, "src/p1/file1.txt", "second")
+			_, _, second := treeID(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w})
+			_, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			_, err = worktree.Restore(ctx, ws.s, second, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			ws.w.mu.Lock()
+			kept := ws.w.kept != nil
+			ws.w.mu.Unlock()
+			if !kept {
+				t.Fatal("the restore kept nothing for the next")
+			}
+			tc.change(ws)
+			_, want := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
+			to := ws.first
+			if tc.again {
+				to = second
+			}
+			res, err := worktree.Restore(ctx, ws.s, to, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			img, err := ws.s.Image(ctx, res.Backup)
+			must(t, err)
+			if img.Manifest.World.FS != want {
+				t.Errorf("the backup's tree is %s, a walk's %s", img.Manifest.World.FS.Short(), want.Short())
+			}
+			backup := entriesOf(t, ws.s, res.Backup)
+			if got := backup["src/p1/file1.txt"]; got.Size != int64(len(tc.want)) {
+				t.Errorf("the backup has %+v, want %q", got, tc.want)
+			}
+			if strings.HasSuffix(tc.name, "secret") && !res.BackupIsNew && fmt.Sprint(res.Secrets) != "[.env src/p1/key.pem]" {
+				t.Errorf("secrets %q", res.Secrets)
+			}
+		})
+	}
+}

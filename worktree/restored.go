@@ -1,0 +1,198 @@
+package worktree
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/processfork/pf"
+	"github.com/processfork/pf/manifest"
+)
+
+// A restoredState is what a served restore keeps with the watcher (see
+// KeptResult) when it left the directory exactly as its image's tree: the
+// next restore, if nothing at all changed since, takes that tree as the
+// directory's and the image, its head, as its backup, without a walk. A
+// walk then would find the image's tree too (only the image's paths
+// differ from what the watcher's memo recorded, each checked), and on
+// $GOROOT/src the backup's walk of what changed still recalled 12,800
+// entries from the memo, sorted and compared them with the tree, and
+// saved the stat cache: half of a served restore.
+//
+// The claim rests on the memo's capture: every path where the directory
+// may differ from what it recorded is one an event was of since
+// (ChangedPaths), and each was found, after the restore, as the image
+// has it: a file the restore renamed into place with no event since
+// (OwnChanges), of the image's bytes and mode, or no entry where the
+// image has none. Elsewhere the directory is as the memo recorded, which
+// is as the image has it: the restore that kept this state, and each
+// before it back to that capture, made every change of its plan (none
+// left, none refused), so every entry they did not touch was the same
+// in the tree before and after.
+type restoredState struct {
+	key   memoKey
+	head  pf.HeadRef
+	image manifest.Digest
+	// sorted is the image's tree, in the order of a walk's sorted tree.
+	sorted []manifest.Entry
+	// memo is the watcher's memo that the changed paths are relative
+	// to, and files the stats of the files at those paths, as found.
+	memo  *captureMemo
+	files map[string]fileStat
+	// secrets are the paths DefaultSecrets leaves out of the tree, as
+	// the backup of the restore before found them.
+	secrets []string
+}
+
+// restoredKey is the memo key of a capture of root with opts's rules.
+func restoredKey(s *pf.Store, root string, opts RestoreOptions) memoKey {
+	return memoKey{
+		root: root, store: s.Path(), ignore: strings.Join(opts.Ignore, "\x00"),
+		noDefaultIgnores: opts.NoDefaultIgnores, includeSecrets: opts.IncludeSecrets,
+	}
+}
+
+// keepRestored keeps a restoredState for the next restore, if the
+// restore that wrote plan to root left the directory exactly as its
+// image's tree and the watcher can vouch for every path that changed.
+// The check comes after a barrier (Begin), from which on any change makes
+// the watcher drop what is kept: a change before it is among the paths
+// checked, one after it keeps nothing.
+func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOptions, head *pf.HeadRef, image manifest.Digest, plan *checkoutPlan, secrets []string) {
+	cs, err := opts.Changes.Begin(ctx)
+	if err != nil {
+		return
+	}
+	defer cs.End(nil) // the changes stay for the next capture
+	kept, ok1 := cs.(KeptResult)
+	changed, ok2 := cs.(ChangedPaths)
+	own, ok3 := cs.(OwnChanges)
+	memo, ok4 := cs.Memo().(*captureMemo)
+	key := restoredKey(s, root, opts)
+	if !ok1 || !ok2 || !ok3 || !ok4 || memo.key != key || memo.unsure {
+		return
+	}
+	// A directory a capture must read again whatever the watcher says
+	// may have changed with no event.
+	for _, m := range memo.dirs {
+		if m.volatile {
+			return
+		}
+	}
+	paths, ok := changed.ChangedPaths()
+	if !ok {
+		return
+	}
+	st := &restoredState{
+		key: key, head: *head, image: image, sorted: plan.sorted, memo: memo,
+		files: make(map[string]fileStat, len(paths)), secrets: slices.Clone(secrets),
+	}
+	for _, path := range paths {
+		e, fi, ok := st.foundAsImage(root, path)
+		if !ok {
+			return
+		}
+		if fi == nil {
+			continue // absent, as in the image
+		}
+		// The file the restore renamed into place, with no event since.
+		note, ok := own.Own(path)
+		w, isOwn := note.(ownWrite)
+		if !ok || !isOwn || w.stat != statOf(fi) || w.blob != e.Blob {
+			return
+		}
+		st.files[path] = w.stat
+	}
+	kept.Keep(st)
+}
+
+// foundAsImage looks at the changed path: ok when the directory has what
+// the image has there, as far as a stat tells; fi is nil where both
+// have nothing, else the stat of the image's file e (whose bytes the
+// caller checks). Only files and absent entries pass: a directory or
+// link at a changed path, an ignore file (whose rules may change what a
+// walk finds), a secret that went (which the state would still name),
+// anything where the image has nothing, fail.
+func (st *restoredState) foundAsImage(root, path string) (e manifest.Entry, fi fs.FileInfo, ok bool) {
+	if slices.Contains(ignoreFiles, baseName(path)) {
+		return e, nil, false
+	}
+	i, inImage := slices.BinarySearchFunc(st.sorted, path, func(e manifest.Entry, p string) int { return manifest.ComparePaths(e.Path, p) })
+	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(path)))
+	if !inImage {
+		return e, nil, errors.Is(err, fs.ErrNotExist) && !isSecretFound(st.secrets, path)
+	}
+	e = st.sorted[i]
+	if err != nil || e.Kind != manifest.KindFile || !fi.Mode().IsRegular() || linkCount(fi) != 1 {
+		return e, nil, false
+	}
+	if s := statOf(fi); s.size != e.Size || s.mode != e.Mode {
+		return e, nil, false
+	}
+	return e, fi, true
+}
+
+// takeRestored returns the state the last restore of root kept, when
+// nothing at all changed since and it holds for this restore: the same
+// store, rules and head, the head still its image, and each file it
+// checked still with the stat it had (a write through a hard link made
+// from outside the tree has no event here).
+func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOptions, head *pf.HeadRef) *restoredState {
+	cs, err := opts.Changes.Begin(ctx)
+	if err != nil {
+		return nil
+	}
+	var st *restoredState
+	if kept, ok := cs.(KeptResult); ok {
+		st, _ = kept.Kept().(*restoredState)
+	}
+	memo := cs.Memo()
+	cs.End(nil)
+	if st == nil || len(st.sorted) == 0 || memo != any(st.memo) || st.key != restoredKey(s, root, opts) || st.head != *head {
+		return nil
+	}
+	h, ok, err := s.Head(ctx, head.Dir, head.Session)
+	if err != nil || !ok || h.ID != st.image {
+		return nil
+	}
+	for path, want := range st.files {
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(path)))
+		if err != nil || !fi.Mode().IsRegular() || linkCount(fi) != 1 || statOf(fi) != want {
+			return nil
+		}
+	}
+	return st
+}
+
+// asRecorded reports whether every file the plan replaces, removes or
+// changes the mode of has the stat now that the state knows of it: the
+// watcher hears of no write through a shared memory mapping (see Restore).
+func (st *restoredState) asRecorded(rs *restorer) bool {
+	for path, ch := range rs.changes {
+		if ch.Kind == Added || ch.Old.Kind != manifest.KindFile {
+			continue
+		}
+		want, ok := st.files[path]
+		if !ok {
+			want, ok = st.memo.recordedStat(path)
+		}
+		if !ok {
+			return false
+		}
+		fi, err := os.Lstat(filepath.Join(st.key.root, filepath.FromSlash(path)))
+		if err != nil || !fi.Mode().IsRegular() || statOf(fi) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// isSecretFound reports whether path is among secrets, sorted.
+func isSecretFound(secrets []string, path string) bool {
+	_, found := slices.BinarySearch(secrets, path)
+	return found
+}
