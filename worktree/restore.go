@@ -495,7 +495,12 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 	// Both are in the order of manifest.ComparePaths already (a
 	// capture's tree, a plan's sorted entries): no check of it.
 	for _, c := range diffEntries(have.Entries, want.Entries, nil, nil) {
-		if c.Kind != Removed && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
+		// An entry the directory's tree has, of the same kind, went
+		// through the rules already: only what the image adds, or turns
+		// into another kind (a directory pattern may then match), is
+		// asked about.
+		asked := c.Kind == Added || c.Kind == Changed && c.Old.Kind != c.New.Kind
+		if asked && rs.keep.protected(c.Path, c.New.Kind == manifest.KindDir) {
 			rs.passed++
 			continue
 		}

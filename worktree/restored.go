@@ -171,15 +171,16 @@ func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 // asRecorded reports whether every file the plan replaces, removes or
 // changes the mode of has the stat now that the state knows of it: the
 // watcher hears of no write through a shared memory mapping (see Restore).
+// The files the state checked itself, takeRestored has just looked at.
 func (st *restoredState) asRecorded(rs *restorer) bool {
 	for path, ch := range rs.changes {
 		if ch.Kind == Added || ch.Old.Kind != manifest.KindFile {
 			continue
 		}
-		want, ok := st.files[path]
-		if !ok {
-			want, ok = st.memo.recordedStat(path)
+		if _, ok := st.files[path]; ok {
+			continue // looked at by takeRestored a moment ago
 		}
+		want, ok := st.memo.recordedStat(path)
 		if !ok {
 			return false
 		}
