@@ -92,17 +92,23 @@ func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		files: make(map[string]fileStat, len(paths)), secrets: slices.Clone(secrets),
 	}
 	for _, path := range paths {
-		e, fi, ok := st.foundAsImage(root, path)
+		if isRestoreTemp(baseName(path)) {
+			continue // never in a tree, whatever lies there
+		}
+		e, inImage, ok := st.expected(root, path)
 		if !ok {
 			return
 		}
-		if fi == nil {
+		if !inImage {
 			continue // absent, as in the image
 		}
-		// The file the restore renamed into place, with no event since.
+		// The file the restore renamed into place, with no event since:
+		// what the restore noted of it is what lies there, but for a
+		// write with no event, which the next restore's look at its stat
+		// finds (takeRestored).
 		note, ok := own.Own(path)
 		w, isOwn := note.(ownWrite)
-		if !ok || !isOwn || w.stat != statOf(fi) || w.blob != e.Blob {
+		if !ok || !isOwn || w.blob != e.Blob || w.stat.size != e.Size || w.stat.mode != e.Mode {
 			return
 		}
 		st.files[path] = w.stat
@@ -110,30 +116,24 @@ func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 	kept.Keep(st)
 }
 
-// foundAsImage looks at the changed path: ok when the directory has what
-// the image has there, as far as a stat tells; fi is nil where both
-// have nothing, else the stat of the image's file e (whose bytes the
-// caller checks). Only files and absent entries pass: a directory or
-// link at a changed path, an ignore file (whose rules may change what a
-// walk finds), a secret that went (which the state would still name),
-// anything where the image has nothing, fail.
-func (st *restoredState) foundAsImage(root, path string) (e manifest.Entry, fi fs.FileInfo, ok bool) {
+// expected returns the image's entry at the changed path, if any, and
+// whether it may be as the image has it: only an absent entry, which the
+// directory must lack too (a look at it), or a file, which the caller
+// checks, pass. A directory or link at a changed path, an ignore file
+// (whose rules may change what a walk finds), a secret that went (which
+// the state would still name), anything where the image has nothing,
+// fail.
+func (st *restoredState) expected(root, path string) (e manifest.Entry, inImage, ok bool) {
 	if slices.Contains(ignoreFiles, baseName(path)) {
-		return e, nil, false
+		return e, false, false
 	}
 	i, inImage := slices.BinarySearchFunc(st.sorted, path, func(e manifest.Entry, p string) int { return manifest.ComparePaths(e.Path, p) })
-	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(path)))
 	if !inImage {
-		return e, nil, errors.Is(err, fs.ErrNotExist) && !isSecretFound(st.secrets, path)
+		_, err := os.Lstat(filepath.Join(root, filepath.FromSlash(path)))
+		return e, false, errors.Is(err, fs.ErrNotExist) && !isSecretFound(st.secrets, path)
 	}
 	e = st.sorted[i]
-	if err != nil || e.Kind != manifest.KindFile || !fi.Mode().IsRegular() || linkCount(fi) != 1 {
-		return e, nil, false
-	}
-	if s := statOf(fi); s.size != e.Size || s.mode != e.Mode {
-		return e, nil, false
-	}
-	return e, fi, true
+	return e, true, e.Kind == manifest.KindFile
 }
 
 // takeRestored returns the state the last restore of root kept, when

@@ -72,7 +72,7 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 		_, _, id := treeID(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w})
 		images = append(images, id)
 	}
-	kept := 0
+	kept, taken := 0, 0
 	for round := range 40 {
 		changed := rng.IntN(3) == 0
 		if changed {
@@ -81,8 +81,22 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 		step := fmt.Sprintf("round %d (changed just before: %v)", round, changed)
 		_, want := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
 		to := images[rng.IntN(len(images))]
+		ws.w.mu.Lock()
+		memo, wasKept := ws.w.memo, ws.w.kept != nil
+		ws.w.mu.Unlock()
 		res, err := worktree.Restore(ctx, ws.s, to, ws.dir, worktree.RestoreOptions{Changes: ws.w})
 		must(t, err)
+		// A backup taken from what the restore before kept is no
+		// capture: the watcher's memo stays.
+		ws.w.mu.Lock()
+		walked := ws.w.memo != memo
+		ws.w.mu.Unlock()
+		if wasKept && !changed {
+			if walked {
+				t.Errorf("%s: the backup walked, though nothing changed since the restore before", step)
+			}
+			taken++
+		}
 		img, err := ws.s.Image(ctx, res.Backup)
 		must(t, err)
 		if img.Manifest.World.FS != want {
@@ -104,8 +118,9 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 	}
 	// Most restores leave what the next takes; some cannot (a directory
 	// made or a mode changed, which the backup walks to see).
-	if kept < 10 {
-		t.Errorf("%d restores of 40 left the directory as their image for the next", kept)
+	t.Logf("%d restores of 40 kept their state, %d took one", kept, taken)
+	if kept < 10 || taken < 5 {
+		t.Errorf("%d restores of 40 left the directory as their image for the next, %d took it", kept, taken)
 	}
 }
 
