@@ -27,8 +27,11 @@ import (
 // may differ from what it recorded is one an event was of since
 // (ChangedPaths), and each was found, after the restore, as the image
 // has it: a file the restore renamed into place with no event since
-// (OwnChanges), of the image's bytes and mode, or no entry where the
-// image has none. Elsewhere the directory is as the memo recorded, which
+// (OwnChanges), of the image's bytes and mode, whose stat the next
+// restore finds as the restore noted it (a write with no event, through
+// a mapping or a hard link from outside, changes it), or no entry where
+// the image has none (a restore's temporary name, which no tree holds,
+// whatever lies there). Elsewhere the directory is as the memo recorded, which
 // is as the image has it: the restore that kept this state, and each
 // before it back to that capture, made every change of its plan (none
 // left, none refused), so every entry they did not touch was the same
@@ -40,7 +43,8 @@ type restoredState struct {
 	// sorted is the image's tree, in the order of a walk's sorted tree.
 	sorted []manifest.Entry
 	// memo is the watcher's memo that the changed paths are relative
-	// to, and files the stats of the files at those paths, as found.
+	// to, and files the stats of the files at those paths, as the
+	// restores that placed them noted them.
 	memo  *captureMemo
 	files map[string]fileStat
 	// secrets are the paths DefaultSecrets leaves out of the tree, as
