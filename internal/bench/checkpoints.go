@@ -564,6 +564,14 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 		if err == nil {
 			_, err = c.restore(latest) // and forward again, not timed
 		}
+		if err == nil {
+			// A checkpoint of the workspace as it now is, not timed: in
+			// an agent's loop a restore follows the checkpoint of the
+			// last turn, not another restore, and pf serve may restore
+			// faster right after a restore (its undo image is the one
+			// just restored).
+			_, _, err = c.checkpoint()
+		}
 		return d, err
 	})
 	return err
