@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,6 +94,47 @@ func TestWatcher_KilledWatchersCookiesSwept(t *testing.T) {
 		t.Errorf("the sweep removed a file no watcher makes: %v", err)
 	}
 
+	must(t, w.Close())
+	if _, err := os.Lstat(w.cookies); !os.IsNotExist(err) {
+		t.Errorf("Close left its cookie directory: %v", err)
+	}
+}
+
+// TestWatcher_Barrier_OneCookie: the barrier renames one cookie file,
+// so its directory holds the lock and that cookie whatever the number of
+// barriers; a cookie removed behind the watcher's back is made again,
+// and Close removes the directory.
+func TestWatcher_Barrier_OneCookie(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	must(t, err)
+	w, err := newWatcher(root)
+	must(t, err)
+	defer w.Close()
+	cookies := func() []string {
+		entries, err := os.ReadDir(w.cookies)
+		must(t, err)
+		var names []string
+		for _, e := range entries {
+			if e.Name() != cookieLockName {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	for i := range 20 {
+		if i == 10 {
+			must(t, os.Remove(filepath.Join(w.cookies, w.cookie)))
+		}
+		ok, err := w.barrier(t.Context())
+		must(t, err)
+		if !ok {
+			t.Fatalf("barrier %d timed out", i)
+		}
+		if got, want := cookies(), []string{fmt.Sprintf("c%d", i+1)}; !slices.Equal(got, want) {
+			t.Fatalf("after barrier %d the cookie directory holds %q, want %q", i, got, want)
+		}
+	}
 	must(t, w.Close())
 	if _, err := os.Lstat(w.cookies); !os.IsNotExist(err) {
 		t.Errorf("Close left its cookie directory: %v", err)
