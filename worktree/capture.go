@@ -501,6 +501,12 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 	if wk.cacheLoad != nil && err == nil {
 		wk.cache, _ = wk.cacheLoad.loaded() // run waited for it
 	}
+	sorted := false
+	if err == nil && wk.memo != nil && whole == nil && c.omitted == nil {
+		if entries := wk.treeOfMemos(); entries != nil {
+			wk.entries, sorted = entries, true
+		}
+	}
 	if wk.changes != nil {
 		if err == nil && wk.memo != nil {
 			wk.memo.unsure = wk.unsure.Load() || len(wk.temps) != 0
@@ -520,7 +526,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		return &walked{wk: wk, rest: func() manifest.Digest { return whole.rest }, sorted: true, whole: whole}, nil
 	}
 	entries := wk.entries
-	return &walked{wk: wk, rest: sync.OnceValue(func() manifest.Digest { return restOf(entries) })}, nil
+	return &walked{wk: wk, rest: sync.OnceValue(func() manifest.Digest { return restOf(entries) }), sorted: sorted}, nil
 }
 
 // keepTree keeps in the walk's memo, if it made one, the tree it put,

@@ -269,8 +269,11 @@ type dirMemo struct {
 	cached   []*loadedEntry
 	cachedIn *cacheMarks
 	subdirs  []subdirMemo
-	ignored  int
-	secrets  []string
+	// order is the order of entries and subdirs by name, once a walk
+	// laid them out in a tree (see sortedOrder).
+	order   []int32
+	ignored int
+	secrets []string
 
 	// volatile says the directory must be read again, whatever the
 	// watcher says: a file in it changed while it was read, an entry was

@@ -886,7 +886,7 @@ func TestWatcher_CaptureIsFull_RandomTurns(t *testing.T) {
 		for range 1 + rng.IntN(10) {
 			paths := files()
 			f := paths[rng.IntN(len(paths))]
-			switch rng.IntN(7) {
+			switch rng.IntN(8) {
 			case 0, 1:
 				appendTo(t, f, fmt.Sprintf("turn %d\n", turn))
 			case 2:
@@ -904,6 +904,16 @@ func TestWatcher_CaptureIsFull_RandomTurns(t *testing.T) {
 					must(t, os.RemoveAll(filepath.Dir(f)))
 				} else {
 					must(t, os.MkdirAll(ws.path(fmt.Sprintf("pad/e%02d", rng.IntN(5))), 0o755))
+				}
+			case 7:
+				// Names beside a directory's that sort around its
+				// entries' paths ("d03" < "d03/f" < "d03-x" <
+				// "d03.lnk"), a file and a symbolic link.
+				d := fmt.Sprintf("pad/d%02d", rng.IntN(24))
+				if rng.IntN(2) == 0 {
+					write(t, ws.dir, d+"-x", fmt.Sprint("beside ", rng.Int()))
+				} else if err := os.Symlink(fmt.Sprint("target", rng.IntN(3)), ws.path(d+".lnk")); err != nil && !errors.Is(err, fs.ErrExist) {
+					t.Fatal(err)
 				}
 			}
 		}
