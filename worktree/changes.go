@@ -362,9 +362,7 @@ func (wk *walker) recall(rel string, slot *subdirMemo) *dirMemo {
 		}
 		found = append(found, ce)
 	}
-	for _, ce := range found {
-		wk.cache.markHit(ce)
-	}
+	wk.cache.markHits(found)
 	if lookedUp {
 		m.cached, m.cachedIn = append(m.cached[:0], found...), wk.cache.marks
 	}
@@ -415,11 +413,13 @@ func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]
 			return nil, nil
 		}
 	}
+	var hits []*loadedEntry
 	for i := range m.entries {
 		if e := &m.entries[i]; e.Kind == manifest.KindFile && !changed[baseName(e.Path)] {
-			wk.cache.markHit(wk.cache.entries[e.Path])
+			hits = append(hits, wk.cache.entries[e.Path])
 		}
 	}
+	wk.cache.markHits(hits)
 	return m, changed
 }
 
