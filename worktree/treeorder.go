@@ -162,17 +162,24 @@ func (m *dirMemo) sortedOrder() []int32 {
 	if len(m.order) == n {
 		return m.order
 	}
+	// Each name sliced from its path once, beside its index: a
+	// comparison then reads two strings, not two entries and paths.
+	type named struct {
+		name string
+		k    int32
+	}
+	byName := make([]named, 0, n)
+	for i := range m.entries {
+		byName = append(byName, named{baseName(m.entries[i].Path), int32(i)})
+	}
+	for j := range m.subdirs {
+		byName = append(byName, named{m.subdirs[j].name, int32(len(m.entries) + j)})
+	}
+	slices.SortFunc(byName, func(a, b named) int { return strings.Compare(a.name, b.name) })
 	order := make([]int32, n)
-	for k := range order {
-		order[k] = int32(k)
+	for i := range byName {
+		order[i] = byName[i].k
 	}
-	name := func(k int32) string {
-		if int(k) < len(m.entries) {
-			return baseName(m.entries[k].Path)
-		}
-		return m.subdirs[int(k)-len(m.entries)].name
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(name(a), name(b)) })
 	m.order = order
 	return order
 }
