@@ -536,7 +536,7 @@ func (wd *walked) keepTree(fs manifest.Digest) {
 	if wk.memo == nil {
 		return
 	}
-	put := &putTree{fs: fs, enc: wd.enc}
+	put := &putTree{fs: fs, enc: wd.enc, secrets: wk.secrets} // sorted by walk, never changed after
 	if last := wk.lastMemo.lastPut(); last != nil && last.fs == fs {
 		// The last capture's tree, and its encoding if this capture
 		// made none.

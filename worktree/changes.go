@@ -206,6 +206,10 @@ type putTree struct {
 	// enc is the tree's encoding, when the capture made one, from which
 	// the next capture encodes its tree (manifest.Tree.EncodeFrom).
 	enc *manifest.EncodedTree
+	// secrets are the paths DefaultSecrets left out of the tree, sorted,
+	// as the capture found them: a restore that takes the tree as the
+	// directory's reports them (see capturedState).
+	secrets []string
 }
 
 // lastPut returns the tree m's capture put, or nil.
@@ -223,7 +227,7 @@ func (m *captureMemo) lastPut() *putTree {
 // pf-bench's checkpoints-small tree).
 func (m *captureMemo) dropEncoding() {
 	if t := m.lastPut(); t != nil && t.enc != nil {
-		m.tree.CompareAndSwap(t, &putTree{fs: t.fs, tree: t.tree})
+		m.tree.CompareAndSwap(t, &putTree{fs: t.fs, tree: t.tree, secrets: t.secrets})
 	}
 }
 

@@ -155,12 +155,21 @@ func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		st, _ = kept.Kept().(*restoredState)
 	}
 	memo := cs.Memo()
+	unchanged := false
+	if u, ok := cs.(Unchanged); ok {
+		unchanged = u.Unchanged()
+	}
 	cs.End(nil)
-	if st == nil || len(st.sorted) == 0 || memo != any(st.memo) || st.key != restoredKey(s, root, opts) || st.head != *head {
+	h, ok, err := s.Head(ctx, head.Dir, head.Session)
+	if err != nil || !ok {
 		return nil
 	}
-	h, ok, err := s.Head(ctx, head.Dir, head.Session)
-	if err != nil || !ok || h.ID != st.image {
+	if st == nil && unchanged {
+		if m, ok := memo.(*captureMemo); ok {
+			st = capturedState(ctx, s, root, opts, head, h.ID, m)
+		}
+	}
+	if st == nil || len(st.sorted) == 0 || memo != any(st.memo) || st.key != restoredKey(s, root, opts) || st.head != *head || h.ID != st.image {
 		return nil
 	}
 	for path, want := range st.files {
@@ -170,6 +179,35 @@ func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		}
 	}
 	return st
+}
+
+// capturedState returns the state of a directory that nothing at all
+// changed in since the capture that made memo (the watcher's Unchanged,
+// which an unchanged served snapshot takes its whole walk on), when that
+// capture's tree is the one of image, the head: the checkpoint an agent
+// took of its last turn, say, before the restore that takes it back. The
+// capture walked the directory with the watcher from its Begin on, so a
+// walk now would find the tree it put, unless it met what may change
+// with no event (memo.unsure: a file skipped, a temporary name; a
+// volatile directory); its files, which the restore may replace, are
+// checked against their recorded stats as a kept state's are
+// (asRecorded). Its files map is empty: no path changed since.
+func capturedState(ctx context.Context, s *pf.Store, root string, opts RestoreOptions, head *pf.HeadRef, image manifest.Digest, memo *captureMemo) *restoredState {
+	key := restoredKey(s, root, opts)
+	put := memo.lastPut()
+	if memo.key != key || memo.unsure || put == nil || put.tree == nil {
+		return nil
+	}
+	for _, m := range memo.dirs {
+		if m.volatile {
+			return nil
+		}
+	}
+	img, err := s.Image(ctx, image)
+	if err != nil || img.Manifest.World.FS != put.fs {
+		return nil
+	}
+	return &restoredState{key: key, head: *head, image: image, sorted: put.tree.Entries, memo: memo, secrets: slices.Clone(put.secrets)}
 }
 
 // asRecorded reports whether every file the plan replaces, removes or

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/processfork/pf"
 	"github.com/processfork/pf/manifest"
 	"github.com/processfork/pf/worktree"
 )
@@ -72,13 +73,28 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 		_, _, id := treeID(t, ws.s, &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w})
 		images = append(images, id)
 	}
-	kept, taken := 0, 0
-	for round := range 40 {
+	kept, taken, checkpoints, takenCheckpoints := 0, 0, 0, 0
+	for round := range 60 {
 		changed := rng.IntN(3) == 0
 		if changed {
 			turn(1+rng.IntN(4), rng.IntN(2) == 0)
 		}
-		step := fmt.Sprintf("round %d (changed just before: %v)", round, changed)
+		// An agent's checkpoint of its turn, a served snapshot that
+		// moves the head, and sometimes changes after it.
+		var checkpoint manifest.Digest
+		if rng.IntN(2) == 0 {
+			var err error
+			checkpoint, err = ws.s.Snapshot(ctx, pf.Snapshot{
+				Agent: agent, World: &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}, Head: &pf.HeadRef{Dir: ws.dir},
+			})
+			must(t, err)
+			checkpoints++
+			changed = rng.IntN(4) == 0
+			if changed {
+				turn(1+rng.IntN(4), rng.IntN(2) == 0)
+			}
+		}
+		step := fmt.Sprintf("round %d (checkpoint: %v, changed just before: %v)", round, checkpoint != manifest.Digest{}, changed)
 		_, want := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
 		to := images[rng.IntN(len(images))]
 		ws.w.mu.Lock()
@@ -86,12 +102,22 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 		ws.w.mu.Unlock()
 		res, err := worktree.Restore(ctx, ws.s, to, ws.dir, worktree.RestoreOptions{Changes: ws.w})
 		must(t, err)
-		// A backup taken from what the restore before kept is no
-		// capture: the watcher's memo stays.
+		// A backup taken from what the restore before kept, or from the
+		// checkpoint's capture, is no capture: the watcher's memo stays.
 		ws.w.mu.Lock()
 		walked := ws.w.memo != memo
 		ws.w.mu.Unlock()
-		if wasKept && !changed {
+		switch {
+		case changed:
+		case checkpoint != manifest.Digest{}:
+			if walked {
+				t.Errorf("%s: the backup walked, though nothing changed since the checkpoint", step)
+			}
+			if res.Backup != checkpoint {
+				t.Errorf("%s: the backup is %s, not the checkpoint %s", step, res.Backup.Short(), checkpoint.Short())
+			}
+			takenCheckpoints++
+		case wasKept:
 			if walked {
 				t.Errorf("%s: the backup walked, though nothing changed since the restore before", step)
 			}
@@ -118,9 +144,10 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 	}
 	// Most restores leave what the next takes; some cannot (a directory
 	// made or a mode changed, which the backup walks to see).
-	t.Logf("%d restores of 40 kept their state, %d took one", kept, taken)
-	if kept < 10 || taken < 5 {
-		t.Errorf("%d restores of 40 left the directory as their image for the next, %d took it", kept, taken)
+	t.Logf("%d restores of 60 kept their state, %d took one; %d checkpoints, %d taken as the backup", kept, taken, checkpoints, takenCheckpoints)
+	if kept < 10 || taken < 3 || takenCheckpoints < 10 {
+		t.Errorf("%d restores of 60 left the directory as their image for the next, %d took it; %d of %d checkpoints were taken as the backup",
+			kept, taken, takenCheckpoints, checkpoints)
 	}
 }
 
@@ -181,6 +208,62 @@ func TestWatcher_RestoredThenChanged(t *testing.T) {
 			}
 			if strings.HasSuffix(tc.name, "secret") && !res.BackupIsNew && fmt.Sprint(res.Secrets) != "[.env src/p1/key.pem]" {
 				t.Errorf("secrets %q", res.Secrets)
+			}
+		})
+	}
+}
+
+// TestWatcher_CheckpointThenChanged: a change after a served checkpoint,
+// even one with no event (a write through a mapping), makes the next
+// restore's backup hold it when the restore overwrites the file; with
+// nothing changed, the backup is the checkpoint, taken without a walk.
+func TestWatcher_CheckpointThenChanged(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(ws *workspace)
+		// what the backup has at src/p1/file1.txt
+		want string
+	}{
+		{"unchanged", func(ws *workspace) {}, "second"},
+		{"edited", func(ws *workspace) { write(t, ws.dir, "src/p1/file1.txt", "edited after") }, "edited after"},
+		{"edited through a mapping", func(ws *workspace) { writeMapped(t, ws.path("src/p1/file1.txt"), "mapped") }, "mapped"},
+		{"edited through a link from outside", func(ws *workspace) {
+			outside := filepath.Join(t.TempDir(), "link")
+			must(t, os.Link(ws.path("src/p1/file1.txt"), outside))
+			must(t, os.WriteFile(outside, []byte("linked"), 0o644))
+		}, "linked"},
+		{"a file made", func(ws *workspace) { write(t, ws.dir, "src/p2/new.txt", "new") }, "second"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWorkspace(t)
+			write(t, ws.dir, "src/p1/file1.txt", "second")
+			checkpoint, err := ws.s.Snapshot(ctx, pf.Snapshot{
+				Agent: agent, World: &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}, Head: &pf.HeadRef{Dir: ws.dir},
+			})
+			must(t, err)
+			tc.change(ws)
+			_, want := tree(t, openStore(t), &worktree.Capture{Root: ws.dir})
+			ws.w.mu.Lock()
+			memo := ws.w.memo
+			ws.w.mu.Unlock()
+			res, err := worktree.Restore(ctx, ws.s, ws.first, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			ws.w.mu.Lock()
+			walked := ws.w.memo != memo
+			ws.w.mu.Unlock()
+			if tc.name == "unchanged" && (walked || res.Backup != checkpoint) {
+				t.Errorf("the backup walked (%v) or is %s, not the checkpoint %s", walked, res.Backup.Short(), checkpoint.Short())
+			}
+			img, err := ws.s.Image(ctx, res.Backup)
+			must(t, err)
+			if img.Manifest.World.FS != want {
+				t.Errorf("the backup's tree is %s, a walk's %s", img.Manifest.World.FS.Short(), want.Short())
+			}
+			if got := entriesOf(t, ws.s, res.Backup)["src/p1/file1.txt"]; got.Size != int64(len(tc.want)) {
+				t.Errorf("the backup has %+v, want %q", got, tc.want)
+			}
+			if fmt.Sprint(res.Secrets) != "[.env]" {
+				t.Errorf("secrets %q, want .env", res.Secrets)
 			}
 		})
 	}
