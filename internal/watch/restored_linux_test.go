@@ -4,7 +4,6 @@ package watch
 
 import (
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -31,16 +30,7 @@ func TestWatcher_RestoreBackupIsWalk_RandomChanges(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(16, 5))
-	files := func() []string {
-		var out []string
-		must(t, filepath.WalkDir(ws.path("pad"), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				out = append(out, p)
-			}
-			return err
-		}))
-		return out
-	}
+	files := func() []string { return regularFiles(t, ws.path("pad")) }
 	// A turn of an agent: files edited, made and removed where
 	// directories are; with dirs, modes and directories change too.
 	turn := func(n int, dirs bool) {

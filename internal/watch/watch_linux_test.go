@@ -27,6 +27,18 @@ var ctx = context.Background()
 
 var agent = manifest.Agent{Kind: "test", Version: "0.1.0", Fingerprint: "f"}
 
+// regularFiles returns the paths of the regular files under dir.
+func regularFiles(t testing.TB, dir string) []string {
+	var out []string
+	must(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return err
+	}))
+	return out
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -869,16 +881,7 @@ func TestWatcher_CaptureIsFull_RandomTurns(t *testing.T) {
 	}
 	ws.check("padding written", true)
 	rng := rand.New(rand.NewPCG(16, 3))
-	files := func() []string {
-		var out []string
-		must(t, filepath.WalkDir(ws.path("pad"), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				out = append(out, p)
-			}
-			return err
-		}))
-		return out
-	}
+	files := func() []string { return regularFiles(t, ws.path("pad")) }
 	newPath := func() string {
 		return ws.path(fmt.Sprintf("pad/d%02d/n%03d.txt", rng.IntN(24), rng.IntN(1000)))
 	}
