@@ -50,11 +50,7 @@ func TestBolt_Get_ChunkedRefusesAByteFlippedAnywhere(t *testing.T) {
 	formats := map[byte]bool{}
 	err = d.View(func(tx *bolt.Tx) error {
 		at := func(p []byte, i int) int64 { return int64(uintptr(unsafe.Pointer(&p[i])) - s.mapBase()) }
-		list, _, err := lookup(tx, dg)
-		if err != nil {
-			return err
-		}
-		refs, err := parseChunkList(dg, list)
+		list, refs, err := chunkListOf(tx, dg)
 		if err != nil {
 			return err
 		}
@@ -144,11 +140,7 @@ func TestBolt_Get_ChunkedReadsLargeBlobsInWindows(t *testing.T) {
 		last string
 	)
 	err = d.View(func(tx *bolt.Tx) error {
-		list, _, err := lookup(tx, dg)
-		if err != nil {
-			return err
-		}
-		refs, err := parseChunkList(dg, list)
+		_, refs, err := chunkListOf(tx, dg)
 		if err != nil {
 			return err
 		}
@@ -174,4 +166,15 @@ func TestBolt_Get_ChunkedReadsLargeBlobsInWindows(t *testing.T) {
 	if !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), last) {
 		t.Fatalf("Get: %d bytes, %v; want ErrCorrupt naming %s", len(got), err, last)
 	}
+}
+
+// chunkListOf returns the stored chunk list of the chunked blob dg and
+// the refs it holds.
+func chunkListOf(tx *bolt.Tx, dg manifest.Digest) (header, []chunkRef, error) {
+	list, _, err := lookup(tx, dg)
+	if err != nil {
+		return header{}, nil, err
+	}
+	refs, err := parseChunkList(dg, list)
+	return list, refs, err
 }
