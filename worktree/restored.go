@@ -160,6 +160,9 @@ func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		unchanged = u.Unchanged()
 	}
 	cs.End(nil)
+	if st == nil && !unchanged {
+		return nil // no state to take: no read of the head
+	}
 	h, ok, err := s.Head(ctx, head.Dir, head.Session)
 	if err != nil || !ok {
 		return nil
