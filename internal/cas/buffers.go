@@ -70,7 +70,7 @@ func (l *bufferList) put(b []byte) {
 // chunkBuffers hold the chunkers' buffers of chunked puts: chunkedPuts
 // lets one run a core.
 var chunkBuffers = sync.OnceValue(func() *bufferList {
-	return &bufferList{max: runtime.GOMAXPROCS(0) * chunkMax}
+	return &bufferList{max: runtime.GOMAXPROCS(0) * chunkerBuffer}
 })
 
 // valueBuffers hold the raw values of chunks, from the chunk's cut until
@@ -82,7 +82,7 @@ var valueBuffers = sync.OnceValue(func() *bufferList {
 })
 
 // chunkedPuts holds a place for each chunked put that runs, one a core:
-// each keeps a core busy, so more at once add only memory (16 MiB each).
+// each keeps a core busy, so more at once add only memory (20 MiB each).
 var chunkedPuts = sync.OnceValue(func() chan struct{} { return make(chan struct{}, runtime.GOMAXPROCS(0)) })
 
 // readBuffers hold the chunk buffers of streaming reads (chunkReader), a

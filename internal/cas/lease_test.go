@@ -8,11 +8,13 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
@@ -514,4 +516,57 @@ func isHeld(s *Bolt, d manifest.Digest) bool {
 	s.holds.mu.Lock()
 	defer s.holds.mu.Unlock()
 	return s.holds.held(d)
+}
+
+// TestLease_PutChunked_CutsWhereTheLibraryDoes checks that a put cuts a
+// blob where the chunking library's own chunker does with a buffer of
+// the smallest size it takes, whatever the size of the put's scan buffer
+// and of the reads that feed it: dedupe across stores and versions
+// depends on the cut points never moving.
+func TestLease_PutChunked_CutsWhereTheLibraryDoes(t *testing.T) {
+	b := payload(41, 40<<20)
+	var want []int64
+	ch, err := cdc.NewChunkerBuffer(chunkAlgorithm, bytes.NewReader(b),
+		&cdc.ChunkerOpts{MinSize: chunkMin, NormalSize: chunkNormal, MaxSize: chunkMax}, make([]byte, chunkMax))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c, err := ch.Next()
+		if len(c) > 0 {
+			want = append(want, int64(len(c)))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		r    func() io.Reader
+	}{
+		{"whole reads", func() io.Reader { return bytes.NewReader(b) }},
+		{"short reads", func() io.Reader { return iotest.HalfReader(bytes.NewReader(b)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, s := openStore(t, "", Options{})
+			d, err := s.Put(ctx, tc.r())
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunks, err := s.Chunks(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, c := range chunks {
+				got = append(got, c.Size)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("cut into %v, the library cuts %v", got, want)
+			}
+		})
+	}
 }
