@@ -17,8 +17,8 @@ type ExportOptions struct {
 	Ancestors bool
 	// Tags gives each image exported the tags that name it in the store.
 	Tags bool
-	// Concurrency is how many blobs move at once (DefaultConcurrency if
-	// zero).
+	// Concurrency is how many blobs move at once (if zero, what the sink
+	// asks as a Pacer, else DefaultConcurrency).
 	Concurrency int
 	Observer    Observer
 }
@@ -29,6 +29,9 @@ type ExportOptions struct {
 // whole from s fails, with its descendants; the others go on. As Import,
 // it returns an error only when it cannot go on at all.
 func Export(ctx context.Context, s *pf.Store, ids []manifest.Digest, sink Sink, opts ExportOptions) (*Report, error) {
+	if p, ok := sink.(Pacer); ok && opts.Concurrency <= 0 {
+		opts.Concurrency = p.Concurrency()
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}

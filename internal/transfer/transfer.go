@@ -84,6 +84,14 @@ type Sink interface {
 	Close() error
 }
 
+// A Pacer is a Sink that says how many blobs Export moves at once when
+// ExportOptions.Concurrency is zero: one whose blobs spend most of their
+// time waiting on another process (a registry's uploads) keeps more of
+// them on their way than DefaultConcurrency.
+type Pacer interface {
+	Concurrency() int
+}
+
 // A Preparer is a Sink that wants to hear of each image before Export asks
 // it about the image's blobs (a registry then reads what it holds of the
 // image already).

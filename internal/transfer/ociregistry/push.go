@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -28,6 +29,9 @@ type Sink struct {
 	known map[manifest.Digest]ociimage.Layer // layers the registry has
 
 	spools *spools
+	// encoding holds a slot for each blob being read and compressed
+	// (see encodeSlots).
+	encoding chan struct{}
 }
 
 // Create connects to ref's repository to push image target there under
@@ -41,7 +45,8 @@ func Create(ctx context.Context, ref Ref, target manifest.Digest, tagIDs bool, o
 	if err != nil {
 		return nil, explain(ref, err)
 	}
-	s := &Sink{ref: ref, repo: repo, opts: opts, target: target, tagIDs: tagIDs, known: map[manifest.Digest]ociimage.Layer{}, spools: newSpools(opts.SpoolDir)}
+	s := &Sink{ref: ref, repo: repo, opts: opts, target: target, tagIDs: tagIDs, known: map[manifest.Digest]ociimage.Layer{},
+		spools: newSpools(opts.SpoolDir), encoding: make(chan struct{}, encodeSlots())}
 	// What the tag holds now names layers the registry has: a push of
 	// the same image, or of one that shares blobs with it, need not
 	// compress those blobs again to learn their digests.
@@ -97,17 +102,56 @@ func (s *Sink) Has(ctx context.Context, d manifest.Digest) (bool, error) {
 	return has, nil
 }
 
+// encodeSlots is how many blobs a push reads, checks and compresses at
+// once: one a core, at most DefaultConcurrency. That work is this
+// process's CPU, while an upload mostly waits on the registry (which,
+// on this machine, runs on the same cores). A blob gives its slot back
+// as soon as its layer is written, so that the next one compresses while
+// it uploads: with a slot a blob from reading to the end of its upload,
+// all of them at times waited on the registry with nothing compressed
+// behind them, then all compressed at once while the registry waited.
+func encodeSlots() int {
+	return min(transfer.DefaultConcurrency, max(1, runtime.GOMAXPROCS(0)))
+}
+
+// pushConcurrency is how many blobs a push has on their way: those being
+// compressed, and DefaultConcurrency uploading.
+func pushConcurrency() int { return encodeSlots() + transfer.DefaultConcurrency }
+
+// Concurrency is how many blobs Export gives a push at once (see
+// encodeSlots): more than it compresses at once, so that uploads go on
+// while the next blobs compress.
+func (s *Sink) Concurrency() int { return pushConcurrency() }
+
+// startEncoding waits for a slot to read and compress a blob in; the
+// function it returns gives the slot back, once however often it is
+// called.
+func (s *Sink) startEncoding(ctx context.Context) (func(), error) {
+	select {
+	case s.encoding <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s.encoding }) }, nil
+}
+
 // spoolAbove is the size above which a blob's compressed form goes to a
 // file rather than memory while its digest is learnt.
 const spoolAbove = 4 << 20
 
 // idleLayerBuffers hold the frames of small blobs while they upload:
 // grown once to the size of a blob, not doubled from nothing for each.
-var idleLayerBuffers = transfer.NewIdle[*bytes.Buffer](transfer.DefaultConcurrency)
+var idleLayerBuffers = transfer.NewIdle[*bytes.Buffer](pushConcurrency())
 
 // PutBlob compresses blob b, learns the digest of its frame, and uploads
 // the frame unless the registry has it (a push that was cut short).
 func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadCloser, error)) (bool, error) {
+	encoded, err := s.startEncoding(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer encoded()
 	r, err := open()
 	if err != nil {
 		return false, err
@@ -118,7 +162,7 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	// moves several blobs at once.
 	r = struct{ io.ReadCloser }{r}
 	if b.Size > spoolAbove {
-		return s.putSpooled(ctx, b, r)
+		return s.putSpooled(ctx, b, r, encoded)
 	}
 	buf := idleLayerBuffers.Get(func() *bytes.Buffer { return new(bytes.Buffer) })
 	defer idleLayerBuffers.Put(buf)
@@ -129,6 +173,7 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 	if err != nil {
 		return false, err
 	}
+	encoded()
 	sent, err := s.upload(ctx, layerDesc(l), func() (io.Reader, error) { return bytes.NewReader(buf.Bytes()), nil })
 	if err != nil {
 		return false, err
@@ -138,8 +183,9 @@ func (s *Sink) PutBlob(ctx context.Context, b pf.Blob, open func() (io.ReadClose
 }
 
 // putSpooled is PutBlob of a blob too large to hold its frame in memory:
-// the frame goes to a spool file while its digest is learnt.
-func (s *Sink) putSpooled(ctx context.Context, b pf.Blob, r io.Reader) (bool, error) {
+// the frame goes to a spool file while its digest is learnt. It calls
+// encoded once the frame is written.
+func (s *Sink) putSpooled(ctx context.Context, b pf.Blob, r io.Reader, encoded func()) (bool, error) {
 	spool, err := s.spools.get()
 	if err != nil {
 		return false, err
@@ -150,6 +196,7 @@ func (s *Sink) putSpooled(ctx context.Context, b pf.Blob, r io.Reader) (bool, er
 	if l, err = ociimage.WriteLayer(spool, b.Digest, r); err != nil {
 		return false, err
 	}
+	encoded()
 	// A spool used before may be longer than this layer.
 	if err := spool.Truncate(l.Size); err != nil {
 		return false, err

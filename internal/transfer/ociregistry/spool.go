@@ -25,7 +25,7 @@ type spools struct {
 }
 
 func newSpools(dir string) *spools {
-	return &spools{dir: dir, idle: transfer.NewIdle[*os.File](transfer.DefaultConcurrency)}
+	return &spools{dir: dir, idle: transfer.NewIdle[*os.File](pushConcurrency())}
 }
 
 // get returns an empty spool, or one a blob before used, at its start.
