@@ -114,3 +114,75 @@ func TestRestore_ReleasesReplacedFiles(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// isOpen reports whether fd is an open descriptor of this process.
+func isOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
+// TestLateCloser_ClosesAfterTheWrites: the descriptors of replaced files
+// stay open while the restore writes (their freeing would compete with
+// the writes), until stop, or until half of maxHeldReplaced wait; then
+// every one closes.
+func TestLateCloser_ClosesAfterTheWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		released int
+		early    bool // closing begins before stop
+	}{
+		{"few", 10, false},
+		{"half of the bound", maxHeldReplaced / 2, true},
+		{"past the bound", maxHeldReplaced + 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r, err := openInPlaceRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var fds []int
+			for i := range tc.released {
+				name := fmt.Sprint("f", i)
+				if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				fd := holdReplaced(r.fd, name)
+				if fd < 0 {
+					t.Fatal("held nothing")
+				}
+				fds = append(fds, fd)
+				r.late.release(fd)
+			}
+			allClosed := func() bool {
+				for _, fd := range fds[:min(len(fds), maxHeldReplaced)] {
+					if isOpen(fd) {
+						return false
+					}
+				}
+				return true
+			}
+			waitClosed := func(when string) {
+				for deadline := time.Now().Add(10 * time.Second); !allClosed(); time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("descriptors still open %s", when)
+					}
+				}
+			}
+			if tc.early {
+				waitClosed("with half of the bound held, before stop")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+			for _, fd := range fds {
+				if !isOpen(fd) {
+					t.Fatalf("descriptor %d closed before stop", fd)
+				}
+			}
+			r.late.stop()
+			r.late = newLateCloser() // for r.Close's stop
+			waitClosed("after stop")
+		})
+	}
+}
