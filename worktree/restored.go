@@ -167,7 +167,7 @@ func takeRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 	if err != nil || !ok {
 		return nil
 	}
-	if st == nil && unchanged {
+	if st == nil { // and unchanged, as above
 		if m, ok := memo.(*captureMemo); ok {
 			st = capturedState(ctx, s, root, opts, head, h.ID, m)
 		}
