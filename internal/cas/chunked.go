@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -306,4 +307,33 @@ func (p *chunkPipeline) close() error {
 		}
 	}
 	return p.err
+}
+
+// Cut calls each with every chunk a put cuts b into, in order, each a
+// slice of b: a blob of up to InlineMax is one value, a larger one is cut
+// as Put cuts it. For measurements of the work a put cannot skip on b's
+// bytes.
+func Cut(b []byte, each func(chunk []byte)) error {
+	if len(b) <= InlineMax {
+		each(b)
+		return nil
+	}
+	ch, release, err := newChunker(bytes.NewReader(b), largeCuts)
+	if err != nil {
+		return err
+	}
+	defer release()
+	for off := 0; ; {
+		c, err := ch.Next()
+		if len(c) > 0 {
+			each(b[off : off+len(c)])
+			off += len(c)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
