@@ -2,17 +2,22 @@ package bench
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"github.com/processfork/pf/internal/fixture"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/fixture"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The machine's own limits, on the same bytes as each workload: what no
@@ -25,6 +30,13 @@ import (
 //     through one encoder as the store uses it;
 //   - one sequential write of all the bytes to a new file and one fsync:
 //     what the disk takes to make them durable;
+//   - for large blobs, the CPU work no put of them can skip: FastCDC's
+//     cut, as pf cuts, and a SHA-256 of each chunk and of each blob
+//     whole (the format keys chunks and blobs by their own digests), on
+//     every core at once;
+//   - for large blobs, bbolt, the engine the store holds to: the same
+//     bytes as raw values of 1 MiB in one bucket of a new bbolt file
+//     opened with pf's options, one transaction, committed;
 //   - for reads, a copy of each blob into a new buffer and one SHA-256 of
 //     it, one blob after another: what a verified read of bytes already
 //     in memory cannot avoid (a blob's digest is one SHA-256 stream, so
@@ -35,7 +47,13 @@ const (
 	limitZstd     = "limit: zstd"
 	limitWrite    = "limit: write+fsync"
 	limitChanged  = "limit: changed bytes"
+	limitCutHash  = "limit: cut + SHA-256 ×2"
+	limitBolt     = "limit: bbolt"
 )
+
+// largeLimits are the limits of large blobs only, which a put cuts into
+// chunks and writes as values of their own.
+var largeLimits = []string{limitCutHash, limitBolt}
 
 // pipelineEncoder is an encoder set up as the store's (cas/compress.go):
 // one per process, one slot per core, no CRC.
@@ -108,6 +126,90 @@ func compressAll(blobs [][]byte) {
 	limitSink ^= byte(n)
 }
 
+// cutHashAll cuts each blob as a put does and hashes each chunk and each
+// blob whole, on every core: a worker a core hashes while the blobs are
+// cut, a cutter a core at most (one blob's cut is one stream). A blob a
+// put keeps whole is hashed once. A chunk is a slice of its blob: no copy.
+func cutHashAll(blobs [][]byte) error {
+	workers := runtime.GOMAXPROCS(0)
+	toHash := make(chan []byte, 4*workers)
+	sinks := make([]byte, workers)
+	var hashers sync.WaitGroup
+	for w := range workers {
+		hashers.Add(1)
+		go func() {
+			defer hashers.Done()
+			for b := range toHash {
+				sum := sha256.Sum256(b)
+				sinks[w] ^= sum[0]
+			}
+		}()
+	}
+	errs := make([]error, len(blobs))
+	parallelIdx(len(blobs), func(i int) {
+		b := blobs[i]
+		if len(b) > cas.InlineMax {
+			toHash <- b
+		}
+		errs[i] = cas.Cut(b, func(c []byte) { toHash <- c })
+	})
+	close(toHash)
+	hashers.Wait()
+	for _, s := range sinks {
+		limitSink ^= s
+	}
+	return errors.Join(errs...)
+}
+
+// boltPiece is the size of the values boltAll writes: about the size of
+// the chunks a put cuts random bytes into.
+const boltPiece = 1 << 20
+
+// boltAll puts every blob, in values of boltPiece, into one bucket of a
+// new bbolt file in dir, opened with pf's options, in one transaction,
+// and returns the time of that transaction, commit included; making and
+// removing the file are not timed.
+func boltAll(dir string, blobs [][]byte) (time.Duration, error) {
+	path := filepath.Join(dir, "limit.bolt")
+	defer os.Remove(path)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		InitialMmapSize: db.DefaultInitialMmapSize,
+		FreelistType:    bolt.FreelistMapType,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer bdb.Close()
+	name := []byte("values")
+	if err := bdb.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket(name)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(name)
+		var key uint64
+		for _, b := range blobs {
+			for len(b) > 0 {
+				n := min(len(b), boltPiece)
+				key++
+				if err := bk.Put(binary.BigEndian.AppendUint64(nil, key), b[:n]); err != nil {
+					return err
+				}
+				b = b[n:]
+			}
+		}
+		return nil
+	})
+	d := time.Since(start)
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	return d, err
+}
+
 // writeFsync writes every blob in turn to one new file in dir, fsyncs it
 // once, and removes it.
 func writeFsync(dir string, blobs [][]byte) (time.Duration, error) {
@@ -136,7 +238,8 @@ func writeFsync(dir string, blobs [][]byte) (time.Duration, error) {
 	return d, err
 }
 
-// limitRows measures the three limits on blobs as rows of workload.
+// limitRows measures the limits named in which on blobs, as rows of
+// workload.
 func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...string) ([]Row, error) {
 	var rows []Row
 	for _, l := range which {
@@ -149,6 +252,14 @@ func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...stri
 			row.Seconds, err = j.rounds(l, p, timeIt(func() { compressAll(blobs) }))
 		case limitWrite:
 			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return writeFsync(j.Work, blobs) })
+		case limitCutHash:
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) {
+				start := time.Now()
+				err := cutHashAll(blobs)
+				return time.Since(start), err
+			})
+		case limitBolt:
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs) })
 		case limitHashCopy:
 			row.Seconds, err = j.rounds(l, p, timeIt(func() { hashCopyEach(blobs) }))
 		default:
@@ -188,7 +299,7 @@ func (j *job) limits() ([]Row, error) {
 		}
 		defer unmap()
 		one := Policy{Rounds: 1}
-		rows, err := j.limitRows(wlBigPut, one, [][]byte{a}, all...)
+		rows, err := j.limitRows(wlBigPut, one, [][]byte{a}, slices.Concat(all, largeLimits)...)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +313,11 @@ func (j *job) limits() ([]Row, error) {
 			return nil, err
 		}
 		defer unmap()
-		rows, err := j.limitRows(ingestWorkload(ij.name), j.Policy.Ingest, blobs, all...)
+		which := all
+		if ij.size > cas.InlineMax {
+			which = slices.Concat(all, largeLimits)
+		}
+		rows, err := j.limitRows(ingestWorkload(ij.name), j.Policy.Ingest, blobs, which...)
 		if err != nil {
 			return nil, err
 		}

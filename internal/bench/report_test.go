@@ -102,6 +102,12 @@ func sampleReport() *Report {
 		row(ckptWorkload(jobCkptGoroot, stepStored), sysShadowGit, nil, 33_000_000, 0),
 		row(ckptWorkload(jobCkptGrowing, stepFirst), sysPF, []float64{9.5}, 700_000_000, 90<<20),
 		{Workload: ckptWorkload(jobCkptGrowing, stepStatus), System: sysPF, Skipped: "this pf has no status command"},
+		row(ingestWorkload(jobIngestLarge), sysPF, ms(690, 710), 420_000_000, 90<<20),
+		row(ingestWorkload(jobIngestLarge), limitSHA256, ms(118), -1, 0),
+		row(ingestWorkload(jobIngestLarge), limitZstd, ms(32), -1, 0),
+		row(ingestWorkload(jobIngestLarge), limitWrite, ms(215), -1, 0),
+		row(ingestWorkload(jobIngestLarge), limitCutHash, ms(350), -1, 0),
+		row(ingestWorkload(jobIngestLarge), limitBolt, ms(330), -1, 0),
 	}
 	rep.Rows[28].Note = "store built in 5m41s by an earlier run"
 	rep.Rows[slices.IndexFunc(rep.Rows, func(r Row) bool { return r.Workload == processWorkload(1_000) })].Note =
@@ -324,6 +330,49 @@ func TestReport_Goals_PullMissNamesDurableWrite(t *testing.T) {
 				return
 			}
 			t.Fatal("no registry goal")
+		})
+	}
+}
+
+// A missed ingest goal names the slowest limit on the same bytes, and says
+// when that limit alone is under the goal's share of write+fsync: then no
+// put that does that work reaches the goal on this machine.
+func TestReport_Goals_IngestMissNamesBound(t *testing.T) {
+	tests := []struct {
+		name      string
+		cutHash   []float64 // the 4 MiB ingest's cut + SHA-256 ×2
+		write     []float64 // and its write+fsync
+		want, not string
+	}{
+		{"the cut and hashes under 70% of write+fsync", []float64{0.35}, []float64{0.215},
+			"the slowest, cut + SHA-256 ×2, bounds what pf must do (cut + SHA-256 ×2 alone runs at 61% of write+fsync, under the goal's 70%), and pf runs at 50% of it.", "the slowest, write+fsync"},
+		{"the cut and hashes over 70% of write+fsync", []float64{0.3}, []float64{0.25},
+			"the slowest, bbolt, bounds what pf must do, and pf runs at 47% of it.", "under the goal's"},
+		{"write+fsync the slowest", []float64{0.2}, []float64{0.45},
+			"the slowest, write+fsync, bounds what pf must do, and pf runs at 64% of it.", "under the goal's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sampleReport()
+			for i, r := range rep.Rows {
+				switch {
+				case r.Workload != ingestWorkload(jobIngestLarge):
+				case r.System == limitCutHash:
+					rep.Rows[i].Seconds = tt.cutHash
+				case r.System == limitWrite:
+					rep.Rows[i].Seconds = tt.write
+				}
+			}
+			for _, g := range rep.goals() {
+				if !strings.HasPrefix(g.goal, "ingest of large blobs") {
+					continue
+				}
+				if g.verdict != verdictMissed || !strings.Contains(g.why, tt.want) || strings.Contains(g.why, tt.not) {
+					t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
+				}
+				return
+			}
+			t.Fatal("no ingest goal")
 		})
 	}
 }
