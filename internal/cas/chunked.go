@@ -73,8 +73,11 @@ func newChunker(r io.Reader, c cuts) (*cdc.Chunker, func(), error) {
 	return ch, func() { chunkBuffers().put(buf) }, nil
 }
 
-func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts, streamed bool) (manifest.Digest, error) {
-	d, value, total, err := l.chunk(ctx, r, c, streamed)
+// putChunked stages what r yields, cut at c, and its value. summed is the
+// blob's digest if the caller took it already from the same bytes (nil:
+// the put takes it as it reads).
+func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts, streamed bool, summed *manifest.Digest) (manifest.Digest, error) {
+	d, value, total, err := l.chunk(ctx, r, c, streamed, summed)
 	if err != nil {
 		return d, err
 	}
@@ -91,7 +94,9 @@ func (l *Lease) putChunked(ctx context.Context, r io.Reader, c cuts, streamed bo
 // or not: chunks without it are garbage that gc collects. streamed says
 // r streams from outside (a file, a transfer), not from bytes the caller
 // holds: only such a put, whatever its size, holds the heap (below).
-func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool) (d manifest.Digest, value []byte, total int64, err error) {
+// summed, if not nil, is the blob's digest, taken by the caller from the
+// same bytes: the put hashes the chunks alone, not the blob again.
+func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool, summed *manifest.Digest) (d manifest.Digest, value []byte, total int64, err error) {
 	select {
 	case chunkedPuts() <- struct{}{}:
 	case <-ctx.Done():
@@ -103,7 +108,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool) (
 		return d, nil, 0, err
 	}
 	defer release()
-	p := newChunkPipeline(ctx, l)
+	p := newChunkPipeline(ctx, l, summed != nil)
 	defer p.close()
 	// A streamed put that writes early makes bbolt's copy of each early
 	// write as garbage, until it ends: from there on the heap is held
@@ -147,7 +152,11 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool) (
 	if err := p.close(); err != nil {
 		return d, nil, 0, err
 	}
-	p.whole.Sum(d[:0])
+	if summed != nil {
+		d = *summed
+	} else {
+		p.whole.Sum(d[:0])
+	}
 	value = p.single
 	if len(p.refs) != 1 {
 		value = encodeChunkList(p.total, p.refs)
@@ -201,7 +210,10 @@ type chunkPipeline struct {
 // four chunk buffers a put.
 const pipelineDepth = 1
 
-func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
+// newChunkPipeline starts the stages of a put; summed says the caller has
+// the whole blob's digest already: the whole blob's stage then hashes
+// nothing and only hands each chunk on.
+func newChunkPipeline(ctx context.Context, l *Lease, summed bool) *chunkPipeline {
 	p := &chunkPipeline{
 		ctx: ctx, l: l, whole: sha256.New(),
 		toStore: make(chan []byte, pipelineDepth), toWhole: make(chan []byte, pipelineDepth),
@@ -210,8 +222,12 @@ func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
 	p.stages.Add(2)
 	go func() {
 		defer p.stages.Done()
-		first := true
+		first := !summed
 		for raw := range p.toWhole {
+			if summed {
+				p.hashed <- struct{}{}
+				continue
+			}
 			p.whole.Write(raw[rawValueRoom:])
 			if first {
 				p.whole.Sum(p.firstDigest[:0]) // Sum leaves the state as it was
@@ -222,7 +238,7 @@ func newChunkPipeline(ctx context.Context, l *Lease) *chunkPipeline {
 	}()
 	go func() {
 		defer p.stages.Done()
-		first := true
+		first := !summed // a blob summed before has no hash to take the first chunk's from
 		for raw := range p.toStore {
 			var cd manifest.Digest
 			if first {

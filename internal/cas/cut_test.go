@@ -8,11 +8,26 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Cut names the chunks a put stores, and each stored chunk's key is
-// the SHA-256 of its own bytes: the first one's too, which the put takes
-// from the whole blob's hash.
+// Cut names the chunks a put stores, and each stored chunk's key is the
+// SHA-256 of its own bytes: the first one's too, which a streamed put
+// takes from the whole blob's hash, and every one of a PutBytes, which
+// takes the blob's digest before it cuts and hashes only the chunks.
 func TestCut_AsAPutStores(t *testing.T) {
-	d, s := openStore(t, "", Options{})
+	puts := []struct {
+		name string
+		put  func(s *Bolt, b []byte) (manifest.Digest, error)
+	}{
+		{"Put", func(s *Bolt, b []byte) (manifest.Digest, error) { return s.Put(ctx, bytes.NewReader(b)) }},
+		{"PutBytes", func(s *Bolt, b []byte) (manifest.Digest, error) {
+			l := s.NewLease()
+			d, err := l.PutBytes(ctx, b)
+			if err != nil {
+				l.Abort()
+				return d, err
+			}
+			return d, l.Commit(ctx, nil)
+		}},
+	}
 	for _, tt := range []struct {
 		name string
 		size int
@@ -22,54 +37,61 @@ func TestCut_AsAPutStores(t *testing.T) {
 		{"4 MiB", 4 << 20},
 		{"10 MiB", 10 << 20},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			b := payload(uint64(tt.size), tt.size)
-			var sizes []int
-			off := 0
-			if err := Cut(b, func(c []byte) {
-				if &c[0] != &b[off] {
-					t.Fatalf("chunk %d is not the slice of b at %d", len(sizes), off)
+		b := payload(uint64(tt.size), tt.size)
+		var sizes []int
+		off := 0
+		if err := Cut(b, func(c []byte) {
+			if &c[0] != &b[off] {
+				t.Fatalf("%s: chunk %d is not the slice of b at %d", tt.name, len(sizes), off)
+			}
+			sizes = append(sizes, len(c))
+			off += len(c)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range puts {
+			t.Run(tt.name+"/"+p.name, func(t *testing.T) {
+				d, s := openStore(t, "", Options{}) // a store each: the second put would find the blob stored
+				dg, err := p.put(s, b)
+				if err != nil {
+					t.Fatal(err)
 				}
-				sizes = append(sizes, len(c))
-				off += len(c)
-			}); err != nil {
-				t.Fatal(err)
-			}
-			dg, err := s.Put(ctx, bytes.NewReader(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if dg != manifest.Sum(b) {
-				t.Fatalf("digest %s, want the SHA-256 of the bytes", dg)
-			}
-			var refs []chunkRef
-			if err := d.View(func(tx *bolt.Tx) error {
-				var err error
-				refs, err = chunkRefsTx(tx, dg)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if len(refs) == 0 {
-				// Stored as one value: the cut left it whole.
-				if len(sizes) != 1 || sizes[0] != len(b) {
-					t.Fatalf("stored whole, Cut %v", sizes)
+				if dg != manifest.Sum(b) {
+					t.Fatalf("digest %s, want the SHA-256 of the bytes", dg)
 				}
-				return
-			}
-			if len(refs) != len(sizes) {
-				t.Fatalf("%d chunks stored, Cut names %d", len(refs), len(sizes))
-			}
-			off = 0
-			for i, r := range refs {
-				if int(r.size) != sizes[i] {
-					t.Fatalf("chunk %d: stored %d bytes, Cut %d", i, r.size, sizes[i])
+				var refs []chunkRef
+				if err := d.View(func(tx *bolt.Tx) error {
+					var err error
+					refs, err = chunkRefsTx(tx, dg)
+					return err
+				}); err != nil {
+					t.Fatal(err)
 				}
-				if want := manifest.Sum(b[off : off+sizes[i]]); r.digest != want {
-					t.Fatalf("chunk %d: key %s, SHA-256 of its bytes %s", i, r.digest, want)
+				if len(refs) == 0 {
+					// Stored as one value: the cut left it whole.
+					if len(sizes) != 1 || sizes[0] != len(b) {
+						t.Fatalf("stored whole, Cut %v", sizes)
+					}
+					return
 				}
-				off += sizes[i]
-			}
-		})
+				if len(refs) != len(sizes) {
+					t.Fatalf("%d chunks stored, Cut names %d", len(refs), len(sizes))
+				}
+				off := 0
+				for i, r := range refs {
+					if int(r.size) != sizes[i] {
+						t.Fatalf("chunk %d: stored %d bytes, Cut %d", i, r.size, sizes[i])
+					}
+					if want := manifest.Sum(b[off : off+sizes[i]]); r.digest != want {
+						t.Fatalf("chunk %d: key %s, SHA-256 of its bytes %s", i, r.digest, want)
+					}
+					off += sizes[i]
+				}
+				got, err := s.Get(ctx, dg)
+				if err != nil || !bytes.Equal(got, b) {
+					t.Fatalf("read back: %v", err)
+				}
+			})
+		}
 	}
 }

@@ -73,7 +73,7 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 			}
 			return d, err
 		}
-		return l.putChunked(ctx, bytes.NewReader(b), largeCuts, false)
+		return l.putChunked(ctx, bytes.NewReader(b), largeCuts, false, &d)
 	}
 	d := manifest.Sum(b)
 	if err := l.putValue(ctx, db.BucketBlobs, pendingValue{digest: d, data: b}); err != nil {
@@ -121,7 +121,7 @@ func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, erro
 	if len(chunks) == 1 {
 		// A listing the chunker leaves whole is one value (see
 		// chunkPipeline.store).
-		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+		return l.putChunked(ctx, bytes.NewReader(b), listingCuts, false, &d)
 	}
 	return l.putListingChunks(ctx, b, d, chunks)
 }
@@ -157,7 +157,7 @@ func (l *Lease) Put(ctx context.Context, r io.Reader) (manifest.Digest, error) {
 	case io.EOF, io.ErrUnexpectedEOF:
 		return l.PutBytes(ctx, head[:n])
 	case nil:
-		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts, true)
+		return l.putChunked(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts, true, nil)
 	}
 	return manifest.Digest{}, fmt.Errorf("read blob: %w", err)
 }
@@ -241,7 +241,7 @@ func (l *Lease) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest
 	}
 	for i, b := range blobs {
 		if len(b) > InlineMax {
-			d, err := l.putChunked(ctx, bytes.NewReader(b), largeCuts, false)
+			d, err := l.putChunked(ctx, bytes.NewReader(b), largeCuts, false, nil)
 			if err != nil {
 				return nil, err
 			}

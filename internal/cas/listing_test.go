@@ -121,7 +121,7 @@ func TestPutListing_CutsAsAChunkedPut(t *testing.T) {
 			}
 			listed, listedChunks := put(func(l *Lease) (manifest.Digest, error) { return l.PutListing(ctx, tt.b) })
 			streamed, streamedChunks := put(func(l *Lease) (manifest.Digest, error) {
-				return l.putChunked(ctx, bytes.NewReader(tt.b), listingCuts, false)
+				return l.putChunked(ctx, bytes.NewReader(tt.b), listingCuts, false, nil)
 			})
 			if listed != streamed || !slices.Equal(listedChunks, streamedChunks) {
 				t.Errorf("PutListing stored %s as %d chunks, a chunked put %s as %d", listed.Short(), len(listedChunks), streamed.Short(), len(streamedChunks))
@@ -248,7 +248,7 @@ func TestPutListing_Edits_CutAsAChunkedPut(t *testing.T) {
 		}
 		_, alone := openStore(t, "", Options{})
 		la := alone.NewLease()
-		streamed, err := la.putChunked(ctx, bytes.NewReader(b), listingCuts, false)
+		streamed, err := la.putChunked(ctx, bytes.NewReader(b), listingCuts, false, nil)
 		if err == nil {
 			err = la.Commit(ctx, nil)
 		}

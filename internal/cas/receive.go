@@ -39,7 +39,7 @@ func (l *Lease) PutVerified(ctx context.Context, want manifest.Digest, r io.Read
 	default:
 		return 0, fmt.Errorf("read blob %s: %w", want, err)
 	}
-	got, value, total, err := l.chunk(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts, true)
+	got, value, total, err := l.chunk(ctx, io.MultiReader(bytes.NewReader(head), r), largeCuts, true, nil)
 	if err != nil {
 		return 0, err
 	}

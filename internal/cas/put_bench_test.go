@@ -1,0 +1,34 @@
+package cas
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkLease_PutBytes_4MiB puts 64 blobs of 4 MiB of random bytes the
+// caller holds, PutBytes by PutBytes in one lease, and commits: the path
+// of a large blob in memory, which PutBytes hashes whole first to find it
+// stored without cutting it.
+func BenchmarkLease_PutBytes_4MiB(b *testing.B) {
+	blobs := make([][]byte, 64)
+	rng := rand.NewChaCha8([32]byte{3})
+	for i := range blobs {
+		blobs[i] = make([]byte, 4<<20)
+		rng.Read(blobs[i])
+	}
+	b.SetBytes(int64(len(blobs)) << 22)
+	for b.Loop() {
+		b.StopTimer()
+		_, s := openStore(b, "", Options{})
+		b.StartTimer()
+		l := s.NewLease()
+		for _, blob := range blobs {
+			if _, err := l.PutBytes(ctx, blob); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.Commit(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
