@@ -324,7 +324,7 @@ func (rep *Report) ingestWhy(wl Workload, pf, other Row, label string) string {
 	s := fmt.Sprintf("%s: pf %s, %s %s.", shortName(wl), rate(wl, pf), label, rate(wl, other))
 	var parts []string
 	var bound Row
-	for _, l := range []string{limitSHA256, limitZstd, limitWrite, limitCutHash, limitBolt} {
+	for _, l := range []string{limitSHA256, limitZstd, limitWrite, limitCutHash, limitBolt, limitBoltWindows} {
 		lim, ok := rep.row(wl.ID, l)
 		if !ok || !lim.ok() || math.IsNaN(lim.median()) {
 			continue

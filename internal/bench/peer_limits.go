@@ -36,7 +36,10 @@ import (
 //     every core at once;
 //   - for large blobs, bbolt, the engine the store holds to: the same
 //     bytes as raw values of 1 MiB in one bucket of a new bbolt file
-//     opened with pf's options, one transaction, committed;
+//     opened with pf's options, committed in one transaction, and
+//     committed in transactions of 8 MiB as pf's large puts write them
+//     (early writes of cas.DefaultSpillBytes, one in flight, then the
+//     commit);
 //   - for reads, a copy of each blob into a new buffer and one SHA-256 of
 //     it, one blob after another: what a verified read of bytes already
 //     in memory cannot avoid (a blob's digest is one SHA-256 stream, so
@@ -49,11 +52,14 @@ const (
 	limitChanged  = "limit: changed bytes"
 	limitCutHash  = "limit: cut + SHA-256 ×2"
 	limitBolt     = "limit: bbolt"
+	// As pf's puts of large blobs write: early writes of
+	// cas.DefaultSpillBytes, each a committed transaction.
+	limitBoltWindows = "limit: bbolt, 8 MiB commits"
 )
 
 // largeLimits are the limits of large blobs only, which a put cuts into
 // chunks and writes as values of their own.
-var largeLimits = []string{limitCutHash, limitBolt}
+var largeLimits = []string{limitCutHash, limitBolt, limitBoltWindows}
 
 // pipelineEncoder is an encoder set up as the store's (cas/compress.go):
 // one per process, one slot per core, no CRC.
@@ -166,10 +172,11 @@ func cutHashAll(blobs [][]byte) error {
 const boltPiece = 1 << 20
 
 // boltAll puts every blob, in values of boltPiece, into one bucket of a
-// new bbolt file in dir, opened with pf's options, in one transaction,
-// and returns the time of that transaction, commit included; making and
-// removing the file are not timed.
-func boltAll(dir string, blobs [][]byte) (time.Duration, error) {
+// new bbolt file in dir, opened with pf's options, and commits them in
+// transactions of window bytes (0: all in one), and returns the time of
+// the transactions, commits included; making and removing the file are
+// not timed.
+func boltAll(dir string, blobs [][]byte, window int) (time.Duration, error) {
 	path := filepath.Join(dir, "limit.bolt")
 	defer os.Remove(path)
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
@@ -187,27 +194,39 @@ func boltAll(dir string, blobs [][]byte) (time.Duration, error) {
 	}); err != nil {
 		return 0, err
 	}
-	start := time.Now()
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(name)
-		var key uint64
-		for _, b := range blobs {
-			for len(b) > 0 {
-				n := min(len(b), boltPiece)
-				key++
-				if err := bk.Put(binary.BigEndian.AppendUint64(nil, key), b[:n]); err != nil {
-					return err
-				}
-				b = b[n:]
+	var windows [][][]byte // the values of each transaction
+	var values [][]byte
+	n := 0
+	for _, b := range blobs {
+		for len(b) > 0 {
+			piece := b[:min(len(b), boltPiece)]
+			values, n, b = append(values, piece), n+len(piece), b[len(piece):]
+			if window > 0 && n >= window {
+				windows, values, n = append(windows, values), nil, 0
 			}
 		}
-		return nil
-	})
-	d := time.Since(start)
-	if cerr := bdb.Close(); err == nil {
-		err = cerr
 	}
-	return d, err
+	if len(values) > 0 {
+		windows = append(windows, values)
+	}
+	start := time.Now()
+	var key uint64
+	for _, values := range windows {
+		if err := bdb.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(name)
+			for _, v := range values {
+				key++
+				if err := bk.Put(binary.BigEndian.AppendUint64(nil, key), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	d := time.Since(start)
+	return d, bdb.Close()
 }
 
 // writeFsync writes every blob in turn to one new file in dir, fsyncs it
@@ -259,7 +278,9 @@ func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...stri
 				return time.Since(start), err
 			})
 		case limitBolt:
-			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs) })
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs, 0) })
+		case limitBoltWindows:
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs, cas.DefaultSpillBytes) })
 		case limitHashCopy:
 			row.Seconds, err = j.rounds(l, p, timeIt(func() { hashCopyEach(blobs) }))
 		default:
