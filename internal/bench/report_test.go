@@ -352,6 +352,8 @@ func TestReport_Goals_IngestMissNamesBound(t *testing.T) {
 			"the slowest, cut + SHA-256 ×2, bounds what pf must do (cut + SHA-256 ×2 alone runs at 61% of write+fsync, under the goal's 70%), and pf runs at 50% of it.", "the slowest, write+fsync"},
 		{"the cut and hashes over 70% of write+fsync", []float64{0.3}, []float64{0.3}, []float64{0.25},
 			"the slowest, bbolt, bounds what pf must do, and pf runs at 47% of it.", "under the goal's"},
+		{"a limit slower than pf bounds nothing", []float64{0.35}, []float64{0.9}, []float64{0.215},
+			"the slowest, cut + SHA-256 ×2, bounds what pf must do", "the slowest, bbolt, 8 MiB commits"},
 		{"write+fsync the slowest", []float64{0.2}, []float64{0.3}, []float64{0.45},
 			"the slowest, write+fsync, bounds what pf must do, and pf runs at 64% of it.", "under the goal's"},
 	}
