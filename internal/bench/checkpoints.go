@@ -586,7 +586,9 @@ func ptrOr(p *int64) int64 {
 
 // ckptLimits times the walk a checkpoint of a workspace cannot do
 // without: listing every directory and reading every entry's stat, in
-// one goroutine, outside the ignored directories, as find(1) does.
+// one goroutine, outside the ignored directories, as find(1) does; the
+// writes a restore cannot do without (replaceLimit); and the start of a
+// pf process.
 func (j *job) ckptLimits() ([]Row, error) {
 	t, ok := j.Sizes.ckptTree(j.Job)
 	if !ok {
@@ -597,7 +599,8 @@ func (j *job) ckptLimits() ([]Row, error) {
 		return nil, err
 	}
 	j.progress("writing the workspace")
-	if _, _, err := makeWorkspace(t, ws); err != nil {
+	files, _, err := makeWorkspace(t, ws)
+	if err != nil {
 		return nil, err
 	}
 	walk := Row{Workload: ckptWorkload(t.Job, stepUnchanged), System: limitWalk}
@@ -621,6 +624,17 @@ func (j *job) ckptLimits() ([]Row, error) {
 	status := walk
 	status.Workload = ckptWorkload(t.Job, stepStatus)
 	rows := []Row{walk, status}
+	// The growing tree's restore cuts its log short in place (the log
+	// only grew): no file of its is replaced whole.
+	if t.Grow == 0 {
+		replace, ok, err := j.replaceLimit(t, ws, files)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rows = append(rows, replace)
+		}
+	}
 	if j.PF == "" {
 		return rows, nil
 	}
@@ -810,7 +824,7 @@ func writeGrowing(t CkptTree, ws string) error {
 	if err := os.MkdirAll(filepath.Join(ws, "data"), 0o755); err != nil {
 		return err
 	}
-	if err := appendLog(filepath.Join(ws, "data", "app.log"), t.Grow, 0); err != nil {
+	if err := appendLog(filepath.Join(ws, growingLog), t.Grow, 0); err != nil {
 		return err
 	}
 	return appendFile(filepath.Join(ws, ".gitignore"), "node_modules/\n")
@@ -857,22 +871,39 @@ func appendLog(path string, n int64, turn int) error {
 // changed, one of them new; in the growing tree, the large file grows by
 // 1% as one of them.
 func changeFiles(t CkptTree, ws string, files []string, turn int) error {
-	rng := rand.New(rand.NewPCG(0x7e, uint64(turn)))
-	edits := changedPerTurn - 1
 	if t.Grow > 0 {
-		if err := appendLog(filepath.Join(ws, "data", "app.log"), t.Grow/100, turn); err != nil {
+		if err := appendLog(filepath.Join(ws, growingLog), t.Grow/100, turn); err != nil {
 			return err
 		}
-		edits--
 	}
-	for _, i := range rng.Perm(len(files))[:min(edits, len(files))] {
-		line := fmt.Sprintf("// turn %d: an edit of %s\n", turn, files[i])
-		if err := appendFile(filepath.Join(ws, files[i]), line); err != nil {
+	edits, added, rng := turnOf(t, files, turn)
+	for _, f := range edits {
+		line := fmt.Sprintf("// turn %d: an edit of %s\n", turn, f)
+		if err := appendFile(filepath.Join(ws, f), line); err != nil {
 			return err
 		}
+	}
+	return writeText(filepath.Join(ws, added), rng, 500+rng.IntN(2000))
+}
+
+// growingLog is the growing tree's large file, which grows at every turn.
+const growingLog = "data/app.log"
+
+// turnOf returns the files of files that turn appends a line to and the
+// new file it writes (paths from the workspace), with the generator that
+// writes the new file's text: what changeFiles does, for those that must
+// know which files a turn touches.
+func turnOf(t CkptTree, files []string, turn int) (edits []string, added string, rng *rand.Rand) {
+	rng = rand.New(rand.NewPCG(0x7e, uint64(turn)))
+	n := changedPerTurn - 1
+	if t.Grow > 0 {
+		n-- // the log is one
+	}
+	for _, i := range rng.Perm(len(files))[:min(n, len(files))] {
+		edits = append(edits, files[i])
 	}
 	dir := filepath.Dir(files[rng.IntN(len(files))])
-	return writeText(filepath.Join(ws, dir, fmt.Sprintf("turn%03d.txt", turn)), rng, 500+rng.IntN(2000))
+	return edits, filepath.Join(dir, fmt.Sprintf("turn%03d.txt", turn)), rng
 }
 
 func appendFile(path, s string) error {
@@ -927,12 +958,29 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 		}
 		parts = append(parts, s)
 	}
-	if start, ok := rep.row(ckptWorkload(job, step), limitStart); ok && start.ok() {
+	start, hasStart := rep.row(ckptWorkload(job, step), limitStart)
+	hasStart = hasStart && start.ok()
+	if hasStart {
 		st := start.median()
 		s := fmt.Sprintf("starting a pf process that does nothing (pf --version) takes %s here (%.0f%% of pf's %s)",
 			fmtDuration(st), 100*st/pf.median(), fmtDuration(pf.median()))
 		if st > budget {
 			s += fmt.Sprintf(", more than the %s the goal leaves the whole step: no pf process meets it; an app that keeps pf serve's socket open posts to its API instead (docs/serve.md)", fmtDuration(budget))
+		}
+		parts = append(parts, s)
+	}
+	if replace, ok := rep.row(ckptWorkload(job, step), limitReplace); ok && replace.ok() && step == stepRestore {
+		r := replace.median()
+		s := fmt.Sprintf("writing the files that differ the way a restore must (a temporary file in each one's directory, renamed over it; %s), on every core with nothing else to do, takes %s here (%.0f%% of pf's %s)",
+			replace.Note, fmtDuration(r), 100*r/pf.median(), fmtDuration(pf.median()))
+		if hasStart {
+			both := r + start.median()
+			s += fmt.Sprintf("; with a pf process's start, %s", fmtDuration(both))
+			if both > budget {
+				s += fmt.Sprintf(", more than the %s the goal leaves the whole step: no pf restore process meets it", fmtDuration(budget))
+			}
+		} else if r > budget {
+			s += fmt.Sprintf(", more than the %s the goal leaves the whole step: no restore that replaces the files meets it", fmtDuration(budget))
 		}
 		parts = append(parts, s)
 	}

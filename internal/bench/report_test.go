@@ -98,6 +98,12 @@ func sampleReport() *Report {
 		row(ckptWorkload(jobCkptGoroot, stepStatus), sysShadowGit, ms(90, 92), -1, 20<<20),
 		row(ckptWorkload(jobCkptGoroot, stepRestore), sysPF, ms(150, 160), -1, 50<<20),
 		row(ckptWorkload(jobCkptGoroot, stepRestore), sysShadowGit, ms(600, 610), -1, 40<<20),
+		row(ckptWorkload(jobCkptGoroot, stepRestore), limitStart, ms(33, 35), -1, 0),
+		func() Row {
+			r := row(ckptWorkload(jobCkptGoroot, stepRestore), limitReplace, ms(90, 95), -1, 0)
+			r.Note = "90 files written, 10 removed"
+			return r
+		}(),
 		row(ckptWorkload(jobCkptGoroot, stepStored), sysPF, nil, 40_000_000, 0),
 		row(ckptWorkload(jobCkptGoroot, stepStored), sysShadowGit, nil, 33_000_000, 0),
 		row(ckptWorkload(jobCkptGrowing, stepFirst), sysPF, []float64{9.5}, 700_000_000, 90<<20),
