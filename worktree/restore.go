@@ -1,6 +1,7 @@
 package worktree
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -717,13 +718,25 @@ func (rs *restorer) writeAll() error {
 // file at path.
 func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry) (int64, error) {
 	var r io.Reader = strings.NewReader("")
-	if e.Blob != manifest.EmptyDigest || e.Size != 0 {
-		rc, err := rs.s.Blobs().Open(rs.ctx, e.Blob)
-		if errors.Is(err, pf.ErrNotFound) {
-			err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+	switch {
+	case e.Blob == manifest.EmptyDigest && e.Size == 0:
+	case e.Size <= wholeReadMax:
+		// Read whole and verified, decoded straight from the store's
+		// pages, then written in one call: a stream copied the stored
+		// value out first and went through a buffer of 32 KiB made
+		// for each file.
+		b, err := rs.s.Blobs().Get(rs.ctx, e.Blob)
+		if err == nil && int64(len(b)) != e.Size {
+			err = sizeMismatch(e)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("blob %s: %w", e.Blob.Short(), err)
+			return 0, blobError(e, err)
+		}
+		r = bytes.NewReader(b)
+	default:
+		rc, err := rs.s.Blobs().Open(rs.ctx, e.Blob)
+		if err != nil {
+			return 0, blobError(e, err)
 		}
 		defer rc.Close()
 		r = &sizeCheck{r: rc, want: e.Size, blob: e.Blob}
@@ -757,6 +770,25 @@ func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry)
 	return n, err
 }
 
+// wholeReadMax is the size up to which a restore reads a file's blob
+// whole before it writes it (a blob the store keeps as one value): the
+// workers hold at most that much each. A larger one is streamed.
+const wholeReadMax = 1 << 20
+
+// blobError names the blob of e that could not be read; a blob the tree
+// names but the store lacks makes the tree corrupt.
+func blobError(e manifest.Entry, err error) error {
+	if errors.Is(err, pf.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", pf.ErrCorrupt, err)
+	}
+	return fmt.Errorf("blob %s: %w", e.Blob.Short(), err)
+}
+
+// sizeMismatch is the error of a blob whose size is not the tree's.
+func sizeMismatch(e manifest.Entry) error {
+	return fmt.Errorf("%w: the tree says %d bytes, blob %s has more or fewer", pf.ErrCorrupt, e.Size, e.Blob.Short())
+}
+
 // sizeCheck fails a read that gives other than the tree's size, before
 // the file it fills is renamed into place.
 type sizeCheck struct {
@@ -770,7 +802,7 @@ func (c *sizeCheck) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	if c.n > c.want || err == io.EOF && c.n != c.want {
-		return n, fmt.Errorf("%w: the tree says %d bytes, blob %s has more or fewer", pf.ErrCorrupt, c.want, c.blob.Short())
+		return n, sizeMismatch(manifest.Entry{Size: c.want, Blob: c.blob})
 	}
 	return n, err
 }
