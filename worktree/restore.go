@@ -555,10 +555,12 @@ func (rs *restorer) plan(current *manifest.Tree, target *checkoutPlan) {
 // replace is skipped with a warning (and the steps under it); any other
 // error stops the restore, which can be run again.
 func (rs *restorer) apply() error {
-	for _, e := range rs.removeFiles {
-		if err := rs.step(e.Path, func(p *parentDir, name string) error { return goneIsDone(p.remove(name, false)) }); err != nil {
-			return err
-		}
+	// Files and links, each in a directory that stays: on the pool, as
+	// the writes, since no removal waits for another.
+	if err := writeEach(rs.ctx, rs.opts.Workers, nil, rs.removeFiles, func(_ context.Context, e manifest.Entry, _ func(int64)) error {
+		return rs.step(e.Path, func(p *parentDir, name string) error { return goneIsDone(p.remove(name, false)) })
+	}); err != nil {
+		return err
 	}
 	for _, e := range rs.removeDirs {
 		if err := rs.step(e.Path, func(p *parentDir, name string) error {
