@@ -107,6 +107,12 @@ func commitTree(t *testing.T, s *pf.Store, contents map[string]string, entries .
 			e.Size = int64(len(e.LinkTarget))
 		}
 	}
+	return commitEntries(t, s, entries...)
+}
+
+// commitEntries commits an image whose tree is entries as they are.
+func commitEntries(t *testing.T, s *pf.Store, entries ...manifest.Entry) manifest.Digest {
+	t.Helper()
 	raw, err := (&manifest.Tree{Entries: entries}).Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/cas/castest"
 	"github.com/processfork/pf/manifest"
 )
 
@@ -482,6 +483,45 @@ func TestRestore_KeepsSpecialModeBits(t *testing.T) {
 			if changes, err := Status(ctx, s, base, ws, StatusOptions{}); err != nil || len(changes) != 0 {
 				t.Errorf("status after the restore: %v, %v", changes, err)
 			}
+		})
+	}
+}
+
+// A blob that is not what the image's tree says of it (its bytes damaged,
+// or fewer or more than the tree's size), read whole (up to
+// wholeReadMax) or streamed, fails the restore with ErrCorrupt before the
+// file is replaced: the workspace keeps its file, and no temporary file.
+func TestRestore_BlobNotAsTheTreeSays(t *testing.T) {
+	small := string(castest.Payload(4, 5000))
+	large := string(castest.Payload(5, wholeReadMax+5000))
+	for _, tc := range []struct {
+		name    string
+		content string
+		// spoil changes the image's entry of f, or the store, given the
+		// entry as committed.
+		spoil func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store
+	}{
+		{"small damaged", small, func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store { return corruptBlob(t, s, e.Blob) }},
+		{"small shorter than the tree says", small, func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store { e.Size++; return s }},
+		{"small longer than the tree says", small, func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store { e.Size--; return s }},
+		{"large shorter than the tree says", large, func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store { e.Size++; return s }},
+		{"large longer than the tree says", large, func(t *testing.T, s *pf.Store, e *manifest.Entry) *pf.Store { e.Size--; return s }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			e := file("f")
+			e.Blob, e.Size = put(t, s, tc.content), int64(len(tc.content))
+			s = tc.spoil(t, s, &e)
+			image := commitEntries(t, s, e)
+
+			ws := t.TempDir()
+			build(t, ws, node{path: "f", content: "what the workspace holds"})
+			before := listing(t, ws)
+			_, err := Restore(ctx, s, image, ws, RestoreOptions{NoBackup: true})
+			if !errors.Is(err, pf.ErrCorrupt) {
+				t.Fatalf("restore: %v, want ErrCorrupt", err)
+			}
+			sameListing(t, "the workspace after the failed restore", listing(t, ws), before)
 		})
 	}
 }
