@@ -726,8 +726,17 @@ func (rs *restorer) writeFile(p *parentDir, path, name string, e manifest.Entry)
 		// Read whole and verified, decoded straight from the store's
 		// pages, then written in one call: a stream copied the stored
 		// value out first and went through a buffer of 32 KiB made
-		// for each file.
-		b, err := rs.s.Blobs().Get(rs.ctx, e.Blob)
+		// for each file. The blob's size is looked up first: a tree
+		// that names a large blob as a small file must not make the
+		// restore read gigabytes into memory.
+		info, err := rs.s.Blobs().Stat(rs.ctx, e.Blob)
+		if err == nil && info.Size != e.Size {
+			err = sizeMismatch(e)
+		}
+		var b []byte
+		if err == nil {
+			b, err = rs.s.Blobs().Get(rs.ctx, e.Blob)
+		}
 		if err == nil && int64(len(b)) != e.Size {
 			err = sizeMismatch(e)
 		}
