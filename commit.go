@@ -96,7 +96,8 @@ func (pc *pendingCommit) addSave(sv *fileCacheSave) {
 // looking: the blobs the lease put or found, and the blobs the file
 // caches' records name (FileCache.Save's reached), while nothing has been
 // deleted from the store since those were loaded. It returns each blob's
-// size.
+// size. The function it returns is safe for concurrent use: the commit
+// looks up the blobs of a large tree on every core (knownSizes).
 func (pc *pendingCommit) knownIn(tx *bolt.Tx, lease *cas.Lease) func(manifest.Digest) (int64, bool) {
 	var reached []map[manifest.Digest]int64
 	if pc != nil {
