@@ -50,16 +50,13 @@ func run(args []string, inv *invocation) int {
 		writeJSON(inv.Stdout, buildVersion())
 		return exitOK
 	}
-	app := newApp(inv)
-	if n := len(args); n > 2 && args[n-1] == completionFlag {
-		app.Metadata[completionWordKey] = args[n-2]
+	// A plain command line goes to pf serve without the CLI built.
+	served, quick, err := quickForward(ctx, args, inv)
+	if quick && err == nil {
+		return served
 	}
-	app.Before = func(c *cli.Context) error { return forward(c, args) }
-	var unknown string
-	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
-	err := app.RunContext(ctx, interspersed(app, args))
-	if err == nil && unknown != "" {
-		err = usagef("unknown command %q (see pf --help)", unknown)
+	if !quick {
+		err = runApp(ctx, args, inv)
 	}
 	if err == nil {
 		return exitOK
@@ -80,6 +77,23 @@ func run(args []string, inv *invocation) int {
 		fmt.Fprintf(stderr, "pf: %v\n", oneLine(err))
 	}
 	return code
+}
+
+// runApp runs the command line args for inv through the CLI: forwarded
+// to pf serve (forward), else here.
+func runApp(ctx context.Context, args []string, inv *invocation) error {
+	app := newApp(inv)
+	if n := len(args); n > 2 && args[n-1] == completionFlag {
+		app.Metadata[completionWordKey] = args[n-2]
+	}
+	app.Before = func(c *cli.Context) error { return forward(c, args) }
+	var unknown string
+	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
+	err := app.RunContext(ctx, interspersed(app, args))
+	if err == nil && unknown != "" {
+		err = usagef("unknown command %q (see pf --help)", unknown)
+	}
+	return err
 }
 
 // errorJSON is how a command given --json reports its failure on stderr,
