@@ -70,7 +70,13 @@ func forwards(c *cli.Context, args []string) bool {
 	case "serve", "completion", "help":
 		return false
 	}
-	return !slices.ContainsFunc(args[1:], func(a string) bool {
+	return !asksHelp(args)
+}
+
+// asksHelp says whether a command line asks for help or completions,
+// which the process answers itself, not the server.
+func asksHelp(args []string) bool {
+	return slices.ContainsFunc(args[1:], func(a string) bool {
 		return a == "-h" || a == "--help" || a == "-help" || a == completionFlag
 	})
 }
@@ -132,9 +138,7 @@ func quickForward(ctx context.Context, args []string, inv *invocation) (code int
 			return 0, false, nil
 		}
 	}
-	if slices.ContainsFunc(args[1:], func(a string) bool {
-		return a == "-h" || a == "--help" || a == "-help" || a == completionFlag
-	}) {
+	if asksHelp(args) {
 		return 0, false, nil
 	}
 	path := inv.path(store)
