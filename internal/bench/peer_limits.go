@@ -135,7 +135,8 @@ func compressAll(blobs [][]byte) {
 // cutHashAll cuts each blob as a put does and hashes each chunk and each
 // blob whole, on every core: a worker a core hashes while the blobs are
 // cut, a cutter a core at most (one blob's cut is one stream). A blob a
-// put keeps whole is hashed once. A chunk is a slice of its blob: no copy.
+// put keeps whole is hashed once, as is a chunked blob's first chunk. A
+// chunk is a slice of its blob: no copy.
 func cutHashAll(blobs [][]byte) error {
 	workers := runtime.GOMAXPROCS(0)
 	toHash := make(chan []byte, 4*workers)
@@ -154,10 +155,20 @@ func cutHashAll(blobs [][]byte) error {
 	errs := make([]error, len(blobs))
 	parallelIdx(len(blobs), func(i int) {
 		b := blobs[i]
-		if len(b) > cas.InlineMax {
+		// A put of a chunked blob takes its first chunk's digest from
+		// the blob's own hash (cas's chunk pipeline): that chunk's
+		// bytes are hashed once.
+		first := len(b) > cas.InlineMax
+		if first {
 			toHash <- b
 		}
-		errs[i] = cas.Cut(b, func(c []byte) { toHash <- c })
+		errs[i] = cas.Cut(b, func(c []byte) {
+			if first {
+				first = false
+				return
+			}
+			toHash <- c
+		})
 	})
 	close(toHash)
 	hashers.Wait()
@@ -179,10 +190,7 @@ const boltPiece = 1 << 20
 func boltAll(dir string, blobs [][]byte, window int) (time.Duration, error) {
 	path := filepath.Join(dir, "limit.bolt")
 	defer os.Remove(path)
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		InitialMmapSize: db.DefaultInitialMmapSize,
-		FreelistType:    bolt.FreelistMapType,
-	})
+	bdb, err := bolt.Open(path, 0o600, db.BoltOptions(db.DefaultInitialMmapSize))
 	if err != nil {
 		return 0, err
 	}

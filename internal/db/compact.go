@@ -46,11 +46,9 @@ func Compact(ctx context.Context, path string, opts Options) (before, after int6
 			os.Remove(tmp)
 		}
 	}()
-	dst, err := bolt.Open(tmp, info.Mode().Perm(), &bolt.Options{
-		Timeout:        opts.Timeout,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: noFreelistSync,
-	})
+	o := BoltOptions(0)
+	o.Timeout = opts.Timeout
+	dst, err := bolt.Open(tmp, info.Mode().Perm(), o)
 	if err != nil {
 		return before, 0, fmt.Errorf("compact %s: create %s: %w", path, tmp, err)
 	}

@@ -49,6 +49,18 @@ const (
 // commits it there).
 const noFreelistSync = false
 
+// BoltOptions are the options every store file is opened with (a
+// reservation of mmap bytes of address space; 0 reserves none): the
+// store, its compacted copy, and pf-bench's bbolt limit, which times the
+// engine as the store uses it.
+func BoltOptions(mmap int) *bolt.Options {
+	return &bolt.Options{
+		InitialMmapSize: mmap,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  noFreelistSync,
+	}
+}
+
 // DB is an open store file.
 type DB struct {
 	bolt     *bolt.DB
@@ -148,13 +160,9 @@ func openBolt(path string, timeout time.Duration, readOnly bool, mmap int) (db *
 			err = damaged(path, fmt.Sprint(r))
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         timeout,
-		ReadOnly:        readOnly,
-		InitialMmapSize: mmap,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  noFreelistSync,
-	})
+	o := BoltOptions(mmap)
+	o.Timeout, o.ReadOnly = timeout, readOnly
+	db, err = bolt.Open(path, 0o600, o)
 	switch {
 	case err == nil:
 		return db, nil
