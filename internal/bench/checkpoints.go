@@ -624,6 +624,13 @@ func (j *job) ckptLimits() ([]Row, error) {
 	status := walk
 	status.Workload = ckptWorkload(t.Job, stepStatus)
 	rows := []Row{walk, status}
+	first, ok, err := j.firstLimit(t, ws)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		rows = append(rows, first)
+	}
 	// The growing tree's restore cuts its log short in place (the log
 	// only grew): no file of its is replaced whole.
 	if t.Grow == 0 {
@@ -647,7 +654,7 @@ func (j *job) ckptLimits() ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range []string{stepUnchanged, stepTurn, stepStatus, stepRestore} {
+	for _, step := range []string{stepFirst, stepUnchanged, stepTurn, stepStatus, stepRestore} {
 		r := start
 		r.Workload = ckptWorkload(t.Job, step)
 		rows = append(rows, r)
@@ -984,10 +991,33 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 		}
 		parts = append(parts, s)
 	}
+	if read, ok := rep.row(ckptWorkload(job, step), limitReadHash); ok && read.ok() && step == stepFirst {
+		parts = append(parts, firstWhy(read, start, hasStart, pf, budget))
+	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return strings.Join(parts, "; ") + "."
+}
+
+// firstWhy weighs a first checkpoint against its limit row (and a pf
+// process's start, if measured): over the goal's budget, no first
+// checkpoint meets the goal; under it, the limit does not explain the
+// miss, and the rest is pf's own work beyond it.
+func firstWhy(read, start Row, hasStart bool, pf Row, budget float64) string {
+	r := read.median()
+	s := fmt.Sprintf("listing every directory and opening, reading, hashing (SHA-256) and closing every file (%s), on every core with nothing stored, takes %s here (%.0f%% of pf's %s)",
+		read.Note, fmtDuration(r), 100*r/pf.median(), fmtDuration(pf.median()))
+	floor := r
+	if hasStart {
+		floor += start.median()
+		s += fmt.Sprintf("; with a pf process's start, %s", fmtDuration(floor))
+	}
+	if floor > budget {
+		return s + fmt.Sprintf(", more than the %s the goal leaves the whole step: no first checkpoint meets it", fmtDuration(budget))
+	}
+	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the other %s (%.0f%% of pf's time) is pf's own work beyond reading and hashing (compressing and storing the bytes, its tree of the workspace, its commit)",
+		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median())
 }
 
 // checkpointGoals are the goals for each tree: pf's speed over

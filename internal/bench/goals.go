@@ -454,7 +454,8 @@ func compare(wl Workload, pf, r Row, ok bool) string {
 }
 
 // limitFigure is pf against the limit that bounds a workload: SHA-256
-// for puts and reads, the changed bytes for the changed blob.
+// for puts and reads, reading and hashing the tree for a first
+// checkpoint, the changed bytes for the changed blob.
 func (rep *Report) limitFigure(wl Workload, pf Row) string {
 	if wl.Metric == metricBytes {
 		if lim, ok := rep.row(wl.ID, limitChanged); ok {
@@ -465,7 +466,7 @@ func (rep *Report) limitFigure(wl Workload, pf Row) string {
 		return ""
 	}
 	var parts []string
-	for _, l := range []string{limitSHA256, limitHashCopy, limitWrite} {
+	for _, l := range []string{limitSHA256, limitHashCopy, limitWrite, limitReadHash} {
 		if lim, ok := rep.row(wl.ID, l); ok && lim.ok() {
 			parts = append(parts, fmt.Sprintf("%s of %s", fmtRatio(speedRatio(pf, lim)), strings.TrimPrefix(l, "limit: ")))
 		}

@@ -85,6 +85,12 @@ func sampleReport() *Report {
 		{Workload: wlBigChanged, System: limitChanged, Stored: int64p(10_737_418), StoredApparent: int64p(10_737_418)},
 		row(ckptWorkload(jobCkptGoroot, stepFirst), sysPF, []float64{0.61, 0.58}, 40_000_000, 90<<20),
 		row(ckptWorkload(jobCkptGoroot, stepFirst), sysShadowGit, []float64{6.5, 6.7}, 77_000_000, 60<<20),
+		func() Row {
+			r := row(ckptWorkload(jobCkptGoroot, stepFirst), limitReadHash, ms(110, 120), -1, 0)
+			r.Note = "11,479 files, 1,324 dirs, 122 MiB read, 0 links; 4 goroutines"
+			return r
+		}(),
+		row(ckptWorkload(jobCkptGoroot, stepFirst), limitStart, ms(33, 35), -1, 0),
 		row(ckptWorkload(jobCkptGoroot, stepTurn), sysPF, ms(40, 42, 39), -1, 40<<20),
 		row(ckptWorkload(jobCkptGoroot, stepTurn), sysShadowGit, ms(330, 320, 340), -1, 30<<20),
 		row(ckptWorkload(jobCkptGoroot, stepUnchanged), sysPF, ms(95, 97), -1, 40<<20),
@@ -387,6 +393,47 @@ func TestReport_Goals_IngestMissNamesBound(t *testing.T) {
 				return
 			}
 			t.Fatal("no ingest goal")
+		})
+	}
+}
+
+// A missed first-checkpoint goal is weighed against the same run's read +
+// SHA-256 of the tree and a pf process's start: over the goal's budget,
+// no first checkpoint meets it; under it, the limit does not explain the
+// miss, and the report says how much of pf's time the limit is.
+func TestReport_Goals_FirstMissNamesReadLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		read      []float64 // the tree's read + SHA-256
+		want, not string
+	}{
+		{"the limit under the budget", []float64{0.5, 0.52},
+			"takes 510 ms here (24% of pf's 2.15 s); with a pf process's start, 515 ms, under the 1.65 s the goal leaves the whole step: this limit does not explain the miss; the other 1.63 s (76% of pf's time) is pf's own work",
+			"no first checkpoint meets it"},
+		{"the limit over the budget", []float64{1.7, 1.8},
+			"takes 1.75 s here (81% of pf's 2.15 s); with a pf process's start, 1.75 s, more than the 1.65 s the goal leaves the whole step: no first checkpoint meets it",
+			"does not explain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sampleReport()
+			first := ckptWorkload(jobCkptSmall, stepFirst)
+			rep.Rows = append(rep.Rows,
+				Row{Workload: first, System: sysPF, Seconds: []float64{2.15}},
+				Row{Workload: first, System: sysShadowGit, Seconds: []float64{16.5}},
+				Row{Workload: first, System: limitReadHash, Seconds: tt.read, Note: "100,001 files"},
+				Row{Workload: first, System: limitStart, Seconds: []float64{0.005}},
+			)
+			for _, g := range rep.goals() {
+				if !strings.HasSuffix(g.goal, "first checkpoint ≥ 10× faster than the shadow repository's") || !strings.HasPrefix(g.goal, "100,000") {
+					continue
+				}
+				if g.verdict != verdictMissed || !strings.Contains(g.why, tt.want) || strings.Contains(g.why, tt.not) {
+					t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
+				}
+				return
+			}
+			t.Fatal("no first-checkpoint goal")
 		})
 	}
 }
