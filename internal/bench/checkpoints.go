@@ -967,7 +967,8 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 	}
 	start, hasStart := rep.row(ckptWorkload(job, step), limitStart)
 	hasStart = hasStart && start.ok()
-	if hasStart {
+	// The first checkpoint's limit counts a start in (firstWhy).
+	if hasStart && step != stepFirst {
 		st := start.median()
 		s := fmt.Sprintf("starting a pf process that does nothing (pf --version) takes %s here (%.0f%% of pf's %s)",
 			fmtDuration(st), 100*st/pf.median(), fmtDuration(pf.median()))
