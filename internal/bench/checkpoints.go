@@ -1004,7 +1004,8 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 // firstWhy weighs a first checkpoint against its limit row (and a pf
 // process's start, if measured): over the goal's budget, no first
 // checkpoint meets the goal; under it, the limit does not explain the
-// miss, and the rest is pf's own work beyond it.
+// miss, and the report says how much of pf's time is beyond it, without
+// claiming that pf could reach it.
 func firstWhy(read, start Row, hasStart bool, pf Row, budget float64) string {
 	r := read.median()
 	s := fmt.Sprintf("listing every directory and opening, reading, hashing (SHA-256) and closing every file (%s), on every core with nothing stored, takes %s here (%.0f%% of pf's %s)",
@@ -1017,7 +1018,7 @@ func firstWhy(read, start Row, hasStart bool, pf Row, budget float64) string {
 	if floor > budget {
 		return s + fmt.Sprintf(", more than the %s the goal leaves the whole step: no first checkpoint meets it", fmtDuration(budget))
 	}
-	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the other %s (%.0f%% of pf's time) is pf's own work beyond reading and hashing (compressing and storing the bytes, its tree of the workspace, its commit)",
+	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, %s (%.0f%%), is spent beyond this floor: compressing and storing the bytes, its tree of the workspace, its commit, and whatever its own reading and hashing cost over the floor's",
 		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median())
 }
 

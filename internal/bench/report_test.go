@@ -408,7 +408,7 @@ func TestReport_Goals_FirstMissNamesReadLimit(t *testing.T) {
 		want, not string
 	}{
 		{"the limit under the budget", []float64{0.5, 0.52},
-			"takes 510 ms here (24% of pf's 2.15 s); with a pf process's start, 515 ms, under the 1.65 s the goal leaves the whole step: this limit does not explain the miss; the other 1.63 s (76% of pf's time) is pf's own work",
+			"takes 510 ms here (24% of pf's 2.15 s); with a pf process's start, 515 ms, under the 1.65 s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, 1.63 s (76%), is spent beyond this floor",
 			"no first checkpoint meets it"},
 		{"the limit over the budget", []float64{1.7, 1.8},
 			"takes 1.75 s here (81% of pf's 2.15 s); with a pf process's start, 1.75 s, more than the 1.65 s the goal leaves the whole step: no first checkpoint meets it",
