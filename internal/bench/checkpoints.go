@@ -587,8 +587,9 @@ func ptrOr(p *int64) int64 {
 // ckptLimits times the walk a checkpoint of a workspace cannot do
 // without: listing every directory and reading every entry's stat, in
 // one goroutine, outside the ignored directories, as find(1) does; the
-// writes a restore cannot do without (replaceLimit); and the start of a
-// pf process.
+// reads a first checkpoint cannot do without (firstLimit); the writes a
+// restore cannot do without (replaceLimit); and the start of a pf
+// process.
 func (j *job) ckptLimits() ([]Row, error) {
 	t, ok := j.Sizes.ckptTree(j.Job)
 	if !ok {

@@ -134,10 +134,19 @@ type treeWorker struct {
 }
 
 // list reads the directory d and every file in it, and pushes its
-// subdirectories, open; d is closed.
-func (ww *treeWorker) list(d dirJob) error {
+// subdirectories, open; d is closed, and on an error the subdirectories
+// opened too.
+func (ww *treeWorker) list(d dirJob) (err error) {
 	dir := os.NewFile(uintptr(d.fd), d.path) // closes d.fd
 	defer dir.Close()
+	ww.dirs = ww.dirs[:0]
+	defer func() {
+		if err != nil {
+			for _, sub := range ww.dirs {
+				unix.Close(sub.fd)
+			}
+		}
+	}()
 	var st unix.Stat_t
 	if err := unix.Fstat(d.fd, &st); err != nil {
 		return &fs.PathError{Op: "stat", Path: d.path, Err: err}
@@ -147,7 +156,6 @@ func (ww *treeWorker) list(d dirJob) error {
 	if err != nil {
 		return err
 	}
-	ww.dirs = ww.dirs[:0]
 	for _, e := range entries {
 		name := e.Name()
 		switch typ := e.Type(); {
