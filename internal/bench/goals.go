@@ -78,8 +78,8 @@ func (rep *Report) goals() []goal {
 		if best, ok := rep.bestPeer(wl.ID, func(r Row) float64 { return r.median() }); ok && wl.Metric != metricBytes {
 			speedRows++
 			if r := speedRatio(pf, best); !(r >= 1.5) {
-				behind = append(behind, fmt.Sprintf("%s: %s %s (pf %s, %s %s)", shortName(wl), fmtRatio(r), systemName(best.System),
-					rep.pfFigure(wl, pf), systemName(best.System), rep.pfFigure(wl, best)))
+				behind = append(behind, fmt.Sprintf("%s: %s %s (pf %s, %s %s%s)", shortName(wl), fmtRatio(r), systemName(best.System),
+					rep.pfFigure(wl, pf), systemName(best.System), rep.pfFigure(wl, best), rep.speedBound(wl, pf, best)))
 			}
 		}
 		stored := func(r Row) float64 {
@@ -247,6 +247,39 @@ func (rep *Report) goals() []goal {
 	}
 	out = append(out, rep.checkpointGoals()...)
 	return append(out, rep.registryGoals()...)
+}
+
+// speedBound names the limit that bounds a speed row pf missed: the
+// slowest of the workload's limit rows that pf did not beat in the run
+// (what no store of pf's design does faster on this machine), and
+// whether the time that 1.5x the fastest peer asks for is under it. A
+// limit pf ran faster than bounds nothing in that run (as in ingestWhy).
+func (rep *Report) speedBound(wl Workload, pf, best Row) string {
+	var bound, slowest Row
+	for _, r := range rep.rowsOf(wl.ID) {
+		if !strings.HasPrefix(r.System, "limit") || !r.ok() || math.IsNaN(r.median()) {
+			continue
+		}
+		if slowest.System == "" || r.median() > slowest.median() {
+			slowest = r
+		}
+		if r.median() <= pf.median() && (bound.System == "" || r.median() > bound.median()) {
+			bound = r
+		}
+	}
+	switch {
+	case slowest.System == "":
+		return ""
+	case bound.System == "":
+		return fmt.Sprintf("; pf ran faster than its slowest limit, %s %s", strings.TrimPrefix(slowest.System, "limit: "), rep.pfFigure(wl, slowest))
+	}
+	s := fmt.Sprintf("; bounded by %s %s", strings.TrimPrefix(bound.System, "limit: "), rep.pfFigure(wl, bound))
+	if need := best.median() / 1.5; need < bound.median() {
+		asked := bound
+		asked.Seconds = []float64{need}
+		s += fmt.Sprintf(", slower than the %s that 1.5× asks", rep.pfFigure(wl, asked))
+	}
+	return s
 }
 
 // bestPeer returns the peer row of a workload with the least figure of

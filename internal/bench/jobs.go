@@ -275,10 +275,7 @@ func (j *job) fixtureWarm(sys system, f *fixture.Fixture) (Row, error) {
 // stored is what the forks add.
 func (j *job) fixtureForks(sys system, f *fixture.Fixture) (Row, error) {
 	row := Row{Workload: wlFixtureForks, System: sys.Name()}
-	forks := make([]*fixture.Fixture, j.Sizes.Forks)
-	for k := range forks {
-		forks[k] = fixture.New(fixture.Options{Seed: 1, Fork: k + 1, Differ: 1.0 / 8})
-	}
+	forks := fixtureForks(j.Sizes.Forks)
 	var err error
 	row.Seconds, err = j.rounds("forks", j.Policy.Forks, func() (time.Duration, error) {
 		dir, err := j.scratch("forks")
@@ -314,6 +311,16 @@ func (j *job) fixtureForks(sys system, f *fixture.Fixture) (Row, error) {
 		return d, err
 	})
 	return row, err
+}
+
+// fixtureForks are the n forks of the fixture the forks workload
+// snapshots: each differs from it in one page and one file in eight.
+func fixtureForks(n int) []*fixture.Fixture {
+	forks := make([]*fixture.Fixture, n)
+	for k := range forks {
+		forks[k] = fixture.New(fixture.Options{Seed: 1, Fork: k + 1, Differ: 1.0 / 8})
+	}
+	return forks
 }
 
 // blobsOf cuts a dataset into count blobs of size.

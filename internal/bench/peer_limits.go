@@ -47,11 +47,15 @@ import (
 const (
 	limitSHA256   = "limit: SHA-256"
 	limitHashCopy = "limit: SHA-256 + copy"
-	limitZstd     = "limit: zstd"
-	limitWrite    = "limit: write+fsync"
-	limitChanged  = "limit: changed bytes"
-	limitCutHash  = "limit: cut + SHA-256 ×2"
-	limitBolt     = "limit: bbolt"
+	// For reads of blobs the store keeps compressed: zstd's decode of
+	// each, at pf's level, into a new buffer, and a SHA-256 of what it
+	// decoded, one blob after another.
+	limitDecodeHash = "limit: zstd decode + SHA-256"
+	limitZstd       = "limit: zstd"
+	limitWrite      = "limit: write+fsync"
+	limitChanged    = "limit: changed bytes"
+	limitCutHash    = "limit: cut + SHA-256 ×2"
+	limitBolt       = "limit: bbolt"
 	// As pf's puts of large blobs write: early writes of
 	// cas.DefaultSpillBytes, each a committed transaction.
 	limitBoltWindows = "limit: bbolt, 8 MiB commits"
@@ -103,6 +107,62 @@ func hashCopyEach(blobs [][]byte) {
 		sum := sha256.Sum256(out)
 		limitSink ^= sum[0]
 	}
+}
+
+// compressEach compresses each blob alone at pf's level, as the store
+// keeps a value (untimed: the reads' limit starts from the frames).
+func compressEach(blobs [][]byte) [][]byte {
+	enc := pipelineEncoder()
+	frames := make([][]byte, len(blobs))
+	parallelIdx(len(blobs), func(i int) { frames[i] = enc.EncodeAll(blobs[i], nil) })
+	return frames
+}
+
+// compressible says whether the store keeps blobs like these compressed:
+// zstd at pf's level saves at least one part in 16 of a sample of them,
+// as the store asks of a value.
+func compressible(blobs [][]byte) bool {
+	sample := blobs[:min(len(blobs), 16)]
+	in, out := 0, 0
+	for _, f := range compressEach(sample) {
+		out += len(f)
+	}
+	for _, b := range sample {
+		in += len(b)
+	}
+	return out < in-in/16
+}
+
+// readDecoder is a decoder as pf's reads use it: one per process, one
+// slot per core, checksums ignored (the SHA-256 checks the bytes).
+var readDecoder = sync.OnceValue(func() *zstd.Decoder {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.IgnoreChecksum(true))
+	if err != nil {
+		panic(err)
+	}
+	return d
+})
+
+// decodeHashEach decodes each frame into a new buffer and hashes what it
+// decoded, one frame after another: what a verified read of a compressed
+// value already in memory cannot avoid. The buffer has the 32 bytes of
+// room past the content that pf's reads give the decoder (cas's
+// decodeSlack: without it klauspost's decoder takes its slow copies).
+func decodeHashEach(frames [][]byte) error {
+	dec := readDecoder()
+	for _, fr := range frames {
+		var h zstd.Header
+		if err := h.Decode(fr); err != nil {
+			return err
+		}
+		out, err := dec.DecodeAll(fr, make([]byte, 0, h.FrameContentSize+32))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(out)
+		limitSink ^= sum[0]
+	}
+	return nil
 }
 
 // compressAll compresses every blob at pf's level, spread over the cores;
@@ -291,6 +351,13 @@ func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...stri
 			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs, cas.DefaultSpillBytes) })
 		case limitHashCopy:
 			row.Seconds, err = j.rounds(l, p, timeIt(func() { hashCopyEach(blobs) }))
+		case limitDecodeHash:
+			frames := compressEach(blobs)
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) {
+				start := time.Now()
+				err := decodeHashEach(frames)
+				return time.Since(start), err
+			})
 		default:
 			err = fmt.Errorf("no limit %q", l)
 		}
@@ -320,7 +387,12 @@ func (j *job) limits() ([]Row, error) {
 		for _, b := range f.Blobs() {
 			blobs = append(blobs, b.Data)
 		}
-		return j.limitRows(wlFixtureCold, j.Policy.Snapshot, blobs, all...)
+		rows, err := j.limitRows(wlFixtureCold, j.Policy.Snapshot, blobs, all...)
+		if err != nil {
+			return nil, err
+		}
+		floors, err := j.snapshotFloorRounds(f, fixtureForks(j.Sizes.Forks))
+		return append(rows, floors...), err
 	case j.Job == jobBigBlob:
 		a, unmap, err := mapFile(j.Data[datasetBig(j.Sizes.BigBlob)])
 		if err != nil {
@@ -350,7 +422,11 @@ func (j *job) limits() ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		reads, err := j.limitRows(readWorkload(ij.name), j.Policy.Read, blobs, limitHashCopy)
+		readLimits := []string{limitHashCopy}
+		if compressible(blobs) {
+			readLimits = append(readLimits, limitDecodeHash)
+		}
+		reads, err := j.limitRows(readWorkload(ij.name), j.Policy.Read, blobs, readLimits...)
 		return append(rows, reads...), err
 	}
 	return nil, nil // no limit for history queries

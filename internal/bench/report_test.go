@@ -121,6 +121,8 @@ func sampleReport() *Report {
 		row(ingestWorkload(jobIngestLarge), limitCutHash, ms(350), -1, 0),
 		row(ingestWorkload(jobIngestLarge), limitBolt, ms(330), -1, 0),
 		row(ingestWorkload(jobIngestLarge), limitBoltWindows, ms(540), -1, 0),
+		row(wlFixtureCold, limitHashBolt, ms(3.3, 3.4), -1, 0),
+		row(wlFixtureWarm, limitHashBolt, ms(1.2, 1.3), -1, 0),
 	}
 	rep.Rows[28].Note = "store built in 5m41s by an earlier run"
 	rep.Rows[slices.IndexFunc(rep.Rows, func(r Row) bool { return r.Workload == processWorkload(1_000) })].Note =
@@ -434,6 +436,41 @@ func TestReport_Goals_FirstMissNamesReadLimit(t *testing.T) {
 				return
 			}
 			t.Fatal("no first-checkpoint goal")
+		})
+	}
+}
+
+func TestReport_Goals_SpeedMissNamesBound(t *testing.T) {
+	tests := []struct {
+		name      string
+		warmLimit []float64 // the warm snapshot's SHA-256 + bbolt; pf 2.05 ms, SQLite 1.55 ms
+		want      string
+	}{
+		{"a limit slower than 1.5x asks", []float64{0.0012, 0.0013},
+			"fixture warm snapshot: 0.756× SQLite (pf 2.05 ms, SQLite 1.55 ms; bounded by SHA-256 + bbolt 1.25 ms, slower than the 1.03 ms that 1.5× asks)"},
+		{"a limit under what 1.5x asks", []float64{0.0009},
+			"fixture warm snapshot: 0.756× SQLite (pf 2.05 ms, SQLite 1.55 ms; bounded by SHA-256 + bbolt 900 µs)"},
+		{"a limit pf beat bounds nothing", []float64{0.0025},
+			"fixture warm snapshot: 0.756× SQLite (pf 2.05 ms, SQLite 1.55 ms; pf ran faster than its slowest limit, SHA-256 + bbolt 2.50 ms)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sampleReport()
+			for i, r := range rep.Rows {
+				if r.Workload == wlFixtureWarm && r.System == limitHashBolt {
+					rep.Rows[i].Seconds = tt.warmLimit
+				}
+			}
+			for _, g := range rep.goals() {
+				if !strings.HasPrefix(g.goal, "every speed row") {
+					continue
+				}
+				if !strings.Contains(g.measured, tt.want) {
+					t.Errorf("measured %q, want it to hold %q", g.measured, tt.want)
+				}
+				return
+			}
+			t.Fatal("no speed goal")
 		})
 	}
 }
