@@ -252,8 +252,9 @@ func (rep *Report) goals() []goal {
 // speedBound names the limit that bounds a speed row pf missed: the
 // slowest of the workload's limit rows that pf did not beat in the run
 // (what no store of pf's design does faster on this machine), and
-// whether the time that 1.5x the fastest peer asks for is under it. A
-// limit pf ran faster than bounds nothing in that run (as in ingestWhy).
+// whether the time that 1.5x the fastest peer asks for is under it (a
+// limit under that time does not explain the miss, and the text says so).
+// A limit pf ran faster than bounds nothing in that run (as in ingestWhy).
 func (rep *Report) speedBound(wl Workload, pf, best Row) string {
 	var bound, slowest Row
 	for _, r := range rep.rowsOf(wl.ID) {
@@ -273,13 +274,13 @@ func (rep *Report) speedBound(wl Workload, pf, best Row) string {
 	case bound.System == "":
 		return fmt.Sprintf("; pf ran faster than its slowest limit, %s %s", strings.TrimPrefix(slowest.System, "limit: "), rep.pfFigure(wl, slowest))
 	}
-	s := fmt.Sprintf("; bounded by %s %s", strings.TrimPrefix(bound.System, "limit: "), rep.pfFigure(wl, bound))
-	if need := best.median() / 1.5; need < bound.median() {
-		asked := bound
-		asked.Seconds = []float64{need}
-		s += fmt.Sprintf(", slower than the %s that 1.5× asks", rep.pfFigure(wl, asked))
+	asked := bound
+	asked.Seconds = []float64{best.median() / 1.5}
+	name := strings.TrimPrefix(bound.System, "limit: ")
+	if asked.Seconds[0] < bound.median() {
+		return fmt.Sprintf("; bounded by %s %s, slower than the %s that 1.5× asks", name, rep.pfFigure(wl, bound), rep.pfFigure(wl, asked))
 	}
-	return s
+	return fmt.Sprintf("; its slowest limit, %s %s, is under the %s that 1.5× asks: the rest is pf's own", name, rep.pfFigure(wl, bound), rep.pfFigure(wl, asked))
 }
 
 // bestPeer returns the peer row of a workload with the least figure of
