@@ -230,7 +230,7 @@ func applies(system, job string) bool {
 		return system == sysPF || system == sysPFServe || system == sysShadowGit || system == sysLimits
 	}
 	if job == jobRegistry {
-		return system == sysPF || system == sysOras
+		return system == sysPF || system == sysOras || system == sysLimits
 	}
 	switch system {
 	case sysOras:

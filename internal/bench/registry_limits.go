@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/ociimage"
+	"github.com/processfork/pf/internal/transfer/ociregistry"
+	"github.com/processfork/pf/manifest"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// The registry job's limits: what any pull of the large image into a
+// store of pf's format must do, measured in the same run on the same
+// bytes, each as cheaply as this machine does it. Each is a row of the
+// pull's workload:
+//
+//   - limitReceive: the image received from the same registry over
+//     loopback, as pf's pull receives it (its manifest, config and
+//     signature, then every layer through pf's own registry source,
+//     which decodes the zstd frames with pf's decoder), receiveAtOnce
+//     blobs at once as oras.Copy moves them, and on each blob the work
+//     the format asks: its SHA-256, checked against its digest, and
+//     FastCDC's cut with a SHA-256 of each chunk, on every core. Nothing
+//     is stored: each blob lands in a buffer reused for the next.
+//   - limitCutHash, limitBolt, limitBoltWindows and limitWrite, as on the
+//     ingest jobs (peer_limits.go), on the image's blobs in memory: the
+//     cut and hashes alone, the store's engine writing the bytes (in one
+//     transaction, and in commits of 8 MiB as a pull's early writes
+//     commit them), and the disk making them durable.
+const limitReceive = "limit: receive + cut + SHA-256 ×2"
+
+// pullLimits are the limits of the registry job's large pull.
+var pullLimits = []string{limitReceive, limitCutHash, limitBolt, limitBoltWindows, limitWrite}
+
+// receiveAtOnce is how many blobs the receive limit moves at once:
+// oras.Copy's default (oras-go's CopyGraphOptions.Concurrency), the peer
+// the pull is compared with.
+const receiveAtOnce = 3
+
+// receiveNote says, in the report, what the receive limit does.
+const receiveNote = "the image received as pf pull receives it (its registry source, its zstd decoder), 3 blobs at once; each blob hashed " +
+	"and checked, cut by FastCDC and each chunk hashed, on every core; nothing stored"
+
+// registryLimits measures the pull's limits on the large image, which a
+// pf push put under tag into repository repo of the registry at addr.
+func (j *job) registryLimits(addr, repo, tag string) ([]Row, error) {
+	layers, err := imageLayers(j.ctx, addr, repo, tag)
+	if err != nil {
+		return nil, fmt.Errorf("read the image's manifest: %w", err)
+	}
+	ref, err := ociregistry.ParseRef("oci://" + addr + "/" + repo + ":" + tag)
+	if err != nil {
+		return nil, err
+	}
+	receive := Row{Workload: wlRegPull, System: limitReceive, Note: receiveNote}
+	receive.Seconds, err = j.rounds(limitReceive, j.Policy.Transfer, func() (time.Duration, error) {
+		return receiveImage(j.ctx, ref, layers)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", limitReceive, err)
+	}
+
+	// The same bytes in memory, made again from the seed that made them,
+	// and checked to be the image's.
+	j.progress("making the image's blobs again")
+	blobs, err := registryBlobs(j.Sizes.Registry, layers)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := j.limitRows(wlRegPull, j.Policy.Transfer, blobs, limitCutHash, limitBolt, limitBoltWindows, limitWrite)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Row{receive}, rows...), nil
+}
+
+// imageLayers reads the layers of the pf image under tag in repo.
+func imageLayers(ctx context.Context, addr, repo, tag string) ([]ociimage.Layer, error) {
+	r, err := remote.NewRepository(addr + "/" + repo)
+	if err != nil {
+		return nil, err
+	}
+	r.PlainHTTP = true
+	_, rc, err := r.FetchReference(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, ociimage.MaxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	p, err := ociimage.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return p.Layers, nil
+}
+
+// receiveImage receives the image ref names, as pf pull does, and does the
+// format's work on every blob, storing nothing; it returns the time it
+// took, from opening the source to the last blob's last hash.
+func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer) (time.Duration, error) {
+	start := time.Now()
+	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	if _, err := src.Images(ctx); err != nil {
+		return 0, err
+	}
+	buffers := make(chan *bytes.Buffer, receiveAtOnce)
+	for range receiveAtOnce {
+		buffers <- new(bytes.Buffer)
+	}
+	var sink atomic.Uint32
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(receiveAtOnce)
+	for _, l := range layers {
+		g.Go(func() error {
+			buf := <-buffers
+			defer func() { buffers <- buf }()
+			buf.Reset()
+			rc, err := src.Open(gctx, l.Blob)
+			if err != nil {
+				return err
+			}
+			_, err = buf.ReadFrom(rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("blob %s: %w", l.Blob, err)
+			}
+			got, s, err := hashAndCut(buf.Bytes())
+			if err != nil {
+				return err
+			}
+			if got != l.Blob {
+				return fmt.Errorf("blob %s: its bytes hash to %s", l.Blob, got)
+			}
+			sink.Add(uint32(s))
+			return nil
+		})
+	}
+	err = g.Wait()
+	limitSink ^= byte(sink.Load())
+	return time.Since(start), err
+}
+
+// hashAndCut does the format's work on one blob: its SHA-256 (returned)
+// on a goroutine of its own, while this one cuts it as a put does and
+// hashes each chunk but a chunked blob's first, whose digest a put takes
+// from the blob's hash (as cutHashAll). s folds the chunks' digests, so
+// that none is left unused.
+func hashAndCut(b []byte) (d manifest.Digest, s byte, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d = manifest.Sum(b)
+	}()
+	first := len(b) > cas.InlineMax
+	err = cas.Cut(b, func(c []byte) {
+		if first {
+			first = false
+			return
+		}
+		sum := sha256.Sum256(c)
+		s ^= sum[0]
+	})
+	<-done
+	return d, s, err
+}
+
+// registryBlobs makes the large image's blobs again, as
+// writeRegistryImages made them (randomPages), and checks that each is a
+// blob of the image's layers.
+func registryBlobs(ri RegistryImages, layers []ociimage.Layer) ([][]byte, error) {
+	pages := largePages(ri)
+	src := rand.NewChaCha8([32]byte{pages.seed})
+	inImage := map[manifest.Digest]bool{}
+	for _, l := range layers {
+		inImage[l.Blob] = true
+	}
+	blobs := make([][]byte, pages.n)
+	for i := range blobs {
+		blobs[i] = make([]byte, pages.size)
+		if _, err := io.ReadFull(src, blobs[i]); err != nil {
+			return nil, err
+		}
+		if d := manifest.Sum(blobs[i]); !inImage[d] {
+			return nil, fmt.Errorf("blob %d made again hashes to %s, which the image does not name", i, d)
+		}
+	}
+	return blobs, nil
+}
