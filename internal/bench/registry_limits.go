@@ -47,8 +47,8 @@ var pullLimits = []string{limitReceive, limitCutHash, limitBolt, limitBoltWindow
 const receiveAtOnce = 3
 
 // receiveNote says, in the report, what the receive limit does.
-const receiveNote = "the image received as pf pull receives it (its registry source, its zstd decoder), 3 blobs at once; each blob hashed " +
-	"and checked, cut by FastCDC and each chunk hashed, on every core; nothing stored"
+var receiveNote = fmt.Sprintf("the image received as pf pull receives it (its registry source, its zstd decoder), %d blobs at once; "+
+	"each blob hashed and checked, cut by FastCDC and each chunk hashed, on every core; nothing stored", receiveAtOnce)
 
 // registryLimits measures the pull's limits on the large image, which a
 // pf push put under tag into repository repo of the registry at addr.
@@ -61,9 +61,15 @@ func (j *job) registryLimits(addr, repo, tag string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The buffers the blobs land in serve every round: grown and
+	// faulted in once, as a store's buffers are.
+	buffers := make(chan *bytes.Buffer, receiveAtOnce)
+	for range receiveAtOnce {
+		buffers <- new(bytes.Buffer)
+	}
 	receive := Row{Workload: wlRegPull, System: limitReceive, Note: receiveNote}
 	receive.Seconds, err = j.rounds(limitReceive, j.Policy.Transfer, func() (time.Duration, error) {
-		return receiveImage(j.ctx, ref, layers)
+		return receiveImage(j.ctx, ref, layers, buffers)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", limitReceive, err)
@@ -107,9 +113,10 @@ func imageLayers(ctx context.Context, addr, repo, tag string) ([]ociimage.Layer,
 }
 
 // receiveImage receives the image ref names, as pf pull does, and does the
-// format's work on every blob, storing nothing; it returns the time it
-// took, from opening the source to the last blob's last hash.
-func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer) (time.Duration, error) {
+// format's work on every blob, storing nothing, each blob received into a
+// buffer taken from buffers (one a blob moving at once); it returns the
+// time it took, from opening the source to the last blob's last hash.
+func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer, buffers chan *bytes.Buffer) (time.Duration, error) {
 	start := time.Now()
 	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
 	if err != nil {
@@ -119,10 +126,6 @@ func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.La
 	if _, err := src.Images(ctx); err != nil {
 		return 0, err
 	}
-	buffers := make(chan *bytes.Buffer, receiveAtOnce)
-	for range receiveAtOnce {
-		buffers <- new(bytes.Buffer)
-	}
 	var sink atomic.Uint32
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(receiveAtOnce)
@@ -131,6 +134,9 @@ func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.La
 			buf := <-buffers
 			defer func() { buffers <- buf }()
 			buf.Reset()
+			// A layer of random bytes is its blob's size and a few
+			// bytes: the buffer takes it without growing on the way.
+			buf.Grow(int(l.Size))
 			rc, err := src.Open(gctx, l.Blob)
 			if err != nil {
 				return err
@@ -156,18 +162,21 @@ func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.La
 	return time.Since(start), err
 }
 
-// hashAndCut does the format's work on one blob: its SHA-256 (returned)
-// on a goroutine of its own, while this one cuts it as a put does and
-// hashes each chunk but a chunked blob's first, whose digest a put takes
-// from the blob's hash (as cutHashAll). s folds the chunks' digests, so
-// that none is left unused.
+// hashAndCut does the format's work on one blob: its SHA-256 (returned),
+// and for a blob a put cuts into chunks, that SHA-256 on a goroutine of
+// its own while this one cuts it as a put does and hashes each chunk but
+// the first, whose digest a put takes from the blob's hash (as
+// cutHashAll). s folds the chunks' digests, so that none is left unused.
 func hashAndCut(b []byte) (d manifest.Digest, s byte, err error) {
+	if len(b) <= cas.InlineMax {
+		return manifest.Sum(b), 0, nil // one value, hashed once
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		d = manifest.Sum(b)
 	}()
-	first := len(b) > cas.InlineMax
+	first := true
 	err = cas.Cut(b, func(c []byte) {
 		if first {
 			first = false
