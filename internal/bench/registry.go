@@ -440,7 +440,8 @@ func (rep *Report) pullWhy(wl Workload, pf, oras Row) string {
 	if s == "" {
 		return ""
 	}
-	return " The pull: pf " + rate(wl, pf) + ", oras-go alone " + rate(wl, oras) + "." + s
+	return " The pull: pf " + rate(wl, pf) + ", oras-go alone " + rate(wl, oras) +
+		" (which hashes each layer once and writes it to a file with no fsync)." + s
 }
 
 // registryGoals are the issue's: push and pull at no less than 70% of
