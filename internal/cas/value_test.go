@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/manifest"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestEncodeValue_RoundTrip(t *testing.T) {
@@ -262,5 +263,58 @@ func TestPackDigests_RoundTrip(t *testing.T) {
 	}
 	if _, ok := unpackDigests(nil, []byte("a\x00short")); ok {
 		t.Error("a zero byte without a whole digest unpacked")
+	}
+}
+
+// A put at SpeedFastest stores a compressible value shorter than
+// fastestMin raw, which compaction then compresses; at another level, or
+// from fastestMin up, it compresses it.
+func TestBolt_Put_SmallValuesRawAtFastest(t *testing.T) {
+	tests := []struct {
+		name   string
+		level  zstd.EncoderLevel
+		size   int
+		format byte
+		// compacted is the format after Recompress at CompactLevel.
+		compacted byte
+	}{
+		{"fastest, 1 KiB", zstd.SpeedFastest, 1 << 10, formatRaw, formatZstd},
+		{"fastest, just under fastestMin", zstd.SpeedFastest, fastestMin - 1, formatRaw, formatZstd},
+		{"fastest, fastestMin", zstd.SpeedFastest, fastestMin, formatZstd, formatZstd},
+		{"fastest, 16 KiB", zstd.SpeedFastest, 16 << 10, formatZstd, formatZstd},
+		{"default level, 1 KiB", zstd.SpeedDefault, 1 << 10, formatZstd, formatZstd},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, s := openStore(t, "", Options{Level: tt.level})
+			b := sourceText(i, tt.size)
+			dg, err := s.PutBytes(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			format := func() byte {
+				var f byte
+				if err := d.View(func(tx *bolt.Tx) error {
+					h, _, err := lookup(tx, dg)
+					f = h.format
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+			if got := format(); got != tt.format {
+				t.Fatalf("stored as format 0x%02x, want 0x%02x", got, tt.format)
+			}
+			if _, err := s.Recompress(ctx, CompactLevel); err != nil {
+				t.Fatal(err)
+			}
+			if got := format(); got != tt.compacted {
+				t.Fatalf("after Recompress: format 0x%02x, want 0x%02x", got, tt.compacted)
+			}
+			if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("Get: %d bytes of %d, %v", len(got), len(b), err)
+			}
+		})
 	}
 }
