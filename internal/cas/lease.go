@@ -288,12 +288,26 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		if err != nil {
 			return err
 		}
-		stored, _, err := bk.writeValues(batch, false)
+		stored, _, err := bk.writeValues(spillBatch{values: batch.values}, false)
 		if err != nil {
 			return err
 		}
+		// The packs staged last go in as the early ones did, so that
+		// commitEarly puts the references of all in one pass in key
+		// order: written first, pack by pack, theirs lay all over
+		// blobs/, and every reference commitEarly put after them moved
+		// those above it in bbolt's node (a first snapshot of 100,000
+		// small files spent 0.1 to 1 s of its commit in that memmove).
+		last := slices.Clip(early)
+		for _, p := range batch.packs {
+			ep, err := bk.writeEarlyPack(p)
+			if err != nil {
+				return err
+			}
+			last = append(last, ep)
+		}
 		var t tally
-		packed, err := bk.commitEarly(early, &t)
+		packed, err := bk.commitEarly(last, &t)
 		if err != nil {
 			return err
 		}

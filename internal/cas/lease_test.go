@@ -570,3 +570,52 @@ func TestLease_PutChunked_CutsWhereTheLibraryDoes(t *testing.T) {
 		})
 	}
 }
+
+// A commit makes its last staged packs permanent with the packs its lease
+// wrote early, in the same pass: every value found once, no mark or early
+// pack left, the counters and packlive/ entries right, and a value that
+// another lease stored meanwhile kept once, as dead bytes in this one's
+// pack.
+func TestLease_Commit_LastPacksWithEarlyOnes(t *testing.T) {
+	d, s := openStore(t, "", Options{SpillBytes: 1 << 20})
+	l := s.NewLease()
+	blobs := map[manifest.Digest][]byte{}
+	for i := range 3000 {
+		b := payload(uint64(1000+i), 1000) // random: raw, packed
+		dg, err := l.PutBytes(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs[dg] = b
+	}
+	l.waitSpill()
+	if st := checkPacked(t, d); len(st.early) == 0 {
+		t.Fatal("no early pack written: the test needs both kinds")
+	}
+	// The last value staged, stored by another lease before this one
+	// commits.
+	shared := payload(4000, 1000)
+	sd, err := l.PutBytes(ctx, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs[sd] = shared
+	if _, err := s.PutBytes(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st := checkPacked(t, d)
+	if st.marks() != 0 || len(st.early) != 0 {
+		t.Fatalf("after the commit: %d marks, %d early packs; want none", st.marks(), len(st.early))
+	}
+	if st.packed != len(blobs) || st.blobs != int64(len(blobs)) {
+		t.Fatalf("%d values packed, %d blobs counted; want %d", st.packed, st.blobs, len(blobs))
+	}
+	for dg, b := range blobs {
+		if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("Get %s: %d bytes of %d, %v", dg.Short(), len(got), len(b), err)
+		}
+	}
+}
