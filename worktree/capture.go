@@ -591,7 +591,9 @@ func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest
 	if k := wd.wk.c.knownTree; !ok && k != nil && slices.Equal(k.tree.Entries, wd.sortedTree().Entries) {
 		fs, ok = k.fs, true
 	}
+	var records func() *cacheRecords
 	if !ok {
+		records = wd.recordsBeside()
 		var err error
 		if wd.wk.memo == nil {
 			fs, err = pf.PutTree(ctx, w, wd.sortedTree())
@@ -609,10 +611,37 @@ func (wd *walked) putTree(ctx context.Context, w pf.BlobWriter) (manifest.Digest
 			}
 		}
 		if err != nil {
+			records() // it reads the cache, which may go once this returns
 			return manifest.Digest{}, err
 		}
 	}
-	return fs, wd.saveCache(ctx, w, &pf.CacheTree{Blob: fs, Rest: wd.rest()})
+	tree := &pf.CacheTree{Blob: fs, Rest: wd.rest()}
+	if records != nil {
+		return fs, wd.saveRecords(ctx, w, tree, records())
+	}
+	return fs, wd.saveCache(ctx, w, tree)
+}
+
+// recordsBeside starts making the records that saveCache would write
+// (statCache.records) on a goroutine of their own, and returns what waits
+// for them: nil when saveCache writes none. The put of a large tree
+// leaves a core idle for much of its time (the sort and encoding of the
+// tree run on one), and a first capture has a record for every file.
+func (wd *walked) recordsBeside() func() *cacheRecords {
+	wk := wd.wk
+	if wk.cache == nil || wk.c.scan {
+		return func() *cacheRecords { return nil }
+	}
+	done := make(chan struct{})
+	var r cacheRecords
+	go func() {
+		defer close(done)
+		r = wk.cache.records()
+	}()
+	return func() *cacheRecords {
+		<-done
+		return &r
+	}
 }
 
 // saveCache saves the stat cache, with the tree made of it if known,
@@ -622,10 +651,21 @@ func (wd *walked) saveCache(ctx context.Context, w pf.BlobWriter, tree *pf.Cache
 	if wk.cache == nil || wk.c.scan {
 		return nil
 	}
+	r := wk.cache.records()
+	return wd.saveRecords(ctx, w, tree, &r)
+}
+
+// saveRecords is saveCache writing r, the records made of the stat cache
+// after the walk (nil: none to write, as for a scan).
+func (wd *walked) saveRecords(ctx context.Context, w pf.BlobWriter, tree *pf.CacheTree, r *cacheRecords) error {
+	wk := wd.wk
+	if r == nil {
+		return nil
+	}
 	if tree != nil {
 		wk.cache.files.SetTree(*tree)
 	}
-	if err := wk.cache.save(ctx, w); err != nil {
+	if err := wk.cache.saveRecords(ctx, w, *r); err != nil {
 		return fmt.Errorf("%s: save stat cache: %w", wk.c.Root, err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -386,31 +388,40 @@ func (c *statCache) record(path string, e cacheEntry) {
 	c.mu.Unlock()
 }
 
-// save writes what changed, with the snapshot that w writes: the files
-// hashed, unless the cache already held exactly that, and deletions of
-// the paths the walk no longer met. The files whose digests the walk took
-// from the cache spare the commit looking their blobs up.
-func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
-	var puts []pf.FileRecord
-	var dels []string
+// cacheRecords are what a save writes (see statCache.records).
+type cacheRecords struct {
+	puts    []pf.FileRecord // sorted by path
+	dels    []string
+	reached map[manifest.Digest]int64
+	whole   bool // a whole walk taken: nothing put or deleted
+}
+
+// records returns what changed, for saveRecords to write once the walk
+// is done: the files hashed, unless the cache already held exactly that,
+// and deletions of the paths the walk no longer met. The files whose
+// digests the walk took from the cache spare the commit looking their
+// blobs up. It changes nothing, so that it may run beside the tree's put
+// (walked.recordsBeside): on a first capture of 100,000 files, making
+// and sorting the records took a tenth of a second of one core.
+func (c *statCache) records() cacheRecords {
 	if c.wholeReached != nil {
 		// A whole walk taken (replayWhole): every entry met and hit,
 		// nothing hashed.
-		c.resumeMu.Lock()
-		c.dels, c.saved, c.whole = nil, true, true
-		c.resumeMu.Unlock()
-		c.reached = c.wholeReached
-		return c.files.Save(ctx, w, nil, nil, c.reached)
+		return cacheRecords{reached: c.wholeReached, whole: true}
 	}
+	var r cacheRecords
 	for path, e := range c.updates {
 		if old := c.entries[path]; old != nil && old.usable && old.cacheEntry == e {
 			continue
 		}
-		puts = append(puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
+		r.puts = append(r.puts, pf.FileRecord{Path: path, Stat: e.record(), Blob: e.digest})
 	}
-	reached := c.known
-	if reached == nil {
-		reached = make(map[manifest.Digest]int64, len(c.entries))
+	// In the order FileCache.Save writes them, which then finds them
+	// sorted.
+	slices.SortFunc(r.puts, func(a, b pf.FileRecord) int { return strings.Compare(a.Path, b.Path) })
+	r.reached = c.known
+	if r.reached == nil {
+		r.reached = make(map[manifest.Digest]int64, len(c.entries))
 	}
 	entries := c.entries
 	if c.known != nil && c.seen.Load() == int64(len(c.entries)) {
@@ -420,18 +431,24 @@ func (c *statCache) save(ctx context.Context, w pf.BlobWriter) error {
 		// The map is looked up only for an entry not seen, rare.
 		if e.seenIn.Load() != c.epoch {
 			if _, hashed := c.updates[path]; !hashed {
-				dels = append(dels, path)
+				r.dels = append(r.dels, path)
 			}
 		}
 		if c.known == nil && e.hitIn.Load() == c.epoch {
-			reached[e.digest] = e.stat.size
+			r.reached[e.digest] = e.stat.size
 		}
 	}
+	return r
+}
+
+// saveRecords writes r, which records made of this cache, with the
+// snapshot that w writes.
+func (c *statCache) saveRecords(ctx context.Context, w pf.BlobWriter, r cacheRecords) error {
 	c.resumeMu.Lock()
-	c.dels, c.saved = dels, true
+	c.dels, c.saved, c.whole = r.dels, true, r.whole
 	c.resumeMu.Unlock()
-	c.reached = reached
-	return c.files.Save(ctx, w, puts, dels, reached)
+	c.reached = r.reached
+	return c.files.Save(ctx, w, r.puts, r.dels, r.reached)
 }
 
 // resumeStatCache returns the stat cache of root for a capture that
