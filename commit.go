@@ -42,18 +42,28 @@ func (s *Store) Commit(ctx context.Context, raw []byte) (manifest.Digest, error)
 // is listed in shallow/ if it has any. pc, when not nil, is what the
 // snapshot's captures attach to the commit.
 func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, lease *cas.Lease, shallow bool, pc *pendingCommit) func(tx *bolt.Tx) error {
-	entry := index.NewEntry(raw, m)
+	// The entry's value (the manifest compressed against the dictionary,
+	// about a tenth of a warm snapshot) is built on another core while
+	// the commit waits for its turn and checks every blob the image
+	// reaches, instead of before it; the transaction waits for it only
+	// to file the entry.
+	var entry index.Entry
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		entry = index.NewEntry(raw, m)
+	}()
 	return func(tx *bolt.Tx) error {
 		if index.Has(tx, id) {
 			return nil
 		}
-		e := entry
+		missingParent := false
 		for i, p := range m.Parents {
 			if !index.Has(tx, p) {
 				if !shallow {
 					return fmt.Errorf("image %s: parent %d %s: %w", id.Short(), i, p, db.ErrNotFound)
 				}
-				e.Shallow = true
+				missingParent = true
 			}
 		}
 		known := pc.knownIn(tx, lease)
@@ -62,9 +72,10 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 			return err
 		}
 		reached := make([]manifest.Digest, len(blobs))
+		var reachedSize int64
 		for i, b := range blobs {
 			reached[i] = b.Digest
-			e.Reached += b.Size
+			reachedSize += b.Size
 		}
 		// What this image reaches is permanent now, even blobs another
 		// snapshot still in progress wrote early, and a collection
@@ -75,6 +86,9 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		if err := pc.apply(tx, known); err != nil {
 			return err
 		}
+		<-encoded
+		e := entry
+		e.Shallow, e.Reached = missingParent, reachedSize
 		return index.Put(tx, e)
 	}
 }
