@@ -18,6 +18,11 @@
 //	              manifest with each "sha256:<64 hex>" packed into a zero
 //	              byte and the digest's 32 bytes (manifest.go)
 //
+// A put keeps a value raw when zstd would not pay: bytes that look random,
+// and, at zstd's fastest level (the default), values under 2 KiB, whose
+// cost is mostly zstd's per-value tables (compress.go); compaction
+// compresses those later, against the store's dictionary.
+//
 // The root package keeps manifests in manifests/ in the same value format
 // (EncodeManifest, DecodeManifest).
 //
