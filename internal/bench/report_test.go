@@ -341,16 +341,7 @@ func TestReport_Goals_PullMissNamesBound(t *testing.T) {
 				Row{Workload: wlRegPull, System: limitBoltWindows, Seconds: tt.windows},
 				Row{Workload: wlRegPull, System: limitWrite, Seconds: []float64{0.6}},
 			)
-			for _, g := range rep.goals() {
-				if !strings.HasPrefix(g.goal, "push and pull of 1 GiB") {
-					continue
-				}
-				if g.verdict != verdictMissed || !strings.Contains(g.why, tt.want) || strings.Contains(g.why, tt.not) {
-					t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
-				}
-				return
-			}
-			t.Fatal("no registry goal")
+			checkMissedWhy(t, rep, "registry goal", func(goal string) bool { return strings.HasPrefix(goal, "push and pull of 1 GiB") }, tt.want, tt.not)
 		})
 	}
 }
@@ -391,16 +382,7 @@ func TestReport_Goals_IngestMissNamesBound(t *testing.T) {
 					rep.Rows[i].Seconds = tt.write
 				}
 			}
-			for _, g := range rep.goals() {
-				if !strings.HasPrefix(g.goal, "ingest of large blobs") {
-					continue
-				}
-				if g.verdict != verdictMissed || !strings.Contains(g.why, tt.want) || strings.Contains(g.why, tt.not) {
-					t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
-				}
-				return
-			}
-			t.Fatal("no ingest goal")
+			checkMissedWhy(t, rep, "ingest goal", func(goal string) bool { return strings.HasPrefix(goal, "ingest of large blobs") }, tt.want, tt.not)
 		})
 	}
 }
@@ -432,16 +414,9 @@ func TestReport_Goals_FirstMissNamesReadLimit(t *testing.T) {
 				Row{Workload: first, System: limitReadHash, Seconds: tt.read, Note: "100,001 files"},
 				Row{Workload: first, System: limitStart, Seconds: []float64{0.005}},
 			)
-			for _, g := range rep.goals() {
-				if !strings.HasSuffix(g.goal, "first checkpoint ≥ 10× faster than the shadow repository's") || !strings.HasPrefix(g.goal, "100,000") {
-					continue
-				}
-				if g.verdict != verdictMissed || !strings.Contains(g.why, tt.want) || strings.Contains(g.why, tt.not) {
-					t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
-				}
-				return
-			}
-			t.Fatal("no first-checkpoint goal")
+			checkMissedWhy(t, rep, "first-checkpoint goal", func(goal string) bool {
+				return strings.HasSuffix(goal, "first checkpoint ≥ 10× faster than the shadow repository's") && strings.HasPrefix(goal, "100,000")
+			}, tt.want, tt.not)
 		})
 	}
 }
@@ -481,4 +456,20 @@ func TestReport_Goals_SpeedMissNamesBound(t *testing.T) {
 			t.Fatal("no speed goal")
 		})
 	}
+}
+
+// checkMissedWhy finds the goal that is, named what, marks it missed,
+// and checks that its explanation holds want and not not.
+func checkMissedWhy(t *testing.T, rep *Report, what string, is func(goal string) bool, want, not string) {
+	t.Helper()
+	for _, g := range rep.goals() {
+		if !is(g.goal) {
+			continue
+		}
+		if g.verdict != verdictMissed || !strings.Contains(g.why, want) || strings.Contains(g.why, not) {
+			t.Errorf("%s: %s, why %q", g.goal, g.verdict, g.why)
+		}
+		return
+	}
+	t.Fatal("no " + what)
 }
