@@ -442,7 +442,29 @@ func (j *job) ingest(sys system, ij ingestJob) ([]Row, error) {
 		others = r.peakRSS()
 	}
 	rd.PeakRSS, rd.PeakAnon = j.peakRSS(meter, others)
+	if c, ok := sys.(ingestCompactor); ok {
+		if in.Note, err = j.compactIngest(c, dir, *in.Stored); err != nil {
+			return nil, err
+		}
+		if in.Stored, in.StoredApparent, err = measureStored(dir); err != nil {
+			return nil, err
+		}
+	}
 	return []Row{in, rd}, nil
+}
+
+// compactIngest runs the system's compaction on the ingest store in dir,
+// whose size is before, after its reads were measured (they read the
+// store as the ingest left it), and returns the row's note.
+func (j *job) compactIngest(c ingestCompactor, dir string, before int64) (string, error) {
+	j.progress("compacting the store: " + c.Compaction())
+	start := time.Now()
+	if err := c.CompactIngest(j.ctx, dir); err != nil {
+		return "", fmt.Errorf("compact the ingest store: %w", err)
+	}
+	took := time.Since(start).Seconds()
+	syncAll()
+	return fmt.Sprintf("stored bytes measured after %s (%s before; it ran %s)", c.Compaction(), fmtBytes(before), fmtDuration(took)), nil
 }
 
 // startRSS starts a meter of peak memory when the job measures it.

@@ -61,6 +61,19 @@ type historyCompactor interface {
 	Compaction() string
 }
 
+// An ingestCompactor has a command of its own that makes a store of blobs
+// alone smaller once they are in: pf compact, SQLite's VACUUM. An ingest's
+// store is measured after it, as a store kept for long would be kept; the
+// issue's goal on stored bytes allows the strongest compression at compact
+// time. git gc is not one: it loosens the blobs no commit names out of the
+// pack fast-import wrote, which is git's packed form already.
+type ingestCompactor interface {
+	// CompactIngest runs that command on the ingest store in dir.
+	CompactIngest(ctx context.Context, dir string) error
+	// Compaction names the command, for the row's note.
+	Compaction() string
+}
+
 type historyStore interface {
 	// Newest returns the summaries of the n newest images created at or
 	// after since, newest first: what pf log lists of each.

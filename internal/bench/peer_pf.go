@@ -142,6 +142,11 @@ func (pfSystem) CompactHistory(ctx context.Context, dir string) error {
 
 func (pfSystem) Compaction() string { return "pf compact" }
 
+// CompactIngest is pf compact, as for a history store.
+func (p pfSystem) CompactIngest(ctx context.Context, dir string) error {
+	return p.CompactHistory(ctx, dir)
+}
+
 func (pfSystem) OpenHistory(ctx context.Context, dir string) (historyStore, error) {
 	s, err := pf.Open(pfPath(dir), &pf.Options{ReadOnly: true})
 	if err != nil {

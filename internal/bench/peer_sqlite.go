@@ -239,6 +239,11 @@ func (sqliteSystem) CompactHistory(ctx context.Context, dir string) error {
 
 func (sqliteSystem) Compaction() string { return "VACUUM" }
 
+// CompactIngest is VACUUM, as for a history store.
+func (s sqliteSystem) CompactIngest(ctx context.Context, dir string) error {
+	return s.CompactHistory(ctx, dir)
+}
+
 func (sqliteSystem) OpenHistory(ctx context.Context, dir string) (historyStore, error) {
 	db, err := openSQLite(ctx, dir)
 	if err != nil {
