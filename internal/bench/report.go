@@ -439,7 +439,7 @@ func (rep *Report) Markdown(plot string) []byte {
 		"the machines are shared and noisy, so compare the ratios, not absolutes across runs. " +
 		"*speed pf/x* is pf's speed over the other row's on the same work (above 1: pf is faster); " +
 		"*bytes pf/x* is pf's stored bytes over the other's (below 1: pf stores less). " +
-		"Stored bytes are space on disk, allocated blocks as `du` counts them, after the store is closed; an ingest's after its system's own compaction where it has one for a store of blobs alone (`pf compact`, SQLite's `VACUUM`), once its reads are measured, the note giving its size before.\n\n")
+		"Stored bytes are space on disk, allocated blocks as `du` counts them, after the store is closed; an ingest's after its system's own compaction where it has one for a store of blobs alone (`pf compact`, SQLite's `VACUUM`), once its reads are measured, the note giving its size before; a warm snapshot's over 256 snapshots, the timed ones and untimed ones after them, where a store file's growth by whole pages settles.\n\n")
 
 	if hl := rep.headline(); len(hl) > 1 {
 		b.WriteString("## Headline\n\n")

@@ -235,7 +235,7 @@ func (sz Sizes) Workloads() []Workload {
 		Workload{ID: wlFixtureCold, Job: jobFixture, Title: "fixture: cold snapshot into an empty store",
 			Metric: metricTime, Bytes: f.Bytes(), Ops: 1, StoredMeans: "store size"},
 		Workload{ID: wlFixtureWarm, Job: jobFixture, Title: "fixture: warm snapshot (every blob stored)",
-			Metric: metricTime, Bytes: f.Bytes(), Ops: 1, StoredMeans: "added per snapshot"},
+			Metric: metricTime, Bytes: f.Bytes(), Ops: 1, StoredMeans: fmt.Sprintf("added per snapshot, over %d", warmStoredOver)},
 		Workload{ID: wlFixtureForks, Job: jobFixture,
 			Title:  fmt.Sprintf("fixture: %d forks, 1 page in 8 differing", sz.Forks),
 			Metric: metricTime, Bytes: int64(sz.Forks) * f.Bytes(), Ops: sz.Forks, StoredMeans: fmt.Sprintf("added by %d forks", sz.Forks)},
