@@ -53,6 +53,12 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		defer close(encoded)
 		entry = index.NewEntry(raw, m)
 	}()
+	// The image reaches at least what its lease put: a warm snapshot's
+	// lease holds all of it.
+	hint := pc.reachedHint()
+	if lease != nil {
+		hint = max(hint, lease.Held())
+	}
 	return func(tx *bolt.Tx) error {
 		if index.Has(tx, id) {
 			return nil
@@ -67,7 +73,7 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 			}
 		}
 		known := pc.knownIn(tx, lease)
-		blobs, err := s.reachedTx(context.Background(), tx, id, m, known, pc.reachedHint())
+		blobs, err := s.reachedTx(context.Background(), tx, id, m, known, hint)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -78,6 +79,9 @@ type Store struct {
 	db    *db.DB
 	blobs *cas.Bolt
 	refs  *refCache
+	// snapshotHeld is how many values the last snapshot's lease held,
+	// the room the next one's is made with (shared with borrowed handles).
+	snapshotHeld *atomic.Int64
 	// borrowed is set on a handle from Borrow: its Close leaves the
 	// store open for its owner.
 	borrowed bool
@@ -107,7 +111,7 @@ func OpenContext(ctx context.Context, path string, opts *Options) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: headroom}), refs: newRefCache(1 << 20)}
+	s := &Store{db: d, blobs: cas.New(d, cas.Options{Level: opts.Level, HeapHeadroom: headroom}), refs: newRefCache(1 << 20), snapshotHeld: new(atomic.Int64)}
 	if err := s.blobs.LoadDicts(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -33,10 +33,12 @@ type reacher struct {
 	// nothing that reach expands in turn (a tree's files): it must do
 	// what visit would do with each, in that order.
 	visitAll func(ds []manifest.Digest, where string) error
+	// hint is how many digests an image may reach, for room made once.
+	hint int
 }
 
 func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
-	seen := map[manifest.Digest]bool{}
+	seen := make(map[manifest.Digest]bool, r.hint)
 	if r.expanded == nil {
 		r.expanded = map[refKey]bool{}
 	}
@@ -78,7 +80,7 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
-		if len(named) > 2*len(seen) {
+		if len(named) > 2*len(seen) && len(seen)+len(named) > r.hint {
 			// Room for what a tree of 100,000 files names at once,
 			// not grown step by step.
 			grown := make(map[manifest.Digest]bool, len(seen)+len(named))
@@ -129,7 +131,7 @@ func (s *Store) reachedTx(ctx context.Context, tx *bolt.Tx, id manifest.Digest, 
 		}
 		return size, nil
 	}
-	r := &reacher{refs: s.refs}
+	r := &reacher{refs: s.refs, hint: hint}
 	r.visitAll = func(ds []manifest.Digest, where string) error {
 		if err := ctx.Err(); err != nil {
 			return err

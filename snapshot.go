@@ -107,7 +107,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 		created = time.Now()
 	}
 	m := manifest.New(spec.Agent, created.UTC(), spec.Parents...)
-	lease := s.blobs.NewLease()
+	lease := s.blobs.NewLeaseSized(int(s.snapshotHeld.Load()))
 	pc := &pendingCommit{}
 	if err := capture(ctx, lease, s.refs, m, spec, pc); err != nil {
 		lease.Abort()
@@ -141,6 +141,7 @@ func (s *Store) Snapshot(ctx context.Context, spec Snapshot) (manifest.Digest, e
 			return err
 		}
 	}
+	s.snapshotHeld.Store(int64(lease.Held()))
 	if err := lease.Commit(ctx, commit); err != nil {
 		return manifest.Digest{}, err
 	}

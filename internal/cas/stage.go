@@ -96,7 +96,7 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 		}
 		return err
 	}
-	var fresh []pendingValue
+	fresh := make([]pendingValue, 0, len(items))
 	for _, it := range items {
 		ref := refIn(bucket, it.digest)
 		if _, ok := l.held[ref]; !ok {
