@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/processfork/pf/internal/cas"
 	"github.com/processfork/pf/internal/db"
@@ -46,13 +47,24 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 	// about a tenth of a warm snapshot) is built on another core while
 	// the commit waits for its turn and checks every blob the image
 	// reaches, instead of before it; the transaction waits for it only
-	// to file the entry.
-	var entry index.Entry
+	// to file the entry. Whichever comes first builds it: a core that
+	// was idle takes tens of microseconds to wake, and a transaction that
+	// gets there before the goroutine has started builds the entry
+	// itself rather than wait for that and the build too.
+	var (
+		entry   index.Entry
+		claimed atomic.Bool
+	)
 	encoded := make(chan struct{})
-	go func() {
-		defer close(encoded)
+	encode := func() bool {
+		if !claimed.CompareAndSwap(false, true) {
+			return false
+		}
 		entry = index.NewEntry(raw, m)
-	}()
+		close(encoded)
+		return true
+	}
+	go encode()
 	// The image reaches at least what its lease put: a warm snapshot's
 	// lease holds all of it.
 	hint := pc.reachedHint()
@@ -92,7 +104,9 @@ func (s *Store) commitFn(id manifest.Digest, raw []byte, m *manifest.Manifest, l
 		if err := pc.apply(tx, known); err != nil {
 			return err
 		}
-		<-encoded
+		if !encode() {
+			<-encoded
+		}
 		e := entry
 		e.Shallow, e.Reached = missingParent, reachedSize
 		return index.Put(tx, e)
