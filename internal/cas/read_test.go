@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -243,6 +245,56 @@ func TestBolt_Open_WriteTo_ReadsAheadInOrder(t *testing.T) {
 			}
 			if m, err := rc.Read(make([]byte, 1)); m != 0 || err != io.EOF {
 				t.Fatalf("Read after WriteTo: %d, %v; want io.EOF", m, err)
+			}
+		})
+	}
+}
+
+// TestBolt_Get_RefusesADamagedValue: Get checks a raw value against its
+// digest whether it hashes it where it lies (up to hashInTxMax) or after
+// copying it out: a damaged byte fails the read with ErrCorrupt, and the
+// blobs beside it in the same pack still read back.
+func TestBolt_Get_RefusesADamagedValue(t *testing.T) {
+	for _, size := range []int{16 << 10, hashInTxMax, hashInTxMax + 1, 128 << 10} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			d, s := openStore(t, "", Options{})
+			l := s.NewLease()
+			damaged, err := l.PutBytes(ctx, payload(uint64(size), size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			beside, err := l.PutBytes(ctx, payload(uint64(size)+1, size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Commit(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			err = d.Update(ctx, func(tx *bolt.Tx) error {
+				if h, _, err := lookup(tx, damaged); err != nil || h.format != formatRaw {
+					return fmt.Errorf("the blob is not a raw value (%v)", err)
+				}
+				ref := tx.Bucket(db.BucketBlobs).Get(damaged[:])
+				if ref == nil {
+					return errors.New("the blob is not packed")
+				}
+				r, err := parsePackedRef(damaged, ref)
+				if err != nil {
+					return err
+				}
+				pb := tx.Bucket(db.BucketPacks).Bucket(packKey(r.pack))
+				data := bytes.Clone(pb.Get(packDataKey))
+				data[r.offset+r.length-1] ^= 0xff
+				return pb.Put(packDataKey, data)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Get(ctx, damaged); !errors.Is(err, db.ErrCorrupt) {
+				t.Fatalf("Get of a damaged blob: %d bytes, %v; want ErrCorrupt", len(got), err)
+			}
+			if got, err := s.Get(ctx, beside); err != nil || !bytes.Equal(got, payload(uint64(size)+1, size)) {
+				t.Fatalf("Get of the blob beside it: %d bytes, %v", len(got), err)
 			}
 		})
 	}
