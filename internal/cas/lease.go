@@ -310,6 +310,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		l.s.release(held, true, early)
 		return spillErr
 	}
+	var deleted int64 // the deleted counter once the commit is done
 	err := l.s.db.Update(ctx, func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
@@ -363,11 +364,19 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 			return err
 		}
 		if fn != nil {
-			return fn(tx)
+			if err := fn(tx); err != nil {
+				return err
+			}
 		}
+		deleted = db.Counter(tx, db.CounterDeleted)
 		return nil
 	})
 	if err == nil {
+		// The blobs the lease put or found are stored now, and stay
+		// so until a deletion bumps the counter past deleted (what
+		// another function of the same group commit deletes after
+		// this one only makes the set start over sooner).
+		l.s.committed.add(deleted, l.putBlobs())
 		// Recorded before the holds go, so a collection running now
 		// never sees these unheld and unrecorded.
 		for _, ref := range held {
@@ -402,6 +411,18 @@ func (l *Lease) Abort() error {
 	// without a write transaction: what another lease wrote, that lease
 	// reclaims.
 	return l.s.release(held, len(wrote) > 0 || len(early) > 0, early)
+}
+
+// putBlobs lists the blobs the lease put successfully (Size knows
+// them): stored once it commits.
+func (l *Lease) putBlobs() []manifest.Digest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]manifest.Digest, 0, len(l.sizes))
+	for d := range l.sizes {
+		out = append(out, d)
+	}
+	return out
 }
 
 func (l *Lease) heldList() []valueRef {

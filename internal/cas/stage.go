@@ -155,8 +155,15 @@ func (l *Lease) missing(bucket []byte, which int, items []pendingValue) ([]pendi
 			missing = items
 			return nil
 		}
+		committed := func(manifest.Digest) bool { return false }
+		if which == 0 {
+			if has, done := l.s.committed.stored(tx); has != nil {
+				defer done()
+				committed = has
+			}
+		}
 		for _, it := range items {
-			if !hasValue(b, it.digest) {
+			if !committed(it.digest) && !hasValue(b, it.digest) {
 				missing = append(missing, it)
 			} else {
 				it.drop()

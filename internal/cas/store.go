@@ -77,6 +77,7 @@ type Bolt struct {
 	spillBytes int
 	headroom   int64
 	holds      holds
+	committed  committed
 	track      tracker
 	sf         storeFile
 	// listing is the last listing PutListing cut: the base of the next
