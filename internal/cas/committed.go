@@ -29,7 +29,12 @@ type committed struct {
 // committedMax bounds the blobs remembered; past it the set starts over.
 // A snapshot of a workspace names its files through the file caches, not
 // through this set: the fixture's warm snapshot puts 140 blobs.
-const committedMax = 1 << 16
+const committedMax = 1 << 14
+
+// committedLeaseMax is the most blobs of one lease the set takes: a
+// larger commit (the first checkpoint of a tree of files) would spend
+// more on remembering them than a later lease saves.
+const committedLeaseMax = 4096
 
 // add remembers ds as committed while the deleted counter is deleted.
 func (c *committed) add(deleted int64, ds []manifest.Digest) {

@@ -376,7 +376,9 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		// so until a deletion bumps the counter past deleted (what
 		// another function of the same group commit deletes after
 		// this one only makes the set start over sooner).
-		l.s.committed.add(deleted, l.putBlobs())
+		if blobs := l.putBlobs(); blobs != nil {
+			l.s.committed.add(deleted, blobs)
+		}
 		// Recorded before the holds go, so a collection running now
 		// never sees these unheld and unrecorded.
 		for _, ref := range held {
@@ -414,10 +416,14 @@ func (l *Lease) Abort() error {
 }
 
 // putBlobs lists the blobs the lease put successfully (Size knows
-// them): stored once it commits.
+// them): stored once it commits. It returns nil for more than
+// committedLeaseMax.
 func (l *Lease) putBlobs() []manifest.Digest {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.sizes) > committedLeaseMax {
+		return nil
+	}
 	out := make([]manifest.Digest, 0, len(l.sizes))
 	for d := range l.sizes {
 		out = append(out, d)
