@@ -31,15 +31,37 @@ import (
 //     the format asks: its SHA-256, checked against its digest, and
 //     FastCDC's cut with a SHA-256 of each chunk, on every core. Nothing
 //     is stored: each blob lands in a buffer reused for the next.
+//   - limitReceiveBolt: the image received the same way, receiveAtOnce
+//     blobs at once, and its blobs' bytes written into a new bbolt file
+//     opened with pf's options as they arrive, in values of boltPiece,
+//     each in a bucket of its own under a random 32-byte key, as the
+//     store keeps a chunk under its digest (so that bbolt never writes a
+//     value's pages again when a later one lands in the same leaf), in
+//     transactions of cas.DefaultSpillBytes, each committed (fsyncs
+//     included) while the blobs go on arriving, one at a time, with at
+//     most one more waiting, as a pull's early writes commit them
+//     (boltWriter). No hash, no cut, no check, no compression: what a
+//     pull that stores the bytes in pf's engine must do on the same two
+//     cores, with nothing of the format's own work.
+//   - limitReceiveAllBolt: both at once, the pull with nothing but what
+//     the format asks: each blob received as limitReceive receives it,
+//     hashed, checked and cut, each chunk hashed, and each chunk written
+//     from the blob's buffer under its digest by the same boltWriter.
+//     No copy of a chunk, no compression check, no provisional marks,
+//     no flush commits, no image commit.
 //   - limitCutHash, limitBolt, limitBoltWindows and limitWrite, as on the
 //     ingest jobs (peer_limits.go), on the image's blobs in memory: the
 //     cut and hashes alone, the store's engine writing the bytes (in one
 //     transaction, and in commits of 8 MiB as a pull's early writes
 //     commit them), and the disk making them durable.
-const limitReceive = "limit: receive + cut + SHA-256 ×2"
+const (
+	limitReceive        = "limit: receive + cut + SHA-256 ×2"
+	limitReceiveBolt    = "limit: receive + bbolt, 8 MiB commits"
+	limitReceiveAllBolt = "limit: receive + cut + SHA-256 ×2 + bbolt"
+)
 
 // pullLimits are the limits of the registry job's large pull.
-var pullLimits = []string{limitReceive, limitCutHash, limitBolt, limitBoltWindows, limitWrite}
+var pullLimits = []string{limitReceive, limitReceiveBolt, limitReceiveAllBolt, limitCutHash, limitBolt, limitBoltWindows, limitWrite}
 
 // receiveAtOnce is how many blobs the receive limit moves at once:
 // oras.Copy's default (oras-go's CopyGraphOptions.Concurrency), the peer
@@ -49,6 +71,17 @@ const receiveAtOnce = 3
 // receiveNote says, in the report, what the receive limit does.
 var receiveNote = fmt.Sprintf("the image received as pf pull receives it (its registry source, its zstd decoder), %d blobs at once; "+
 	"each blob hashed and checked, cut by FastCDC and each chunk hashed, on every core; nothing stored", receiveAtOnce)
+
+// receiveAllBoltNote says, in the report, what the limit of the pull's
+// whole work does.
+const receiveAllBoltNote = "both limits above at once: each blob received as the first, hashed and checked, cut by FastCDC and each chunk hashed, " +
+	"and each chunk written from the blob's buffer under its digest as the second writes; no copy of a chunk, no compression check, no image commit"
+
+// receiveBoltNote says, in the report, what the receive and bbolt limit
+// does.
+var receiveBoltNote = fmt.Sprintf("the image received as pf pull receives it, %d blobs at once, its bytes written as they arrive "+
+	"into a new bbolt file with pf's options, in values of %s each in a bucket of its own under a random key as pf keeps a chunk, in transactions of %s committed (fsyncs included) one at a time "+
+	"while receiving goes on; no hash, no cut, no check", receiveAtOnce, sizeName(boltPiece), sizeName(cas.DefaultSpillBytes))
 
 // registryLimits measures the pull's limits on the large image, which a
 // pf push put under tag into repository repo of the registry at addr.
@@ -74,6 +107,30 @@ func (j *job) registryLimits(addr, repo, tag string) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", limitReceive, err)
 	}
+	receiveBolt := Row{Workload: wlRegPull, System: limitReceiveBolt, Note: receiveBoltNote}
+	receiveBolt.Seconds, err = j.rounds(limitReceiveBolt, j.Policy.Transfer, func() (time.Duration, error) {
+		d, stored, err := receiveIntoBolt(j.ctx, ref, layers, j.Work)
+		// The image's other layers (its tree, its ledgers) are a few
+		// bytes more.
+		if err == nil && stored < j.Sizes.Registry.bytes() {
+			err = fmt.Errorf("the file holds %d bytes, short of the image's %d", stored, j.Sizes.Registry.bytes())
+		}
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", limitReceiveBolt, err)
+	}
+	receiveAllBolt := Row{Workload: wlRegPull, System: limitReceiveAllBolt, Note: receiveAllBoltNote}
+	receiveAllBolt.Seconds, err = j.rounds(limitReceiveAllBolt, j.Policy.Transfer, func() (time.Duration, error) {
+		d, stored, err := receiveCutHashIntoBolt(j.ctx, ref, layers, j.Work)
+		if err == nil && stored < j.Sizes.Registry.bytes() {
+			err = fmt.Errorf("the file holds %d bytes, short of the image's %d", stored, j.Sizes.Registry.bytes())
+		}
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", limitReceiveAllBolt, err)
+	}
 
 	// The same bytes in memory, made again from the seed that made them,
 	// and checked to be the image's.
@@ -86,7 +143,7 @@ func (j *job) registryLimits(addr, repo, tag string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]Row{receive}, rows...), nil
+	return append([]Row{receive, receiveBolt, receiveAllBolt}, rows...), nil
 }
 
 // imageLayers reads the layers of the pf image under tag in repo.

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/ociimage"
 	"github.com/processfork/pf/internal/transfer"
 	"github.com/processfork/pf/internal/transfer/ociregistry"
 	"github.com/processfork/pf/internal/transfer/ociregistry/registrytest"
@@ -15,8 +17,9 @@ import (
 )
 
 // The pull's receive limit receives a pushed image from a real registry
-// and checks every blob against its digest; the blobs made again in
-// memory are the image's, and blobs made with other sizes are refused.
+// and checks every blob against its digest; the limits that store what
+// they receive into bbolt store every byte of the image's blobs; the blobs made again in memory
+// are the image's, and blobs made with other sizes are refused.
 func TestRegistryLimits_ReceiveAndMakeAgain(t *testing.T) {
 	ctx := context.Background()
 	ri := RegistryImages{Blobs: 3, BlobSize: 3 << 20, SmallBlobs: 2, SmallSize: 1 << 10}
@@ -63,6 +66,26 @@ func TestRegistryLimits_ReceiveAndMakeAgain(t *testing.T) {
 	for round := range 2 { // the second reuses the buffers
 		if d, err := receiveImage(ctx, ref, layers, buffers); err != nil || d <= 0 {
 			t.Fatalf("round %d: receive = %v, %v", round, d, err)
+		}
+	}
+
+	var want int64 // the bytes of every layer's blob
+	for _, l := range layers {
+		info, err := s.Blobs().Stat(ctx, l.Blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += info.Size
+	}
+	for _, limit := range []struct {
+		name    string
+		receive func(context.Context, ociregistry.Ref, []ociimage.Layer, string) (time.Duration, int64, error)
+	}{{"receive into bbolt", receiveIntoBolt}, {"receive, cut, hash into bbolt", receiveCutHashIntoBolt}} {
+		for round := range 2 { // a new file each round
+			d, stored, err := limit.receive(ctx, ref, layers, t.TempDir())
+			if err != nil || d <= 0 || stored != want {
+				t.Fatalf("%s, round %d: %v, %d bytes stored, %v; want %d bytes", limit.name, round, d, stored, err, want)
+			}
 		}
 	}
 
