@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,7 +36,8 @@ import (
 //     whole (the format keys chunks and blobs by their own digests), on
 //     every core at once;
 //   - for large blobs, bbolt, the engine the store holds to: the same
-//     bytes as raw values of 1 MiB in one bucket of a new bbolt file
+//     bytes as raw values of 1 MiB, each in a bucket of its own under a
+//     random 32-byte key as the store keeps a chunk, in a new bbolt file
 //     opened with pf's options, committed in one transaction, and
 //     committed in transactions of 8 MiB as pf's large puts write them
 //     (early writes of cas.DefaultSpillBytes, one in flight, then the
@@ -242,8 +244,8 @@ func cutHashAll(blobs [][]byte) error {
 // the chunks a put cuts random bytes into.
 const boltPiece = 1 << 20
 
-// boltAll puts every blob, in values of boltPiece, into one bucket of a
-// new bbolt file in dir, opened with pf's options, and commits them in
+// boltAll puts every blob, in values of boltPiece each in a bucket of
+// its own, into a new bbolt file in dir, opened with pf's options, and commits them in
 // transactions of window bytes (0: all in one), and returns the time of
 // the transactions, commits included; making and removing the file are
 // not timed.
@@ -277,14 +279,25 @@ func boltAll(dir string, blobs [][]byte, window int) (time.Duration, error) {
 	if len(values) > 0 {
 		windows = append(windows, values)
 	}
+	// Each value in a bucket of its own under a random 32-byte key, as
+	// the store keeps a chunk (cas/bucket.go): values side by side in one
+	// bucket would have bbolt rewrite each leaf's values as later ones
+	// land in it, work no put of pf's does.
+	keys := rand.New(rand.NewPCG(uint64(len(blobs)), 32))
 	start := time.Now()
-	var key uint64
 	for _, values := range windows {
 		if err := bdb.Update(func(tx *bolt.Tx) error {
 			bk := tx.Bucket(name)
 			for _, v := range values {
-				key++
-				if err := bk.Put(binary.BigEndian.AppendUint64(nil, key), v); err != nil {
+				var key [32]byte
+				for i := 0; i < len(key); i += 8 {
+					binary.LittleEndian.PutUint64(key[i:], keys.Uint64())
+				}
+				vb, err := bk.CreateBucket(key[:])
+				if err == nil {
+					err = vb.Put([]byte{0}, v)
+				}
+				if err != nil {
 					return err
 				}
 			}
