@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/processfork/pf"
@@ -109,4 +110,50 @@ func servedTree(b *testing.B, dir string) (root string, w *Watcher, s *pf.Store,
 	b.Cleanup(func() { w.Close() })
 	s = openStore(b)
 	return root, w, s, func() *worktree.Capture { return &worktree.Capture{Root: root, Store: s, Changes: w} }
+}
+
+// BenchmarkWatcher_FileWatches: the watches a served first checkpoint of
+// a tree shaped as $GOROOT/src (11,880 files in 1,320 directories) adds
+// to its files once the capture ended (watchFiles), on a watcher with
+// none yet, the capture's memo checking each file once watched. They run
+// beside the checkpoint's commit, on the cores its tail needs.
+func BenchmarkWatcher_FileWatches(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 40 {
+		for j := range 33 {
+			for k := range 9 {
+				rel := fmt.Sprintf("d%02d/e%02d/f%d.go", i, j, k)
+				write(b, dir, rel, "package f\n"+rel)
+			}
+		}
+	}
+	root, w, s, capture := servedTree(b, dir)
+	var files []string
+	hook := func(found []string) { files = slices.Clone(found) }
+	beforeFileWatches.Store(&hook)
+	defer beforeFileWatches.Store(nil)
+	_, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture()})
+	must(b, err)
+	w.capture.Lock()
+	<-w.filesWatched
+	w.capture.Unlock()
+	memo, ok := w.memo.(worktree.FileMemo)
+	if !ok || len(files) != 40*33*9 {
+		b.Fatalf("capture: memo %T, %d files", w.memo, len(files))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		fresh, err := newWatcher(root)
+		must(b, err)
+		todo := slices.Clone(files)
+		done := make(chan struct{})
+		b.StartTimer()
+		fresh.watchFiles(todo, memo, done)
+		b.StopTimer()
+		if n := len(fresh.watched); n != len(files) {
+			b.Fatalf("%d files watched, want %d", n, len(files))
+		}
+		must(b, fresh.Close())
+	}
 }

@@ -3,14 +3,12 @@
 package watch
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -659,6 +657,12 @@ var beforeFileWatches atomic.Pointer[func(files []string)]
 // at those files again, and at the files whose watch could not be
 // added. Without a memo (a capture that recorded nothing, as Status)
 // the next capture looks again at everything this one looked at.
+//
+// They run beside the capture's commit, on the cores it needs: on a
+// served first checkpoint of $GOROOT/src, about 80 ms of CPU, more than
+// the commit's, 70% of it the kernel's inotify_add_watch and lstat. The
+// files go directory by directory in the order the capture listed them,
+// grouped by a map, where sorting the 11,000 paths took 4% of that.
 func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan struct{}) {
 	defer close(done)
 	if hook := beforeFileWatches.Swap(nil); hook != nil {
@@ -666,11 +670,30 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 	}
 	// The memo is asked directory by directory: captures on several
 	// goroutines interleave their directories' files.
-	slices.SortFunc(files, func(a, b string) int {
-		return cmp.Or(strings.Compare(parent(a), parent(b)), strings.Compare(a, b))
-	})
-	dir, same := "", (func(string, fs.FileInfo) bool)(nil)
+	var dirs []string
+	byDir := map[string][]string{}
+	for _, path := range files {
+		d := parent(path)
+		if _, ok := byDir[d]; !ok {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], path)
+	}
 	var full error // the limit reached: the other files are not tried
+	for _, dir := range dirs {
+		if !w.watchDirFiles(dir, byDir[dir], memo, &full) {
+			return
+		}
+	}
+}
+
+// watchDirFiles is watchFiles for the files of one directory. False:
+// the watcher was closed.
+func (w *Watcher) watchDirFiles(dir string, files []string, memo worktree.FileMemo, full *error) bool {
+	var same func(string, fs.FileInfo) bool
+	if memo != nil {
+		same = memo.SameFiles(dir)
+	}
 	for _, path := range files {
 		w.mu.Lock()
 		_, watched := w.watched[path]
@@ -682,21 +705,18 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 			continue
 		}
 		abs := filepath.Join(w.root, filepath.FromSlash(path))
-		err := full
+		err := *full
 		if err == nil {
 			err = w.fsw.Add(abs)
 		}
 		switch {
 		case errors.Is(err, fsnotify.ErrClosed):
-			return
+			return false
 		case errors.Is(err, syscall.ENOSPC):
-			full = err
+			*full = err
 		}
 		changed := false
 		if err == nil && memo != nil {
-			if d := parent(path); same == nil || d != dir {
-				dir, same = d, memo.SameFiles(d)
-			}
 			fi, statErr := os.Lstat(abs)
 			// Gone: its directory's watch saw it go.
 			changed = statErr == nil && !same(path[strings.LastIndexByte(path, '/')+1:], fi)
@@ -722,6 +742,7 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 		}
 		w.mu.Unlock()
 	}
+	return true
 }
 
 func (s *changeSet) End(memo any) {
