@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -684,6 +685,11 @@ func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan s
 		if !w.watchDirFiles(dir, byDir[dir], memo, &full) {
 			return
 		}
+		// Its syscalls are too short for the runtime to hand its P
+		// over: a goroutine of the commit that wakes meanwhile (from an
+		// fdatasync, a channel) would wait for a P until this one is
+		// preempted, 10 ms later. Between directories it lets them run.
+		runtime.Gosched()
 	}
 }
 
