@@ -3,6 +3,7 @@ package pf
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -37,16 +38,22 @@ type reacher struct {
 	hint int
 }
 
+// seenRoom bounds the room a reach makes at once for the digests it has
+// seen.
+const seenRoom = 1 << 10
+
 func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte, error), visit func(d manifest.Digest, where string) error) error {
-	seen := make(map[manifest.Digest]bool, r.hint)
+	// Room made once for up to seenRoom digests: a tree's files, the
+	// most an image names, are kept whole and not in the map.
+	seen := &seenSet{set: make(map[manifest.Digest]bool, min(r.hint, seenRoom))}
 	if r.expanded == nil {
 		r.expanded = map[refKey]bool{}
 	}
 	refs, expanded := r.refs, r.expanded
 	var walk func(d manifest.Digest, layer, where string) error
 	walk = func(d manifest.Digest, layer, where string) error {
-		if !seen[d] {
-			seen[d] = true
+		if !seen.has(d) {
+			seen.set[d] = true
 			if err := visit(d, where); err != nil {
 				return err
 			}
@@ -80,25 +87,33 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		if layer == "effects.ledger" {
 			next = layer // a merged ledger's parents are ledgers too
 		}
-		if len(named) > 2*len(seen) && len(seen)+len(named) > r.hint {
-			// Room for what a tree of 100,000 files names at once,
-			// not grown step by step.
-			grown := make(map[manifest.Digest]bool, len(seen)+len(named))
-			for k, v := range seen {
-				grown[k] = v
-			}
-			seen = grown
-		}
 		namedBy := "named by " + layer + " " + d.Short()
 		if next == "" && r.visitAll != nil {
-			fresh := make([]manifest.Digest, 0, len(named))
-			for _, n := range named {
-				if !seen[n] {
-					seen[n] = true
-					fresh = append(fresh, n)
+			// named holds each digest once (manifest.Refs): it is kept
+			// whole as seen, not put in the set digest by digest (a
+			// map insert for each of a tree's 11,500 files, most of
+			// what a served turn's commit spent reaching its image).
+			fresh := named
+			for i, n := range named {
+				if seen.has(n) {
+					fresh = slices.Clip(named[:i])
+					for _, n := range named[i+1:] {
+						if !seen.has(n) {
+							fresh = append(fresh, n)
+						}
+					}
+					break
 				}
 			}
+			seen.addWhole(fresh)
 			return r.visitAll(fresh, namedBy)
+		}
+		if len(named) > 2*len(seen.set) {
+			// Room for what a tree of 100,000 files names at once,
+			// not grown step by step.
+			grown := make(map[manifest.Digest]bool, len(seen.set)+len(named))
+			maps.Copy(grown, seen.set)
+			seen.set = grown
 		}
 		for _, r := range named {
 			if err := walk(r, next, namedBy); err != nil {
@@ -113,6 +128,52 @@ func (r *reacher) reach(m *manifest.Manifest, read func(manifest.Digest) ([]byte
 		}
 	}
 	return nil
+}
+
+// A seenSet is the digests a reach visited: those in set, and the lists
+// in whole, each visited at once (reacher.visitAll) and kept as given.
+// A later question of a digest reads the lists through, until they have
+// been read through more often than making them a set would cost.
+type seenSet struct {
+	set     map[manifest.Digest]bool
+	whole   [][]manifest.Digest
+	inWhole int // how many digests whole holds
+	scanned int // how many digests has read through whole
+}
+
+func (s *seenSet) has(d manifest.Digest) bool {
+	if s.set[d] {
+		return true
+	}
+	if s.inWhole == 0 {
+		return false
+	}
+	if s.scanned > 4*s.inWhole {
+		// Asked often: the set, made once, answers the rest.
+		for _, ds := range s.whole {
+			for _, d := range ds {
+				s.set[d] = true
+			}
+		}
+		s.whole, s.inWhole = nil, 0
+		return s.set[d]
+	}
+	s.scanned += s.inWhole
+	for _, ds := range s.whole {
+		if slices.Contains(ds, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// addWhole notes ds, which holds each digest once and none seen yet, as
+// seen. ds must not change after.
+func (s *seenSet) addWhole(ds []manifest.Digest) {
+	if len(ds) > 0 {
+		s.whole = append(s.whole, ds)
+		s.inWhole += len(ds)
+	}
 }
 
 // reachedTx lists the blobs that image id, whose manifest is m, reaches

@@ -131,3 +131,98 @@ func TestStore_Snapshot_LargeTreeReached(t *testing.T) {
 		t.Fatalf("%d images, want the first alone", st.Images)
 	}
 }
+
+// sharedPages is a CacheCapture whose page list names, as K pages, blobs
+// that bigTree's files hold too (every third file from the fourth on),
+// and V pages of its own.
+type sharedPages struct {
+	tree  bigTree
+	pages int
+}
+
+func (c sharedPages) CaptureCache(ctx context.Context, bw pf.BlobWriter) (manifest.Cache, error) {
+	var put [][]byte
+	list := &manifest.CachePages{Layout: manifest.DefaultCacheLayout, Dtype: manifest.DtypeBF16}
+	for i := range c.pages {
+		k, v := c.tree.blob(3+3*i), []byte(fmt.Sprint("v page ", i))
+		put = append(put, k, v)
+		list.Pages = append(list.Pages, manifest.CachePage{Ix: i, K: manifest.Sum(k), V: manifest.Sum(v)})
+	}
+	raw, err := list.Encode()
+	if err != nil {
+		return manifest.Cache{}, err
+	}
+	ds, err := pf.PutAll(ctx, bw, append(put, raw))
+	if err != nil {
+		return manifest.Cache{}, err
+	}
+	return manifest.Cache{Manifest: ds[len(ds)-1]}, nil
+}
+
+// A snapshot whose page list and tree name many of the same blobs, and
+// whose later layers are blobs the tree names too, reaches each blob once:
+// the page list's first, then the tree's files it did not name, in the
+// tree's order.
+func TestStore_Snapshot_SharedBlobsReachedOnce(t *testing.T) {
+	s := openStore(t)
+	w := bigTree{files: 3000, missing: -1}
+	c := sharedPages{tree: w, pages: 400}
+	id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: w, Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := s.Reached(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[manifest.Digest]int{}
+	for i, b := range blobs {
+		if _, ok := at[b.Digest]; ok {
+			t.Fatalf("blob %s reached twice", b.Digest)
+		}
+		at[b.Digest] = i
+	}
+	// The pages in their order, then the files not among them in theirs.
+	var want []manifest.Digest
+	named := map[manifest.Digest]bool{}
+	for i := range c.pages {
+		for _, b := range [][]byte{w.blob(3 + 3*i), []byte(fmt.Sprint("v page ", i))} {
+			if d := manifest.Sum(b); !named[d] {
+				named[d] = true
+				want = append(want, d)
+			}
+		}
+	}
+	for i := range w.files {
+		if d := manifest.Sum(w.blob(i)); !named[d] {
+			named[d] = true
+			want = append(want, d)
+		}
+	}
+	prev := -1
+	for _, d := range want {
+		i, ok := at[d]
+		if !ok {
+			t.Fatalf("blob %s not reached", d)
+		}
+		if i <= prev {
+			t.Fatalf("blob %s reached at %d, before the blob named before it (%d)", d, i, prev)
+		}
+		prev = i
+	}
+	img, err := s.Image(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, b := range blobs {
+		sum += b.Size
+	}
+	if want := sum + int64(len(img.Raw)); st.ImageLogical != want {
+		t.Fatalf("image logical bytes %d, want the reached blobs' %d plus the manifest", st.ImageLogical, want)
+	}
+}
