@@ -61,9 +61,14 @@ var (
 const chunkerBuffer = 2 * chunkMax
 
 // newChunker returns a chunker of r cutting at c, with a scan buffer from
-// the pool, and a func that gives the buffer back.
+// the pool, and a func that gives the buffer back. The buffer is twice
+// c's largest chunk (chunkerBuffer for largeCuts): the chunker fills all
+// of it at each read, and a listing's cut (cutListing) starts the chunker
+// again at each edit, where a buffer of chunkerBuffer copied the rest of
+// the listing, most of its 1.7 MB, at every start.
 func newChunker(r io.Reader, c cuts) (*cdc.Chunker, func(), error) {
-	buf := chunkBuffers().get(chunkerBuffer)[:chunkerBuffer]
+	size := 2 * c.max
+	buf := chunkBuffers().get(size)[:size]
 	ch, err := cdc.NewChunkerBuffer(chunkAlgorithm, r,
 		&cdc.ChunkerOpts{MinSize: c.min, NormalSize: c.normal, MaxSize: c.max}, buf)
 	if err != nil {
