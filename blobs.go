@@ -136,6 +136,11 @@ func (b blobBatch) PutListing(ctx context.Context, p []byte) (manifest.Digest, e
 	return b.l.PutListing(ctx, p)
 }
 
+// PutListingSummed is what PutTreeFrom uses.
+func (b blobBatch) PutListingSummed(ctx context.Context, p []byte, d manifest.Digest) (manifest.Digest, error) {
+	return b.l.PutListingSummed(ctx, p, d)
+}
+
 // PutBatch is what PutAll uses.
 func (b blobBatch) PutBatch(ctx context.Context, blobs [][]byte) ([]manifest.Digest, error) {
 	return b.l.PutBatch(ctx, blobs)

@@ -1,5 +1,7 @@
 package manifest
 
+import "crypto/sha256"
+
 // An EncodedTree is a tree's entries, sorted, with their encoding, kept
 // so that the encoding of a next tree that shares most of its entries
 // copies theirs instead of checking and writing each again: pf serve
@@ -23,12 +25,63 @@ func (e *EncodedTree) Bytes() []byte { return e.enc }
 // entries sorted, for the next call; when t's entries are sorted, these
 // are t's, not a copy, and the caller must not modify them after.
 func (t *Tree) EncodeFrom(last *EncodedTree) (*EncodedTree, error) {
+	enc, _, err := t.encodeFrom(last, nil)
+	return enc, err
+}
+
+// EncodeFromSummed is EncodeFrom that also returns the encoding's digest
+// (Sum of its bytes), taken on another goroutine as the encoding is
+// made: on two cores, the hash of a listing of 1.7 MB (a millisecond)
+// then ends about when its encoding does, instead of starting there.
+func (t *Tree) EncodeFromSummed(last *EncodedTree) (*EncodedTree, Digest, error) {
+	parts := make(chan []byte, 64)
+	summed := make(chan Digest, 1)
+	go func() {
+		h := sha256.New()
+		for p := range parts {
+			h.Write(p)
+		}
+		summed <- Digest(h.Sum(nil))
+	}()
+	enc, streamed, err := t.encodeFrom(last, func(p []byte) { parts <- p })
+	close(parts)
+	d := <-summed
+	switch {
+	case err != nil:
+		return nil, Digest{}, err
+	case !streamed:
+		// Encoded whole after all: what was hashed is not the encoding.
+		d = Sum(enc.enc)
+	}
+	return enc, d, nil
+}
+
+// summedPiece is how many bytes of an encoding EncodeFromSummed hands
+// its hash at a time: few hand-overs, and a hash never far behind.
+const summedPiece = 64 << 10
+
+// encodeFrom is EncodeFrom. written, when not nil, is given the
+// encoding's bytes as they are written, in order, each piece once no
+// longer changed: when streamed, the pieces are the whole encoding;
+// otherwise t was encoded whole (no last, or an entry out of order or
+// malformed), and what written was given is not its encoding.
+func (t *Tree) encodeFrom(last *EncodedTree, written func([]byte)) (_ *EncodedTree, streamed bool, _ error) {
 	if last == nil {
-		return t.encodeWhole()
+		enc, err := t.encodeWhole()
+		return enc, false, err
 	}
 	entries := t.Entries
 	b := make([]byte, 0, len(last.enc)+len(last.enc)/8+64)
 	b = append(b, treeHead...)
+	// b[:handed] went to written. The encoding only grows: a piece
+	// handed over is never written again, even when b moves.
+	handed := 0
+	hand := func(least int) {
+		if written != nil && len(b)-handed >= least {
+			written(b[handed:len(b):len(b)])
+			handed = len(b)
+		}
+	}
 	starts := make([]int, len(entries))
 	// A run of last's entries met in a row, last.entries[runFrom:runTo],
 	// is copied in one piece, commas and all, once it ends; its first
@@ -43,6 +96,7 @@ func (t *Tree) EncodeFrom(last *EncodedTree) (*EncodedTree, error) {
 	j := 0           // the first of last's entries not passed yet
 	lastMet := false // entries[i-1] is one of last's, before j
 	for i := range entries {
+		hand(summedPiece)
 		e := &entries[i]
 		// Pass last's entries whose path comes before e's. The same
 		// path most often is the next one, spared a ComparePaths.
@@ -61,7 +115,8 @@ func (t *Tree) EncodeFrom(last *EncodedTree) (*EncodedTree, error) {
 			// e is checked, being last's. last's entries are sorted:
 			// the one before e, when it is last's too, comes before.
 			if i > 0 && !lastMet && ComparePaths(entries[i-1].Path, e.Path) >= 0 {
-				return t.encodeWhole() // its error, or a sorted copy
+				enc, err := t.encodeWhole() // its error, or a sorted copy
+				return enc, false, err
 			}
 			if runFrom == runTo || runTo != j {
 				flush()
@@ -78,7 +133,8 @@ func (t *Tree) EncodeFrom(last *EncodedTree) (*EncodedTree, error) {
 		}
 		flush()
 		if e.check() != nil || (i > 0 && ComparePaths(entries[i-1].Path, e.Path) >= 0) {
-			return t.encodeWhole() // its error, or a sorted copy
+			enc, err := t.encodeWhole() // its error, or a sorted copy
+			return enc, false, err
 		}
 		if i > 0 {
 			b = append(b, ',')
@@ -89,7 +145,8 @@ func (t *Tree) EncodeFrom(last *EncodedTree) (*EncodedTree, error) {
 	}
 	flush()
 	b = append(b, treeTail...)
-	return &EncodedTree{entries: entries, enc: b, starts: starts}, nil
+	hand(0)
+	return &EncodedTree{entries: entries, enc: b, starts: starts}, written != nil, nil
 }
 
 // end returns where e's i-th entry's object ends in its encoding.

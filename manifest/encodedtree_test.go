@@ -25,6 +25,16 @@ func checkEncodeFrom(t *testing.T, name string, last *EncodedTree, tree *Tree) *
 	case !bytes.Equal(got.Bytes(), want):
 		t.Fatalf("%s: EncodeFrom:\n got %s\nwant %s", name, got.Bytes(), want)
 	}
+	// EncodeFromSummed makes the same encoding, and its digest.
+	summed, d, err := tree.EncodeFromSummed(last)
+	switch {
+	case err != nil:
+		t.Fatalf("%s: EncodeFromSummed: %v, EncodeFrom none", name, err)
+	case !bytes.Equal(summed.Bytes(), want):
+		t.Fatalf("%s: EncodeFromSummed:\n got %s\nwant %s", name, summed.Bytes(), want)
+	case d != Sum(want):
+		t.Fatalf("%s: EncodeFromSummed's digest %s, the encoding's %s", name, d, Sum(want))
+	}
 	// Each entry's recorded start is where Encode wrote its object.
 	for i := range got.entries {
 		obj := appendEntry(nil, &got.entries[i])
@@ -151,6 +161,55 @@ func TestTree_EncodeFrom_RandomTurns(t *testing.T) {
 		if got := checkEncodeFrom(t, fmt.Sprint("turn ", turn), last, tree); got != nil {
 			last = got
 		}
+	}
+}
+
+// A listing of many pieces (summedPiece) is hashed as it is encoded: its
+// digest is the encoding's, turn after turn of edits, insertions and
+// deletions, and when an entry out of order makes it encode whole.
+func TestTree_EncodeFromSummed_LargeTree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	file := func(p, content string) Entry {
+		return Entry{Path: p, Mode: 0o644, Size: int64(len(content)), Kind: KindFile, Blob: Sum([]byte(content))}
+	}
+	tree := &Tree{}
+	for i := range 12_000 {
+		p := fmt.Sprintf("src/pkg%03d/file_%04d.go", i/10, i)
+		tree.Entries = append(tree.Entries, file(p, p))
+	}
+	tree.Sort()
+	var last *EncodedTree
+	for turn := range 8 {
+		next := &Tree{Entries: slices.Clone(tree.Entries)}
+		for range 10 {
+			i := rng.IntN(len(next.Entries))
+			next.Entries[i] = file(next.Entries[i].Path, fmt.Sprint(turn, i))
+		}
+		next.Entries = slices.Delete(next.Entries, 100*turn, 100*turn+1)
+		next.Entries = append(next.Entries, file(fmt.Sprintf("zz/turn%d.txt", turn), "new"))
+		if turn == 5 {
+			next.Entries[7], next.Entries[9000] = next.Entries[9000], next.Entries[7]
+		}
+		want, err := next.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 4*summedPiece {
+			t.Fatalf("the listing is %d bytes: too few pieces to test", len(want))
+		}
+		enc, d, err := next.EncodeFromSummed(last)
+		switch {
+		case err != nil:
+			t.Fatalf("turn %d: %v", turn, err)
+		case !bytes.Equal(enc.Bytes(), want):
+			t.Fatalf("turn %d: EncodeFromSummed is not Encode's encoding", turn)
+		case d != Sum(want):
+			t.Fatalf("turn %d: digest %s, the encoding's %s", turn, d, Sum(want))
+		}
+		if turn != 5 {
+			tree = next
+		}
+		last = enc
 	}
 }
 

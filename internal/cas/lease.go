@@ -109,21 +109,38 @@ func (l *Lease) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error)
 // The store keeps b, which the caller must not modify afterwards, as the
 // base of the next listing's cut (listingBase).
 func (l *Lease) PutListing(ctx context.Context, b []byte) (manifest.Digest, error) {
+	return l.putListing(ctx, b, nil)
+}
+
+// PutListingSummed is PutListing of b whose digest d the caller took
+// already (manifest.Tree.EncodeFromSummed hashes a listing as it
+// encodes it): the put does not hash b again.
+func (l *Lease) PutListingSummed(ctx context.Context, b []byte, d manifest.Digest) (manifest.Digest, error) {
+	return l.putListing(ctx, b, &d)
+}
+
+// putListing is PutListing; summed, when not nil, is b's digest.
+func (l *Lease) putListing(ctx context.Context, b []byte, summed *manifest.Digest) (manifest.Digest, error) {
 	if len(b) <= 2*listingCuts.normal {
 		return l.PutBytes(ctx, b)
 	}
-	// The listing's digest is taken on a core of its own while the
-	// others cut the listing and hash its chunks: an edited listing is
-	// rarely stored already, and each pass is about a millisecond for a
-	// tree of 11,500 files.
+	// The listing's digest, unless summed, is taken on a core of its
+	// own while the others cut the listing and hash its chunks: an
+	// edited listing is rarely stored already, and each pass is about a
+	// millisecond for a tree of 11,500 files.
 	var d manifest.Digest
-	summed := make(chan struct{})
-	go func() {
-		d = manifest.Sum(b)
-		close(summed)
-	}()
+	sumDone := make(chan struct{})
+	if summed != nil {
+		d = *summed
+		close(sumDone)
+	} else {
+		go func() {
+			d = manifest.Sum(b)
+			close(sumDone)
+		}()
+	}
 	chunks, err := cutListing(ctx, b, l.s.listing.Load())
-	<-summed
+	<-sumDone
 	if err != nil {
 		return d, err
 	}
