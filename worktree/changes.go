@@ -401,6 +401,13 @@ func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]
 		}
 		changed[name] = true
 	}
+	// Each unchanged file's cache entry is the one the last recall of
+	// the directory kept (see dirMemo.cached), when it did and the cache
+	// has not dropped it since, else looked up, as recall does: a dirty
+	// directory of hundreds of files cost as many lookups in the cache's
+	// map of every file, twice.
+	kept := m.cachedIn == wk.cache.marks && len(m.cached) == len(m.stats)
+	hits := make([]*loadedEntry, 0, len(m.stats))
 	files := 0
 	for i := range m.entries {
 		e := &m.entries[i]
@@ -408,20 +415,21 @@ func (wk *walker) recallExcept(rel string, segs []string) (*dirMemo, map[string]
 			continue
 		}
 		st := m.stats[files]
+		var ce *loadedEntry
+		if kept {
+			ce = m.cached[files]
+		}
 		files++
 		if changed[baseName(e.Path)] {
 			continue
 		}
-		ce := wk.cache.entries[e.Path]
+		if ce == nil || ce.dropped.Load() {
+			ce = wk.cache.entries[e.Path]
+		}
 		if ce == nil || !ce.usable || ce.digest != e.Blob || ce.stat != st {
 			return nil, nil
 		}
-	}
-	var hits []*loadedEntry
-	for i := range m.entries {
-		if e := &m.entries[i]; e.Kind == manifest.KindFile && !changed[baseName(e.Path)] {
-			hits = append(hits, wk.cache.entries[e.Path])
-		}
+		hits = append(hits, ce)
 	}
 	wk.cache.markHits(hits)
 	return m, changed
