@@ -200,14 +200,11 @@ func receiveIntoBolt(ctx context.Context, ref ociregistry.Ref, layers []ociimage
 	pieces := &freeList{size: boltPiece}
 
 	start := time.Now()
-	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
+	src, err := openPulled(ctx, ref)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer src.Close()
-	if _, err := src.Images(ctx); err != nil {
-		return 0, 0, err
-	}
 	receivers, rctx := errgroup.WithContext(w.ctx)
 	receivers.SetLimit(receiveAtOnce)
 	for i, l := range layers {
@@ -283,29 +280,18 @@ func receiveCutHashIntoBolt(ctx context.Context, ref ociregistry.Ref, layers []o
 	}
 
 	start := time.Now()
-	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
+	src, err := openPulled(ctx, ref)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer src.Close()
-	if _, err := src.Images(ctx); err != nil {
-		return 0, 0, err
-	}
 	receivers, rctx := errgroup.WithContext(w.ctx)
 	receivers.SetLimit(receiveAtOnce)
 	for _, l := range layers {
 		receivers.Go(func() error {
 			buf := getBuffer()
-			buf.Reset()
-			buf.Grow(int(l.Size))
-			rc, err := src.Open(rctx, l.Blob)
-			if err != nil {
+			if err := receiveLayer(rctx, src, l, buf); err != nil {
 				return err
-			}
-			_, err = buf.ReadFrom(rc)
-			rc.Close()
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", l.Blob, err)
 			}
 			b := buf.Bytes()
 			// The buffer goes back when the last of its chunks has

@@ -183,14 +183,11 @@ func imageLayers(ctx context.Context, addr, repo, tag string) ([]ociimage.Layer,
 // time it took, from opening the source to the last blob's last hash.
 func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer, buffers chan *bytes.Buffer) (time.Duration, error) {
 	start := time.Now()
-	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
+	src, err := openPulled(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
 	defer src.Close()
-	if _, err := src.Images(ctx); err != nil {
-		return 0, err
-	}
 	var sink atomic.Uint32
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(receiveAtOnce)
@@ -198,18 +195,8 @@ func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.La
 		g.Go(func() error {
 			buf := <-buffers
 			defer func() { buffers <- buf }()
-			buf.Reset()
-			// A layer of random bytes is its blob's size and a few
-			// bytes: the buffer takes it without growing on the way.
-			buf.Grow(int(l.Size))
-			rc, err := src.Open(gctx, l.Blob)
-			if err != nil {
+			if err := receiveLayer(gctx, src, l, buf); err != nil {
 				return err
-			}
-			_, err = buf.ReadFrom(rc)
-			rc.Close()
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", l.Blob, err)
 			}
 			got, s, err := hashAndCut(buf.Bytes())
 			if err != nil {
@@ -275,4 +262,36 @@ func registryBlobs(ri RegistryImages, layers []ociimage.Layer) ([][]byte, error)
 		}
 	}
 	return blobs, nil
+}
+
+// openPulled opens the image ref names as pf pull does: pf's registry
+// source, the image's manifests read first.
+func openPulled(ctx context.Context, ref ociregistry.Ref) (*ociregistry.Source, error) {
+	src, err := ociregistry.Open(ctx, ref, ociregistry.Options{PlainHTTP: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := src.Images(ctx); err != nil {
+		src.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// receiveLayer reads layer l from src whole into buf, emptied first.
+func receiveLayer(ctx context.Context, src *ociregistry.Source, l ociimage.Layer, buf *bytes.Buffer) error {
+	buf.Reset()
+	// A layer of random bytes is its blob's size and a few bytes: the
+	// buffer takes it without growing on the way.
+	buf.Grow(int(l.Size))
+	rc, err := src.Open(ctx, l.Blob)
+	if err != nil {
+		return err
+	}
+	_, err = buf.ReadFrom(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", l.Blob, err)
+	}
+	return nil
 }
