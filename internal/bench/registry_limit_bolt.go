@@ -310,7 +310,7 @@ func receiveCutHashIntoBolt(ctx context.Context, ref ociregistry.Ref, layers []o
 			whole := make(chan [32]byte, 1)
 			go func() { whole <- sha256.Sum256(b) }()
 			var chunks []boltValue
-			err = cas.Cut(b, func(c []byte) {
+			err := cas.Cut(b, func(c []byte) {
 				v := boltValue{value: c, done: release}
 				if len(chunks) > 0 { // the first chunk's key waits for the blob's hash
 					v.key = sha256.Sum256(c)
