@@ -625,13 +625,11 @@ func (j *job) ckptLimits() ([]Row, error) {
 	status := walk
 	status.Workload = ckptWorkload(t.Job, stepStatus)
 	rows := []Row{walk, status}
-	first, ok, err := j.firstLimit(t, ws)
+	first, err := j.firstLimit(t, ws)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		rows = append(rows, first)
-	}
+	rows = append(rows, first...)
 	// The growing tree's restore cuts its log short in place (the log
 	// only grew): no file of its is replaced whole.
 	if t.Grow == 0 {
@@ -994,7 +992,8 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 		parts = append(parts, s)
 	}
 	if read, ok := rep.row(ckptWorkload(job, step), limitReadHash); ok && read.ok() && step == stepFirst {
-		parts = append(parts, firstWhy(read, start, hasStart, pf, budget))
+		packed, hasPacked := rep.row(ckptWorkload(job, step), limitReadHashZstd)
+		parts = append(parts, firstWhy(read, packed, hasPacked && packed.ok(), start, hasStart, pf, budget))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -1002,25 +1001,32 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 	return strings.Join(parts, "; ") + "."
 }
 
-// firstWhy weighs a first checkpoint against its limit row (and a pf
-// process's start, if measured): over the goal's budget, no first
-// checkpoint meets the goal; under it, the limit does not explain the
-// miss, and the report says how much of pf's time is beyond it, without
-// claiming that pf could reach it.
-func firstWhy(read, start Row, hasStart bool, pf Row, budget float64) string {
+// firstWhy weighs a first checkpoint against its limit rows, reading
+// and hashing, and compressing too if measured (packed), plus a pf
+// process's start if measured: over the goal's budget, no first
+// checkpoint (into a store that compresses as pf's does) meets the goal;
+// under it, the limit does not explain the miss, and the report says how
+// much of pf's time is beyond it, without claiming that pf could reach it.
+func firstWhy(read, packed Row, hasPacked bool, start Row, hasStart bool, pf Row, budget float64) string {
 	r := read.median()
 	s := fmt.Sprintf("listing every directory and opening, reading, hashing (SHA-256) and closing every file (%s), on every core with nothing stored, takes %s here (%.0f%% of pf's %s)",
 		read.Note, fmtDuration(r), 100*r/pf.median(), fmtDuration(pf.median()))
-	floor := r
+	floor, beyond, whom := r, "compressing and storing the bytes", "no first checkpoint"
+	if hasPacked {
+		z := packed.median()
+		s += fmt.Sprintf("; compressing each file too as a put does (zstd at pf's level, the files a put tries: %s), %s (%.0f%%)",
+			packed.Note, fmtDuration(z), 100*z/pf.median())
+		floor, beyond, whom = z, "storing the bytes", "no first checkpoint into a store that compresses as pf's does"
+	}
 	if hasStart {
 		floor += start.median()
 		s += fmt.Sprintf("; with a pf process's start, %s", fmtDuration(floor))
 	}
 	if floor > budget {
-		return s + fmt.Sprintf(", more than the %s the goal leaves the whole step: no first checkpoint meets it", fmtDuration(budget))
+		return s + fmt.Sprintf(", more than the %s the goal leaves the whole step: %s meets it", fmtDuration(budget), whom)
 	}
-	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, %s (%.0f%%), is spent beyond this floor: compressing and storing the bytes, its tree of the workspace, its commit, and whatever its own reading and hashing cost over the floor's",
-		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median())
+	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, %s (%.0f%%), is spent beyond this floor: %s, its tree of the workspace, its commit, and whatever its own reading, hashing and compressing cost over the floor's",
+		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median(), beyond)
 }
 
 // checkpointGoals are the goals for each tree: pf's speed over

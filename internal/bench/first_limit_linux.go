@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/processfork/pf/internal/cas"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,13 +34,15 @@ const mapFrom = 1 << 20
 // pf's format keys a blob), closed; every symbolic link read (readlinkat)
 // and never followed. Directories are spread over workers goroutines, a
 // directory's files read by the worker that lists it. Nothing is stored
-// or compared.
-func readTree(root string, skip func(name string) bool, workers int) (treeRead, error) {
+// or compared. With compress, each file a put would try to compress is
+// also compressed as a put compresses it (compressFile), its bytes
+// thrown away.
+func readTree(root string, skip func(name string) bool, workers int, compress bool) (treeRead, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return treeRead{}, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
-	w := &treeWalk{skip: skip, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
+	w := &treeWalk{skip: skip, compress: compress, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
 	w.cond.L = &w.mu
 	results := make([]treeRead, workers)
 	var wg sync.WaitGroup
@@ -74,7 +77,8 @@ type dirJob struct {
 // opened and not yet listed (a stack: depth first keeps few open), how
 // many are pending or being listed, and the first error.
 type treeWalk struct {
-	skip func(name string) bool
+	skip     func(name string) bool
+	compress bool
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -128,6 +132,7 @@ func (w *treeWalk) push(dirs []dirJob) {
 type treeWorker struct {
 	walk *treeWalk
 	buf  []byte // a file read whole
+	zbuf []byte // what zstd made of a file or piece, thrown away
 	link [unix.PathMax]byte
 	dirs []dirJob
 	read treeRead
@@ -229,10 +234,31 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 		data = ww.buf[:n]
 	}
 	sum := sha256.Sum256(data)
+	if ww.walk.compress {
+		ww.compressFile(data)
+	}
 	ww.read.Files++
 	ww.read.Bytes += int64(len(data))
 	for i := range sum {
 		ww.read.Sum[i] ^= sum[i]
 	}
 	return nil
+}
+
+// compressFile compresses data as a put of it would: not at all unless
+// the store's rule says zstd may pay (cas.WorthCompressingAt, at the
+// store's level), with an encoder set up as the store's, and a file
+// longer than one value in pieces of cas.InlineMax, standing in for the
+// chunks a put cuts it into (each compressed on its own).
+func (ww *treeWorker) compressFile(data []byte) {
+	if !cas.WorthCompressingAt(cas.DefaultLevel, data) {
+		return
+	}
+	for len(data) > 0 {
+		piece := data[:min(len(data), cas.InlineMax)]
+		data = data[len(piece):]
+		ww.zbuf = pipelineEncoder().EncodeAll(piece, ww.zbuf[:0])
+		ww.read.Compressed += int64(len(piece))
+		ww.read.Packed += int64(len(ww.zbuf))
+	}
 }

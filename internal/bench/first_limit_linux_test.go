@@ -11,7 +11,8 @@ import (
 // TestReadTree_ReadsEveryFile: the first checkpoint's limit reads and
 // hashes every regular file of the tree, small and mapped alike, on any
 // number of workers, leaves out the ignored directories, and reads a
-// symbolic link without following it out of the tree.
+// symbolic link without following it out of the tree; with compress,
+// it compresses what a put would.
 func TestReadTree_ReadsEveryFile(t *testing.T) {
 	root, outside := t.TempDir(), t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), (mapFrom+12345)/16) // read through a map
@@ -58,12 +59,29 @@ func TestReadTree_ReadsEveryFile(t *testing.T) {
 	want.Dirs, want.Links = 4, 3 // the root, sub, sub/deep, sub/deep/er
 
 	for _, workers := range []int{1, 2, treeWorkers()} {
-		got, err := readTree(root, ignoredDir, workers)
+		got, err := readTree(root, ignoredDir, workers, false)
 		if err != nil {
 			t.Fatalf("%d workers: %v", workers, err)
 		}
 		if got != want {
 			t.Errorf("%d workers: read %+v, want %+v", workers, got, want)
 		}
+	}
+
+	// Compressing too, it reads the same and hands zstd what a put would
+	// try to compress: the two files of 2 KiB or more, whole.
+	wantZ := want
+	wantZ.Compressed = int64(len(files["sub/b.bin"]) + len(files["sub/deep/er/d.json"]))
+	got, err := readTree(root, ignoredDir, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed := got.Packed
+	got.Packed = 0
+	if got != wantZ {
+		t.Errorf("compressing: read %+v, want %+v", got, wantZ)
+	}
+	if packed <= 0 || packed >= wantZ.Compressed/10 {
+		t.Errorf("compressing: zstd made %d bytes of %d repetitive ones", packed, wantZ.Compressed)
 	}
 }

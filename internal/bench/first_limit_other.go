@@ -8,7 +8,7 @@ import "errors"
 // only, where the calls timed (openat, mmap) are the ones pf makes.
 const canReadTree = false
 
-func readTree(string, func(string) bool, int) (treeRead, error) {
+func readTree(string, func(string) bool, int, bool) (treeRead, error) {
 	return treeRead{}, errors.New("not on this system")
 }
 

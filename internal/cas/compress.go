@@ -114,8 +114,10 @@ func worthCompressing(b []byte) bool { return len(b) >= 64 && !looksRandom(b) }
 // store's dictionary, which pays most on small values.
 const fastestMin = 2 << 10
 
-// worthCompressingAt is worthCompressing for a put at level.
-func worthCompressingAt(level zstd.EncoderLevel, b []byte) bool {
+// WorthCompressingAt is worthCompressing for a put at level: whether a
+// put tries zstd on b at all. pf-bench's first-checkpoint limit asks it
+// too, so that its floor compresses what a put would.
+func WorthCompressingAt(level zstd.EncoderLevel, b []byte) bool {
 	return (level != zstd.SpeedFastest || len(b) >= fastestMin) && worthCompressing(b)
 }
 

@@ -179,13 +179,13 @@ const maxRawPacked = packMax - 1 - binary.MaxVarintLen64
 
 // stage encodes it and keeps its value for the commit, writing early once
 // enough is staged. A small value goes straight into the pack being
-// filled; it is compressed first, if worth it (worthCompressingAt),
+// filled; it is compressed first, if worth it (WorthCompressingAt),
 // outside the lock, so that puts on other goroutines go on meanwhile.
 func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 	data := it.bytes()
 	v := it.encoded
 	var buf []byte // the buffer from valueBuffers that v lies in
-	if v == nil && worthCompressingAt(l.s.level, data) {
+	if v == nil && WorthCompressingAt(l.s.level, data) {
 		// Compressed into a buffer of the list, not a new one: a snapshot
 		// compresses its whole size, and new buffers are garbage that the
 		// process faults in and the collector chases (a 2 GiB log made
