@@ -350,11 +350,12 @@ func (rep *Report) diskWhy(workload string, pf Row) string {
 
 // ingestWhy explains a slow ingest from the limits on the same bytes
 // (boundWhy): for large blobs, the cut and the two hashes of pf's format
-// (chunks and blob), and bbolt, the engine pf holds to, are limits too.
+// (chunks and blob), bbolt, the engine pf holds to, and all of them at
+// once are limits too.
 func (rep *Report) ingestWhy(wl Workload, pf, other Row, label string) string {
 	s := fmt.Sprintf("%s: pf %s, %s %s.", shortName(wl), rate(wl, pf), label, rate(wl, other))
 	return s + rep.boundWhy(wl, pf, other, label,
-		[]string{limitSHA256, limitZstd, limitWrite, limitCutHash, limitBolt, limitBoltWindows})
+		[]string{limitSHA256, limitZstd, limitWrite, limitCutHash, limitBolt, limitBoltWindows, limitCutHashBolt})
 }
 
 // boundWhy names, among the limits (in that order) measured on a
@@ -515,7 +516,7 @@ func (rep *Report) limitFigure(wl Workload, pf Row) string {
 		return ""
 	}
 	var parts []string
-	for _, l := range []string{limitReceive, limitReceiveBolt, limitReceiveAllBolt, limitSHA256, limitHashCopy, limitWrite, limitReadHash, limitReadHashZstd} {
+	for _, l := range []string{limitReceive, limitReceiveBolt, limitReceiveAllBolt, limitCutHashBolt, limitSHA256, limitHashCopy, limitWrite, limitReadHash, limitReadHashZstd} {
 		if lim, ok := rep.row(wl.ID, l); ok && lim.ok() {
 			parts = append(parts, fmt.Sprintf("%s of %s", fmtRatio(speedRatio(pf, lim)), strings.TrimPrefix(l, "limit: ")))
 		}

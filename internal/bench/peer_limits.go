@@ -42,6 +42,11 @@ import (
 //     committed in transactions of 8 MiB as pf's large puts write them
 //     (early writes of cas.DefaultSpillBytes, one in flight, then the
 //     commit);
+//   - for large blobs, all of that at once, the put with nothing but
+//     what the format asks (limitCutHashBolt, cutHashBoltAll): each blob
+//     cut and hashed, and each chunk hashed and written as soon as it is,
+//     from the blob's bytes (no copy), under its digest, as the store
+//     keeps a chunk, in the same 8 MiB commits; a blob a core at once;
 //   - for reads, a copy of each blob into a new buffer and one SHA-256 of
 //     it, one blob after another: what a verified read of bytes already
 //     in memory cannot avoid (a blob's digest is one SHA-256 stream, so
@@ -61,11 +66,12 @@ const (
 	// As pf's puts of large blobs write: early writes of
 	// cas.DefaultSpillBytes, each a committed transaction.
 	limitBoltWindows = "limit: bbolt, 8 MiB commits"
+	limitCutHashBolt = "limit: cut + SHA-256 ×2 + bbolt"
 )
 
 // largeLimits are the limits of large blobs only, which a put cuts into
 // chunks and writes as values of their own.
-var largeLimits = []string{limitCutHash, limitBolt, limitBoltWindows}
+var largeLimits = []string{limitCutHash, limitBolt, limitBoltWindows, limitCutHashBolt}
 
 // pipelineEncoder is an encoder set up as the store's (cas/compress.go):
 // one per process, one slot per core, no CRC.
@@ -362,6 +368,14 @@ func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...stri
 			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs, 0) })
 		case limitBoltWindows:
 			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) { return boltAll(j.Work, blobs, cas.DefaultSpillBytes) })
+		case limitCutHashBolt:
+			row.Seconds, err = j.rounds(l, p, func() (time.Duration, error) {
+				d, stored, err := cutHashBoltAll(j.ctx, j.Work, blobs)
+				if want := totalBytes(blobs); err == nil && stored != want {
+					err = fmt.Errorf("the file holds %d bytes of values, not the blobs' %d", stored, want)
+				}
+				return d, err
+			})
 		case limitHashCopy:
 			row.Seconds, err = j.rounds(l, p, timeIt(func() { hashCopyEach(blobs) }))
 		case limitDecodeHash:
@@ -380,6 +394,15 @@ func (j *job) limitRows(workload string, p Policy, blobs [][]byte, which ...stri
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// totalBytes is the bytes of every blob.
+func totalBytes(blobs [][]byte) int64 {
+	var n int64
+	for _, b := range blobs {
+		n += int64(len(b))
+	}
+	return n
 }
 
 func timeIt(fn func()) func() (time.Duration, error) {

@@ -183,35 +183,44 @@ func imageLayers(ctx context.Context, addr, repo, tag string) ([]ociimage.Layer,
 // time it took, from opening the source to the last blob's last hash.
 func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer, buffers chan *bytes.Buffer) (time.Duration, error) {
 	start := time.Now()
-	src, err := openPulled(ctx, ref)
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
 	var sink atomic.Uint32
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(receiveAtOnce)
-	for _, l := range layers {
-		g.Go(func() error {
-			buf := <-buffers
-			defer func() { buffers <- buf }()
-			if err := receiveLayer(gctx, src, l, buf); err != nil {
-				return err
-			}
-			got, s, err := hashAndCut(buf.Bytes())
-			if err != nil {
-				return err
-			}
-			if got != l.Blob {
-				return fmt.Errorf("blob %s: its bytes hash to %s", l.Blob, got)
-			}
-			sink.Add(uint32(s))
-			return nil
-		})
-	}
-	err = g.Wait()
+	err := receiveEach(ctx, ref, layers, func(ctx context.Context, src *ociregistry.Source, _ int, l ociimage.Layer) error {
+		buf := <-buffers
+		defer func() { buffers <- buf }()
+		if err := receiveLayer(ctx, src, l, buf); err != nil {
+			return err
+		}
+		got, s, err := hashAndCut(buf.Bytes())
+		if err != nil {
+			return err
+		}
+		if got != l.Blob {
+			return fmt.Errorf("blob %s: its bytes hash to %s", l.Blob, got)
+		}
+		sink.Add(uint32(s))
+		return nil
+	})
 	limitSink ^= byte(sink.Load())
 	return time.Since(start), err
+}
+
+// receiveEach opens the image ref names as pf pull does (openPulled) and
+// runs receive on each of its layers (the ith of layers is l), receiveAtOnce
+// at once, as oras.Copy moves blobs; the first error ends the others'
+// context and is returned.
+func receiveEach(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Layer,
+	receive func(ctx context.Context, src *ociregistry.Source, i int, l ociimage.Layer) error) error {
+	src, err := openPulled(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(receiveAtOnce)
+	for i, l := range layers {
+		g.Go(func() error { return receive(gctx, src, i, l) })
+	}
+	return g.Wait()
 }
 
 // hashAndCut does the format's work on one blob: its SHA-256 (returned),
