@@ -619,3 +619,53 @@ func TestLease_Commit_LastPacksWithEarlyOnes(t *testing.T) {
 		}
 	}
 }
+
+// A PutBatch of large blobs the caller holds stores each as a streamed
+// Put does: the blob's digest, the same chunks, each under the digest of
+// its own bytes (the first one's taken from the blob's hash), and the
+// blob read back whole, in a batch with a small blob and with early
+// writes.
+func TestLease_PutBatch_LargeBlobsAsPutStoresThem(t *testing.T) {
+	blobs := [][]byte{
+		payload(51, InlineMax+1), payload(52, 100), payload(53, 3*chunkMax+17),
+		payload(54, 9<<20),
+		bytes.Repeat(payload(55, 4096), 2<<10), // 8 MiB of one run: chunks that repeat in the blob
+	}
+	_, batched := openStore(t, "", Options{SpillBytes: 1 << 20}) // writes early too
+	_, streamed := openStore(t, "", Options{})
+	l := batched.NewLease()
+	ds, err := l.PutBatch(ctx, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range blobs {
+		if ds[i] != manifest.Sum(b) {
+			t.Fatalf("blob %d (%d bytes): digest %s, want the blob's", i, len(b), ds[i].Short())
+		}
+		want, err := streamed.Put(ctx, bytes.NewReader(b))
+		if err != nil || want != ds[i] {
+			t.Fatalf("blob %d: streamed put = %s, %v", i, want.Short(), err)
+		}
+		got, err := batched.Chunks(ctx, ds[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChunks, err := streamed.Chunks(ctx, want)
+		if err != nil || !slices.Equal(got, wantChunks) {
+			t.Fatalf("blob %d: chunks %v, a streamed put's %v (%v)", i, got, wantChunks, err)
+		}
+		off := int64(0)
+		for j, c := range got {
+			if c.Digest != manifest.Sum(b[off:off+c.Size]) {
+				t.Fatalf("blob %d: chunk %d is not under the digest of its bytes", i, j)
+			}
+			off += c.Size
+		}
+		if back, err := batched.Get(ctx, ds[i]); err != nil || !bytes.Equal(back, b) {
+			t.Fatalf("blob %d reads back %d bytes, %v", i, len(back), err)
+		}
+	}
+}

@@ -32,3 +32,32 @@ func BenchmarkLease_PutBytes_4MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLease_PutBatch_4MiB puts 64 blobs of 4 MiB of random bytes the
+// caller holds, a PutBatch each in one lease, and commits, as a program
+// ingesting large blobs through pf.PutAll 4 MiB at a time does (the
+// ingest-4m-random job of pf-bench): each blob hashed whole while it is
+// cut and its chunks hashed, written early in the store's windows.
+func BenchmarkLease_PutBatch_4MiB(b *testing.B) {
+	blobs := make([][]byte, 64)
+	rng := rand.NewChaCha8([32]byte{4})
+	for i := range blobs {
+		blobs[i] = make([]byte, 4<<20)
+		rng.Read(blobs[i])
+	}
+	b.SetBytes(int64(len(blobs)) << 22)
+	for b.Loop() {
+		b.StopTimer()
+		_, s := openStore(b, "", Options{})
+		b.StartTimer()
+		l := s.NewLease()
+		for _, blob := range blobs {
+			if _, err := l.PutBatch(ctx, [][]byte{blob}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.Commit(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
