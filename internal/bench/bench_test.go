@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/processfork/pf/internal/fixture"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf"
 	"github.com/processfork/pf/internal/cas"
+	"github.com/processfork/pf/internal/fixture"
 	"github.com/processfork/pf/manifest"
 )
 
@@ -205,6 +205,45 @@ var putSizes = []struct {
 // of blobs, or one blob if it is larger. Past cas.DefaultSpillBytes (8 MiB)
 // a lease starts writing early, so the batch sees that path too.
 func putBatch(size int) int { return max(size, 16<<20) }
+
+// BenchmarkSnapshot_Forks12 snapshots 12 forks of the fixture, each
+// differing from it in one page and one file in eight, as children of the
+// base in a store holding only the base: pf-bench's forks row. Each
+// iteration is the 12 forks into a new store.
+func BenchmarkSnapshot_Forks12(b *testing.B) {
+	base := fixture.New(fixture.Options{Seed: 1})
+	forks := make([]*fixture.Fixture, 12)
+	var bytes int64
+	for k := range forks {
+		forks[k] = fixture.New(fixture.Options{Seed: 1, Fork: k + 1, Differ: 1.0 / 8})
+		bytes += forks[k].Bytes()
+	}
+	b.SetBytes(bytes)
+	dir := b.TempDir()
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		round++
+		s := openStoreAt(b, filepath.Join(dir, fmt.Sprintf("store%d.pf", round)))
+		spec := base.Snapshot()
+		spec.CreatedAt = fixture.Epoch
+		id, err := s.Snapshot(b.Context(), spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for k, fk := range forks {
+			spec := fk.Snapshot(id)
+			spec.CreatedAt = fixture.Epoch.Add(time.Duration(k+1) * time.Second)
+			if _, err := s.Snapshot(b.Context(), spec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		closeAndRemove(b, s)
+		b.StartTimer()
+	}
+}
 
 // BenchmarkPut puts a batch of new blobs of one kind and size through one
 // lease and commits it, durable. Compare with BenchmarkPut_Pipeline.
