@@ -137,11 +137,20 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		}
 		warn(path, err)
 	}
+	// A served restore that follows one which left the directory as its
+	// image, with nothing changed since, takes that image's tree as the
+	// directory's, and the image as its backup (see restoredState).
+	var restored *restoredState
+	if opts.Changes != nil && !opts.NoBackup {
+		restored = takeRestored(ctx, s, root, opts, head)
+	}
 	// Without a watcher, the image's tree is decoded and checked on the
 	// other core while the backup walks the directory; the backup waits
 	// for it before it stores anything, so that a refused image still
 	// changes nothing. With one, the plan is most often kept from the
-	// last restore, and the backup may take its tree from it.
+	// last restore, and the backup may take its tree from it; a plan made
+	// anew takes the path strings of the directory's tree, when a kept
+	// state gives it (see internPaths).
 	var (
 		plan    *checkoutPlan
 		planErr error
@@ -150,11 +159,15 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	if opts.Changes == nil {
 		go func() {
 			defer close(planned)
-			plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, false, planWarn)
+			plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, false, nil, planWarn)
 		}()
 		defer func() { <-planned }()
 	} else {
-		plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, true, planWarn)
+		var like []manifest.Entry
+		if restored != nil {
+			like = restored.sorted
+		}
+		plan, planErr = restorePlan(ctx, s, image, opts.AllowOutsideSymlinks, true, like, planWarn)
 		close(planned)
 	}
 	waitPlan := func() error {
@@ -188,13 +201,6 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 		// What an unchanged backup left to the restore's last commit.
 		deferred *pf.Deferred
 	)
-	// A served restore that follows one which left the directory as its
-	// image, with nothing changed since, takes that image's tree as the
-	// directory's, and the image as its backup (see restoredState).
-	var restored *restoredState
-	if opts.Changes != nil && !opts.NoBackup {
-		restored = takeRestored(ctx, s, root, opts, head)
-	}
 	if restored != nil {
 		if err := waitPlan(); err != nil {
 			return nil, err

@@ -83,8 +83,10 @@ func (c *planCache) put(p *cachedPlan) {
 
 // restorePlan returns the checked plan of image's tree (see planCheckout),
 // giving warn what the check warns of; keep keeps it in recentPlans, and
-// takes it from there if it is.
-func restorePlan(ctx context.Context, s *pf.Store, image manifest.Digest, allowOutsideSymlinks, keep bool, warn func(string, error)) (*checkoutPlan, error) {
+// takes it from there if it is. A plan kept anew takes the path strings
+// of like, the directory's tree, where it has the same paths (see
+// internPaths).
+func restorePlan(ctx context.Context, s *pf.Store, image manifest.Digest, allowOutsideSymlinks, keep bool, like []manifest.Entry, warn func(string, error)) (*checkoutPlan, error) {
 	opts := CheckoutOptions{AllowOutsideSymlinks: allowOutsideSymlinks, Warn: warn}
 	if !keep {
 		tree, err := LoadTree(ctx, s, image)
@@ -108,6 +110,7 @@ func restorePlan(ctx context.Context, s *pf.Store, image manifest.Digest, allowO
 	if err != nil {
 		return nil, err
 	}
+	internPaths(tree.Entries, like)
 	cached := &cachedPlan{key: key, tree: tree}
 	opts.Warn = func(path string, err error) {
 		cached.warnings = append(cached.warnings, planWarning{path, err})
@@ -137,4 +140,31 @@ func decodeTreeOf(ctx context.Context, s *pf.Store, image, fs manifest.Digest) (
 		return nil, fmt.Errorf("image %s: world.fs %s: %w: %w", image.Short(), fs.Short(), pf.ErrCorrupt, err)
 	}
 	return tree, nil
+}
+
+// internPaths gives each of entries whose path like has too like's string
+// of it. Both are in the order of manifest.ComparePaths. A restore diffs
+// the directory's tree with its plan entry by entry (restorer.plan), and
+// two equal strings that share their bytes compare at once, where two
+// copies compare byte by byte: on a tree of 11,500 files, most of that
+// diff. The directory's trees share their strings from capture to
+// capture (the watcher's memo keeps them), and so do the plans kept from
+// them, whose states the next restore takes as the directory's.
+func internPaths(entries, like []manifest.Entry) {
+	for i, j := 0, 0; i < len(entries) && j < len(like); {
+		order := 0
+		if entries[i].Path != like[j].Path {
+			order = manifest.ComparePaths(entries[i].Path, like[j].Path)
+		}
+		switch {
+		case order == 0:
+			entries[i].Path = like[j].Path
+			i++
+			j++
+		case order < 0:
+			i++
+		default:
+			j++
+		}
+	}
 }
