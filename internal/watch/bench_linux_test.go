@@ -99,6 +99,68 @@ func BenchmarkWatcher_Restore(b *testing.B) {
 	}
 }
 
+// BenchmarkWatcher_RestoreAfterCheckpoint: pf serve's restore as
+// pf-bench's checkpoints-goroot restore step runs it, on the tree of
+// BenchmarkWatcher_Restore: each restore to the image 100 files back
+// follows a checkpoint of the workspace (which moves its head), and is
+// followed (not timed) by the restore forward and that checkpoint. A
+// restore after a restore (BenchmarkWatcher_Restore) takes another way:
+// the state the one before kept, not the checkpoint's capture.
+func BenchmarkWatcher_RestoreAfterCheckpoint(b *testing.B) {
+	dir := b.TempDir()
+	var files []string
+	body := make([]byte, 4096)
+	for i := range 40 {
+		for j := range 33 {
+			for k := range 9 {
+				rel := fmt.Sprintf("d%02d/e%02d/f%d.go", i, j, k)
+				for n := range body {
+					body[n] = byte('a' + (i*31+j*7+k+n)%26)
+				}
+				write(b, dir, rel, string(body))
+				files = append(files, rel)
+			}
+		}
+	}
+	root, w, s, capture := servedTree(b, dir)
+	head := &pf.HeadRef{Dir: root}
+	checkpoint := func() manifest.Digest {
+		var parents []manifest.Digest
+		if h, ok, err := s.Head(ctx, head.Dir, head.Session); err != nil {
+			b.Fatal(err)
+		} else if ok {
+			parents = []manifest.Digest{h.ID}
+		}
+		id, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture(), Parents: parents, Head: head, SkipUnchanged: true})
+		must(b, err)
+		return id
+	}
+	back := checkpoint()
+	for k := range 100 {
+		rel := files[k*7919%len(files)]
+		must(b, os.WriteFile(filepath.Join(root, rel), []byte(fmt.Sprintf("edit of %s", rel)), 0o644))
+	}
+	latest := checkpoint()
+	restore := func(id manifest.Digest) {
+		res, err := worktree.Restore(ctx, s, id, root, worktree.RestoreOptions{Changes: w, Head: head})
+		must(b, err)
+		if len(res.Changes) != 100 {
+			b.Fatalf("restore: %d changes, want 100", len(res.Changes))
+		}
+	}
+	restore(back)
+	restore(latest)
+	checkpoint()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		restore(back)
+		b.StopTimer()
+		restore(latest)
+		checkpoint()
+		b.StartTimer()
+	}
+}
+
 // servedTree watches the tree written in dir, as pf serve does, beside a
 // new store, and returns the tree's root with the symlinks in its path
 // resolved, and a capture of it through the watcher.
