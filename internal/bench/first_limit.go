@@ -53,7 +53,8 @@ func ignoredDir(name string) bool { return name == "node_modules" || name == ".g
 // it (as each system's job finds it before its first checkpoint), each
 // round after a sync, as each first checkpoint round starts: once
 // reading and hashing (limitReadHash), once compressing too
-// (limitReadHashZstd). There are none where the system lacks the calls.
+// (limitReadHashZstd), a row where a put would compress any of the files.
+// There are none where the system lacks the calls.
 func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 	if !canReadTree {
 		return nil, nil
@@ -81,6 +82,12 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 		row.Note = fmt.Sprintf("%s files, %s dirs, %s read, %s links; %d goroutines",
 			commas(int(read.Files)), commas(int(read.Dirs)), fmtBytes(read.Bytes), commas(int(read.Links)), treeWorkers())
 		if compress {
+			// A tree whose files a put keeps raw (the 100,000 small
+			// files, each under 2 KiB) has no second floor: it would be
+			// the first one again.
+			if read.Compressed == 0 {
+				continue
+			}
 			row.Note = fmt.Sprintf("%s of the %s read compressed into %s; %d goroutines",
 				fmtBytes(read.Compressed), fmtBytes(read.Bytes), fmtBytes(read.Packed), treeWorkers())
 		}
