@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/processfork/pf/internal/cas"
 	"golang.org/x/sys/unix"
@@ -233,9 +234,22 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 		}
 		data = ww.buf[:n]
 	}
-	sum := sha256.Sum256(data)
-	if ww.walk.compress {
+	var sum [32]byte
+	if ww.walk.compress && len(data) > cas.InlineMax {
+		// A put hashes a large file whole while its chunks are cut and
+		// compressed on the other cores: so does the floor.
+		hashed := make(chan struct{})
+		go func() {
+			defer close(hashed)
+			sum = sha256.Sum256(data)
+		}()
 		ww.compressFile(data)
+		<-hashed
+	} else {
+		sum = sha256.Sum256(data)
+		if ww.walk.compress {
+			ww.compressFile(data)
+		}
 	}
 	ww.read.Files++
 	ww.read.Bytes += int64(len(data))
@@ -247,18 +261,40 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 
 // compressFile compresses data as a put of it would: not at all unless
 // the store's rule says zstd may pay (cas.WorthCompressingAt, at the
-// store's level), with an encoder set up as the store's, and a file
-// longer than one value in pieces of cas.InlineMax, standing in for the
-// chunks a put cuts it into (each compressed on its own).
+// store's level), with an encoder set up as the store's. A file longer
+// than one value is compressed in pieces of cas.InlineMax, standing in
+// for the chunks a put cuts it into, on every core at once, as a put
+// compresses its chunks (one core for a 2 GiB file took 13 s, where pf's
+// whole first checkpoint of it took 7.5 s).
 func (ww *treeWorker) compressFile(data []byte) {
 	if !cas.WorthCompressingAt(cas.DefaultLevel, data) {
 		return
 	}
-	for len(data) > 0 {
-		piece := data[:min(len(data), cas.InlineMax)]
-		data = data[len(piece):]
-		ww.zbuf = pipelineEncoder().EncodeAll(piece, ww.zbuf[:0])
-		ww.read.Compressed += int64(len(piece))
+	ww.read.Compressed += int64(len(data))
+	if len(data) <= cas.InlineMax {
+		ww.zbuf = pipelineEncoder().EncodeAll(data, ww.zbuf[:0])
 		ww.read.Packed += int64(len(ww.zbuf))
+		return
 	}
+	pieces := (len(data) + cas.InlineMax - 1) / cas.InlineMax
+	var next, packed atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), pieces) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= pieces {
+					return
+				}
+				piece := data[i*cas.InlineMax : min(len(data), (i+1)*cas.InlineMax)]
+				buf = pipelineEncoder().EncodeAll(piece, buf[:0])
+				packed.Add(int64(len(buf)))
+			}
+		}()
+	}
+	wg.Wait()
+	ww.read.Packed += packed.Load()
 }
