@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -182,12 +181,8 @@ func boltRound(ctx context.Context, dir string, write func(w *boltWriter) error)
 }
 
 // cutHashIntoBolt does the format's work on the blob b, in memory, and
-// writes its chunks with w as a put does: b cut by FastCDC as a put cuts
-// it, each chunk hashed and added to w under its digest as soon as it
-// is (a slice of b: no copy), and b hashed whole on a goroutine of its
-// own meanwhile. The first chunk's digest is taken from the whole hash's
-// state once it has read that chunk, as a put takes it (cas's chunk
-// pipeline), so its bytes are hashed once. It returns b's digest. done,
+// writes its chunks with w as a put does: cutAndHash, each chunk added
+// to w under its digest as soon as it is. It returns b's digest. done,
 // if not nil, is called once every chunk w took has committed: b may
 // then serve again.
 func cutHashIntoBolt(w *boltWriter, b []byte, done func()) ([32]byte, error) {
@@ -201,45 +196,14 @@ func cutHashIntoBolt(w *boltWriter, b []byte, done func()) ([32]byte, error) {
 		}
 	}
 	defer release()
-	add := func(v boltValue) error {
+	return cutAndHash(b, func(key [32]byte, c []byte) error {
 		pending.Add(1)
-		err := w.add(v)
+		err := w.add(boltValue{key: key, value: c, done: release})
 		if err != nil {
 			pending.Add(-1) // never committed: the round fails
 		}
 		return err
-	}
-
-	var (
-		digest   [32]byte
-		whole    sync.WaitGroup
-		wholeErr error
-		cutErr   error
-	)
-	first := true
-	err := cas.Cut(b, func(c []byte) {
-		if cutErr != nil {
-			return
-		}
-		if first {
-			first = false
-			whole.Add(1)
-			go func() {
-				defer whole.Done()
-				h := sha256.New()
-				h.Write(c)
-				v := boltValue{value: c, done: release}
-				h.Sum(v.key[:0]) // Sum leaves the state as it was
-				wholeErr = add(v)
-				h.Write(b[len(c):])
-				h.Sum(digest[:0])
-			}()
-			return
-		}
-		cutErr = add(boltValue{key: sha256.Sum256(c), value: c, done: release})
 	})
-	whole.Wait()
-	return digest, errors.Join(err, cutErr, wholeErr)
 }
 
 // cutHashBoltAll is the limit cut + SHA-256 ×2 + bbolt on blobs in

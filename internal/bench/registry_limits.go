@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -190,14 +192,18 @@ func receiveImage(ctx context.Context, ref ociregistry.Ref, layers []ociimage.La
 		if err := receiveLayer(ctx, src, l, buf); err != nil {
 			return err
 		}
-		got, s, err := hashAndCut(buf.Bytes())
+		// The chunks' digests are folded into sink, so that none is
+		// left unused.
+		got, err := cutAndHash(buf.Bytes(), func(key [32]byte, _ []byte) error {
+			sink.Add(uint32(key[0]))
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		if got != l.Blob {
-			return fmt.Errorf("blob %s: its bytes hash to %s", l.Blob, got)
+			return fmt.Errorf("blob %s: its bytes hash to %x", l.Blob, got)
 		}
-		sink.Add(uint32(s))
 		return nil
 	})
 	limitSink ^= byte(sink.Load())
@@ -223,31 +229,50 @@ func receiveEach(ctx context.Context, ref ociregistry.Ref, layers []ociimage.Lay
 	return g.Wait()
 }
 
-// hashAndCut does the format's work on one blob: its SHA-256 (returned),
-// and for a blob a put cuts into chunks, that SHA-256 on a goroutine of
-// its own while this one cuts it as a put does and hashes each chunk but
-// the first, whose digest a put takes from the blob's hash (as
-// cutHashAll). s folds the chunks' digests, so that none is left unused.
-func hashAndCut(b []byte) (d manifest.Digest, s byte, err error) {
+// cutAndHash does the format's work on one blob b in memory: its
+// SHA-256 (returned) and, for a blob a put cuts into chunks, that hash on
+// a goroutine of its own while this one cuts b as a put does and hashes
+// each chunk; each chunk goes to chunk with its digest, a slice of b (no
+// copy). The first chunk's digest is taken from the whole hash's state
+// once it has read that chunk, as a put takes it (cas's chunk pipeline),
+// so its bytes are hashed once, and chunk gets it on the hashing
+// goroutine. A blob a put keeps whole is one chunk, hashed once. The cut
+// stops handing chunks on after chunk's first error, which is returned.
+func cutAndHash(b []byte, chunk func(key [32]byte, c []byte) error) ([32]byte, error) {
 	if len(b) <= cas.InlineMax {
-		return manifest.Sum(b), 0, nil // one value, hashed once
+		d := sha256.Sum256(b)
+		return d, chunk(d, b)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d = manifest.Sum(b)
-	}()
+	var (
+		digest   [32]byte
+		whole    sync.WaitGroup
+		wholeErr error
+		cutErr   error
+	)
 	first := true
-	err = cas.Cut(b, func(c []byte) {
-		if first {
-			first = false
+	err := cas.Cut(b, func(c []byte) {
+		if cutErr != nil {
 			return
 		}
-		sum := sha256.Sum256(c)
-		s ^= sum[0]
+		if first {
+			first = false
+			whole.Add(1)
+			go func() {
+				defer whole.Done()
+				h := sha256.New()
+				h.Write(c)
+				var key [32]byte
+				h.Sum(key[:0]) // Sum leaves the state as it was
+				wholeErr = chunk(key, c)
+				h.Write(b[len(c):])
+				h.Sum(digest[:0])
+			}()
+			return
+		}
+		cutErr = chunk(sha256.Sum256(c), c)
 	})
-	<-done
-	return d, s, err
+	whole.Wait()
+	return digest, errors.Join(err, cutErr, wholeErr)
 }
 
 // registryBlobs makes the large image's blobs again, as
