@@ -440,8 +440,12 @@ func (j *job) limits() ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
+		least, err := j.leastRow(wlBigPut, [][]byte{a})
+		if err != nil {
+			return nil, err
+		}
 		_, n := bigChange(int64(len(a)))
-		return append(rows, Row{Workload: wlBigChanged, System: limitChanged, Stored: int64p(n), StoredApparent: int64p(n),
+		return append(rows, least, Row{Workload: wlBigChanged, System: limitChanged, Stored: int64p(n), StoredApparent: int64p(n),
 			Note: "the bytes that changed: no store can add less and keep both versions"}), nil
 	}
 	if ij, ok := j.Sizes.ingest(j.Job); ok {
@@ -461,6 +465,16 @@ func (j *job) limits() ([]Row, error) {
 		readLimits := []string{limitHashCopy}
 		if compressible(blobs) {
 			readLimits = append(readLimits, limitDecodeHash)
+		} else {
+			// Kept raw, the values' bytes are the blobs': the least file
+			// holding them bounds the stored bytes of any store built as
+			// pf is. (Compressible data has no such floor: a store that
+			// compresses harder stores less.)
+			least, err := j.leastRow(ingestWorkload(ij.name), blobs)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, least)
 		}
 		reads, err := j.limitRows(readWorkload(ij.name), j.Policy.Read, blobs, readLimits...)
 		return append(rows, reads...), err

@@ -124,6 +124,8 @@ func sampleReport() *Report {
 		row(ingestWorkload(jobIngestLarge), limitCutHashBolt, ms(600), -1, 0),
 		row(wlFixtureCold, limitHashBolt, ms(3.3, 3.4), -1, 0),
 		row(wlFixtureWarm, limitHashBolt, ms(1.2, 1.3), -1, 0),
+		{Workload: ingestWorkload(jobIngestRandom), System: limitLeastBolt, Stored: int64p(164_500_000), StoredApparent: int64p(164_500_000), Note: leastNote(163_840_000, 164_500_000)},
+		{Workload: wlBigPut, System: limitLeastBolt, Stored: int64p(1_073_900_000), StoredApparent: int64p(1_073_900_000), Note: leastNote(1_073_741_824, 1_073_900_000)},
 	}
 	rep.Rows[28].Note = "store built in 5m41s by an earlier run"
 	rep.Rows[slices.IndexFunc(rep.Rows, func(r Row) bool { return r.Workload == processWorkload(1_000) })].Note =
@@ -507,4 +509,45 @@ func checkMissedWhy(t *testing.T, rep *Report, what string, is func(goal string)
 		return
 	}
 	t.Fatal("no " + what)
+}
+
+// A stored-bytes row where pf takes more than the smallest peer is
+// weighed against the least bbolt file of the same values: over the
+// peer, no store built as pf is stores as little; under it, the rest of
+// the miss is pf's own layout. Either way the report says how far pf is
+// over that file.
+func TestReport_Goals_BytesMissNamesLeastFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		least   int64 // the 1 GiB blob's least file; the reference design's is 1,073,800,000
+		want    string
+		notWant string
+	}{
+		{"the least file over the peer", 1_073_900_000,
+			"the 1 GiB blob: pf 1.0 GiB, reference design 1.0 GiB (+0.1%), the least bbolt file holding the same values +0.01% on reference design (no store built as pf is stores as little on these bytes), and pf +0.10% on that file",
+			"the rest is pf's own layout), and pf +0.10%"},
+		{"the least file under the peer", 1_073_700_000,
+			"the 1 GiB blob: pf 1.0 GiB, reference design 1.0 GiB (+0.1%), the least bbolt file holding the same values -0.01% on reference design (under it: the rest is pf's own layout), and pf +0.12% on that file",
+			"no store built as pf is stores as little"},
+		{"no least file measured", 0, "the 1 GiB blob: pf 1.0 GiB, reference design 1.0 GiB (+0.1%)", "reference design 1.0 GiB (+0.1%), the least"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sampleReport()
+			rep.Rows = slices.DeleteFunc(rep.Rows, func(r Row) bool { return r.Workload == wlBigPut && r.System == limitLeastBolt })
+			if tt.least > 0 {
+				rep.Rows = append(rep.Rows, Row{Workload: wlBigPut, System: limitLeastBolt, Stored: int64p(tt.least)})
+			}
+			for _, g := range rep.goals() {
+				if !strings.HasPrefix(g.goal, "every stored-bytes row") {
+					continue
+				}
+				if g.verdict != verdictMissed || !strings.Contains(g.measured, tt.want) || strings.Contains(g.measured, tt.notWant) {
+					t.Errorf("%s, measured %q", g.verdict, g.measured)
+				}
+				return
+			}
+			t.Fatal("no stored-bytes goal")
+		})
+	}
 }
