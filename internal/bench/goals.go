@@ -314,7 +314,8 @@ const bytesWhy = "pf keeps every value in the pages of one bbolt file: a value t
 	"and the B+tree's pages are partly empty; JSON goes in at zstd's fastest level, where the reference design spends zstd's strongest " +
 	"on each blob and git deltas similar objects against each other in its pack. On incompressible data, the row *limit: least bbolt file* " +
 	"is the least a store built as pf is takes: the same values, raw, side by side in one bbolt value, and an index of their digests, in pages filled whole; " +
-	"what pf takes beyond it is its own layout (a chunk alone in its pages, a pack's list of members, the values' format bytes, its other buckets)."
+	"what pf takes beyond it is its own layout (a chunk alone in its pages, a pack's list of members, the values' format bytes, its other buckets, " +
+	"and, where it ran no compaction, the free pages its commits left)."
 
 // bytesBound weighs pf's stored bytes over a peer's against the least
 // bbolt file holding the same values (limitLeastBolt), as boundWhy weighs
