@@ -3,6 +3,7 @@ package watch
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -163,6 +164,34 @@ func BenchmarkWatcher_FileWatches(b *testing.B) {
 			}
 		}
 	}
+	benchFileWatches(b, dir, 40*33*9)
+}
+
+// BenchmarkWatcher_FileWatchesDeep: as BenchmarkWatcher_FileWatches, on
+// a tree shaped as pf-bench's 100,000 small files 20 levels deep (20
+// files a directory, nested by the digits of its number), scaled to
+// 20,000 files: a stat by the whole path walks 10 directories on
+// average.
+func BenchmarkWatcher_FileWatchesDeep(b *testing.B) {
+	const files, perDir, depth = 20_000, 20, 20
+	dir := b.TempDir()
+	for i := 0; i < files; i += perDir {
+		n := i / perDir
+		parts := make([]string, 1+n%depth)
+		for k := range parts {
+			parts[k] = fmt.Sprintf("d%d", (n>>(2*k))&3)
+		}
+		for f := i; f < i+perDir; f++ {
+			rel := path.Join(append(parts, fmt.Sprintf("f%06d.txt", f))...)
+			write(b, dir, rel, "small file "+rel)
+		}
+	}
+	benchFileWatches(b, dir, files)
+}
+
+// benchFileWatches times watchFiles on the n files of the tree in dir,
+// as a served first checkpoint of it leaves them.
+func benchFileWatches(b *testing.B, dir string, n int) {
 	root, w, s, capture := servedTree(b, dir)
 	var files []string
 	hook := func(found []string) { files = slices.Clone(found) }
@@ -174,8 +203,8 @@ func BenchmarkWatcher_FileWatches(b *testing.B) {
 	<-w.filesWatched
 	w.capture.Unlock()
 	memo, ok := w.memo.(worktree.FileMemo)
-	if !ok || len(files) != 40*33*9 {
-		b.Fatalf("capture: memo %T, %d files", w.memo, len(files))
+	if !ok || len(files) != n {
+		b.Fatalf("capture: memo %T, %d files, want %d", w.memo, len(files), n)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
