@@ -84,6 +84,10 @@ type Watcher struct {
 	unwatched    map[string]bool
 }
 
+// eventBuffer is how many events inotify's reader may hand on before
+// the watcher takes them: a read's worth, about.
+const eventBuffer = 1024
+
 // supported reports whether a watcher on root sees every change.
 func supported(root string) bool {
 	var st unix.Statfs_t
@@ -103,7 +107,12 @@ func newWatcher(root string) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsw, err := fsnotify.NewWatcher()
+	// Buffered: inotify's reader hands a read's events on without
+	// waking this watcher's goroutine for each one (a restore's writes
+	// make four or five events a file). A channel keeps their order,
+	// which the barrier needs; an error (an overflow) is handled once
+	// the events handed on before it are (see run).
+	fsw, err := fsnotify.NewBufferedWatcher(eventBuffer)
 	if err != nil {
 		removeCookieDir(cookies, lock)
 		return nil, err
@@ -194,7 +203,21 @@ func (w *Watcher) run() {
 				continue
 			}
 			// An overflow (ErrEventOverflow) or any other error: events
-			// may be lost.
+			// may be lost. The events queued before it were handed on
+			// before it, but may wait in the buffer: they are noted
+			// first, as they came.
+			for drained := false; !drained && events != nil; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events = nil
+						continue
+					}
+					w.note(ev)
+				default:
+					drained = true
+				}
+			}
 			w.lose()
 		}
 	}
@@ -225,7 +248,6 @@ const maxOwn = 1 << 17
 // makes a file there is the rename that the restore is about to make.
 func (w *Watcher) Expect(path string) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.quiet = false
 	if len(w.own) >= maxOwn {
 		clear(w.own)
@@ -237,9 +259,18 @@ func (w *Watcher) Expect(path string) {
 	// rename's drop of its link after the rename (an event that would
 	// make the new file not the restore's alone), and it has no use once
 	// the path names the new file.
-	if isDir, ok := w.watched[path]; ok && !isDir {
-		w.fsw.Remove(filepath.Join(w.root, filepath.FromSlash(path)))
+	isDir, watched := w.watched[path]
+	unwatch := watched && !isDir
+	if unwatch {
 		delete(w.watched, path)
+	}
+	w.mu.Unlock()
+	// Removed before the rename, as Expect returns, but off the lock,
+	// which the event goroutine and the other writers wait for: no file
+	// watch is added at a path expected (watchDirFiles), and one removed
+	// twice (an event's, meanwhile) is no harm.
+	if unwatch {
+		w.fsw.Remove(filepath.Join(w.root, filepath.FromSlash(path)))
 	}
 }
 
