@@ -848,6 +848,11 @@ func restoreTempName() string {
 	return fmt.Sprintf("%s%016x%s", restoreTempPrefix, rand.Uint64(), restoreTempSuffix)
 }
 
+// IsRestoreTemp reports whether name (a base name) is that of a
+// restore's temporary file, which a capture never records: a watcher
+// may forget such a file once it is renamed into place.
+func IsRestoreTemp(name string) bool { return isRestoreTemp(name) }
+
 func isRestoreTemp(name string) bool {
 	hex, ok := strings.CutPrefix(name, restoreTempPrefix)
 	if !ok {

@@ -258,3 +258,57 @@ func TestWatcher_CheckpointThenChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcher_RestoresForgetTheirTemporaryFiles: restores one after
+// another, with no capture between, leave none of their temporary files'
+// names among the watcher's changes (each restore's grew them by a name a
+// file, all of which the next restore's check walked), and the
+// directory's next capture through the watcher is still a full walk's.
+func TestWatcher_RestoresForgetTheirTemporaryFiles(t *testing.T) {
+	ws := newWorkspace(t)
+	first := ws.last
+	for i := range 6 {
+		write(t, ws.dir, fmt.Sprintf("src/p%d/file%d.txt", i, i%4), fmt.Sprint("second ", i))
+	}
+	write(t, ws.dir, "src/p5/new.txt", "new")
+	second := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
+	_, _, secondID := treeID(t, ws.s, second)
+	for round := range 4 {
+		for _, to := range []manifest.Digest{first, secondID} {
+			res, err := worktree.Restore(ctx, ws.s, to, ws.dir, worktree.RestoreOptions{Changes: ws.w})
+			must(t, err)
+			if len(res.Changes) != 7 {
+				t.Fatalf("round %d: restore to %s made %d changes, want 7", round, to.Short(), len(res.Changes))
+			}
+			// Every event of the restore has been noted once a barrier
+			// passed (the next Begin's); End(nil) hands them back.
+			cs, err := ws.w.Begin(ctx)
+			must(t, err)
+			cs.End(nil)
+			ws.w.mu.Lock()
+			var temps []string
+			for dir, names := range ws.w.names {
+				for name := range names {
+					if worktree.IsRestoreTemp(name) {
+						temps = append(temps, dir+"/"+name)
+					}
+				}
+			}
+			for path := range ws.w.subtrees {
+				if worktree.IsRestoreTemp(filepath.Base(path)) {
+					temps = append(temps, path)
+				}
+			}
+			for path := range ws.w.dirty {
+				if worktree.IsRestoreTemp(filepath.Base(path)) {
+					temps = append(temps, path)
+				}
+			}
+			ws.w.mu.Unlock()
+			if len(temps) > 0 {
+				t.Errorf("round %d: the watcher's changes hold restores' temporary files: %q", round, temps)
+			}
+		}
+	}
+	ws.check("after the restores", true)
+}

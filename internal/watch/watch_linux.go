@@ -64,7 +64,11 @@ type Watcher struct {
 	// by path what the restore placed, once its rename's event came.
 	expected map[string]int
 	own      map[string]*ownFile
-	memo     any
+	// temps are the restores' temporary files made since the last
+	// Begin, whose paths no event named before: once renamed into place
+	// (or removed), they leave no trace to look at (see noteTemp).
+	temps map[string]bool
+	memo  any
 	// kept is what the last capture left with Keep (see
 	// worktree.KeptResult), valid while quiet: no change at all was
 	// noted since that capture's Begin, which began generation gen.
@@ -127,7 +131,7 @@ func newWatcher(root string) (*Watcher, error) {
 		watched: map[string]bool{}, dirty: map[string]bool{}, subtrees: map[string]bool{},
 		names: map[string]map[string]bool{}, whole: map[string]bool{},
 		unknown: true, waiting: map[string]chan struct{}{}, done: make(chan struct{}),
-		expected: map[string]int{}, own: map[string]*ownFile{}, unwatched: map[string]bool{},
+		expected: map[string]int{}, own: map[string]*ownFile{}, temps: map[string]bool{}, unwatched: map[string]bool{},
 	}
 	go w.run()
 	return w, nil
@@ -314,6 +318,38 @@ func (w *Watcher) noteOwn(rel string, ev fsnotify.Event) {
 	delete(w.own, rel)
 }
 
+// noteTemp keeps a restore's temporary file made since the last Begin
+// out of what changed once it is renamed into place or removed: the
+// path was free before its event and is free again, so the next capture
+// need not look at it, and a restore after restore, with no capture
+// between, no longer leaves one name a file in the changes (the next
+// one's check of every changed path walked them all). True: ev was that
+// rename or removal, and there is nothing else to note. Called with
+// w.mu held.
+func (w *Watcher) noteTemp(rel string, ev fsnotify.Event) bool {
+	name := rel[strings.LastIndexByte(rel, '/')+1:]
+	if !worktree.IsRestoreTemp(name) {
+		return false
+	}
+	dir := parent(rel)
+	if ev.Op == fsnotify.Create {
+		// Only a path no event named since the Begin: one removed
+		// first was there before, and the capture must look at it.
+		if _, watched := w.watched[rel]; !watched && !w.names[dir][name] && !w.subtrees[rel] && !w.dirty[rel] {
+			w.temps[rel] = true
+		}
+		return false
+	}
+	if !w.temps[rel] || !ev.Has(fsnotify.Rename|fsnotify.Remove) {
+		return false
+	}
+	delete(w.temps, rel)
+	delete(w.names[dir], name) // the map stays: dir is dirty for its entries alone
+	delete(w.dirty, rel)
+	delete(w.subtrees, rel)
+	return true
+}
+
 // note records what the event ev says changed.
 func (w *Watcher) note(ev fsnotify.Event) {
 	if dir, name := filepath.Split(ev.Name); filepath.Clean(dir) == w.cookies {
@@ -335,6 +371,9 @@ func (w *Watcher) note(ev fsnotify.Event) {
 		return
 	}
 	w.noteOwn(rel, ev)
+	if w.noteTemp(rel, ev) {
+		return
+	}
 	// The event may be of an entry in a watched directory, or of a
 	// watched directory itself: both count as changed.
 	w.dirty[rel] = true
@@ -504,6 +543,7 @@ func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	// A rename expected and not seen by now had no event (a directory
 	// not watched) or did not happen: a later event there is not it.
 	clear(w.expected)
+	clear(w.temps) // their names go with the set, which holds them now
 	for path, f := range w.own {
 		if !f.evented {
 			delete(w.own, path)
