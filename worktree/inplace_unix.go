@@ -141,13 +141,21 @@ func unixMode(m uint32) fs.FileMode {
 // placedStat), if anything.
 func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, sync bool, beforeRename func(written fileStat)) (int64, placed, error) {
 	tmp := restoreTempName()
-	fd, err := unix.Openat(p.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	perm, chmod := createPerm(mode)
+	fd, err := unix.Openat(p.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return 0, placed{}, err
 	}
+	if !chmod {
+		// The umask, or the directory's default ACL, may have dropped
+		// bits: a look at the file's mode is cheaper than a chmod, and
+		// makes no event for pf serve's watcher.
+		var st unix.Stat_t
+		chmod = unix.Fstat(fd, &st) != nil || uint32(st.Mode)&0o7777 != perm
+	}
 	f := os.NewFile(uintptr(fd), tmp)
 	n, err := io.Copy(f, r)
-	if err == nil {
+	if err == nil && chmod {
 		// umask and the open drop the setuid, setgid and sticky bits:
 		// set them as recorded, as tar and cp -a do.
 		err = f.Chmod(mode & manifest.ModeMask)
@@ -189,6 +197,18 @@ func (p *parentDir) writeFile(name string, r io.Reader, mode fs.FileMode, sync b
 		}
 	}
 	return n, pl, nil
+}
+
+// createPerm returns the permission to create a file of mode with, and
+// whether it needs a chmod after for certain: a mode with a setuid,
+// setgid or sticky bit, which the open drops, is set by a chmod, the file
+// private (0600) until then. Any other file is created with its mode,
+// which the umask or a default ACL may still cut (the caller looks).
+func createPerm(mode fs.FileMode) (perm uint32, chmod bool) {
+	if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+		return 0o600, true
+	}
+	return uint32(mode.Perm()), false
 }
 
 // openToTruncate opens name for reading and writing, never through a
