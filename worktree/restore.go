@@ -284,15 +284,23 @@ func Restore(ctx context.Context, s *pf.Store, image manifest.Digest, dir string
 	if !whole {
 		head = nil
 	}
-	if err := rs.finish(ctx, finishRoot, used, head, image, deferred); err != nil {
-		return res, err
-	}
 	// The directory is the image's tree if the plan was that tree and
-	// every change of it was made.
+	// every change of it was made. Whether the watcher vouches for it is
+	// checked beside the commit, whose syncs it need not wait for (its
+	// barrier waits for the events of the restore's writes); what it
+	// finds is kept once the commit has moved the head.
+	var keep chan func()
 	if opts.Changes != nil && whole && plan.exact && len(outside) == 0 && rs.passed == 0 && len(rs.changes) == 0 && res.Kept == 0 {
-		keepRestored(ctx, s, root, opts, head, image, plan, res.Secrets)
+		keep = make(chan func(), 1)
+		go func() { keep <- keepRestored(ctx, s, root, opts, head, image, plan, res.Secrets) }()
 	}
-	return res, nil
+	err = rs.finish(ctx, finishRoot, used, head, image, deferred)
+	if keep != nil {
+		if keepIt := <-keep; keepIt != nil && err == nil {
+			keepIt()
+		}
+	}
+	return res, err
 }
 
 // backup snapshots the directory as a child of its head, with the head's

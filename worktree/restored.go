@@ -60,16 +60,18 @@ func restoredKey(s *pf.Store, root string, opts RestoreOptions) memoKey {
 	}
 }
 
-// keepRestored keeps a restoredState for the next restore, if the
-// restore that wrote plan to root left the directory exactly as its
-// image's tree and the watcher can vouch for every path that changed.
-// The check comes after a barrier (Begin), from which on any change makes
-// the watcher drop what is kept: a change before it is among the paths
-// checked, one after it keeps nothing.
-func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOptions, head *pf.HeadRef, image manifest.Digest, plan *checkoutPlan, secrets []string) {
+// keepRestored returns what keeps a restoredState for the next restore,
+// nil unless the restore that wrote plan to root left the directory
+// exactly as its image's tree and the watcher can vouch for every path
+// that changed. The check comes after a barrier (Begin), from which on
+// any change makes the watcher drop what is kept: a change before it is
+// among the paths checked, one after it keeps nothing, even once the
+// check has ended (see KeptResult.Keep). The restore keeps it once its
+// commit has moved the head to the image.
+func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOptions, head *pf.HeadRef, image manifest.Digest, plan *checkoutPlan, secrets []string) (keep func()) {
 	cs, err := opts.Changes.Begin(ctx)
 	if err != nil {
-		return
+		return nil
 	}
 	defer cs.End(nil) // the changes stay for the next capture
 	kept, ok1 := cs.(KeptResult)
@@ -78,18 +80,18 @@ func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 	memo, ok4 := cs.Memo().(*captureMemo)
 	key := restoredKey(s, root, opts)
 	if !ok1 || !ok2 || !ok3 || !ok4 || memo.key != key || memo.unsure {
-		return
+		return nil
 	}
 	// A directory a capture must read again whatever the watcher says
 	// may have changed with no event.
 	for _, m := range memo.dirs {
 		if m.volatile {
-			return
+			return nil
 		}
 	}
 	paths, ok := changed.ChangedPaths()
 	if !ok {
-		return
+		return nil
 	}
 	st := &restoredState{
 		key: key, head: *head, image: image, sorted: plan.sorted, memo: memo,
@@ -101,7 +103,7 @@ func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		}
 		e, inImage, ok := st.expected(root, path)
 		if !ok {
-			return
+			return nil
 		}
 		if !inImage {
 			continue // absent, as in the image
@@ -113,11 +115,11 @@ func keepRestored(ctx context.Context, s *pf.Store, root string, opts RestoreOpt
 		note, ok := own.Own(path)
 		w, isOwn := note.(ownWrite)
 		if !ok || !isOwn || w.blob != e.Blob || w.stat.size != e.Size || w.stat.mode != e.Mode {
-			return
+			return nil
 		}
 		st.files[path] = w.stat
 	}
-	kept.Keep(st)
+	return func() { kept.Keep(st) }
 }
 
 // expected returns the image's entry at the changed path, if any, and
