@@ -993,7 +993,8 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 	}
 	if read, ok := rep.row(ckptWorkload(job, step), limitReadHash); ok && read.ok() && step == stepFirst {
 		packed, hasPacked := rep.row(ckptWorkload(job, step), limitReadHashZstd)
-		parts = append(parts, firstWhy(read, packed, hasPacked && packed.ok(), start, hasStart, pf, budget))
+		stored, hasStored := rep.row(ckptWorkload(job, step), limitReadHashBolt)
+		parts = append(parts, firstWhy(read, packed, hasPacked && packed.ok(), stored, hasStored && stored.ok(), start, hasStart, pf, budget))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -1002,21 +1003,31 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 }
 
 // firstWhy weighs a first checkpoint against its limit rows, reading
-// and hashing, and compressing too if measured (packed), plus a pf
-// process's start if measured: over the goal's budget, no first
-// checkpoint (into a store that compresses as pf's does) meets the goal;
-// under it, the limit does not explain the miss, and the report says how
-// much of pf's time is beyond it, without claiming that pf could reach it.
-func firstWhy(read, packed Row, hasPacked bool, start Row, hasStart bool, pf Row, budget float64) string {
+// and hashing, and compressing too if measured (packed), or storing the
+// raw bytes too if measured (stored: where a put compresses none), plus
+// a pf process's start if measured: over the goal's budget, no first
+// checkpoint (into a store that compresses as pf's does, or built as
+// pf's is) meets the goal; under it, the limit does not explain the
+// miss, and the report says how much of pf's time is beyond it, without
+// claiming that pf could reach it.
+func firstWhy(read, packed Row, hasPacked bool, stored Row, hasStored bool, start Row, hasStart bool, pf Row, budget float64) string {
 	r := read.median()
 	s := fmt.Sprintf("listing every directory and opening, reading, hashing (SHA-256) and closing every file (%s), on every core with nothing stored, takes %s here (%.0f%% of pf's %s)",
 		read.Note, fmtDuration(r), 100*r/pf.median(), fmtDuration(pf.median()))
 	floor, beyond, whom := r, "compressing and storing the bytes", "no first checkpoint"
+	over := "its tree of the workspace, its commit, and whatever its own reading, hashing and compressing cost over the floor's"
 	if hasPacked {
 		z := packed.median()
 		s += fmt.Sprintf("; compressing each file too as a put does (zstd at pf's level, the files a put tries: %s), %s (%.0f%%)",
 			packed.Note, fmtDuration(z), 100*z/pf.median())
 		floor, beyond, whom = z, "storing the bytes", "no first checkpoint into a store that compresses as pf's does"
+	}
+	if hasStored {
+		b := stored.median()
+		s += fmt.Sprintf("; storing each file's bytes too, raw as a put keeps them, into one new bbolt file with pf's options (packs of 4 MiB, an index entry per file keyed by its digest: %s), %s (%.0f%%)",
+			stored.Note, fmtDuration(b), 100*b/pf.median())
+		floor, beyond, whom = b, "what its store keeps beyond the bytes and their index (value formats, pack members, counts, holds, the stat cache)", "no first checkpoint into a store built as pf's is"
+		over = "its tree of the workspace, and whatever its own reading, hashing, packing and committing cost over the floor's"
 	}
 	if hasStart {
 		floor += start.median()
@@ -1025,8 +1036,8 @@ func firstWhy(read, packed Row, hasPacked bool, start Row, hasStart bool, pf Row
 	if floor > budget {
 		return s + fmt.Sprintf(", more than the %s the goal leaves the whole step: %s meets it", fmtDuration(budget), whom)
 	}
-	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, %s (%.0f%%), is spent beyond this floor: %s, its tree of the workspace, its commit, and whatever its own reading, hashing and compressing cost over the floor's",
-		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median(), beyond)
+	return s + fmt.Sprintf(", under the %s the goal leaves the whole step: this limit does not explain the miss; the rest of pf's time, %s (%.0f%%), is spent beyond this floor: %s, %s",
+		fmtDuration(budget), fmtDuration(pf.median()-floor), 100*(pf.median()-floor)/pf.median(), beyond, over)
 }
 
 // checkpointGoals are the goals for each tree: pf's speed over

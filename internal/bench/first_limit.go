@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -53,8 +54,10 @@ func ignoredDir(name string) bool { return name == "node_modules" || name == ".g
 // it (as each system's job finds it before its first checkpoint), each
 // round after a sync, as each first checkpoint round starts: once
 // reading and hashing (limitReadHash), once compressing too
-// (limitReadHashZstd), a row where a put would compress any of the files.
-// There are none where the system lacks the calls.
+// (limitReadHashZstd), a row where a put would compress any of the files;
+// where it would compress none, once storing the bytes too
+// (limitReadHashBolt, firstBoltLimit). There are none where the system
+// lacks the calls.
 func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 	if !canReadTree {
 		return nil, nil
@@ -86,6 +89,11 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 			// files, each under 2 KiB) has no second floor: it would be
 			// the first one again.
 			if read.Compressed == 0 {
+				row, err := j.firstBoltLimit(t, ws)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, row)
 				continue
 			}
 			row.Note = fmt.Sprintf("%s of the %s read compressed into %s; %d goroutines",
@@ -94,4 +102,43 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// firstBoltLimit times limitReadHashBolt on the workspace ws as
+// firstLimit times its other rows: readTreePacked, then storeTreePacks
+// into a new file in the job's work directory (on the stores' file
+// system), made beforehand and removed after, neither timed.
+func (j *job) firstBoltLimit(t CkptTree, ws string) (Row, error) {
+	row := Row{Workload: ckptWorkload(t.Job, stepFirst), System: limitReadHashBolt}
+	p := j.Policy.CkptFirst
+	p.Warmup = true
+	var read treeRead
+	var packs, indexed int
+	var err error
+	row.Seconds, err = j.rounds("read, hash and store every file", p, func() (time.Duration, error) {
+		bdb, path, err := openPackFloor(j.Work)
+		if err != nil {
+			return 0, err
+		}
+		defer os.Remove(path)
+		defer bdb.Close()
+		syncAll()
+		start := time.Now()
+		r, tp, err := readTreePacked(ws, ignoredDir, treeWorkers())
+		if err != nil {
+			return 0, err
+		}
+		if indexed, err = storeTreePacks(bdb, tp); err != nil {
+			return 0, err
+		}
+		d := time.Since(start)
+		read, packs = r, len(tp.packs)
+		return d, nil
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	row.Note = fmt.Sprintf("%s read into %s packs, %s index entries, one commit; %d goroutines",
+		fmtBytes(read.Bytes), commas(packs), commas(indexed), treeWorkers())
+	return row, nil
 }

@@ -39,11 +39,25 @@ const mapFrom = 1 << 20
 // also compressed as a put compresses it (compressFile), its bytes
 // thrown away.
 func readTree(root string, skip func(name string) bool, workers int, compress bool) (treeRead, error) {
+	return walkTree(root, skip, workers, compress, nil)
+}
+
+// readTreePacked is readTree, without compressing, that also keeps every
+// file's bytes as a store built as pf's must before it commits them
+// (treePacks.keep): it returns them in packs.
+func readTreePacked(root string, skip func(name string) bool, workers int) (treeRead, *treePacks, error) {
+	packs := &treePacks{}
+	read, err := walkTree(root, skip, workers, false, packs)
+	return read, packs, err
+}
+
+// walkTree is readTree, keeping the bytes read in packs if not nil.
+func walkTree(root string, skip func(name string) bool, workers int, compress bool, packs *treePacks) (treeRead, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return treeRead{}, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
-	w := &treeWalk{skip: skip, compress: compress, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
+	w := &treeWalk{skip: skip, compress: compress, packs: packs, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
 	w.cond.L = &w.mu
 	results := make([]treeRead, workers)
 	var wg sync.WaitGroup
@@ -80,6 +94,7 @@ type dirJob struct {
 type treeWalk struct {
 	skip     func(name string) bool
 	compress bool
+	packs    *treePacks // nil: the bytes read are thrown away
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -103,6 +118,9 @@ func (w *treeWalk) work() treeRead {
 			}
 			w.pending = nil
 			w.mu.Unlock()
+			if w.packs != nil {
+				w.packs.handOff(&ww.pack)
+			}
 			return ww.read
 		}
 		d := w.pending[len(w.pending)-1]
@@ -137,6 +155,7 @@ type treeWorker struct {
 	link [unix.PathMax]byte
 	dirs []dirJob
 	read treeRead
+	pack workerPack // the pack this worker fills, if the walk keeps the bytes
 }
 
 // list reads the directory d and every file in it, and pushes its
@@ -250,6 +269,9 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 		if ww.walk.compress {
 			ww.compressFile(data)
 		}
+	}
+	if ww.walk.packs != nil {
+		ww.walk.packs.keep(&ww.pack, sum, data)
 	}
 	ww.read.Files++
 	ww.read.Bytes += int64(len(data))

@@ -3,9 +3,14 @@ package bench
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/processfork/pf/internal/cas"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestReadTree_ReadsEveryFile: the first checkpoint's limit reads and
@@ -83,5 +88,101 @@ func TestReadTree_ReadsEveryFile(t *testing.T) {
 	}
 	if packed <= 0 || packed >= wantZ.Compressed/10 {
 		t.Errorf("compressing: zstd made %d bytes of %d repetitive ones", packed, wantZ.Compressed)
+	}
+}
+
+// TestReadTreePacked_StoresEveryFile: the first checkpoint's read +
+// SHA-256 + bbolt limit reads what readTree reads, and its one commit
+// leaves every distinct file's bytes findable by its digest, in packs of
+// about cas.PackTarget or, larger than cas.PackMax, as values of their
+// own; a file's bytes stored twice get one index entry.
+func TestReadTreePacked_StoresEveryFile(t *testing.T) {
+	root := t.TempDir()
+	files := map[string][]byte{"empty": nil, "same-1": []byte("twice\n"), "d/same-2": []byte("twice\n")}
+	// Small files enough for a full pack and partial ones, and two large.
+	for i := range 3000 {
+		files[filepath.Join(fmt.Sprintf("d%d", i%37), fmt.Sprintf("f%d", i))] = bytes.Repeat([]byte{byte(i), byte(i >> 8), 'x'}, 1+i%1500)
+	}
+	files["big/mapped"] = bytes.Repeat([]byte("0123456789abcdef"), (mapFrom+12345)/16)
+	files["big/unpacked"] = bytes.Repeat([]byte("fedcba9876543210"), (cas.PackMax+100)/16)
+	var want treeRead
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want.add(treeRead{Files: 1, Bytes: int64(len(data)), Sum: sha256.Sum256(data)})
+	}
+	want.Dirs = 1 + 37 + 1 + 1 // the root, d0 to d36, big, d
+	distinct := len(files) - 1 // same-1 and d/same-2
+
+	for _, workers := range []int{1, 2, treeWorkers()} {
+		got, tp, err := readTreePacked(root, ignoredDir, workers)
+		if err != nil {
+			t.Fatalf("%d workers: %v", workers, err)
+		}
+		if got != want {
+			t.Errorf("%d workers: read %+v, want %+v", workers, got, want)
+		}
+		bdb, path, err := openPackFloor(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		indexed, err := storeTreePacks(bdb, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if indexed != distinct {
+			t.Errorf("%d workers: %d index entries, want %d", workers, indexed, distinct)
+		}
+		bdb.Close()
+		// Read back from the file as committed, opened again.
+		bdb, err = bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = bdb.View(func(tx *bolt.Tx) error {
+			packs, large, index := tx.Bucket(floorPacks), tx.Bucket(floorLarge), tx.Bucket(floorIndex)
+			if n := index.Stats().KeyN; n != distinct {
+				t.Errorf("%d workers: the index holds %d entries, want %d", workers, n, distinct)
+			}
+			err := packs.ForEach(func(k, v []byte) error {
+				if len(v) >= cas.PackTarget+cas.PackMax {
+					t.Errorf("%d workers: pack %x of %d bytes", workers, k, len(v))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for name, data := range files {
+				sum := sha256.Sum256(data)
+				ref := index.Get(sum[:])
+				if ref == nil {
+					t.Errorf("%d workers: %s not indexed", workers, name)
+					continue
+				}
+				pack, k := binary.Varint(ref)
+				off, k2 := binary.Uvarint(ref[k:])
+				n, _ := binary.Uvarint(ref[k+k2:])
+				var stored []byte
+				if pack < 0 {
+					stored = large.Get(sum[:])
+				} else if p := packs.Get(binary.BigEndian.AppendUint64(nil, uint64(pack))); p != nil && off+n <= uint64(len(p)) {
+					stored = p[off : off+n]
+				}
+				if int(n) != len(data) || !bytes.Equal(stored, data) {
+					t.Errorf("%d workers: %s stored as %d bytes, not its %d", workers, name, len(stored), len(data))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bdb.Close()
 	}
 }

@@ -12,4 +12,8 @@ func readTree(string, func(string) bool, int, bool) (treeRead, error) {
 	return treeRead{}, errors.New("not on this system")
 }
 
+func readTreePacked(string, func(string) bool, int) (treeRead, *treePacks, error) {
+	return treeRead{}, nil, errors.New("not on this system")
+}
+
 func treeWorkers() int { return 1 }

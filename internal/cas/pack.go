@@ -27,6 +27,13 @@ const (
 	packTarget = 4 << 20
 )
 
+// PackMax and PackTarget are packMax and packTarget, for the benchmark's
+// limits that pack values as the store does.
+const (
+	PackMax    = packMax
+	PackTarget = packTarget
+)
+
 // formatPacked is the first byte of a packed reference, distinct from
 // every value format so that neither is ever taken for the other.
 const formatPacked byte = 0x03
