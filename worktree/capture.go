@@ -735,7 +735,7 @@ func (wk *walker) run() error {
 	// GOMAXPROCS goroutines: on a re-snapshot that reads few files, the
 	// walk is most of the time.
 	wk.dirSlots = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
-	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev, nil)
+	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev, nil, nil)
 	wk.dirs.Wait()
 	if wk.listed != nil {
 		close(wk.listed)
@@ -845,7 +845,7 @@ func (wk *walker) warnOnly(rel string, err error) {
 // ignore rules changed); dev is the directory's device. slot, if not
 // nil, is the directory's place in its parent's memo, which keeps the
 // memo this walk makes of it (see subdirMemo.memo).
-func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64, slot *subdirMemo) (bool, error) {
+func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64, slot *subdirMemo, up *dirMatches) (bool, error) {
 	if err := wk.ctx.Err(); err != nil {
 		return false, err
 	}
@@ -858,7 +858,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 			for i := range m.subdirs {
 				sub := &m.subdirs[i]
 				childSegs := append(segs[:len(segs):len(segs)], sub.name)
-				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, *sub, sub); err != nil {
+				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, *sub, sub, nil); err != nil {
 					return false, err
 				}
 			}
@@ -938,7 +938,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 	if memo != nil {
 		memo.ignoreFile, memo.ignoreLines, memo.rules = ignoreFile, ignoreLines, rules
 	}
-	if ok, err := wk.walkEntries(rel, segs, abs, dir, rules, dirents, memo, jobs, fresh); !ok {
+	if ok, err := wk.walkEntries(rel, segs, abs, dir, rules, dirents, memo, jobs, fresh, up); !ok {
 		return false, err
 	}
 	if memo != nil {
@@ -1010,12 +1010,12 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 	if wk.memo == nil {
 		memo = nil
 	}
-	if ok, err := wk.walkEntries(rel, segs, abs, nil, m.rules, dirents, memo, jobs, false); !ok {
+	if ok, err := wk.walkEntries(rel, segs, abs, nil, m.rules, dirents, memo, jobs, false, nil); !ok {
 		return true, err
 	}
 	for _, sub := range subdirs {
 		childSegs := append(segs[:len(segs):len(segs)], sub.name)
-		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub, nil); err != nil {
+		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub, nil, nil); err != nil {
 			return true, err
 		}
 	}
@@ -1026,9 +1026,9 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 // disk), whose ignore rules are rules, to the walk and to its memo (nil:
 // none is made); it walks the subdirectories among them. False: the walk
 // stops, with the error.
-func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHandle, rules *ignoreRules, dirents []fs.DirEntry, memo *dirMemo, jobs chan<- fileJob, fresh bool) (bool, error) {
-	ignoredHere := rules.all.inDir(segs)
-	secretHere := secretRules().inDir(segs)
+func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHandle, rules *ignoreRules, dirents []fs.DirEntry, memo *dirMemo, jobs chan<- fileJob, fresh bool, up *dirMatches) (bool, error) {
+	here := up.below(rules.all, segs)
+	ignoredHere, secretHere := here.ignored, here.secret
 	// An entry's segments, in one slice made again for each entry: the
 	// matches keep none; a subdirectory's walk keeps a copy.
 	entrySegs := append(segs[:len(segs):len(segs)], "")
@@ -1086,7 +1086,7 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 			}
 			_, childDev, _ := sysStat(fi)
 			sub := subdirMemo{name: name, mode: fi.Mode() & manifest.ModeMask, dev: childDev}
-			if err := wk.walkSubdir(childRel, slices.Clone(childSegs), rules, jobs, fresh, sub, nil); err != nil {
+			if err := wk.walkSubdir(childRel, slices.Clone(childSegs), rules, jobs, fresh, sub, nil, &here); err != nil {
 				return false, err
 			}
 			if memo != nil {
@@ -1235,9 +1235,9 @@ func (wk *walker) queueFile(jobs chan<- fileJob, job fileJob) error {
 // walkSubdir walks the subdirectory sub at rel, on another goroutine if
 // one is free, and adds its entry once it could be read. slot is as
 // walkDir's.
-func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo, slot *subdirMemo) error {
+func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo, slot *subdirMemo, up *dirMatches) error {
 	walk := func() error {
-		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev, slot)
+		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev, slot, up)
 		if ok {
 			wk.add(manifest.Entry{Path: rel, Mode: sub.mode, Kind: manifest.KindDir},
 				func(s *Stats) { s.Dirs++ })

@@ -3,6 +3,7 @@ package worktree
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,14 @@ func TestPatternSet_InDirAsGitignore(t *testing.T) {
 				dir[0] = "src"
 			}
 			m := set.inDir(dir)
+			// Made a segment at a time from the root's, the same.
+			down := set.inDir(nil)
+			for i := range dir {
+				down = down.inSubdir(dir[:i+1])
+			}
+			if !slices.Equal(down.patterns, m.patterns) {
+				t.Fatalf("%s: in %v a segment at a time %+v, at once %+v", name, dir, down.patterns, m.patterns)
+			}
 			for _, entry := range names {
 				path := append(dir[:len(dir):len(dir)], entry)
 				for _, isDir := range []bool{false, true} {
