@@ -275,6 +275,7 @@ func (s *patternSet) inDir(dir []string) *dirMatch {
 func (m *dirMatch) inSubdir(dir []string) *dirMatch {
 	name := dir[len(dir)-1]
 	c := &dirMatch{set: m.set, dir: dir, patterns: make([]patternInDir, len(m.set.patterns))}
+	var one []string // a glob's domain and name
 	for i := range m.set.patterns {
 		p, above, here := &m.set.patterns[i], m.patterns[i], &c.patterns[i]
 		switch {
@@ -287,7 +288,10 @@ func (m *dirMatch) inSubdir(dir []string) *dirMatch {
 				break
 			}
 			if p.name.kind == nameGlob {
-				here.prefix = p.Match(dir, true)
+				// A simple pattern matches each segment on its own: none
+				// above did, so the new one decides.
+				one = append(append(one[:0], p.domain...), name)
+				here.prefix = p.Match(one, true)
 			} else {
 				here.prefix, _ = p.name.match(name, true)
 			}
