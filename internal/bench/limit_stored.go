@@ -203,8 +203,8 @@ func checkLeast(bdb *bolt.DB, values []leastValue) error {
 		}
 		for _, v := range values {
 			ref := index.Get(v.key[:])
-			var f [3]uint64
-			if ref == nil || !readUvarints(ref, f[:]) {
+			f, ok := parseLeastRef(ref)
+			if ref == nil || !ok {
 				return fmt.Errorf("least file: no index entry for %x", v.key)
 			}
 			pack := packs.Get(binary.BigEndian.AppendUint64(nil, f[0]))
@@ -216,17 +216,17 @@ func checkLeast(bdb *bolt.DB, values []leastValue) error {
 	})
 }
 
-// readUvarints fills fields from b, which must hold exactly that many
-// uvarints.
-func readUvarints(b []byte, fields []uint64) bool {
-	for i := range fields {
-		v, n := binary.Uvarint(b)
+// parseLeastRef reads a reference of the least file's index: pack,
+// offset and length, three uvarints and nothing after them.
+func parseLeastRef(ref []byte) (f [3]uint64, ok bool) {
+	for i := range f {
+		v, n := binary.Uvarint(ref)
 		if n <= 0 {
-			return false
+			return f, false
 		}
-		fields[i], b = v, b[n:]
+		f[i], ref = v, ref[n:]
 	}
-	return len(b) == 0
+	return f, len(ref) == 0
 }
 
 // leastRow measures limitLeastBolt for blobs as a row of workload.
