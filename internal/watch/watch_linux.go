@@ -209,18 +209,10 @@ func (w *Watcher) run() {
 			// An overflow (ErrEventOverflow) or any other error: events
 			// may be lost. The events queued before it were handed on
 			// before it, but may wait in the buffer: they are noted
-			// first, as they came.
-			for drained := false; !drained && events != nil; {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						events = nil
-						continue
-					}
-					w.note(ev)
-				default:
-					drained = true
-				}
+			// first, as they came: this goroutine alone receives, so
+			// what the buffer holds is there to take.
+			for events != nil && len(events) > 0 {
+				w.note(<-events)
 			}
 			w.lose()
 		}
