@@ -456,7 +456,8 @@ func (j *job) checkpoints(system string) ([]Row, error) {
 	for _, r := range rows {
 		r.Note = note
 	}
-	if err := j.runCheckpoints(t, c, rows, ws, files); err != nil {
+	limits, err := j.runCheckpoints(t, c, rows, ws, files)
+	if err != nil {
 		// The steps measured before the failure keep their figures.
 		return all(func(r *Row) {
 			if len(r.Seconds) == 0 && r.Stored == nil && r.Skipped == "" {
@@ -464,17 +465,17 @@ func (j *job) checkpoints(system string) ([]Row, error) {
 			}
 		}), err
 	}
-	return all(func(*Row) {}), nil
+	return append(all(func(*Row) {}), limits...), nil
 }
 
 // runCheckpoints runs the steps in order, each on the store the ones
 // before left: the first checkpoint, the turns, unchanged checkpoints,
-// status, restore, and the store's size.
-func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, ws string, files []string) error {
+// status, restore, and the store's size. Through pf serve, it then times
+// the restore's limit on the same workspace (replaceLimit), its row
+// returned.
+func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, ws string, files []string) (limits []Row, err error) {
 	row := func(step string) *Row { return rows[ckptWorkload(t.Job, step)] }
 	peak := func(r *Row) { r.PeakRSS = int64p(c.peak()) }
-	var err error
-
 	var ids []string
 	first := row(stepFirst)
 	first.Seconds, err = j.rounds("first checkpoint", j.Policy.CkptFirst, func() (time.Duration, error) {
@@ -488,12 +489,12 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 		return d, err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	peak(first)
 	size, _, err := c.stored(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	first.Stored = int64p(size)
 
@@ -501,11 +502,11 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 	for i := 1; i <= t.Turns; i++ {
 		j.progress(fmt.Sprintf("turn %d of %d", i, t.Turns))
 		if err := changeFiles(t, ws, files, i); err != nil {
-			return err
+			return nil, err
 		}
 		id, d, err := c.checkpoint()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ids = append(ids, id)
 		turn.Seconds = append(turn.Seconds, d.Seconds())
@@ -514,7 +515,7 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 	stored := row(stepStored)
 	n, note, err := c.stored(true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.peak() // the maintenance's processes (pf compact) are no step's
 	stored.Stored = int64p(n)
@@ -528,12 +529,12 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 		return d, err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	peak(unchanged)
 
 	if err := changeFiles(t, ws, files, t.Turns+1); err != nil {
-		return err
+		return nil, err
 	}
 	status := row(stepStatus)
 	if why := c.missing(stepStatus); why != "" {
@@ -541,20 +542,20 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 	} else {
 		status.Seconds, err = j.rounds("status", j.Policy.CkptStep, c.status)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		peak(status)
 	}
 	latest, _, err := c.checkpoint()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids = append(ids, latest)
 
 	restore := row(stepRestore)
 	if why := c.missing(stepRestore); why != "" {
 		restore.Skipped = why
-		return nil
+		return nil, nil
 	}
 	back := ids[max(0, len(ids)-1-t.Back)]
 	restore.Seconds, err = j.rounds("restore", j.Policy.CkptRestore, func() (time.Duration, error) {
@@ -574,7 +575,17 @@ func (j *job) runCheckpoints(t CkptTree, c checkpointer, rows map[string]*Row, w
 		}
 		return d, err
 	})
-	return err
+	// The growing tree's restore cuts its log short in place (the log
+	// only grew): no file of its is replaced whole.
+	sc, served := c.(*pfServeCheckpointer)
+	if err != nil || !served || t.Grow > 0 {
+		return nil, err
+	}
+	replace, ok, err := j.replaceLimit(t, sc, files, back, latest)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []Row{replace}, nil
 }
 
 func ptrOr(p *int64) int64 {
@@ -587,9 +598,9 @@ func ptrOr(p *int64) int64 {
 // ckptLimits times the walk a checkpoint of a workspace cannot do
 // without: listing every directory and reading every entry's stat, in
 // one goroutine, outside the ignored directories, as find(1) does; the
-// reads a first checkpoint cannot do without (firstLimit); the writes a
-// restore cannot do without (replaceLimit); and the start of a pf
-// process.
+// reads a first checkpoint cannot do without (firstLimit); and the start
+// of a pf process. The writes a restore cannot do without are timed on
+// pf serve's own workspace (replaceLimit).
 func (j *job) ckptLimits() ([]Row, error) {
 	t, ok := j.Sizes.ckptTree(j.Job)
 	if !ok {
@@ -600,8 +611,7 @@ func (j *job) ckptLimits() ([]Row, error) {
 		return nil, err
 	}
 	j.progress("writing the workspace")
-	files, _, err := makeWorkspace(t, ws)
-	if err != nil {
+	if _, _, err := makeWorkspace(t, ws); err != nil {
 		return nil, err
 	}
 	walk := Row{Workload: ckptWorkload(t.Job, stepUnchanged), System: limitWalk}
@@ -630,17 +640,6 @@ func (j *job) ckptLimits() ([]Row, error) {
 		return nil, err
 	}
 	rows = append(rows, first...)
-	// The growing tree's restore cuts its log short in place (the log
-	// only grew): no file of its is replaced whole.
-	if t.Grow == 0 {
-		replace, ok, err := j.replaceLimit(t, ws, files)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			rows = append(rows, replace)
-		}
-	}
 	if j.PF == "" {
 		return rows, nil
 	}
