@@ -58,6 +58,11 @@ const manifestWindow = 64 << 10
 
 // manifestEncoder is the process's one encoder of manifests, built on
 // first use: most commands read manifests and write none.
+//
+// Its literals are never entropy coded: after packing they are the
+// digests' bytes and a few short strings, which a Huffman table never
+// shrank (200 manifests encoded byte for byte the same without it), but
+// building the table to find that out was a third of each encode.
 var manifestEncoder = sync.OnceValue(func() *zstd.Encoder {
 	e, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(DefaultLevel),
@@ -65,6 +70,7 @@ var manifestEncoder = sync.OnceValue(func() *zstd.Encoder {
 		zstd.WithWindowSize(manifestWindow),
 		zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderCRC(false),
+		zstd.WithNoEntropyCompression(true),
 		zstd.WithEncoderDictRaw(manifestDictID, manifestDict()))
 	if err != nil {
 		panic(err)

@@ -249,6 +249,35 @@ func TestEncodeManifest_Packed(t *testing.T) {
 	}
 }
 
+// The manifest encoder leaves its literals without entropy coding, which
+// must cost no bytes: a packed manifest's literals are digests and short
+// strings, which a Huffman table does not shrink.
+func TestEncodeManifest_NoLargerThanEntropyCoded(t *testing.T) {
+	coded, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(DefaultLevel), zstd.WithWindowSize(manifestWindow),
+		zstd.WithEncoderCRC(false), zstd.WithEncoderDictRaw(manifestDictID, manifestDict()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coded.Close()
+	for i := range 200 {
+		d := func(s string) manifest.Digest { return manifest.Sum(fmt.Appendf(nil, "%s%d", s, i)) }
+		m := manifest.New(manifest.Agent{Kind: "claude-code", Version: fmt.Sprintf("2.%d.0", i), Fingerprint: "build-7"},
+			time.Unix(int64(1_780_000_000+i*37), int64(i*7919)).UTC(), d("parent"))
+		for j, p := range []*manifest.Digest{&m.Model.Base, &m.Model.Diff, &m.Cache.Manifest, &m.World.FS, &m.World.Env,
+			&m.World.Procs, &m.Effects.Ledger, &m.Trace.Messages} {
+			*p = d(fmt.Sprint("layer", j))
+		}
+		raw, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := appendHeader(nil, formatManifest, len(raw))
+		if got, want := len(EncodeManifest(raw)), len(coded.EncodeAll(packDigests(raw), h)); got > want {
+			t.Fatalf("manifest %d: %d bytes stored, %d with its literals entropy coded", i, got, want)
+		}
+	}
+}
+
 // Packing keeps any bytes: text that only looks like a digest, upper-case
 // hex, a prefix at the very end.
 func TestPackDigests_RoundTrip(t *testing.T) {
