@@ -20,8 +20,8 @@ const minTruncateRestore = 8 << 20
 //
 // The two blobs' chunk lists say so for all of c's chunks but its last,
 // the only one cut where c ended (chunks are cut where the content says,
-// so the rest of a shared prefix is cut alike); that last one is read
-// from the file and hashed. The file must be the one the backup captured
+// so the rest of a shared prefix is cut alike); that last one, or its
+// head and tail, is read from the file and hashed. The file must be the one the backup captured
 // (its size and digest, as for every file a restore leaves alone), a
 // regular file with no other link, writable. It reports whether it cut
 // the file; false leaves the file as it was, for a whole write, and an
@@ -40,13 +40,19 @@ func (rs *restorer) truncateToPrefix(p *parentDir, name string, c Change) (bool,
 	if err != nil || len(have) < len(want) {
 		return false, nil
 	}
-	last := want[len(want)-1]
-	var lastAt int64
-	for i, ch := range want[:len(want)-1] {
-		if ch != have[i] {
-			return false, nil
-		}
-		lastAt += ch.Size
+	shared, lastAt := 0, int64(0)
+	for shared < len(want) && want[shared] == have[shared] {
+		lastAt += want[shared].Size
+		shared++
+	}
+	if shared == len(want) { // the last chunk too: it is read all the same
+		shared--
+		lastAt -= want[shared].Size
+	}
+	// What follows is the last chunk, or its head and tail when the store
+	// keeps it raw (package cas stores such a chunk as two).
+	if rest := len(want) - shared; rest > 2 {
+		return false, nil
 	}
 	f, err := p.openToTruncate(name)
 	if err != nil {
@@ -56,9 +62,12 @@ func (rs *restorer) truncateToPrefix(p *parentDir, name string, c Change) (bool,
 	if fi, err := f.Stat(); err != nil || fi.Size() != c.Old.Size {
 		return false, nil
 	}
-	h := sha256.New()
-	if n, err := io.Copy(h, io.NewSectionReader(f, lastAt, last.Size)); err != nil || n != last.Size || manifest.Digest(h.Sum(nil)) != last.Digest {
-		return false, nil
+	for _, last := range want[shared:] {
+		h := sha256.New()
+		if n, err := io.Copy(h, io.NewSectionReader(f, lastAt, last.Size)); err != nil || n != last.Size || manifest.Digest(h.Sum(nil)) != last.Digest {
+			return false, nil
+		}
+		lastAt += last.Size
 	}
 	if err := f.Truncate(c.New.Size); err != nil {
 		return false, nil
