@@ -144,7 +144,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool, s
 			return d, nil, 0, fmt.Errorf("read blob: %w", err)
 		}
 		if len(c) > 0 {
-			p.add(newRawValue(c))
+			p.add(cutChunk{newRawValue(c), l.headOf(c)})
 			read += int64(len(c))
 			if releaseHeap == nil && streamed && l.s.headroom > 0 && read > int64(l.s.spillBytes) {
 				releaseHeap = heaplimit.Hold(l.s.headroom)
@@ -163,7 +163,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool, s
 		p.whole.Sum(d[:0])
 	}
 	value = p.single
-	if len(p.refs) != 1 {
+	if value == nil {
 		value = encodeChunkList(p.total, p.refs)
 	}
 	return d, value, p.total, nil
@@ -181,17 +181,18 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool, s
 type chunkPipeline struct {
 	ctx     context.Context
 	l       *Lease
-	toStore chan []byte
-	toWhole chan []byte
+	toStore chan cutChunk
+	toWhole chan cutChunk
 	// hashed passes a token per chunk from the whole blob's stage to the
 	// store stage: that chunk's buffer may be staged.
 	hashed chan struct{}
-	// firstDigest is the first chunk's digest, which the whole blob's
-	// stage takes from its own hash: until the first chunk ends, the
-	// blob's hash and the chunk's have read the same bytes from the
-	// same start, so the chunk's is a Sum of the blob's state, and its
-	// bytes are hashed once, not twice (a quarter of a 4 MiB blob's).
-	// Written before the first token on hashed, read after it.
+	// firstDigest is the digest of the first chunk's head (pagedhead.go;
+	// the chunk itself if it is not cut), which the whole blob's stage
+	// takes from its own hash: until the head ends, the blob's hash and
+	// the head's have read the same bytes from the same start, so the
+	// head's is a Sum of the blob's state, and its bytes are hashed once,
+	// not twice (a quarter of a 4 MiB blob's). Written before the first
+	// token on hashed, read after it.
 	firstDigest manifest.Digest
 	stages      sync.WaitGroup
 	closed      bool
@@ -201,8 +202,9 @@ type chunkPipeline struct {
 	whole  hash.Hash
 	refs   []chunkRef
 	total  int64
-	first  []byte // the first chunk's raw value buffer, until a second shows
-	single []byte // the value of a blob of one chunk, once close returns
+	cut    int      // the chunks the chunker cut so far
+	first  cutChunk // the first chunk, until a second shows
+	single []byte   // the value of a blob of one chunk, once close returns
 
 	// The chunks being staged, and the first failure to stage one.
 	staging sync.WaitGroup
@@ -221,43 +223,44 @@ const pipelineDepth = 1
 func newChunkPipeline(ctx context.Context, l *Lease, summed bool) *chunkPipeline {
 	p := &chunkPipeline{
 		ctx: ctx, l: l, whole: sha256.New(),
-		toStore: make(chan []byte, pipelineDepth), toWhole: make(chan []byte, pipelineDepth),
+		toStore: make(chan cutChunk, pipelineDepth), toWhole: make(chan cutChunk, pipelineDepth),
 		hashed: make(chan struct{}, pipelineDepth+2),
 	}
 	p.stages.Add(2)
 	go func() {
 		defer p.stages.Done()
 		first := !summed
-		for raw := range p.toWhole {
+		for c := range p.toWhole {
 			if summed {
 				p.hashed <- struct{}{}
 				continue
 			}
-			p.whole.Write(raw[rawValueRoom:])
+			p.whole.Write(c.headBytes())
 			if first {
 				p.whole.Sum(p.firstDigest[:0]) // Sum leaves the state as it was
 				first = false
 			}
+			p.whole.Write(c.tailBytes())
 			p.hashed <- struct{}{}
 		}
 	}()
 	go func() {
 		defer p.stages.Done()
 		first := !summed // a blob summed before has no hash to take the first chunk's from
-		for raw := range p.toStore {
-			var cd manifest.Digest
+		for c := range p.toStore {
+			var head manifest.Digest
 			if first {
 				<-p.hashed
-				cd, first = p.firstDigest, false
+				head, first = p.firstDigest, false
 			} else {
-				cd = manifest.Sum(raw[rawValueRoom:])
+				head = manifest.Sum(c.headBytes())
 				<-p.hashed
 			}
 			if p.failed.Load() {
-				valueBuffers().put(raw)
+				valueBuffers().put(c.raw)
 				continue
 			}
-			p.store(cd, raw)
+			p.store(head, c)
 		}
 		p.staging.Wait()
 	}()
@@ -270,45 +273,90 @@ func newChunkPipeline(ctx context.Context, l *Lease, summed bool) *chunkPipeline
 // chunk's buffers.
 var chunkStagers = sync.OnceValue(func() chan struct{} { return make(chan struct{}, runtime.GOMAXPROCS(0)) })
 
-// stageChunk stages the chunk whose value buffer is raw, on a goroutine
+// A cutChunk is a chunk as the chunker cut it, in its raw value buffer
+// (newRawValue), with where its head ends (pagedHead): its bytes from
+// there on are its tail, stored as a chunk of its own.
+type cutChunk struct {
+	raw  []byte
+	head int
+}
+
+func (c cutChunk) headBytes() []byte { return c.raw[rawValueRoom : rawValueRoom+c.head] }
+func (c cutChunk) tailBytes() []byte { return c.raw[rawValueRoom+c.head:] }
+
+// headOf returns where chunk c's head ends: c is cut only if the put will
+// store it raw.
+func (l *Lease) headOf(c []byte) int {
+	if WorthCompressingAt(l.s.level, c) {
+		return len(c)
+	}
+	return pagedHead(len(c))
+}
+
+// stageChunk stages chunk c, whose head's digest is head, on a goroutine
 // of its own once a place in chunkStagers is free, and records the first
-// failure.
-func (p *chunkPipeline) stageChunk(cd manifest.Digest, raw []byte) {
+// failure. The tail, if c has one, is staged first: it is copied into a
+// pack, while the head is written from c's buffer, which goes back to
+// valueBuffers once written.
+func (p *chunkPipeline) stageChunk(head manifest.Digest, tail *manifest.Digest, c cutChunk) {
 	chunkStagers() <- struct{}{}
 	p.staging.Add(1)
 	go func() {
 		defer p.staging.Done()
 		defer func() { <-chunkStagers() }()
-		if err := p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: cd, raw: raw}); err != nil {
+		err := error(nil)
+		if tail != nil {
+			err = p.l.putValue(p.ctx, db.BucketChunks, pendingValue{digest: *tail, data: c.tailBytes(), keepRaw: true})
+		}
+		headValue := pendingValue{digest: head, raw: c.raw[:rawValueRoom+c.head], keepRaw: tail != nil}
+		if err == nil {
+			err = p.l.putValue(p.ctx, db.BucketChunks, headValue)
+		} else {
+			headValue.drop()
+		}
+		if err != nil {
 			p.errOnce.Do(func() { p.err = err })
 			p.failed.Store(true)
 		}
 	}()
 }
 
-func (p *chunkPipeline) add(raw []byte) {
-	p.toWhole <- raw
-	p.toStore <- raw
+func (p *chunkPipeline) add(c cutChunk) {
+	p.toWhole <- c
+	p.toStore <- c
 }
 
-// store stages one chunk, whose digest is cd, from its raw value buffer,
-// which it hands on. The first chunk waits until a second one shows: a
-// blob the chunker leaves whole is stored as one value, not as a list
-// naming a chunk with the blob's own digest.
-func (p *chunkPipeline) store(cd manifest.Digest, raw []byte) {
-	size := int64(len(raw) - rawValueRoom)
-	p.refs = append(p.refs, chunkRef{cd, size})
-	p.total += size
-	if len(p.refs) == 1 {
-		p.first = raw
+// store stages chunk c, whose head's digest is head, and hands on its
+// buffer. The first chunk waits until a second one shows: a blob the
+// chunker leaves whole is stored as one value, not as a list naming a
+// chunk with the blob's own digest.
+func (p *chunkPipeline) store(head manifest.Digest, c cutChunk) {
+	p.total += int64(len(c.raw) - rawValueRoom)
+	p.cut++
+	if p.cut == 1 {
+		p.first = c
+		p.firstDigest = head
 		return
 	}
-	if len(p.refs) == 2 {
+	if p.cut == 2 {
 		first := p.first
-		p.first = nil
-		p.stageChunk(p.refs[0].digest, first)
+		p.first = cutChunk{}
+		p.stageChunk(p.firstDigest, p.listChunk(p.firstDigest, first), first)
 	}
-	p.stageChunk(cd, raw)
+	p.stageChunk(head, p.listChunk(head, c), c)
+}
+
+// listChunk appends c's head, whose digest is head, and its tail if it
+// has one to the chunk list, and returns the tail's digest (nil without).
+func (p *chunkPipeline) listChunk(head manifest.Digest, c cutChunk) *manifest.Digest {
+	p.refs = append(p.refs, chunkRef{head, int64(c.head)})
+	tail := c.tailBytes()
+	if len(tail) == 0 {
+		return nil
+	}
+	d := manifest.Sum(tail)
+	p.refs = append(p.refs, chunkRef{d, int64(len(tail))})
+	return &d
 }
 
 // close waits for both stages to finish what they were given and returns
@@ -319,12 +367,12 @@ func (p *chunkPipeline) close() error {
 		close(p.toStore)
 		close(p.toWhole)
 		p.stages.Wait()
-		if p.first != nil {
-			if p.err == nil && len(p.refs) == 1 {
-				p.single = encodeValue(p.l.s.level, p.first[rawValueRoom:])
+		if p.first.raw != nil {
+			if p.err == nil && p.cut == 1 {
+				p.single = encodeValue(p.l.s.level, p.first.raw[rawValueRoom:])
 			}
-			valueBuffers().put(p.first)
-			p.first = nil
+			valueBuffers().put(p.first.raw)
+			p.first = cutChunk{}
 		}
 	}
 	return p.err

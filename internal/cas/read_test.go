@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -149,13 +150,7 @@ func TestBolt_Open_WriteTo_RefusesADamagedChunk(t *testing.T) {
 		if refs, err = parseChunkList(dg, header{format: h.format, size: h.size, payload: bytes.Clone(h.payload)}); err != nil {
 			return err
 		}
-		vb := tx.Bucket(db.BucketChunks).Bucket(refs[1].digest[:])
-		if vb == nil {
-			return errors.New("the second chunk is not a value of its own")
-		}
-		bad := bytes.Clone(vb.Get(valueKey))
-		bad[len(bad)-1] ^= 0xff
-		return vb.Put(valueKey, bad)
+		return damageChunk(tx, refs[1].digest)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -298,4 +293,23 @@ func TestBolt_Get_RefusesADamagedValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// damageChunk flips the last byte of chunk d's value, in its pack or in
+// its own bucket.
+func damageChunk(tx *bolt.Tx, d manifest.Digest) error {
+	chunks := tx.Bucket(db.BucketChunks)
+	if vb := chunks.Bucket(d[:]); vb != nil {
+		bad := bytes.Clone(vb.Get(valueKey))
+		bad[len(bad)-1] ^= 0xff
+		return vb.Put(valueKey, bad)
+	}
+	r, err := parsePackedRef(d, chunks.Get(d[:]))
+	if err != nil {
+		return err
+	}
+	pb := tx.Bucket(db.BucketPacks).Bucket(packKey(r.pack))
+	bad := bytes.Clone(pb.Get(packDataKey))
+	bad[r.offset+r.length-1] ^= 0xff
+	return pb.Put(packDataKey, bad)
 }

@@ -57,12 +57,15 @@ func (l *Lease) putValue(ctx context.Context, bucket []byte, it pendingValue) er
 // the store turns out not to have them (and not kept after the put), or
 // its value already encoded, or its logical bytes in a buffer from
 // newRawValue, which the put takes over: staged as the raw value where
-// it lies, or given back to valueBuffers.
+// it lies, or given back to valueBuffers. keepRaw stages it raw without
+// a look at whether zstd would pay: a chunk's head and tail, cut from a
+// chunk judged so already (pagedhead.go).
 type pendingValue struct {
 	digest  manifest.Digest
 	data    []byte
 	encoded []byte
 	raw     []byte
+	keepRaw bool
 }
 
 // bytes returns its logical bytes (nil if it is given encoded).
@@ -185,7 +188,7 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 	data := it.bytes()
 	v := it.encoded
 	var buf []byte // the buffer from valueBuffers that v lies in
-	if v == nil && WorthCompressingAt(l.s.level, data) {
+	if v == nil && !it.keepRaw && WorthCompressingAt(l.s.level, data) {
 		// Compressed into a buffer of the list, not a new one: a snapshot
 		// compresses its whole size, and new buffers are garbage that the
 		// process faults in and the collector chases (a 2 GiB log made
