@@ -380,8 +380,9 @@ func (p *chunkPipeline) close() error {
 
 // Cut calls each with every chunk a put cuts b into, in order, each a
 // slice of b: a blob of up to InlineMax is one value, a larger one is cut
-// as Put cuts it. For measurements of the work a put cannot skip on b's
-// bytes.
+// as Put cuts it (a put then stores a chunk it keeps raw as its head and
+// tail, pagedhead.go: the same bytes hashed). For measurements of the
+// work a put cannot skip on b's bytes.
 func Cut(b []byte, each func(chunk []byte)) error {
 	if len(b) <= InlineMax {
 		each(b)

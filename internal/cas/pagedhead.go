@@ -21,7 +21,10 @@ import "encoding/binary"
 // aims at pages of headPage bytes whatever page size a store has: a store
 // of larger pages (16 KiB on some arm64 systems) loses on the last page
 // what it lost before, but the cuts stay the same from one store to the
-// next, as dedupe across stores needs.
+// next, as dedupe across stores needs. Like chunkAlgorithm, these
+// constants must never change. (A blob stored whole by a pf before this
+// cut, stored again, shares no chunk with its old copy: the chunks a put
+// kept raw are heads and tails now.)
 const (
 	headPage = 4096
 	// ownBucketOverhead is what bbolt adds to a value alone in a bucket's

@@ -22,7 +22,9 @@
 //	chunks/
 //	    <digest>        = packed reference, as in blobs/
 //	    <digest>/
-//	        0x00        = value: raw or zstd (never a chunk list)
+//	        0x00        = value: raw or zstd (never a chunk list); a
+//	                      chunk kept raw is two, its head filling
+//	                      this bucket's pages whole and its tail packed
 //	packs/              (since schema 4)
 //	    <pack id, uint64 big-endian, from the bucket's sequence>/
 //	        0x00        = values side by side (about 4 MiB)
