@@ -187,6 +187,26 @@ var packBuffers = sync.OnceValue(func() *bufferList {
 
 func newPack() *pack { return &pack{data: packBuffers().get(packRoom)} }
 
+// tailPackRoom is the room of a pack begun by a chunk's tail (pagedhead.go):
+// a large blob's put packs a tail of under 4 KiB a chunk, a few in each
+// early write, and a buffer of packRoom for them was 4 MiB more memory
+// faulted in for a few KiB. Such a pack moves to a buffer of packRoom
+// only if it outgrows this one (room).
+const tailPackRoom = bufferStep
+
+func newTailPack() *pack { return &pack{data: packBuffers().get(tailPackRoom)} }
+
+// room makes room in p for a value of up to n bytes and its header: a
+// pack begun small moves to a buffer of packRoom, once.
+func (p *pack) room(n int) {
+	if len(p.data)+rawValueRoom+n <= cap(p.data) {
+		return
+	}
+	grown := append(packBuffers().get(packRoom), p.data...)
+	packBuffers().put(p.data)
+	p.data = grown
+}
+
 // recycle returns p's buffer to packBuffers. Only once no transaction can
 // still read it: bbolt keeps a value's slice until its commit.
 func (p *pack) recycle() {
@@ -200,6 +220,7 @@ func (p *pack) full() bool { return len(p.data) >= packTarget }
 
 // add copies v into the pack as ref's value.
 func (p *pack) add(ref valueRef, v []byte) {
+	p.room(len(v))
 	p.members = append(p.members, packMember{ref, len(p.data), len(v)})
 	p.data = append(p.data, v...)
 }
@@ -207,6 +228,7 @@ func (p *pack) add(ref valueRef, v []byte) {
 // addRaw appends b, stored raw, as ref's value: one copy of b where
 // encoding to a buffer and then packing would take two.
 func (p *pack) addRaw(ref valueRef, b []byte) {
+	p.room(len(b))
 	off := len(p.data)
 	p.data = appendRawValue(p.data, b)
 	p.members = append(p.members, packMember{ref, off, len(p.data) - off})

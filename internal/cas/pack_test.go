@@ -1415,3 +1415,28 @@ func TestLease_PutBytes_StoredMeanwhileAfterEmptyLook(t *testing.T) {
 		})
 	}
 }
+
+// A pack begun by a chunk's tail starts small and moves once to a buffer
+// of packRoom when it outgrows it, every value where its member says.
+func TestPack_Add_TailPackOutgrowsItsBuffer(t *testing.T) {
+	p := newTailPack()
+	defer p.recycle()
+	if cap(p.data) >= packRoom {
+		t.Fatalf("a tail pack begins with room for %d bytes, as much as any pack", cap(p.data))
+	}
+	var values [][]byte
+	for i := 0; len(p.data) < 2*tailPackRoom; i++ {
+		b := payload(uint64(i+1), 3000+i)
+		values = append(values, b)
+		p.addRaw(valueRef{chunk: true, digest: manifest.Sum(b)}, b)
+	}
+	if cap(p.data) < packRoom {
+		t.Fatalf("a tail pack of %d bytes has room for %d", len(p.data), cap(p.data))
+	}
+	for i, m := range p.members {
+		h, err := parseValue(m.ref.digest, p.data[m.offset:m.offset+m.length])
+		if err != nil || !bytes.Equal(h.payload, values[i]) {
+			t.Fatalf("value %d of the pack: %v", i, err)
+		}
+	}
+}

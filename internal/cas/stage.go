@@ -226,7 +226,9 @@ func (l *Lease) stage(ctx context.Context, bucket []byte, it pendingValue) {
 		// What a buffer holds is memory too, though the value is shorter.
 		l.staged.bytes += max(len(v), cap(buf))
 	} else {
-		if l.pack == nil {
+		if l.pack == nil && it.keepRaw {
+			l.pack = newTailPack() // a chunk's tail: the lease puts a large blob
+		} else if l.pack == nil {
 			l.pack = newPack()
 		}
 		before := len(l.pack.data)
