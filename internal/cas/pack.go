@@ -167,6 +167,7 @@ func (l packLive) sparse() bool { return 2*l.bytes < l.size }
 type pack struct {
 	data    []byte
 	members []packMember
+	tails   bool // begun by a chunk's tail (newTailPack)
 }
 
 type packMember struct {
@@ -194,7 +195,7 @@ func newPack() *pack { return &pack{data: packBuffers().get(packRoom)} }
 // only if it outgrows this one (room).
 const tailPackRoom = bufferStep
 
-func newTailPack() *pack { return &pack{data: packBuffers().get(tailPackRoom)} }
+func newTailPack() *pack { return &pack{data: packBuffers().get(tailPackRoom), tails: true} }
 
 // room makes room in p for a value of up to n bytes and its header: a
 // pack begun small moves to a buffer of packRoom, once.

@@ -80,3 +80,34 @@ func TestLease_Put_RawChunkHeadsFillTheirPages(t *testing.T) {
 		t.Fatalf("read back %s", d)
 	}
 }
+
+// A put that writes its chunks' heads early keeps their tails in one pack
+// until its commit, not a small pack each early write.
+func TestLease_Put_TailsWaitForTheCommit(t *testing.T) {
+	d, s := openStore(t, "", Options{SpillBytes: 2 << 20})
+	b := payload(22, 24<<20)
+	dg, err := s.Put(ctx, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, tails := 0, 0
+	err = d.View(func(tx *bolt.Tx) error {
+		packs = tx.Bucket(db.BucketPacks).Stats().BucketN - 1
+		refs, err := chunkRefsTx(tx, dg)
+		for _, r := range refs {
+			if r.size < headPage {
+				tails++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tails < 2 || packs != 1 {
+		t.Fatalf("%d tails in %d packs, want them in one", tails, packs)
+	}
+	if got, err := s.Get(ctx, dg); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("read back: %v", err)
+	}
+}
