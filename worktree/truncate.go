@@ -21,8 +21,9 @@ const minTruncateRestore = 8 << 20
 // The two blobs' chunk lists say so for all of c's chunks but its last,
 // the only one cut where c ended (chunks are cut where the content says,
 // so the rest of a shared prefix is cut alike); that last one, or its
-// head and tail, is read from the file and hashed. The file must be the one the backup captured
-// (its size and digest, as for every file a restore leaves alone), a
+// head and tail, is read from the file and hashed. The file must be the
+// one the backup captured (its size and digest, as for every file a
+// restore leaves alone), a
 // regular file with no other link, writable. It reports whether it cut
 // the file; false leaves the file as it was, for a whole write, and an
 // error means the file is cut but its mode is not yet c's.

@@ -31,14 +31,14 @@
 // chunks of 512 KiB to 4 MiB, so an edit inside a large blob stores only
 // the chunks around it again. (Blobs an earlier pf stored were cut by a
 // Rabin fingerprint: their chunks read as any others.) A chunk a put
-// keeps raw is stored as two (in schema 13 as it was: a
-// chunk list names chunks of any size up to 4 MiB, and every pf reads
-// them): its head, whose value fills the pages of its bucket to the last
-// byte, and its tail, under 4 KiB, packed with the small values
-// (pagedhead.go says why). A listing that
-// later snapshots store again with a few entries changed, a tree of
-// files, is cut smaller (PutListing: 4 to 64 KiB, from 16 KiB up), so
-// that each snapshot stores again only the chunks around its changes.
+// keeps raw is stored as two (in schema 13 as it was: a chunk list names
+// chunks of any size up to 4 MiB, and every pf reads them): its head,
+// whose value fills the pages of its bucket to the last byte, and its
+// tail, under 4 KiB, packed with the small values (pagedhead.go says
+// why). A listing that later snapshots store again with a few entries
+// changed, a tree of files, is cut smaller (PutListing: 4 to 64 KiB, from
+// 16 KiB up), so that each snapshot stores again only the chunks around
+// its changes.
 //
 // A read proves a chunked blob by its chunks, each against its own
 // digest: a get reads them on every core at once, a stream's WriteTo
@@ -66,12 +66,12 @@
 // lease.go is a lease's life (put, commit, abort); stage.go keeps what it
 // puts in memory and writes the excess early; chunked.go cuts a large
 // blob into chunks as it is read, and pagedhead.go where a raw chunk's
-// head ends; holds.go keeps held digests from being
-// deleted; write.go writes values and keeps the counters; pack.go is the
-// pack format and earlypack.go the packs written before their commit;
-// provisional.go the marks of early writes and settling; store.go,
-// read.go, getchunked.go and tx.go read values back; collect.go deletes what the caller
-// no longer uses, with marks.go its set of what is kept, and track.go what
+// head ends; holds.go keeps held digests from being deleted; write.go
+// writes values and keeps the counters; pack.go is the pack format and
+// earlypack.go the packs written before their commit; provisional.go the
+// marks of early writes and settling; store.go, read.go, getchunked.go
+// and tx.go read values back; collect.go deletes what the caller no
+// longer uses, with marks.go its set of what is kept, and track.go what
 // commits settle meanwhile; repack.go rewrites sparse packs; check.go and
 // packcheck.go check values and packs for verify.
 //
