@@ -206,9 +206,9 @@ func TestManifestDict_Unchanged(t *testing.T) {
 	}
 }
 
-// A manifest is stored packed against the dictionary, smaller than plain
-// zstd, and reads back; one stored before (plain zstd) still reads.
-func TestEncodeManifest_Packed(t *testing.T) {
+// sampleManifest returns the encoded bytes of a manifest of a fixture's
+// shape: an agent, a parent, and each of its eight layer digests.
+func sampleManifest(tb testing.TB) []byte {
 	m := manifest.New(manifest.Agent{Kind: "claude-code", Version: "2.1.0", Fingerprint: "build-7"},
 		time.Date(2026, 12, 3, 10, 4, 5, 123456789, time.UTC), manifest.Sum([]byte("parent")))
 	for i, d := range []*manifest.Digest{&m.Model.Base, &m.Model.Diff, &m.Cache.Manifest, &m.World.FS, &m.World.Env,
@@ -217,8 +217,15 @@ func TestEncodeManifest_Packed(t *testing.T) {
 	}
 	raw, err := m.Encode()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return raw
+}
+
+// A manifest is stored packed against the dictionary, smaller than plain
+// zstd, and reads back; one stored before (plain zstd) still reads.
+func TestEncodeManifest_Packed(t *testing.T) {
+	raw := sampleManifest(t)
 	id := manifest.Sum(raw)
 	v := EncodeManifest(raw)
 	h, err := parseValue(id, v)
