@@ -13,6 +13,7 @@ import (
 
 	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers the algorithm
+	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/db"
 	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/processfork/pf/manifest"
@@ -144,7 +145,7 @@ func (l *Lease) chunk(ctx context.Context, r io.Reader, c cuts, streamed bool, s
 			return d, nil, 0, fmt.Errorf("read blob: %w", err)
 		}
 		if len(c) > 0 {
-			p.add(cutChunk{newRawValue(c), l.headOf(c)})
+			p.add(cutChunk{newRawValue(c), headOf(l.s.level, c)})
 			read += int64(len(c))
 			if releaseHeap == nil && streamed && l.s.headroom > 0 && read > int64(l.s.spillBytes) {
 				releaseHeap = heaplimit.Hold(l.s.headroom)
@@ -284,10 +285,10 @@ type cutChunk struct {
 func (c cutChunk) headBytes() []byte { return c.raw[rawValueRoom : rawValueRoom+c.head] }
 func (c cutChunk) tailBytes() []byte { return c.raw[rawValueRoom+c.head:] }
 
-// headOf returns where chunk c's head ends: c is cut only if the put will
-// store it raw.
-func (l *Lease) headOf(c []byte) int {
-	if WorthCompressingAt(l.s.level, c) {
+// headOf returns where chunk c's head ends: c is cut only if a put at
+// zstd level will store it raw.
+func headOf(level zstd.EncoderLevel, c []byte) int {
+	if WorthCompressingAt(level, c) {
 		return len(c)
 	}
 	return pagedHead(len(c))

@@ -99,10 +99,7 @@ func storedPieces(c []byte) [][]byte {
 	if len(c) == 0 {
 		return nil
 	}
-	if WorthCompressingAt(DefaultLevel, c) {
-		return [][]byte{c}
-	}
-	if h := pagedHead(len(c)); h < len(c) {
+	if h := headOf(DefaultLevel, c); h < len(c) {
 		return [][]byte{c[:h], c[h:]}
 	}
 	return [][]byte{c}
