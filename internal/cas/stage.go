@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/processfork/pf/internal/db"
+	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/processfork/pf/manifest"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/errgroup"
@@ -340,6 +341,9 @@ func (l *Lease) spill(ctx context.Context, batch spillBatch) {
 	// write does; Commit and Abort wait for it either way.
 	ctx = context.WithoutCancel(ctx)
 	go func() {
+		// After the write, not before the next: Commit waits for the
+		// write alone.
+		defer heaplimit.CollectAfterWrite(int64(batch.bytes))
 		defer func() { <-l.spilling }()
 		var (
 			stored []valueRef

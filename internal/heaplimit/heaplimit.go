@@ -11,7 +11,9 @@
 // runs without end. So while puts stream, the limit here moves with the
 // heap: after every collection it is what that collection found live
 // plus a headroom for each put streaming, and once the last put ends the
-// process's own limit is back.
+// process's own limit is back. CollectAfterWrite (collect.go) collects
+// at once after an early write, when that is cheaper than the fresh
+// memory the next write would otherwise fault in.
 package heaplimit
 
 import (
