@@ -5,6 +5,7 @@ package cas
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -32,6 +33,9 @@ type storeFile struct {
 	once sync.Once
 	f    *os.File // nil when it could not be opened as the same file
 	mu   sync.RWMutex
+	// leftMapped is about how much of the map reads have left mapped
+	// since it was last dropped (leaveMapped).
+	leftMapped atomic.Int64
 }
 
 // file returns the descriptor, opening it on first use. It is used only
@@ -81,11 +85,8 @@ func (s *Bolt) copyMapped(dst, v []byte, head bool, base, mapped uintptr) {
 			if head {
 				// bbolt read the value's first page, its header, through
 				// the map, and the kernel mapped the pages around it with
-				// it (fault-around, 64 KiB by default): dropped too, or a
-				// long read grows the process by that much a chunk.
-				back := int(start - max(base, start&^(faultAround-1)))
-				around := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&v[0]), -back)), back+len(v))
-				dropMapped(around, base, mapped)
+				// it (fault-around, 64 KiB by default).
+				s.leaveMapped(v, base, mapped)
 			}
 			return
 		}
@@ -94,6 +95,29 @@ func (s *Bolt) copyMapped(dst, v []byte, head bool, base, mapped uintptr) {
 	if len(v) >= preadMin {
 		dropMapped(v, base, mapped)
 	}
+}
+
+// mappedBudget bounds what reads leave mapped of the store file: the
+// pages the kernel maps around each large value's first page, which bbolt
+// reads through the map (copyMapped). Each read dropped them at once, a
+// madvise a chunk, and the flush of the other cores' TLBs that comes with
+// it cost a 4 MiB Get of a chunked blob more than its bbolt look-ups: they
+// are now left mapped and counted, and once reads have left this much,
+// the whole map is dropped in one call. Its cost is that of the pages
+// mapped then, and the faults of those read again (a few of bbolt's).
+const mappedBudget = 16 << 20
+
+// leaveMapped counts the pages around v's first page as left mapped, and
+// drops the whole map [base, base+mapped) once they pass mappedBudget.
+// The caller is inside the read transaction whose map holds v.
+func (s *Bolt) leaveMapped(v []byte, base, mapped uintptr) {
+	n := s.sf.leftMapped.Add(faultAround)
+	if n < mappedBudget || !s.sf.leftMapped.CompareAndSwap(n, 0) {
+		return
+	}
+	start := uintptr(unsafe.Pointer(&v[0]))
+	whole := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&v[0]), -int(start-base))), mapped)
+	dropMapped(whole, base, mapped)
 }
 
 // pread fills p from the store file at off, and reports whether it could.
