@@ -40,6 +40,11 @@ func TestEncodeValue_RoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(got, tt.data) {
 				t.Fatalf("decode: %v", err)
 			}
+			// A decoded value's buffer is not cleared first: the room the
+			// decoder had past the value must not be the caller's.
+			if h.format == formatZstd && cap(got) != len(got) {
+				t.Fatalf("decoded %d bytes into a result of capacity %d", len(got), cap(got))
+			}
 		})
 	}
 }
