@@ -367,18 +367,20 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		}
 		// What the lease holds but did not write may be another lease's
 		// early write, which that lease's failure would take away.
-		written := make(map[valueRef]struct{}, len(stored)+len(wrote))
-		for _, ref := range slices.Concat(stored, wrote) {
-			written[ref] = struct{}{}
-		}
-		others := make([]valueRef, 0, len(held))
-		for _, ref := range held {
-			if _, ok := written[ref]; !ok {
-				others = append(others, ref)
+		if bk.anyProvisional() {
+			written := make(map[valueRef]struct{}, len(stored)+len(wrote))
+			for _, ref := range slices.Concat(stored, wrote) {
+				written[ref] = struct{}{}
 			}
-		}
-		if err := bk.settle(others); err != nil {
-			return err
+			others := make([]valueRef, 0, len(held))
+			for _, ref := range held {
+				if _, ok := written[ref]; !ok {
+					others = append(others, ref)
+				}
+			}
+			if err := bk.settle(others); err != nil {
+				return err
+			}
 		}
 		if fn != nil {
 			if err := fn(tx); err != nil {

@@ -107,12 +107,14 @@ func (s *Bolt) Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 	if err != nil {
 		return err
 	}
-	refs := make([]valueRef, len(ds))
-	for i, d := range ds {
-		refs[i] = valueRef{digest: d}
-	}
-	if err := bk.settle(refs); err != nil {
-		return err
+	if bk.anyProvisional() {
+		refs := make([]valueRef, len(ds))
+		for i, d := range ds {
+			refs[i] = valueRef{digest: d}
+		}
+		if err := bk.settle(refs); err != nil {
+			return err
+		}
 	}
 	if !s.tracking() {
 		return nil
@@ -133,11 +135,9 @@ func (s *Bolt) Settle(tx *bolt.Tx, ds ...manifest.Digest) error {
 // value needs nothing: its reference is written only by the commit that
 // makes its pack permanent (earlyPack). A chunk that no one can find (it
 // lies in another lease's early pack) fails the settle, as a blob without
-// it would not be whole.
+// it would not be whole. With nothing provisional (anyProvisional),
+// there is nothing to do: its callers look first.
 func (bk *buckets) settle(refs []valueRef) error {
-	if k, _ := bk.provisional.Cursor().First(); k == nil {
-		return nil // no early write in flight: the common case, one seek
-	}
 	for len(refs) > 0 {
 		ref := refs[0]
 		refs = refs[1:]
@@ -161,6 +161,16 @@ func (bk *buckets) settle(refs []valueRef) error {
 		}
 	}
 	return nil
+}
+
+// anyProvisional reports whether any value is marked provisional: an
+// early write in flight. Without one, the common case, there is nothing
+// to settle, and a caller need not list what it would settle (a warm
+// snapshot's commit listed its 140 blobs twice to find that out, with
+// one seek).
+func (bk *buckets) anyProvisional() bool {
+	k, _ := bk.provisional.Cursor().First()
+	return k != nil
 }
 
 // deleteProvisional deletes those of refs that are still provisional and
