@@ -76,6 +76,9 @@ func openOptions(c *cli.Context) *pf.Options {
 		timeout = -1 // pf.Options: no wait at all
 	}
 	opts := &pf.Options{Timeout: timeout} // HeapHeadroom zero: pf.DefaultHeapHeadroom bounds each streamed put
+	if boundedByLimit(c) {
+		opts.HeapHeadroom = -1 // boundMemory's limit bounds them
+	}
 	if inv := invocationOf(c); inv.Terminal {
 		opts.Waiting = func(h pf.Holder) {
 			fmt.Fprintf(inv.Stderr, "pf: waiting for %s, which holds the store (up to %v: --timeout)\n", h, timeout.Round(time.Millisecond))
