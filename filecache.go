@@ -389,6 +389,10 @@ func (c *FileCache) newSave(tree *CacheTree, put []FileRecord, del []string, rea
 	if !slices.IsSortedFunc(put, byPath) {
 		put = slices.SortedFunc(slices.Values(put), byPath)
 	}
+	sv.distinct = true
+	for i := 1; i < len(put) && sv.distinct; i++ {
+		sv.distinct = put[i-1].Path != put[i].Path
+	}
 	// The values share one allocation, not one each.
 	size := 0
 	for _, r := range put {
@@ -425,14 +429,16 @@ func (c *FileCache) newSave(tree *CacheTree, put []FileRecord, del []string, rea
 
 // A fileCacheSave is one FileCache.Save, waiting for its commit.
 type fileCacheSave struct {
-	c       *FileCache
-	loaded  *cacheLoad // nil: Save without Load
-	tree    *CacheTree // to seal, if its blob is stored
-	put     []string
-	values  [][]byte
-	blobs   []manifest.Digest
-	del     []string
-	reached map[manifest.Digest]int64
+	c      *FileCache
+	loaded *cacheLoad // nil: Save without Load
+	tree   *CacheTree // to seal, if its blob is stored
+	put    []string
+	// distinct says that no path is in put twice.
+	distinct bool
+	values   [][]byte
+	blobs    []manifest.Digest
+	del      []string
+	reached  map[manifest.Digest]int64
 }
 
 // apply writes the save in tx: the records, and a new seal if the store
@@ -466,6 +472,10 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		}
 		return nil
 	}
+	// In a bucket that holds no record (a first capture's), a put has
+	// none to replace: the look for one, a seek for each of 100,000
+	// files, is spared.
+	noRecords := sv.distinct && onlySeal(dir)
 	for _, path := range sv.del {
 		if err := drop([]byte(path), path); err != nil {
 			return err
@@ -473,8 +483,10 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 	}
 	for i, path := range sv.put {
 		k := []byte(path)
-		if err := drop(k, path); err != nil {
-			return err
+		if !noRecords {
+			if err := drop(k, path); err != nil {
+				return err
+			}
 		}
 		if !known(sv.blobs[i]) {
 			if _, err := cas.SizeTx(tx, sv.blobs[i]); err != nil {
@@ -505,6 +517,16 @@ func (sv *fileCacheSave) apply(tx *bolt.Tx, known func(manifest.Digest) bool) er
 		sv.c.setSealed(v)
 	}
 	return dir.Put(sealKey, v)
+}
+
+// onlySeal reports whether dir holds no record: nothing, or its seal alone.
+func onlySeal(dir *bolt.Bucket) bool {
+	c := dir.Cursor()
+	k, _ := c.First()
+	if bytes.Equal(k, sealKey) {
+		k, _ = c.Next()
+	}
+	return k == nil
 }
 
 // setSealed notes the seal that Save's commit writes (nil: none, or the
