@@ -376,6 +376,34 @@ func TestDB_Open_CreatesWhole(t *testing.T) {
 	ro.Close()
 }
 
+// A new store's file is created with room for a first commit of a few
+// MiB (a cold snapshot), so that commit does not grow the file, which
+// bbolt does with a truncate and an fsync of their own.
+func TestDB_Open_CreatesRoomForFirstCommit(t *testing.T) {
+	path, d := newStore(t)
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 4<<20)
+	if err := d.Update(ctx, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("first"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("value"), value)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() != before.Size() {
+		t.Errorf("a first commit of 4 MiB grew the new store's file from %d to %d bytes", before.Size(), after.Size())
+	}
+}
+
 // A read-only open of a store an older pf wrote works when every step it
 // lacks is one a reader reads past (migrations.Step.ReadableBefore), and
 // leaves the file as it was; otherwise it asks for a read-write open.
