@@ -18,6 +18,13 @@ type bufferList struct {
 	free [][]byte
 	held int // bytes in free
 	max  int // bytes free may hold
+	// huge lists buffers of one size, kept as long as the process runs:
+	// those of a huge page or more are made on huge pages
+	// (hugePageBuffer). A list of many sizes (valueBuffers) makes and
+	// drops buffers as sizes change, and each made on huge pages costs a
+	// huge page more of heap, which the runtime zeroes, faulting it in
+	// again, when it reuses that memory.
+	huge bool
 }
 
 // bufferStep is the granularity of buffer sizes. A request takes the
@@ -47,6 +54,9 @@ func (l *bufferList) get(n int) []byte {
 		return b[:0]
 	}
 	l.mu.Unlock()
+	if l.huge {
+		return hugePageBuffer(size)
+	}
 	return make([]byte, 0, size)
 }
 
@@ -70,7 +80,7 @@ func (l *bufferList) put(b []byte) {
 // chunkBuffers hold the chunkers' buffers of chunked puts: chunkedPuts
 // lets one run a core.
 var chunkBuffers = sync.OnceValue(func() *bufferList {
-	return &bufferList{max: runtime.GOMAXPROCS(0) * chunkerBuffer}
+	return &bufferList{max: runtime.GOMAXPROCS(0) * chunkerBuffer, huge: true}
 })
 
 // valueBuffers hold the raw values of chunks, from the chunk's cut until

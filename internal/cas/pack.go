@@ -183,7 +183,7 @@ const packRoom = packTarget + packMax + rawValueRoom
 // lease fills one while one batch waits to be written and one is written,
 // each of a pack or two.
 var packBuffers = sync.OnceValue(func() *bufferList {
-	return &bufferList{max: 4 * (packRoom + bufferStep)}
+	return &bufferList{max: 4 * (packRoom + bufferStep), huge: true}
 })
 
 func newPack() *pack { return &pack{data: packBuffers().get(packRoom)} }
