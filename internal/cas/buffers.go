@@ -57,7 +57,9 @@ func (l *bufferList) get(n int) []byte {
 	if l.huge {
 		return hugePageBuffer(size)
 	}
-	return make([]byte, 0, size)
+	b := make([]byte, 0, size)
+	adviseHeapAround(b)
+	return b
 }
 
 // put gives b back, once nothing refers to its bytes. Past the bound, the

@@ -1,6 +1,9 @@
 package cas
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -40,4 +43,31 @@ func TestBufferList_Get_LargeOnHugePageBoundary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A new buffer of a list of many sizes leaves the heap mapping it lies in
+// advised as huge pages: the kernel lists "hg" in its VmFlags.
+func TestBufferList_Get_AdvisesHeapAround(t *testing.T) {
+	l := &bufferList{max: 16 << 20}
+	b := l.get(3 << 20)[:1]
+	at := uintptr(unsafe.Pointer(&b[0]))
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside bool
+	for _, line := range strings.Split(string(smaps), "\n") {
+		var start, end uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x", &start, &end); n == 2 && !strings.HasPrefix(line, "VmFlags") {
+			inside = start <= at && at < end
+			continue
+		}
+		if inside && strings.HasPrefix(line, "VmFlags:") {
+			if !strings.Contains(line, " hg") {
+				t.Fatalf("the buffer's mapping has %q, want hg (MADV_HUGEPAGE) among them", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no mapping of /proc/self/smaps holds the buffer at %#x", at)
 }
