@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/processfork/pf/internal/cas"
+	bolt "go.etcd.io/bbolt"
 )
 
 // limitReadHash is the first checkpoint's own limit: what any first
@@ -98,6 +101,12 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 			}
 			row.Note = fmt.Sprintf("%s of the %s read compressed into %s; %d goroutines",
 				fmtBytes(read.Compressed), fmtBytes(read.Bytes), fmtBytes(read.Packed), treeWorkers())
+			stored, err := j.firstZstdBoltLimit(t, ws)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, row, stored)
+			continue
 		}
 		rows = append(rows, row)
 	}
@@ -106,16 +115,65 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 
 // firstBoltLimit times limitReadHashBolt on the workspace ws as
 // firstLimit times its other rows: readTreePacked, then storeTreePacks
-// into a new file in the job's work directory (on the stores' file
-// system), made beforehand and removed after, neither timed.
+// (boltFloorRounds).
 func (j *job) firstBoltLimit(t CkptTree, ws string) (Row, error) {
 	row := Row{Workload: ckptWorkload(t.Job, stepFirst), System: limitReadHashBolt}
-	p := j.Policy.CkptFirst
-	p.Warmup = true
 	var read treeRead
 	var packs, indexed int
 	var err error
-	row.Seconds, err = j.rounds("read, hash and store every file", p, func() (time.Duration, error) {
+	row.Seconds, err = j.boltFloorRounds("read, hash and store every file", func(bdb *bolt.DB) error {
+		r, tp, err := readTreePacked(ws, ignoredDir, treeWorkers())
+		if err != nil {
+			return err
+		}
+		if indexed, err = storeTreePacks(bdb, tp); err != nil {
+			return err
+		}
+		read, packs = r, len(tp.packs)
+		return nil
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	row.Note = fmt.Sprintf("%s read into %s packs, %s index entries, one commit; %d goroutines",
+		fmtBytes(read.Bytes), commas(packs), commas(indexed), treeWorkers())
+	return row, nil
+}
+
+// firstZstdBoltLimit times limitReadHashZstdBolt on the workspace ws as
+// firstLimit times its other rows: readTreeStored into a valueSink, its
+// last commit in the time (boltFloorRounds).
+func (j *job) firstZstdBoltLimit(t CkptTree, ws string) (Row, error) {
+	row := Row{Workload: ckptWorkload(t.Job, stepFirst), System: limitReadHashZstdBolt}
+	var read treeRead
+	var commits int
+	var stored int64
+	var err error
+	row.Seconds, err = j.boltFloorRounds("read, hash, compress and store every file", func(bdb *bolt.DB) error {
+		sink := newValueSink(bdb)
+		r, err := readTreeStored(ws, ignoredDir, treeWorkers(), sink)
+		if cerr := sink.close(); err == nil {
+			err = cerr
+		}
+		read, commits, stored = r, sink.commits, sink.stored
+		return err
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	row.Note = fmt.Sprintf("%s of the %s read compressed, %s stored in %s commits of %s; %d goroutines",
+		fmtBytes(read.Compressed), fmtBytes(read.Bytes), fmtBytes(stored), commas(commits), sizeName(cas.DefaultSpillBytes), treeWorkers())
+	return row, nil
+}
+
+// boltFloorRounds times fill on a new bbolt file from openPackFloor in
+// the job's work directory (on the stores' file system), made before
+// each round and removed after, neither timed, each round after a sync,
+// a warm-up round not counted, as firstLimit times its other rows.
+func (j *job) boltFloorRounds(what string, fill func(bdb *bolt.DB) error) ([]float64, error) {
+	p := j.Policy.CkptFirst
+	p.Warmup = true
+	return j.rounds(what, p, func() (time.Duration, error) {
 		bdb, path, err := openPackFloor(j.Work)
 		if err != nil {
 			return 0, err
@@ -124,21 +182,9 @@ func (j *job) firstBoltLimit(t CkptTree, ws string) (Row, error) {
 		defer bdb.Close()
 		syncAll()
 		start := time.Now()
-		r, tp, err := readTreePacked(ws, ignoredDir, treeWorkers())
-		if err != nil {
+		if err := fill(bdb); err != nil {
 			return 0, err
 		}
-		if indexed, err = storeTreePacks(bdb, tp); err != nil {
-			return 0, err
-		}
-		d := time.Since(start)
-		read, packs = r, len(tp.packs)
-		return d, nil
+		return time.Since(start), nil
 	})
-	if err != nil {
-		return Row{}, err
-	}
-	row.Note = fmt.Sprintf("%s read into %s packs, %s index entries, one commit; %d goroutines",
-		fmtBytes(read.Bytes), commas(packs), commas(indexed), treeWorkers())
-	return row, nil
 }

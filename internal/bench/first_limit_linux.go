@@ -39,7 +39,14 @@ const mapFrom = 1 << 20
 // also compressed as a put compresses it (compressFile), its bytes
 // thrown away.
 func readTree(root string, skip func(name string) bool, workers int, compress bool) (treeRead, error) {
-	return walkTree(root, skip, workers, compress, nil)
+	return walkTree(root, skip, workers, compress, nil, nil)
+}
+
+// readTreeStored is readTree, compressing, that also stores every file
+// as a put would into sink (limitReadHashZstdBolt): each piece compressed
+// or raw, as the put's rule says, and an entry per file.
+func readTreeStored(root string, skip func(name string) bool, workers int, sink *valueSink) (treeRead, error) {
+	return walkTree(root, skip, workers, true, nil, sink)
 }
 
 // readTreePacked is readTree, without compressing, that also keeps every
@@ -47,17 +54,18 @@ func readTree(root string, skip func(name string) bool, workers int, compress bo
 // (treePacks.keep): it returns them in packs.
 func readTreePacked(root string, skip func(name string) bool, workers int) (treeRead, *treePacks, error) {
 	packs := &treePacks{}
-	read, err := walkTree(root, skip, workers, false, packs)
+	read, err := walkTree(root, skip, workers, false, packs, nil)
 	return read, packs, err
 }
 
-// walkTree is readTree, keeping the bytes read in packs if not nil.
-func walkTree(root string, skip func(name string) bool, workers int, compress bool, packs *treePacks) (treeRead, error) {
+// walkTree is readTree, keeping the bytes read in packs if not nil, and
+// storing what it compresses into sink if not nil.
+func walkTree(root string, skip func(name string) bool, workers int, compress bool, packs *treePacks, sink *valueSink) (treeRead, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return treeRead{}, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
-	w := &treeWalk{skip: skip, compress: compress, packs: packs, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
+	w := &treeWalk{skip: skip, compress: compress, packs: packs, sink: sink, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
 	w.cond.L = &w.mu
 	results := make([]treeRead, workers)
 	var wg sync.WaitGroup
@@ -95,6 +103,7 @@ type treeWalk struct {
 	skip     func(name string) bool
 	compress bool
 	packs    *treePacks // nil: the bytes read are thrown away
+	sink     *valueSink // nil: nor are the compressed bytes stored
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -254,6 +263,7 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 		data = ww.buf[:n]
 	}
 	var sum [32]byte
+	var locs []valueLoc
 	if ww.walk.compress && len(data) > cas.InlineMax {
 		// A put hashes a large file whole while its chunks are cut and
 		// compressed on the other cores: so does the floor.
@@ -262,13 +272,16 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 			defer close(hashed)
 			sum = sha256.Sum256(data)
 		}()
-		ww.compressFile(data)
+		locs = ww.compressFile(data)
 		<-hashed
 	} else {
 		sum = sha256.Sum256(data)
 		if ww.walk.compress {
-			ww.compressFile(data)
+			locs = ww.compressFile(data)
 		}
+	}
+	if ww.walk.sink != nil {
+		ww.walk.sink.index(sum, locs)
 	}
 	if ww.walk.packs != nil {
 		ww.walk.packs.keep(&ww.pack, sum, data)
@@ -287,18 +300,33 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 // than one value is compressed in pieces of cas.InlineMax, standing in
 // for the chunks a put cuts it into, on every core at once, as a put
 // compresses its chunks (one core for a 2 GiB file took 13 s, where pf's
-// whole first checkpoint of it took 7.5 s).
-func (ww *treeWorker) compressFile(data []byte) {
+// whole first checkpoint of it took 7.5 s). If the walk stores what it
+// reads (treeWalk.sink), every piece is stored, compressed or raw, and
+// compressFile returns where, in order; otherwise nil.
+func (ww *treeWorker) compressFile(data []byte) []valueLoc {
+	sink := ww.walk.sink
 	if !cas.WorthCompressingAt(cas.DefaultLevel, data) {
-		return
+		if sink == nil {
+			return nil
+		}
+		return sink.keepRaw(data)
 	}
 	ww.read.Compressed += int64(len(data))
 	if len(data) <= cas.InlineMax {
-		ww.zbuf = pipelineEncoder().EncodeAll(data, ww.zbuf[:0])
-		ww.read.Packed += int64(len(ww.zbuf))
-		return
+		if sink == nil {
+			ww.zbuf = pipelineEncoder().EncodeAll(data, ww.zbuf[:0])
+			ww.read.Packed += int64(len(ww.zbuf))
+			return nil
+		}
+		z := pipelineEncoder().EncodeAll(data, sink.buffer())
+		ww.read.Packed += int64(len(z))
+		return []valueLoc{sink.keepPiece(data, z)}
 	}
 	pieces := (len(data) + cas.InlineMax - 1) / cas.InlineMax
+	var locs []valueLoc
+	if sink != nil {
+		locs = make([]valueLoc, pieces)
+	}
 	var next, packed atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), pieces) {
@@ -312,11 +340,18 @@ func (ww *treeWorker) compressFile(data []byte) {
 					return
 				}
 				piece := data[i*cas.InlineMax : min(len(data), (i+1)*cas.InlineMax)]
+				if sink != nil {
+					buf = sink.buffer()
+				}
 				buf = pipelineEncoder().EncodeAll(piece, buf[:0])
 				packed.Add(int64(len(buf)))
+				if sink != nil {
+					locs[i] = sink.keepPiece(piece, buf)
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	ww.read.Packed += packed.Load()
+	return locs
 }

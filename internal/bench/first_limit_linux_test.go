@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/processfork/pf/internal/cas"
 	bolt "go.etcd.io/bbolt"
 )
@@ -105,15 +106,9 @@ func TestReadTreePacked_StoresEveryFile(t *testing.T) {
 	}
 	files["big/mapped"] = bytes.Repeat([]byte("0123456789abcdef"), (mapFrom+12345)/16)
 	files["big/unpacked"] = bytes.Repeat([]byte("fedcba9876543210"), (cas.PackMax+100)/16)
+	writeFiles(t, root, files)
 	var want treeRead
-	for name, data := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for _, data := range files {
 		want.add(treeRead{Files: 1, Bytes: int64(len(data)), Sum: sha256.Sum256(data)})
 	}
 	want.Dirs = 1 + 37 + 1 + 1 // the root, d0 to d36, big, d
@@ -139,13 +134,7 @@ func TestReadTreePacked_StoresEveryFile(t *testing.T) {
 			t.Errorf("%d workers: %d index entries, want %d", workers, indexed, distinct)
 		}
 		bdb.Close()
-		// Read back from the file as committed, opened again.
-		bdb, err = bolt.Open(path, 0o600, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = bdb.View(func(tx *bolt.Tx) error {
-			packs, large, index := tx.Bucket(floorPacks), tx.Bucket(floorLarge), tx.Bucket(floorIndex)
+		viewCommitted(t, path, func(packs, large, index *bolt.Bucket) {
 			if n := index.Stats().KeyN; n != distinct {
 				t.Errorf("%d workers: the index holds %d entries, want %d", workers, n, distinct)
 			}
@@ -156,7 +145,7 @@ func TestReadTreePacked_StoresEveryFile(t *testing.T) {
 				return nil
 			})
 			if err != nil {
-				return err
+				t.Fatal(err)
 			}
 			for name, data := range files {
 				sum := sha256.Sum256(data)
@@ -178,11 +167,141 @@ func TestReadTreePacked_StoresEveryFile(t *testing.T) {
 					t.Errorf("%d workers: %s stored as %d bytes, not its %d", workers, name, len(stored), len(data))
 				}
 			}
-			return nil
 		})
+	}
+}
+
+// writeFiles writes files, by their paths under root, and the
+// directories they lie in.
+func writeFiles(t *testing.T, root string, files map[string][]byte) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// viewCommitted opens the limit's bbolt file at path again, as its
+// commits left it, and calls fn with its buckets in a read transaction.
+func viewCommitted(t *testing.T, path string, fn func(packs, values, index *bolt.Bucket)) {
+	t.Helper()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.View(func(tx *bolt.Tx) error {
+		fn(tx.Bucket(floorPacks), tx.Bucket(floorLarge), tx.Bucket(floorIndex))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadTreeStored_StoresEveryFile: the first checkpoint's read +
+// SHA-256 + zstd + bbolt limit reads and compresses what readTree reads
+// and compresses, and its commits leave every distinct file findable by
+// its digest, each piece compressed or raw as a put's rule says, in
+// packs or values of their own, over more than one commit.
+func TestReadTreeStored_StoresEveryFile(t *testing.T) {
+	root := t.TempDir()
+	random := make([]byte, cas.DefaultSpillBytes+cas.InlineMax/2) // raw pieces, more than one commit's
+	for i := range random {
+		random[i] = byte(uint64(i) * 0x9e3779b97f4a7c15 >> 56)
+	}
+	files := map[string][]byte{
+		"empty":       nil,
+		"small":       []byte("under 2 KiB, kept raw\n"),
+		"same-1":      bytes.Repeat([]byte("twice, compressed "), 200),
+		"d/same-2":    bytes.Repeat([]byte("twice, compressed "), 200),
+		"d/log":       bytes.Repeat([]byte("2026-05-05T14:00:00Z INFO took=12ms\n"), (2*cas.InlineMax+777)/36),
+		"d/e/random":  random,
+		"d/e/mapped":  bytes.Repeat([]byte("0123456789abcdef"), (mapFrom+12345)/16),
+		"d/e/f/notes": bytes.Repeat([]byte("a line of notes\n"), 300),
+	}
+	writeFiles(t, root, files)
+	want, err := readTree(root, ignoredDir, 2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoder, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer decoder.Close()
+
+	for _, workers := range []int{1, 2, treeWorkers()} {
+		bdb, path, err := openPackFloor(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
+		sink := newValueSink(bdb)
+		got, err := readTreeStored(root, ignoredDir, workers, sink)
+		if cerr := sink.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatalf("%d workers: %v", workers, err)
+		}
+		if got != want {
+			t.Errorf("%d workers: read %+v, want %+v", workers, got, want)
+		}
+		if sink.commits < 2 || sink.stored >= int64(len(random))+got.Packed+int64(cas.InlineMax) {
+			t.Errorf("%d workers: %d bytes stored in %d commits", workers, sink.stored, sink.commits)
+		}
 		bdb.Close()
+		viewCommitted(t, path, func(packs, values, index *bolt.Bucket) {
+			if n := index.Stats().KeyN; n != len(files)-1 {
+				t.Errorf("%d workers: the index holds %d entries, want %d", workers, n, len(files)-1)
+			}
+			for name, data := range files {
+				sum := sha256.Sum256(data)
+				if got := readStored(t, decoder, packs, values, index.Get(sum[:])); !bytes.Equal(got, data) {
+					t.Errorf("%d workers: %s read back as %d bytes, not its %d", workers, name, len(got), len(data))
+				}
+			}
+		})
 	}
+}
+
+// readStored reads back the bytes of the file whose index entry is
+// entry, as valueSink.index encodes it.
+func readStored(t *testing.T, decoder *zstd.Decoder, packs, values *bolt.Bucket, entry []byte) []byte {
+	t.Helper()
+	var out []byte
+	for len(entry) > 0 {
+		key, k1 := binary.Uvarint(entry)
+		off, k2 := binary.Varint(entry[k1:])
+		n, k3 := binary.Uvarint(entry[k1+k2:])
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
+			t.Fatalf("index entry %x does not decode", entry)
+		}
+		entry = entry[k1+k2+k3:]
+		k := binary.BigEndian.AppendUint64(nil, key)
+		var stored []byte
+		if off < 0 {
+			stored = values.Get(k)
+		} else if p := packs.Get(k); p != nil && off+int64(n>>1) <= int64(len(p)) {
+			stored = p[off : off+int64(n>>1)]
+		}
+		if len(stored) != int(n>>1) {
+			t.Fatalf("a piece stored as %d bytes, indexed as %d", len(stored), n>>1)
+		}
+		if n&1 == 0 {
+			out = append(out, stored...)
+			continue
+		}
+		piece, err := decoder.DecodeAll(stored, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, piece...)
+	}
+	return out
 }

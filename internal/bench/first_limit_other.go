@@ -16,4 +16,8 @@ func readTreePacked(string, func(string) bool, int) (treeRead, *treePacks, error
 	return treeRead{}, nil, errors.New("not on this system")
 }
 
+func readTreeStored(string, func(string) bool, int, *valueSink) (treeRead, error) {
+	return treeRead{}, errors.New("not on this system")
+}
+
 func treeWorkers() int { return 1 }
