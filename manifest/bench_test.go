@@ -116,3 +116,19 @@ func BenchmarkTreeEncode_Deep(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTree_Refs: the blobs a tree of $GOROOT/src's size names (11,880
+// files), which a served turn lists at every snapshot for its commit.
+func BenchmarkTree_Refs(b *testing.B) {
+	var t Tree
+	for i := range 11_880 {
+		p := fmt.Sprintf("d%02d/e%02d/f%d.go", i/297, i/9%33, i%9)
+		t.Entries = append(t.Entries, Entry{Path: p, Mode: 0o644, Size: 4096, Kind: KindFile, Blob: Sum([]byte(p))})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(t.Refs()) != len(t.Entries) {
+			b.Fatal("Refs lost a blob")
+		}
+	}
+}

@@ -22,6 +22,20 @@ func TestRefs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Blobs whose digests share their first 8 bytes, and differ after.
+	x, y := Sum([]byte("x")), Sum([]byte("x"))
+	y[31] ^= 1
+	sharedTree, err := (&Tree{Entries: []Entry{
+		{Path: "a", Mode: 0o644, Kind: KindFile, Blob: x},
+		{Path: "b", Mode: 0o644, Kind: KindFile, Blob: y},
+		{Path: "c", Mode: 0o644, Kind: KindFile, Blob: x},
+		{Path: "d", Mode: 0o644, Kind: KindFile, Blob: y},
+		{Path: "e", Mode: 0o644, Kind: KindFile, Blob: a},
+	}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name    string
 		layer   string
@@ -33,6 +47,7 @@ func TestRefs(t *testing.T) {
 			Sum([]byte("hello\n")), Sum([]byte("#!/bin/sh\n")), EmptyDigest, Sum([]byte("a.rs")), Sum([]byte("abc")),
 		}, nil},
 		{"tree, same blob twice", LayerWorldFS, dupTree, []Digest{a}, nil},
+		{"tree, blobs sharing their first bytes", LayerWorldFS, sharedTree, []Digest{x, y, a}, nil},
 		{"empty tree", LayerWorldFS, []byte(`{"kind":"fs.tree.v1","entries":[]}`), nil, nil},
 		{"fs opaque", LayerWorldFS, []byte("ustar\x00"), nil, nil},
 		{"fs empty", LayerWorldFS, nil, nil, nil},
