@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,6 +29,9 @@ const (
 )
 
 func main() {
+	// A pf process runs one command and exits; pf serve, which runs on,
+	// takes this back (serve.go).
+	heaplimit.SetHugeHeap(true)
 	os.Exit(run(os.Args, osInvocation()))
 }
 

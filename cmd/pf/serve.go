@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/processfork/pf"
+	"github.com/processfork/pf/internal/heaplimit"
 	"github.com/processfork/pf/internal/serve"
 	"github.com/processfork/pf/internal/watch"
 	"github.com/urfave/cli/v2"
@@ -53,6 +54,9 @@ func serveCommand() *cli.Command {
 			if inv.served != nil {
 				return fmt.Errorf("the store is served by pf serve (pid %d) already", os.Getpid())
 			}
+			// It runs on: its heap stays in pages of 4 KiB
+			// (heaplimit.SetHugeHeap).
+			heaplimit.SetHugeHeap(false)
 			path, err := storePath(c)
 			if err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/processfork/pf/internal/heaplimit"
 )
 
 // hugePage is the size of a transparent huge page on linux/amd64 and
@@ -55,9 +57,11 @@ const heapArena = 64 << 20
 // memory as it would (returned in pieces, a huge page is split), and
 // addresses not mapped yet are left alone (madvise's error, ignored). A
 // pf snapshot --fs-root of a $GOROOT/src copy faulted in about 14,800
-// pages; with this about 9,300, its peak RSS 12 MB more.
+// pages; with this about 9,300, its peak RSS 12 MB more. Only in a
+// process that chose it (heaplimit.SetHugeHeap: one that exits after its
+// command), as a long-running one would keep its peak resident.
 func adviseHeapAround(b []byte) {
-	if cap(b) == 0 {
+	if cap(b) == 0 || !heaplimit.HugeHeap() {
 		return
 	}
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(b))) &^ (heapArena - 1)

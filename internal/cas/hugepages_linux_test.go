@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/processfork/pf/internal/heaplimit"
 )
 
 // A list of one size (packs, chunkers' buffers) makes a buffer of a huge
@@ -45,9 +47,12 @@ func TestBufferList_Get_LargeOnHugePageBoundary(t *testing.T) {
 	}
 }
 
-// A new buffer of a list of many sizes leaves the heap mapping it lies in
-// advised as huge pages: the kernel lists "hg" in its VmFlags.
+// A new buffer of a list of many sizes, in a process that chose huge
+// pages for its heap, leaves the heap mapping it lies in advised as huge
+// pages: the kernel lists "hg" in its VmFlags.
 func TestBufferList_Get_AdvisesHeapAround(t *testing.T) {
+	heaplimit.SetHugeHeap(true)
+	t.Cleanup(func() { heaplimit.SetHugeHeap(false) })
 	l := &bufferList{max: 16 << 20}
 	b := l.get(3 << 20)[:1]
 	at := uintptr(unsafe.Pointer(&b[0]))
