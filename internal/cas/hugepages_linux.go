@@ -9,20 +9,21 @@ import (
 )
 
 // hugePage is the size of a transparent huge page on linux/amd64 and
-// most arm64 kernels. On a kernel whose is another size, the advice below
-// covers fewer or no huge pages, and the buffers work as any other.
+// most arm64 kernels. On a kernel whose huge page is another size, the
+// advice below covers fewer or no huge pages, and the buffers work as any
+// other.
 const hugePage = 2 << 20
 
-// hugePageBuffer returns an empty buffer of size bytes for a bufferList
-// of one size (bufferList.huge). One of a huge page or more starts on a
-// huge page's boundary, and its whole huge pages are advised to the kernel as such (MADV_HUGEPAGE; the
-// machines' default, "madvise", gives them to no memory unasked, and the
-// Go runtime asks for none): the first touch of each then faults in
-// 2 MiB at once, where it faulted in 512 pages of 4 KiB, each about 13 us
-// on this project's machines, most of it the fault's own cost, not the
-// zeroing. A pack's buffer (4.5 MiB), filled to its target of 4 MiB and a
-// little more, faulted in over 1,024 pages; it now faults in 2 huge pages
-// and the few small ones past them.
+// hugePageBuffer returns an empty buffer of size bytes for a bufferList of
+// one size (bufferList.huge). One of a huge page or more starts on a huge
+// page's boundary, and its whole huge pages are advised to the kernel as
+// such (MADV_HUGEPAGE; the machines' default, "madvise", gives them to no
+// memory unasked, and the Go runtime asks for none): the first touch of
+// each then faults in 2 MiB at once, where it faulted in 512 pages of 4
+// KiB, each about 13 us on this project's machines, most of it the fault's
+// own cost, not the zeroing. A pack's buffer (4.5 MiB), filled to its
+// target of 4 MiB and a little more, faulted in over 1,024 pages; it now
+// faults in 2 huge pages and the few small ones past them.
 //
 // The buffer is carved from an allocation a huge page larger, so that it
 // can start on a boundary: the lead and tail around it are never touched
