@@ -93,9 +93,9 @@ func (s *valueSink) buffer() []byte {
 	return make([]byte, 0, cas.InlineMax+cas.InlineMax/16)
 }
 
-// keep stores v, which lies in buf, a buffer from s.buffer that keep
-// takes over, and returns where it lies.
-func (s *valueSink) keep(v, buf []byte) valueLoc {
+// keep stores v, a buffer from s.buffer that keep takes over, and
+// returns where it lies.
+func (s *valueSink) keep(v []byte) valueLoc {
 	s.mu.Lock()
 	b := s.batch
 	var loc valueLoc
@@ -106,7 +106,7 @@ func (s *valueSink) keep(v, buf []byte) valueLoc {
 		}
 		loc = valueLoc{key: b.packKey, packed: true, off: len(b.pack), n: len(v)}
 		b.pack = append(b.pack, v...)
-		s.buffers.Put(buf)
+		s.buffers.Put(v[:0])
 	} else {
 		loc = valueLoc{key: s.seq, n: len(v)}
 		s.seq++
@@ -212,7 +212,7 @@ func (s *valueSink) commit(b *sinkBatch) error {
 // least one part in 16, piece raw otherwise.
 func (s *valueSink) keepPiece(piece, z []byte) valueLoc {
 	if len(z) < len(piece)-len(piece)/16 {
-		loc := s.keep(z, z)
+		loc := s.keep(z)
 		loc.zstd = true
 		return loc
 	}
@@ -226,7 +226,7 @@ func (s *valueSink) keepRaw(data []byte) []valueLoc {
 	var locs []valueLoc
 	for off := 0; off < len(data) || off == 0; off += cas.InlineMax {
 		buf := append(s.buffer(), data[off:min(len(data), off+cas.InlineMax)]...)
-		locs = append(locs, s.keep(buf, buf))
+		locs = append(locs, s.keep(buf))
 	}
 	return locs
 }
