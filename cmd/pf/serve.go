@@ -160,6 +160,9 @@ func writePrivateFile(path, data string) error {
 // captures through the watchers of watches.
 func runFor(s *pf.Store, watches *watch.Roots) serve.RunFunc {
 	return func(ctx context.Context, req *serve.RunRequest, stdio serve.Stdio) int {
+		// The file watches a capture of the command leaves are added once
+		// it has answered, off the cores its commit needs.
+		defer watches.StartFileWatches()
 		return run(req.Args, &invocation{
 			Dir:      req.Dir,
 			Env:      req.Env,

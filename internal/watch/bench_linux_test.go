@@ -233,6 +233,7 @@ func benchFileWatches(b *testing.B, dir string, n int) {
 	_, err := s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: capture()})
 	must(b, err)
 	w.capture.Lock()
+	w.StartFileWatches()
 	<-w.filesWatched
 	w.capture.Unlock()
 	memo, ok := w.memo.(worktree.FileMemo)

@@ -71,6 +71,22 @@ func (r *Roots) For(dir string) worktree.Changes {
 	return w
 }
 
+// StartFileWatches starts adding the file watches that the captures
+// which ended left waiting (see Watcher.StartFileWatches): a server
+// calls it once a command's snapshot has committed. A nil Roots has
+// none.
+func (r *Roots) StartFileWatches() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	used := slices.Clone(r.used)
+	r.mu.Unlock()
+	for _, w := range used {
+		w.StartFileWatches()
+	}
+}
+
 // Close stops every watcher, each once its capture under way ends.
 func (r *Roots) Close() error {
 	r.mu.Lock()

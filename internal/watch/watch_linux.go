@@ -86,6 +86,10 @@ type Watcher struct {
 	// (the inotify limits): every capture looks at them again.
 	filesWatched chan struct{}
 	unwatched    map[string]bool
+	// fileWatches starts adding those watches, once: at StartFileWatches,
+	// the next Begin or Close, whichever comes first. nil once started
+	// or when none are left to add; under mu.
+	fileWatches func()
 }
 
 // eventBuffer is how many events inotify's reader may hand on before
@@ -181,6 +185,7 @@ func (w *Watcher) Close() error {
 	defer w.capture.Unlock()
 	err := w.fsw.Close()
 	<-w.done
+	w.StartFileWatches()
 	if w.filesWatched != nil {
 		<-w.filesWatched // its adds fail once closed
 	}
@@ -506,6 +511,7 @@ func (w *Watcher) nameCookie(name string) bool {
 // Begin implements worktree.Changes.
 func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	w.capture.Lock()
+	w.StartFileWatches()
 	if w.filesWatched != nil {
 		select {
 		case <-w.filesWatched:
@@ -684,9 +690,10 @@ func (s *changeSet) Own(path string) (any, bool) {
 //
 // Files are watched too, for their hard links: a file written through
 // another link, or linked from elsewhere, has events on its own watch
-// only, not on its directory's. Their watches are added once the capture
-// ends (see watchFiles), off its way: a change between the capture's
-// look at a file and its watch is told by the file's stat then.
+// only, not on its directory's. Their watches are added after the
+// capture, once StartFileWatches is called (see watchFiles), off its
+// way: a change between the capture's look at a file and its watch is
+// told by the file's stat then.
 func (s *changeSet) Watch(path string, dir bool) {
 	if !dir {
 		s.filesMu.Lock()
@@ -722,9 +729,9 @@ var beforeFileWatches atomic.Pointer[func(files []string)]
 // added. Without a memo (a capture that recorded nothing, as Status)
 // the next capture looks again at everything this one looked at.
 //
-// They run beside the capture's commit, on the cores it needs: on a
-// served first checkpoint of $GOROOT/src, about 80 ms of CPU, more than
-// the commit's, 70% of it the kernel's inotify_add_watch and lstat. The
+// They take, on a served first checkpoint of $GOROOT/src, about 80 ms
+// of CPU, more than the commit's, 70% of it the kernel's
+// inotify_add_watch and lstat, so they wait for StartFileWatches. The
 // files go directory by directory in the order the capture listed them,
 // grouped by a map, where sorting the 11,000 paths took 4% of that.
 func (w *Watcher) watchFiles(files []string, memo worktree.FileMemo, done chan struct{}) {
@@ -850,8 +857,29 @@ func (s *changeSet) End(memo any) {
 	s.filesMu.Unlock()
 	if len(files) > 0 {
 		fm, _ := memo.(worktree.FileMemo)
-		w.filesWatched = make(chan struct{})
-		go w.watchFiles(files, fm, w.filesWatched)
+		done := make(chan struct{})
+		w.filesWatched = done
+		w.mu.Lock()
+		w.fileWatches = func() { go w.watchFiles(files, fm, done) }
+		w.mu.Unlock()
 	}
 	w.capture.Unlock()
+}
+
+// StartFileWatches starts adding the watches of the files the last
+// capture found, if they wait (see changeSet.End). A capture's End
+// leaves them for its caller to start once the snapshot has committed:
+// begun at once, they ran beside the snapshot's tree, stat cache and
+// commit and took a core of two from them, about a second of CPU for a
+// first checkpoint of 100,000 small files (inotify_add_watch and lstat
+// by paths up to 20 directories deep). The next Begin, or Close, starts
+// them if no one did.
+func (w *Watcher) StartFileWatches() {
+	w.mu.Lock()
+	start := w.fileWatches
+	w.fileWatches = nil
+	w.mu.Unlock()
+	if start != nil {
+		start()
+	}
 }

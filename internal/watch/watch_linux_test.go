@@ -412,6 +412,7 @@ func TestWatcher_ChangedBeforeFileWatch(t *testing.T) {
 		c := &worktree.Capture{Root: ws.dir, Store: ws.s, Changes: ws.w}
 		_, err := ws.s.Snapshot(ctx, pf.Snapshot{Agent: agent, World: c})
 		must(t, err)
+		ws.w.StartFileWatches() // as pf serve does once the command answered
 		// The watcher writes outside on its own goroutine once the
 		// capture ended: wait for it, or the status without the watcher
 		// in check may look before the write and the one through it
@@ -1055,6 +1056,7 @@ func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 	})
 	_, err := worktree.Status(ctx, ws.s, ws.last, ws.dir, worktree.StatusOptions{Changes: ws.w})
 	must(t, err)
+	ws.w.StartFileWatches() // as pf serve does once the command answered
 	select {
 	case <-written:
 	case <-time.After(10 * time.Second):

@@ -19,6 +19,8 @@ func newWatcher(root string) (*Watcher, error) {
 func (w *Watcher) Root() string { return "" }
 func (w *Watcher) Close() error { return nil }
 
+func (w *Watcher) StartFileWatches() {}
+
 func (w *Watcher) Begin(ctx context.Context) (worktree.ChangeSet, error) {
 	return nil, errors.New("watching needs Linux's inotify")
 }
