@@ -44,27 +44,21 @@ func hugePageBuffer(size int) []byte {
 	return b[:0]
 }
 
-// heapArena is the span of address space the Go runtime reserves for its
-// heap at once on 64-bit Linux (heapArenaBytes), and maps as it grows.
-const heapArena = 64 << 20
-
-// adviseHeapAround advises the heap's memory around b, a new buffer (the
-// arena that holds it and the next, as far as the runtime has mapped
-// them), as huge pages: b's and what the heap places beside it, bbolt's
+// adviseHeapAround advises the heap's memory around b, a new buffer, as
+// huge pages, and the memory the heap maps as it grows after
+// (heaplimit.AdviseHeap): b's and what the heap places beside it, bbolt's
 // page buffers of a commit, the zstd encoders' histories, the values
 // staged. Most of what a first snapshot faults in is such memory, taken
 // fresh as the heap grows, and the runtime asks for no huge pages. The
 // advice is only that: the runtime still frees, reuses and returns the
-// memory as it would (returned in pieces, a huge page is split), and
-// addresses not mapped yet are left alone (madvise's error, ignored). A
-// pf snapshot --fs-root of a $GOROOT/src copy faulted in about 14,800
-// pages; with this about 9,300, its peak RSS 12 MB more. Only in a
-// process that chose it (heaplimit.SetHugeHeap: one that exits after its
-// command), as a long-running one would keep its peak resident.
+// memory as it would (returned in pieces, a huge page is split). A pf
+// snapshot --fs-root of a $GOROOT/src copy faulted in about 14,800 pages;
+// with the arenas around b advised, about 9,300, its peak RSS 12 MB more.
+// Only in a process that chose it (heaplimit.SetHugeHeap: one that exits
+// after its command), as a long-running one would keep its peak resident.
 func adviseHeapAround(b []byte) {
-	if cap(b) == 0 || !heaplimit.HugeHeap() {
+	if cap(b) == 0 {
 		return
 	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(b))) &^ (heapArena - 1)
-	_, _, _ = unix.Syscall(unix.SYS_MADVISE, base, 2*heapArena, unix.MADV_HUGEPAGE)
+	heaplimit.AdviseHeap(unsafe.Pointer(unsafe.SliceData(b)))
 }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package heaplimit
+
+import "unsafe"
+
+// AdviseHeap advises nothing here (hugeheap_linux.go).
+func AdviseHeap(unsafe.Pointer) {}
