@@ -161,8 +161,13 @@ func writePrivateFile(path, data string) error {
 func runFor(s *pf.Store, watches *watch.Roots) serve.RunFunc {
 	return func(ctx context.Context, req *serve.RunRequest, stdio serve.Stdio) int {
 		// The file watches a capture of the command leaves are added once
-		// it has answered, off the cores its commit needs.
-		defer watches.StartFileWatches()
+		// it has answered, off the cores its commit needs; then the
+		// buffers a large snapshot left are given back, so that the
+		// turns after it reuse the heap's memory (pf.ReleaseMemory).
+		defer func() {
+			watches.StartFileWatches()
+			go pf.ReleaseMemory()
+		}()
 		return run(req.Args, &invocation{
 			Dir:      req.Dir,
 			Env:      req.Env,

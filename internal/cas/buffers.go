@@ -102,3 +102,32 @@ var chunkedPuts = sync.OnceValue(func() chan struct{} { return make(chan struct{
 var readBuffers = sync.OnceValue(func() *bufferList {
 	return &bufferList{max: 2 * runtime.GOMAXPROCS(0) * chunkMax}
 })
+
+// bufferLists are every list of buffers kept for the next puts and reads.
+func bufferLists() []*bufferList {
+	return []*bufferList{chunkBuffers(), valueBuffers(), readBuffers(), headBuffers(), packBuffers()}
+}
+
+// ReleaseBuffers drops the buffers every list keeps, to the collector, if
+// they hold more than keep bytes in all, and returns how many bytes it
+// dropped (0 if none).
+func ReleaseBuffers(keep int) int {
+	held := 0
+	for _, l := range bufferLists() {
+		l.mu.Lock()
+		held += l.held
+		l.mu.Unlock()
+	}
+	if held <= keep {
+		return 0
+	}
+	dropped := 0
+	for _, l := range bufferLists() {
+		l.mu.Lock()
+		dropped += l.held
+		clear(l.free)
+		l.free, l.held = l.free[:0], 0
+		l.mu.Unlock()
+	}
+	return dropped
+}

@@ -29,3 +29,28 @@ func TestBufferList_BestFitWithinTwice(t *testing.T) {
 		t.Fatalf("list holds %d bytes in %d buffers, want its bound of 3 MiB in 3", l.held, len(l.free))
 	}
 }
+
+// ReleaseBuffers drops what every list keeps once it is more than keep
+// bytes, and nothing when it is not.
+func TestReleaseBuffers_DropsAllOnlyOverKeep(t *testing.T) {
+	valueBuffers().put(make([]byte, 0, 1<<20))
+	packBuffers().put(make([]byte, 0, 2<<20))
+	held := heldInLists()
+	if n := ReleaseBuffers(held); n != 0 || heldInLists() != held {
+		t.Fatalf("ReleaseBuffers(%d) of lists holding %d bytes dropped %d, leaving %d; want none dropped", held, held, n, heldInLists())
+	}
+	if n := ReleaseBuffers(held - 1); n != held || heldInLists() != 0 {
+		t.Fatalf("ReleaseBuffers(%d) of lists holding %d bytes dropped %d, leaving %d; want all dropped", held-1, held, n, heldInLists())
+	}
+}
+
+// heldInLists is how many bytes every list keeps.
+func heldInLists() int {
+	held := 0
+	for _, l := range bufferLists() {
+		l.mu.Lock()
+		held += l.held
+		l.mu.Unlock()
+	}
+	return held
+}
