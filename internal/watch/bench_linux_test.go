@@ -206,20 +206,29 @@ func BenchmarkWatcher_FileWatches(b *testing.B) {
 // 20,000 files: a stat by the whole path walks 10 directories on
 // average.
 func BenchmarkWatcher_FileWatchesDeep(b *testing.B) {
-	const files, perDir, depth = 20_000, 20, 20
+	const files = 20_000
 	dir := b.TempDir()
-	for i := 0; i < files; i += perDir {
-		n := i / perDir
-		parts := make([]string, 1+n%depth)
+	writeDeepTree(b, dir, files, func(rel string, _ int) string { return "small file " + rel })
+	benchFileWatches(b, dir, files)
+}
+
+// writeDeepTree writes n files into dir in the shape of pf-bench's
+// 100,000 small files: 20 files a directory, nested 1 to 20 levels deep
+// by the digits of the directory's number, each file's content made by
+// content from its path and number.
+func writeDeepTree(b *testing.B, dir string, n int, content func(rel string, f int) string) {
+	const perDir, depth = 20, 20
+	for i := 0; i < n; i += perDir {
+		d := i / perDir
+		parts := make([]string, 1+d%depth)
 		for k := range parts {
-			parts[k] = fmt.Sprintf("d%d", (n>>(2*k))&3)
+			parts[k] = fmt.Sprintf("d%d", (d>>(2*k))&3)
 		}
 		for f := i; f < i+perDir; f++ {
 			rel := path.Join(append(parts, fmt.Sprintf("f%06d.txt", f))...)
-			write(b, dir, rel, "small file "+rel)
+			write(b, dir, rel, content(rel, f))
 		}
 	}
-	benchFileWatches(b, dir, files)
 }
 
 // benchFileWatches times watchFiles on the n files of the tree in dir,

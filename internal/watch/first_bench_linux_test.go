@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -48,19 +47,10 @@ func cpuTime() time.Duration {
 // the old way) or once the snapshot returned ("after"), alternating;
 // wall and CPU of the snapshot alone.
 func BenchmarkWatcher_FirstCheckpoint(b *testing.B) {
-	const files, perDir, depth = 20_000, 20, 20
 	dir := b.TempDir()
-	for i := 0; i < files; i += perDir {
-		n := i / perDir
-		parts := make([]string, 1+n%depth)
-		for k := range parts {
-			parts[k] = fmt.Sprintf("d%d", (n>>(2*k))&3)
-		}
-		for f := i; f < i+perDir; f++ {
-			rel := path.Join(append(parts, fmt.Sprintf("f%06d.txt", f))...)
-			write(b, dir, rel, fmt.Sprintf("small file %s %0*d", rel, 100+f%1400, f))
-		}
-	}
+	writeDeepTree(b, dir, 20_000, func(rel string, f int) string {
+		return fmt.Sprintf("small file %s %0*d", rel, 100+f%1400, f)
+	})
 	root, err := filepath.EvalSymlinks(dir)
 	must(b, err)
 	stores := b.TempDir()
