@@ -1,13 +1,12 @@
 package cas
 
 import (
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"unsafe"
 
 	"github.com/processfork/pf/internal/heaplimit"
+	"github.com/processfork/pf/internal/heaplimit/heaplimittest"
 )
 
 // A list of one size (packs, chunkers' buffers) makes a buffer of a huge
@@ -55,24 +54,7 @@ func TestBufferList_Get_AdvisesHeapAround(t *testing.T) {
 	t.Cleanup(func() { heaplimit.SetHugeHeap(false) })
 	l := &bufferList{max: 16 << 20}
 	b := l.get(3 << 20)[:1]
-	at := uintptr(unsafe.Pointer(&b[0]))
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
+	if flags := heaplimittest.VmFlags(t, uintptr(unsafe.Pointer(&b[0]))); !strings.Contains(flags, " hg") {
+		t.Fatalf("the buffer's mapping has %q, want hg (MADV_HUGEPAGE) among them", flags)
 	}
-	var inside bool
-	for _, line := range strings.Split(string(smaps), "\n") {
-		var start, end uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x", &start, &end); n == 2 && !strings.HasPrefix(line, "VmFlags") {
-			inside = start <= at && at < end
-			continue
-		}
-		if inside && strings.HasPrefix(line, "VmFlags:") {
-			if !strings.Contains(line, " hg") {
-				t.Fatalf("the buffer's mapping has %q, want hg (MADV_HUGEPAGE) among them", line)
-			}
-			return
-		}
-	}
-	t.Fatalf("no mapping of /proc/self/smaps holds the buffer at %#x", at)
 }

@@ -1,14 +1,13 @@
 package heaplimit_test
 
 import (
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/processfork/pf/internal/heaplimit"
+	"github.com/processfork/pf/internal/heaplimit/heaplimittest"
 )
 
 // Memory the heap maps after AdviseHeap, as it grows, is advised as huge
@@ -22,7 +21,7 @@ func TestAdviseHeap_AdvisesWhatTheHeapMapsLater(t *testing.T) {
 	at := uintptr(unsafe.Pointer(&later[len(later)-1]))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		flags := vmFlags(t, at)
+		flags := heaplimittest.VmFlags(t, at)
 		if strings.Contains(flags, " hg") {
 			return
 		}
@@ -31,26 +30,4 @@ func TestAdviseHeap_AdvisesWhatTheHeapMapsLater(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// vmFlags returns the VmFlags line of the mapping of /proc/self/smaps
-// that holds at.
-func vmFlags(t *testing.T, at uintptr) string {
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inside bool
-	for _, line := range strings.Split(string(smaps), "\n") {
-		var start, end uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x", &start, &end); n == 2 && !strings.HasPrefix(line, "VmFlags") {
-			inside = start <= at && at < end
-			continue
-		}
-		if inside && strings.HasPrefix(line, "VmFlags:") {
-			return line
-		}
-	}
-	t.Fatalf("no mapping of /proc/self/smaps holds %#x", at)
-	return ""
 }
