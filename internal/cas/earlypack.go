@@ -31,6 +31,11 @@ func (bk *buckets) writeEarlyPack(p *pack) (earlyPack, error) {
 	if err != nil {
 		return earlyPack{}, err
 	}
+	// In key order, as writePack's are: commitEarly then merges the
+	// lists of its packs rather than sort all their members in the
+	// commit (100,000 of a first checkpoint of small files), and this
+	// sort runs in the early write, beside the capture.
+	slices.SortFunc(p.members, func(a, b packMember) int { return bytes.Compare(a.ref.digest[:], b.ref.digest[:]) })
 	ep := earlyPack{id: id, size: int64(len(p.data)), members: make([]earlyMember, len(p.members))}
 	members := make([]byte, 0, len(p.members)*len(valueRef{}.key()))
 	for i, m := range p.members {
@@ -58,21 +63,12 @@ func (bk *buckets) writeEarlyPack(p *pack) (earlyPack, error) {
 // order: bbolt inserts into a node's sorted slice, so a bulk load into an
 // empty blobs/ in random order moved most of the node on every insert.
 func (bk *buckets) commitEarly(early []earlyPack, t *tally) ([]valueRef, error) {
-	type placed struct {
-		m    *earlyMember
-		pack int // index in early
-	}
-	var all []placed
+	all := mergeEarly(early)
 	live := make([]packLive, len(early))
 	for i := range early {
 		live[i].size = early[i].size
-		for j := range early[i].members {
-			all = append(all, placed{&early[i].members[j], i})
-		}
 	}
-	// By digest alone: what goes into each bucket is then in order too.
-	slices.SortFunc(all, func(a, b placed) int { return bytes.Compare(a.m.ref.digest[:], b.m.ref.digest[:]) })
-	var stored []valueRef
+	stored := make([]valueRef, 0, len(all))
 	for _, p := range all {
 		m, b := p.m, bk.of(p.m.ref)
 		if hasValue(b, m.ref.digest) {
@@ -125,4 +121,60 @@ func (bk *buckets) dropEarlyPack(key []byte) (int, error) {
 		}
 	}
 	return n, bk.provisional.Delete(packMarkOf(key))
+}
+
+// An earlyPlaced is a member of an early pack and the pack's index.
+type earlyPlaced struct {
+	m    *earlyMember
+	pack int
+}
+
+// mergeEarly returns the members of early by digest alone, so that what
+// goes into each bucket is in order too. Each pack's members are in that
+// order already (writeEarlyPack): the lists are merged two by two.
+func mergeEarly(early []earlyPack) []earlyPlaced {
+	var runs [][]earlyPlaced
+	n := 0
+	for i := range early {
+		n += len(early[i].members)
+	}
+	all := make([]earlyPlaced, 0, n)
+	for i := range early {
+		start := len(all)
+		for j := range early[i].members {
+			all = append(all, earlyPlaced{&early[i].members[j], i})
+		}
+		runs = append(runs, all[start:])
+	}
+	buf := make([]earlyPlaced, n)
+	for len(runs) > 1 {
+		merged := runs[:0]
+		at := 0
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				out := buf[at : at+len(runs[i])]
+				copy(out, runs[i])
+				merged = append(merged, out)
+				break
+			}
+			a, b := runs[i], runs[i+1]
+			out := buf[at : at+len(a)+len(b)]
+			at += len(out)
+			k := 0
+			for len(a) > 0 && len(b) > 0 {
+				if bytes.Compare(b[0].m.ref.digest[:], a[0].m.ref.digest[:]) < 0 {
+					out[k], b = b[0], b[1:]
+				} else {
+					out[k], a = a[0], a[1:]
+				}
+				k++
+			}
+			k += copy(out[k:], a)
+			copy(out[k:], b)
+			merged = append(merged, out)
+		}
+		runs = merged
+		all, buf = buf, all[:n]
+	}
+	return all
 }
