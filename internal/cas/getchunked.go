@@ -78,7 +78,8 @@ const pieceSize = 256 << 10
 
 // chunkedGet is the work of one window of a getChunked: the chunks'
 // hashes, dealt out to the cores before they start (largest first, each
-// to the core with the fewest bytes so far), and the copies of the raw
+// to the core with the fewest bytes so far; a core done with its own
+// takes those another has not started), and the copies of the raw
 // chunks' pieces, which any core takes, in the order the hashes will
 // need them, whenever the piece it is to hash next is not there yet.
 type chunkedGet struct {
@@ -94,7 +95,8 @@ type chunkedGet struct {
 	pieces       [][]int // each raw chunk's pieces, indexes into copies
 	copies       []piece // in the order they are needed
 	claimed      atomic.Int64
-	failed       atomic.Bool // a core found a bad chunk: the others stop
+	started      []atomic.Bool // chunk i is taken: one core proves it
+	failed       atomic.Bool   // a core found a bad chunk: the others stop
 }
 
 // piece is a part of a raw chunk: its bytes go to out[start:end], from
@@ -108,6 +110,7 @@ type piece struct {
 func newChunkedGet(s *Bolt, d manifest.Digest, first int, out []byte, refs []chunkRef, values []header, base, mapped uintptr) *chunkedGet {
 	g := &chunkedGet{s: s, d: d, first: first, out: out, refs: refs, values: values, base: base, mapped: mapped}
 	g.starts = make([]int64, len(refs))
+	g.started = make([]atomic.Bool, len(refs))
 	var at int64
 	for i, r := range refs {
 		g.starts[i], at = at, at+r.size
@@ -166,23 +169,46 @@ func (g *chunkedGet) run(ctx context.Context) error {
 	return nil
 }
 
-// work hashes core c's chunks, then copies the pieces no core has taken,
-// for the others to hash.
+// work hashes core c's chunks, then those dealt to the other cores that
+// none has started yet, last dealt first, then copies the pieces no core
+// has taken, for the others to hash. The goroutines after the first
+// start on cores woken for them, which can be late: under a load of 13
+// on two cores, 80 us at the tenth percentile and a millisecond at the
+// median of 4 MiB Gets. The first core done then takes over the chunks
+// the late one has not reached, where it used to wait for it.
 func (g *chunkedGet) work(ctx context.Context, c int) error {
 	for _, i := range g.hashes[c] {
-		if g.failed.Load() {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			g.failed.Store(true)
-			return err
-		}
-		if err := g.prove(i); err != nil {
-			g.failed.Store(true)
+		if err := g.take(ctx, i); err != nil || g.failed.Load() {
 			return err
 		}
 	}
+	for o := range g.hashes {
+		if o == c {
+			continue
+		}
+		for k := len(g.hashes[o]) - 1; k >= 0; k-- {
+			if err := g.take(ctx, g.hashes[o][k]); err != nil || g.failed.Load() {
+				return err
+			}
+		}
+	}
 	for g.copyNext() {
+	}
+	return nil
+}
+
+// take proves chunk i unless another core has taken it.
+func (g *chunkedGet) take(ctx context.Context, i int) error {
+	if g.failed.Load() || !g.started[i].CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		g.failed.Store(true)
+		return err
+	}
+	if err := g.prove(i); err != nil {
+		g.failed.Store(true)
+		return err
 	}
 	return nil
 }
