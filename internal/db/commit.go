@@ -18,14 +18,15 @@ type call struct {
 	done chan error
 }
 
-// commitLoop is the only goroutine that writes. It takes whatever callers
-// are waiting and commits them together: with one writer it commits at once
-// (no batching delay, unlike bolt.DB.Batch), with many it pays one pair of
-// fsyncs for all of them.
+// commitLoop takes whatever callers are waiting and commits them
+// together: with many writers it pays one pair of fsyncs for all of them
+// (no batching delay, unlike bolt.DB.Batch). A caller that finds no commit
+// running and none waiting commits on its own goroutine (commitNow).
 func (d *DB) commitLoop() {
 	defer close(d.done)
 	debug.SetPanicOnFault(true) // see safeView
 	for first := range d.commits {
+		d.committing.Lock()
 		group := []*call{first}
 	drain:
 		for len(group) < maxGroup {
@@ -40,7 +41,27 @@ func (d *DB) commitLoop() {
 			}
 		}
 		d.commitGroup(group)
+		d.committing.Unlock()
 	}
+}
+
+// commitNow commits c on the caller's goroutine, and reports that it did,
+// when no commit is running and no caller waits: the lone writer, as a
+// snapshot is, then skips handing its call to the commit loop and being
+// handed the outcome back, which cost its commit about 30 us of the 200
+// around bbolt's own (the two wake-ups, on another core as often as not).
+// Callers that come while it commits wait for the loop, which groups them.
+func (d *DB) commitNow(c *call) bool {
+	if !d.committing.TryLock() {
+		return false
+	}
+	defer d.committing.Unlock()
+	if len(d.commits) > 0 {
+		return false // callers before this one go first, in the loop's group
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see safeView
+	d.commitGroup([]*call{c})
+	return true
 }
 
 func (d *DB) commitGroup(group []*call) {

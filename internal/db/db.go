@@ -75,6 +75,9 @@ type DB struct {
 	// so nothing is sent on a closed channel.
 	closing sync.RWMutex
 	closed  bool
+	// committing is held by whoever runs a commit: the commit loop, or a
+	// caller that found no commit running and none waiting (commitNow).
+	committing sync.Mutex
 }
 
 // Open opens the store at path, creating it unless it exists or
@@ -317,10 +320,22 @@ func (d *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
 		return err
 	}
 	c := &call{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if d.tryNow(c) {
+		return <-c.done
+	}
 	if err := d.enqueue(c); err != nil {
 		return err
 	}
 	return <-c.done
+}
+
+// tryNow commits c at once if it can (commitNow); it holds closing
+// shared meanwhile, so that Close waits for that commit as it does for
+// the loop's.
+func (d *DB) tryNow(c *call) bool {
+	d.closing.RLock()
+	defer d.closing.RUnlock()
+	return !d.closed && d.commitNow(c)
 }
 
 func (d *DB) enqueue(c *call) error {
