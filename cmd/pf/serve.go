@@ -160,11 +160,15 @@ func writePrivateFile(path, data string) error {
 // captures through the watchers of watches.
 func runFor(s *pf.Store, watches *watch.Roots) serve.RunFunc {
 	return func(ctx context.Context, req *serve.RunRequest, stdio serve.Stdio) int {
+		// The command may take huge pages as a pf process does, for its
+		// span only (heaplimit.HoldHugeHeap).
+		releaseHugeHeap := heaplimit.HoldHugeHeap()
 		// The file watches a capture of the command leaves are added once
 		// it has answered, off the cores its commit needs; then the
 		// buffers a large snapshot left are given back, so that the
 		// turns after it reuse the heap's memory (pf.ReleaseMemory).
 		defer func() {
+			releaseHugeHeap()
 			watches.StartFileWatches()
 			go pf.ReleaseMemory()
 		}()

@@ -24,10 +24,12 @@ const (
 // touched.
 const adviseEvery = 5 * time.Millisecond
 
-// adviser is whether the goroutine of AdviseHeap runs.
+// adviser is the advice AdviseHeap gives.
 var adviser struct {
 	sync.Mutex
-	running bool
+	running bool    // its goroutine runs
+	gen     uint64  // counts the goroutines started: a stale one stops
+	base    uintptr // the start of the span advised
 }
 
 // AdviseHeap advises the heap's memory as huge pages (MADV_HUGEPAGE), all
@@ -44,42 +46,50 @@ var adviser struct {
 // --fs-root of 100,000 small files faulted in about 58,000 pages with the
 // heap advised once, around the first buffer, and 19,000 with this.
 func AdviseHeap(near unsafe.Pointer) {
-	if !HugeHeap() {
-		return
-	}
 	adviser.Lock()
 	defer adviser.Unlock()
-	if adviser.running {
+	// Under the lock: SetHugeHeap(false) takes the advice back under it,
+	// and no advice may follow.
+	if !HugeHeap() || adviser.running {
 		return
 	}
 	adviser.running = true
+	adviser.gen++
+	gen := adviser.gen
 	// From the arena before near's: the heap's first arenas, below a
 	// buffer made once the heap grew past one.
-	base := max(uintptr(near)&^(heapArena-1), heapArena) - heapArena
-	advise := func() {
-		// Advice only: a range with addresses not mapped is advised
-		// where it is mapped (ENOMEM, ignored).
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, base, heapSpan, unix.MADV_HUGEPAGE)
-	}
-	advise()
+	adviser.base = max(uintptr(near)&^(heapArena-1), heapArena) - heapArena
+	adviseSpan(unix.MADV_HUGEPAGE)
 	go func() {
 		for {
 			time.Sleep(adviseEvery)
-			if !stillAdvising() {
+			adviser.Lock()
+			if !adviser.running || adviser.gen != gen {
+				adviser.Unlock()
 				return
 			}
-			advise()
+			adviseSpan(unix.MADV_HUGEPAGE)
+			adviser.Unlock()
 		}
 	}()
 }
 
-// stillAdvising reports whether AdviseHeap's goroutine goes on, and notes
-// that it stops once SetHugeHeap(false) is called.
-func stillAdvising() bool {
+// takeBackAdvice advises the span AdviseHeap advised as pages of 4 KiB
+// (MADV_NOHUGEPAGE), if it advised any, and stops its goroutine: called
+// once HugeHeap() is false.
+func takeBackAdvice() {
 	adviser.Lock()
 	defer adviser.Unlock()
-	if !HugeHeap() {
+	if adviser.running {
 		adviser.running = false
+		adviseSpan(unix.MADV_NOHUGEPAGE)
 	}
-	return adviser.running
+}
+
+// adviseSpan gives advice to the span of the heap from adviser.base;
+// under adviser's lock.
+func adviseSpan(advice uintptr) {
+	// Advice only: a range with addresses not mapped is advised where it
+	// is mapped (ENOMEM, ignored).
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, adviser.base, heapSpan, advice)
 }
