@@ -141,19 +141,12 @@ func TestBolt_Get_ChunkedReadsLargeBlobsInWindows(t *testing.T) {
 		last string
 	)
 	err = d.View(func(tx *bolt.Tx) error {
-		_, refs, err := chunkListOf(tx, dg)
-		if err != nil {
-			return err
-		}
-		chunks, err := db.Bucket(tx, db.BucketChunks)
+		refs, values, err := chunkValuesOf(tx, dg)
 		if err != nil {
 			return err
 		}
 		i := len(refs) - 1
-		h, err := chunkValue(chunks, dg, i, refs[i])
-		if err != nil {
-			return err
-		}
+		h := values[i]
 		at = int64(uintptr(unsafe.Pointer(&h.payload[len(h.payload)/2])) - s.mapBase())
 		last = fmt.Sprintf("chunk %d (%s)", i, refs[i].digest)
 		return nil
@@ -180,6 +173,26 @@ func chunkListOf(tx *bolt.Tx, dg manifest.Digest) (header, []chunkRef, error) {
 	return list, refs, err
 }
 
+// chunkValuesOf returns the refs of the chunked blob dg and the stored
+// value of each of its chunks.
+func chunkValuesOf(tx *bolt.Tx, dg manifest.Digest) ([]chunkRef, []header, error) {
+	_, refs, err := chunkListOf(tx, dg)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunks, err := db.Bucket(tx, db.BucketChunks)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := make([]header, len(refs))
+	for i := range refs {
+		if values[i], err = chunkValue(chunks, dg, i, refs[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return refs, values, nil
+}
+
 // TestChunkedGet_OneCoreProvesEveryChunk: the chunks dealt to a core that
 // never starts are proven by the one that does, so a late core costs
 // time, never a chunk; and each chunk is proven by one core only.
@@ -192,19 +205,9 @@ func TestChunkedGet_OneCoreProvesEveryChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = d.View(func(tx *bolt.Tx) error {
-		_, refs, err := chunkListOf(tx, dg)
+		refs, values, err := chunkValuesOf(tx, dg)
 		if err != nil {
 			return err
-		}
-		chunks, err := db.Bucket(tx, db.BucketChunks)
-		if err != nil {
-			return err
-		}
-		values := make([]header, len(refs))
-		for i := range refs {
-			if values[i], err = chunkValue(chunks, dg, i, refs[i]); err != nil {
-				return err
-			}
 		}
 		out := make([]byte, len(b))
 		g := newChunkedGet(s, dg, 0, out, refs, values, s.mapBase(), uintptr(tx.Size()))
