@@ -54,8 +54,9 @@ func serveCommand() *cli.Command {
 			if inv.served != nil {
 				return fmt.Errorf("the store is served by pf serve (pid %d) already", os.Getpid())
 			}
-			// It runs on: its heap stays in pages of 4 KiB
-			// (heaplimit.SetHugeHeap).
+			// It runs on: between commands its heap is in pages of
+			// 4 KiB (heaplimit.SetHugeHeap); a command holds huge
+			// pages for its span only (runFor).
 			heaplimit.SetHugeHeap(false)
 			path, err := storePath(c)
 			if err != nil {
