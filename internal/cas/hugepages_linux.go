@@ -55,7 +55,8 @@ func hugePageBuffer(size int) []byte {
 // snapshot --fs-root of a $GOROOT/src copy faulted in about 14,800 pages;
 // with the arenas around b advised, about 9,300, its peak RSS 12 MB more.
 // Only in a process that chose it (heaplimit.SetHugeHeap: one that exits
-// after its command), as a long-running one would keep its peak resident.
+// after its command) or for a command's span (heaplimit.HoldHugeHeap: pf
+// serve), as a long-running one would keep its peak resident.
 func adviseHeapAround(b []byte) {
 	if cap(b) == 0 {
 		return
