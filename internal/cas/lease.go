@@ -50,6 +50,10 @@ type Lease struct {
 	// first early write's failure, reported by the next put or Commit.
 	spilling chan struct{}
 	spillErr error
+
+	// taken is how many of s.holds' holds are the lease's (under
+	// s.holds.mu): len(held) once no put is taking one.
+	taken int
 }
 
 // NewLease starts a lease. It holds nothing until something is put.
@@ -226,7 +230,7 @@ func (l *Lease) holdIfStored(d manifest.Digest) (bool, error) {
 	l.held[ref] = struct{}{}
 	l.mu.Unlock()
 	l.s.holds.mu.Lock()
-	l.s.holds.n[d]++
+	l.s.holds.take(l, d)
 	l.s.holds.mu.Unlock()
 	var stored bool
 	err := l.s.db.View(func(tx *bolt.Tx) error {
@@ -238,7 +242,7 @@ func (l *Lease) holdIfStored(d manifest.Digest) (bool, error) {
 		l.mu.Lock()
 		delete(l.held, ref)
 		l.mu.Unlock()
-		l.s.release([]valueRef{ref}, false, nil)
+		l.release([]valueRef{ref}, false, nil)
 	}
 	return stored, err
 }
@@ -324,7 +328,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	wrote, early := l.wrote, l.early
 	l.mu.Unlock()
 	if spillErr != nil {
-		l.s.release(held, true, early)
+		l.release(held, true, early)
 		return spillErr
 	}
 	var deleted int64 // the deleted counter once the commit is done
@@ -404,7 +408,7 @@ func (l *Lease) Commit(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 			l.s.touch(ref.digest)
 		}
 	}
-	if rerr := l.s.release(held, err != nil, early); rerr != nil && err == nil {
+	if rerr := l.release(held, err != nil, early); rerr != nil && err == nil {
 		err = rerr
 	}
 	return err
@@ -431,7 +435,7 @@ func (l *Lease) Abort() error {
 	// stored) has nothing of its own to reclaim, and drops its holds
 	// without a write transaction: what another lease wrote, that lease
 	// reclaims.
-	return l.s.release(held, len(wrote) > 0 || len(early) > 0, early)
+	return l.release(held, len(wrote) > 0 || len(early) > 0, early)
 }
 
 // putBlobs lists the blobs the lease put successfully (Size knows

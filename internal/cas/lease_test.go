@@ -666,3 +666,45 @@ func TestLease_PutBatch_LargeBlobsAsPutStoresThem(t *testing.T) {
 		}
 	}
 }
+
+// A lease's holds go with it, and only its own: another lease holding
+// some of the same blobs keeps them held until it ends too, however the
+// two end (a commit, an abort, the lone holder or not).
+func TestLease_ReleaseKeepsOtherLeasesHolds(t *testing.T) {
+	_, s := openStore(t, "", Options{})
+	shared, own := payload(51, 3000), payload(52, 3000)
+	a, b := s.NewLease(), s.NewLease()
+	for _, put := range []struct {
+		l    *Lease
+		blob []byte
+	}{{a, shared}, {b, shared}, {b, own}} {
+		if _, err := put.l.PutBytes(ctx, put.blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !isHeld(s, manifest.Sum(shared)) || !isHeld(s, manifest.Sum(own)) {
+		t.Fatal("a commit dropped another lease's holds")
+	}
+	if err := b.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if isHeld(s, manifest.Sum(shared)) || isHeld(s, manifest.Sum(own)) {
+		t.Fatal("a blob still held once every lease ended")
+	}
+	c := s.NewLease()
+	if _, err := c.PutBytes(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	if !isHeld(s, manifest.Sum(own)) {
+		t.Fatal("a lease after the lone holder's release holds nothing")
+	}
+	if err := c.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if isHeld(s, manifest.Sum(own)) {
+		t.Fatal("the lone lease's commit left its blob held")
+	}
+}

@@ -122,7 +122,7 @@ func (l *Lease) putValues(ctx context.Context, bucket []byte, items []pendingVal
 
 	l.s.holds.mu.Lock()
 	for _, it := range fresh {
-		l.s.holds.n[it.digest]++
+		l.s.holds.take(l, it.digest)
 	}
 	l.s.holds.mu.Unlock()
 
