@@ -285,7 +285,7 @@ type walker struct {
 	changes  ChangeSet
 	lastMemo *captureMemo
 	memo     *captureMemo
-	rootDev  uint64
+	rootSeen fileStat // the root's stat, taken before the walk
 	// unsure is set when the walk meets what may change with no event
 	// of the watcher, or must be told again: a file with other hard
 	// links, a directory on another file system, a file that changed
@@ -411,7 +411,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 	}
 	c.root, c.last = root, nil
 	wk := &walker{c: c, root: root, w: w, started: time.Now(), hooks: c.hooks}
-	_, wk.rootDev, _ = sysStat(rootFi)
+	wk.rootSeen = statOf(rootFi)
 	if wk.hooks == nil {
 		wk.hooks = &testHooks{}
 	}
@@ -471,7 +471,7 @@ func (c *Capture) walk(ctx context.Context, w pf.BlobWriter, mayTakeWhole bool) 
 		whole = wk.takeWhole()
 	}
 	if wk.changes != nil && !c.scan {
-		wk.memo = &captureMemo{key: c.memoKey(), cache: wk.cache}
+		wk.memo = &captureMemo{key: c.memoKey(), cache: wk.cache, started: wk.started.UnixNano()}
 		if whole == nil {
 			wk.memo.dirs = make(map[string]*dirMemo, 1+len(wk.cache.entries)/8)
 		}
@@ -735,7 +735,7 @@ func (wk *walker) run() error {
 	// GOMAXPROCS goroutines: on a re-snapshot that reads few files, the
 	// walk is most of the time.
 	wk.dirSlots = make(chan struct{}, runtime.GOMAXPROCS(0)-1)
-	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootDev, nil, nil)
+	_, err := wk.walkDir("", nil, rootIgnoreRules(wk.c.NoDefaultIgnores, wk.c.Ignore), jobs, wk.lastMemo == nil, wk.rootSeen, nil, nil)
 	wk.dirs.Wait()
 	if wk.listed != nil {
 		close(wk.listed)
@@ -842,10 +842,12 @@ func (wk *walker) warnOnly(rel string, err error) {
 // skipped with a warning, the root fails the capture. With Changes, a
 // directory that did not change since the last capture is taken from
 // what that capture found, unless fresh (its subtree is new, or its
-// ignore rules changed); dev is the directory's device. slot, if not
+// ignore rules changed); seen is the directory's stat, taken before it
+// is listed (its device alone when only that is known). slot, if not
 // nil, is the directory's place in its parent's memo, which keeps the
 // memo this walk makes of it (see subdirMemo.memo).
-func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, dev uint64, slot *subdirMemo, up *dirMatches) (bool, error) {
+func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, seen fileStat, slot *subdirMemo, up *dirMatches) (bool, error) {
+	dev := seen.dev
 	if err := wk.ctx.Err(); err != nil {
 		return false, err
 	}
@@ -858,7 +860,7 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 			for i := range m.subdirs {
 				sub := &m.subdirs[i]
 				childSegs := append(segs[:len(segs):len(segs)], sub.name)
-				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, *sub, sub, nil); err != nil {
+				if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, *sub, fileStat{dev: sub.dev}, sub, nil); err != nil {
 					return false, err
 				}
 			}
@@ -871,21 +873,33 @@ func (wk *walker) walkDir(rel string, segs []string, rules *ignoreRules, jobs ch
 		}
 	}
 	var memo, last *dirMemo
+	abs := filepath.Join(wk.root, filepath.FromSlash(rel))
 	if wk.changes != nil {
-		// Watched before it is listed: a change after the listing
-		// reaches the next capture.
-		wk.changes.Watch(rel, true)
-		if wk.memo != nil {
-			memo = &dirMemo{volatile: dev != wk.rootDev}
+		// Watched before it is listed, or, when the memo made can tell
+		// a change since seen, once the capture ended: a change after
+		// the listing reaches the next capture.
+		if wk.memo != nil && seen.ino == 0 {
+			// A directory whose parent was not listed: its stat now,
+			// before its listing.
+			if fi, err := os.Lstat(abs); err == nil {
+				seen = statOf(fi)
+			}
 		}
-		if dev != wk.rootDev {
+		if later, ok := wk.changes.(LaterDirWatches); ok && wk.memo != nil && seen.ino != 0 && settledBefore(seen, wk.started.UnixNano()) {
+			later.WatchDirLater(rel)
+		} else {
+			wk.changes.Watch(rel, true)
+		}
+		if wk.memo != nil {
+			memo = &dirMemo{volatile: dev != wk.rootSeen.dev, seen: seen}
+		}
+		if dev != wk.rootSeen.dev {
 			wk.unsure.Store(true)
 		}
 		if wk.lastMemo != nil {
 			last = wk.lastMemo.dirs[rel]
 		}
 	}
-	abs := filepath.Join(wk.root, filepath.FromSlash(rel))
 	var watchFile func(name string)
 	if wk.changes != nil {
 		// Each file is watched before its stat is taken.
@@ -1015,7 +1029,7 @@ func (wk *walker) walkChanged(rel string, segs []string, m *dirMemo, changed map
 	}
 	for _, sub := range subdirs {
 		childSegs := append(segs[:len(segs):len(segs)], sub.name)
-		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub, nil, nil); err != nil {
+		if err := wk.walkSubdir(join(rel, sub.name), childSegs, m.rules, jobs, false, sub, fileStat{dev: sub.dev}, nil, nil); err != nil {
 			return true, err
 		}
 	}
@@ -1084,9 +1098,9 @@ func (wk *walker) walkEntries(rel string, segs []string, abs string, dir *dirHan
 				}
 				continue
 			}
-			_, childDev, _ := sysStat(fi)
-			sub := subdirMemo{name: name, mode: fi.Mode() & manifest.ModeMask, dev: childDev}
-			if err := wk.walkSubdir(childRel, slices.Clone(childSegs), rules, jobs, fresh, sub, nil, &here); err != nil {
+			seen := statOf(fi)
+			sub := subdirMemo{name: name, mode: fi.Mode() & manifest.ModeMask, dev: seen.dev}
+			if err := wk.walkSubdir(childRel, slices.Clone(childSegs), rules, jobs, fresh, sub, seen, nil, &here); err != nil {
 				return false, err
 			}
 			if memo != nil {
@@ -1233,11 +1247,11 @@ func (wk *walker) queueFile(jobs chan<- fileJob, job fileJob) error {
 }
 
 // walkSubdir walks the subdirectory sub at rel, on another goroutine if
-// one is free, and adds its entry once it could be read. slot is as
-// walkDir's.
-func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo, slot *subdirMemo, up *dirMatches) error {
+// one is free, and adds its entry once it could be read. seen and slot
+// are as walkDir's.
+func (wk *walker) walkSubdir(rel string, segs []string, rules *ignoreRules, jobs chan<- fileJob, fresh bool, sub subdirMemo, seen fileStat, slot *subdirMemo, up *dirMatches) error {
 	walk := func() error {
-		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, sub.dev, slot, up)
+		ok, err := wk.walkDir(rel, segs, rules, jobs, fresh, seen, slot, up)
 		if ok {
 			wk.add(manifest.Entry{Path: rel, Mode: sub.mode, Kind: manifest.KindDir},
 				func(s *Stats) { s.Dirs++ })

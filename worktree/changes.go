@@ -61,6 +61,27 @@ type FileMemo interface {
 	// the one the capture recorded (size, times, inode) and has no other
 	// hard link. A name the capture did not record (ignored, say) passes.
 	SameFiles(dir string) func(name string, fi fs.FileInfo) bool
+	// SameDir reports whether the directory dir, whose stat fi was
+	// taken now, is as it was before the capture listed it: no entry
+	// made, removed or renamed in it, its mode unchanged. A watcher that
+	// adds a directory's watch only once the capture ended asks it, as
+	// SameFiles, once the watch is in place.
+	SameDir(dir string, fi fs.FileInfo) bool
+}
+
+// SameDir implements FileMemo. A directory changed in the second the
+// capture began, or later, may have changed again after its listing with
+// the same times (a file system's clock ticks coarsely): it is not the
+// same, as the stat cache takes such a file as racy.
+func (m *captureMemo) SameDir(dir string, fi fs.FileInfo) bool {
+	d := m.dirs[dir]
+	return d != nil && d.seen.ino != 0 && statOf(fi) == d.seen && settledBefore(d.seen, m.started)
+}
+
+// settledBefore reports whether st's times lie before the second of
+// started (Unix ns).
+func settledBefore(st fileStat, started int64) bool {
+	return unixSecond(max(st.mtime, st.ctime)) < unixSecond(started)
 }
 
 // SameFiles implements FileMemo.
@@ -80,6 +101,16 @@ func (m *captureMemo) SameFiles(dir string) func(name string, fi fs.FileInfo) bo
 		st, ok := recorded[name]
 		return !ok || statOf(fi) == st && linkCount(fi) == 1
 	}
+}
+
+// LaterDirWatches is what a ChangeSet may also do: watch a directory
+// only once the capture has ended, in place of Watch before its listing,
+// and then ask the memo's SameDir (see FileMemo) whether it changed
+// meanwhile. A capture that makes a memo asks it for the directories
+// its stat shows unchanged since before the second the capture began
+// (see captureMemo.SameDir); the others it watches at once.
+type LaterDirWatches interface {
+	WatchDirLater(path string)
 }
 
 // DirtyNames is what a ChangeSet may also know: which entries of a
@@ -197,6 +228,9 @@ type captureMemo struct {
 	// unsure says the capture met what may change with no event of the
 	// watcher (see walker.unsure).
 	unsure bool
+	// started is when the capture began (Unix ns), before any stat it
+	// took (see SameDir).
+	started int64
 }
 
 // putTree is a tree a capture put, sorted, and its digest.
@@ -278,6 +312,10 @@ type dirMemo struct {
 	order   []int32
 	ignored int
 	secrets []string
+
+	// seen is the directory's stat, taken before it was listed (zero
+	// if none could be: see captureMemo.SameDir).
+	seen fileStat
 
 	// volatile says the directory must be read again, whatever the
 	// watcher says: a file in it changed while it was read, an entry was

@@ -257,7 +257,7 @@ func benchFileWatches(b *testing.B, dir string, n int) {
 		todo := slices.Clone(files)
 		done := make(chan struct{})
 		b.StartTimer()
-		fresh.watchFiles(todo, memo, done)
+		fresh.watchFiles(nil, todo, memo, done)
 		b.StopTimer()
 		if n := len(fresh.watched); n != len(files) {
 			b.Fatalf("%d files watched, want %d", n, len(files))

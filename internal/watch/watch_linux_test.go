@@ -1064,3 +1064,58 @@ func TestWatcher_StatusKept_ChangedBeforeFileWatch(t *testing.T) {
 	}
 	ws.checkStatus("the file written outside before its watch", ws.last)
 }
+
+// TestWatcher_ChangedBeforeDirWatch: a capture of a tree whose
+// directories are older than the second it began in adds their watches
+// once it ended (worktree.LaterDirWatches), as it does its files'; an
+// entry made, removed or renamed, and a directory's mode changed, before
+// those watches are in place had no event, and the next capture finds
+// them all the same.
+func TestWatcher_ChangedBeforeDirWatch(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 4 {
+		for j := range 4 {
+			write(t, dir, fmt.Sprintf("src/p%d/q%d/f.go", i, j), fmt.Sprintf("package q%d", j))
+		}
+	}
+	write(t, dir, "README", "readme")
+	write(t, dir, ".env", "TOKEN=secret") // as newWorkspace's: check asks for it
+	// Into the next second, past the kernel's coarse clock's tick.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
+	root, err := filepath.EvalSymlinks(dir)
+	must(t, err)
+	w, err := newWatcher(root)
+	must(t, err)
+	t.Cleanup(func() { w.Close() })
+	ws := &workspace{t: t, dir: root, s: openStore(t), w: w}
+	changed := make(chan struct{})
+	hook := func([]string) {
+		defer close(changed)
+		w.mu.Lock()
+		watched := len(w.watched)
+		w.mu.Unlock()
+		if watched != 0 {
+			t.Errorf("%d paths watched before the capture's watches were added, want none", watched)
+		}
+		if err := errors.Join(
+			os.WriteFile(filepath.Join(root, "src/p1/q2/new.go"), []byte("package new"), 0o644),
+			os.RemoveAll(filepath.Join(root, "src/p2/q3")),
+			os.Chmod(filepath.Join(root, "src/p3"), 0o700),
+			os.Rename(filepath.Join(root, "README"), filepath.Join(root, "README.md")),
+		); err != nil {
+			t.Error(err)
+		}
+	}
+	beforeFileWatches.Store(&hook)
+	defer beforeFileWatches.Store(nil)
+	// Not check, whose statuses would add the watches first.
+	_, _, ws.first = treeID(t, ws.s, &worktree.Capture{Root: root, Store: ws.s, Changes: w})
+	ws.last = ws.first
+	w.StartFileWatches() // as pf serve does once the command answered
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watches of the capture's directories were never added")
+	}
+	ws.check("entries changed before their directories' watches", true)
+}
