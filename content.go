@@ -20,6 +20,7 @@ type contentKeeper struct {
 	w      BlobWriter
 	layer  string
 	commit *pendingCommit // the snapshot's, for what captures attach to it
+	refs   *refCache      // the store's: what layer blobs name
 	mu     sync.Mutex
 	digest manifest.Digest
 	kept   []byte
@@ -30,8 +31,8 @@ type contentKeeper struct {
 // about 160 bytes, so a tree of 20,000 files is about 3 MB.
 const keepMax = 8 << 20
 
-func newContentKeeper(w BlobWriter, layer string, commit *pendingCommit) *contentKeeper {
-	return &contentKeeper{w: w, layer: layer, commit: commit}
+func newContentKeeper(w BlobWriter, layer string, commit *pendingCommit, refs *refCache) *contentKeeper {
+	return &contentKeeper{w: w, layer: layer, commit: commit, refs: refs}
 }
 
 // treePrefix starts every tree that Tree.Encode writes; treeSuffix ends
@@ -62,16 +63,16 @@ func (k *contentKeeper) Put(ctx context.Context, r io.Reader) (manifest.Digest, 
 	return k.w.Put(ctx, r)
 }
 
-// PutBytes puts a candidate's copy, not b: what is parsed later is then
-// exactly what was hashed, whatever the caller does with b.
+// PutBytes keeps a copy of a candidate, taken before the call returns:
+// what is parsed later is then exactly what was hashed, whatever the
+// caller does with b afterwards.
 func (k *contentKeeper) PutBytes(ctx context.Context, b []byte) (manifest.Digest, error) {
 	if !k.candidate(b) {
 		return k.w.PutBytes(ctx, b)
 	}
-	c := bytes.Clone(b)
-	d, err := k.w.PutBytes(ctx, c)
+	d, err := k.w.PutBytes(ctx, b)
 	if err == nil {
-		k.keep(d, c)
+		k.keepCandidate(d, b)
 	}
 	return d, err
 }
@@ -83,16 +84,24 @@ func (k *contentKeeper) PutBatch(ctx context.Context, blobs [][]byte) ([]manifes
 			last = i
 		}
 	}
-	if last < 0 {
-		return PutAll(ctx, k.w, blobs)
-	}
-	blobs = append([][]byte(nil), blobs...)
-	blobs[last] = bytes.Clone(blobs[last])
 	ds, err := PutAll(ctx, k.w, blobs)
-	if err == nil {
-		k.keep(ds[last], blobs[last])
+	if err == nil && last >= 0 {
+		k.keepCandidate(ds[last], blobs[last])
 	}
 	return ds, err
+}
+
+// keepCandidate keeps b, put as d: a copy, unless refs knows already
+// what d names, as it does for the tree or page list of a layer that
+// has not changed since the last snapshot, which the copy would only be
+// parsed to learn (a warm snapshot of the fixture copied 17 KB for it).
+// Should refs drop d before the commit, the commit reads it back.
+func (k *contentKeeper) keepCandidate(d manifest.Digest, b []byte) {
+	if k.refs.has(k.layer, d) {
+		k.keep(d, nil)
+		return
+	}
+	k.keep(d, bytes.Clone(b))
 }
 
 func (k *contentKeeper) keep(d manifest.Digest, b []byte) {
@@ -190,10 +199,11 @@ func putListing(ctx context.Context, w BlobWriter, b []byte, sum *manifest.Diges
 	return w.PutBytes(ctx, b)
 }
 
-// parsed records in refs what the layer's blob d names, when the capture
-// succeeded (err is nil) and d is the blob kept, and returns err. A blob
-// that does not parse is left for the commit, which reports it.
-func (k *contentKeeper) parsed(refs *refCache, d manifest.Digest, err error) error {
+// parsed records in the keeper's refs what the layer's blob d names,
+// when the capture succeeded (err is nil) and d is the blob kept, and
+// returns err. A blob that does not parse is left for the commit, which
+// reports it.
+func (k *contentKeeper) parsed(d manifest.Digest, err error) error {
 	if err != nil {
 		return err
 	}
@@ -202,9 +212,9 @@ func (k *contentKeeper) parsed(refs *refCache, d manifest.Digest, err error) err
 	k.mu.Unlock()
 	switch {
 	case ok && named != nil:
-		refs.get(k.layer, d, func() ([]manifest.Digest, error) { return named, nil })
+		k.refs.get(k.layer, d, func() ([]manifest.Digest, error) { return named, nil })
 	case ok && kept != nil:
-		refs.get(k.layer, d, func() ([]manifest.Digest, error) { return manifest.Refs(k.layer, kept) })
+		k.refs.get(k.layer, d, func() ([]manifest.Digest, error) { return manifest.Refs(k.layer, kept) })
 	}
 	return nil
 }

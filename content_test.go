@@ -52,14 +52,14 @@ func cached(refs *refCache, layer string, d manifest.Digest) ([]manifest.Digest,
 func TestContentKeeper_KeepsTreeNotWhatFollows(t *testing.T) {
 	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
 	tree := encodeTree(t, a, b)
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
+	refs := newRefCache(1 << 10)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil, refs)
 	fs, _ := k.PutBytes(context.Background(), tree)
 	// The env and procs blobs are JSON objects too, put after the tree.
 	k.PutBytes(context.Background(), []byte(`{"kind":"env.v1","cwd":"/","vars":{}}`))
 	k.PutBytes(context.Background(), []byte(`{"kind":"procs.unsupported.v1"}`))
 
-	refs := newRefCache(1 << 10)
-	k.parsed(refs, fs, nil)
+	k.parsed(fs, nil)
 	got, ok := cached(refs, manifest.LayerWorldFS, fs)
 	if !ok || !slices.Equal(got, []manifest.Digest{a, b}) {
 		t.Fatalf("cached refs of the tree = %v (%v), want [a b]", got, ok)
@@ -81,13 +81,13 @@ func TestContentKeeper_KeepsTreeWithSortedKeys(t *testing.T) {
 		{"with a final newline", append(slices.Clone(tree), '\n')},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
+			refs := newRefCache(1 << 10)
+			k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil, refs)
 			ds, err := PutAll(context.Background(), k, [][]byte{tt.tree, []byte(`{"PWD":"/sandbox","seed":1}`), []byte(`{"unsupported_on":"linux"}`)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			refs := newRefCache(1 << 10)
-			k.parsed(refs, ds[0], nil)
+			k.parsed(ds[0], nil)
 			if got, ok := cached(refs, manifest.LayerWorldFS, ds[0]); !ok || !slices.Equal(got, []manifest.Digest{a, b}) {
 				t.Fatalf("cached refs of the tree = %v (%v), want [a b]", got, ok)
 			}
@@ -99,14 +99,14 @@ func TestContentKeeper_ParsesWhatWasHashed(t *testing.T) {
 	a, b := manifest.Sum([]byte("a")), manifest.Sum([]byte("b"))
 	buf := encodeTree(t, a)
 	other := encodeTree(t, b)
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
+	refs := newRefCache(1 << 10)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil, refs)
 	fs, _ := k.PutBytes(context.Background(), buf)
 	// A caller that reuses its buffer after the put: the refs must still
 	// be those of the bytes that were hashed.
 	copy(buf, other)
 
-	refs := newRefCache(1 << 10)
-	k.parsed(refs, fs, nil)
+	k.parsed(fs, nil)
 	if got, _ := cached(refs, manifest.LayerWorldFS, fs); !slices.Equal(got, []manifest.Digest{a}) {
 		t.Fatalf("cached refs = %v, want [a]", got)
 	}
@@ -119,7 +119,8 @@ func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &hashWriter{}
-	keeper := newContentKeeper(w, manifest.LayerCacheManifest, nil)
+	refs := newRefCache(1 << 10)
+	keeper := newContentKeeper(w, manifest.LayerCacheManifest, nil, refs)
 	batch := [][]byte{[]byte("page bytes"), []byte(`{"not":"the list"}`), pages, []byte("more page bytes")}
 	ds, err := PutAll(context.Background(), keeper, batch)
 	if err != nil {
@@ -133,20 +134,37 @@ func TestContentKeeper_PutBatch_KeepsLastCandidate(t *testing.T) {
 			t.Fatalf("digest %d is not that of blob %d", i, i)
 		}
 	}
-	refs := newRefCache(1 << 10)
-	keeper.parsed(refs, ds[2], nil)
+	keeper.parsed(ds[2], nil)
 	if got, _ := cached(refs, manifest.LayerCacheManifest, ds[2]); !slices.Equal(got, []manifest.Digest{k, v}) {
 		t.Fatalf("cached refs of the page list = %v, want [k v]", got)
 	}
 }
 
+// A candidate whose refs the cache holds already, as a layer unchanged
+// since the last snapshot has, is not copied: there is nothing to parse.
+func TestContentKeeper_KnownNotCopied(t *testing.T) {
+	tree := encodeTree(t, manifest.Sum([]byte("a")))
+	refs := newRefCache(1 << 10)
+	want := []manifest.Digest{manifest.Sum([]byte("a"))}
+	refs.get(manifest.LayerWorldFS, manifest.Sum(tree), func() ([]manifest.Digest, error) { return want, nil })
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil, refs)
+	fs, _ := k.PutBytes(context.Background(), tree)
+	if k.digest != fs || k.kept != nil {
+		t.Fatalf("kept %d bytes of %s, want none", len(k.kept), k.digest)
+	}
+	k.parsed(fs, nil)
+	if got, _ := cached(refs, manifest.LayerWorldFS, fs); !slices.Equal(got, want) {
+		t.Fatalf("cached refs = %v, want %v", got, want)
+	}
+}
+
 func TestContentKeeper_OtherDigestNotParsed(t *testing.T) {
-	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil)
+	refs := newRefCache(1 << 10)
+	k := newContentKeeper(&hashWriter{}, manifest.LayerWorldFS, nil, refs)
 	k.PutBytes(context.Background(), encodeTree(t, manifest.Sum([]byte("a"))))
 	// The layer names a tree streamed through Put, which is not kept.
 	streamed := manifest.Sum(encodeTree(t))
-	refs := newRefCache(1 << 10)
-	k.parsed(refs, streamed, nil)
+	k.parsed(streamed, nil)
 	if len(refs.refs) != 0 {
 		t.Fatalf("cached %d entries for a blob that was not kept", len(refs.refs))
 	}

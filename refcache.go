@@ -27,6 +27,14 @@ func newRefCache(limit int) *refCache {
 	return &refCache{refs: map[refKey][]manifest.Digest{}, limit: limit}
 }
 
+// has reports whether c holds what blob d, found at layer, names.
+func (c *refCache) has(layer string, d manifest.Digest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.refs[refKey{layer, d}]
+	return ok
+}
+
 // refs returns what blob d, found at layer, names; parse is called on a
 // miss.
 func (c *refCache) get(layer string, d manifest.Digest, parse func() ([]manifest.Digest, error)) ([]manifest.Digest, error) {

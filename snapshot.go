@@ -248,23 +248,23 @@ func capture(parent context.Context, w BlobWriter, refs *refCache, m *manifest.M
 	}
 	if spec.Cache != nil {
 		run("cache", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerCacheManifest, pc)
+			k := newContentKeeper(w, manifest.LayerCacheManifest, pc, refs)
 			m.Cache, err = spec.Cache.CaptureCache(ctx, k)
-			return k.parsed(refs, m.Cache.Manifest, err)
+			return k.parsed(m.Cache.Manifest, err)
 		})
 	}
 	if spec.World != nil {
 		run("world", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerWorldFS, pc)
+			k := newContentKeeper(w, manifest.LayerWorldFS, pc, refs)
 			m.World, err = spec.World.CaptureWorld(ctx, k)
-			return k.parsed(refs, m.World.FS, err)
+			return k.parsed(m.World.FS, err)
 		})
 	}
 	if spec.Effects != nil {
 		run("effects", func() (err error) {
-			k := newContentKeeper(w, manifest.LayerEffectsLedger, pc)
+			k := newContentKeeper(w, manifest.LayerEffectsLedger, pc, refs)
 			m.Effects, err = spec.Effects.CaptureEffects(ctx, k)
-			return k.parsed(refs, m.Effects.Ledger, err)
+			return k.parsed(m.Effects.Ledger, err)
 		})
 	}
 	if spec.Trace != nil {
