@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/processfork/pf/internal/cas"
 )
 
 // The checkpoints jobs: pf against a shadow git repository, the way a
@@ -994,11 +996,12 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 		packed, hasPacked := rep.row(ckptWorkload(job, step), limitReadHashZstd)
 		packedStored, hasPackedStored := rep.row(ckptWorkload(job, step), limitReadHashZstdBolt)
 		stored, hasStored := rep.row(ckptWorkload(job, step), limitReadHashBolt)
+		cut, hasCut := rep.row(ckptWorkload(job, step), limitReadCutHashZstdBolt)
 		if hasPackedStored && packedStored.ok() {
 			// Storing what it compresses is the larger floor.
 			stored, hasStored = packedStored, true
 		}
-		parts = append(parts, firstWhy(read, packed, hasPacked && packed.ok(), stored, hasStored && stored.ok(), start, hasStart, pf, budget))
+		parts = append(parts, firstWhy(read, packed, hasPacked && packed.ok(), stored, hasStored && stored.ok(), cut, hasCut && cut.ok(), start, hasStart, pf, budget))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -1010,13 +1013,14 @@ func (rep *Report) ckptWhy(job, step, sys string, pf Row, budget float64) string
 // and hashing, and compressing too if measured (packed), and storing
 // too if measured (stored: the raw bytes where a put compresses none,
 // limitReadHashBolt; what zstd made of them otherwise,
-// limitReadHashZstdBolt), plus
+// limitReadHashZstdBolt), and cutting too if measured (cut:
+// limitReadCutHashZstdBolt, where the tree has files a put cuts), plus
 // a pf process's start if measured: over the goal's budget, no first
 // checkpoint (into a store that compresses as pf's does, or built as
 // pf's is) meets the goal; under it, the limit does not explain the
 // miss, and the report says how much of pf's time is beyond it, without
 // claiming that pf could reach it.
-func firstWhy(read, packed Row, hasPacked bool, stored Row, hasStored bool, start Row, hasStart bool, pf Row, budget float64) string {
+func firstWhy(read, packed Row, hasPacked bool, stored Row, hasStored bool, cut Row, hasCut bool, start Row, hasStart bool, pf Row, budget float64) string {
 	r := read.median()
 	s := fmt.Sprintf("listing every directory and opening, reading, hashing (SHA-256) and closing every file (%s), on every core with nothing stored, takes %s here (%.0f%% of pf's %s)",
 		read.Note, fmtDuration(r), 100*r/pf.median(), fmtDuration(pf.median()))
@@ -1034,6 +1038,12 @@ func firstWhy(read, packed Row, hasPacked bool, stored Row, hasStored bool, star
 			stored.Note, fmtDuration(b), 100*b/pf.median())
 		floor, beyond, whom = b, "what its store does beyond compressing and writing the bytes and their index (cutting them into chunks, hashing each chunk, value formats, pack members, counts, provisional marks, the stat cache)", "no first checkpoint into a store that compresses as pf's does and keeps the bytes in a bbolt file"
 		over = "its tree of the workspace, and whatever its own reading, hashing, compressing and committing cost over the floor's"
+		if hasCut {
+			c := cut.median()
+			s += fmt.Sprintf("; cutting each file over %s into chunks as a put does too, and hashing each chunk (SHA-256) as well as the whole file: the work pf's format asks so that a later checkpoint stores only the chunks that changed (%s), %s (%.0f%%)",
+				sizeName(cas.InlineMax), cut.Note, fmtDuration(c), 100*c/pf.median())
+			floor, beyond, whom = c, "what its store does beyond cutting, hashing, compressing and writing the bytes and their index (value formats, pack members, counts, provisional marks, the stat cache)", "no first checkpoint into a store that cuts its large files into chunks keyed by their digests, compresses as pf's does and keeps the bytes in a bbolt file"
+		}
 	} else if hasStored {
 		b := stored.median()
 		s += fmt.Sprintf("; storing each file's bytes too, raw as a put keeps them, into one new bbolt file with pf's options (packs of 4 MiB, an index entry per file keyed by its digest: %s), %s (%.0f%%)",

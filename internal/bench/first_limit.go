@@ -34,16 +34,16 @@ const limitReadHashZstd = "limit: read + SHA-256 + zstd"
 // A treeRead counts what readTree read; Sum is the XOR of every regular
 // file's SHA-256, the same whatever order the files were read in.
 // Compressed is how many of the bytes went through zstd, Packed what
-// zstd made of them.
+// zstd made of them, Cut how many are in files a put cuts into chunks.
 type treeRead struct {
 	Files, Dirs, Links, Bytes int64
-	Compressed, Packed        int64
+	Compressed, Packed, Cut   int64
 	Sum                       [32]byte
 }
 
 func (r *treeRead) add(o treeRead) {
 	r.Files, r.Dirs, r.Links, r.Bytes = r.Files+o.Files, r.Dirs+o.Dirs, r.Links+o.Links, r.Bytes+o.Bytes
-	r.Compressed, r.Packed = r.Compressed+o.Compressed, r.Packed+o.Packed
+	r.Compressed, r.Packed, r.Cut = r.Compressed+o.Compressed, r.Packed+o.Packed, r.Cut+o.Cut
 	for i := range r.Sum {
 		r.Sum[i] ^= o.Sum[i]
 	}
@@ -101,11 +101,18 @@ func (j *job) firstLimit(t CkptTree, ws string) (rows []Row, err error) {
 			}
 			row.Note = fmt.Sprintf("%s of the %s read compressed into %s; %d goroutines",
 				fmtBytes(read.Compressed), fmtBytes(read.Bytes), fmtBytes(read.Packed), treeWorkers())
-			stored, err := j.firstZstdBoltLimit(t, ws)
+			stored, err := j.firstZstdBoltLimit(t, ws, false)
 			if err != nil {
 				return nil, err
 			}
 			rows = append(rows, row, stored)
+			if read.Cut > 0 {
+				cut, err := j.firstZstdBoltLimit(t, ws, true)
+				if err != nil {
+					return nil, err
+				}
+				rows = append(rows, cut)
+			}
 			continue
 		}
 		rows = append(rows, row)
@@ -140,18 +147,23 @@ func (j *job) firstBoltLimit(t CkptTree, ws string) (Row, error) {
 	return row, nil
 }
 
-// firstZstdBoltLimit times limitReadHashZstdBolt on the workspace ws as
-// firstLimit times its other rows: readTreeStored into a valueSink, its
-// last commit in the time (boltFloorRounds).
-func (j *job) firstZstdBoltLimit(t CkptTree, ws string) (Row, error) {
+// firstZstdBoltLimit times limitReadHashZstdBolt, or with cut
+// limitReadCutHashZstdBolt, on the workspace ws as firstLimit times its
+// other rows: readTreeStored into a valueSink, its last commit in the
+// time (boltFloorRounds).
+func (j *job) firstZstdBoltLimit(t CkptTree, ws string, cut bool) (Row, error) {
 	row := Row{Workload: ckptWorkload(t.Job, stepFirst), System: limitReadHashZstdBolt}
+	what := "read, hash, compress and store every file"
+	if cut {
+		row.System, what = limitReadCutHashZstdBolt, "read, cut, hash, compress and store every file"
+	}
 	var read treeRead
 	var commits int
 	var stored int64
 	var err error
-	row.Seconds, err = j.boltFloorRounds("read, hash, compress and store every file", func(bdb *bolt.DB) error {
+	row.Seconds, err = j.boltFloorRounds(what, func(bdb *bolt.DB) error {
 		sink := newValueSink(bdb)
-		r, err := readTreeStored(ws, ignoredDir, treeWorkers(), sink)
+		r, err := readTreeStored(ws, ignoredDir, treeWorkers(), sink, cut)
 		if cerr := sink.close(); err == nil {
 			err = cerr
 		}

@@ -39,14 +39,16 @@ const mapFrom = 1 << 20
 // also compressed as a put compresses it (compressFile), its bytes
 // thrown away.
 func readTree(root string, skip func(name string) bool, workers int, compress bool) (treeRead, error) {
-	return walkTree(root, skip, workers, compress, nil, nil)
+	return walkTree(root, skip, workers, compress, false, nil, nil)
 }
 
 // readTreeStored is readTree, compressing, that also stores every file
 // as a put would into sink (limitReadHashZstdBolt): each piece compressed
-// or raw, as the put's rule says, and an entry per file.
-func readTreeStored(root string, skip func(name string) bool, workers int, sink *valueSink) (treeRead, error) {
-	return walkTree(root, skip, workers, true, nil, sink)
+// or raw, as the put's rule says, and an entry per file. With cut, a
+// file a put cuts into chunks is cut as a put cuts it, each chunk hashed
+// too (limitReadCutHashZstdBolt, cutCompressFile).
+func readTreeStored(root string, skip func(name string) bool, workers int, sink *valueSink, cut bool) (treeRead, error) {
+	return walkTree(root, skip, workers, true, cut, nil, sink)
 }
 
 // readTreePacked is readTree, without compressing, that also keeps every
@@ -54,18 +56,19 @@ func readTreeStored(root string, skip func(name string) bool, workers int, sink 
 // (treePacks.keep): it returns them in packs.
 func readTreePacked(root string, skip func(name string) bool, workers int) (treeRead, *treePacks, error) {
 	packs := &treePacks{}
-	read, err := walkTree(root, skip, workers, false, packs, nil)
+	read, err := walkTree(root, skip, workers, false, false, packs, nil)
 	return read, packs, err
 }
 
-// walkTree is readTree, keeping the bytes read in packs if not nil, and
-// storing what it compresses into sink if not nil.
-func walkTree(root string, skip func(name string) bool, workers int, compress bool, packs *treePacks, sink *valueSink) (treeRead, error) {
+// walkTree is readTree, cutting the files a put cuts if cut, keeping the
+// bytes read in packs if not nil, and storing what it compresses into
+// sink if not nil.
+func walkTree(root string, skip func(name string) bool, workers int, compress, cut bool, packs *treePacks, sink *valueSink) (treeRead, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return treeRead{}, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
-	w := &treeWalk{skip: skip, compress: compress, packs: packs, sink: sink, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
+	w := &treeWalk{skip: skip, compress: compress, cut: cut, packs: packs, sink: sink, pending: []dirJob{{fd: rootFD, path: root}}, active: 1}
 	w.cond.L = &w.mu
 	results := make([]treeRead, workers)
 	var wg sync.WaitGroup
@@ -102,6 +105,7 @@ type dirJob struct {
 type treeWalk struct {
 	skip     func(name string) bool
 	compress bool
+	cut      bool       // a file a put cuts into chunks is cut (cutCompressFile)
 	packs    *treePacks // nil: the bytes read are thrown away
 	sink     *valueSink // nil: nor are the compressed bytes stored
 
@@ -264,7 +268,12 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 	}
 	var sum [32]byte
 	var locs []valueLoc
-	if ww.walk.compress && len(data) > cas.InlineMax {
+	if ww.walk.compress && ww.walk.cut && len(data) > cas.InlineMax {
+		var err error
+		if sum, locs, err = ww.cutCompressFile(data); err != nil {
+			return err
+		}
+	} else if ww.walk.compress && len(data) > cas.InlineMax {
 		// A put hashes a large file whole while its chunks are cut and
 		// compressed on the other cores: so does the floor.
 		hashed := make(chan struct{})
@@ -288,6 +297,9 @@ func (ww *treeWorker) file(dirFD int, name string) error {
 	}
 	ww.read.Files++
 	ww.read.Bytes += int64(len(data))
+	if len(data) > cas.InlineMax {
+		ww.read.Cut += int64(len(data))
+	}
 	for i := range sum {
 		ww.read.Sum[i] ^= sum[i]
 	}
@@ -354,4 +366,75 @@ func (ww *treeWorker) compressFile(data []byte) []valueLoc {
 	wg.Wait()
 	ww.read.Packed += packed.Load()
 	return locs
+}
+
+// cutCompressFile is compressFile for a file a put cuts into chunks, as
+// limitReadCutHashZstdBolt does it: the file cut as a put cuts it and
+// each chunk hashed, the whole file hashed on a goroutine of its own
+// (cutAndHash, as the ingest limits do it), and each chunk compressed
+// as a put compresses it, or kept raw as the put's rule says, on every
+// core while the cut goes on, then stored into the sink if there is one.
+// It returns the file's SHA-256 and where its chunks lie, in order.
+func (ww *treeWorker) cutCompressFile(data []byte) ([32]byte, []valueLoc, error) {
+	sink := ww.walk.sink
+	compress := cas.WorthCompressingAt(cas.DefaultLevel, data)
+	type cutChunk struct {
+		i int
+		c []byte
+	}
+	chunks := make(chan cutChunk, runtime.GOMAXPROCS(0))
+	var (
+		mu      sync.Mutex
+		byChunk [][]valueLoc
+		packed  atomic.Int64
+		wg      sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var buf []byte
+			for ch := range chunks {
+				var locs []valueLoc
+				if compress {
+					if sink != nil {
+						buf = sink.buffer()
+					}
+					buf = pipelineEncoder().EncodeAll(ch.c, buf[:0])
+					packed.Add(int64(len(buf)))
+					if sink != nil {
+						locs = []valueLoc{sink.keepPiece(ch.c, buf)}
+					}
+				} else if sink != nil {
+					locs = sink.keepRaw(ch.c)
+				}
+				mu.Lock()
+				for len(byChunk) <= ch.i {
+					byChunk = append(byChunk, nil)
+				}
+				byChunk[ch.i] = locs
+				mu.Unlock()
+			}
+		})
+	}
+	// The first chunk comes from cutAndHash's hashing goroutine, the
+	// others in order from its cut, which alone counts them.
+	next := 1
+	sum, err := cutAndHash(data, func(_ [32]byte, c []byte) error {
+		i := 0
+		if &c[0] != &data[0] {
+			i, next = next, next+1
+		}
+		chunks <- cutChunk{i, c}
+		return nil
+	})
+	close(chunks)
+	wg.Wait()
+	if compress {
+		ww.read.Compressed += int64(len(data))
+		ww.read.Packed += packed.Load()
+	}
+	var locs []valueLoc
+	for _, l := range byChunk {
+		locs = append(locs, l...)
+	}
+	return sum, locs, err
 }

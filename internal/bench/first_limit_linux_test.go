@@ -59,8 +59,11 @@ func TestReadTree_ReadsEveryFile(t *testing.T) {
 	}
 	var want treeRead
 	for _, data := range files {
-		sum := sha256.Sum256(data)
-		want.add(treeRead{Files: 1, Bytes: int64(len(data)), Sum: sum})
+		read := treeRead{Files: 1, Bytes: int64(len(data)), Sum: sha256.Sum256(data)}
+		if len(data) > cas.InlineMax {
+			read.Cut = read.Bytes
+		}
+		want.add(read)
 	}
 	want.Dirs, want.Links = 4, 3 // the root, sub, sub/deep, sub/deep/er
 
@@ -109,7 +112,11 @@ func TestReadTreePacked_StoresEveryFile(t *testing.T) {
 	writeFiles(t, root, files)
 	var want treeRead
 	for _, data := range files {
-		want.add(treeRead{Files: 1, Bytes: int64(len(data)), Sum: sha256.Sum256(data)})
+		read := treeRead{Files: 1, Bytes: int64(len(data)), Sum: sha256.Sum256(data)}
+		if len(data) > cas.InlineMax {
+			read.Cut = read.Bytes
+		}
+		want.add(read)
 	}
 	want.Dirs = 1 + 37 + 1 + 1 // the root, d0 to d36, big, d
 	distinct := len(files) - 1 // same-1 and d/same-2
@@ -205,10 +212,11 @@ func viewCommitted(t *testing.T, path string, fn func(packs, values, index *bolt
 }
 
 // TestReadTreeStored_StoresEveryFile: the first checkpoint's read +
-// SHA-256 + zstd + bbolt limit reads and compresses what readTree reads
-// and compresses, and its commits leave every distinct file findable by
-// its digest, each piece compressed or raw as a put's rule says, in
-// packs or values of their own, over more than one commit.
+// SHA-256 + zstd + bbolt limit, and its variant that cuts the files a
+// put cuts, read and compress what readTree reads and compresses, and
+// their commits leave every distinct file findable by its digest, each
+// piece compressed or raw as a put's rule says, in packs or values of
+// their own, over more than one commit.
 func TestReadTreeStored_StoresEveryFile(t *testing.T) {
 	root := t.TempDir()
 	random := make([]byte, cas.DefaultSpillBytes+cas.InlineMax/2) // raw pieces, more than one commit's
@@ -236,21 +244,33 @@ func TestReadTreeStored_StoresEveryFile(t *testing.T) {
 	}
 	defer decoder.Close()
 
-	for _, workers := range []int{1, 2, treeWorkers()} {
+	for _, c := range []struct {
+		workers int
+		cut     bool
+	}{{1, false}, {2, false}, {treeWorkers(), false}, {1, true}, {treeWorkers(), true}} {
+		workers := c.workers
 		bdb, path, err := openPackFloor(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		sink := newValueSink(bdb)
-		got, err := readTreeStored(root, ignoredDir, workers, sink)
+		got, err := readTreeStored(root, ignoredDir, workers, sink, c.cut)
 		if cerr := sink.close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			t.Fatalf("%d workers: %v", workers, err)
+			t.Fatalf("%d workers, cut %v: %v", workers, c.cut, err)
+		}
+		want := want
+		if c.cut {
+			// Chunks compress to other sizes than pieces of a fixed size.
+			if got.Packed == 0 {
+				t.Errorf("%d workers, cut: nothing compressed", workers)
+			}
+			want.Packed = got.Packed
 		}
 		if got != want {
-			t.Errorf("%d workers: read %+v, want %+v", workers, got, want)
+			t.Errorf("%d workers, cut %v: read %+v, want %+v", workers, c.cut, got, want)
 		}
 		if sink.commits < 2 || sink.stored >= int64(len(random))+got.Packed+int64(cas.InlineMax) {
 			t.Errorf("%d workers: %d bytes stored in %d commits", workers, sink.stored, sink.commits)

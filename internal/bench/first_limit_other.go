@@ -16,7 +16,7 @@ func readTreePacked(string, func(string) bool, int) (treeRead, *treePacks, error
 	return treeRead{}, nil, errors.New("not on this system")
 }
 
-func readTreeStored(string, func(string) bool, int, *valueSink) (treeRead, error) {
+func readTreeStored(string, func(string) bool, int, *valueSink, bool) (treeRead, error) {
 	return treeRead{}, errors.New("not on this system")
 }
 

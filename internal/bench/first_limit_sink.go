@@ -27,6 +27,16 @@ import (
 // compresses some of the files.
 const limitReadHashZstdBolt = "limit: read + SHA-256 + zstd + bbolt"
 
+// limitReadCutHashZstdBolt is limitReadHashZstdBolt with what pf's
+// format asks of a file over cas.InlineMax: cut into content-defined
+// chunks as a put cuts it, each chunk hashed (SHA-256) as well as the
+// whole file, and each chunk compressed and stored in place of the
+// floor's pieces of a fixed size. Those chunks are what lets a later
+// checkpoint store only the parts of a file that changed (the growing
+// tree's turns); the floor stores them under sequence numbers still, not
+// under their digests. It is measured where the tree has such a file.
+const limitReadCutHashZstdBolt = "limit: read + cut + SHA-256 ×2 + zstd + bbolt"
+
 // A valueLoc is where one stored piece lies: the value under key, or,
 // if packed, n bytes at off in the pack under key; zstd says it is a
 // zstd frame, not the piece's bytes.

@@ -542,7 +542,7 @@ func (rep *Report) limitFigure(wl Workload, pf Row) string {
 		return ""
 	}
 	var parts []string
-	for _, l := range []string{limitReceive, limitReceiveBolt, limitReceiveAllBolt, limitCutHashBolt, limitSHA256, limitHashCopy, limitWrite, limitReadHash, limitReadHashZstd, limitReadHashZstdBolt, limitReadHashBolt} {
+	for _, l := range []string{limitReceive, limitReceiveBolt, limitReceiveAllBolt, limitCutHashBolt, limitSHA256, limitHashCopy, limitWrite, limitReadHash, limitReadHashZstd, limitReadHashZstdBolt, limitReadCutHashZstdBolt, limitReadHashBolt} {
 		if lim, ok := rep.row(wl.ID, l); ok && lim.ok() {
 			parts = append(parts, fmt.Sprintf("%s of %s", fmtRatio(speedRatio(pf, lim)), strings.TrimPrefix(l, "limit: ")))
 		}
