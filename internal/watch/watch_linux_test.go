@@ -114,14 +114,20 @@ func newWorkspace(t *testing.T) *workspace {
 	write(t, dir, "node_modules/dep/index.js", "ignored")
 	write(t, dir, ".env", "TOKEN=secret")
 	must(t, os.Symlink("src/p0/file0.txt", filepath.Join(dir, "link")))
+	ws := watchWorkspace(t, dir)
+	ws.check("first capture", false)
+	return ws
+}
+
+// watchWorkspace is a workspace of the tree at dir, with a store and a
+// watcher of its own, closed when t ends; nothing captured yet.
+func watchWorkspace(t *testing.T, dir string) *workspace {
 	root, err := filepath.EvalSymlinks(dir)
 	must(t, err)
 	w, err := newWatcher(root)
 	must(t, err)
 	t.Cleanup(func() { w.Close() })
-	ws := &workspace{t: t, dir: root, s: openStore(t), w: w}
-	ws.check("first capture", false)
-	return ws
+	return &workspace{t: t, dir: root, s: openStore(t), w: w}
 }
 
 // check captures the workspace through the watcher and fails unless its
@@ -1082,12 +1088,8 @@ func TestWatcher_ChangedBeforeDirWatch(t *testing.T) {
 	write(t, dir, ".env", "TOKEN=secret") // as newWorkspace's: check asks for it
 	// Into the next second, past the kernel's coarse clock's tick.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 20*time.Millisecond)))
-	root, err := filepath.EvalSymlinks(dir)
-	must(t, err)
-	w, err := newWatcher(root)
-	must(t, err)
-	t.Cleanup(func() { w.Close() })
-	ws := &workspace{t: t, dir: root, s: openStore(t), w: w}
+	ws := watchWorkspace(t, dir)
+	root, w := ws.dir, ws.w
 	changed := make(chan struct{})
 	hook := func([]string) {
 		defer close(changed)
