@@ -707,13 +707,23 @@ func (s *changeSet) Watch(path string, dir bool) {
 	err := w.fsw.Add(filepath.Join(w.root, filepath.FromSlash(path)))
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.dirWatchAdded(path, err)
+}
+
+// dirWatchAdded records, w.mu held, how adding the watch of the
+// directory at path went (err): in place, gone (its parent's watch or
+// stat tells), or refused (the inotify limits), which leaves the next
+// capture walking everything. It reports whether the watch is in place.
+func (w *Watcher) dirWatchAdded(path string, err error) bool {
 	switch {
 	case err == nil:
-		w.watched[path] = dir
+		w.watched[path] = true
+		return true
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
 	default:
 		w.unknown, w.quiet = true, false
 	}
+	return false
 }
 
 // WatchDirLater implements worktree.LaterDirWatches: the directory's
@@ -810,21 +820,17 @@ func (w *Watcher) watchDir(path string, memo worktree.FileMemo) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	switch {
-	case err == nil:
-		w.watched[path] = true
-		if changed {
-			w.dirty[path], w.whole[path] = true, true
-			if path != "" {
-				w.changed(path)
-			}
+	if !w.dirWatchAdded(path, err) {
+		return true
+	}
+	if changed {
+		w.dirty[path], w.whole[path] = true, true
+		if path != "" {
+			w.changed(path)
 		}
-		if changed || memo == nil {
-			w.quiet = false
-		}
-	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
-	default:
-		w.unknown, w.quiet = true, false
+	}
+	if changed || memo == nil {
+		w.quiet = false
 	}
 	return true
 }
