@@ -47,10 +47,9 @@ import (
 //     cut and hashed, and each chunk hashed and written as soon as it is,
 //     from the blob's bytes (no copy), under its digest, as the store
 //     keeps a chunk, in the same 8 MiB commits; a blob a core at once;
-//   - for reads, a copy of each blob into a new buffer and one SHA-256 of
-//     it, one blob after another: what a verified read of bytes already
-//     in memory cannot avoid (a blob's digest is one SHA-256 stream, so
-//     one core hashes it).
+//   - for reads, one blob after another, a copy of each byte into the
+//     reader's buffer and a SHA-256 over it: what a verified read of
+//     bytes already in memory cannot avoid (hashCopyEach).
 const (
 	limitSHA256   = "limit: SHA-256"
 	limitHashCopy = "limit: SHA-256 + copy"
@@ -106,16 +105,51 @@ func hashAll(blobs [][]byte) {
 
 var limitSink byte
 
-// hashCopyEach copies each blob into a new buffer and hashes the copy,
-// one blob after another.
+// hashCopyEach reads the blobs one after another as a verified read
+// must: every byte copied once into the reader's buffer and hashed once.
+// A blob the store chunks is proven by its chunks' digests (cas's
+// getChunked), so its bytes are hashed on every core at once, an equal
+// share each, a piece at a time while the piece is in the core's cache;
+// a blob the store keeps whole is one SHA-256 stream, on one core. This
+// was one SHA-256 of each whole blob on one core, into a new buffer each,
+// whose page faults came and went with the runtime's scavenger: 3.2 ms
+// and then 7.5 ms a 4 MiB blob in two runs, where pf's verified read took
+// 2.7 ms. The buffer is now one for all the blobs: fresh pages are a cost
+// a reader can avoid.
 func hashCopyEach(blobs [][]byte) {
+	var out []byte
+	cores := runtime.GOMAXPROCS(0)
+	sums := make([][32]byte, cores)
 	for _, b := range blobs {
-		out := make([]byte, len(b))
-		copy(out, b)
-		sum := sha256.Sum256(out)
-		limitSink ^= sum[0]
+		if cap(out) < len(b) {
+			out = make([]byte, len(b))
+		}
+		out = out[:len(b)]
+		if len(b) <= cas.InlineMax {
+			copy(out, b)
+			sum := sha256.Sum256(out)
+			limitSink ^= sum[0]
+			continue
+		}
+		share := (len(b) + cores - 1) / cores
+		parallelIdx(cores, func(i int) {
+			h := sha256.New()
+			for at := i * share; at < min((i+1)*share, len(b)); at += hashCopyPiece {
+				end := min(at+hashCopyPiece, (i+1)*share, len(b))
+				copy(out[at:end], b[at:end])
+				h.Write(out[at:end])
+			}
+			h.Sum(sums[i][:0])
+		})
+		for _, s := range sums {
+			limitSink ^= s[0]
+		}
 	}
 }
+
+// hashCopyPiece is what hashCopyEach copies and then hashes at a time,
+// as cas's getChunked does (its pieceSize).
+const hashCopyPiece = 256 << 10
 
 // compressEach compresses each blob alone at pf's level, as the store
 // keeps a value (untimed: the reads' limit starts from the frames).
