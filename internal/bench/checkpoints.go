@@ -1048,7 +1048,7 @@ func firstWhy(read, packed Row, hasPacked bool, stored Row, hasStored bool, cut 
 				// pf did that work in less time: done the floor's way
 				// it bounds nothing, and the miss is weighed against
 				// the floor before it.
-				s += ", more than pf's own time: done this way (the cut and the chunks' hashes on one goroutine beside the compressing ones) it is no floor of pf's, which overlaps them better, and the floor is the one before it"
+				s += ", more than pf's own time: a floor measured slower than pf bounds nothing (the machine was busier while it ran, or pf overlaps the work better still), and the floor is the one before it"
 			}
 		}
 	} else if hasStored {
