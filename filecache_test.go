@@ -3,6 +3,7 @@ package pf_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -302,5 +303,61 @@ func TestStore_FileCache_Tree(t *testing.T) {
 	}
 	if _, ok := loaded(); ok {
 		t.Error("a tree after gc deleted blobs")
+	}
+}
+
+// TestStore_FileCache_Groups: records kept a group per subdirectory come
+// back as saved, after a save that adds to, replaces in and empties
+// groups.
+func TestStore_FileCache_Groups(t *testing.T) {
+	s := openStore(t)
+	digests, err := pf.PutAll(ctx, s.Blobs(), [][]byte{[]byte("one"), []byte("two")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, two := digests[0], digests[1]
+	load := func() (map[string]string, *pf.FileCache) {
+		c := s.FileCache("/work/g")
+		got := map[string]string{}
+		if err := c.Load(ctx, func(r pf.FileRecord, stored bool) error {
+			if !stored {
+				t.Errorf("%s not stored", r.Path)
+			}
+			name := "one"
+			if r.Blob == two {
+				name = "two"
+			}
+			got[r.Path] = string(r.Stat) + " " + name
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got, c
+	}
+	_, c := load()
+	first := []pf.FileRecord{
+		{Path: "a/b/z", Stat: []byte("z1"), Blob: one},
+		{Path: "a/x", Stat: []byte("x1"), Blob: one},
+		{Path: "a/y", Stat: []byte("y1"), Blob: one},
+		{Path: "top", Stat: []byte("t1"), Blob: two},
+	}
+	if err := c.Save(ctx, s.Blobs(), first, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, c := load()
+	if want := map[string]string{"a/b/z": "z1 one", "a/x": "x1 one", "a/y": "y1 one", "top": "t1 two"}; !maps.Equal(got, want) {
+		t.Fatalf("after the first save: %v, want %v", got, want)
+	}
+	c = s.FileCache("/work/g")
+	if err := c.Load(ctx, func(pf.FileRecord, bool) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	second := []pf.FileRecord{{Path: "a/w", Stat: []byte("w2"), Blob: two}, {Path: "a/y", Stat: []byte("y2"), Blob: two}}
+	if err := c.Save(ctx, s.Blobs(), second, []string{"a/b/z"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = load()
+	if want := map[string]string{"a/w": "w2 two", "a/x": "x1 one", "a/y": "y2 two", "top": "t1 two"}; !maps.Equal(got, want) {
+		t.Fatalf("after the second save: %v, want %v", got, want)
 	}
 }

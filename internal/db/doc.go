@@ -89,7 +89,14 @@
 //	                      root id: the first 16 bytes of the SHA-256 of the
 //	                      captured directory's absolute path with symlinks
 //	                      resolved
-//	        <relative path>  = <entry>
+//	        "/" <subdirectory> = <group>  (since schema 14; before, one
+//	                      key a file, its relative path, whose value was
+//	                      its entry)
+//	                      subdirectory: its relative path and a slash,
+//	                      nothing for the directory's own files. Group:
+//	                      format byte 1, then per file, in byte order of
+//	                      the names: the name and the entry, each a
+//	                      uvarint length and the bytes.
 //	                      relative path: '/'-separated, as in the
 //	                      fs.tree.v1 entry. Entry: the capture's record
 //	                      of the file, then the 32-byte digest of its

@@ -359,9 +359,10 @@ func TestStep10_SealedStatCaches(t *testing.T) {
 	}
 	bdb.View(func(tx *bolt.Tx) error {
 		// Nothing is sealed, and the deleted counter starts at zero
-		// (absent). Since step 13 the record is in its root's bucket.
+		// (absent). Since step 13 the record is in its root's bucket,
+		// since step 14 in the group of the root's own files.
 		c := tx.Bucket([]byte("statcache")).Bucket([]byte("0123456789abcdef")).Cursor()
-		if k, _ := c.First(); string(k) != "path" {
+		if k, _ := c.First(); string(k) != "/" {
 			t.Errorf("statcache's first key %q after upgrade", k)
 		}
 		if k, _ := c.Next(); k != nil {
@@ -453,11 +454,8 @@ func TestStep13_StatCacheBuckets(t *testing.T) {
 		return nil
 	})
 	err := bdb.Update(func(tx *bolt.Tx) error {
-		from, to, err := migrations.Upgrade(tx)
-		if from != 12 || to != migrations.Latest() {
-			t.Errorf("upgrade %d -> %d", from, to)
-		}
-		return err
+		// The step itself: later steps change statcache/ again.
+		return migrations.Steps[12].Apply(tx)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -488,6 +486,75 @@ func TestStep13_StatCacheBuckets(t *testing.T) {
 		}
 		if tx.Bucket([]byte("statcache.step13")) != nil {
 			t.Error("the step's scratch bucket is left")
+		}
+		return nil
+	})
+}
+
+func TestStep14_StatCacheGroups(t *testing.T) {
+	rootA := bytes.Repeat([]byte{0xaa}, 16)
+	rootB := bytes.Repeat([]byte{0xbb}, 16)
+	// A version-13 statcache/: root A sealed, with records in its own
+	// directory and two subdirectories; root B with one record, no seal.
+	before := map[string]map[string]string{
+		string(rootA): {"\x00": "seal of A", "a.go": "record a", "b.go": "record b", "dir/c.go": "record c", "dir/sub/d.go": "record d", "dir/sub/e.go": "record e"},
+		string(rootB): {"c.txt": "record c"},
+	}
+	bdb := storeAt(t, 13)
+	bdb.Update(func(tx *bolt.Tx) error {
+		cache := tx.Bucket([]byte("statcache"))
+		for root, records := range before {
+			dir, err := cache.CreateBucket([]byte(root))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range records {
+				if err := dir.Put([]byte(k), []byte(v)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return nil
+	})
+	err := bdb.Update(func(tx *bolt.Tx) error {
+		from, to, err := migrations.Upgrade(tx)
+		if from != 13 || to != migrations.Latest() {
+			t.Errorf("upgrade %d -> %d", from, to)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(records ...string) string {
+		g := []byte{1}
+		for _, r := range records {
+			g = append(g, byte(len(r)))
+			g = append(g, r...)
+		}
+		return string(g)
+	}
+	want := map[string]map[string]string{
+		string(rootA): {
+			"\x00":      "seal of A",
+			"/":         group("a.go", "record a", "b.go", "record b"),
+			"/dir/":     group("c.go", "record c"),
+			"/dir/sub/": group("d.go", "record d", "e.go", "record e"),
+		},
+		string(rootB): {"/": group("c.txt", "record c")},
+	}
+	bdb.View(func(tx *bolt.Tx) error {
+		got := map[string]map[string]string{}
+		cache := tx.Bucket([]byte("statcache"))
+		cache.ForEachBucket(func(root []byte) error {
+			got[string(root)] = map[string]string{}
+			return cache.Bucket(root).ForEach(func(k, v []byte) error {
+				got[string(root)][string(k)] = string(v)
+				return nil
+			})
+		})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("statcache after the step:\n got %q\nwant %q", got, want)
 		}
 		if v, _ := migrations.Version(tx); v != migrations.Latest() {
 			t.Errorf("version %d after upgrade", v)
