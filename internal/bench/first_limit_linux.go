@@ -375,8 +375,7 @@ func (ww *treeWorker) compressFile(data []byte) []valueLoc {
 // nothing else; each chunk handed to one of a goroutine a core, which
 // hashes it and compresses it as a put does, or keeps it raw as the
 // put's rule says, then stores it into the sink if there is one. A cut
-// that also hashed each chunk ran slower than pf's own checkpoint (8.93 s
-// against 8.06 s): its one goroutine held the compressing ones back. It
+// that also hashed each chunk held the compressing goroutines back. It
 // returns the file's SHA-256 and where its chunks lie, in order.
 func (ww *treeWorker) cutCompressFile(data []byte) ([32]byte, []valueLoc, error) {
 	sink := ww.walk.sink
